@@ -1,0 +1,105 @@
+/* model.h - the MLP autoencoder of the reference study, its arenas and kernels.
+ *
+ * Architecture (experiments.md): encoder Linear(in,h) ReLU, `layers` x
+ * [Linear(h,h) ReLU], Linear(h,b) (no activation on the code); the decoder
+ * mirrors it and ends in Linear(h,in) with no activation.  So there are
+ * L = 2*layers + 4 linear layers; dims[l] -> dims[l+1] for l = 0..L-1 with
+ * dims = [in, h, h x layers, b, h, h x layers, in].
+ *
+ * Storage: one parameter arena per model; per layer l the weight W_l is
+ * row-major [out][in] (as nn.Linear.weight) at w_off[l], then the bias b_l
+ * at b_off[l].  Gradients and the two Adam moments live in arenas of the
+ * same shape, so the optimiser is a single flat loop and saving, loading or
+ * sending a model is one memcpy of the arena.
+ *
+ * Kernels never allocate: every buffer lives in a model_ws_t sized once for
+ * a maximum number of rows.  Not thread-safe per model; use one model per
+ * thread (aesweep runs one model per MPI rank at a time).
+ */
+#ifndef AESWEEP_MODEL_H
+#define AESWEEP_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define MODEL_MAX_DEPTH 32 /* max `layers` */
+#define MODEL_MAX_LINEAR (2 * MODEL_MAX_DEPTH + 4)
+
+typedef struct {
+    int in;         /* input (and output) dimension */
+    int hidden;     /* width of the hidden layers */
+    int layers;     /* hidden-to-hidden blocks on each side */
+    int bottleneck; /* code dimension */
+} model_arch_t;
+
+typedef struct {
+    model_arch_t arch;
+    int nlin;                          /* number of linear layers L */
+    int code_layer;                    /* index of the linear layer producing the code */
+    int dims[MODEL_MAX_LINEAR + 1];    /* dims[l] -> dims[l+1] */
+    size_t w_off[MODEL_MAX_LINEAR];    /* offset of W_l in the arena */
+    size_t b_off[MODEL_MAX_LINEAR];    /* offset of b_l in the arena */
+    size_t nparams;                    /* arena length in floats */
+    float *params;                     /* [nparams] */
+    float *grads;                      /* [nparams] d loss / d params */
+    float *adam_m;                     /* [nparams] first moment */
+    float *adam_v;                     /* [nparams] second moment */
+    long adam_t;                       /* Adam steps taken */
+    float *block_;                     /* the single allocation behind the four arenas */
+} model_t;
+
+/* Workspace for up to `rows` rows at once. act[l] is the output of layer
+ * l-1 ([rows][dims[l]]); act[0] is unused (the input is passed by pointer). */
+typedef struct {
+    int rows;
+    float *act[MODEL_MAX_LINEAR + 1];
+    float *dbuf[2]; /* ping-pong gradient buffers [rows][max dim] */
+    float *block_;
+} model_ws_t;
+
+/* Returns 0 and fills *err (static string) on a bad architecture. */
+int model_arch_check(const model_arch_t *a, const char **err);
+size_t model_param_count(const model_arch_t *a);
+/* Multiply-adds per row for one forward pass. */
+double model_macs_per_row(const model_arch_t *a);
+
+/* Create a model (arenas zeroed). NULL on bad arch or out of memory. */
+model_t *model_create(const model_arch_t *a);
+void model_free(model_t *m); /* model_free(NULL) is harmless */
+/* PyTorch nn.Linear default init: W and b ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
+ * drawn from the stream `key` layer by layer, W row-major then b. Resets Adam. */
+void model_init(model_t *m, uint64_t key);
+void model_reset_adam(model_t *m);
+int model_relu_after(const model_t *m, int l); /* ReLU follows layer l? */
+
+model_ws_t *model_ws_create(const model_t *m, int rows);
+void model_ws_free(model_ws_t *ws);
+
+/* Forward pass of n <= ws->rows rows of X ([n][in]).  Output reconstruction
+ * in ws->act[nlin], codes in ws->act[code_layer + 1]. */
+void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n);
+/* Mean squared error between the reconstruction in ws and X, over n*in elements. */
+double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n);
+/* Backward pass after model_forward on the same X, for loss
+ * scale * MSE(X_hat, X) (+ a code gradient dcode [n][bottleneck] if non-NULL,
+ * added as is).  Overwrites m->grads. */
+void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                    const float *dcode);
+/* One Adam step (PyTorch semantics) on the whole arena. */
+void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps);
+
+/* Plain-C reference kernels (no BLAS, double accumulation); the tests hold
+ * the BLAS path to them. */
+void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n);
+void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                        const float *dcode);
+
+/* Chunked evaluation: MSE of the model on n rows of X, using ws in chunks. */
+double model_eval_mse(const model_t *m, model_ws_t *ws, const float *X, size_t n);
+/* Encode / reconstruct n rows in chunks; codes [n][bottleneck], recon [n][in]
+ * (either may be NULL). */
+void model_apply(const model_t *m, model_ws_t *ws, const float *X, size_t n, float *codes,
+                 float *recon);
+/* Decode n codes ([n][bottleneck]) into out ([n][in]) with the decoder half. */
+void model_decode(const model_t *m, model_ws_t *ws, const float *Z, size_t n, float *out);
+
+#endif

@@ -1,0 +1,98 @@
+/* plan.h - one stage made concrete: its cube, its tasks, their costs, the
+ * partition among ranks, and (filled as results arrive) its metrics.
+ *
+ * Cube layout: dims = the stage's axes in spec order, then "draw" (only when
+ * data_draws > 1), then "repeat".  Row-major linear index over those dims.
+ * A task is one cube point with the epochs axis collapsed (when epoch reuse
+ * is on): it trains once to the largest epochs value and fills every epochs
+ * slot.  Tasks are numbered in row-major order of the remaining dims, so the
+ * numbering is a pure function of the spec and the inherited values.
+ */
+#ifndef AESWEEP_PLAN_H
+#define AESWEEP_PLAN_H
+#include "aesweep/spec.h"
+#include <stddef.h>
+#include <stdint.h>
+
+#define PLAN_MAX_DIMS (SPEC_MAX_AXES + 2)
+#define PLAN_MAX_METRICS 32
+
+enum value_source { VS_DEFAULT = 0, VS_FIXED = 1, VS_INHERITED = 2, VS_AXIS = 3 };
+
+typedef struct {
+    size_t first_cube;   /* linear cube index of the task's first epochs slot */
+    double cost;         /* predicted cost (flop-like units, see plan_task_cost) */
+    int draw, repeat;
+    double hp[P_COUNT];  /* hyperparameters, epochs = the largest epochs value */
+} task_t;
+
+typedef struct {
+    const study_t *study;
+    const stage_spec_t *spec;
+    int stage_index;
+    double base[P_COUNT];   /* non-axis values: default, fixed or inherited */
+    int source[P_COUNT];    /* enum value_source per parameter */
+    char inherited_from[SPEC_NAME_LEN];
+    int ndims;
+    char dim_names[PLAN_MAX_DIMS][SPEC_NAME_LEN];
+    size_t dim_len[PLAN_MAX_DIMS];
+    size_t dim_stride[PLAN_MAX_DIMS];
+    int dim_param[PLAN_MAX_DIMS];  /* param id, or -1 for draw / repeat */
+    size_t ncube;                  /* product of dim_len */
+    size_t ncells;                 /* product of the axis dims (no draw/repeat) */
+    size_t nrep;                   /* data_draws * repeats */
+    int epoch_dim;                 /* dim index of the epochs axis, or -1 */
+    int nslots;                    /* epochs slots per task (1 without reuse) */
+    int *slot_epochs;              /* [nslots] ascending epochs values */
+    size_t *slot_offset;           /* [nslots] cube offset of each slot from first_cube */
+    size_t ntasks;
+    task_t *tasks;
+    /* results, [nmetrics][ncube] row-major; NaN until filled */
+    int nmetrics;
+    char metric_names[PLAN_MAX_METRICS][SPEC_NAME_LEN];
+    double *metrics;
+    int8_t *status;                /* [ncube] train_status, TRAIN_NOT_RUN until filled */
+    double *seconds;               /* [ncube] wall seconds to reach that slot */
+    uint8_t *task_done;            /* [ntasks] */
+    size_t ndone;
+    /* selection, filled by plan_select_best */
+    int select_metric;             /* index into metric names */
+    long best_cell;                /* linear index over the axis dims, -1 if none */
+    double best_value;             /* mean of the select metric over repeats */
+    double best_hp[P_COUNT];       /* the best cell's hyperparameters */
+    size_t nskipped;               /* cells skipped by selection (diverged/missing) */
+} plan_t;
+
+/* Build the plan of stage k given the values inherited from the previous
+ * stage (prev_best may be NULL for the first stage). */
+int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
+               char *err);
+void plan_free(plan_t *p);
+
+/* Predicted cost of a task: rows x epochs x (6 x multiply-adds per row),
+ * the flops of forward (2) and backward (4) per multiply-add, plus the
+ * evaluation of every test set at every checkpoint. MMD adds its O(n^2 b). */
+double plan_task_cost(const plan_t *p, const task_t *t);
+
+/* Longest-processing-time-first: tasks by descending cost (ties by index)
+ * to the least loaded rank (ties to the lowest rank).  owner[ntasks];
+ * load[nranks] gets the predicted load.  Returns the predicted makespan. */
+double plan_partition(const plan_t *p, int nranks, int *owner, double *load);
+
+/* Cell coordinates: hyperparameters of cube point idx. */
+void plan_cube_hp(const plan_t *p, size_t idx, double *hp);
+/* Store a task's result: vals [nslots][nmetrics], status per slot, seconds per slot. */
+void plan_store(plan_t *p, size_t task, const double *vals, const int8_t *status, const double *secs);
+
+/* Mean/std/min over the repeat dims of metric m: out arrays [ncells].
+ * std uses ddof = 1 and is NaN with fewer than 2 finite values; cells with
+ * no finite value get NaN.  count[ncells] = finite values per cell. */
+void plan_stats(const plan_t *p, int m, double *mean, double *sd, double *mn, int *count);
+/* Spread from initialisation and from data (data_draws > 1):
+ * init_sd = sqrt(mean over draws of var over repeats), data_sd = sd over draws
+ * of the mean over repeats.  out [ncells]. */
+void plan_spread(const plan_t *p, int m, double *init_sd, double *data_sd);
+/* Choose the best cell by the lowest mean of the select metric. 0 if found. */
+int plan_select_best(plan_t *p);
+
+#endif

@@ -1,0 +1,111 @@
+/* spec.h - the study: job spec (libconfig) parsed and validated into plain structs.
+ *
+ * A study has a data source (the training pool), named test sets, default
+ * hyperparameters and an ordered list of stages.  Every hyperparameter is
+ * one slot of a fixed table (enum param_id), so a stage axis can be any of
+ * them and a cell is simply a double[P_COUNT].
+ *
+ * Not for: running anything (sweep.h) or file output (results.h).
+ */
+#ifndef AESWEEP_SPEC_H
+#define AESWEEP_SPEC_H
+#include "aesweep/data.h"
+#include <stddef.h>
+#include <stdint.h>
+
+enum param_id {
+    P_TRAIN_SIZE = 0, /* rows of the training pool used (the first s) */
+    P_EPOCHS,         /* optimiser epochs */
+    P_LR,             /* Adam learning rate */
+    P_HIDDEN,         /* hidden width */
+    P_LAYERS,         /* hidden-to-hidden blocks per side */
+    P_BOTTLENECK,     /* code size */
+    P_BATCH_SIZE,     /* 0 = full batch */
+    P_MMD_LAMBDA,     /* weight of the MMD term; 0 = plain autoencoder */
+    P_MMD_KERNEL,     /* 0 = rbf (sum of exp(-d^2/2h)), 1 = imq (sum of C/(C+d^2)) */
+    P_MMD_SCALE,      /* first scale h0 or C0; the others halve it */
+    P_MMD_NSCALES,    /* number of scales */
+    P_COUNT
+};
+extern const char *const param_names[P_COUNT];
+int param_lookup(const char *name); /* -1 if unknown */
+int param_is_integer(int p);
+
+#define SPEC_MAX_AXES 8
+#define SPEC_MAX_TESTS 8
+#define SPEC_MAX_STAGES 32
+#define SPEC_NAME_LEN 64
+#define SPEC_PATH_LEN 1024
+#define SPEC_ERR_LEN 1024
+#define PLAN_MAX_METRICS_SPEC 32
+
+enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5 };
+
+typedef struct {
+    char name[SPEC_NAME_LEN];
+    double noise;                 /* moons: noise of this test set */
+    long size;                    /* moons: points */
+    char path[SPEC_PATH_LEN];     /* files: "" = the held-out split */
+} test_spec_t;
+
+typedef struct {
+    int param;       /* enum param_id */
+    int nvalues;
+    double *values;  /* in spec order */
+} axis_t;
+
+typedef struct {
+    char name[SPEC_NAME_LEN];
+    int naxes;
+    axis_t axes[SPEC_MAX_AXES];
+    int has_fixed[P_COUNT];
+    double fixed[P_COUNT];
+    int inherit[P_COUNT];        /* 1: take from the previous stage's best cell */
+    int repeats;                 /* initialisations per data draw */
+    int data_draws;              /* >1: each draw a freshly drawn training set */
+    int reuse_epochs;            /* one trajectory fills the epochs axis */
+    int save_models;             /* store every cell's weights */
+    double pool_noise;           /* moons: < 0 = study's pool; else a pool drawn with this noise */
+    char select[SPEC_NAME_LEN];  /* metric for the best cell ("" = test_mse of the first test set) */
+    int line;                    /* line of the stage in the spec, for messages */
+} stage_spec_t;
+
+typedef struct {
+    char path[SPEC_PATH_LEN];    /* spec file */
+    char *text;                  /* full spec text (stored in results) */
+    char study[SPEC_NAME_LEN];
+    uint64_t seed;
+    char output[SPEC_PATH_LEN];
+    /* data */
+    int source;                  /* enum data_source */
+    char data_path[SPEC_PATH_LEN];
+    int header, label_column;    /* csv */
+    long pool;                   /* moons pool size */
+    double noise;                /* moons pool noise */
+    double train_fraction;       /* files: share of rows in the training split */
+    int scaler;                  /* enum scaler_kind */
+    int ntests;
+    test_spec_t tests[SPEC_MAX_TESTS];
+    double defaults[P_COUNT];
+    int nstages;
+    stage_spec_t stages[SPEC_MAX_STAGES];
+    int reuse_epochs;            /* study-wide default */
+    int in_dim;                  /* input size, set once the data is loaded (0 before) */
+} study_t;
+
+/* Parse a spec file (or, with text != NULL, a spec given as text and named
+ * path in messages).  Returns 0, or -1 with one line in err naming the
+ * file, line or key, the bad value and the fix. */
+int spec_load(study_t *s, const char *path, const char *text, char *err);
+/* Checks that need the data (sizes against the pool, hidden against the
+ * input size, files readable, output writable).  in_dim and pool_rows come
+ * from the loaded data. */
+int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err);
+void spec_free(study_t *s);
+
+/* Canonical metric names of a study; out[i] points into static or s-owned
+ * storage.  Returns the count. */
+int spec_metric_names(const study_t *s, char names[][SPEC_NAME_LEN], int max);
+int spec_has_mmd(const study_t *s);
+
+#endif

@@ -1,0 +1,63 @@
+/* task.h - what one rank does with one task: build its training set, seed
+ * its streams, train, and evaluate every metric at every epochs slot.
+ *
+ * Streams (all children of the study seed, see rng.h):
+ *   pool            derive(seed, "pool")            moons training pool
+ *   pool, stage     derive(seed, "pool:noise=<g>")  moons pool of a stage's pool_noise
+ *   test set        derive(seed, "test:<name>")     moons test set
+ *   split           derive(seed, "split")           permutation of a data file's rows
+ *   data draw       derive(seed, "draw:<stage>:<d>")  fresh training set d
+ *   task            derive(seed, stage name, every hyperparameter except
+ *                   epochs (its double's bits, in param order), draw, repeat)
+ *   init / shuffle / mmd = derive(task, "init" / "shuffle" / "mmd")
+ *   metric sample   derive(seed, "metric.z")        fixed N(0, I) sample for MMD metrics
+ * None depends on the rank, the process or the time.
+ */
+#ifndef AESWEEP_TASK_H
+#define AESWEEP_TASK_H
+#include "aesweep/data.h"
+#include "aesweep/model.h"
+#include "aesweep/plan.h"
+#include "aesweep/spec.h"
+#include "aesweep/train.h"
+
+#define TASK_METRIC_ROWS 1000 /* rows used by the MMD metrics */
+
+typedef struct {
+    const study_t *s;
+    int in_dim;
+    dataset_t pool;                       /* moons pool, or the training split of a file */
+    int ntests;
+    dataset_t tests[SPEC_MAX_TESTS];      /* unscaled */
+    size_t *split;                        /* files: permutation of the file's rows */
+    size_t nsplit_train;
+    size_t file_rows;
+    dataset_t alt_pool;                   /* last stage pool_noise pool */
+    double alt_noise;
+    int have_alt;
+} study_data_t;
+
+int study_data_load(study_data_t *sd, const study_t *s, char *err);
+void study_data_free(study_data_t *sd);
+
+uint64_t task_key(const study_t *s, const char *stage, const double *hp, int draw, int repeat);
+/* The (unscaled) training set of a task. */
+int task_training_set(study_data_t *sd, const plan_t *p, const double *hp, int draw, dataset_t *out);
+model_arch_t task_arch(const study_data_t *sd, const double *hp);
+
+/* Per-task callbacks: tick is called every epoch (stop requests, progress). */
+typedef int (*task_tick_fn)(void *ctx);
+
+/* Run task t of plan p: vals [nslots][nmetrics], status [nslots], secs [nslots].
+ * If params_out != NULL it receives the arena at the last slot reached.
+ * Returns the final train_status. */
+int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
+             double *secs, task_tick_fn tick, void *ctx);
+
+/* Retrain one cube point (hp with its own epochs) and return the model and
+ * its scaler (caller frees the model).  Used to store the best model and
+ * saved models; the metrics it recomputes must equal the cube's. */
+model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
+                          scaler_t *sc, dataset_t *train_out, double *vals, int *status);
+
+#endif

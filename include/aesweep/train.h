@@ -1,0 +1,66 @@
+/* train.h - the training loop: full-batch or mini-batch Adam on one model.
+ *
+ * One call trains one task to its largest epoch count and reports the model
+ * at every requested checkpoint epoch on the way (the epochs axis of a
+ * sweep is filled by one trajectory: a run of e epochs is an exact prefix of
+ * a run of E > e epochs from the same seed).
+ *
+ * Definitions used everywhere in aesweep:
+ *   train MSE at epoch e = MSE over the whole training subset of the model
+ *   after e optimiser epochs.  In full-batch mode this is exactly the loss of
+ *   the forward pass that starts epoch e+1, so it costs nothing extra.
+ */
+#ifndef AESWEEP_TRAIN_H
+#define AESWEEP_TRAIN_H
+#include "aesweep/model.h"
+#include <stddef.h>
+#include <stdint.h>
+
+enum train_status {
+    TRAIN_OK = 0,          /* reached the last epoch */
+    TRAIN_DIVERGED = 1,    /* loss became NaN or infinite; training stopped */
+    TRAIN_INTERRUPTED = 2, /* the tick callback asked to stop */
+    TRAIN_NOT_RUN = 3      /* placeholder for tasks that never ran */
+};
+const char *train_status_name(int status);
+
+struct mmd_cfg; /* mmd.h */
+
+typedef struct {
+    int epochs;              /* largest epoch count (the last checkpoint) */
+    float lr;
+    float beta1, beta2, eps; /* Adam; train_cfg_default() sets PyTorch's */
+    int batch_size;          /* 0 or >= n: full batch */
+    uint64_t shuffle_key;    /* stream for mini-batch order */
+    const int *checkpoints;  /* ascending epoch values to report, last == epochs */
+    int ncheck;
+    const struct mmd_cfg *mmd; /* NULL: plain MSE autoencoder */
+    uint64_t mmd_key;        /* stream for the N(0, I) samples of the MMD term */
+} train_cfg_t;
+
+train_cfg_t train_cfg_default(void);
+
+/* Called at each checkpoint; idx indexes cfg->checkpoints. */
+typedef void (*train_ckpt_fn)(void *ctx, int idx, int epoch, const model_t *m, double train_mse);
+/* Called once per epoch before the update; non-zero return stops training. */
+typedef int (*train_tick_fn)(void *ctx, int epoch);
+
+typedef struct {
+    model_ws_t *ws; /* rows = batch rows (full batch: n) */
+    size_t *perm;   /* [n] mini-batch order */
+    float *batch;   /* [batch][in] gathered mini-batch */
+    float *mmd_buf; /* MMD scratch (mmd.h), NULL if unused */
+    size_t n;
+    int rows;
+} train_ws_t;
+
+train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd);
+void train_ws_free(train_ws_t *tw);
+
+/* Train m (already initialised) on X [n][in].  Returns a train_status; the
+ * number of checkpoints reported is stored in *nreported (those not reported
+ * are the caller's to mark as NaN). */
+int train_run(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_cfg_t *cfg,
+              train_ckpt_fn ckpt, train_tick_fn tick, void *ctx, int *nreported);
+
+#endif

@@ -1,0 +1,375 @@
+/* data.c - generators, loaders, subsets and scalers (see data.h). */
+#include "aesweep/data.h"
+#include "aesweep/rng.h"
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+void data_free(dataset_t *ds)
+{
+    if (!ds) return;
+    free(ds->x);
+    free(ds->labels);
+    memset(ds, 0, sizeof *ds);
+}
+
+int data_alloc(dataset_t *ds, size_t n, int d, int with_labels)
+{
+    memset(ds, 0, sizeof *ds);
+    if (d < 1) return -1;
+    ds->x = malloc((n ? n : 1) * (size_t)d * sizeof(float));
+    if (with_labels) ds->labels = malloc((n ? n : 1) * sizeof(int));
+    if (!ds->x || (with_labels && !ds->labels)) {
+        data_free(ds);
+        return -1;
+    }
+    ds->n = n;
+    ds->d = d;
+    return 0;
+}
+
+int data_moons(dataset_t *out, size_t n, double noise, uint64_t key)
+{
+    if (data_alloc(out, n, 2, 1)) return -1;
+    size_t n_out = n / 2, n_in = n - n_out;
+    double *x = malloc((n ? n : 1) * 2 * sizeof(double));
+    int *y = malloc((n ? n : 1) * sizeof(int));
+    size_t *perm = malloc((n ? n : 1) * sizeof(size_t));
+    if (!x || !y || !perm) {
+        free(x), free(y), free(perm);
+        data_free(out);
+        return -1;
+    }
+    /* np.linspace(0, pi, k): i * (pi / (k-1)), last point exactly pi. */
+    for (size_t i = 0; i < n_out; i++) {
+        double t = n_out > 1 ? (i == n_out - 1 ? M_PI : (double)i * (M_PI / (double)(n_out - 1))) : 0.0;
+        x[2 * i] = cos(t);
+        x[2 * i + 1] = sin(t);
+        y[i] = 0;
+    }
+    for (size_t i = 0; i < n_in; i++) {
+        double t = n_in > 1 ? (i == n_in - 1 ? M_PI : (double)i * (M_PI / (double)(n_in - 1))) : 0.0;
+        x[2 * (n_out + i)] = 1.0 - cos(t);
+        x[2 * (n_out + i) + 1] = 1.0 - sin(t) - 0.5;
+        y[n_out + i] = 1;
+    }
+    rng_t r = rng_stream(rng_derive_str(key, "moons.shuffle"));
+    rng_permutation(&r, n, perm);
+    rng_t g = rng_stream(rng_derive_str(key, "moons.noise"));
+    for (size_t i = 0; i < n; i++) {
+        size_t p = perm[i];
+        double a = x[2 * p], b = x[2 * p + 1];
+        if (noise > 0) {
+            a += noise * rng_normal(&g);
+            b += noise * rng_normal(&g);
+        }
+        out->x[2 * i] = (float)a;
+        out->x[2 * i + 1] = (float)b;
+        out->labels[i] = y[p];
+    }
+    free(x), free(y), free(perm);
+    return 0;
+}
+
+/* ---- CSV ---------------------------------------------------------------- */
+
+typedef struct {
+    float *v;
+    size_t n, cap;
+} fvec_t;
+
+static int fvec_push(fvec_t *a, float x)
+{
+    if (a->n == a->cap) {
+        size_t c = a->cap ? 2 * a->cap : 1024;
+        float *p = realloc(a->v, c * sizeof(float));
+        if (!p) return -1;
+        a->v = p;
+        a->cap = c;
+    }
+    a->v[a->n++] = x;
+    return 0;
+}
+
+int data_load_csv(dataset_t *out, const char *path, int header, int label_col, char *err)
+{
+    memset(out, 0, sizeof *out);
+    gzFile f = gzopen(path, "rb");
+    if (!f) {
+        snprintf(err, DATA_ERR_LEN, "%s: cannot open (%s); check the path", path, strerror(errno));
+        return -1;
+    }
+    fvec_t vals = {0};
+    size_t cap_line = 1 << 16;
+    char *line = malloc(cap_line);
+    int ncols = -1, rc = -1;
+    size_t lineno = 0, rows = 0;
+    if (!line) goto done;
+    while (gzgets(f, line, (int)cap_line)) {
+        size_t len = strlen(line);
+        while (len == cap_line - 1 && line[len - 1] != '\n') { /* grow for long lines */
+            char *p = realloc(line, cap_line * 2);
+            if (!p) goto done;
+            line = p;
+            if (!gzgets(f, line + len, (int)(cap_line * 2 - len))) break;
+            cap_line *= 2;
+            len = strlen(line);
+        }
+        lineno++;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+        if (lineno == 1 && header) continue;
+        if (len == 0) continue; /* blank lines are allowed (e.g. a trailing newline) */
+        int col = 0;
+        char *s = line;
+        for (;;) {
+            char *end;
+            while (*s == ' ' || *s == '\t') s++;
+            errno = 0;
+            double v = strtod(s, &end);
+            char *q = end;
+            while (*q == ' ' || *q == '\t') q++;
+            if (end == s || (*q != ',' && *q != 0)) {
+                char field[48];
+                size_t k = strcspn(s, ",");
+                snprintf(field, sizeof field, "%.*s", (int)(k < 40 ? k : 40), s);
+                snprintf(err, DATA_ERR_LEN,
+                         "%s:%zu: column %d: '%s' is not a number; every field must be numeric "
+                         "(set header = true if line 1 holds column names)",
+                         path, lineno, col + 1, field);
+                goto done;
+            }
+            if (!isfinite(v)) {
+                snprintf(err, DATA_ERR_LEN,
+                         "%s:%zu: column %d: value %.*s is not finite; remove or impute NaN/inf rows",
+                         path, lineno, col + 1, (int)(end - s), s);
+                goto done;
+            }
+            if (fvec_push(&vals, (float)v)) goto oom;
+            col++;
+            if (*q == 0) break;
+            s = q + 1;
+        }
+        if (ncols < 0) ncols = col;
+        else if (col != ncols) {
+            snprintf(err, DATA_ERR_LEN,
+                     "%s:%zu: %d columns where earlier rows have %d; every row needs the same count",
+                     path, lineno, col, ncols);
+            goto done;
+        }
+        rows++;
+    }
+    if (rows == 0) {
+        snprintf(err, DATA_ERR_LEN, "%s: no data rows; the file is empty or only a header", path);
+        goto done;
+    }
+    if (label_col == -2) label_col = ncols - 1;
+    if (label_col >= ncols || (label_col >= 0 && ncols < 2)) {
+        snprintf(err, DATA_ERR_LEN, "%s: label column %d does not exist (the file has %d columns)",
+                 path, label_col + 1, ncols);
+        goto done;
+    }
+    int d = label_col >= 0 ? ncols - 1 : ncols;
+    if (data_alloc(out, rows, d, label_col >= 0)) goto oom;
+    for (size_t i = 0; i < rows; i++) {
+        int k = 0;
+        for (int c = 0; c < ncols; c++) {
+            float v = vals.v[i * ncols + c];
+            if (c == label_col) {
+                if (v != floorf(v)) {
+                    snprintf(err, DATA_ERR_LEN, "%s: row %zu: label %g is not an integer", path,
+                             i + 1 + (header ? 1 : 0), v);
+                    data_free(out);
+                    goto done;
+                }
+                out->labels[i] = (int)v;
+            } else
+                out->x[i * d + k++] = v;
+        }
+    }
+    rc = 0;
+    goto done;
+oom:
+    snprintf(err, DATA_ERR_LEN, "%s: out of memory while reading", path);
+done:
+    free(line);
+    free(vals.v);
+    gzclose(f);
+    return rc;
+}
+
+/* ---- HDF5 --------------------------------------------------------------- */
+
+int data_load_h5(dataset_t *out, const char *spec, char *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *colon = strrchr(spec, ':');
+    if (!colon || colon[1] != '/') {
+        snprintf(err, DATA_ERR_LEN,
+                 "%s: an HDF5 source is written FILE.h5:/path/to/dataset (the ':/' is missing)", spec);
+        return -1;
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s", (int)(colon - spec), spec);
+    const char *dname = colon + 1;
+    int rc = -1;
+    hid_t f = -1, d = -1, sp = -1;
+    H5E_BEGIN_TRY
+    {
+        f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        if (f >= 0 && H5Lexists(f, dname, H5P_DEFAULT) > 0) d = H5Dopen2(f, dname, H5P_DEFAULT);
+    }
+    H5E_END_TRY;
+    if (f < 0) {
+        snprintf(err, DATA_ERR_LEN, "%s: cannot open as HDF5; check the path and that it is an HDF5 file", path);
+        goto done;
+    }
+    if (d < 0) {
+        snprintf(err, DATA_ERR_LEN, "%s: no dataset '%s'; list them with h5ls -r %s", path, dname, path);
+        goto done;
+    }
+    sp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank != 2) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: dataset has rank %d; a rank-2 [rows][features] array is needed",
+                 path, dname, rank);
+        goto done;
+    }
+    hsize_t dims[2];
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    hid_t t = H5Dget_type(d);
+    H5T_class_t cls = H5Tget_class(t);
+    H5Tclose(t);
+    if (cls != H5T_FLOAT && cls != H5T_INTEGER) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: dataset is not numeric; store floats or integers", path, dname);
+        goto done;
+    }
+    if (dims[0] < 1 || dims[1] < 1 || dims[1] > 4096) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: shape %llux%llu; need >= 1 row and 1..4096 columns", path,
+                 dname, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+        goto done;
+    }
+    if (data_alloc(out, dims[0], (int)dims[1], 0)) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: out of memory", path, dname);
+        goto done;
+    }
+    if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->x) < 0) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: read failed", path, dname);
+        data_free(out);
+        goto done;
+    }
+    for (size_t i = 0; i < out->n * (size_t)out->d; i++)
+        if (!isfinite(out->x[i])) {
+            snprintf(err, DATA_ERR_LEN, "%s:%s: element [%zu][%zu] is not finite; remove or impute it",
+                     path, dname, i / out->d, i % out->d);
+            data_free(out);
+            goto done;
+        }
+    rc = 0;
+done:
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    if (f >= 0) H5Fclose(f);
+    return rc;
+}
+
+/* ---- subsets, checksums ------------------------------------------------- */
+
+int data_take(dataset_t *out, const dataset_t *in, const size_t *idx, size_t k)
+{
+    if (data_alloc(out, k, in->d, in->labels != NULL)) return -1;
+    for (size_t i = 0; i < k; i++) {
+        memcpy(out->x + i * in->d, in->x + idx[i] * in->d, in->d * sizeof(float));
+        if (in->labels) out->labels[i] = in->labels[idx[i]];
+    }
+    return 0;
+}
+
+int data_head(dataset_t *out, const dataset_t *in, size_t k)
+{
+    if (k > in->n) return -1;
+    if (data_alloc(out, k, in->d, in->labels != NULL)) return -1;
+    memcpy(out->x, in->x, k * in->d * sizeof(float));
+    if (in->labels) memcpy(out->labels, in->labels, k * sizeof(int));
+    return 0;
+}
+
+int data_crc32_file(const char *path, uint32_t *crc, uint64_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    unsigned char buf[1 << 15];
+    uLong c = crc32(0L, Z_NULL, 0);
+    uint64_t sz = 0;
+    size_t k;
+    while ((k = fread(buf, 1, sizeof buf, f)) > 0) {
+        c = crc32(c, buf, (uInt)k);
+        sz += k;
+    }
+    fclose(f);
+    *crc = (uint32_t)c;
+    *size = sz;
+    return 0;
+}
+
+/* ---- scalers ------------------------------------------------------------ */
+
+int scaler_kind_parse(const char *s)
+{
+    if (!strcmp(s, "none")) return SCALER_NONE;
+    if (!strcmp(s, "standard")) return SCALER_STANDARD;
+    if (!strcmp(s, "minmax")) return SCALER_MINMAX;
+    return -1;
+}
+
+const char *scaler_kind_name(int k)
+{
+    return k == SCALER_STANDARD ? "standard" : k == SCALER_MINMAX ? "minmax" : "none";
+}
+
+void scaler_fit(scaler_t *s, int kind, const dataset_t *t)
+{
+    s->kind = kind;
+    s->d = t->d;
+    for (int j = 0; j < t->d; j++) {
+        double lo = INFINITY, hi = -INFINITY, mean = 0, m2 = 0;
+        for (size_t i = 0; i < t->n; i++) { /* Welford: stable mean and variance */
+            double v = t->x[i * t->d + j];
+            double dl = v - mean;
+            mean += dl / (double)(i + 1);
+            m2 += dl * (v - mean);
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+        }
+        double sd = t->n ? sqrt(m2 / (double)t->n) : 0; /* population sd, as sklearn */
+        if (kind == SCALER_STANDARD) {
+            s->shift[j] = mean;
+            s->scale[j] = sd > 0 ? sd : 1.0; /* constant column: leave unscaled, as sklearn */
+        } else if (kind == SCALER_MINMAX) {
+            s->shift[j] = lo;
+            s->scale[j] = hi > lo ? hi - lo : 1.0;
+        } else {
+            s->shift[j] = 0;
+            s->scale[j] = 1;
+        }
+    }
+}
+
+void scaler_apply(const scaler_t *s, float *x, size_t n)
+{
+    if (s->kind == SCALER_NONE) return;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < s->d; j++)
+            x[i * s->d + j] = (float)(((double)x[i * s->d + j] - s->shift[j]) / s->scale[j]);
+}
+
+void scaler_invert(const scaler_t *s, float *x, size_t n)
+{
+    if (s->kind == SCALER_NONE) return;
+    for (size_t i = 0; i < n; i++)
+        for (int j = 0; j < s->d; j++)
+            x[i * s->d + j] = (float)((double)x[i * s->d + j] * s->scale[j] + s->shift[j]);
+}

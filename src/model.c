@@ -1,0 +1,360 @@
+/* model.c - arenas, initialisation, forward/backward (OpenBLAS and plain C), Adam.
+ *
+ * Conventions: row-major throughout; a layer computes Y = A W^T + b with
+ * A [n][in], W [out][in], Y [n][out].  Backward, with D = dL/dZ [n][out]
+ * (Z the pre-activation), is the usual pair
+ *     dW = D^T A   [out][in]      db = sum_rows D      dA = D W   [n][in].
+ */
+#include "aesweep/model.h"
+#include "aesweep/rng.h"
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int model_arch_check(const model_arch_t *a, const char **err)
+{
+    if (a->in < 1) { *err = "input dimension must be >= 1"; return 0; }
+    if (a->hidden < 1) { *err = "hidden must be >= 1"; return 0; }
+    if (a->bottleneck < 1) { *err = "bottleneck must be >= 1"; return 0; }
+    if (a->layers < 0 || a->layers > MODEL_MAX_DEPTH) {
+        *err = "layers must be in 0..32";
+        return 0;
+    }
+    if (a->in > 1000000 || a->hidden > 1000000 || a->bottleneck > 1000000) {
+        *err = "layer width above 1,000,000";
+        return 0;
+    }
+    return 1;
+}
+
+static int fill_dims(const model_arch_t *a, int *dims)
+{
+    int L = 2 * a->layers + 4, k = 0;
+    dims[k++] = a->in;
+    dims[k++] = a->hidden;
+    for (int i = 0; i < a->layers; i++) dims[k++] = a->hidden;
+    dims[k++] = a->bottleneck;
+    dims[k++] = a->hidden;
+    for (int i = 0; i < a->layers; i++) dims[k++] = a->hidden;
+    dims[k++] = a->in;
+    (void)k;
+    return L;
+}
+
+size_t model_param_count(const model_arch_t *a)
+{
+    int dims[MODEL_MAX_LINEAR + 1];
+    int L = fill_dims(a, dims);
+    size_t n = 0;
+    for (int l = 0; l < L; l++) n += (size_t)dims[l + 1] * dims[l] + dims[l + 1];
+    return n;
+}
+
+double model_macs_per_row(const model_arch_t *a)
+{
+    int dims[MODEL_MAX_LINEAR + 1];
+    int L = fill_dims(a, dims);
+    double s = 0;
+    for (int l = 0; l < L; l++) s += (double)dims[l] * dims[l + 1];
+    return s;
+}
+
+model_t *model_create(const model_arch_t *a)
+{
+    const char *err;
+    if (!model_arch_check(a, &err)) return NULL;
+    model_t *m = calloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->arch = *a;
+    m->nlin = fill_dims(a, m->dims);
+    m->code_layer = a->layers + 1;
+    size_t off = 0;
+    for (int l = 0; l < m->nlin; l++) {
+        m->w_off[l] = off;
+        off += (size_t)m->dims[l + 1] * m->dims[l];
+        m->b_off[l] = off;
+        off += m->dims[l + 1];
+    }
+    m->nparams = off;
+    m->block_ = calloc(4 * off, sizeof(float));
+    if (!m->block_) { free(m); return NULL; }
+    m->params = m->block_;
+    m->grads = m->block_ + off;
+    m->adam_m = m->block_ + 2 * off;
+    m->adam_v = m->block_ + 3 * off;
+    return m;
+}
+
+void model_free(model_t *m)
+{
+    if (!m) return;
+    free(m->block_);
+    free(m);
+}
+
+void model_reset_adam(model_t *m)
+{
+    memset(m->adam_m, 0, m->nparams * sizeof(float));
+    memset(m->adam_v, 0, m->nparams * sizeof(float));
+    m->adam_t = 0;
+}
+
+void model_init(model_t *m, uint64_t key)
+{
+    /* nn.Linear.reset_parameters: kaiming_uniform_(a=sqrt(5)) on W gives
+     * bound = gain*sqrt(3/fan_in) with gain = sqrt(2/(1+5)), i.e. exactly
+     * 1/sqrt(fan_in); the bias uses the same bound. */
+    rng_t r = rng_stream(key);
+    for (int l = 0; l < m->nlin; l++) {
+        float bound = (float)(1.0 / sqrt((double)m->dims[l]));
+        size_t nw = (size_t)m->dims[l + 1] * m->dims[l];
+        float *w = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        for (size_t i = 0; i < nw; i++) w[i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+        for (int i = 0; i < m->dims[l + 1]; i++) b[i] = bound * (2.0f * rng_uniform_f(&r) - 1.0f);
+    }
+    memset(m->grads, 0, m->nparams * sizeof(float));
+    model_reset_adam(m);
+}
+
+int model_relu_after(const model_t *m, int l)
+{
+    return l != m->code_layer && l != m->nlin - 1;
+}
+
+static int max_dim(const model_t *m)
+{
+    int d = 0;
+    for (int l = 0; l <= m->nlin; l++)
+        if (m->dims[l] > d) d = m->dims[l];
+    return d;
+}
+
+model_ws_t *model_ws_create(const model_t *m, int rows)
+{
+    if (rows < 1) return NULL;
+    model_ws_t *ws = calloc(1, sizeof *ws);
+    if (!ws) return NULL;
+    size_t tot = 0;
+    for (int l = 1; l <= m->nlin; l++) tot += (size_t)rows * m->dims[l];
+    tot += 2 * (size_t)rows * max_dim(m);
+    ws->block_ = malloc(tot * sizeof(float));
+    if (!ws->block_) { free(ws); return NULL; }
+    ws->rows = rows;
+    float *p = ws->block_;
+    for (int l = 1; l <= m->nlin; l++) {
+        ws->act[l] = p;
+        p += (size_t)rows * m->dims[l];
+    }
+    ws->dbuf[0] = p;
+    p += (size_t)rows * max_dim(m);
+    ws->dbuf[1] = p;
+    return ws;
+}
+
+void model_ws_free(model_ws_t *ws)
+{
+    if (!ws) return;
+    free(ws->block_);
+    free(ws);
+}
+
+/* ---- BLAS path ---------------------------------------------------------- */
+
+static void forward_range(const model_t *m, model_ws_t *ws, const float *X, int n, int l0, int l1)
+{
+    const float *A = X;
+    for (int l = l0; l < l1; l++) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        float *Y = ws->act[l + 1];
+        for (int i = 0; i < n; i++) memcpy(Y + (size_t)i * dout, b, dout * sizeof(float));
+        /* Y[n][out] += A[n][in] * W[out][in]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dout, din, 1.0f, A, din, W, din,
+                    1.0f, Y, dout);
+        if (model_relu_after(m, l)) {
+            size_t k = (size_t)n * dout;
+            for (size_t i = 0; i < k; i++) Y[i] = Y[i] > 0.0f ? Y[i] : 0.0f;
+        }
+        A = Y;
+    }
+}
+
+void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    forward_range(m, ws, X, n, 0, m->nlin);
+}
+
+double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n)
+{
+    const float *Y = ws->act[m->nlin];
+    size_t k = (size_t)n * m->arch.in;
+    double s = 0.0;
+    for (size_t i = 0; i < k; i++) {
+        double d = (double)Y[i] - (double)X[i];
+        s += d * d;
+    }
+    return s / (double)k;
+}
+
+/* dL/dX_hat for L = scale * mean((X_hat - X)^2): 2 * scale * (X_hat - X) / (n*in). */
+static void mse_grad(const model_t *m, const model_ws_t *ws, const float *X, int n, float scale,
+                     float *D)
+{
+    const float *Y = ws->act[m->nlin];
+    size_t k = (size_t)n * m->arch.in;
+    float c = 2.0f * scale / (float)k;
+    for (size_t i = 0; i < k; i++) D[i] = c * (Y[i] - X[i]);
+}
+
+void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                    const float *dcode)
+{
+    int cur = 0;
+    float *D = ws->dbuf[cur];
+    mse_grad(m, ws, X, n, mse_scale, D);
+    for (int l = m->nlin - 1; l >= 0; l--) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *A = l ? ws->act[l] : X;
+        const float *Y = ws->act[l + 1];
+        const float *W = m->params + m->w_off[l];
+        float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        size_t k = (size_t)n * dout;
+        if (model_relu_after(m, l)) /* dZ = dY * 1[Y > 0] */
+            for (size_t i = 0; i < k; i++) D[i] = Y[i] > 0.0f ? D[i] : 0.0f;
+        /* dW[out][in] = D[n][out]^T * A[n][in] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, n, 1.0f, D, dout, A, din,
+                    0.0f, dW, din);
+        for (int j = 0; j < dout; j++) db[j] = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const float *d = D + (size_t)i * dout;
+            for (int j = 0; j < dout; j++) db[j] += d[j];
+        }
+        if (l == 0) break;
+        float *dA = ws->dbuf[cur ^ 1];
+        /* dA[n][in] = D[n][out] * W[out][in] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, din, dout, 1.0f, D, dout, W, din,
+                    0.0f, dA, din);
+        if (dcode && l == m->code_layer + 1) {
+            size_t kc = (size_t)n * din;
+            for (size_t i = 0; i < kc; i++) dA[i] += dcode[i];
+        }
+        cur ^= 1;
+        D = dA;
+    }
+}
+
+void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps)
+{
+    /* torch.optim.Adam (foreach=False), per element:
+     *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
+     *   p -= (lr / (1-b1^t)) * m / (sqrt(v) / sqrt(1-b2^t) + eps)   */
+    m->adam_t++;
+    double bc1 = 1.0 - pow((double)beta1, (double)m->adam_t);
+    double bc2 = 1.0 - pow((double)beta2, (double)m->adam_t);
+    float step = (float)(lr / bc1);
+    float bc2s = (float)sqrt(bc2);
+    float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
+    size_t n = m->nparams;
+    for (size_t i = 0; i < n; i++) {
+        mm[i] = beta1 * mm[i] + (1.0f - beta1) * g[i];
+        vv[i] = beta2 * vv[i] + (1.0f - beta2) * g[i] * g[i];
+        float denom = sqrtf(vv[i]) / bc2s + eps;
+        p[i] -= step * (mm[i] / denom);
+    }
+}
+
+/* ---- plain-C reference -------------------------------------------------- */
+
+void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    const float *A = X;
+    for (int l = 0; l < m->nlin; l++) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        float *Y = ws->act[l + 1];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < dout; j++) {
+                double s = b[j];
+                for (int k = 0; k < din; k++) s += (double)A[(size_t)i * din + k] * W[(size_t)j * din + k];
+                float y = (float)s;
+                Y[(size_t)i * dout + j] = (model_relu_after(m, l) && y < 0.0f) ? 0.0f : y;
+            }
+        A = Y;
+    }
+}
+
+void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                        const float *dcode)
+{
+    int cur = 0;
+    float *D = ws->dbuf[cur];
+    mse_grad(m, ws, X, n, mse_scale, D);
+    for (int l = m->nlin - 1; l >= 0; l--) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *A = l ? ws->act[l] : X;
+        const float *Y = ws->act[l + 1];
+        const float *W = m->params + m->w_off[l];
+        float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        if (model_relu_after(m, l))
+            for (size_t i = 0; i < (size_t)n * dout; i++)
+                if (!(Y[i] > 0.0f)) D[i] = 0.0f;
+        for (int j = 0; j < dout; j++) {
+            double sb = 0;
+            for (int i = 0; i < n; i++) sb += D[(size_t)i * dout + j];
+            db[j] = (float)sb;
+            for (int k = 0; k < din; k++) {
+                double s = 0;
+                for (int i = 0; i < n; i++) s += (double)D[(size_t)i * dout + j] * A[(size_t)i * din + k];
+                dW[(size_t)j * din + k] = (float)s;
+            }
+        }
+        if (l == 0) break;
+        float *dA = ws->dbuf[cur ^ 1];
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < din; k++) {
+                double s = 0;
+                for (int j = 0; j < dout; j++) s += (double)D[(size_t)i * dout + j] * W[(size_t)j * din + k];
+                if (dcode && l == m->code_layer + 1) s += dcode[(size_t)i * din + k];
+                dA[(size_t)i * din + k] = (float)s;
+            }
+        cur ^= 1;
+        D = dA;
+    }
+}
+
+/* ---- chunked helpers ---------------------------------------------------- */
+
+double model_eval_mse(const model_t *m, model_ws_t *ws, const float *X, size_t n)
+{
+    double s = 0.0;
+    int d = m->arch.in;
+    for (size_t i = 0; i < n; i += (size_t)ws->rows) {
+        int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
+        model_forward(m, ws, X + i * d, c);
+        s += model_mse(m, ws, X + i * d, c) * (double)c;
+    }
+    return n ? s / (double)n : NAN;
+}
+
+void model_apply(const model_t *m, model_ws_t *ws, const float *X, size_t n, float *codes,
+                 float *recon)
+{
+    int d = m->arch.in, b = m->arch.bottleneck;
+    for (size_t i = 0; i < n; i += (size_t)ws->rows) {
+        int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
+        model_forward(m, ws, X + i * d, c);
+        if (codes) memcpy(codes + i * b, ws->act[m->code_layer + 1], (size_t)c * b * sizeof(float));
+        if (recon) memcpy(recon + i * d, ws->act[m->nlin], (size_t)c * d * sizeof(float));
+    }
+}
+
+void model_decode(const model_t *m, model_ws_t *ws, const float *Z, size_t n, float *out)
+{
+    int d = m->arch.in, b = m->arch.bottleneck;
+    for (size_t i = 0; i < n; i += (size_t)ws->rows) {
+        int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
+        forward_range(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
+        memcpy(out + i * d, ws->act[m->nlin], (size_t)c * d * sizeof(float));
+    }
+}

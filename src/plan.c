@@ -1,0 +1,295 @@
+/* plan.c - cube layout, task enumeration, cost model, LPT partition, statistics. */
+#include "aesweep/plan.h"
+#include "aesweep/model.h"
+#include "aesweep/train.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
+               char *err)
+{
+    memset(p, 0, sizeof *p);
+    const stage_spec_t *st = &s->stages[k];
+    p->study = s;
+    p->spec = st;
+    p->stage_index = k;
+    p->best_cell = -1;
+    for (int q = 0; q < P_COUNT; q++) {
+        p->base[q] = s->defaults[q];
+        p->source[q] = VS_DEFAULT;
+        if (st->has_fixed[q]) {
+            p->base[q] = st->fixed[q];
+            p->source[q] = VS_FIXED;
+        }
+        if (st->inherit[q]) {
+            if (!prev_best) {
+                snprintf(err, SPEC_ERR_LEN, "stage %s inherits %s but no previous stage has a best cell",
+                         st->name, param_names[q]);
+                return -1;
+            }
+            p->base[q] = prev_best[q];
+            p->source[q] = VS_INHERITED;
+        }
+    }
+    if (prev_name) snprintf(p->inherited_from, sizeof p->inherited_from, "%s", prev_name);
+    p->epoch_dim = -1;
+    int nd = 0;
+    for (int i = 0; i < st->naxes; i++) {
+        p->dim_param[nd] = st->axes[i].param;
+        p->source[st->axes[i].param] = VS_AXIS;
+        snprintf(p->dim_names[nd], SPEC_NAME_LEN, "%s", param_names[st->axes[i].param]);
+        p->dim_len[nd] = st->axes[i].nvalues;
+        if (st->axes[i].param == P_EPOCHS) p->epoch_dim = nd;
+        nd++;
+    }
+    if (st->data_draws > 1) {
+        p->dim_param[nd] = -1;
+        snprintf(p->dim_names[nd], SPEC_NAME_LEN, "draw");
+        p->dim_len[nd++] = st->data_draws;
+    }
+    p->dim_param[nd] = -1;
+    snprintf(p->dim_names[nd], SPEC_NAME_LEN, "repeat");
+    p->dim_len[nd++] = st->repeats;
+    p->ndims = nd;
+    p->ncube = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        p->dim_stride[d] = p->ncube;
+        p->ncube *= p->dim_len[d];
+    }
+    p->nrep = (size_t)st->data_draws * st->repeats;
+    p->ncells = p->ncube / p->nrep;
+
+    /* epochs slots: with reuse, the epochs axis collapses into one task */
+    int reuse = st->reuse_epochs && p->epoch_dim >= 0;
+    if (reuse) {
+        const axis_t *ea = &st->axes[p->epoch_dim];
+        p->nslots = ea->nvalues;
+        p->slot_epochs = malloc(p->nslots * sizeof(int));
+        p->slot_offset = malloc(p->nslots * sizeof(size_t));
+        /* ascending epochs, remembering each value's position on the axis */
+        int *ord = malloc(p->nslots * sizeof(int));
+        for (int i = 0; i < p->nslots; i++) ord[i] = i;
+        for (int i = 1; i < p->nslots; i++)
+            for (int j = i; j > 0 && ea->values[ord[j]] < ea->values[ord[j - 1]]; j--) {
+                int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+            }
+        for (int i = 0; i < p->nslots; i++) {
+            p->slot_epochs[i] = (int)ea->values[ord[i]];
+            p->slot_offset[i] = (size_t)ord[i] * p->dim_stride[p->epoch_dim];
+        }
+        free(ord);
+    } else {
+        p->nslots = 1;
+        p->slot_epochs = malloc(sizeof(int));
+        p->slot_offset = calloc(1, sizeof(size_t));
+    }
+    p->ntasks = reuse ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
+    p->tasks = calloc(p->ntasks, sizeof(task_t));
+    p->nmetrics = spec_metric_names(s, p->metric_names, PLAN_MAX_METRICS);
+    p->metrics = malloc((size_t)p->nmetrics * p->ncube * sizeof(double));
+    p->status = malloc(p->ncube);
+    p->seconds = malloc(p->ncube * sizeof(double));
+    p->task_done = calloc(p->ntasks, 1);
+    if (!p->tasks || !p->metrics || !p->status || !p->seconds || !p->task_done || !p->slot_epochs) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory for %zu cells", st->name, p->ncube);
+        plan_free(p);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)p->nmetrics * p->ncube; i++) p->metrics[i] = NAN;
+    memset(p->status, TRAIN_NOT_RUN, p->ncube);
+    for (size_t i = 0; i < p->ncube; i++) p->seconds[i] = NAN;
+
+    /* enumerate tasks: row-major over the cube with the epochs index held at 0 */
+    size_t t = 0;
+    for (size_t idx = 0; idx < p->ncube; idx++) {
+        if (reuse && (idx / p->dim_stride[p->epoch_dim]) % p->dim_len[p->epoch_dim] != 0) continue;
+        task_t *tk = &p->tasks[t++];
+        tk->first_cube = idx;
+        plan_cube_hp(p, idx, tk->hp);
+        if (reuse) tk->hp[P_EPOCHS] = p->slot_epochs[p->nslots - 1];
+
+        size_t r = idx % p->nrep;
+        tk->repeat = (int)(r % st->repeats);
+        tk->draw = (int)(r / st->repeats);
+        tk->cost = plan_task_cost(p, tk);
+    }
+    /* the metric used for selection */
+    p->select_metric = 0;
+    if (st->select[0])
+        for (int m = 0; m < p->nmetrics; m++)
+            if (!strcmp(p->metric_names[m], st->select)) p->select_metric = m;
+    return 0;
+}
+
+void plan_free(plan_t *p)
+{
+    if (!p) return;
+    free(p->slot_epochs);
+    free(p->slot_offset);
+    free(p->tasks);
+    free(p->metrics);
+    free(p->status);
+    free(p->seconds);
+    free(p->task_done);
+    memset(p, 0, sizeof *p);
+}
+
+void plan_cube_hp(const plan_t *p, size_t idx, double *hp)
+{
+    memcpy(hp, p->base, sizeof(double) * P_COUNT);
+    for (int d = 0; d < p->ndims; d++) {
+        if (p->dim_param[d] < 0) continue;
+        size_t i = (idx / p->dim_stride[d]) % p->dim_len[d];
+        int ax = 0;
+        while (p->spec->axes[ax].param != p->dim_param[d]) ax++;
+        hp[p->dim_param[d]] = p->spec->axes[ax].values[i];
+    }
+}
+
+double plan_task_cost(const plan_t *p, const task_t *t)
+{
+    model_arch_t a = {0, (int)t->hp[P_HIDDEN], (int)t->hp[P_LAYERS], (int)t->hp[P_BOTTLENECK]};
+    a.in = p->study->in_dim > 0 ? p->study->in_dim : (p->study->source == SRC_MOONS ? 2 : 64);
+    double macs = model_macs_per_row(&a);
+    double n = t->hp[P_TRAIN_SIZE], e = t->hp[P_EPOCHS];
+    /* forward 2 flops per MAC, backward 4, plus ~8 flops per parameter for Adam */
+    double train = n * e * 6.0 * macs + e * 8.0 * (double)model_param_count(&a);
+    double evals = 0;
+    for (int i = 0; i < p->study->ntests; i++)
+        evals += (double)(p->study->tests[i].size > 0 ? p->study->tests[i].size : 600) * 2.0 * macs;
+    evals *= p->nslots;
+    double mmd = 0;
+    if (t->hp[P_MMD_LAMBDA] > 0) {
+        double nb = t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n ? t->hp[P_BATCH_SIZE] : n;
+        /* three n^2 kernel sums of ~(3b + 10 k) flops per pair, per step */
+        mmd = e * (n / nb) * 3.0 * nb * nb * (3.0 * t->hp[P_BOTTLENECK] + 10.0 * t->hp[P_MMD_NSCALES]);
+    }
+    return train + evals + mmd + 1e5; /* + fixed per-task overhead */
+}
+
+double plan_partition(const plan_t *p, int nranks, int *owner, double *load)
+{
+    size_t n = p->ntasks;
+    size_t *ord = malloc((n ? n : 1) * sizeof(size_t));
+    for (size_t i = 0; i < n; i++) ord[i] = i;
+    /* sort by descending cost, ties by ascending index (stable, deterministic) */
+    for (size_t gap = n / 2; gap > 0; gap /= 2) /* shell sort keeps this dependency-free */
+        for (size_t i = gap; i < n; i++)
+            for (size_t j = i; j >= gap; j -= gap) {
+                size_t a = ord[j - gap], b = ord[j];
+                int swap = p->tasks[a].cost < p->tasks[b].cost ||
+                           (p->tasks[a].cost == p->tasks[b].cost && a > b);
+                if (!swap) break;
+                ord[j - gap] = b;
+                ord[j] = a;
+            }
+    for (int r = 0; r < nranks; r++) load[r] = 0;
+    for (size_t i = 0; i < n; i++) {
+        int best = 0;
+        for (int r = 1; r < nranks; r++)
+            if (load[r] < load[best]) best = r;
+        owner[ord[i]] = best;
+        load[best] += p->tasks[ord[i]].cost;
+    }
+    free(ord);
+    double mk = 0;
+    for (int r = 0; r < nranks; r++)
+        if (load[r] > mk) mk = load[r];
+    return mk;
+}
+
+void plan_store(plan_t *p, size_t task, const double *vals, const int8_t *status, const double *secs)
+{
+    const task_t *t = &p->tasks[task];
+    for (int s = 0; s < p->nslots; s++) {
+        size_t idx = t->first_cube + p->slot_offset[s];
+        for (int m = 0; m < p->nmetrics; m++) p->metrics[(size_t)m * p->ncube + idx] = vals[s * p->nmetrics + m];
+        p->status[idx] = status[s];
+        p->seconds[idx] = secs[s];
+    }
+    if (!p->task_done[task]) {
+        p->task_done[task] = 1;
+        p->ndone++;
+    }
+}
+
+void plan_stats(const plan_t *p, int m, double *mean, double *sd, double *mn, int *count)
+{
+    const double *x = p->metrics + (size_t)m * p->ncube;
+    for (size_t c = 0; c < p->ncells; c++) {
+        const double *v = x + c * p->nrep;
+        double s = 0, lo = INFINITY;
+        int k = 0;
+        for (size_t r = 0; r < p->nrep; r++)
+            if (isfinite(v[r])) {
+                s += v[r];
+                k++;
+                if (v[r] < lo) lo = v[r];
+            }
+        double mu = k ? s / k : NAN, ss = 0;
+        for (size_t r = 0; r < p->nrep; r++)
+            if (isfinite(v[r])) ss += (v[r] - mu) * (v[r] - mu);
+        if (mean) mean[c] = mu;
+        if (sd) sd[c] = k > 1 ? sqrt(ss / (k - 1)) : NAN;
+        if (mn) mn[c] = k ? lo : NAN;
+        if (count) count[c] = k;
+    }
+}
+
+void plan_spread(const plan_t *p, int m, double *init_sd, double *data_sd)
+{
+    const double *x = p->metrics + (size_t)m * p->ncube;
+    int D = p->spec->data_draws, R = p->spec->repeats;
+    for (size_t c = 0; c < p->ncells; c++) {
+        const double *v = x + c * p->nrep;
+        double vsum = 0, msum = 0, mss = 0;
+        int nv = 0, nm = 0;
+        double means[D > 0 ? D : 1];
+        for (int d = 0; d < D; d++) {
+            double s = 0;
+            int k = 0;
+            for (int r = 0; r < R; r++)
+                if (isfinite(v[d * R + r])) { s += v[d * R + r]; k++; }
+            means[d] = k ? s / k : NAN;
+            if (k > 1) {
+                double ss = 0;
+                for (int r = 0; r < R; r++)
+                    if (isfinite(v[d * R + r])) ss += (v[d * R + r] - means[d]) * (v[d * R + r] - means[d]);
+                vsum += ss / (k - 1);
+                nv++;
+            }
+            if (k) { msum += means[d]; nm++; }
+        }
+        double mu = nm ? msum / nm : NAN;
+        for (int d = 0; d < D; d++)
+            if (isfinite(means[d])) mss += (means[d] - mu) * (means[d] - mu);
+        init_sd[c] = nv ? sqrt(vsum / nv) : NAN;
+        data_sd[c] = nm > 1 ? sqrt(mss / (nm - 1)) : NAN;
+    }
+}
+
+int plan_select_best(plan_t *p)
+{
+    double *mean = malloc(p->ncells * sizeof(double));
+    int *cnt = malloc(p->ncells * sizeof(int));
+    plan_stats(p, p->select_metric, mean, NULL, NULL, cnt);
+    p->best_cell = -1;
+    p->nskipped = 0;
+    for (size_t c = 0; c < p->ncells; c++) {
+        if (!isfinite(mean[c]) || cnt[c] < (int)p->nrep) {
+            /* a cell with a diverged or missing repeat is not comparable */
+            p->nskipped++;
+            continue;
+        }
+        if (p->best_cell < 0 || mean[c] < p->best_value) {
+            p->best_cell = (long)c;
+            p->best_value = mean[c];
+        }
+    }
+    if (p->best_cell >= 0) plan_cube_hp(p, (size_t)p->best_cell * p->nrep, p->best_hp);
+    free(mean);
+    free(cnt);
+    return p->best_cell >= 0 ? 0 : -1;
+}

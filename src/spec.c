@@ -1,0 +1,594 @@
+/* spec.c - libconfig job specs -> study_t, with one-line errors that name
+ * the file, line and key, the bad value and the fix. */
+#include "aesweep/spec.h"
+#include "aesweep/model.h"
+#include <errno.h>
+#include <libconfig.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *const param_names[P_COUNT] = {"train_size", "epochs", "lr", "hidden", "layers",
+                                          "bottleneck", "batch_size", "mmd_lambda", "mmd_kernel",
+                                          "mmd_scale", "mmd_nscales"};
+
+int param_lookup(const char *name)
+{
+    for (int i = 0; i < P_COUNT; i++)
+        if (!strcmp(name, param_names[i])) return i;
+    return -1;
+}
+
+int param_is_integer(int p)
+{
+    return p != P_LR && p != P_MMD_LAMBDA && p != P_MMD_SCALE;
+}
+
+static const char *src_names[] = {"moons", "digits", "csv", "hdf5"};
+
+/* error helper: "file:line: key: message" */
+static int fail(char *err, const study_t *s, const config_setting_t *at, const char *fmt, ...)
+{
+    char msg[SPEC_ERR_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line = at ? (int)config_setting_source_line(at) : 0;
+    if (line > 0)
+        snprintf(err, SPEC_ERR_LEN, "%s:%d: %s", s->path, line, msg);
+    else
+        snprintf(err, SPEC_ERR_LEN, "%s: %s", s->path, msg);
+    return -1;
+}
+
+static int known(const char *k, const char *const *list)
+{
+    for (; *list; list++)
+        if (!strcmp(k, *list)) return 1;
+    return 0;
+}
+
+/* Reject keys not in the allowed list (the usual cause: a typo). */
+static int check_keys(const study_t *s, const config_setting_t *g, const char *where,
+                      const char *const *allowed, char *err)
+{
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *c = config_setting_get_elem(g, i);
+        const char *k = config_setting_name(c);
+        if (k && !known(k, allowed)) {
+            char list[512] = "";
+            for (const char *const *a = allowed; *a; a++) {
+                strncat(list, *a, sizeof list - strlen(list) - 3);
+                if (a[1]) strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return fail(err, s, c, "unknown key '%s' in %s; known keys: %s", k, where, list);
+        }
+    }
+    return 0;
+}
+
+static int get_number(const study_t *s, const config_setting_t *c, const char *key, double *v,
+                      char *err)
+{
+    int t = config_setting_type(c);
+    if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64) *v = (double)config_setting_get_int64(c);
+    else if (t == CONFIG_TYPE_FLOAT) *v = config_setting_get_float(c);
+    else if (t == CONFIG_TYPE_BOOL) return fail(err, s, c, "%s: a number is needed, not a boolean", key);
+    else if (t == CONFIG_TYPE_STRING)
+        return fail(err, s, c, "%s: a number is needed, not the string \"%s\"; drop the quotes", key,
+                    config_setting_get_string(c));
+    else return fail(err, s, c, "%s: a number is needed, not a list or group", key);
+    if (!isfinite(*v)) return fail(err, s, c, "%s: value is not finite", key);
+    return 0;
+}
+
+/* Parameter value: numbers, or for mmd_kernel the strings "rbf"/"imq". */
+static int get_param_value(const study_t *s, const config_setting_t *c, int p, double *v, char *err)
+{
+    const char *key = param_names[p];
+    if (p == P_MMD_KERNEL && config_setting_type(c) == CONFIG_TYPE_STRING) {
+        const char *k = config_setting_get_string(c);
+        if (!strcmp(k, "rbf")) *v = 0;
+        else if (!strcmp(k, "imq")) *v = 1;
+        else return fail(err, s, c, "mmd_kernel: \"%s\" is not a kernel; use \"rbf\" or \"imq\"", k);
+        return 0;
+    }
+    if (get_number(s, c, key, v, err)) return -1;
+    double x = *v;
+    if (param_is_integer(p) && x != floor(x))
+        return fail(err, s, c, "%s: %g is not an integer", key, x);
+    switch (p) {
+    case P_TRAIN_SIZE:
+        if (x < 2) return fail(err, s, c, "train_size: %g is too small; use at least 2 rows", x);
+        break;
+    case P_EPOCHS:
+        if (x < 0 || x > 1e8) return fail(err, s, c, "epochs: %g is out of range; use 0..100000000", x);
+        break;
+    case P_LR:
+        if (!(x > 0) || x > 10) return fail(err, s, c, "lr: %g is out of range; use a value in (0, 10]", x);
+        break;
+    case P_HIDDEN:
+    case P_BOTTLENECK:
+        if (x < 1 || x > 100000)
+            return fail(err, s, c, "%s: %g is out of range; use 1..100000", key, x);
+        break;
+    case P_LAYERS:
+        if (x < 0 || x > MODEL_MAX_DEPTH)
+            return fail(err, s, c, "layers: %g is out of range; use 0..%d", x, MODEL_MAX_DEPTH);
+        break;
+    case P_BATCH_SIZE:
+        if (x < 0 || x > 1e9) return fail(err, s, c, "batch_size: %g is out of range; use 0 (full batch) or a positive size", x);
+        break;
+    case P_MMD_LAMBDA:
+        if (x < 0 || x > 1) return fail(err, s, c, "mmd_lambda: %g is out of range; use 0..1", x);
+        break;
+    case P_MMD_KERNEL:
+        if (x != 0 && x != 1) return fail(err, s, c, "mmd_kernel: %g is not a kernel; use \"rbf\" or \"imq\"", x);
+        break;
+    case P_MMD_SCALE:
+        if (!(x > 0)) return fail(err, s, c, "mmd_scale: %g must be positive", x);
+        break;
+    case P_MMD_NSCALES:
+        if (x < 1 || x > 16) return fail(err, s, c, "mmd_nscales: %g is out of range; use 1..16", x);
+        break;
+    }
+    return 0;
+}
+
+static int get_str(const study_t *s, const config_setting_t *g, const char *key, char *out,
+                   size_t len, int required, char *err)
+{
+    config_setting_t *c = config_setting_get_member(g, key);
+    if (!c) {
+        if (required) return fail(err, s, g, "missing key '%s'", key);
+        return 0;
+    }
+    if (config_setting_type(c) != CONFIG_TYPE_STRING)
+        return fail(err, s, c, "%s: a string in double quotes is needed", key);
+    const char *v = config_setting_get_string(c);
+    if (strlen(v) >= len) return fail(err, s, c, "%s: value longer than %zu characters", key, len - 1);
+    if (!*v) return fail(err, s, c, "%s: empty string", key);
+    strcpy(out, v);
+    return 0;
+}
+
+static int get_bool(const study_t *s, const config_setting_t *g, const char *key, int *out, char *err)
+{
+    config_setting_t *c = config_setting_get_member(g, key);
+    if (!c) return 0;
+    if (config_setting_type(c) != CONFIG_TYPE_BOOL)
+        return fail(err, s, c, "%s: true or false is needed", key);
+    *out = config_setting_get_bool(c);
+    return 0;
+}
+
+static int get_num_key(const study_t *s, const config_setting_t *g, const char *key, double *out,
+                       int required, char *err)
+{
+    config_setting_t *c = config_setting_get_member(g, key);
+    if (!c) {
+        if (required) return fail(err, s, g, "missing key '%s'", key);
+        return 0;
+    }
+    return get_number(s, c, key, out, err);
+}
+
+static int valid_name(const char *n)
+{
+    if (!*n) return 0;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* A group of parameter values (defaults / fixed). */
+static int parse_param_group(study_t *s, const config_setting_t *g, const char *where, double *vals,
+                             int *has, char *err)
+{
+    if (!config_setting_is_group(g))
+        return fail(err, s, g, "%s: a group { key = value; ... } is needed", where);
+    int n = config_setting_length(g);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *c = config_setting_get_elem(g, i);
+        int p = param_lookup(config_setting_name(c));
+        if (p < 0) {
+            char list[400] = "";
+            for (int k = 0; k < P_COUNT; k++) {
+                strcat(list, param_names[k]);
+                if (k + 1 < P_COUNT) strcat(list, ", ");
+            }
+            return fail(err, s, c, "unknown parameter '%s' in %s; known: %s", config_setting_name(c),
+                        where, list);
+        }
+        if (get_param_value(s, c, p, &vals[p], err)) return -1;
+        if (has) has[p] = 1;
+    }
+    return 0;
+}
+
+static const char *const top_keys[] = {"study", "seed", "output", "data", "tests", "defaults",
+                                       "stages", "reuse_epochs", NULL};
+static const char *const data_keys[] = {"source", "path", "pool", "noise", "header", "label_column",
+                                        "train_fraction", "scaler", NULL};
+static const char *const test_keys[] = {"name", "noise", "size", "path", NULL};
+static const char *const stage_keys[] = {"name", "axes", "fixed", "inherit", "repeats",
+                                         "data_draws", "reuse_epochs", "save_models",
+                                         "pool_noise", "select", NULL};
+
+static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
+{
+    stage_spec_t *st = &s->stages[k];
+    memset(st, 0, sizeof *st);
+    st->line = config_setting_source_line(g);
+    st->repeats = 1;
+    st->data_draws = 1;
+    st->reuse_epochs = s->reuse_epochs;
+    st->pool_noise = -1;
+    if (!config_setting_is_group(g))
+        return fail(err, s, g, "stages: each stage is a group { name = \"...\"; axes = {...}; }");
+    if (check_keys(s, g, "a stage", stage_keys, err)) return -1;
+    if (get_str(s, g, "name", st->name, sizeof st->name, 1, err)) return -1;
+    if (!valid_name(st->name))
+        return fail(err, s, g, "stage name \"%s\": use letters, digits, '_' or '-'", st->name);
+    for (int j = 0; j < k; j++)
+        if (!strcmp(s->stages[j].name, st->name))
+            return fail(err, s, g, "stage name \"%s\" used twice; stage names must be unique", st->name);
+    config_setting_t *ax = config_setting_get_member(g, "axes");
+    if (ax) {
+        if (!config_setting_is_group(ax))
+            return fail(err, s, ax, "axes: a group { param = [v1, v2, ...]; ... } is needed");
+        int n = config_setting_length(ax);
+        if (n > SPEC_MAX_AXES) return fail(err, s, ax, "axes: %d axes, at most %d", n, SPEC_MAX_AXES);
+        for (int i = 0; i < n; i++) {
+            config_setting_t *a = config_setting_get_elem(ax, i);
+            const char *an = config_setting_name(a);
+            int p = param_lookup(an);
+            if (p < 0) return fail(err, s, a, "axes: unknown parameter '%s'", an);
+            if (!config_setting_is_array(a) && !config_setting_is_list(a))
+                return fail(err, s, a, "axes.%s: a list of values [v1, v2, ...] is needed", an);
+            int nv = config_setting_length(a);
+            if (nv == 0) return fail(err, s, a, "axes.%s: empty list; give at least one value", an);
+            axis_t *x = &st->axes[st->naxes++];
+            x->param = p;
+            x->nvalues = nv;
+            x->values = calloc(nv, sizeof(double));
+            if (!x->values) return fail(err, s, a, "out of memory");
+            for (int v = 0; v < nv; v++) {
+                config_setting_t *e = config_setting_get_elem(a, v);
+                if (get_param_value(s, e, p, &x->values[v], err)) return -1;
+                for (int w = 0; w < v; w++)
+                    if (x->values[w] == x->values[v])
+                        return fail(err, s, e, "axes.%s: value %g appears twice; remove the duplicate",
+                                    an, x->values[v]);
+            }
+        }
+    }
+    config_setting_t *fx = config_setting_get_member(g, "fixed");
+    if (fx && parse_param_group(s, fx, "fixed", st->fixed, st->has_fixed, err)) return -1;
+    config_setting_t *in = config_setting_get_member(g, "inherit");
+    if (in) {
+        if (!config_setting_is_array(in) && !config_setting_is_list(in))
+            return fail(err, s, in, "inherit: a list of parameter names [\"epochs\", \"lr\"] is needed");
+        if (k == 0 && config_setting_length(in) > 0)
+            return fail(err, s, in, "inherit: the first stage has no previous stage to inherit from");
+        for (int i = 0; i < config_setting_length(in); i++) {
+            config_setting_t *e = config_setting_get_elem(in, i);
+            const char *pn = config_setting_get_string(e);
+            int p = pn ? param_lookup(pn) : -1;
+            if (p < 0)
+                return fail(err, s, e, "inherit: \"%s\" is not a parameter name", pn ? pn : "(not a string)");
+            st->inherit[p] = 1;
+        }
+    }
+    /* each parameter from one place only */
+    for (int p = 0; p < P_COUNT; p++) {
+        int on_axis = 0;
+        for (int i = 0; i < st->naxes; i++) on_axis |= st->axes[i].param == p;
+        if (on_axis + st->has_fixed[p] + st->inherit[p] > 1)
+            return fail(err, s, g, "stage %s: '%s' is given more than once (axes, fixed, inherit); keep one",
+                        st->name, param_names[p]);
+    }
+    double v;
+    config_setting_t *c;
+    if ((c = config_setting_get_member(g, "repeats"))) {
+        if (get_number(s, c, "repeats", &v, err)) return -1;
+        if (v < 1 || v > 100000 || v != floor(v))
+            return fail(err, s, c, "repeats: %g is not valid; use an integer 1..100000", v);
+        st->repeats = (int)v;
+    }
+    if ((c = config_setting_get_member(g, "data_draws"))) {
+        if (get_number(s, c, "data_draws", &v, err)) return -1;
+        if (v < 1 || v > 100000 || v != floor(v))
+            return fail(err, s, c, "data_draws: %g is not valid; use an integer 1..100000", v);
+        st->data_draws = (int)v;
+    }
+    if ((c = config_setting_get_member(g, "pool_noise"))) {
+        if (get_number(s, c, "pool_noise", &v, err)) return -1;
+        if (v < 0) return fail(err, s, c, "pool_noise: %g must be >= 0", v);
+        if (s->source != SRC_MOONS) return fail(err, s, c, "pool_noise applies to moons data only");
+        st->pool_noise = v;
+    }
+    if (get_bool(s, g, "reuse_epochs", &st->reuse_epochs, err)) return -1;
+    if (get_bool(s, g, "save_models", &st->save_models, err)) return -1;
+    if (get_str(s, g, "select", st->select, sizeof st->select, 0, err)) return -1;
+    if (st->select[0]) {
+        char names[PLAN_MAX_METRICS_SPEC][SPEC_NAME_LEN];
+        int nm = spec_metric_names(s, names, PLAN_MAX_METRICS_SPEC), ok = 0;
+        for (int i = 0; i < nm; i++) ok |= !strcmp(names[i], st->select);
+        if (!ok) {
+            char list[600] = "";
+            for (int i = 0; i < nm; i++) {
+                strncat(list, names[i], sizeof list - strlen(list) - 3);
+                if (i + 1 < nm) strcat(list, ", ");
+            }
+            return fail(err, s, config_setting_get_member(g, "select"),
+                        "select: \"%s\" is not a metric of this study; use one of %s", st->select, list);
+        }
+    }
+    return 0;
+}
+
+int spec_has_mmd(const study_t *s)
+{
+    if (s->defaults[P_MMD_LAMBDA] > 0) return 1;
+    for (int k = 0; k < s->nstages; k++) {
+        const stage_spec_t *st = &s->stages[k];
+        if (st->has_fixed[P_MMD_LAMBDA] && st->fixed[P_MMD_LAMBDA] > 0) return 1;
+        for (int i = 0; i < st->naxes; i++)
+            if (st->axes[i].param == P_MMD_LAMBDA)
+                for (int v = 0; v < st->axes[i].nvalues; v++)
+                    if (st->axes[i].values[v] > 0) return 1;
+    }
+    return 0;
+}
+
+int spec_metric_names(const study_t *s, char names[][SPEC_NAME_LEN], int max)
+{
+    int n = 0;
+    for (int t = 0; t < s->ntests && n < max; t++)
+        snprintf(names[n++], SPEC_NAME_LEN, "test_mse_%s", s->tests[t].name);
+    if (n < max) snprintf(names[n++], SPEC_NAME_LEN, "train_mse");
+    if (spec_has_mmd(s)) {
+        const char *extra[] = {"code_mmd", "code_mean_dist", "code_cov_dist", "gen_mmd"};
+        for (int i = 0; i < 4 && n < max; i++) snprintf(names[n++], SPEC_NAME_LEN, "%s", extra[i]);
+    }
+    return n;
+}
+
+int spec_load(study_t *s, const char *path, const char *text, char *err)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->path, sizeof s->path, "%s", path);
+    s->reuse_epochs = 1;
+    s->scaler = SCALER_NONE;
+    s->label_column = -1;
+    s->pool = 10000;
+    s->noise = 0.1;
+    s->train_fraction = 2.0 / 3.0;
+    /* the study's defaults (experiments.md) */
+    double def[P_COUNT] = {[P_TRAIN_SIZE] = 1000, [P_EPOCHS] = 100, [P_LR] = 0.001, [P_HIDDEN] = 20,
+                           [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0,
+                           [P_MMD_LAMBDA] = 0, [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1.0,
+                           [P_MMD_NSCALES] = 5};
+    memcpy(s->defaults, def, sizeof def);
+
+    if (text) s->text = strdup(text);
+    else {
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot read the spec (%s); check the path", path, strerror(errno));
+            return -1;
+        }
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        if (n < 0 || n > (16 << 20)) {
+            fclose(f);
+            snprintf(err, SPEC_ERR_LEN, "%s: not a spec file (size %ld); specs are small text files", path, n);
+            return -1;
+        }
+        s->text = malloc(n + 1);
+        if (!s->text || fread(s->text, 1, n, f) != (size_t)n) {
+            fclose(f);
+            snprintf(err, SPEC_ERR_LEN, "%s: read failed", path);
+            return -1;
+        }
+        s->text[n] = 0;
+        fclose(f);
+    }
+    if (memchr(s->text, 0, strlen(s->text)) != NULL || strlen(s->text) == 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: the spec is empty; see jobs/quick.cfg for an example", path);
+        return -1;
+    }
+    config_t cfg;
+    config_init(&cfg);
+    int rc = -1;
+    if (!config_read_string(&cfg, s->text)) {
+        snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error: %s (libconfig syntax: key = value; lists [..]; groups {..})",
+                 path, config_error_line(&cfg), config_error_text(&cfg));
+        goto out;
+    }
+    config_setting_t *root = config_root_setting(&cfg), *c, *g;
+    if (check_keys(s, root, "the spec", top_keys, err)) goto out;
+    if (get_str(s, root, "study", s->study, sizeof s->study, 1, err)) goto out;
+    if (!valid_name(s->study)) {
+        fail(err, s, config_setting_get_member(root, "study"), "study \"%s\": use letters, digits, '_' or '-'", s->study);
+        goto out;
+    }
+    if ((c = config_setting_get_member(root, "seed"))) {
+        double v;
+        if (get_number(s, c, "seed", &v, err)) goto out;
+        if (v < 0 || v != floor(v) || v > 9007199254740992.0) {
+            fail(err, s, c, "seed: %g is not valid; use a non-negative integer", v);
+            goto out;
+        }
+        s->seed = (uint64_t)config_setting_get_int64(c);
+    } else {
+        fail(err, s, root, "missing key 'seed'; every study needs an explicit seed (e.g. seed = 1;)");
+        goto out;
+    }
+    if (get_str(s, root, "output", s->output, sizeof s->output, 0, err)) goto out;
+    if (!s->output[0]) snprintf(s->output, sizeof s->output, "results/%s.h5", s->study);
+    if (get_bool(s, root, "reuse_epochs", &s->reuse_epochs, err)) goto out;
+
+    /* data */
+    g = config_setting_get_member(root, "data");
+    if (!g) { fail(err, s, root, "missing group 'data' (e.g. data = { source = \"moons\"; };)"); goto out; }
+    if (!config_setting_is_group(g)) { fail(err, s, g, "data: a group { source = ...; } is needed"); goto out; }
+    if (check_keys(s, g, "data", data_keys, err)) goto out;
+    char src[32] = "";
+    if (get_str(s, g, "source", src, sizeof src, 1, err)) goto out;
+    s->source = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(src, src_names[i])) s->source = i;
+    if (s->source < 0) {
+        fail(err, s, config_setting_get_member(g, "source"),
+             "data.source: \"%s\" is unknown; use \"moons\", \"digits\", \"csv\" or \"hdf5\"", src);
+        goto out;
+    }
+    if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source == SRC_CSV || s->source == SRC_HDF5, err)) goto out;
+    if (s->source == SRC_DIGITS && !s->data_path[0]) snprintf(s->data_path, sizeof s->data_path, "data/digits.csv.gz");
+    if (s->source == SRC_DIGITS) s->label_column = -2;
+    double v;
+    if ((c = config_setting_get_member(g, "pool"))) {
+        if (get_number(s, c, "data.pool", &v, err)) goto out;
+        if (v < 2 || v > 1e9 || v != floor(v)) { fail(err, s, c, "data.pool: %g is not valid; use an integer 2..1e9", v); goto out; }
+        s->pool = (long)v;
+    }
+    if ((c = config_setting_get_member(g, "noise"))) {
+        if (get_number(s, c, "data.noise", &v, err)) goto out;
+        if (v < 0) { fail(err, s, c, "data.noise: %g must be >= 0", v); goto out; }
+        s->noise = v;
+    }
+    if (get_bool(s, g, "header", &s->header, err)) goto out;
+    if ((c = config_setting_get_member(g, "label_column"))) {
+        if (get_number(s, c, "data.label_column", &v, err)) goto out;
+        if (v != floor(v) || v < -2) { fail(err, s, c, "data.label_column: %g; use a 0-based column, -1 (none) or -2 (last)", v); goto out; }
+        s->label_column = (int)v;
+    }
+    if ((c = config_setting_get_member(g, "train_fraction"))) {
+        if (get_number(s, c, "data.train_fraction", &v, err)) goto out;
+        if (!(v > 0 && v < 1)) { fail(err, s, c, "data.train_fraction: %g must be in (0, 1)", v); goto out; }
+        s->train_fraction = v;
+    }
+    char sc[32] = "";
+    if (get_str(s, g, "scaler", sc, sizeof sc, 0, err)) goto out;
+    if (sc[0] && (s->scaler = scaler_kind_parse(sc)) < 0) {
+        fail(err, s, config_setting_get_member(g, "scaler"), "data.scaler: \"%s\" is unknown; use \"none\", \"standard\" or \"minmax\"", sc);
+        goto out;
+    }
+
+    /* tests */
+    g = config_setting_get_member(root, "tests");
+    if (!g) {
+        s->ntests = 1;
+        snprintf(s->tests[0].name, SPEC_NAME_LEN, "test");
+        s->tests[0].noise = s->noise;
+        s->tests[0].size = s->source == SRC_MOONS ? 10000 : 0;
+    } else {
+        if (!config_setting_is_list(g)) { fail(err, s, g, "tests: a list ( { name = \"...\"; }, ... ) is needed"); goto out; }
+        int n = config_setting_length(g);
+        if (n < 1 || n > SPEC_MAX_TESTS) { fail(err, s, g, "tests: %d test sets; give 1..%d", n, SPEC_MAX_TESTS); goto out; }
+        for (int i = 0; i < n; i++) {
+            config_setting_t *t = config_setting_get_elem(g, i);
+            test_spec_t *ts = &s->tests[i];
+            if (!config_setting_is_group(t)) { fail(err, s, t, "tests: each test set is a group { name = \"...\"; }"); goto out; }
+            if (check_keys(s, t, "a test set", test_keys, err)) goto out;
+            if (get_str(s, t, "name", ts->name, sizeof ts->name, 1, err)) goto out;
+            if (!valid_name(ts->name)) { fail(err, s, t, "test name \"%s\": use letters, digits, '_' or '-'", ts->name); goto out; }
+            for (int j = 0; j < i; j++)
+                if (!strcmp(s->tests[j].name, ts->name)) { fail(err, s, t, "test name \"%s\" used twice", ts->name); goto out; }
+            ts->noise = s->noise;
+            ts->size = s->source == SRC_MOONS ? 10000 : 0;
+            if (get_num_key(s, t, "noise", &ts->noise, 0, err)) goto out;
+            if (ts->noise < 0) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g must be >= 0", ts->noise); goto out; }
+            double sz = (double)ts->size;
+            if (get_num_key(s, t, "size", &sz, 0, err)) goto out;
+            if (sz < 2 || sz > 1e9 || sz != floor(sz)) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
+            ts->size = (long)sz;
+            if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) goto out;
+            if (s->source == SRC_MOONS && ts->path[0]) { fail(err, s, t, "tests.path: moons test sets are generated; drop 'path' or use a file source"); goto out; }
+        }
+        s->ntests = n;
+    }
+
+    /* defaults */
+    if ((g = config_setting_get_member(root, "defaults")) &&
+        parse_param_group(s, g, "defaults", s->defaults, NULL, err))
+        goto out;
+
+    /* stages */
+    g = config_setting_get_member(root, "stages");
+    if (!g || !config_setting_is_list(g) || config_setting_length(g) < 1) {
+        fail(err, s, g ? g : root, "stages: a non-empty list ( { name = \"S1\"; axes = {...}; }, ... ) is needed");
+        goto out;
+    }
+    if (config_setting_length(g) > SPEC_MAX_STAGES) { fail(err, s, g, "stages: at most %d stages", SPEC_MAX_STAGES); goto out; }
+    s->nstages = config_setting_length(g);
+    for (int k = 0; k < s->nstages; k++)
+        if (parse_stage(s, config_setting_get_elem(g, k), k, err)) goto out;
+    rc = 0;
+out:
+    config_destroy(&cfg);
+    return rc;
+}
+
+void spec_free(study_t *s)
+{
+    if (!s) return;
+    for (int k = 0; k < SPEC_MAX_STAGES; k++)
+        for (int i = 0; i < s->stages[k].naxes; i++) free(s->stages[k].axes[i].values);
+    free(s->text);
+    memset(s, 0, sizeof *s);
+}
+
+/* Every value a parameter can take in stage k, with its own line for messages. */
+static int check_value(const study_t *s, int k, int p, double v, int in_dim, size_t pool, char *err)
+{
+    const stage_spec_t *st = &s->stages[k];
+    char where[160];
+    snprintf(where, sizeof where, "%s:%d: stage %s", s->path, st->line, st->name);
+    if (p == P_TRAIN_SIZE && v > (double)pool) {
+        snprintf(err, SPEC_ERR_LEN, "%s: train_size %g is above the training pool of %zu rows; lower it or enlarge data.pool",
+                 where, v, pool);
+        return -1;
+    }
+    if (p == P_HIDDEN && v <= in_dim) {
+        /* The study keeps every hidden layer wider than the input, so that
+         * the bottleneck is the only narrowing of the network. */
+        snprintf(err, SPEC_ERR_LEN, "%s: hidden %g is not above the input size %d; use hidden > %d", where, v, in_dim, in_dim);
+        return -1;
+    }
+    if (p == P_BOTTLENECK && v > 64 && s->defaults[P_MMD_LAMBDA] > 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: bottleneck %g above 64 with the MMD loss; use at most 64", where, v);
+        return -1;
+    }
+    return 0;
+}
+
+int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
+{
+    for (int k = 0; k < s->nstages; k++) {
+        const stage_spec_t *st = &s->stages[k];
+        for (int p = 0; p < P_COUNT; p++) {
+            int on_axis = -1;
+            for (int i = 0; i < st->naxes; i++)
+                if (st->axes[i].param == p) on_axis = i;
+            if (on_axis >= 0) {
+                for (int v = 0; v < st->axes[on_axis].nvalues; v++)
+                    if (check_value(s, k, p, st->axes[on_axis].values[v], in_dim, pool_rows, err)) return -1;
+            } else if (!st->inherit[p]) {
+                double v = st->has_fixed[p] ? st->fixed[p] : s->defaults[p];
+                if (check_value(s, k, p, v, in_dim, pool_rows, err)) return -1;
+            }
+        }
+    }
+    return 0;
+}

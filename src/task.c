@@ -1,0 +1,365 @@
+/* task.c - data for a study, and one task from seeds to metrics (see task.h). */
+#include "aesweep/task.h"
+#include "aesweep/mmd.h"
+#include "aesweep/rng.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int load_file(const study_t *s, const char *path, dataset_t *out, char *err)
+{
+    if (s->source == SRC_HDF5) return data_load_h5(out, path, err);
+    return data_load_csv(out, path, s->header, s->label_column, err);
+}
+
+int study_data_load(study_data_t *sd, const study_t *s, char *err)
+{
+    memset(sd, 0, sizeof *sd);
+    sd->s = s;
+    sd->ntests = s->ntests;
+    if (s->source == SRC_MOONS) {
+        sd->in_dim = 2;
+        if (data_moons(&sd->pool, (size_t)s->pool, s->noise, rng_derive_str(s->seed, "pool"))) goto oom;
+        for (int t = 0; t < s->ntests; t++) {
+            char tag[96];
+            snprintf(tag, sizeof tag, "test:%s", s->tests[t].name);
+            if (data_moons(&sd->tests[t], (size_t)s->tests[t].size, s->tests[t].noise,
+                           rng_derive_str(s->seed, tag)))
+                goto oom;
+        }
+        return 0;
+    }
+    dataset_t all;
+    if (load_file(s, s->data_path, &all, err)) return -1;
+    sd->in_dim = all.d;
+    sd->file_rows = all.n;
+    sd->split = malloc(all.n * sizeof(size_t));
+    if (!sd->split) { data_free(&all); goto oom; }
+    rng_t r = rng_stream(rng_derive_str(s->seed, "split"));
+    rng_permutation(&r, all.n, sd->split);
+    /* 1797 rows x 2/3 = 1198 training rows, as the study splits digits */
+    sd->nsplit_train = (size_t)llround((double)all.n * s->train_fraction);
+    if (sd->nsplit_train < 2 || sd->nsplit_train >= all.n) {
+        snprintf(err, DATA_ERR_LEN, "%s: %zu rows cannot be split with train_fraction %g; need >= 2 rows on each side",
+                 s->data_path, all.n, s->train_fraction);
+        data_free(&all);
+        return -1;
+    }
+    if (data_take(&sd->pool, &all, sd->split, sd->nsplit_train)) { data_free(&all); goto oom; }
+    for (int t = 0; t < s->ntests; t++) {
+        if (s->tests[t].path[0]) {
+            if (load_file(s, s->tests[t].path, &sd->tests[t], err)) { data_free(&all); return -1; }
+            if (sd->tests[t].d != all.d) {
+                snprintf(err, DATA_ERR_LEN, "%s: %d columns but the training data %s has %d; test sets need the same features",
+                         s->tests[t].path, sd->tests[t].d, s->data_path, all.d);
+                data_free(&all);
+                return -1;
+            }
+        } else if (data_take(&sd->tests[t], &all, sd->split + sd->nsplit_train, all.n - sd->nsplit_train)) {
+            data_free(&all);
+            goto oom;
+        }
+    }
+    data_free(&all);
+    return 0;
+oom:
+    snprintf(err, DATA_ERR_LEN, "out of memory while building the data of study %s", s->study);
+    return -1;
+}
+
+void study_data_free(study_data_t *sd)
+{
+    if (!sd) return;
+    data_free(&sd->pool);
+    for (int t = 0; t < sd->ntests; t++) data_free(&sd->tests[t]);
+    data_free(&sd->alt_pool);
+    free(sd->split);
+    memset(sd, 0, sizeof *sd);
+}
+
+uint64_t task_key(const study_t *s, const char *stage, const double *hp, int draw, int repeat)
+{
+    uint64_t k = rng_derive_str(s->seed, stage);
+    for (int p = 0; p < P_COUNT; p++) {
+        if (p == P_EPOCHS) continue; /* one trajectory serves every epochs value */
+        double v = hp[p] + 0.0;      /* +0.0 folds -0 into 0 */
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        k = rng_derive(k, bits);
+    }
+    k = rng_derive(k, (uint64_t)draw);
+    return rng_derive(k, (uint64_t)repeat);
+}
+
+model_arch_t task_arch(const study_data_t *sd, const double *hp)
+{
+    model_arch_t a = {sd->in_dim, (int)hp[P_HIDDEN], (int)hp[P_LAYERS], (int)hp[P_BOTTLENECK]};
+    return a;
+}
+
+int task_training_set(study_data_t *sd, const plan_t *p, const double *hp, int draw, dataset_t *out)
+{
+    const study_t *s = sd->s;
+    const stage_spec_t *st = p->spec;
+    size_t n = (size_t)hp[P_TRAIN_SIZE];
+    if (st->data_draws > 1) {
+        char tag[128];
+        snprintf(tag, sizeof tag, "draw:%s:%d", st->name, draw);
+        uint64_t key = rng_derive_str(s->seed, tag);
+        if (s->source == SRC_MOONS)
+            return data_moons(out, n, st->pool_noise >= 0 ? st->pool_noise : s->noise, key);
+        /* files: a bootstrap sample (with replacement) of the training split */
+        size_t *idx = malloc(n * sizeof(size_t));
+        if (!idx) return -1;
+        rng_t r = rng_stream(key);
+        for (size_t i = 0; i < n; i++) idx[i] = (size_t)rng_below(&r, sd->pool.n);
+        int rc = data_take(out, &sd->pool, idx, n);
+        free(idx);
+        return rc;
+    }
+    const dataset_t *pool = &sd->pool;
+    if (st->pool_noise >= 0) {
+        if (!sd->have_alt || sd->alt_noise != st->pool_noise) {
+            char tag[64];
+            snprintf(tag, sizeof tag, "pool:noise=%.17g", st->pool_noise);
+            data_free(&sd->alt_pool);
+            if (data_moons(&sd->alt_pool, (size_t)s->pool, st->pool_noise, rng_derive_str(s->seed, tag)))
+                return -1;
+            sd->have_alt = 1;
+            sd->alt_noise = st->pool_noise;
+        }
+        pool = &sd->alt_pool;
+    }
+    return data_head(out, pool, n);
+}
+
+/* ---- one task ----------------------------------------------------------- */
+
+typedef struct {
+    study_data_t *sd;
+    const plan_t *p;
+    model_ws_t *ews;           /* evaluation workspace */
+    const scaler_t *sc;
+    float *tests_scaled[SPEC_MAX_TESTS];
+    const mmd_cfg_t *mcfg;     /* kernel for the MMD metrics (always set when the study has MMD) */
+    float *zfix, *gen, *codes; /* [TASK_METRIC_ROWS][..] */
+    double *vals;
+    int8_t *status;
+    double *secs;
+    double t0;
+    const float *Xtrain;       /* scaled training data */
+    size_t ntrain;
+    task_tick_fn tick;
+    void *tick_ctx;
+} run_ctx_t;
+
+/* MSE in the data's own units: the model sees scaled data, so the error of
+ * feature j is multiplied back by scale_j^2. */
+static double eval_mse_units(const model_t *m, model_ws_t *ws, const float *X, size_t n,
+                             const scaler_t *sc)
+{
+    int d = m->arch.in;
+    double tot = 0;
+    for (size_t i = 0; i < n; i += (size_t)ws->rows) {
+        int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
+        model_forward(m, ws, X + i * d, c);
+        const float *Y = ws->act[m->nlin];
+        for (size_t k = 0; k < (size_t)c * d; k++) {
+            double e = (double)Y[k] - (double)X[i * d + k];
+            double w = sc->kind == SCALER_NONE ? 1.0 : sc->scale[k % d] * sc->scale[k % d];
+            tot += w * e * e;
+        }
+    }
+    return tot / ((double)n * d);
+}
+
+static void mmd_metrics(run_ctx_t *c, const model_t *m, double *out)
+{
+    /* code_mmd: MMD^2(test codes, fixed N(0,I)); mean/cov distances of the
+     * codes from (0, I); gen_mmd: MMD^2(decoded fixed N(0,I), test set). */
+    int b = m->arch.bottleneck, d = m->arch.in;
+    const dataset_t *T = &c->sd->tests[0];
+    size_t n = T->n < TASK_METRIC_ROWS ? T->n : TASK_METRIC_ROWS;
+    model_apply(m, c->ews, c->tests_scaled[0], n, c->codes, NULL);
+    out[0] = mmd2(c->mcfg, c->codes, n, c->zfix, TASK_METRIC_ROWS, b);
+    double mu[64] = {0}, cov = 0;
+    int bb = b < 64 ? b : 64;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < bb; k++) mu[k] += c->codes[i * b + k] / (double)n;
+    double md = 0;
+    for (int k = 0; k < bb; k++) md += mu[k] * mu[k];
+    for (int k = 0; k < bb; k++)
+        for (int l = 0; l < bb; l++) {
+            double s = 0;
+            for (size_t i = 0; i < n; i++)
+                s += (c->codes[i * b + k] - mu[k]) * (c->codes[i * b + l] - mu[l]);
+            s /= (double)(n > 1 ? n - 1 : 1);
+            double e = s - (k == l ? 1.0 : 0.0);
+            cov += e * e;
+        }
+    out[1] = sqrt(md);
+    out[2] = sqrt(cov);
+    model_decode(m, c->ews, c->zfix, TASK_METRIC_ROWS, c->gen);
+    scaler_invert(c->sc, c->gen, TASK_METRIC_ROWS);
+    (void)d;
+    out[3] = mmd2(c->mcfg, c->gen, TASK_METRIC_ROWS, T->x, n, d);
+}
+
+static void eval_all(run_ctx_t *c, const model_t *m, double train_mse, double *out)
+{
+    int nt = c->sd->ntests;
+    for (int t = 0; t < nt; t++)
+        out[t] = eval_mse_units(m, c->ews, c->tests_scaled[t], c->sd->tests[t].n, c->sc);
+    out[nt] = train_mse;
+    if (c->p->nmetrics > nt + 1) mmd_metrics(c, m, out + nt + 1);
+}
+
+static void on_ckpt(void *ctx, int idx, int epoch, const model_t *m, double train_mse)
+{
+    run_ctx_t *c = ctx;
+    (void)epoch;
+    /* train_mse arrives in the model's (scaled) units; with a scaler it is
+     * recomputed in the data's units, like every test MSE. */
+    double tm = train_mse;
+    if (c->sc->kind != SCALER_NONE) tm = eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc);
+    eval_all(c, m, tm, c->vals + (size_t)idx * c->p->nmetrics);
+    c->status[idx] = TRAIN_OK;
+    c->secs[idx] = now_s() - c->t0;
+}
+
+static int on_tick(void *ctx, int epoch)
+{
+    run_ctx_t *c = ctx;
+    (void)epoch;
+    return c->tick ? c->tick(c->tick_ctx) : 0;
+}
+
+static void fill_mmd_cfg(mmd_cfg_t *mc, const double *hp)
+{
+    if ((int)hp[P_MMD_KERNEL] == MMD_IMQ) {
+        double C[MMD_MAX_SCALES];
+        int k = (int)hp[P_MMD_NSCALES];
+        for (int i = 0; i < k && i < MMD_MAX_SCALES; i++) C[i] = hp[P_MMD_SCALE] / (double)(1u << i);
+        mmd_cfg_imq(mc, (float)hp[P_MMD_LAMBDA], C, k);
+    } else
+        mmd_cfg_rbf(mc, (float)hp[P_MMD_LAMBDA], hp[P_MMD_SCALE], (int)hp[P_MMD_NSCALES]);
+}
+
+/* Shared by task_run and task_train_model: train hp from its seeds,
+ * reporting at the given checkpoints. */
+static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
+                          const int *ck, int nck, double *vals, int8_t *status, double *secs,
+                          task_tick_fn tick, void *tctx, scaler_t *sc, dataset_t *train_keep,
+                          int *final_status)
+{
+    const study_t *s = sd->s;
+    int nm = p->nmetrics;
+    for (int i = 0; i < nck * nm; i++) vals[i] = NAN;
+    for (int i = 0; i < nck; i++) {
+        status[i] = TRAIN_NOT_RUN;
+        secs[i] = NAN;
+    }
+    double t0 = now_s();
+    dataset_t train;
+    if (task_training_set(sd, p, hp, draw, &train)) return NULL;
+    scaler_fit(sc, s->scaler, &train);
+    float *X = malloc(train.n * (size_t)train.d * sizeof(float));
+    memcpy(X, train.x, train.n * (size_t)train.d * sizeof(float));
+    scaler_apply(sc, X, train.n);
+
+    model_arch_t a = task_arch(sd, hp);
+    model_t *m = model_create(&a);
+    uint64_t key = task_key(s, p->spec->name, hp, draw, repeat);
+    model_init(m, rng_derive_str(key, "init"));
+    mmd_cfg_t mc;
+    fill_mmd_cfg(&mc, hp);
+    train_cfg_t tc = train_cfg_default();
+    tc.epochs = ck[nck - 1];
+    tc.lr = (float)hp[P_LR];
+    tc.batch_size = (int)hp[P_BATCH_SIZE];
+    tc.shuffle_key = rng_derive_str(key, "shuffle");
+    tc.checkpoints = ck;
+    tc.ncheck = nck;
+    tc.mmd = hp[P_MMD_LAMBDA] > 0 ? &mc : NULL;
+    tc.mmd_key = rng_derive_str(key, "mmd");
+    train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd);
+
+    run_ctx_t c = {0};
+    c.sd = sd;
+    c.p = p;
+    c.sc = sc;
+    c.mcfg = &mc;
+    c.vals = vals;
+    c.status = status;
+    c.secs = secs;
+    c.t0 = t0;
+    c.tick = tick;
+    c.tick_ctx = tctx;
+    c.Xtrain = X;
+    c.ntrain = train.n;
+    int erows = tw->rows < 1024 ? 1024 : tw->rows;
+    c.ews = model_ws_create(m, erows);
+    for (int t = 0; t < sd->ntests; t++) {
+        c.tests_scaled[t] = malloc(sd->tests[t].n * (size_t)a.in * sizeof(float));
+        memcpy(c.tests_scaled[t], sd->tests[t].x, sd->tests[t].n * (size_t)a.in * sizeof(float));
+        scaler_apply(sc, c.tests_scaled[t], sd->tests[t].n);
+    }
+    if (nm > sd->ntests + 1) {
+        c.zfix = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
+        c.gen = malloc((size_t)TASK_METRIC_ROWS * a.in * sizeof(float));
+        c.codes = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
+        rng_t zr = rng_stream(rng_derive_str(s->seed, "metric.z"));
+        for (size_t i = 0; i < (size_t)TASK_METRIC_ROWS * a.bottleneck; i++) c.zfix[i] = (float)rng_normal(&zr);
+    }
+    int nrep = 0;
+    int st = train_run(m, tw, X, train.n, &tc, on_ckpt, on_tick, &c, &nrep);
+    if (st == TRAIN_DIVERGED)
+        for (int i = nrep; i < nck; i++) status[i] = TRAIN_DIVERGED;
+    else if (st == TRAIN_INTERRUPTED)
+        for (int i = nrep; i < nck; i++) status[i] = TRAIN_INTERRUPTED;
+    *final_status = st;
+    for (int t = 0; t < sd->ntests; t++) free(c.tests_scaled[t]);
+    free(c.zfix), free(c.gen), free(c.codes);
+    model_ws_free(c.ews);
+    train_ws_free(tw);
+    free(X);
+    if (train_keep) *train_keep = train;
+    else data_free(&train);
+    return m;
+}
+
+int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
+             double *secs, task_tick_fn tick, void *ctx)
+{
+    const task_t *tk = &p->tasks[t];
+    int ck1 = (int)tk->hp[P_EPOCHS];
+    const int *ck = p->nslots > 1 || (p->spec->reuse_epochs && p->epoch_dim >= 0) ? p->slot_epochs : &ck1;
+    int nck = p->nslots;
+    scaler_t *sc = malloc(sizeof *sc);
+    int st = TRAIN_NOT_RUN;
+    model_t *m = train_one(sd, p, tk->hp, tk->draw, tk->repeat, ck, nck, vals, status, secs, tick,
+                           ctx, sc, NULL, &st);
+    model_free(m);
+    free(sc);
+    return m ? st : -1;
+}
+
+model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
+                          scaler_t *sc, dataset_t *train_out, double *vals, int *status)
+{
+    int ck = (int)hp[P_EPOCHS];
+    int8_t st8;
+    double secs;
+    model_t *m = train_one(sd, p, hp, draw, repeat, &ck, 1, vals, &st8, &secs, NULL, NULL, sc,
+                           train_out, status);
+    return m;
+}

@@ -1,0 +1,136 @@
+/* train.c - full-batch and mini-batch Adam training with checkpoints. */
+#include "aesweep/train.h"
+#include "aesweep/mmd.h"
+#include "aesweep/rng.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *train_status_name(int s)
+{
+    switch (s) {
+    case TRAIN_OK: return "ok";
+    case TRAIN_DIVERGED: return "diverged";
+    case TRAIN_INTERRUPTED: return "interrupted";
+    default: return "not_run";
+    }
+}
+
+train_cfg_t train_cfg_default(void)
+{
+    train_cfg_t c;
+    memset(&c, 0, sizeof c);
+    c.epochs = 100;
+    c.lr = 1e-3f;
+    c.beta1 = 0.9f;
+    c.beta2 = 0.999f;
+    c.eps = 1e-8f;
+    return c;
+}
+
+train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd)
+{
+    train_ws_t *tw = calloc(1, sizeof *tw);
+    if (!tw) return NULL;
+    int full = batch_size <= 0 || (size_t)batch_size >= n;
+    tw->n = n;
+    tw->rows = full ? (int)n : batch_size;
+    tw->ws = model_ws_create(m, tw->rows);
+    if (!tw->ws) goto fail;
+    if (!full) {
+        tw->perm = malloc(n * sizeof *tw->perm);
+        tw->batch = malloc((size_t)tw->rows * m->arch.in * sizeof(float));
+        if (!tw->perm || !tw->batch) goto fail;
+    }
+    if (mmd) {
+        tw->mmd_buf = malloc(mmd_scratch_floats(mmd, tw->rows, m->arch.bottleneck) * sizeof(float));
+        if (!tw->mmd_buf) goto fail;
+    }
+    return tw;
+fail:
+    train_ws_free(tw);
+    return NULL;
+}
+
+void train_ws_free(train_ws_t *tw)
+{
+    if (!tw) return;
+    model_ws_free(tw->ws);
+    free(tw->perm);
+    free(tw->batch);
+    free(tw->mmd_buf);
+    free(tw);
+}
+
+/* One gradient computation on rows B [nb][in]; returns the loss. */
+static double step_grad(model_t *m, train_ws_t *tw, const float *B, int nb, const train_cfg_t *cfg,
+                        rng_t *zr, double *mse_out)
+{
+    model_forward(m, tw->ws, B, nb);
+    double mse = model_mse(m, tw->ws, B, nb);
+    *mse_out = mse;
+    if (!cfg->mmd) {
+        model_backward(m, tw->ws, B, nb, 1.0f, NULL);
+        return mse;
+    }
+    /* loss = (1 - lambda) MSE + lambda MMD^2(codes, z) */
+    float lam = cfg->mmd->lambda;
+    const float *codes = tw->ws->act[m->code_layer + 1];
+    float *dcode = tw->mmd_buf;
+    double mmd = mmd_loss_grad(cfg->mmd, codes, nb, m->arch.bottleneck, zr, lam, dcode,
+                               tw->mmd_buf + (size_t)nb * m->arch.bottleneck);
+    model_backward(m, tw->ws, B, nb, 1.0f - lam, dcode);
+    return (1.0 - lam) * mse + lam * mmd;
+}
+
+int train_run(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_cfg_t *cfg,
+              train_ckpt_fn ckpt, train_tick_fn tick, void *ctx, int *nreported)
+{
+    int ci = 0, status = TRAIN_OK;
+    rng_t zr = rng_stream(cfg->mmd_key);
+    int full = tw->rows >= (int)n;
+    rng_t sr = rng_stream(cfg->shuffle_key);
+    int d = m->arch.in;
+    for (int e = 0;; e++) {
+        double train_mse;
+        if (full) {
+            double mse;
+            double loss = step_grad(m, tw, X, (int)n, cfg, &zr, &mse);
+            if (!isfinite(loss)) { status = TRAIN_DIVERGED; break; }
+            train_mse = mse;
+            while (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+                if (ckpt) ckpt(ctx, ci, e, m, train_mse);
+                ci++;
+            }
+            if (e == cfg->epochs) break;
+            if (tick && tick(ctx, e)) { status = TRAIN_INTERRUPTED; break; }
+            model_adam_step(m, cfg->lr, cfg->beta1, cfg->beta2, cfg->eps);
+        } else {
+            if (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+                train_mse = model_eval_mse(m, tw->ws, X, n);
+                if (!isfinite(train_mse)) { status = TRAIN_DIVERGED; break; }
+                while (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+                    if (ckpt) ckpt(ctx, ci, e, m, train_mse);
+                    ci++;
+                }
+            }
+            if (e == cfg->epochs) break;
+            if (tick && tick(ctx, e)) { status = TRAIN_INTERRUPTED; break; }
+            /* A fresh order every epoch from the task's own stream. */
+            rng_permutation(&sr, n, tw->perm);
+            int bad = 0;
+            for (size_t s = 0; s < n; s += (size_t)tw->rows) {
+                int nb = (int)((n - s) < (size_t)tw->rows ? (n - s) : (size_t)tw->rows);
+                for (int i = 0; i < nb; i++)
+                    memcpy(tw->batch + (size_t)i * d, X + tw->perm[s + i] * d, d * sizeof(float));
+                double mse;
+                double loss = step_grad(m, tw, tw->batch, nb, cfg, &zr, &mse);
+                if (!isfinite(loss)) { bad = 1; break; }
+                model_adam_step(m, cfg->lr, cfg->beta1, cfg->beta2, cfg->eps);
+            }
+            if (bad) { status = TRAIN_DIVERGED; break; }
+        }
+    }
+    if (nreported) *nreported = ci;
+    return status;
+}

@@ -1,0 +1,232 @@
+/* test_kernels.c - the OpenBLAS kernels against the plain-C references.
+ *
+ * On random networks (model_init) and N(0, sigma^2) data, for several shapes
+ * (n = 1 .. 1000, in = 2 .. 64, layers 0..3, hidden 1 .. 300):
+ *
+ *   forward:  model_forward vs model_forward_ref, every activation act[1..L]
+ *             (so the codes and the reconstruction included);
+ *   backward: model_backward vs model_backward_ref, every W_l and b_l
+ *             gradient, with (scale 1, no dcode) and (scale 0.37, random
+ *             dcode).  Both backward passes run on the SAME forward
+ *             activations (those of model_forward), so a pre-activation
+ *             that rounds to the other side of 0 in the two forwards cannot
+ *             flip a ReLU mask between them and the comparison isolates the
+ *             backward kernels;
+ *   chunked:  model_eval_mse / model_apply / model_decode with a workspace
+ *             smaller than n vs one full forward.
+ *
+ * Tolerance, per tensor: max |x - x_ref| <= KTOL * max |x_ref|, KTOL = 1e-5
+ * (float32 sgemm vs double accumulation; observed <= ~1e-6).  A reference
+ * tensor that is exactly zero must be matched exactly (floor 1e-30).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aesweep/model.h"
+#include "aesweep/rng.h"
+
+#define KTOL 1e-5
+
+typedef struct {
+    model_arch_t a;
+    int n;       /* rows */
+    int extra;   /* workspace rows beyond n */
+    float sigma; /* data scale */
+    uint64_t key;
+} kcase_t;
+
+static const kcase_t CASES[] = {
+    {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, 1, 0, 1.0f, 11},
+    {{.in = 64, .hidden = 65, .layers = 1, .bottleneck = 2}, 1000, 0, 5.0f, 12},
+    {{.in = 64, .hidden = 32, .layers = 0, .bottleneck = 2}, 37, 5, 1.0f, 13},
+    {{.in = 5, .hidden = 7, .layers = 2, .bottleneck = 3}, 1000, 24, 1.0f, 14},
+    {{.in = 64, .hidden = 100, .layers = 3, .bottleneck = 8}, 257, 0, 2.0f, 15},
+    {{.in = 3, .hidden = 1, .layers = 0, .bottleneck = 1}, 1, 1, 1.0f, 16},
+    {{.in = 64, .hidden = 16, .layers = 2, .bottleneck = 4}, 1, 0, 1.0f, 17},
+    {{.in = 10, .hidden = 300, .layers = 1, .bottleneck = 5}, 64, 0, 1.0f, 18},
+    {{.in = 2, .hidden = 10, .layers = 0, .bottleneck = 1}, 1000, 0, 1.0f, 19},
+};
+#define NCASES (sizeof CASES / sizeof CASES[0])
+
+static double max_abs(const float *a, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s = fmax(s, fabs((double)a[i]));
+    return s;
+}
+
+/* max|x - ref| / max|ref|; NaN anywhere gives +inf. */
+static double rel_maxdiff(const float *x, const float *ref, size_t n)
+{
+    double d = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)x[i] - (double)ref[i]);
+        if (!(e == e)) return INFINITY;
+        d = fmax(d, e);
+    }
+    return d / fmax(max_abs(ref, n), 1e-30);
+}
+
+static int check(const char *what, int l, const float *x, const float *ref, size_t n, double *worst)
+{
+    double r = rel_maxdiff(x, ref, n);
+    if (worst && r > *worst) *worst = r;
+    if (!(r <= KTOL)) {
+        print_error("%s[%d]: max|diff|/max|ref| = %.3g > %g\n", what, l, r, KTOL);
+        return 1;
+    }
+    return 0;
+}
+
+static float *random_rows(uint64_t key, const char *tag, size_t len, float sigma)
+{
+    rng_t r = rng_stream(rng_derive_str(key, tag));
+    float *a = malloc(len * sizeof(float));
+    assert_non_null(a);
+    for (size_t i = 0; i < len; i++) a[i] = sigma * (float)rng_normal(&r);
+    return a;
+}
+
+static int grads_match(const model_t *m, const float *g, const float *gref, const char *tag,
+                       double *worst)
+{
+    int bad = 0;
+    char what[64];
+    for (int l = 0; l < m->nlin; l++) {
+        snprintf(what, sizeof what, "%s dW", tag);
+        bad += check(what, l, g + m->w_off[l], gref + m->w_off[l],
+                     (size_t)m->dims[l + 1] * m->dims[l], worst);
+        snprintf(what, sizeof what, "%s db", tag);
+        bad += check(what, l, g + m->b_off[l], gref + m->b_off[l], (size_t)m->dims[l + 1], worst);
+    }
+    return bad;
+}
+
+static void one_case(const kcase_t *c)
+{
+    model_t *m = model_create(&c->a);
+    assert_non_null(m);
+    model_init(m, c->key);
+    int n = c->n, in = c->a.in, bn = c->a.bottleneck;
+    float *X = random_rows(c->key, "kernels-X", (size_t)n * in, c->sigma);
+    /* dcode of the order of the MSE gradient (2 (x_hat - x) / (n in)). */
+    float *C = random_rows(c->key, "kernels-dcode", (size_t)n * bn, 1.0f / (float)n);
+    model_ws_t *ws = model_ws_create(m, n + c->extra), *wr = model_ws_create(m, n + c->extra);
+    assert_non_null(ws);
+    assert_non_null(wr);
+    float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
+    assert_non_null(g);
+    assert_non_null(gref);
+
+    /* Forward. */
+    double wf = 0, wb = 0;
+    model_forward(m, ws, X, n);
+    model_forward_ref(m, wr, X, n);
+    int bad = 0;
+    for (int l = 1; l <= m->nlin; l++)
+        bad += check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], &wf);
+    assert_int_equal(bad, 0);
+    assert_true(max_abs(wr->act[m->nlin], (size_t)n * in) > 0.0);
+    assert_true(fabs(model_mse(m, ws, X, n) - model_mse(m, wr, X, n)) <=
+                1e-5 * model_mse(m, wr, X, n));
+
+    /* Backward on ws's activations, both kernels. */
+    for (int variant = 0; variant < 2; variant++) {
+        float scale = variant ? 0.37f : 1.0f;
+        const float *dcode = variant ? C : NULL;
+        for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN; /* must be overwritten */
+        model_backward(m, ws, X, n, scale, dcode);
+        memcpy(g, m->grads, m->nparams * sizeof(float));
+        for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
+        model_backward_ref(m, ws, X, n, scale, dcode);
+        memcpy(gref, m->grads, m->nparams * sizeof(float));
+        assert_true(max_abs(gref, m->nparams) > 0.0);
+        assert_int_equal(grads_match(m, g, gref, variant ? "dcode" : "plain", &wb), 0);
+    }
+    printf("[ kernels  ] in %2d h %3d layers %d b %d n %4d: worst rel forward %.2e backward %.2e\n",
+           in, c->a.hidden, c->a.layers, bn, n, wf, wb);
+
+    model_ws_free(ws);
+    model_ws_free(wr);
+    free(g);
+    free(gref);
+    free(X);
+    free(C);
+    model_free(m);
+}
+
+static void test_forward_backward(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NCASES; i++) one_case(&CASES[i]);
+}
+
+/* Chunked helpers with a workspace of 7 rows on 50 rows (last chunk partial)
+ * against one forward over all rows. */
+static void test_chunked(void **state)
+{
+    (void)state;
+    model_arch_t a = {.in = 6, .hidden = 9, .layers = 1, .bottleneck = 2};
+    model_t *m = model_create(&a);
+    assert_non_null(m);
+    model_init(m, 77);
+    const int n = 50;
+    float *X = random_rows(77, "chunk-X", (size_t)n * a.in, 1.0f);
+    model_ws_t *big = model_ws_create(m, n), *small = model_ws_create(m, 7);
+    assert_non_null(big);
+    assert_non_null(small);
+    float *codes = malloc((size_t)n * a.bottleneck * sizeof(float));
+    float *recon = malloc((size_t)n * a.in * sizeof(float));
+    float *dec = malloc((size_t)n * a.in * sizeof(float));
+    assert_true(codes && recon && dec);
+
+    model_forward_ref(m, big, X, n);
+    double mse = model_mse(m, big, X, n);
+    assert_true(fabs(model_eval_mse(m, small, X, (size_t)n) - mse) <= 1e-5 * mse);
+    model_apply(m, small, X, (size_t)n, codes, recon);
+    assert_int_equal(check("codes", 0, codes, big->act[m->code_layer + 1],
+                           (size_t)n * a.bottleneck, NULL), 0);
+    assert_int_equal(check("recon", 0, recon, big->act[m->nlin], (size_t)n * a.in, NULL), 0);
+    model_decode(m, small, codes, (size_t)n, dec);
+    assert_int_equal(check("decode", 0, dec, big->act[m->nlin], (size_t)n * a.in, NULL), 0);
+
+    free(codes);
+    free(recon);
+    free(dec);
+    free(X);
+    model_ws_free(big);
+    model_ws_free(small);
+    model_free(m);
+}
+
+/* The comparison can fail: one element off by 2e-5 of the max, or a NaN. */
+static void test_check_can_fail(void **state)
+{
+    (void)state;
+    float ref[4] = {1.0f, -2.0f, 0.5f, 0.0f}, x[4];
+    memcpy(x, ref, sizeof x);
+    assert_int_equal(check("self", 0, x, ref, 4, NULL), 0);
+    x[2] += 4e-5f;
+    print_message("(two expected mismatch reports follow)\n");
+    assert_int_equal(check("self", 0, x, ref, 4, NULL), 1);
+    x[2] = NAN;
+    assert_int_equal(check("self", 0, x, ref, 4, NULL), 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_forward_backward),
+        cmocka_unit_test(test_chunked),
+        cmocka_unit_test(test_check_can_fail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
