@@ -155,6 +155,7 @@ typedef struct {
     double *vals;
     int8_t *status;
     double *secs;
+    float *params_out;         /* [nslots][nparams] or NULL */
     double t0;
     const float *Xtrain;       /* scaled training data */
     size_t ntrain;
@@ -233,6 +234,7 @@ static void on_ckpt(void *ctx, int idx, int epoch, const model_t *m, double trai
     if (c->sc->kind != SCALER_NONE) tm = eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc);
     eval_all(c, m, tm, c->vals + (size_t)idx * c->p->nmetrics);
     c->status[idx] = TRAIN_OK;
+    if (c->params_out) memcpy(c->params_out + (size_t)idx * m->nparams, m->params, m->nparams * sizeof(float));
     c->secs[idx] = now_s() - c->t0;
 }
 
@@ -259,7 +261,7 @@ static void fill_mmd_cfg(mmd_cfg_t *mc, const double *hp)
 static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
                           const int *ck, int nck, double *vals, int8_t *status, double *secs,
                           task_tick_fn tick, void *tctx, scaler_t *sc, dataset_t *train_keep,
-                          int *final_status)
+                          int *final_status, float *params_out)
 {
     const study_t *s = sd->s;
     int nm = p->nmetrics;
@@ -304,6 +306,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.t0 = t0;
     c.tick = tick;
     c.tick_ctx = tctx;
+    c.params_out = params_out;
     c.Xtrain = X;
     c.ntrain = train.n;
     int erows = tw->rows < 1024 ? 1024 : tw->rows;
@@ -338,7 +341,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
 }
 
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
-             double *secs, task_tick_fn tick, void *ctx)
+             double *secs, float *params_out, task_tick_fn tick, void *ctx)
 {
     const task_t *tk = &p->tasks[t];
     int ck1 = (int)tk->hp[P_EPOCHS];
@@ -347,7 +350,7 @@ int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *
     scaler_t *sc = malloc(sizeof *sc);
     int st = TRAIN_NOT_RUN;
     model_t *m = train_one(sd, p, tk->hp, tk->draw, tk->repeat, ck, nck, vals, status, secs, tick,
-                           ctx, sc, NULL, &st);
+                           ctx, sc, NULL, &st, params_out);
     model_free(m);
     free(sc);
     return m ? st : -1;
@@ -360,6 +363,6 @@ model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, i
     int8_t st8;
     double secs;
     model_t *m = train_one(sd, p, hp, draw, repeat, &ck, 1, vals, &st8, &secs, NULL, NULL, sc,
-                           train_out, status);
+                           train_out, status, NULL);
     return m;
 }

@@ -1,9 +1,12 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Generate the PyTorch parity fixtures read by tests/test_parity.c.
 
-Usage (from the source root; PYTHON overrides the interpreter):
+Usage (from the source root):
 
     ${PYTHON:-/usr/bin/python3} tests/make_torch_fixtures.py [outdir]
+
+or tests/make_torch_fixtures.py [outdir]: the script re-executes itself
+under $PYTHON when that is set and is not the running interpreter.
 
 outdir defaults to tests/fixtures next to this script.  Needs torch, numpy,
 h5py and scikit-learn.  Everything is float32, single-threaded and seeded, so
@@ -34,6 +37,11 @@ chunk, smaller ones contiguously (any HDF5 >= 1.8 reads the files).
 """
 import os
 import sys
+
+if (os.environ.get("PYTHON") and not os.environ.get("_AESWEEP_FIXTURES_REEXEC")
+        and os.path.realpath(os.environ["PYTHON"]) != os.path.realpath(sys.executable)):
+    os.environ["_AESWEEP_FIXTURES_REEXEC"] = "1"
+    os.execvp(os.environ["PYTHON"], [os.environ["PYTHON"], os.path.abspath(__file__)] + sys.argv[1:])
 
 import h5py
 import numpy as np

@@ -49,10 +49,11 @@ model_arch_t task_arch(const study_data_t *sd, const double *hp);
 typedef int (*task_tick_fn)(void *ctx);
 
 /* Run task t of plan p: vals [nslots][nmetrics], status [nslots], secs [nslots].
- * If params_out != NULL it receives the arena at the last slot reached.
+ * If params_out != NULL it receives the arena at every slot reached
+ * ([nslots][nparams]).
  * Returns the final train_status. */
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
-             double *secs, task_tick_fn tick, void *ctx);
+             double *secs, float *params_out, task_tick_fn tick, void *ctx);
 
 /* Retrain one cube point (hp with its own epochs) and return the model and
  * its scaler (caller frees the model).  Used to store the best model and

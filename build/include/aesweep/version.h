@@ -2,6 +2,6 @@
 #ifndef AESWEEP_VERSION_H
 #define AESWEEP_VERSION_H
 #define AESWEEP_VERSION "0.1.0"
-#define AESWEEP_GIT_COMMIT "unknown"
+#define AESWEEP_GIT_COMMIT "588e7b148efb"
 #define AESWEEP_SCHEMA_VERSION 1
 #endif

@@ -1,0 +1,38 @@
+/* journal.h - append-only record of finished tasks, for crash safety and resume.
+ *
+ * File "<output>.journal": a header (magic, the full spec text) then records
+ *   u32 magic 'AESR' | u32 nbytes | payload (nbytes) | u32 crc32(payload)
+ * where the payload is an array of doubles (see sweep.c for the fields).
+ * Rank 0 write()s each record as it arrives, so a kill -9 of any process
+ * loses only tasks not yet received; fdatasync() runs at most once a second
+ * and at every stage end, bounding what a machine crash can lose.  A torn
+ * last record fails its checksum and is dropped (and truncated on append).
+ */
+#ifndef AESWEEP_JOURNAL_H
+#define AESWEEP_JOURNAL_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    int fd;
+    double last_sync;
+} journal_t;
+
+typedef struct {
+    size_t n;
+    double **rec;    /* payloads */
+    size_t *len;     /* doubles per payload */
+    char *spec_text; /* spec the journal was written for */
+} journal_data_t;
+
+/* Read an existing journal: 0 ok, -1 absent, -2 not a journal / unreadable.
+ * valid_bytes receives the offset after the last good record. */
+int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *err);
+void journal_data_free(journal_data_t *jd);
+/* Create a fresh journal (truncating) or open for append at valid_bytes. */
+int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err);
+int journal_append(journal_t *j, const double *payload, size_t n);
+void journal_sync(journal_t *j);
+void journal_close(journal_t *j);
+
+#endif

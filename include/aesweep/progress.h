@@ -1,0 +1,24 @@
+/* progress.h - rank 0's progress line: tasks done of total, rate, ETA.
+ * In a terminal a live line redrawn in place; in a log (Slurm) a plain
+ * line every AESWEEP_PROGRESS_SECONDS seconds (default 10). */
+#ifndef AESWEEP_PROGRESS_H
+#define AESWEEP_PROGRESS_H
+#include <stddef.h>
+
+typedef struct {
+    char stage[64];
+    size_t total, done, done_at_start;
+    double cost_total, cost_done;
+    double t0, last;
+    double interval;
+    int tty;
+    int quiet;
+} progress_t;
+
+void progress_start(progress_t *p, const char *stage, size_t total, size_t already_done,
+                    double cost_total, double cost_done, int quiet);
+void progress_update(progress_t *p, size_t done_inc, double cost_inc);
+void progress_finish(progress_t *p, const char *extra);
+double progress_now(void);
+
+#endif

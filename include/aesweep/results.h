@@ -1,0 +1,35 @@
+/* results.h - the HDF5 result file (layout: docs/results-format.md).
+ *
+ * Written by rank 0 only, under "<final>.tmp"; results_close() flushes,
+ * closes and renames it into place, so the final path never holds a
+ * half-written file.  Every function returns 0 or -1 with a message in err.
+ */
+#ifndef AESWEEP_RESULTS_H
+#define AESWEEP_RESULTS_H
+#include "aesweep/model.h"
+#include "aesweep/plan.h"
+#include "aesweep/spec.h"
+#include "aesweep/task.h"
+
+typedef struct results results_t;
+
+results_t *results_open(const char *final_path, const study_t *s, const study_data_t *sd,
+                        int nranks, const char *start_time, char *err);
+int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
+                        double predicted_makespan, char *err);
+/* group: "best" or "cells/<index>". */
+int results_write_model(results_t *r, const plan_t *p, const char *group, const model_t *m,
+                        const scaler_t *sc, const double *hp, long cell, int draw, int repeat,
+                        const dataset_t *train, study_data_t *sd, char *err);
+int results_close(results_t *r, int complete, size_t done, size_t total, char *err);
+void results_abort(results_t *r); /* close and delete the temporary file; NULL harmless */
+
+/* Is path an aesweep result file? 1 yes, 0 no (exists but other), -1 absent. */
+int results_is_ours(const char *path);
+/* Print a summary of a result file to stdout. */
+int results_info(const char *path, char *err);
+
+/* ISO 8601 UTC timestamp of now. */
+void results_now_iso(char out[32]);
+
+#endif

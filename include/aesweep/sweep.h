@@ -1,0 +1,31 @@
+/* sweep.h - the distributed study: `aesweep run` and `aesweep validate`.
+ *
+ * Exit codes (also the documented CLI codes):
+ *   0  complete;  2  bad command line or bad input (nothing written);
+ *   3  runtime failure (I/O, memory);  75 (EX_TEMPFAIL)  interrupted by
+ *   SIGTERM/SIGINT/SIGUSR1 with all finished tasks persisted: rerun with --resume.
+ */
+#ifndef AESWEEP_SWEEP_H
+#define AESWEEP_SWEEP_H
+
+enum { AES_EXIT_OK = 0, AES_EXIT_USAGE = 2, AES_EXIT_RUNTIME = 3, AES_EXIT_INTERRUPTED = 75 };
+
+typedef struct {
+    const char *spec_path;
+    const char *output;  /* overrides the spec's output; NULL = spec's */
+    int resume;          /* continue from the journal */
+    int fresh;           /* discard an existing journal */
+    int quiet;           /* no progress lines */
+    int predict_ranks;   /* validate: makespan at this many ranks */
+    double max_mem_gb;   /* per-rank memory limit for the up-front check */
+} sweep_opts_t;
+
+/* Under MPI (MPI_Init already called). Returns an exit code, same on all ranks. */
+int sweep_run(const sweep_opts_t *o);
+/* No MPI. Prints cells, tasks, predicted cost and makespan; writes nothing. */
+int sweep_validate(const sweep_opts_t *o);
+/* Install the SIGTERM/SIGINT/SIGUSR1 handlers; sweep_stop_requested() reads the flag. */
+void sweep_install_signals(void);
+int sweep_stop_requested(void);
+
+#endif

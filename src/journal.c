@@ -1,0 +1,151 @@
+/* journal.c - see journal.h. */
+#include "aesweep/journal.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define J_MAGIC "AESWEEP-JOURNAL-1\n"
+#define R_MAGIC 0x52534541u /* 'AESR' little-endian */
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+    const char *p = buf;
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *err)
+{
+    memset(jd, 0, sizeof *jd);
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    char magic[sizeof J_MAGIC];
+    uint32_t slen;
+    if (fread(magic, 1, sizeof J_MAGIC - 1, f) != sizeof J_MAGIC - 1 ||
+        memcmp(magic, J_MAGIC, sizeof J_MAGIC - 1) || fread(&slen, 4, 1, f) != 1 || slen > (16u << 20)) {
+        snprintf(err, 512, "%s: not an aesweep journal; move it away or run with --fresh", path);
+        fclose(f);
+        return -2;
+    }
+    jd->spec_text = malloc(slen + 1);
+    if (fread(jd->spec_text, 1, slen, f) != slen) {
+        snprintf(err, 512, "%s: truncated journal header; run with --fresh", path);
+        fclose(f);
+        return -2;
+    }
+    jd->spec_text[slen] = 0;
+    long good = ftell(f);
+    size_t cap = 0;
+    for (;;) {
+        uint32_t hdr[2], crc;
+        if (fread(hdr, 4, 2, f) != 2 || hdr[0] != R_MAGIC || hdr[1] % 8 || hdr[1] > (256u << 20)) break;
+        double *p = malloc(hdr[1] ? hdr[1] : 8);
+        if (fread(p, 1, hdr[1], f) != hdr[1] || fread(&crc, 4, 1, f) != 1 ||
+            crc != (uint32_t)crc32(0, (const Bytef *)p, hdr[1])) {
+            free(p);
+            break; /* torn or corrupt tail: everything before it stands */
+        }
+        if (jd->n == cap) {
+            cap = cap ? 2 * cap : 256;
+            jd->rec = realloc(jd->rec, cap * sizeof *jd->rec);
+            jd->len = realloc(jd->len, cap * sizeof *jd->len);
+        }
+        jd->rec[jd->n] = p;
+        jd->len[jd->n++] = hdr[1] / 8;
+        good = ftell(f);
+    }
+    fclose(f);
+    if (valid_bytes) *valid_bytes = good;
+    return 0;
+}
+
+void journal_data_free(journal_data_t *jd)
+{
+    for (size_t i = 0; i < jd->n; i++) free(jd->rec[i]);
+    free(jd->rec);
+    free(jd->len);
+    free(jd->spec_text);
+    memset(jd, 0, sizeof *jd);
+}
+
+int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err)
+{
+    j->last_sync = mono();
+    if (append_at > 0) {
+        j->fd = open(path, O_WRONLY);
+        if (j->fd < 0 || ftruncate(j->fd, append_at) || lseek(j->fd, append_at, SEEK_SET) < 0) {
+            snprintf(err, 512, "%s: cannot reopen the journal (%s)", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (j->fd < 0) {
+        snprintf(err, 512, "%s: cannot create the journal (%s); check that the output folder is writable",
+                 path, strerror(errno));
+        return -1;
+    }
+    uint32_t slen = (uint32_t)strlen(spec_text);
+    if (write_all(j->fd, J_MAGIC, sizeof J_MAGIC - 1) || write_all(j->fd, &slen, 4) ||
+        write_all(j->fd, spec_text, slen)) {
+        snprintf(err, 512, "%s: cannot write the journal (%s)", path, strerror(errno));
+        return -1;
+    }
+    fdatasync(j->fd);
+    return 0;
+}
+
+int journal_append(journal_t *j, const double *payload, size_t n)
+{
+    size_t nb = n * sizeof(double);
+    size_t tot = 8 + nb + 4;
+    char *buf = malloc(tot);
+    uint32_t hdr[2] = {R_MAGIC, (uint32_t)nb};
+    uint32_t crc = (uint32_t)crc32(0, (const Bytef *)payload, (uInt)nb);
+    memcpy(buf, hdr, 8);
+    memcpy(buf + 8, payload, nb);
+    memcpy(buf + 8 + nb, &crc, 4);
+    int rc = write_all(j->fd, buf, tot); /* one write: a record is never interleaved */
+    free(buf);
+    double t = mono();
+    if (t - j->last_sync > 1.0) {
+        fdatasync(j->fd);
+        j->last_sync = t;
+    }
+    return rc;
+}
+
+void journal_sync(journal_t *j)
+{
+    if (j->fd >= 0) fdatasync(j->fd);
+}
+
+void journal_close(journal_t *j)
+{
+    if (j->fd >= 0) {
+        fdatasync(j->fd);
+        close(j->fd);
+    }
+    j->fd = -1;
+}

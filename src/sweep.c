@@ -1,0 +1,675 @@
+/* sweep.c - rank 0 plans, partitions (LPT) and scatters each stage's tasks;
+ * every rank trains its share; results flow back to rank 0 one message per
+ * task, so rank 0 can journal them, show progress and stop everyone on a
+ * signal.  All randomness comes from task.h's streams, so the metrics do not
+ * depend on the number of ranks or on which rank ran what.
+ */
+#include "aesweep/sweep.h"
+#include "aesweep/journal.h"
+#include "aesweep/plan.h"
+#include "aesweep/progress.h"
+#include "aesweep/results.h"
+#include "aesweep/task.h"
+#include "aesweep/version.h"
+#include <errno.h>
+#include <math.h>
+#include <mpi.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { TAG_RESULT = 11, TAG_DONE = 12, TAG_STOP = 13 };
+#define HDR 5 /* payload header: stage, task, nslots, nmetrics, nparams */
+
+static volatile sig_atomic_t g_signal = 0;
+static void on_signal(int sig) { g_signal = sig; }
+
+void sweep_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+}
+
+int sweep_stop_requested(void) { return g_signal != 0; }
+
+/* ---- shared state of a running stage ------------------------------------ */
+
+typedef struct {
+    int rank, nranks;
+    plan_t *p;
+    journal_t *j;
+    progress_t *prog;
+    int stop;            /* a stop was requested (signal here or elsewhere) */
+    int stop_sent;
+    double last_poll;
+    int ndone_ranks;     /* root: DONE messages received */
+    double *busy;        /* root: [nranks] */
+    int any_interrupted;
+    float **cell_params; /* root, save_models: [ntasks] */
+    size_t *cell_nparams;
+    double *rxbuf;
+    size_t rxcap;
+} run_t;
+
+static size_t payload_len(const plan_t *p, size_t nparams)
+{
+    return HDR + (size_t)p->nslots * (p->nmetrics + 2) + (p->spec->save_models ? (size_t)p->nslots * nparams : 0);
+}
+
+/* Root: take one result payload (from a worker, itself or the journal). */
+static void root_accept(run_t *r, const double *pl, int from_journal)
+{
+    plan_t *p = r->p;
+    size_t task = (size_t)pl[1];
+    int ns = (int)pl[2], nm = (int)pl[3];
+    size_t np = (size_t)pl[4];
+    if (task >= p->ntasks || ns != p->nslots || nm != p->nmetrics) return; /* foreign record */
+    const double *vals = pl + HDR;
+    int8_t st[ns];
+    for (int s = 0; s < ns; s++) st[s] = (int8_t)pl[HDR + ns * nm + s];
+    const double *secs = pl + HDR + ns * nm + ns;
+    int was_done = p->task_done[task];
+    plan_store(p, task, vals, st, secs);
+    if (p->spec->save_models && np > 0 && r->cell_params) {
+        free(r->cell_params[task]);
+        r->cell_params[task] = malloc((size_t)ns * np * sizeof(float));
+        const double *pp = secs + ns;
+        for (size_t i = 0; i < (size_t)ns * np; i++) r->cell_params[task][i] = (float)pp[i];
+        r->cell_nparams[task] = np;
+    }
+    if (!from_journal && r->j) journal_append(r->j, pl, payload_len(p, np));
+    if (!was_done && r->prog && !from_journal) progress_update(r->prog, 1, p->tasks[task].cost);
+}
+
+static void root_send_stop(run_t *r)
+{
+    if (r->stop_sent) return;
+    r->stop_sent = 1;
+    int one = 1;
+    for (int k = 1; k < r->nranks; k++) {
+        MPI_Request q;
+        MPI_Isend(&one, 1, MPI_INT, k, TAG_STOP, MPI_COMM_WORLD, &q);
+        MPI_Request_free(&q);
+    }
+}
+
+/* Root: receive everything that is waiting. */
+static void root_drain(run_t *r, int block)
+{
+    for (;;) {
+        int flag = 0;
+        MPI_Status stt;
+        if (block) {
+            MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
+            flag = 1;
+        } else
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
+        if (!flag) return;
+        int cnt;
+        MPI_Get_count(&stt, MPI_DOUBLE, &cnt);
+        if ((size_t)cnt > r->rxcap) {
+            r->rxcap = (size_t)cnt;
+            r->rxbuf = realloc(r->rxbuf, r->rxcap * sizeof(double));
+        }
+        MPI_Recv(r->rxbuf, cnt, MPI_DOUBLE, stt.MPI_SOURCE, stt.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (stt.MPI_TAG == TAG_RESULT) root_accept(r, r->rxbuf, 0);
+        else if (stt.MPI_TAG == TAG_DONE) {
+            r->busy[stt.MPI_SOURCE] = r->rxbuf[0];
+            if (r->rxbuf[1] != 0) {
+                r->any_interrupted = 1;
+                r->stop = 1;
+                root_send_stop(r);
+            }
+            r->ndone_ranks++;
+        }
+        if (block) return;
+    }
+}
+
+static int tick(void *ctx)
+{
+    run_t *r = ctx;
+    if (g_signal) r->stop = 1;
+    double t = progress_now();
+    if (t - r->last_poll > 0.02) {
+        r->last_poll = t;
+        if (r->rank == 0) {
+            root_drain(r, 0);
+        } else {
+            int flag = 0;
+            MPI_Iprobe(0, TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                int x;
+                MPI_Recv(&x, 1, MPI_INT, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                r->stop = 1;
+            }
+        }
+    }
+    if (r->stop && r->rank == 0) root_send_stop(r);
+    return r->stop;
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static int bcast_text(char **text, int rank)
+{
+    long n = rank == 0 ? (long)strlen(*text) : 0;
+    MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (rank != 0) *text = calloc(n + 1, 1);
+    MPI_Bcast(*text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return 0;
+}
+
+static int agree(int rc)
+{
+    int worst = rc;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    return worst;
+}
+
+static void first_difference(const char *a, const char *b, char *out, size_t n)
+{
+    int line = 1;
+    const char *la = a, *lb = b;
+    while (*a && *a == *b) {
+        if (*a == '\n') { line++; la = a + 1; lb = b + 1; }
+        a++, b++;
+    }
+    int ka = (int)strcspn(la, "\n"), kb = (int)strcspn(lb, "\n");
+    snprintf(out, n, "line %d was '%.*s', now '%.*s'", line, ka > 60 ? 60 : ka, la, kb > 60 ? 60 : kb, lb);
+}
+
+/* Per-rank memory of the largest task (bytes): data, arenas, workspaces. */
+static double task_memory(const study_data_t *sd, const plan_t *p, const task_t *t)
+{
+    model_arch_t a = task_arch(sd, t->hp);
+    double np = (double)model_param_count(&a);
+    double rows = t->hp[P_TRAIN_SIZE];
+    if (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < rows) rows = t->hp[P_BATCH_SIZE];
+    double acts = 0;
+    int L = 2 * a.layers + 4;
+    acts = rows * ((double)(L - 2) * a.hidden + a.bottleneck + a.in) + 2 * rows * (a.hidden > a.in ? a.hidden : a.in);
+    double eval = 1024.0 * ((double)L * (a.hidden > a.in ? a.hidden : a.in)) * 2;
+    double data = 2.0 * t->hp[P_TRAIN_SIZE] * a.in;
+    for (int i = 0; i < sd->ntests; i++) data += (double)sd->tests[i].n * a.in;
+    double save = p->spec->save_models ? np * p->nslots : 0;
+    return 4.0 * (4 * np + acts + eval + data + save);
+}
+
+/* ---- validate ------------------------------------------------------------ */
+
+int sweep_validate(const sweep_opts_t *o)
+{
+    study_t s;
+    char err[SPEC_ERR_LEN] = "";
+    if (spec_load(&s, o->spec_path, NULL, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    study_data_t sd;
+    if (study_data_load(&sd, &s, err)) {
+        fprintf(stderr, "aesweep: %s: data: %s\n", o->spec_path, err);
+        spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    s.in_dim = sd.in_dim;
+    if (spec_check_data(&s, sd.in_dim, sd.pool.n, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        study_data_free(&sd), spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    const char *out = o->output ? o->output : s.output;
+    int ours = results_is_ours(out);
+    if (ours == 0) {
+        fprintf(stderr, "aesweep: %s: exists and is not an aesweep result file; choose another output (-o) or move it away\n", out);
+        study_data_free(&sd), spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    char dir[SPEC_PATH_LEN];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *sl = strrchr(dir, '/');
+    if (sl) *sl = 0; else strcpy(dir, ".");
+    if (access(dir, W_OK) != 0) {
+        fprintf(stderr, "aesweep: %s: output folder %s is not writable (%s); create it or choose another output (-o)\n",
+                o->spec_path, dir, strerror(errno));
+        study_data_free(&sd), spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    int R = o->predict_ranks > 0 ? o->predict_ranks : 1;
+    printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s.study,
+           s.nstages, s.source == SRC_MOONS ? "moons" : s.data_path, sd.pool.n, sd.in_dim, out);
+    /* Later stages inherit from best cells not known yet: plan them with the
+     * first value of every inherited axis, which is enough to count tasks and
+     * bound their cost. */
+    double prev[P_COUNT];
+    double tot_cost = 0, tot_mk = 0, max_mem = 0;
+    for (int k = 0; k < s.nstages; k++) {
+        plan_t p;
+        if (plan_build(&p, &s, k, k ? prev : NULL, k ? s.stages[k - 1].name : NULL, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            study_data_free(&sd), spec_free(&s);
+            return AES_EXIT_USAGE;
+        }
+        int *owner = malloc(p.ntasks * sizeof(int));
+        double *load = malloc(R * sizeof(double));
+        double mk = plan_partition(&p, R, owner, load);
+        double c = 0;
+        for (size_t t = 0; t < p.ntasks; t++) {
+            c += p.tasks[t].cost;
+            double m = task_memory(&sd, &p, &p.tasks[t]);
+            if (m > max_mem) max_mem = m;
+        }
+        tot_cost += c;
+        tot_mk += mk;
+        printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
+               p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, c * 1e-9, R, mk * 1e-9,
+               mk > 0 ? c / R / mk : 1.0);
+        plan_cube_hp(&p, 0, prev);
+        free(owner), free(load);
+        plan_free(&p);
+    }
+    /* ~1.5 GFLOP/s per core for these skinny networks is a conservative rate */
+    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at 1.5 GFLOP/s per rank); peak task memory %.1f MiB per rank\n",
+           tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / 1.5e9, max_mem / 1048576.0);
+    double lim = o->max_mem_gb > 0 ? o->max_mem_gb : 0;
+    if (lim > 0 && max_mem > lim * 1073741824.0) {
+        fprintf(stderr, "aesweep: %s: the largest task needs %.1f GiB per rank, above the limit of %.1f GiB; lower train_size or hidden, or set batch_size\n",
+                o->spec_path, max_mem / 1073741824.0, lim);
+        study_data_free(&sd), spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    printf("ok\n");
+    study_data_free(&sd);
+    spec_free(&s);
+    return AES_EXIT_OK;
+}
+
+/* ---- run ---------------------------------------------------------------- */
+
+static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, char *err)
+{
+    /* best cell: retrain repeat 0 / draw 0 deterministically, and check it
+     * reproduces the cube (same seeds => bitwise the same numbers). */
+    if (p->best_cell >= 0) {
+        scaler_t *sc = malloc(sizeof *sc);
+        dataset_t tr;
+        double vals[PLAN_MAX_METRICS];
+        int st;
+        model_t *m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
+        if (!m) { free(sc); snprintf(err, SPEC_ERR_LEN, "out of memory retraining the best model"); return -1; }
+        size_t idx = (size_t)p->best_cell * p->nrep;
+        double cube = p->metrics[(size_t)p->select_metric * p->ncube + idx];
+        if (!(vals[p->select_metric] == cube))
+            fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (non-deterministic BLAS?)\n",
+                    p->spec->name, vals[p->select_metric], cube);
+        int rc = results_write_model(res, p, "best", m, sc, p->best_hp, p->best_cell, 0, 0, &tr, sd, err);
+        model_free(m);
+        data_free(&tr);
+        free(sc);
+        if (rc) return rc;
+    }
+    if (p->spec->save_models && r->cell_params) {
+        for (size_t t = 0; t < p->ntasks; t++) {
+            if (!r->cell_params[t]) continue;
+            task_t *tk = &p->tasks[t];
+            model_arch_t a = task_arch(sd, tk->hp);
+            model_t *m = model_create(&a);
+            scaler_t *sc = malloc(sizeof *sc);
+            dataset_t tr;
+            task_training_set(sd, p, tk->hp, tk->draw, &tr);
+            scaler_fit(sc, sd->s->scaler, &tr);
+            data_free(&tr);
+            for (int s = 0; s < p->nslots; s++) {
+                size_t idx = tk->first_cube + p->slot_offset[s];
+                if (p->status[idx] != 0) continue;
+                memcpy(m->params, r->cell_params[t] + (size_t)s * m->nparams, m->nparams * sizeof(float));
+                double hp[P_COUNT];
+                plan_cube_hp(p, idx, hp);
+                char g[64];
+                snprintf(g, sizeof g, "cells/%zu", idx);
+                if (results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, NULL, sd, err)) {
+                    model_free(m), free(sc);
+                    return -1;
+                }
+            }
+            model_free(m);
+            free(sc);
+        }
+    }
+    return 0;
+}
+
+int sweep_run(const sweep_opts_t *o)
+{
+    int rank, nranks;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    char err[SPEC_ERR_LEN] = "";
+    study_t s;
+    memset(&s, 0, sizeof s);
+    char *text = NULL;
+    int rc = 0;
+    /* rank 0 reads the spec; everyone parses the same text */
+    if (rank == 0) {
+        if (spec_load(&s, o->spec_path, NULL, err)) rc = AES_EXIT_USAGE;
+        else text = strdup(s.text);
+    }
+    if (agree(rc)) {
+        if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
+        spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+    bcast_text(&text, rank);
+    if (rank != 0 && spec_load(&s, o->spec_path, text, err)) rc = AES_EXIT_USAGE;
+    free(text);
+    study_data_t sd;
+    memset(&sd, 0, sizeof sd);
+    if (!rc && study_data_load(&sd, &s, err)) rc = AES_EXIT_USAGE;
+    if (!rc) s.in_dim = sd.in_dim;
+    if (!rc && rank == 0 && spec_check_data(&s, sd.in_dim, sd.pool.n, err)) rc = AES_EXIT_USAGE;
+    const char *out = o->output ? o->output : s.output;
+    char jpath[SPEC_PATH_LEN + 16];
+    snprintf(jpath, sizeof jpath, "%s.journal", out);
+    journal_data_t jd;
+    memset(&jd, 0, sizeof jd);
+    long jvalid = 0;
+    if (!rc && rank == 0) {
+        int ours = results_is_ours(out);
+        if (ours == 0) {
+            snprintf(err, SPEC_ERR_LEN, "%s: exists and is not an aesweep result file; choose another output (-o) or move it away", out);
+            rc = AES_EXIT_USAGE;
+        }
+        int jr = rc ? -1 : journal_read(jpath, &jd, &jvalid, err);
+        if (jr == -2) rc = AES_EXIT_USAGE;
+        else if (jr == 0 && o->fresh) {
+            journal_data_free(&jd);
+            unlink(jpath);
+            jvalid = 0;
+        } else if (jr == 0 && !o->resume) {
+            snprintf(err, SPEC_ERR_LEN, "%s: a partial run of this output exists (%zu tasks journaled); continue it with --resume or discard it with --fresh",
+                     jpath, jd.n);
+            rc = AES_EXIT_USAGE;
+        } else if (jr == 0 && strcmp(jd.spec_text, s.text) != 0) {
+            char diff[256];
+            first_difference(jd.spec_text, s.text, diff, sizeof diff);
+            snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s); restore it, or start over with --fresh",
+                     o->spec_path, jpath, diff);
+            rc = AES_EXIT_USAGE;
+        } else if (jr == -1 && o->resume && !o->quiet) {
+            fprintf(stderr, "aesweep: no journal at %s; starting from the beginning\n", jpath);
+        }
+    }
+    if (!rc && rank == 0) {
+        /* up-front memory check of the first stage's largest task */
+        plan_t p;
+        if (plan_build(&p, &s, 0, NULL, NULL, err) == 0) {
+            double mx = 0;
+            for (size_t t = 0; t < p.ntasks; t++) {
+                double m = task_memory(&sd, &p, &p.tasks[t]);
+                if (m > mx) mx = m;
+            }
+            long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
+            double phys = (double)pages * psz;
+            double lim = o->max_mem_gb > 0 ? o->max_mem_gb * 1073741824.0 : phys / nranks;
+            if (mx > lim) {
+                snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %.2f GiB per rank but %.2f GiB is available per rank (%d ranks); lower train_size or hidden, set batch_size, or use fewer ranks per node",
+                         o->spec_path, s.stages[0].name, mx / 1073741824.0, lim / 1073741824.0, nranks);
+                rc = AES_EXIT_USAGE;
+            }
+            plan_free(&p);
+        } else
+            rc = AES_EXIT_USAGE;
+    }
+    if (agree(rc)) {
+        if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
+        else if (rc && err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", rank, err);
+        journal_data_free(&jd);
+        study_data_free(&sd);
+        spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
+
+    results_t *res = NULL;
+    journal_t jr = {.fd = -1};
+    char start[32];
+    results_now_iso(start);
+    if (rank == 0) {
+        res = results_open(out, &s, &sd, nranks, start, err);
+        if (res && journal_open(&jr, jpath, s.text, jd.n ? jvalid : 0, err)) {
+            results_abort(res);
+            res = NULL;
+        }
+        rc = res ? 0 : AES_EXIT_USAGE;
+        if (!o->quiet && res)
+            fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, s.study,
+                    s.nstages, nranks, out, jd.n ? " (resuming)" : "");
+    }
+    if (agree(rc)) {
+        if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
+        journal_data_free(&jd);
+        study_data_free(&sd);
+        spec_free(&s);
+        return rc ? rc : AES_EXIT_USAGE;
+    }
+
+    double prev_best[P_COUNT];
+    int have_prev = 0;
+    size_t all_done = 0, all_total = 0;
+    int final = AES_EXIT_OK;
+    for (int k = 0; k < s.nstages; k++) {
+        plan_t p;
+        if (plan_build(&p, &s, k, have_prev ? prev_best : NULL, k ? s.stages[k - 1].name : NULL, err)) {
+            if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
+            final = AES_EXIT_RUNTIME;
+            break;
+        }
+        s.in_dim = sd.in_dim;
+        run_t r;
+        memset(&r, 0, sizeof r);
+        r.rank = rank;
+        r.nranks = nranks;
+        r.p = &p;
+        r.j = rank == 0 ? &jr : NULL;
+        r.stop = g_signal != 0;
+        progress_t prog;
+        if (rank == 0) {
+            r.busy = calloc(nranks, sizeof(double));
+            if (s.stages[k].save_models) {
+                r.cell_params = calloc(p.ntasks, sizeof(float *));
+                r.cell_nparams = calloc(p.ntasks, sizeof(size_t));
+            }
+            for (size_t i = 0; i < jd.n; i++)
+                if (jd.len[i] >= HDR && (int)jd.rec[i][0] == k) root_accept(&r, jd.rec[i], 1);
+        }
+        /* rank 0 partitions what is left and scatters it */
+        int *counts = NULL, *displs = NULL, *list = NULL, mycount = 0;
+        double predicted = 0;
+        if (rank == 0) {
+            size_t nleft = 0;
+            for (size_t t = 0; t < p.ntasks; t++) nleft += !p.task_done[t];
+            /* LPT over the remaining tasks: a sub-plan view with only those */
+            task_t *all = p.tasks;
+            size_t ntot = p.ntasks;
+            task_t *left = malloc((nleft ? nleft : 1) * sizeof(task_t));
+            size_t *map = malloc((nleft ? nleft : 1) * sizeof(size_t));
+            size_t q = 0;
+            for (size_t t = 0; t < ntot; t++)
+                if (!p.task_done[t]) { left[q] = all[t]; map[q++] = t; }
+            p.tasks = left;
+            p.ntasks = nleft;
+            int *owner = malloc((nleft ? nleft : 1) * sizeof(int));
+            double *load = malloc(nranks * sizeof(double));
+            predicted = plan_partition(&p, nranks, owner, load);
+            p.tasks = all;
+            p.ntasks = ntot;
+            counts = calloc(nranks, sizeof(int));
+            displs = calloc(nranks, sizeof(int));
+            for (size_t i = 0; i < nleft; i++) counts[owner[i]]++;
+            for (int i = 1; i < nranks; i++) displs[i] = displs[i - 1] + counts[i - 1];
+            list = malloc((nleft ? nleft : 1) * sizeof(int));
+            int *fill = calloc(nranks, sizeof(int));
+            /* each rank's list in descending cost: big tasks first */
+            size_t *ord = malloc((nleft ? nleft : 1) * sizeof(size_t));
+            for (size_t i = 0; i < nleft; i++) ord[i] = i;
+            for (size_t i = 1; i < nleft; i++)
+                for (size_t j2 = i; j2 > 0 && (left[ord[j2]].cost > left[ord[j2 - 1]].cost); j2--) {
+                    size_t t2 = ord[j2]; ord[j2] = ord[j2 - 1]; ord[j2 - 1] = t2;
+                }
+            for (size_t i = 0; i < nleft; i++) {
+                int o2 = owner[ord[i]];
+                list[displs[o2] + fill[o2]++] = (int)map[ord[i]];
+            }
+            free(ord), free(fill), free(left), free(map), free(owner), free(load);
+            double ctot = 0, cdone = 0;
+            for (size_t t = 0; t < p.ntasks; t++) {
+                ctot += p.tasks[t].cost;
+                if (p.task_done[t]) cdone += p.tasks[t].cost;
+            }
+            progress_start(&prog, s.stages[k].name, p.ntasks, p.ndone, ctot, cdone, o->quiet);
+            r.prog = &prog;
+        }
+        MPI_Scatter(counts, 1, MPI_INT, &mycount, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        int *mine = malloc((mycount ? mycount : 1) * sizeof(int));
+        MPI_Scatterv(list, counts, displs, MPI_INT, mine, mycount, MPI_INT, 0, MPI_COMM_WORLD);
+        free(counts), free(displs), free(list);
+
+        /* train my tasks */
+        double busy = 0;
+        size_t maxnp = 0;
+        for (int i = 0; i < mycount; i++) {
+            model_arch_t a = task_arch(&sd, p.tasks[mine[i]].hp);
+            size_t np = model_param_count(&a);
+            if (np > maxnp) maxnp = np;
+        }
+        size_t cap = payload_len(&p, maxnp);
+        double *pl = malloc(cap * sizeof(double));
+        float *params = s.stages[k].save_models ? malloc((size_t)p.nslots * (maxnp ? maxnp : 1) * sizeof(float)) : NULL;
+        int interrupted = 0;
+        for (int i = 0; i < mycount && !r.stop; i++) {
+            size_t t = (size_t)mine[i];
+            model_arch_t a = task_arch(&sd, p.tasks[t].hp);
+            size_t np = s.stages[k].save_models ? model_param_count(&a) : 0;
+            int ns = p.nslots, nm = p.nmetrics;
+            double t0 = progress_now();
+            int8_t st[ns];
+            double secs[ns];
+            pl[0] = k, pl[1] = (double)t, pl[2] = ns, pl[3] = nm, pl[4] = (double)np;
+            int status = task_run(&sd, &p, t, pl + HDR, st, secs, params, tick, &r);
+            busy += progress_now() - t0;
+            if (status == TRAIN_INTERRUPTED || status < 0) {
+                interrupted = 1;
+                break; /* in flight: not recorded, redone on resume */
+            }
+            for (int q = 0; q < ns; q++) pl[HDR + ns * nm + q] = st[q];
+            memcpy(pl + HDR + ns * nm + ns, secs, ns * sizeof(double));
+            for (size_t q = 0; q < (size_t)ns * np; q++) pl[HDR + (size_t)ns * (nm + 2) + q] = params[q];
+            size_t len = payload_len(&p, np);
+            if (rank == 0) root_accept(&r, pl, 0);
+            else MPI_Send(pl, (int)len, MPI_DOUBLE, 0, TAG_RESULT, MPI_COMM_WORLD);
+        }
+        if (r.stop) interrupted = 1;
+        free(pl), free(params), free(mine);
+        if (rank != 0) {
+            double done[2] = {busy, interrupted};
+            MPI_Send(done, 2, MPI_DOUBLE, 0, TAG_DONE, MPI_COMM_WORLD);
+        } else {
+            r.busy[0] = busy;
+            if (interrupted) { r.any_interrupted = 1; root_send_stop(&r); }
+            while (r.ndone_ranks < nranks - 1) root_drain(&r, 1);
+        }
+        /* rank 0 decides: continue, stop (interrupted), or fail */
+        double msg[1 + P_COUNT] = {0};
+        if (rank == 0) {
+            journal_sync(&jr);
+            all_done += p.ndone;
+            all_total += p.ntasks;
+            int complete = p.ndone == p.ntasks;
+            char line[256] = "";
+            if (complete) {
+                plan_select_best(&p);
+                double mx = 0, sum = 0;
+                for (int i = 0; i < nranks; i++) { sum += r.busy[i]; if (r.busy[i] > mx) mx = r.busy[i]; }
+                snprintf(line, sizeof line, "balance %.3f; best %s = %.6g%s", mx > 0 ? sum / nranks / mx : 1.0,
+                         p.metric_names[p.select_metric], p.best_value, p.nskipped ? " (some cells skipped: diverged)" : "");
+            }
+            progress_finish(&prog, complete ? line : "interrupted");
+            if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
+                (complete && write_models(res, &p, &sd, &r, err))) {
+                fprintf(stderr, "aesweep: %s\n", err);
+                msg[0] = 2;
+            } else if (!complete) {
+                msg[0] = 1;
+            } else if (p.best_cell < 0 && k + 1 < s.nstages) {
+                int needs = 0;
+                for (int q = 0; q < P_COUNT; q++) needs |= s.stages[k + 1].inherit[q];
+                if (needs) {
+                    fprintf(stderr, "aesweep: stage %s: every cell diverged or failed, so stage %s has nothing to inherit; lower lr or change the grid\n",
+                            s.stages[k].name, s.stages[k + 1].name);
+                    msg[0] = 2;
+                }
+            }
+            if (p.best_cell >= 0) memcpy(msg + 1, p.best_hp, sizeof(double) * P_COUNT);
+            else memcpy(msg + 1, p.base, sizeof(double) * P_COUNT);
+            if (p.best_cell >= 0 && !o->quiet) {
+                fprintf(stderr, "  %s best cell:", s.stages[k].name);
+                for (int q = 0; q < P_COUNT; q++)
+                    if (p.source[q] == VS_AXIS || p.source[q] == VS_INHERITED)
+                        fprintf(stderr, " %s=%g%s", param_names[q], p.best_hp[q], p.source[q] == VS_INHERITED ? "*" : "");
+                fprintf(stderr, "\n");
+            }
+        }
+        MPI_Bcast(msg, 1 + P_COUNT, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        /* drain a STOP that may still be queued for me */
+        if (rank != 0) {
+            int flag = 1;
+            while (flag) {
+                MPI_Iprobe(0, TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+                if (flag) { int x; MPI_Recv(&x, 1, MPI_INT, 0, TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE); }
+            }
+        }
+        if (r.cell_params) {
+            for (size_t t = 0; t < p.ntasks; t++) free(r.cell_params[t]);
+            free(r.cell_params);
+            free(r.cell_nparams);
+        }
+        free(r.busy);
+        free(r.rxbuf);
+        plan_free(&p);
+        memcpy(prev_best, msg + 1, sizeof(double) * P_COUNT);
+        have_prev = 1;
+        if (msg[0] == 1) { final = AES_EXIT_INTERRUPTED; break; }
+        if (msg[0] == 2) { final = AES_EXIT_RUNTIME; break; }
+    }
+    if (rank == 0) {
+        journal_close(&jr);
+        if (final == AES_EXIT_RUNTIME) {
+            results_abort(res);
+        } else {
+            int complete = final == AES_EXIT_OK;
+            if (results_close(res, complete, all_done, all_total, err)) {
+                fprintf(stderr, "aesweep: %s\n", err);
+                final = AES_EXIT_RUNTIME;
+            } else if (complete) {
+                unlink(jpath); /* the result file is now the record */
+                if (!o->quiet) fprintf(stderr, "aesweep: wrote %s\n", out);
+            } else {
+                fprintf(stderr, "aesweep: interrupted (signal %d); %zu tasks are saved in %s and a partial result in %s. Resume with: aesweep run --resume %s%s%s\n",
+                        (int)g_signal, all_done, jpath, out, o->spec_path, o->output ? " -o " : "", o->output ? o->output : "");
+            }
+        }
+    }
+    MPI_Bcast(&final, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    journal_data_free(&jd);
+    study_data_free(&sd);
+    spec_free(&s);
+    return final;
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Compare the metric datasets of two aesweep result files byte for byte.
+
+Every dataset of every stage group is compared as raw bytes, except the
+timing datasets (`seconds`, `rank_busy_seconds`) and the `rank` scale, whose
+values legitimately differ between runs.  Best-model weights under /models
+are compared too.  Exit 0 if identical, 1 with the first difference.
+Usage: h5_compare.py A.h5 B.h5
+"""
+import sys
+import h5py
+import numpy as np
+
+TIMING = {"seconds", "rank_busy_seconds", "rank"}
+
+
+def datasets(f):
+    out = {}
+
+    def visit(name, obj):
+        if isinstance(obj, h5py.Dataset) and name.split("/")[-1] not in TIMING:
+            out[name] = obj[()]
+    f.visititems(visit)
+    return out
+
+
+def main():
+    a, b = sys.argv[1], sys.argv[2]
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        da, db = datasets(fa), datasets(fb)
+        if set(da) != set(db):
+            print(f"different datasets: only in {a}: {sorted(set(da) - set(db))[:5]}, only in {b}: {sorted(set(db) - set(da))[:5]}")
+            return 1
+        for k in sorted(da):
+            x, y = np.asarray(da[k]), np.asarray(db[k])
+            if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+                print(f"{k}: differs ({x.dtype}{x.shape} vs {y.dtype}{y.shape})")
+                return 1
+        stages = [s for s in fa.attrs["stages"].split(",")]
+        n = sum(1 for k in da if k.split("/")[0] in stages)
+        print(f"identical: {len(da)} datasets ({n} in stage groups)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
