@@ -267,7 +267,7 @@ def write_synthetic(path, kind="moons", partial=False, seed=0, nranks=2):
                                                  pool_noise=kw.get("pool_noise", -1.0),
                                                  inherited=kw.get("inherited", ()),
                                                  inherited_from=plan[k - 1][0] if kw.get("inherited") else "",
-                                                 missing=miss if k == 0 else 0.0, save_models=kw.get("save_models", 0),
+                                                 missing=miss if k <= 1 else 0.0, save_models=kw.get("save_models", 0),
                                                  mmd=kw.get("mmd", False))
             names.append(name)
             done_all += done

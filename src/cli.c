@@ -31,7 +31,8 @@ static const char *USAGE =
     "  train [flags]         train one configuration and print train MSE, test MSE, seconds\n"
     "      --data moons|digits|FILE.csv|FILE.h5:/dataset   (default moons)\n"
     "      --train-size N --epochs N --lr X --hidden N --layers N --bottleneck N\n"
-    "      --batch-size N (0 = full batch) --seed N --noise X (moons) --scaler none|standard|minmax\n"
+    "      --batch-size N (0 = full batch) --seed N --scaler none|standard|minmax\n"
+    "      --noise X --pool N --test-size N   (moons: noise, training pool, test set; defaults 0.1, 10000, 10000)\n"
     "      --mmd-lambda X --mmd-kernel rbf|imq --mmd-scale X --mmd-nscales N\n"
     "      --stage NAME --repeat R   (reproduce cell seeds of a study stage)\n"
     "      --json                    print one JSON object\n"
@@ -66,7 +67,7 @@ static int cmd_train(int argc, char **argv)
     double v[P_COUNT] = {[P_TRAIN_SIZE] = 9000, [P_EPOCHS] = 1000, [P_LR] = 0.002, [P_HIDDEN] = 20,
                          [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0, [P_MMD_LAMBDA] = 0,
                          [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1, [P_MMD_NSCALES] = 5};
-    double seed = 1, noise = 0.1, repeat = 0;
+    double seed = 1, noise = 0.1, repeat = 0, pool = 10000, test_size = 10000;
     int json = 0;
     static const struct { const char *flag; int p; } pf[] = {
         {"--train-size", P_TRAIN_SIZE}, {"--epochs", P_EPOCHS}, {"--lr", P_LR}, {"--hidden", P_HIDDEN},
@@ -86,12 +87,15 @@ static int cmd_train(int argc, char **argv)
         if (!matched) {
             if (!val && (!strcmp(a, "--data") || !strcmp(a, "--seed") || !strcmp(a, "--noise") ||
                          !strcmp(a, "--scaler") || !strcmp(a, "--stage") || !strcmp(a, "--repeat") ||
+                         !strcmp(a, "--pool") || !strcmp(a, "--test-size") ||
                          !strcmp(a, "--mmd-kernel")))
                 return bad("%s needs a value%s", a, "");
             if (!strcmp(a, "--data")) data = val;
             else if (!strcmp(a, "--seed")) { if (parse_num(a, val, &seed)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--noise")) { if (parse_num(a, val, &noise)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--repeat")) { if (parse_num(a, val, &repeat)) return AES_EXIT_USAGE; }
+            else if (!strcmp(a, "--pool")) { if (parse_num(a, val, &pool)) return AES_EXIT_USAGE; }
+            else if (!strcmp(a, "--test-size")) { if (parse_num(a, val, &test_size)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--scaler")) scaler = val;
             else if (!strcmp(a, "--stage")) stage = val;
             else if (!strcmp(a, "--mmd-kernel")) kernel = val;
@@ -105,10 +109,11 @@ static int cmd_train(int argc, char **argv)
     v[P_MMD_KERNEL] = strcmp(kernel, "imq") ? 0 : 1;
     /* Build a one-stage spec and go through the same parser, validator and
      * task code as `run`, so a cell of a study and `train` agree exactly. */
-    char src[128], extra[1400] = "";
+    char src[128], extra[1400] = "", tests[256] = "";
     if (!strcmp(data, "moons")) {
         snprintf(src, sizeof src, "moons");
-        snprintf(extra, sizeof extra, " pool = %.0f; noise = %.17g;", v[P_TRAIN_SIZE] > 10000 ? v[P_TRAIN_SIZE] : 10000, noise);
+        snprintf(extra, sizeof extra, " pool = %.17g; noise = %.17g;", pool, noise);
+        snprintf(tests, sizeof tests, "tests = ( { name = \"test\"; noise = %.17g; size = %.17g; } );\n", noise, test_size);
     } else if (!strcmp(data, "digits")) {
         snprintf(src, sizeof src, "digits");
     } else if (strstr(data, ".h5:/") || strstr(data, ".hdf5:/")) {
@@ -119,7 +124,8 @@ static int cmd_train(int argc, char **argv)
         snprintf(extra, sizeof extra, " path = \"%s\";", data);
     }
     char *text = malloc(8192);
-    int n = snprintf(text, 8192, "study = \"train\";\nseed = %.0f;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\ndefaults = {", seed, src, extra, scaler);
+    int n = snprintf(text, 8192, "study = \"train\";\nseed = %.0f;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
+                     seed, src, extra, scaler, tests);
     for (int p = 0; p < P_COUNT; p++)
         if (p != P_MMD_KERNEL) n += snprintf(text + n, 8192 - n, " %s = %.17g;", param_names[p], v[p]);
     n += snprintf(text + n, 8192 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", kernel, stage);

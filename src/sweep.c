@@ -238,6 +238,12 @@ int sweep_validate(const sweep_opts_t *o)
     snprintf(dir, sizeof dir, "%s", out);
     char *sl = strrchr(dir, '/');
     if (sl) *sl = 0; else strcpy(dir, ".");
+    struct stat sb;
+    if (stat(dir, &sb) != 0 && errno == ENOENT) {
+        /* run creates a missing last folder; its parent must be writable */
+        char *s2 = strrchr(dir, '/');
+        if (s2) *s2 = 0; else strcpy(dir, ".");
+    }
     if (access(dir, W_OK) != 0) {
         fprintf(stderr, "aesweep: %s: output folder %s is not writable (%s); create it or choose another output (-o)\n",
                 o->spec_path, dir, strerror(errno));
@@ -382,6 +388,21 @@ int sweep_run(const sweep_opts_t *o)
     journal_data_t jd;
     memset(&jd, 0, sizeof jd);
     long jvalid = 0;
+    if (!rc && rank == 0) {
+        /* create the output folder (one level, like mkdir) when it is missing */
+        char dir[SPEC_PATH_LEN];
+        snprintf(dir, sizeof dir, "%s", out);
+        char *sl = strrchr(dir, '/');
+        if (sl && sl != dir) {
+            *sl = 0;
+            struct stat sb;
+            if (stat(dir, &sb) != 0 && mkdir(dir, 0775) != 0) {
+                snprintf(err, SPEC_ERR_LEN, "%s: cannot create the output folder %s (%s); create it or choose another output (-o)",
+                         o->spec_path, dir, strerror(errno));
+                rc = AES_EXIT_USAGE;
+            }
+        }
+    }
     if (!rc && rank == 0) {
         int ours = results_is_ours(out);
         if (ours == 0) {

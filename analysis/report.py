@@ -1,0 +1,867 @@
+#!/usr/bin/python3
+"""report.py - every figure and table of the reference study from one aesweep result file.
+
+    analysis/report.py RESULT.h5 -o OUTDIR [--components 5]
+    python3 -m analysis.report RESULT.h5 -o OUTDIR
+
+Writes PNG figures, report.md beside them and report.html (figures embedded)
+into OUTDIR, and prints the path of report.md.  Reads nothing but the file.
+What is drawn depends on the stages the file holds, recognised by their
+axes and attributes (see ../shared/docs/experiments.md for the study):
+
+  axes train_size / epochs / lr / others  minimum error along each axis (M1, D1, D3 curve)
+  axes hidden x layers                    heat map with the best cell (M2, D2)
+  axis bottleneck, 64-d data              digits, classifier agreement, latent map,
+                                          mixture samples (D3-D6; per-cell models)
+  repeats > 1 or data_draws > 1           variance table (M4)
+  2-d data, best models                   reconstructions on every test set, codes,
+                                          mixture sampling (M3, M5, M6)
+  attribute pool_noise >= 0               the stage's own noisy training set (M7)
+  MMD metrics and mmd_lambda > 0          reconstructions, codes, decoded N(0, I) (M8)
+
+A figure whose data is absent is left out with a note; an error in one
+figure is reported in the report and the rest goes on (--strict re-raises).
+
+Not for: anything that needs more than the file (no retraining).
+"""
+import argparse
+import math
+import os
+import sys
+import traceback
+import warnings
+
+if __package__ in (None, ""):  # run as a script: make the package importable
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from analysis.doc import Doc  # noqa: E402
+from analysis.nnet import Autoencoder  # noqa: E402
+from analysis.resultfile import (INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
+                                 ResultFile, as_float)
+
+KERNEL_NAMES = {0: "rbf", 1: "imq"}
+TRAINING_AXES = ("train_size", "epochs", "lr")
+MAX_SCATTER = 3000  # points drawn per scatter (the rest only crowd the plot)
+
+
+def fmt(v, param=None):
+    """A number as the report writes it: integer parameters as integers, else 6 significant digits."""
+    if v is None:
+        return "n/a"
+    if isinstance(v, str):
+        return v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    if not math.isfinite(f):
+        return "n/a"
+    if param in INTEGER_PARAMS and f == int(f):
+        return str(int(f))
+    return "%.6g" % f
+
+
+def pct(a, b):
+    return "%.1f%%" % (100.0 * a / b) if b else "n/a"
+
+
+def _subsample(n, k=MAX_SCATTER):
+    return np.arange(n) if n <= k else np.linspace(0, n - 1, k).astype(int)
+
+
+def _is_log(vals):
+    v = np.asarray(vals, dtype=float)
+    v = v[np.isfinite(v)]
+    return v.size > 1 and np.all(v > 0) and v.max() / v.min() >= 20
+
+
+def _axis_ticklabels(param, vals):
+    if param == "mmd_kernel":
+        return [KERNEL_NAMES.get(int(v), fmt(v)) for v in vals]
+    return [fmt(v, param) for v in vals]
+
+
+class Report:
+    def __init__(self, rf, outdir, components=5, strict=False):
+        self.rf = rf
+        self.outdir = outdir
+        self.k = components
+        self.strict = strict
+        self.doc = Doc(outdir)
+        self._rf_clf = None
+        self._rf_clf_done = False
+        self.in_dim = rf.in_dim
+        self.moons_like = self.in_dim == 2
+        self.images = self.in_dim == 64  # 8x8 digits
+
+    # ---------- helpers ----------
+    def guarded(self, what, fn, *a, **kw):
+        """Run one figure or table; on an error note it in the report and go on."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return fn(*a, **kw)
+        except Exception as e:  # noqa: BLE001 - the report must not die on one figure
+            if self.strict:
+                raise
+            plt.close("all")
+            self.doc.note("%s failed: %s: %s" % (what, type(e).__name__, e))
+            traceback.print_exc(file=sys.stderr)
+            return None
+
+    def model(self, g):
+        return Autoencoder.from_group(g)
+
+    def test_xy(self, name=None):
+        return self.rf.test_set(name or self.rf.primary_test)
+
+    def stored(self, g, key):
+        return np.asarray(g[key][()], dtype=np.float64) if key in g else None
+
+    def recon_of(self, g, test):
+        """Reconstruction of test set `test` by model g: stored, else rebuilt in numpy."""
+        r = self.stored(g, "test_%s_recon" % test)
+        if r is None:
+            x, _ = self.test_xy(test)
+            r = None if x is None else self.model(g).reconstruct(x)
+        return r
+
+    def training_codes(self, st, g):
+        """(codes, labels, x, how) of model g's training set.
+
+        Stored train_codes when the group has them; otherwise (per-cell models
+        may store only test codes) the codes are computed here with the numpy
+        encoder from the training set the cell used, the first train_size rows
+        of /data/pool, which the file determines when the stage draws no fresh
+        data and uses the study's pool.  None when neither works."""
+        codes = self.stored(g, "train_codes")
+        x = self.stored(g, "train_x")
+        labels = g["train_labels"][()] if "train_labels" in g else None
+        if codes is not None:
+            return codes, labels, x, "stored"
+        pool, pl = self.rf.data_array("pool"), self.rf.data_array("pool_labels")
+        n = int(as_float(g.attrs.get("train_size"), 0))
+        if pool is None or n <= 0 or st is None or st.data_draws > 1 or st.pool_noise >= 0 or n > len(pool):
+            return None, None, None, None
+        x = pool[:n].astype(np.float64)
+        return self.model(g).encode(x), (pl[:n] if pl is not None else None), x, \
+            "computed from the first %d rows of /data/pool" % n
+
+    def classifier(self):
+        """Random forest trained on the real training digits (pool + pool_labels), fixed seed."""
+        if not self._rf_clf_done:
+            self._rf_clf_done = True
+            x, y = self.rf.data_array("pool"), self.rf.data_array("pool_labels")
+            if x is not None and y is not None and len(np.unique(y)) > 1:
+                from sklearn.ensemble import RandomForestClassifier
+                self._rf_clf = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)
+                self._rf_clf.fit(x, y)
+        return self._rf_clf
+
+    # ---------- report ----------
+    def build(self):
+        rf, d = self.rf, self.doc
+        d.h(1, "aesweep report: study `%s`" % rf.attrs.get("study", "?"))
+        self.guarded("header", self.header)
+        for st in rf.stages:
+            self.guarded("stage %s" % st.name, self.stage_section, st)
+        self.guarded("variance table", self.variance_section)
+        self.guarded("best models on the test sets", self.test_mse_section)
+        if self.moons_like:
+            self.guarded("best model figures", self.moons_best_section)
+        if self.images:
+            self.guarded("digits figures of the best model", self.digits_fallback_section)
+        spec = rf.attrs.get("spec")
+        if isinstance(spec, str) and spec.strip():
+            d.h(2, "Appendix: the job spec")
+            d.p("As stored in the file (`%s`)." % rf.attrs.get("spec_path", ""))
+            d.pre(spec)
+        return d
+
+    def header(self):
+        rf, d = self.rf, self.doc
+        a = rf.attrs
+        done, total = as_float(a.get("tasks_done")), as_float(a.get("tasks_total"))
+        rows = [("file", os.path.basename(rf.path)), ("study", a.get("study", "n/a")),
+                ("aesweep_version", a.get("aesweep_version", "n/a")), ("git_commit", a.get("git_commit", "n/a")),
+                ("schema_version", fmt(a.get("schema_version"), "epochs")), ("seed", fmt(a.get("seed"), "epochs")),
+                ("ranks", fmt(a.get("ranks"), "epochs")), ("start_time", a.get("start_time") or "n/a"),
+                ("end_time", a.get("end_time") or "n/a"), ("complete", fmt(a.get("complete"), "epochs")),
+                ("tasks_done", fmt(done, "epochs")), ("tasks_total", fmt(total, "epochs")),
+                ("data", "%s, in_dim %s, pool %s rows, scaler %s" % (
+                    rf.data_attrs.get("source", "?"), rf.in_dim,
+                    rf.data["pool"].shape[0] if rf.data is not None and "pool" in rf.data else "?",
+                    rf.data_attrs.get("scaler", "?"))),
+                ("test sets", ", ".join(rf.tests) or "n/a")]
+        d.h(2, "Run")
+        d.table(["key", "value"], rows, key="metadata")
+        n_missing = sum(st.missing_cells() for st in rf.stages)
+        if rf.complete:
+            d.p("**Complete run**: %s of %s tasks done." % (fmt(done, "epochs"), fmt(total, "epochs")))
+        else:
+            msg = "**Incomplete run** (cut off, not yet resumed): %s of %s tasks done (%s)." % (
+                fmt(done, "epochs"), fmt(total, "epochs"), pct(done, total) if total == total else "n/a")
+            if rf.stages_missing:
+                msg += " Stages without results: %s." % ", ".join("%s (%s)" % m for m in rf.stages_missing)
+            msg += " %d cells have no result; figures show them as gaps and tables as n/a." % n_missing
+            d.p(msg)
+        # per stage
+        rows = []
+        for st in rf.stages:
+            sc = st.status_counts()
+            bad = ", ".join("%d %s" % (c, STATUS_NAMES[k] if 0 <= k < 4 else k) for k, c in sorted(sc.items()) if k)
+            rows.append([st.name, " x ".join("%s[%d]" % (ax, len(st.axis_values[ax])) for ax in st.axes) or "-",
+                         st.repeats, st.data_draws,
+                         "%s/%s" % (fmt(st.attr("tasks_done"), "epochs"), fmt(st.attr("tasks_total"), "epochs")),
+                         fmt(st.attr("complete"), "epochs"), st.missing_cells(), bad or "-",
+                         fmt(st.attr("balance_efficiency")), fmt(st.attr("predicted_makespan")),
+                         st.attr("inherited_from") or "-"])
+        d.p("Stages (balance efficiency = mean over ranks of the busy seconds / the maximum).")
+        d.table(["stage", "axes", "repeats", "data_draws", "tasks done", "complete", "missing cells",
+                 "cube points not ok", "balance_efficiency", "predicted_makespan", "inherited_from"], rows,
+                key="stages")
+        # best cells
+        params = [p for p in PARAMS if any("best_" + p in st.attrs for st in rf.stages)]
+        if not any(st.is_mmd for st in rf.stages):
+            params = [p for p in params if not p.startswith("mmd_")]
+        params = [p for p in params if p != "batch_size" or
+                  len({as_float(st.attrs.get("best_batch_size")) for st in rf.stages}) > 1 or
+                  any(as_float(st.attrs.get("best_batch_size"), 0) for st in rf.stages)]
+        rows = []
+        for st in rf.stages:
+            bp = st.best_params()
+            rows.append([st.name, st.select_metric, fmt(st.attr("best_value")), st.best_cell,
+                         fmt(st.attr("n_skipped"), "epochs")] +
+                        [fmt(bp.get(p), p) + ("*" if p in st.axes else "") for p in params])
+        d.p("Best cell of every stage: lowest mean of the select metric over repeats "
+            "(* marks the stage's axes).")
+        d.table(["stage", "select_metric", "best_value", "best_cell", "n_skipped"] + params, rows, key="best")
+
+    # ---------- per stage ----------
+    def stage_section(self, st):
+        d = self.doc
+        roles = []
+        if set(st.axes) & set(TRAINING_AXES):
+            roles.append("training grid (M1/D1)")
+        if "hidden" in st.axes and "layers" in st.axes:
+            roles.append("structure grid (M2/D2)")
+        if "bottleneck" in st.axes:
+            roles.append("bottleneck (D3-D6)" if self.images else "bottleneck")
+        if st.repeats * st.data_draws > 1:
+            roles.append("repeat variance (M4)" + (", fresh data" if st.data_draws > 1 else ", same data"))
+        if st.pool_noise >= 0:
+            roles.append("noisy training pool (M7)")
+        if st.is_mmd:
+            roles.append("MMD autoencoder (M8)")
+        d.h(2, "Stage %s%s" % (st.name, ": " + "; ".join(roles) if roles else ""))
+        fixed = ["%s=%s" % (p, fmt(st.param_value(p), p)) for p in PARAMS
+                 if p not in st.axes and math.isfinite(st.param_value(p))
+                 and (not p.startswith("mmd_") or st.is_mmd) and (p != "batch_size" or st.param_value(p))]
+        d.p("Axes: %s. Repeats %d, data draws %d. Other parameters: %s. Select metric `%s`; best value %s." % (
+            ", ".join("%s (%s)" % (a, ", ".join(_axis_ticklabels(a, st.axis_values[a]))) for a in st.axes) or "none",
+            st.repeats, st.data_draws, ", ".join(fixed) or "-", st.select_metric, fmt(st.attr("best_value"))))
+        if st.attr("complete") is not None and int(as_float(st.attr("complete"), 1)) != 1:
+            d.p("**This stage is incomplete**: %s of %s tasks; %d of %d cells have no result." % (
+                fmt(st.attr("tasks_done"), "epochs"), fmt(st.attr("tasks_total"), "epochs"),
+                st.missing_cells(), st.ncells))
+        heat = "hidden" in st.axes and "layers" in st.axes
+        profile_axes = [a for a in st.axes if not (heat and a in ("hidden", "layers"))]
+        if profile_axes:
+            self.guarded("%s profile" % st.name, self.profile, st, profile_axes)
+        if heat:
+            self.guarded("%s heat map" % st.name, self.heatmap, st)
+        if self.images and "bottleneck" in st.axes:
+            self.guarded("%s bottleneck figures" % st.name, self.digits_bottleneck, st)
+        if st.is_mmd:
+            self.guarded("%s MMD figures" % st.name, self.mmd_section, st)
+        if st.pool_noise >= 0:
+            self.guarded("%s noisy-pool scatter" % st.name, self.pool_noise_section, st)
+
+    def profile(self, st, axes):
+        """Minimum of the select metric along each axis (min over the other axes)."""
+        d = self.doc
+        m = st.select_metric
+        mean, std = st.stat(m, "mean"), st.stat(m, "std")
+        if mean is None:
+            d.note("stage %s: no `%s_mean` and no cube to compute it from" % (st.name, m))
+            return
+        nok = st.n_ok()
+        n = len(axes)
+        fig, axs = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+        with_err = st.repeats * st.data_draws > 1
+        for j, a in enumerate(axes):
+            i = st.axes.index(a)
+            vals = st.axis_values[a]
+            ys, es, rows = [], [], []
+            for v in range(len(vals)):
+                sub = np.take(mean, v, axis=i)
+                if not np.any(np.isfinite(sub)):
+                    ys.append(np.nan), es.append(np.nan)
+                    rows.append([fmt(vals[v], a), "n/a", "n/a", 0, "no result"])
+                    continue
+                k = int(np.nanargmin(np.where(np.isfinite(sub), sub, np.inf)))
+                full = list(np.unravel_index(k, sub.shape))
+                full.insert(i, v)
+                full = tuple(full)
+                ys.append(float(mean[full]))
+                e = float(std[full]) if std is not None else np.nan
+                es.append(e)
+                at = ", ".join("%s=%s" % (b, fmt(st.axis_values[b][full[q]], b))
+                               for q, b in enumerate(st.axes) if b != a)
+                rows.append([fmt(vals[v], a), fmt(mean[full]), fmt(e),
+                             int(nok[full]) if nok is not None else "n/a", at or "-"])
+            ax = axs[0, j]
+            ys, es = np.array(ys), np.array(es)
+            x = np.arange(len(vals)) if a == "mmd_kernel" else vals
+            ax.errorbar(x, ys, yerr=np.where(np.isfinite(es), es, 0) if with_err else None, fmt="o-",
+                        capsize=3, color="C0")
+            miss = ~np.isfinite(ys)
+            if np.any(miss):  # a red x on the bottom edge where an axis value has no result
+                from matplotlib.transforms import blended_transform_factory
+                ax.plot(np.asarray(x)[miss], np.full(miss.sum(), 0.03), "x", color="red", ms=9, mew=2,
+                        clip_on=False, transform=blended_transform_factory(ax.transData, ax.transAxes),
+                        label="no result")
+                ax.legend(fontsize=8)
+            if a == "mmd_kernel":
+                ax.set_xticks(x)
+                ax.set_xticklabels(_axis_ticklabels(a, vals))
+            elif _is_log(vals):
+                ax.set_xscale("log")
+                ax.set_xticks(vals)
+                ax.set_xticklabels(_axis_ticklabels(a, vals), rotation=45)
+                ax.minorticks_off()
+            if _is_log(ys):
+                ax.set_yscale("log")
+            ax.set_xlabel(a)
+            ax.set_ylabel("min %s" % m if j == 0 else "")
+            ax.grid(alpha=0.3)
+            d.table([a, "min %s_mean" % m, "std (same cell)", "n_ok", "at"], rows,
+                    key="profile:%s:%s" % (st.name, a),
+                    caption="Stage %s, minimum over the other axes of mean `%s`, by `%s`:" % (st.name, m, a))
+        fig.suptitle("%s: minimum %s along each axis" % (st.name, m))
+        fig.tight_layout()
+        d.figure(fig, "%s_profile.png" % st.name,
+                 "Stage %s: the minimum of mean %s over the other axes, along each axis%s. "
+                 "Missing cells are gaps (red x where an axis value has no result at all)." % (
+                     st.name, m, "; error bars: standard deviation over repeats of the minimising cell"
+                     if with_err else " (one repeat: no error bars)"))
+
+    def heatmap(self, st):
+        d = self.doc
+        m = st.select_metric
+        mean = st.stat(m, "mean")
+        if mean is None:
+            d.note("stage %s: no `%s_mean`" % (st.name, m))
+            return
+        ih, il = st.axes.index("hidden"), st.axes.index("layers")
+        others = tuple(q for q in range(st.naxes) if q not in (ih, il))
+        grid = mean
+        if others:  # min over the other axes (NaN only where every cell is missing)
+            g = np.where(np.isfinite(mean), mean, np.inf).min(axis=others)
+            grid = np.where(np.isinf(g), np.nan, g)
+            if ih > il:
+                grid = grid.T
+        elif ih > il:
+            grid = grid.T
+        H, L = st.axis_values["hidden"], st.axis_values["layers"]
+        masked = np.ma.masked_invalid(grid)
+        fig, ax = plt.subplots(figsize=(1.2 * len(L) + 3, 0.6 * len(H) + 2.2))
+        cmap = plt.get_cmap("viridis").copy()
+        cmap.set_bad("lightgray")
+        from matplotlib.colors import LogNorm
+        fin = grid[np.isfinite(grid)]
+        norm = LogNorm(fin.min(), fin.max()) if fin.size and fin.min() > 0 and fin.max() > 5 * fin.min() else None
+        im = ax.imshow(masked, cmap=cmap, norm=norm, aspect="auto", origin="lower")
+        for r in range(len(H)):
+            for c in range(len(L)):
+                v = grid[r, c]
+                light = np.isfinite(v) and sum(cmap(im.norm(v))[:3]) > 1.8  # bright cell: dark text
+                ax.text(c, r, "%.4g" % v if np.isfinite(v) else "missing", ha="center", va="center", fontsize=7,
+                        color="black" if light or not np.isfinite(v) else "white")
+        bc = st.best_cell
+        if bc >= 0:
+            idx = st.cell_index(bc)
+            ax.add_patch(plt.Rectangle((idx[il] - 0.5, idx[ih] - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
+        ax.set_xticks(range(len(L)))
+        ax.set_xticklabels(_axis_ticklabels("layers", L))
+        ax.set_yticks(range(len(H)))
+        ax.set_yticklabels(_axis_ticklabels("hidden", H))
+        ax.set_xlabel("layers")
+        ax.set_ylabel("hidden")
+        fig.colorbar(im, ax=ax, label="mean " + m)
+        ax.set_title("%s: mean %s" % (st.name, m))
+        d.figure(fig, "%s_heatmap.png" % st.name,
+                 "Stage %s: mean %s over repeats by hidden width and layers%s; red box: the best cell; "
+                 "gray: no result." % (st.name, m, " (min over the other axes)" if others else ""))
+        rows = [[fmt(H[r], "hidden")] + [fmt(grid[r, c]) for c in range(len(L))] for r in range(len(H))]
+        d.table(["hidden \\ layers"] + [fmt(v, "layers") for v in L], rows, key="heatmap:%s" % st.name,
+                caption="Stage %s, mean `%s`%s:" % (st.name, m, " (min over the other axes)" if others else ""))
+
+    # ---------- variance (M4) ----------
+    def variance_section(self):
+        d = self.doc
+        sts = [st for st in self.rf.stages if st.repeats * st.data_draws > 1]
+        if not sts:
+            return
+        d.h(2, "Repeat variance (M4)")
+        rows = []
+        skipped = [st.name for st in sts if st.best_cell < 0 and st.naxes]
+        for st in sts:
+            if st.best_cell < 0 and st.naxes:
+                continue
+            m = st.select_metric
+            cell = max(st.best_cell, 0)
+            idx = st.cell_index(cell)
+
+            def at(kind):
+                a = st.stat(m, kind)
+                return np.nan if a is None else float(np.asarray(a)[idx])
+            nok = st.n_ok()
+            rows.append([st.name, "fresh data" if st.data_draws > 1 else "same data", st.repeats, st.data_draws,
+                         int(np.asarray(nok)[idx]) if nok is not None else "n/a", m, fmt(at("mean")),
+                         fmt(at("std")), fmt(at("init_std")) if st.data_draws > 1 else "-",
+                         fmt(at("data_std")) if st.data_draws > 1 else "-",
+                         ", ".join("%s=%s" % (a, fmt(v, a)) for a, v in
+                                   st.cell_params(cell).items() if a in st.axes) or "-"])
+        d.p("Test error over repeats of one configuration (the best cell of stages with axes). "
+            "*Same data*: one training set, different initialisations. *Fresh data*: a new training set per "
+            "draw; init_std = sqrt(mean over draws of the variance over repeats), data_std = standard deviation "
+            "over draws of the mean over repeats. Standard deviations use ddof 1.")
+        d.table(["stage", "data", "repeats", "data_draws", "n_ok", "metric", "mean", "std", "init_std", "data_std",
+                 "cell"], rows, key="variance")
+        if skipped:
+            d.p("Left out (no best cell yet): %s." % ", ".join(skipped))
+
+    # ---------- best models on every test set (M3, M6 numbers) ----------
+    def test_mse_section(self):
+        d = self.doc
+        rows = []
+        for st in self.rf.stages:
+            g = st.best_model()
+            if g is None or st.best_cell < 0:
+                continue
+            for t in self.rf.tests:
+                x, _ = self.test_xy(t)
+                rec = self.stored(g, "test_%s_recon" % t)
+                recomputed = float(np.mean((rec - x) ** 2)) if rec is not None and x is not None \
+                    and rec.shape == x.shape else np.nan
+                mean = st.stat("test_mse_" + t, "mean")
+                rows.append([st.name, t, fmt(st.value_at("test_mse_" + t, st.best_cell)),
+                             fmt(np.asarray(mean)[st.cell_index(st.best_cell)] if mean is not None else None),
+                             fmt(recomputed)])
+        if not rows:
+            return
+        d.h(2, "Best models on every test set (M3, M6)")
+        d.p("Test MSE of each stage's best model (repeat 0, draw 0) as stored in the cube, the mean over repeats "
+            "of that cell, and the MSE recomputed here from the stored reconstruction (data units).")
+        d.table(["stage", "test set", "test MSE (repeat 0)", "mean over repeats", "recomputed"], rows,
+                key="test_mse")
+
+    # ---------- moons figures ----------
+    def pick_best_stage(self):
+        """The study's best plain model: the last structure grid, else the last training grid, else the
+        stage with the lowest best value (stages without MMD and with the study's own pool)."""
+        c = [st for st in self.rf.stages if st.best_model() is not None and not st.is_mmd and st.pool_noise < 0]
+        for want in (lambda s: "hidden" in s.axes and "layers" in s.axes,
+                     lambda s: bool(set(s.axes) & set(TRAINING_AXES))):
+            hit = [s for s in c if want(s)]
+            if hit:
+                return hit[-1]
+        c = [s for s in c if math.isfinite(as_float(s.attr("best_value")))]
+        return min(c, key=lambda s: as_float(s.attr("best_value"))) if c else None
+
+    def scatter_recon(self, ax, x, rec, title):
+        i = _subsample(len(x))
+        ax.scatter(x[i, 0], x[i, 1], s=4, c="0.7", label="original")
+        ax.scatter(rec[i, 0], rec[i, 1], s=4, c="C3", label="reconstruction")
+        ax.set_title(title, fontsize=9)
+        ax.set_aspect("equal", "datalim")
+        ax.legend(fontsize=7, markerscale=3, loc="upper right")
+
+    def moons_best_section(self):
+        d = self.doc
+        st = self.pick_best_stage()
+        d.h(2, "Best model: reconstructions, codes and sampling (M3, M5, M6)")
+        if st is None:
+            d.note("no stage has a best model (/models/<stage>/best)")
+            return
+        g = st.best_model()
+        bp = st.best_params()
+        d.p("The best model of stage %s (%s), repeat 0, retrained by aesweep and stored in the file." % (
+            st.name, ", ".join("%s=%s" % (p, fmt(bp.get(p), p)) for p in
+                               ("train_size", "epochs", "lr", "hidden", "layers", "bottleneck"))))
+        for t in self.rf.tests:
+            self.guarded("reconstruction on %s" % t, self.best_recon, st, g, t)
+        self.guarded("code distribution and sampling", self.codes_gmm, st, g)
+
+    def best_recon(self, st, g, t):
+        x, _ = self.test_xy(t)
+        rec = self.recon_of(g, t)
+        if x is None or rec is None:
+            self.doc.note("test set %s: no data or reconstruction" % t)
+            return
+        fig, ax = plt.subplots(figsize=(5.5, 4.5))
+        mse = st.value_at("test_mse_" + t, st.best_cell)
+        self.scatter_recon(ax, x, rec, "%s best model on test set %s: test MSE %s" % (st.name, t, fmt(mse)))
+        first = t == self.rf.primary_test
+        self.doc.figure(fig, "best_recon_%s.png" % t,
+                        "%s: test set `%s` (gray) and its reconstruction by the best model of %s (red); "
+                        "test MSE %s%s." % ("M3" if first else "M6", t, st.name, fmt(mse),
+                                            "" if first else ", without retraining"))
+
+    def codes_gmm(self, st, g):
+        from sklearn.mixture import GaussianMixture
+        d = self.doc
+        codes = self.stored(g, "train_codes")
+        tx = self.stored(g, "train_x")
+        if codes is None or tx is None:
+            d.note("M5: the best model of %s has no train_codes/train_x" % st.name)
+            return
+        if len(codes) < max(2, self.k):
+            d.note("M5: %d training codes, fewer than %d mixture components" % (len(codes), self.k))
+            return
+        ae = self.model(g)
+        gm = GaussianMixture(n_components=self.k, random_state=0).fit(codes)
+        z, _ = gm.sample(200)
+        gen = ae.decode(z)
+        b = codes.shape[1]
+        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+        if b == 1:
+            axs[0].hist(codes[:, 0], bins=60, density=True, color="0.6", label="training codes")
+            grid = np.linspace(codes.min(), codes.max(), 400)[:, None]
+            axs[0].plot(grid[:, 0], np.exp(gm.score_samples(grid)), "C3", label="mixture (%d)" % self.k)
+            axs[0].set_xlabel("code")
+            axs[0].legend(fontsize=8)
+        else:
+            i = _subsample(len(codes))
+            axs[0].scatter(codes[i, 0], codes[i, 1], s=3, c="0.6", label="training codes")
+            axs[0].scatter(z[:, 0], z[:, 1], s=6, c="C3", label="mixture samples")
+            axs[0].set_xlabel("code 0")
+            axs[0].set_ylabel("code 1")
+            axs[0].legend(fontsize=8)
+        axs[0].set_title("training codes (bottleneck %d)" % b, fontsize=9)
+        i = _subsample(len(tx))
+        axs[1].scatter(tx[i, 0], tx[i, 1], s=3, c="0.7", label="training points")
+        axs[1].scatter(gen[:, 0], gen[:, 1], s=8, c="C3", label="200 decoded samples")
+        axs[1].set_aspect("equal", "datalim")
+        axs[1].legend(fontsize=8, markerscale=2)
+        axs[1].set_title("decoded mixture samples", fontsize=9)
+        d.figure(fig, "best_codes.png",
+                 "M5: left, the training codes of the best model of %s with a %d-component Gaussian mixture "
+                 "fitted to them; right, 200 codes sampled from the mixture and decoded (red) over the "
+                 "training points." % (st.name, self.k))
+        d.table(["component", "weight", "mean", "std"],
+                [[c, fmt(gm.weights_[c]), ", ".join(fmt(v) for v in gm.means_[c]),
+                  ", ".join(fmt(math.sqrt(v)) for v in np.diag(gm.covariances_[c]))] for c in range(self.k)],
+                key="gmm", caption="The mixture fitted to the codes (random_state 0):")
+
+    def pool_noise_section(self, st):
+        d = self.doc
+        g = st.best_model()
+        if g is None:
+            d.note("M7: stage %s has no best model" % st.name)
+            return
+        if not self.moons_like:
+            return
+        tx, tr = self.stored(g, "train_x"), self.stored(g, "train_recon")
+        panels = []
+        if tx is not None and tr is not None:
+            panels.append(("own training set (noise %s)" % fmt(st.pool_noise), tx, tr,
+                           st.value_at("train_mse", st.best_cell)))
+        for t in self.rf.tests:
+            x, _ = self.test_xy(t)
+            rec = self.recon_of(g, t)
+            if x is not None and rec is not None:
+                panels.append(("test set %s" % t, x, rec, st.value_at("test_mse_" + t, st.best_cell)))
+        if not panels:
+            d.note("M7: no data to draw")
+            return
+        fig, axs = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.2), squeeze=False)
+        for ax, (title, x, rec, mse) in zip(axs[0], panels):
+            self.scatter_recon(ax, x, rec, "%s\nMSE %s" % (title, fmt(mse)))
+        d.figure(fig, "%s_recon.png" % st.name,
+                 "M7: the best model of %s, trained on a pool drawn with noise %s: its training points and each "
+                 "test set (gray) with their reconstructions (red)." % (st.name, fmt(st.pool_noise)))
+
+    # ---------- MMD (M8) ----------
+    def mmd_section(self, st):
+        d = self.doc
+        cols = [m for m in MMD_METRICS if m in st.metrics] + [st.rf.primary_metric]
+        means = {m: st.stat(m, "mean") for m in cols}
+        rows = []
+        for c in range(st.ncells):
+            idx = st.cell_index(c)
+            rows.append([fmt(st.axis_values[a][i], a) if a != "mmd_kernel" else
+                         _axis_ticklabels(a, [st.axis_values[a][i]])[0] for a, i in zip(st.axes, idx)] +
+                        [fmt(np.asarray(means[m])[idx]) if means[m] is not None else "n/a" for m in cols])
+        d.table(list(st.axes) + ["mean " + m for m in cols], rows, key="mmd:%s" % st.name,
+                caption="Stage %s: how far the codes are from N(0, I) (gen_mmd, code_mmd: MMD^2; "
+                        "code_mean_dist, code_cov_dist: distance of the codes' mean and covariance from 0 and I), "
+                        "mean over repeats:" % st.name)
+        g = st.best_model()
+        if g is None:
+            d.note("M8 figure: stage %s has no best model" % st.name)
+            return
+        if not self.moons_like:
+            return
+        ae = self.model(g)
+        tx, tr, codes = self.stored(g, "train_x"), self.stored(g, "train_recon"), self.stored(g, "train_codes")
+        if tx is None or codes is None:
+            d.note("M8 figure: the best model of %s has no train_x/train_codes" % st.name)
+            return
+        if tr is None:
+            tr = ae.reconstruct(tx)
+        rng = np.random.default_rng(0)
+        z = rng.standard_normal((500, ae.bottleneck))
+        gen = ae.decode(z)
+        fig, axs = plt.subplots(1, 3, figsize=(14, 4.2))
+        self.scatter_recon(axs[0], tx, tr, "training points and reconstructions")
+        i = _subsample(len(codes))
+        if codes.shape[1] >= 2:
+            axs[1].scatter(codes[i, 0], codes[i, 1], s=3, c="C0", label="codes")
+            axs[1].scatter(z[:, 0], z[:, 1], s=3, c="0.6", alpha=0.5, label="N(0, I)")
+            axs[1].set_aspect("equal", "datalim")
+            axs[1].legend(fontsize=7, markerscale=3)
+        else:
+            axs[1].hist(codes[:, 0], bins=60, density=True)
+        axs[1].set_title("codes", fontsize=9)
+        j = _subsample(len(tx))
+        axs[2].scatter(tx[j, 0], tx[j, 1], s=3, c="0.7", label="training points")
+        axs[2].scatter(gen[:, 0], gen[:, 1], s=5, c="C3", label="decoded from N(0, I)")
+        axs[2].set_aspect("equal", "datalim")
+        axs[2].legend(fontsize=7, markerscale=3)
+        axs[2].set_title("500 points decoded from z ~ N(0, I)", fontsize=9)
+        bp = st.best_params()
+        d.figure(fig, "%s_mmd.png" % st.name,
+                 "M8: best model of %s (%s): training points and reconstructions; the codes over a N(0, I) "
+                 "sample; 500 codes drawn from N(0, I) (seed 0) and decoded, over the training points." % (
+                     st.name, ", ".join("%s=%s" % (a, fmt(bp.get(a), a)) for a in st.axes)))
+
+    # ---------- digits (D3-D6) ----------
+    def bottleneck_models(self, st):
+        """[(bottleneck, group)] for a stage with a bottleneck axis: the saved cells at the best cell's
+        other coordinates, draw 0, repeat 0."""
+        cells = st.cell_models()
+        if not cells:
+            return []
+        ib = st.axes.index("bottleneck")
+        ref = list(st.cell_index(st.best_cell if st.best_cell >= 0 else 0))
+        out = []
+        for v, b in enumerate(st.axis_values["bottleneck"]):
+            ref[ib] = v
+            c = int(np.ravel_multi_index(tuple(ref), st.axes_shape))
+            g = cells.get((c, 0, 0))
+            if g is not None:
+                out.append((st, int(b), g))
+        return out
+
+    def digits_bottleneck(self, st):
+        d = self.doc
+        models = self.bottleneck_models(st)
+        if not models:
+            d.note("D3-D6 for stage %s: no per-cell models (set save_models in the stage)" % st.name)
+            return
+        self.digits_figures(st.name, models)
+
+    def digits_fallback_section(self):
+        """Digits without a bottleneck stage with saved models: the same figures for the best model."""
+        if any("bottleneck" in st.axes and st.cell_models() for st in self.rf.stages):
+            return
+        st = self.pick_best_stage()
+        if st is None:
+            return
+        self.doc.h(2, "Best model of %s: digits (D3-D6 with one bottleneck)" % st.name)
+        g = st.best_model()
+        self.digits_figures("best", [(st, int(as_float(g.attrs.get("bottleneck"), 0)), g)])
+
+    def digits_figures(self, tag, models):
+        d = self.doc
+        t = self.rf.primary_test
+        x, y = self.test_xy(t)
+        if x is None:
+            d.note("no test set %s" % t)
+            return
+        self.guarded("D3 digits", self.digits_recon, tag, models, x)
+        self.guarded("D4 classifier agreement", self.digits_classifier, tag, models, x, y)
+        self.guarded("D5 latent map", self.digits_latent, tag, models)
+        self.guarded("D6 generation", self.digits_generate, tag, models)
+
+    def _img(self, ax, v, label=None):
+        ax.imshow(np.clip(np.asarray(v).reshape(8, 8), 0, 16), cmap="gray_r", vmin=0, vmax=16)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if label is not None:
+            ax.set_xlabel(label, fontsize=8)
+
+    def digits_recon(self, tag, models, x):
+        t = self.rf.primary_test
+        n = min(10, len(x))
+        fig, axs = plt.subplots(len(models) + 1, n, figsize=(n * 0.9, 1.0 * (len(models) + 1)), squeeze=False)
+        for j in range(n):
+            self._img(axs[0, j], x[j])
+        axs[0, 0].set_ylabel("original", fontsize=8)
+        for r, (_, b, g) in enumerate(models, 1):
+            rec = self.recon_of(g, t)
+            for j in range(n):
+                self._img(axs[r, j], rec[j])
+            axs[r, 0].set_ylabel("b=%d" % b, fontsize=8)
+        self.doc.figure(fig, "%s_digits.png" % tag,
+                        "D3: the first %d test digits (top) and their reconstructions, one row per bottleneck "
+                        "size (%s)." % (n, ", ".join(str(b) for _, b, _ in models)))
+
+    def digits_classifier(self, tag, models, x, y):
+        from sklearn.metrics import confusion_matrix
+        d = self.doc
+        clf = self.classifier()
+        if clf is None:
+            d.note("D4: no training labels (/data/pool_labels) to train the classifier")
+            return
+        t = self.rf.primary_test
+        p_orig = clf.predict(x)
+        rows, cms = [], []
+        labels = np.unique(np.concatenate([clf.classes_, y if y is not None else []])).astype(int)
+        for _, b, g in models:
+            rec = self.recon_of(g, t)
+            p_rec = clf.predict(rec)
+            agree = float(np.mean(p_rec == p_orig))
+            acc_o = float(np.mean(p_orig == y)) if y is not None else np.nan
+            acc_r = float(np.mean(p_rec == y)) if y is not None else np.nan
+            rows.append([b, fmt(agree), fmt(acc_o), fmt(acc_r), len(x)])
+            cms.append((b, confusion_matrix(y if y is not None else p_orig, p_rec, labels=labels)))
+        d.table(["bottleneck", "agreement", "accuracy (originals)", "accuracy (reconstructions)", "test digits"],
+                rows, key="agreement:%s" % tag,
+                caption="D4: random forest (200 trees, random_state 0) trained on the %d real training digits; "
+                        "agreement = share of test digits whose reconstruction gets the same predicted label as "
+                        "the original:" % len(self.rf.data_array("pool")))
+        fig, ax = plt.subplots(figsize=(4.5, 3.3))
+        ax.plot([r[0] for r in rows], [float(r[1]) for r in rows], "o-")
+        ax.set_xlabel("bottleneck")
+        ax.set_ylabel("label agreement")
+        ax.set_xticks([r[0] for r in rows])
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+        d.figure(fig, "%s_agreement.png" % tag,
+                 "D4: share of test digits whose reconstruction the classifier labels like the original.")
+        fig, axs = plt.subplots(1, len(cms), figsize=(4.2 * len(cms), 4), squeeze=False)
+        for ax, (b, cm) in zip(axs[0], cms):
+            ax.imshow(cm, cmap="Blues")
+            for r in range(cm.shape[0]):
+                for c in range(cm.shape[1]):
+                    if cm[r, c]:
+                        ax.text(c, r, str(cm[r, c]), ha="center", va="center", fontsize=6,
+                                color="white" if cm[r, c] > cm.max() / 2 else "black")
+            ax.set_xticks(range(len(labels)))
+            ax.set_xticklabels(labels)
+            ax.set_yticks(range(len(labels)))
+            ax.set_yticklabels(labels)
+            ax.set_xlabel("predicted from reconstruction")
+            ax.set_ylabel("true label" if y is not None else "predicted from original")
+            ax.set_title("bottleneck %d" % b, fontsize=9)
+        d.figure(fig, "%s_confusion.png" % tag,
+                 "D4: confusion matrices, %s against the label the classifier predicts from the reconstruction, "
+                 "per bottleneck." % ("true label of the test digit" if y is not None else "label of the original"))
+
+    def digits_latent(self, tag, models):
+        d = self.doc
+        pick = [(st, g) for st, b, g in models if b == 2]
+        for st in self.rf.stages:  # else any stored best model with a 2-d code
+            g = st.best_model()
+            if g is not None and int(as_float(g.attrs.get("bottleneck"), 0)) == 2:
+                pick.append((st, g))
+        for st, g in pick:
+            codes, labels, _, how = self.training_codes(st, g)
+            if codes is not None:
+                break
+        else:
+            d.note("D5: no model with bottleneck 2 and training codes" if pick else "D5: no model with bottleneck 2")
+            return
+        fig, ax = plt.subplots(figsize=(6, 5))
+        if labels is not None:
+            sc = ax.scatter(codes[:, 0], codes[:, 1], c=labels, cmap="tab10", s=6, vmin=-0.5, vmax=9.5)
+            fig.colorbar(sc, ax=ax, ticks=range(10), label="label")
+        else:
+            ax.scatter(codes[:, 0], codes[:, 1], s=6)
+        ax.set_xlabel("code 0")
+        ax.set_ylabel("code 1")
+        d.figure(fig, "%s_latent.png" % tag,
+                 "D5: the training codes of the bottleneck-2 model `%s` (%s), coloured by label." % (g.name, how))
+
+    def digits_generate(self, tag, models):
+        from sklearn.mixture import GaussianMixture
+        d = self.doc
+        clf = self.classifier()
+        rows = []
+        hows = set()
+        for st, b, g in models:
+            codes, _, _, how = self.training_codes(st, g)
+            if codes is None or len(codes) < self.k:
+                continue
+            hows.add(how)
+            gm = GaussianMixture(n_components=self.k, random_state=0).fit(codes)
+            z, _ = gm.sample(10)
+            imgs = self.model(g).decode(z)
+            lab = clf.predict(imgs) if clf is not None else [None] * len(imgs)
+            rows.append((b, imgs, lab))
+        if not rows:
+            d.note("D6: no training codes to fit a mixture to")
+            return
+        fig, axs = plt.subplots(len(rows), 10, figsize=(9, 1.15 * len(rows)), squeeze=False)
+        for r, (b, imgs, lab) in enumerate(rows):
+            for j in range(10):
+                self._img(axs[r, j], imgs[j], None if lab[j] is None else "label %d" % lab[j])
+            axs[r, 0].set_ylabel("b=%d" % b, fontsize=8)
+        d.figure(fig, "%s_generated.png" % tag,
+                 "D6: per bottleneck, ten codes sampled from a %d-component Gaussian mixture fitted to the "
+                 "training codes (%s; random_state 0), decoded; under each the classifier's predicted label." % (
+                     self.k, "; ".join(sorted(hows))))
+
+
+def write_report(path, outdir, components=5, strict=False, html=True):
+    os.makedirs(outdir, exist_ok=True)
+    with ResultFile(path) as rf:
+        doc = Report(rf, outdir, components, strict).build()
+        title = "aesweep report: %s" % rf.attrs.get("study", "?")
+    md = os.path.join(outdir, "report.md")
+    if html:
+        doc.p("The same report with the figures embedded: `report.html`.")
+    with open(md, "w") as f:
+        f.write(doc.markdown())
+    if html:
+        with open(os.path.join(outdir, "report.html"), "w") as f:
+            f.write(doc.html(title))
+    return md
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Figures and tables of an aesweep study from its result file.")
+    ap.add_argument("result", help="the result file (.h5)")
+    ap.add_argument("-o", "--outdir", help="output folder (default: RESULT without .h5, plus _report)")
+    ap.add_argument("--components", type=int, default=5,
+                    help="Gaussian mixture components for the code sampling (M5, D6; default 5)")
+    ap.add_argument("--no-html", action="store_true", help="write report.md only")
+    ap.add_argument("--strict", action="store_true", help="stop on the first error in a figure (for tests)")
+    a = ap.parse_args(argv)
+    if a.components < 1:
+        ap.error("--components must be at least 1")
+    if not os.path.exists(a.result):
+        print("%s: no such file; give the result file a study wrote (aesweep run SPEC -o FILE)" % a.result,
+              file=sys.stderr)
+        return 2
+    out = a.outdir or (os.path.splitext(a.result)[0] + "_report")
+    try:
+        md = write_report(a.result, out, a.components, a.strict, not a.no_html)
+    except OSError as e:
+        print("%s: cannot read as an HDF5 result file (%s)" % (a.result, e), file=sys.stderr)
+        return 2
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""End-to-end tests of `aesweep run` with the real binary under mpirun.
+
+Run by CTest (tests/sweep.cmake) with AESWEEP_BIN pointing at the binary.
+Every test asserts values read back from the result files.
+"""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("AESWEEP_SRC", os.path.dirname(HERE))
+BIN = os.environ.get("AESWEEP_BIN", os.path.join(SRC, "build", "aesweep"))
+PY = os.environ.get("PYTHON", sys.executable)
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1")
+TIMING = {"seconds", "rank_busy_seconds", "rank"}
+
+
+def spec(name):
+    return os.path.join(HERE, "specs", name) if not name.startswith("jobs/") else os.path.join(SRC, name)
+
+
+def run(ranks, spec_path, out, *extra, check=True, timeout=600):
+    cmd = ["mpirun", "--oversubscribe", "-np", str(ranks), BIN, "run", spec_path, "-o", out, "--quiet", *extra]
+    p = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=timeout)
+    if check:
+        assert p.returncode == 0, f"{cmd} failed ({p.returncode}): {p.stderr[-2000:]}"
+    return p
+
+
+def metric_datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and name.split("/")[-1] not in TIMING:
+                out[name] = np.asarray(obj[()])
+        f.visititems(visit)
+    return out
+
+
+def assert_identical(a, b):
+    da, db = metric_datasets(a), metric_datasets(b)
+    assert set(da) == set(db)
+    stage_sets = [k for k in da if not k.startswith(("data/", "models/"))]
+    assert len(stage_sets) > 10
+    for k in sorted(da):
+        assert da[k].dtype == db[k].dtype and da[k].shape == db[k].shape, k
+        assert da[k].tobytes() == db[k].tobytes(), f"{k} differs"
+
+
+def test_byte_identical_across_ranks(tmp_path):
+    """jobs/quick.cfg at 1, 2, 3 and 4 ranks: identical metric datasets."""
+    outs = []
+    for n in (1, 2, 3, 4):
+        o = str(tmp_path / f"q{n}.h5")
+        run(n, spec("jobs/quick.cfg"), o)
+        outs.append(o)
+    for o in outs[1:]:
+        assert_identical(outs[0], o)
+    with h5py.File(outs[3], "r") as f:
+        assert f.attrs["ranks"] == 4 and f.attrs["complete"] == 1
+        assert f["train_grid/rank_busy_seconds"].shape == (4,)
+        assert 0 < f["train_grid"].attrs["balance_efficiency"] <= 1
+
+
+def test_cube_equals_train_cell_by_cell(tmp_path):
+    """A 2x2x2 cube with 3 repeats equals `aesweep train` run per cell with the same seeds."""
+    out = str(tmp_path / "cube.h5")
+    run(2, spec("cube.cfg"), out)
+    import json
+    with h5py.File(out, "r") as f:
+        g = f["cube"]
+        ts, ep, hid = g["train_size"][()], g["epochs"][()], g["hidden"][()]
+        cube, train = g["test_mse_test"][()], g["train_mse"][()]
+        assert cube.shape == (2, 2, 2, 1, 3)
+        assert np.all(np.isfinite(cube))
+        checked = 0
+        for i, s in enumerate(ts):
+            for j, e in enumerate(ep):
+                for k, h in enumerate(hid):
+                    for r in range(3):
+                        p = subprocess.run([BIN, "train", "--data", "moons", "--seed", "5", "--stage", "cube",
+                                            "--repeat", str(r), "--train-size", str(int(s)), "--epochs", str(int(e)),
+                                            "--hidden", str(int(h)), "--layers", "1", "--bottleneck", "1",
+                                            "--lr", "0.003", "--noise", "0.1", "--pool", "1000", "--test-size", "500", "--json"],
+                                           capture_output=True, text=True, env=ENV)
+                        assert p.returncode == 0, p.stderr
+                        js = json.loads(p.stdout)
+                        # bitwise equal: same seeds, same data, same code path
+                        assert js["train_mse"] == train[i, j, k, 0, r]
+                        assert js["test_mse"] == cube[i, j, k, 0, r]
+                        checked += 1
+        assert checked == 24
+
+
+def test_epoch_reuse_is_exact(tmp_path):
+    """One trajectory filling the epochs axis equals separate runs per epochs value."""
+    text = open(spec("cube.cfg")).read()
+    off = text.replace('study = "cube";', 'study = "cube";\nreuse_epochs = false;')
+    p_off = tmp_path / "cube_off.cfg"
+    p_off.write_text(off)
+    a, b = str(tmp_path / "on.h5"), str(tmp_path / "off.h5")
+    run(2, spec("cube.cfg"), a)
+    run(2, str(p_off), b)
+    da, db = metric_datasets(a), metric_datasets(b)
+    for k in da:
+        if k.startswith("cube/"):
+            assert da[k].tobytes() == db[k].tobytes(), k
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        assert fa["cube"].attrs["tasks_total"] == 12 and fb["cube"].attrs["tasks_total"] == 24
+
+
+def test_xarray_and_h5py_layout(tmp_path):
+    out = str(tmp_path / "q.h5")
+    run(2, spec("jobs/quick.cfg"), out)
+    import xarray as xr
+    ds = xr.open_dataset(out, group="train_grid", engine="h5netcdf")
+    assert list(ds["test_mse_clean"].dims) == ["train_size", "epochs", "lr", "repeat"]
+    assert list(ds["train_size"].values) == [200.0, 500.0]
+    assert list(ds["lr"].values) == [0.003, 0.001]
+    assert ds["test_mse_noisy"].shape == (2, 2, 2, 2)
+    m = ds["test_mse_clean"].mean("repeat").values
+    assert np.allclose(m, ds["test_mse_clean_mean"].values, rtol=1e-12)
+    best = np.unravel_index(np.nanargmin(ds["test_mse_clean_mean"].values), m.shape)
+    assert ds.attrs["best_cell"] == np.ravel_multi_index(best, m.shape)
+    assert ds.attrs["best_value"] == pytest.approx(np.nanmin(m), rel=1e-15)
+    st = xr.open_dataset(out, group="structure", engine="h5netcdf")
+    assert st.attrs["source_epochs"] == "inherited" and st.attrs["inherited_from"] == "train_grid"
+    assert st.attrs["epochs"] == ds.attrs["best_epochs"] and st.attrs["lr"] == ds.attrs["best_lr"]
+    assert st.attrs["source_train_size"] == "fixed" and st.attrs["train_size"] == 500
+    var = xr.open_dataset(out, group="variance", engine="h5netcdf")
+    assert list(var["test_mse_clean"].dims) == ["draw", "repeat"]
+    x = var["test_mse_clean"].values
+    init_sd = np.sqrt(np.mean(np.var(x, axis=1, ddof=1)))
+    data_sd = np.std(np.mean(x, axis=1), ddof=1)
+    assert var["test_mse_clean_init_std"].values == pytest.approx(init_sd, rel=1e-12)
+    assert var["test_mse_clean_data_std"].values == pytest.approx(data_sd, rel=1e-12)
+    with h5py.File(out, "r") as f:
+        for k in ("spec", "aesweep_version", "git_commit", "start_time", "end_time"):
+            assert isinstance(f.attrs[k], str) and f.attrs[k]
+        assert f.attrs["schema_version"] == 1 and f.attrs["seed"] == 7
+        assert "structure" in f.attrs["stages"].split(",")
+        b = f["models/structure/best"]
+        assert b.attrs["hidden"] == st.attrs["best_hidden"]
+        assert b["test_clean_recon"].shape == f["data/test_clean"].shape
+        assert f["data/pool"].shape == (2000, 2)
+
+
+def _resume_after(tmp_path, kill):
+    ref = str(tmp_path / "ref.h5")
+    run(2, spec("slow.cfg"), ref)
+    out = str(tmp_path / "cut.h5")
+    cmd = ["mpirun", "--oversubscribe", "-np", "2", BIN, "run", spec("slow.cfg"), "-o", out, "--quiet"]
+    p = subprocess.Popen(cmd, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True)
+    time.sleep(2.5)
+    code = kill(p)
+    _, err = p.communicate(timeout=120)
+    assert os.path.exists(out + ".journal"), err
+    size = os.path.getsize(out + ".journal")
+    assert size > 1000, "journal holds finished tasks"
+    rc = run(2, spec("slow.cfg"), out, "--resume")
+    assert rc.returncode == 0
+    assert not os.path.exists(out + ".journal")
+    assert_identical(ref, out)
+    return code, p.returncode, err
+
+
+def test_sigkill_rank_then_resume(tmp_path):
+    def kill(p):
+        pids = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(p.pid)), "^" + BIN + " run"],
+                              capture_output=True, text=True).stdout.split()
+        assert len(pids) == 2, "two ranks running"
+        os.kill(int(pids[-1]), signal.SIGKILL)
+        return None
+    _resume_after(tmp_path, kill)
+
+
+def test_sigterm_exit_code_then_resume(tmp_path):
+    def term(p):
+        # what Slurm does at a time limit: SIGTERM to every task of the step
+        pids = subprocess.run(["pgrep", "-f", "-s", str(os.getpgid(p.pid)), "^" + BIN + " run"],
+                              capture_output=True, text=True).stdout.split()
+        assert len(pids) == 2
+        for pid in pids:
+            os.kill(int(pid), signal.SIGTERM)
+        t0 = time.time()
+        p.wait(timeout=60)
+        return time.time() - t0
+    took, rc, err = _resume_after(tmp_path, term)
+    assert rc == 75, err
+    assert took < 10
+    assert "--resume" in err
+
+
+def test_validate_prints_plan():
+    p = subprocess.run([BIN, "validate", spec("jobs/quick.cfg"), "--ranks", "4"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "train_grid" in p.stdout and "8 tasks" in p.stdout and "makespan at 4 rank(s)" in p.stdout
