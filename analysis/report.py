@@ -213,7 +213,12 @@ class Report:
             d.p(msg)
         # per stage
         rows = []
-        for st in rf.stages:
+        missing = dict(rf.stages_missing)
+        for name in rf.stage_names:
+            if name in missing:
+                rows.append([name] + ["-"] * 10 + [missing[name]])
+                continue
+            st = rf.stage(name)
             sc = st.status_counts()
             bad = ", ".join("%d %s" % (c, STATUS_NAMES[k] if 0 <= k < 4 else k) for k, c in sorted(sc.items()) if k)
             rows.append([st.name, " x ".join("%s[%d]" % (ax, len(st.axis_values[ax])) for ax in st.axes) or "-",
@@ -221,10 +226,11 @@ class Report:
                          "%s/%s" % (fmt(st.attr("tasks_done"), "epochs"), fmt(st.attr("tasks_total"), "epochs")),
                          fmt(st.attr("complete"), "epochs"), st.missing_cells(), bad or "-",
                          fmt(st.attr("balance_efficiency")), fmt(st.attr("predicted_makespan")),
-                         st.attr("inherited_from") or "-"])
+                         st.attr("inherited_from") or "-", "complete" if int(as_float(st.attr("complete"), 0))
+                         else "incomplete"])
         d.p("Stages (balance efficiency = mean over ranks of the busy seconds / the maximum).")
         d.table(["stage", "axes", "repeats", "data_draws", "tasks done", "complete", "missing cells",
-                 "cube points not ok", "balance_efficiency", "predicted_makespan", "inherited_from"], rows,
+                 "cube points not ok", "balance_efficiency", "predicted_makespan", "inherited_from", "state"], rows,
                 key="stages")
         # best cells
         params = [p for p in PARAMS if any("best_" + p in st.attrs for st in rf.stages)]

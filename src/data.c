@@ -2,12 +2,19 @@
 #include "aesweep/data.h"
 #include "aesweep/rng.h"
 #include <errno.h>
+#include <float.h>
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+/* Widest data accepted: scaler_t holds 4096 columns. */
+#define DATA_MAX_COLS 4096
 
 void data_free(dataset_t *ds)
 {
@@ -21,6 +28,7 @@ int data_alloc(dataset_t *ds, size_t n, int d, int with_labels)
 {
     memset(ds, 0, sizeof *ds);
     if (d < 1) return -1;
+    if (n > SIZE_MAX / sizeof(float) / (size_t)d) return -1; /* n * d * 4 would wrap */
     ds->x = malloc((n ? n : 1) * (size_t)d * sizeof(float));
     if (with_labels) ds->labels = malloc((n ? n : 1) * sizeof(int));
     if (!ds->x || (with_labels && !ds->labels)) {
@@ -98,6 +106,11 @@ static int fvec_push(fvec_t *a, float x)
 int data_load_csv(dataset_t *out, const char *path, int header, int label_col, char *err)
 {
     memset(out, 0, sizeof *out);
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(err, DATA_ERR_LEN, "%s: is a directory, not a data file; set the path to a .csv or .csv.gz file", path);
+        return -1;
+    }
     gzFile f = gzopen(path, "rb");
     if (!f) {
         snprintf(err, DATA_ERR_LEN, "%s: cannot open (%s); check the path", path, strerror(errno));
@@ -132,24 +145,43 @@ int data_load_csv(dataset_t *out, const char *path, int header, int label_col, c
             double v = strtod(s, &end);
             char *q = end;
             while (*q == ' ' || *q == '\t') q++;
+            if (end == s && (*s == ',' || *s == 0)) {
+                snprintf(err, DATA_ERR_LEN,
+                         "%s:%zu: column %d is empty (a doubled or trailing comma?); every field must hold a number",
+                         path, lineno, col + 1);
+                goto done;
+            }
             if (end == s || (*q != ',' && *q != 0)) {
                 char field[48];
                 size_t k = strcspn(s, ",");
                 snprintf(field, sizeof field, "%.*s", (int)(k < 40 ? k : 40), s);
+                for (char *c = field; *c; c++) /* one printable line */
+                    if ((unsigned char)*c < 32 || (unsigned char)*c == 127) *c = '?';
                 snprintf(err, DATA_ERR_LEN,
-                         "%s:%zu: column %d: '%s' is not a number; every field must be numeric "
-                         "(set header = true if line 1 holds column names)",
-                         path, lineno, col + 1, field);
+                         "%s:%zu: column %d: '%s' is not a number; every field must be numeric%s",
+                         path, lineno, col + 1, field,
+                         lineno == 1 ? " (set header = true if line 1 holds column names)" : "");
                 goto done;
             }
             if (!isfinite(v)) {
                 snprintf(err, DATA_ERR_LEN,
                          "%s:%zu: column %d: value %.*s is not finite; remove or impute NaN/inf rows",
-                         path, lineno, col + 1, (int)(end - s), s);
+                         path, lineno, col + 1, (int)(end - s > 40 ? 40 : end - s), s);
+                goto done;
+            }
+            if (fabs(v) > FLT_MAX) {
+                snprintf(err, DATA_ERR_LEN,
+                         "%s:%zu: column %d: value %.*s is outside the float range (|x| <= 3.4e38); rescale the column",
+                         path, lineno, col + 1, (int)(end - s > 40 ? 40 : end - s), s);
                 goto done;
             }
             if (fvec_push(&vals, (float)v)) goto oom;
             col++;
+            if (col > DATA_MAX_COLS + 1) {
+                snprintf(err, DATA_ERR_LEN, "%s:%zu: more than %d columns; at most %d features (plus a label) are supported",
+                         path, lineno, DATA_MAX_COLS + 1, DATA_MAX_COLS);
+                goto done;
+            }
             if (*q == 0) break;
             s = q + 1;
         }
@@ -162,6 +194,17 @@ int data_load_csv(dataset_t *out, const char *path, int header, int label_col, c
         }
         rows++;
     }
+    {
+        int zerr = Z_OK;
+        const char *zmsg = gzerror(f, &zerr);
+        if (zerr != Z_OK && zerr != Z_STREAM_END) {
+            size_t pl = strlen(path); /* zlib prefixes its message with the path */
+            if (zmsg && !strncmp(zmsg, path, pl) && !strncmp(zmsg + pl, ": ", 2)) zmsg += pl + 2;
+            snprintf(err, DATA_ERR_LEN, "%s: read error after line %zu (%s); the file is truncated or corrupt, re-create it",
+                     path, lineno, zerr == Z_ERRNO ? strerror(errno) : zmsg ? zmsg : "zlib error");
+            goto done;
+        }
+    }
     if (rows == 0) {
         snprintf(err, DATA_ERR_LEN, "%s: no data rows; the file is empty or only a header", path);
         goto done;
@@ -173,15 +216,19 @@ int data_load_csv(dataset_t *out, const char *path, int header, int label_col, c
         goto done;
     }
     int d = label_col >= 0 ? ncols - 1 : ncols;
+    if (d > DATA_MAX_COLS) {
+        snprintf(err, DATA_ERR_LEN, "%s: %d feature columns; at most %d are supported", path, d, DATA_MAX_COLS);
+        goto done;
+    }
     if (data_alloc(out, rows, d, label_col >= 0)) goto oom;
     for (size_t i = 0; i < rows; i++) {
         int k = 0;
         for (int c = 0; c < ncols; c++) {
             float v = vals.v[i * ncols + c];
             if (c == label_col) {
-                if (v != floorf(v)) {
-                    snprintf(err, DATA_ERR_LEN, "%s: row %zu: label %g is not an integer", path,
-                             i + 1 + (header ? 1 : 0), v);
+                if (v != floorf(v) || v < -2147483520.0f || v > 2147483520.0f) {
+                    snprintf(err, DATA_ERR_LEN, "%s: row %zu: label %g is not an integer; check data.label_column (%s)", path,
+                             i + 1 + (header ? 1 : 0), v, label_col == ncols - 1 ? "the last column" : "a 0-based column");
                     data_free(out);
                     goto done;
                 }
@@ -217,18 +264,48 @@ int data_load_h5(dataset_t *out, const char *spec, char *err)
     const char *dname = colon + 1;
     int rc = -1;
     hid_t f = -1, d = -1, sp = -1;
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(err, DATA_ERR_LEN, "%s: cannot open (%s); check the path", path, strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(err, DATA_ERR_LEN, "%s: is a directory, not an HDF5 file; set the path to FILE.h5:/dataset", path);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, DATA_ERR_LEN, "%s: cannot read (%s); check its permissions", path, strerror(errno));
+        return -1;
+    }
+    int exists = 0;
     H5E_BEGIN_TRY
     {
         f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        if (f >= 0 && H5Lexists(f, dname, H5P_DEFAULT) > 0) d = H5Dopen2(f, dname, H5P_DEFAULT);
+        /* H5Lexists checks only the last component: walk the path so that
+         * a missing group in the middle is a "no dataset", not an error */
+        if (f >= 0 && strcmp(dname, "/") != 0) {
+            char part[4096];
+            snprintf(part, sizeof part, "%s", dname);
+            exists = 1;
+            for (char *sl = strchr(part + 1, '/');; sl = strchr(sl + 1, '/')) {
+                if (sl) *sl = 0;
+                if (H5Lexists(f, part, H5P_DEFAULT) <= 0) { exists = 0; break; }
+                if (!sl) break;
+                *sl = '/';
+            }
+        }
+        if (exists) d = H5Dopen2(f, dname, H5P_DEFAULT);
     }
     H5E_END_TRY;
     if (f < 0) {
-        snprintf(err, DATA_ERR_LEN, "%s: cannot open as HDF5; check the path and that it is an HDF5 file", path);
+        snprintf(err, DATA_ERR_LEN, "%s: not an HDF5 file (or a damaged one); check the path, or use source = \"csv\" for text data", path);
         goto done;
     }
     if (d < 0) {
-        snprintf(err, DATA_ERR_LEN, "%s: no dataset '%s'; list them with h5ls -r %s", path, dname, path);
+        if (exists)
+            snprintf(err, DATA_ERR_LEN, "%s: '%s' is not a dataset (a group?); name a dataset, list them with h5ls -r %s", path, dname, path);
+        else
+            snprintf(err, DATA_ERR_LEN, "%s: no dataset '%s'; list them with h5ls -r %s", path, dname, path);
         goto done;
     }
     sp = H5Dget_space(d);
@@ -247,13 +324,22 @@ int data_load_h5(dataset_t *out, const char *spec, char *err)
         snprintf(err, DATA_ERR_LEN, "%s:%s: dataset is not numeric; store floats or integers", path, dname);
         goto done;
     }
-    if (dims[0] < 1 || dims[1] < 1 || dims[1] > 4096) {
-        snprintf(err, DATA_ERR_LEN, "%s:%s: shape %llux%llu; need >= 1 row and 1..4096 columns", path,
-                 dname, (unsigned long long)dims[0], (unsigned long long)dims[1]);
+    if (dims[0] < 1 || dims[1] < 1 || dims[1] > DATA_MAX_COLS) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: shape %llux%llu; need >= 1 row and 1..%d columns", path,
+                 dname, (unsigned long long)dims[0], (unsigned long long)dims[1], DATA_MAX_COLS);
         goto done;
     }
-    if (data_alloc(out, dims[0], (int)dims[1], 0)) {
-        snprintf(err, DATA_ERR_LEN, "%s:%s: out of memory", path, dname);
+    double need = (double)dims[0] * (double)dims[1] * sizeof(float);
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    if (phys > 0 && need > phys / 2) { /* refuse before allocating: half the node for one copy */
+        snprintf(err, DATA_ERR_LEN, "%s:%s: shape %llux%llu needs %.3g GiB as float32, more than half of this node's %.3g GiB; use a smaller dataset or a subset",
+                 path, dname, (unsigned long long)dims[0], (unsigned long long)dims[1], need / 1073741824.0, phys / 1073741824.0);
+        goto done;
+    }
+    if (dims[0] > (hsize_t)(SIZE_MAX / sizeof(float) / dims[1]) || data_alloc(out, dims[0], (int)dims[1], 0)) {
+        snprintf(err, DATA_ERR_LEN, "%s:%s: shape %llux%llu needs %.3g GiB as float32, more than this process can allocate; use a smaller dataset",
+                 path, dname, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                 (double)dims[0] * (double)dims[1] * 4.0 / 1073741824.0);
         goto done;
     }
     if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->x) < 0) {

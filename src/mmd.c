@@ -1,11 +1,46 @@
 /* mmd.c - unbiased MMD^2 and its gradient with respect to the first sample.
  *
- * With k(x,y) = f(s), s = |x-y|^2, dk/dx = 2 f'(s) (x - y), so
- *   d MMD^2 / d x_i = 2/(n(n-1)) sum_{j!=i} 2 f'(s_ij)(x_i - x_j)
- *                   - 2/(nm)     sum_j     2 f'(t_ij)(x_i - y_j).
+ * With k(x,y) = f(s), s = |x-y|^2, dk/dx = 2 f'(s) (x - y), so for
+ * MMD^2(X, Z) with n = m, cxx = 1/(n(n-1)), cxy = 1/n^2:
+ *   d MMD^2 / d x_i = 4 cxx sum_{j!=i} f'(s_ij)(x_i - x_j)
+ *                   - 4 cxy sum_j     f'(t_ij)(x_i - z_j).
+ *
+ * Two implementations:
+ *
+ * mmd_loss_grad_ref (and mmd2): plain C in double, one exp or division per
+ *   pair and scale, every ordered pair of the XX term visited.  The
+ *   reference the tests hold the fast path to.
+ *
+ * mmd_loss_grad: the training kernel, ~2 n^2 pair evaluations per call:
+ *   - XX once per unordered pair (i < j): the pair's term is added to x_i's
+ *     gradient and subtracted from x_j's (n^2/2 pairs); XZ for all n^2
+ *     pairs (only x gets a gradient); ZZ once per unordered pair, value only.
+ *   - The samples are transposed to [b][npad] (npad = n rounded up to the
+ *     vector width) so the inner loop over j is a loop of explicit 16-lane
+ *     float vectors (GCC/Clang vector extensions; AVX-512: one register,
+ *     AVX2/SSE: split by the compiler).  The code dimension is the scalar
+ *     loop inside; b = 1..4 get compile-time copies, any b works.
+ *   - Kernel values in float; each row's sums are reduced lane-wise in
+ *     float and then added in double; x_j's mirrored gradient is collected
+ *     in float for at most MMD_FLUSH rows, then added into a double sum.
+ *     Per-pair constants (4 cxx, 4 cxy) are applied in double at the end, so
+ *     the float terms stay well inside the normal range.
+ *   - RBF with halving scales (what mmd_cfg_rbf makes): h_{i+1} = h_i / 2
+ *     gives exp(-s/(2h_{i+1})) = exp(-s/(2h_i))^2, so one exp per pair plus
+ *     k-1 squarings.  The exp is a Cody-Waite reduction and the Cephes
+ *     expf polynomial in plain float arithmetic (IEEE, no -ffast-math;
+ *     ~2 ulp; a squaring doubles the relative error, so the k-th scale
+ *     carries ~2^k ulp, 3e-6 for k = 5 - well inside 1e-4).  Other scale
+ *     lists take one exp per pair and scale.
+ *   - Exponential terms below 2^-60 are set to 0 (absolute error < 1e-18
+ *     per pair): squaring them would make subnormals, which are slow.
+ *   - IMQ: r = C/(C+s), f = sum r, f' = -sum r^2 / C: one division per
+ *     pair and scale.
+ *   NaN codes give a NaN loss (the trainer's divergence check).
  */
 #include "aesweep/mmd.h"
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 void mmd_cfg_rbf(mmd_cfg_t *c, float lambda, double h0, int k)
@@ -28,13 +63,36 @@ void mmd_cfg_imq(mmd_cfg_t *c, float lambda, const double *C, int n)
     for (int i = 0; i < n; i++) c->scales[i] = C[i];
 }
 
+/* ---- vector types and layout ---------------------------------------------- */
+
+#define V 16        /* lanes per vector: fixed, so results do not depend on -march */
+#define MMD_FLUSH 64 /* rows of mirrored XX gradient collected in float */
+typedef float vf __attribute__((vector_size(V * sizeof(float))));
+typedef int32_t vi __attribute__((vector_size(V * sizeof(int32_t))));
+
+static size_t pad_v(size_t n) { return (n + V - 1) / V * V; }
+
+/* Workspace behind Z in zbuf (floats), every region 64-byte aligned:
+ *   xt, zt   [b][npad]  the samples transposed (padding lanes 0)
+ *   gt       [b][npad]  mirrored XX gradient, float, flushed every MMD_FLUSH rows
+ *   gacc     [b] vf     per-dimension lane accumulators (generic b)
+ *   gd       [n][b]     double gradient sum (2 floats per element) */
+static size_t ws_floats(int n, int b)
+{
+    size_t np = pad_v((size_t)n);
+    return V /* alignment */ + 3 * (size_t)b * np + (size_t)b * V + 2 * (size_t)n * b;
+}
+
 size_t mmd_scratch_floats(const mmd_cfg_t *c, int n, int b)
 {
     (void)c;
-    return 2 * (size_t)n * b; /* dcode and Z */
+    if (n < 0) n = 0;
+    return 2 * (size_t)n * b + ws_floats(n, b); /* dcode, Z, workspace */
 }
 
-/* f(s) and f'(s) summed over the scales. */
+/* ---- double reference ----------------------------------------------------- */
+
+/* f(s) and f'(s) summed over the scales, one exp / division per scale. */
 static inline double kern(const mmd_cfg_t *c, double s, double *dfds)
 {
     double f = 0, g = 0;
@@ -80,6 +138,274 @@ double mmd2(const mmd_cfg_t *c, const float *X, size_t n, const float *Y, size_t
            2.0 * sxy / ((double)n * m);
 }
 
+double mmd_loss_grad_ref(const mmd_cfg_t *c, const float *X, int n, int b, const float *Z,
+                         float scale, float *dcode)
+{
+    size_t nb = (size_t)n * b;
+    if (n < 2) {
+        memset(dcode, 0, nb * sizeof(float));
+        return 0.0;
+    }
+    double cxx = 1.0 / ((double)n * (n - 1)), cxy = 1.0 / ((double)n * n);
+    double sxx = 0, syy = 0, sxy = 0;
+    for (int i = 0; i < n; i++) {
+        const float *xi = X + (size_t)i * b;
+        for (int k = 0; k < b; k++) {
+            double g = 0;
+            for (int j = 0; j < n; j++) {
+                double df;
+                if (j != i) {
+                    const float *xj = X + (size_t)j * b;
+                    kern(c, sqdist(xi, xj, b), &df);
+                    g += 4.0 * cxx * df * ((double)xi[k] - xj[k]);
+                }
+                const float *zj = Z + (size_t)j * b;
+                kern(c, sqdist(xi, zj, b), &df);
+                g -= 4.0 * cxy * df * ((double)xi[k] - zj[k]);
+            }
+            dcode[(size_t)i * b + k] = (float)(scale * g);
+        }
+        for (int j = 0; j < n; j++) {
+            if (j > i) sxx += kern(c, sqdist(xi, X + (size_t)j * b, b), NULL);
+            sxy += kern(c, sqdist(xi, Z + (size_t)j * b, b), NULL);
+        }
+    }
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) syy += kern(c, sqdist(Z + (size_t)i * b, Z + (size_t)j * b, b), NULL);
+    return 2.0 * sxx * cxx + 2.0 * syy * cxx - 2.0 * sxy * cxy;
+}
+
+/* ---- vector kernels ------------------------------------------------------- */
+
+enum { K_RBF_HALF = 0, K_RBF = 1, K_IMQ = 2 };
+
+typedef struct {
+    int kind, ns;
+    float a[MMD_MAX_SCALES];  /* RBF: 1/(2h_i); IMQ: C_i */
+    float ia[MMD_MAX_SCALES]; /* IMQ: 1/C_i */
+} kpar_t;
+
+static kpar_t kpar_make(const mmd_cfg_t *c)
+{
+    kpar_t p;
+    memset(&p, 0, sizeof p);
+    p.ns = c->nscales;
+    if (c->kernel == MMD_IMQ) {
+        p.kind = K_IMQ;
+        for (int i = 0; i < p.ns; i++) {
+            p.a[i] = (float)c->scales[i];
+            p.ia[i] = (float)(1.0 / c->scales[i]);
+        }
+    } else {
+        p.kind = K_RBF_HALF;
+        for (int i = 0; i < p.ns; i++) {
+            p.a[i] = (float)(1.0 / (2.0 * c->scales[i]));
+            if (i && c->scales[i] * 2.0 != c->scales[i - 1]) p.kind = K_RBF;
+        }
+    }
+    return p;
+}
+
+static inline vf vsplat(float x) { return (vf){0} + x; }
+static inline vf vand(vf x, vi m) { return (vf)((vi)x & m); }
+
+/* Lanes (x < 2^-60) set to 0; NaN kept. */
+static inline vf flush_tiny(vf e) { return vand(e, ~(e < 0x1p-60f)); }
+
+/* exp(-x) for x >= 0 (or NaN), terms below 2^-60 flushed to 0.
+ * n = round(-x log2 e) by the 1.5*2^23 trick, r = -x - n ln2 in two parts
+ * (Cody-Waite), exp(r) by the Cephes expf polynomial, times 2^n built in
+ * the exponent bits.  x is capped at 60 before the reduction so 2^n is
+ * normal; those lanes are then zeroed by flush_tiny (exp(-41.6) = 2^-60). */
+static inline vf vexp_neg(vf x)
+{
+    const vf magic = vsplat(0x1.8p23f);
+    vf xc = (vf)(((vi)x & ~(x > 60.0f)) | ((vi)vsplat(60.0f) & (x > 60.0f)));
+    vf t = -xc * 1.44269504088896341f + magic;
+    vf nf = t - magic;
+    vf r = -xc - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    vf z = r * r;
+    vf y = 1.9875691500e-4f * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * z + r + 1.0f;
+    vi n = (vi)t - (vi)magic;
+    vf p2 = (vf)((n + 127) << 23);
+    return flush_tiny(y * p2);
+}
+
+/* f(s) and (if fp) f'(s), lane-wise.  kind is a compile-time constant at
+ * every call site (always_inline), so the switch folds away. */
+static inline __attribute__((always_inline)) vf kern_v(const kpar_t *p, const int kind, vf s, vf *fp)
+{
+    vf f = {0}, g = {0};
+    if (kind == K_RBF_HALF) {
+        vf e = vexp_neg(s * p->a[0]);
+        f = e;
+        g = e * p->a[0];
+        for (int i = 1; i < p->ns; i++) {
+            e = e * e; /* e >= 2^-60 or 0: never subnormal */
+            f += e;
+            g += e * p->a[i];
+            e = flush_tiny(e);
+        }
+    } else if (kind == K_RBF) {
+        for (int i = 0; i < p->ns; i++) {
+            vf e = vexp_neg(s * p->a[i]);
+            f += e;
+            g += e * p->a[i];
+        }
+    } else {
+        for (int i = 0; i < p->ns; i++) {
+            vf r = p->a[i] / (p->a[i] + s);
+            f += r;
+            g += r * r * p->ia[i];
+        }
+    }
+    if (fp) *fp = -g;
+    return f;
+}
+
+static inline double hsum(vf v)
+{
+    /* fixed order: lanes in pairs, then the partial sums in double */
+    double t = 0;
+    for (int l = 0; l < V; l += 2) t += (double)v[l] + (double)v[l + 1];
+    return t;
+}
+
+static const vi LANES = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Lanes j0 + l with lo < j0 + l < hi. */
+static inline vi lane_mask(int j0, int lo, int hi)
+{
+    vi j = LANES + j0;
+    return (j > lo) & (j < hi);
+}
+
+enum { M_XX = 0, M_XZ = 1, M_ZZ = 2 };
+
+/* One row of pair sums: sample point q [b] (AoS) against the transposed
+ * sample P ([b][np]) at columns j with jlo < j < n (jlo = i for the
+ * triangular XX / ZZ sums, -1 for XZ).  Returns sum_j f(s_qj); for XX and
+ * XZ adds cg * sum_j f'(s_qj)(q_k - p_kj) to gq[k] (double) and, for XX,
+ * subtracts the unscaled term from gt[k][j] (x_j's side of the pair).
+ * B > 0 is the code size as a constant; B == 0: the runtime b with lane
+ * accumulators in gacc. */
+static inline __attribute__((always_inline)) double
+pair_row(const kpar_t *p, const int kind, const int mode, const int B, int b, const float *q,
+         const float *P, size_t np, int jlo, int n, double *gq, double cg, float *gt, vf *gacc)
+{
+    enum { BMAX = 4 };
+    if (B) b = B;
+    vf qk[BMAX], ga[BMAX];
+    for (int k = 0; k < BMAX && k < b; k++) {
+        qk[k] = vsplat(q[k]);
+        ga[k] = (vf){0};
+    }
+    if (!B)
+        for (int k = 0; k < b; k++) gacc[k] = (vf){0};
+    vf facc = {0};
+    int j0 = jlo < 0 ? 0 : (jlo + 1) / V * V;
+    for (int j = j0; j < n; j += V) {
+        vf s = {0};
+        if (B) {
+            for (int k = 0; k < B; k++) {
+                vf d = qk[k] - *(const vf *)(P + k * np + j);
+                s += d * d;
+            }
+        } else {
+            for (int k = 0; k < b; k++) {
+                vf d = q[k] - *(const vf *)(P + k * np + j);
+                s += d * d;
+            }
+        }
+        vf fp, f = kern_v(p, kind, s, mode == M_ZZ ? NULL : &fp);
+        if (j + V > n || j <= jlo) {
+            vi m = lane_mask(j, jlo, n);
+            f = vand(f, m);
+            if (mode != M_ZZ) fp = vand(fp, m);
+        }
+        facc += f;
+        if (mode == M_ZZ) continue;
+        if (B) {
+            for (int k = 0; k < B; k++) {
+                vf t = fp * (qk[k] - *(const vf *)(P + k * np + j));
+                ga[k] += t;
+                if (mode == M_XX) *(vf *)(gt + k * np + j) -= t;
+            }
+        } else {
+            for (int k = 0; k < b; k++) {
+                vf t = fp * (q[k] - *(const vf *)(P + k * np + j));
+                gacc[k] += t;
+                if (mode == M_XX) *(vf *)(gt + k * np + j) -= t;
+            }
+        }
+    }
+    if (mode != M_ZZ)
+        for (int k = 0; k < b; k++) gq[k] += cg * hsum(B ? ga[k] : gacc[k]);
+    return hsum(facc);
+}
+
+typedef struct {
+    const kpar_t *p;
+    int n, b;
+    size_t np;
+    const float *X, *Z, *xt, *zt; /* AoS [n][b] and transposed [b][np] */
+    float *gt;         /* [b][np] */
+    vf *gacc;          /* [b] */
+    double *gd;        /* [n][b] gradient of MMD^2 */
+    double cxx4, cxz4; /* 4/(n(n-1)), -4/n^2 */
+    double sxx, sxz, szz;
+} job_t;
+
+/* The three sums for one kernel kind and code size: instantiated for each
+ * (kind, B) pair below so that both are constants in the inner loops. */
+static inline __attribute__((always_inline)) void run_sums(job_t *J, const int kind, const int B)
+{
+    int n = J->n, b = J->b;
+    size_t np = J->np;
+    for (int i = 0; i < n; i++) {
+        const float *xi = J->X + (size_t)i * b;
+        double *gi = J->gd + (size_t)i * b;
+        J->sxx += pair_row(J->p, kind, M_XX, B, b, xi, J->xt, np, i, n, gi, J->cxx4, J->gt, J->gacc);
+        J->sxz += pair_row(J->p, kind, M_XZ, B, b, xi, J->zt, np, -1, n, gi, J->cxz4, NULL, J->gacc);
+        J->szz += pair_row(J->p, kind, M_ZZ, B, b, J->Z + (size_t)i * b, J->zt, np, i, n, NULL, 0, NULL, J->gacc);
+        if ((i + 1) % MMD_FLUSH == 0 || i == n - 1) {
+            /* x_j's side of the XX pairs, j > i - MMD_FLUSH: into double. */
+            for (int k = 0; k < b; k++) {
+                float *g = J->gt + k * np;
+                for (int j = 0; j < n; j++) {
+                    J->gd[(size_t)j * b + k] += J->cxx4 * g[j];
+                    g[j] = 0;
+                }
+            }
+        }
+    }
+}
+
+#define RUN_B(kind)                                   \
+    switch (J->b) {                                   \
+    case 1: run_sums(J, kind, 1); break;              \
+    case 2: run_sums(J, kind, 2); break;              \
+    case 3: run_sums(J, kind, 3); break;              \
+    case 4: run_sums(J, kind, 4); break;              \
+    default: run_sums(J, kind, 0); break;             \
+    }
+
+static void run_rbf_half(job_t *J) { RUN_B(K_RBF_HALF) }
+static void run_rbf(job_t *J) { RUN_B(K_RBF) }
+static void run_imq(job_t *J) { RUN_B(K_IMQ) }
+
+static float *align64(float *p)
+{
+    uintptr_t u = (uintptr_t)p;
+    return (float *)((u + 63) & ~(uintptr_t)63);
+}
+
 double mmd_loss_grad(const mmd_cfg_t *c, const float *X, int n, int b, rng_t *zr, float scale,
                      float *dcode, float *Z)
 {
@@ -89,33 +415,26 @@ double mmd_loss_grad(const mmd_cfg_t *c, const float *X, int n, int b, rng_t *zr
         memset(dcode, 0, nb * sizeof(float));
         return 0.0;
     }
-    double cxx = 1.0 / ((double)n * (n - 1)), cxy = 1.0 / ((double)n * n);
-    double sxx = 0, syy = 0, sxy = 0;
-    double acc[64];
-    for (int i = 0; i < n; i++) {
-        const float *xi = X + (size_t)i * b;
-        /* b <= 64 in practice; larger codes fall back to a slower path below. */
-        double *g = acc, gbig;
-        (void)gbig;
-        for (int k = 0; k < b && k < 64; k++) g[k] = 0;
+    kpar_t p = kpar_make(c);
+    size_t np = pad_v((size_t)n);
+    float *xt = align64(Z + nb), *zt = xt + (size_t)b * np, *gt = zt + (size_t)b * np;
+    vf *gacc = (vf *)(gt + (size_t)b * np);
+    double *gd = (double *)(gt + (size_t)b * np + (size_t)b * V);
+    for (int k = 0; k < b; k++) {
         for (int j = 0; j < n; j++) {
-            if (j == i) continue;
-            const float *xj = X + (size_t)j * b;
-            double df, f = kern(c, sqdist(xi, xj, b), &df);
-            if (j > i) sxx += f;
-            double w = 2.0 * cxx * 2.0 * df; /* d/dx_i of the XX term, both orderings */
-            for (int k = 0; k < b && k < 64; k++) g[k] += w * ((double)xi[k] - xj[k]);
+            xt[(size_t)k * np + j] = X[(size_t)j * b + k];
+            zt[(size_t)k * np + j] = Z[(size_t)j * b + k];
         }
-        for (int j = 0; j < n; j++) {
-            const float *yj = Z + (size_t)j * b;
-            double df, f = kern(c, sqdist(xi, yj, b), &df);
-            sxy += f;
-            double w = -2.0 * cxy * 2.0 * df;
-            for (int k = 0; k < b && k < 64; k++) g[k] += w * ((double)xi[k] - yj[k]);
-        }
-        for (int k = 0; k < b && k < 64; k++) dcode[(size_t)i * b + k] = (float)(scale * g[k]);
+        for (size_t j = (size_t)n; j < np; j++) xt[k * np + j] = zt[k * np + j] = 0.0f;
     }
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) syy += kern(c, sqdist(Z + (size_t)i * b, Z + (size_t)j * b, b), NULL);
-    return 2.0 * sxx * cxx + 2.0 * syy * cxx - 2.0 * sxy * cxy;
+    memset(gt, 0, (size_t)b * np * sizeof(float));
+    memset(gd, 0, nb * sizeof(double));
+    double cxx = 1.0 / ((double)n * (n - 1)), cxy = 1.0 / ((double)n * n);
+    job_t J = {.p = &p, .n = n, .b = b, .np = np, .X = X, .Z = Z, .xt = xt, .zt = zt, .gt = gt,
+               .gacc = gacc, .gd = gd, .cxx4 = 4.0 * cxx, .cxz4 = -4.0 * cxy};
+    if (p.kind == K_RBF_HALF) run_rbf_half(&J);
+    else if (p.kind == K_RBF) run_rbf(&J);
+    else run_imq(&J);
+    for (size_t i = 0; i < nb; i++) dcode[i] = (float)(scale * gd[i]);
+    return 2.0 * J.sxx * cxx + 2.0 * J.szz * cxx - 2.0 * J.sxz * cxy;
 }

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *const param_names[P_COUNT] = {"train_size", "epochs", "lr", "hidden", "layers",
@@ -83,34 +84,37 @@ static int get_number(const study_t *s, const config_setting_t *c, const char *k
         return fail(err, s, c, "%s: a number is needed, not the string \"%s\"; drop the quotes", key,
                     config_setting_get_string(c));
     else return fail(err, s, c, "%s: a number is needed, not a list or group", key);
-    if (!isfinite(*v)) return fail(err, s, c, "%s: value is not finite", key);
+    if (!isfinite(*v)) return fail(err, s, c, "%s: %g is not finite; give a finite number", key, *v);
     return 0;
 }
 
 /* Parameter value: numbers, or for mmd_kernel the strings "rbf"/"imq". */
-static int get_param_value(const study_t *s, const config_setting_t *c, int p, double *v, char *err)
+static int get_param_value(const study_t *s, const config_setting_t *c, const char *where, int p,
+                           double *v, char *err)
 {
-    const char *key = param_names[p];
+    char key[96]; /* "defaults.hidden", "axes.lr": the key as the user wrote it */
+    snprintf(key, sizeof key, "%s.%s", where, param_names[p]);
     if (p == P_MMD_KERNEL && config_setting_type(c) == CONFIG_TYPE_STRING) {
         const char *k = config_setting_get_string(c);
         if (!strcmp(k, "rbf")) *v = 0;
         else if (!strcmp(k, "imq")) *v = 1;
-        else return fail(err, s, c, "mmd_kernel: \"%s\" is not a kernel; use \"rbf\" or \"imq\"", k);
+        else return fail(err, s, c, "%s: \"%s\" is not a kernel; use \"rbf\" or \"imq\"", key, k);
         return 0;
     }
     if (get_number(s, c, key, v, err)) return -1;
     double x = *v;
     if (param_is_integer(p) && x != floor(x))
-        return fail(err, s, c, "%s: %g is not an integer", key, x);
+        return fail(err, s, c, "%s: %g is not an integer; use a whole number", key, x);
     switch (p) {
     case P_TRAIN_SIZE:
-        if (x < 2) return fail(err, s, c, "train_size: %g is too small; use at least 2 rows", x);
+        if (x < 2) return fail(err, s, c, "%s: %g is too small; use at least 2 rows", key, x);
+        if (x > 1e9) return fail(err, s, c, "%s: %g is out of range; use 2..1000000000 rows", key, x);
         break;
     case P_EPOCHS:
-        if (x < 0 || x > 1e8) return fail(err, s, c, "epochs: %g is out of range; use 0..100000000", x);
+        if (x < 0 || x > 1e8) return fail(err, s, c, "%s: %g is out of range; use 0..100000000", key, x);
         break;
     case P_LR:
-        if (!(x > 0) || x > 10) return fail(err, s, c, "lr: %g is out of range; use a value in (0, 10]", x);
+        if (!(x > 0) || x > 10) return fail(err, s, c, "%s: %g is out of range; use a value in (0, 10]", key, x);
         break;
     case P_HIDDEN:
     case P_BOTTLENECK:
@@ -119,22 +123,22 @@ static int get_param_value(const study_t *s, const config_setting_t *c, int p, d
         break;
     case P_LAYERS:
         if (x < 0 || x > MODEL_MAX_DEPTH)
-            return fail(err, s, c, "layers: %g is out of range; use 0..%d", x, MODEL_MAX_DEPTH);
+            return fail(err, s, c, "%s: %g is out of range; use 0..%d", key, x, MODEL_MAX_DEPTH);
         break;
     case P_BATCH_SIZE:
-        if (x < 0 || x > 1e9) return fail(err, s, c, "batch_size: %g is out of range; use 0 (full batch) or a positive size", x);
+        if (x < 0 || x > 1e9) return fail(err, s, c, "%s: %g is out of range; use 0 (full batch) or a positive size", key, x);
         break;
     case P_MMD_LAMBDA:
-        if (x < 0 || x > 1) return fail(err, s, c, "mmd_lambda: %g is out of range; use 0..1", x);
+        if (x < 0 || x > 1) return fail(err, s, c, "%s: %g is out of range; use 0..1", key, x);
         break;
     case P_MMD_KERNEL:
-        if (x != 0 && x != 1) return fail(err, s, c, "mmd_kernel: %g is not a kernel; use \"rbf\" or \"imq\"", x);
+        if (x != 0 && x != 1) return fail(err, s, c, "%s: %g is not a kernel; use \"rbf\" or \"imq\"", key, x);
         break;
     case P_MMD_SCALE:
-        if (!(x > 0)) return fail(err, s, c, "mmd_scale: %g must be positive", x);
+        if (!(x > 0)) return fail(err, s, c, "%s: %g must be positive", key, x);
         break;
     case P_MMD_NSCALES:
-        if (x < 1 || x > 16) return fail(err, s, c, "mmd_nscales: %g is out of range; use 1..16", x);
+        if (x < 1 || x > 16) return fail(err, s, c, "%s: %g is out of range; use 1..16", key, x);
         break;
     }
     return 0;
@@ -145,14 +149,14 @@ static int get_str(const study_t *s, const config_setting_t *g, const char *key,
 {
     config_setting_t *c = config_setting_get_member(g, key);
     if (!c) {
-        if (required) return fail(err, s, g, "missing key '%s'", key);
+        if (required) return fail(err, s, g, "missing key '%s'; add %s = \"...\"; (see jobs/quick.cfg)", key, key);
         return 0;
     }
     if (config_setting_type(c) != CONFIG_TYPE_STRING)
-        return fail(err, s, c, "%s: a string in double quotes is needed", key);
+        return fail(err, s, c, "%s: a string in double quotes is needed, e.g. %s = \"...\";", key, key);
     const char *v = config_setting_get_string(c);
-    if (strlen(v) >= len) return fail(err, s, c, "%s: value longer than %zu characters", key, len - 1);
-    if (!*v) return fail(err, s, c, "%s: empty string", key);
+    if (strlen(v) >= len) return fail(err, s, c, "%s: value longer than %zu characters; shorten it", key, len - 1);
+    if (!*v) return fail(err, s, c, "%s: empty string \"\"; give a value", key);
     strcpy(out, v);
     return 0;
 }
@@ -162,7 +166,7 @@ static int get_bool(const study_t *s, const config_setting_t *g, const char *key
     config_setting_t *c = config_setting_get_member(g, key);
     if (!c) return 0;
     if (config_setting_type(c) != CONFIG_TYPE_BOOL)
-        return fail(err, s, c, "%s: true or false is needed", key);
+        return fail(err, s, c, "%s: true or false is needed (without quotes)", key);
     *out = config_setting_get_bool(c);
     return 0;
 }
@@ -172,7 +176,7 @@ static int get_num_key(const study_t *s, const config_setting_t *g, const char *
 {
     config_setting_t *c = config_setting_get_member(g, key);
     if (!c) {
-        if (required) return fail(err, s, g, "missing key '%s'", key);
+        if (required) return fail(err, s, g, "missing key '%s'; add %s = <number>;", key, key);
         return 0;
     }
     return get_number(s, c, key, out, err);
@@ -188,6 +192,22 @@ static int valid_name(const char *n)
     return 1;
 }
 
+static const char *param_list(void)
+{
+    static char list[400];
+    if (!list[0])
+        for (int k = 0; k < P_COUNT; k++) {
+            strcat(list, param_names[k]);
+            if (k + 1 < P_COUNT) strcat(list, ", ");
+        }
+    return list;
+}
+
+/* Largest stage cube (cells x repeats x draws) and axis length accepted:
+ * the plan keeps ~14 doubles per point on rank 0, so 1e7 points is ~1 GiB. */
+#define SPEC_MAX_POINTS 10000000.0
+#define SPEC_MAX_AXIS_VALUES 10000
+
 /* A group of parameter values (defaults / fixed). */
 static int parse_param_group(study_t *s, const config_setting_t *g, const char *where, double *vals,
                              int *has, char *err)
@@ -198,16 +218,10 @@ static int parse_param_group(study_t *s, const config_setting_t *g, const char *
     for (int i = 0; i < n; i++) {
         config_setting_t *c = config_setting_get_elem(g, i);
         int p = param_lookup(config_setting_name(c));
-        if (p < 0) {
-            char list[400] = "";
-            for (int k = 0; k < P_COUNT; k++) {
-                strcat(list, param_names[k]);
-                if (k + 1 < P_COUNT) strcat(list, ", ");
-            }
+        if (p < 0)
             return fail(err, s, c, "unknown parameter '%s' in %s; known: %s", config_setting_name(c),
-                        where, list);
-        }
-        if (get_param_value(s, c, p, &vals[p], err)) return -1;
+                        where, param_list());
+        if (get_param_value(s, c, where, p, &vals[p], err)) return -1;
         if (has) has[p] = 1;
     }
     return 0;
@@ -250,11 +264,14 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
             config_setting_t *a = config_setting_get_elem(ax, i);
             const char *an = config_setting_name(a);
             int p = param_lookup(an);
-            if (p < 0) return fail(err, s, a, "axes: unknown parameter '%s'", an);
+            if (p < 0) return fail(err, s, a, "axes: unknown parameter '%s'; known: %s", an, param_list());
             if (!config_setting_is_array(a) && !config_setting_is_list(a))
                 return fail(err, s, a, "axes.%s: a list of values [v1, v2, ...] is needed", an);
             int nv = config_setting_length(a);
-            if (nv == 0) return fail(err, s, a, "axes.%s: empty list; give at least one value", an);
+            if (nv == 0) return fail(err, s, a, "axes.%s: empty list []; give at least one value", an);
+            if (nv > SPEC_MAX_AXIS_VALUES)
+                return fail(err, s, a, "axes.%s: %d values, at most %d per axis; use a coarser grid", an, nv,
+                            SPEC_MAX_AXIS_VALUES);
             axis_t *x = &st->axes[st->naxes++];
             x->param = p;
             x->nvalues = nv;
@@ -262,7 +279,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
             if (!x->values) return fail(err, s, a, "out of memory");
             for (int v = 0; v < nv; v++) {
                 config_setting_t *e = config_setting_get_elem(a, v);
-                if (get_param_value(s, e, p, &x->values[v], err)) return -1;
+                if (get_param_value(s, e, "axes", p, &x->values[v], err)) return -1;
                 for (int w = 0; w < v; w++)
                     if (x->values[w] == x->values[v])
                         return fail(err, s, e, "axes.%s: value %g appears twice; remove the duplicate",
@@ -281,9 +298,11 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
         for (int i = 0; i < config_setting_length(in); i++) {
             config_setting_t *e = config_setting_get_elem(in, i);
             const char *pn = config_setting_get_string(e);
-            int p = pn ? param_lookup(pn) : -1;
+            if (!pn)
+                return fail(err, s, e, "inherit: element %d is not a string; use parameter names in quotes, e.g. [\"epochs\", \"lr\"]", i + 1);
+            int p = param_lookup(pn);
             if (p < 0)
-                return fail(err, s, e, "inherit: \"%s\" is not a parameter name", pn ? pn : "(not a string)");
+                return fail(err, s, e, "inherit: \"%s\" is not a parameter name; known: %s", pn, param_list());
             st->inherit[p] = 1;
         }
     }
@@ -309,6 +328,11 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
             return fail(err, s, c, "data_draws: %g is not valid; use an integer 1..100000", v);
         st->data_draws = (int)v;
     }
+    double points = (double)st->repeats * st->data_draws;
+    for (int i = 0; i < st->naxes; i++) points *= st->axes[i].nvalues;
+    if (points > SPEC_MAX_POINTS)
+        return fail(err, s, g, "stage %s: %.4g points (cells x repeats x data_draws), at most %.0f; split it into stages or use coarser axes",
+                    st->name, points, SPEC_MAX_POINTS);
     if ((c = config_setting_get_member(g, "pool_noise"))) {
         if (get_number(s, c, "pool_noise", &v, err)) return -1;
         if (v < 0) return fail(err, s, c, "pool_noise: %g must be >= 0", v);
@@ -318,9 +342,19 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     if (get_bool(s, g, "reuse_epochs", &st->reuse_epochs, err)) return -1;
     if (get_bool(s, g, "save_models", &st->save_models, err)) return -1;
     if (get_str(s, g, "select", st->select, sizeof st->select, 0, err)) return -1;
-    if (st->select[0]) {
-        char names[PLAN_MAX_METRICS_SPEC][SPEC_NAME_LEN];
-        int nm = spec_metric_names(s, names, PLAN_MAX_METRICS_SPEC), ok = 0;
+    return 0;
+}
+
+/* select names a metric; checked once every stage is known (an MMD stage
+ * later in the study adds metrics). */
+static int check_select(const study_t *s, config_setting_t *stages, char *err)
+{
+    char names[PLAN_MAX_METRICS_SPEC][SPEC_NAME_LEN];
+    int nm = spec_metric_names(s, names, PLAN_MAX_METRICS_SPEC);
+    for (int k = 0; k < s->nstages; k++) {
+        const stage_spec_t *st = &s->stages[k];
+        if (!st->select[0]) continue;
+        int ok = 0;
         for (int i = 0; i < nm; i++) ok |= !strcmp(names[i], st->select);
         if (!ok) {
             char list[600] = "";
@@ -328,7 +362,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
                 strncat(list, names[i], sizeof list - strlen(list) - 3);
                 if (i + 1 < nm) strcat(list, ", ");
             }
-            return fail(err, s, config_setting_get_member(g, "select"),
+            return fail(err, s, config_setting_get_member(config_setting_get_elem(stages, k), "select"),
                         "select: \"%s\" is not a metric of this study; use one of %s", st->select, list);
         }
     }
@@ -362,6 +396,34 @@ int spec_metric_names(const study_t *s, char names[][SPEC_NAME_LEN], int max)
     return n;
 }
 
+/* "file:line: syntax error: <libconfig's words> near '<the line>'; <a hint>" */
+static void syntax_error(const study_t *s, const config_t *cfg, char *err)
+{
+    int line = config_error_line(cfg);
+    const char *what = config_error_text(cfg) ? config_error_text(cfg) : "syntax error";
+    const char *p = s->text;
+    for (int l = 1; l < line && p; l++) {
+        p = strchr(p, '\n');
+        if (p) p++;
+    }
+    char near[80] = "";
+    if (p) {
+        p += strspn(p, " \t");
+        int k = (int)strcspn(p, "\r\n");
+        snprintf(near, sizeof near, " near '%.*s%s'", k > 60 ? 60 : k, p, k > 60 ? "..." : "");
+        for (char *q = near; *q; q++) /* keep the message printable and on one line */
+            if ((unsigned char)*q < 32 || (unsigned char)*q == 127) *q = '?';
+    }
+    const char *hint = "check this line and the one before for a missing ';', quote, '}' or ')' "
+                       "(libconfig: key = value; lists [..] or (..); groups {..})";
+    if (strstr(what, "mismatched element type"))
+        hint = "an array [..] holds one type: write whole numbers as 1.0 next to decimals, or use a list (..)";
+    else if (strstr(what, "duplicate setting"))
+        hint = "a key appears twice in the same group; keep one";
+    if (!strcmp(what, "syntax error")) what = ""; /* libconfig's usual words; don't say them twice */
+    snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error%s%s%s; %s", s->path, line, *what ? ": " : "", what, near, hint);
+}
+
 int spec_load(study_t *s, const char *path, const char *text, char *err)
 {
     memset(s, 0, sizeof *s);
@@ -381,6 +443,11 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
 
     if (text) s->text = strdup(text);
     else {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            snprintf(err, SPEC_ERR_LEN, "%s: is a directory, not a spec file; give the path of a .cfg file", path);
+            return -1;
+        }
         FILE *f = fopen(path, "rb");
         if (!f) {
             snprintf(err, SPEC_ERR_LEN, "%s: cannot read the spec (%s); check the path", path, strerror(errno));
@@ -391,7 +458,8 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
         fseek(f, 0, SEEK_SET);
         if (n < 0 || n > (16 << 20)) {
             fclose(f);
-            snprintf(err, SPEC_ERR_LEN, "%s: not a spec file (size %ld); specs are small text files", path, n);
+            if (n < 0) snprintf(err, SPEC_ERR_LEN, "%s: cannot read the spec (not a regular file); give the path of a .cfg file", path);
+            else snprintf(err, SPEC_ERR_LEN, "%s: not a spec file (%ld bytes); specs are small text files (at most 16 MiB)", path, n);
             return -1;
         }
         s->text = malloc(n + 1);
@@ -402,8 +470,16 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
         }
         s->text[n] = 0;
         fclose(f);
+        if (strlen(s->text) != (size_t)n) {
+            snprintf(err, SPEC_ERR_LEN, "%s: contains NUL bytes, so it is not a text spec; give the path of a .cfg file", path);
+            return -1;
+        }
     }
-    if (memchr(s->text, 0, strlen(s->text)) != NULL || strlen(s->text) == 0) {
+    if (!s->text) {
+        snprintf(err, SPEC_ERR_LEN, "%s: out of memory", path);
+        return -1;
+    }
+    if (s->text[strspn(s->text, " \t\r\n")] == 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: the spec is empty; see jobs/quick.cfg for an example", path);
         return -1;
     }
@@ -411,8 +487,7 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
     config_init(&cfg);
     int rc = -1;
     if (!config_read_string(&cfg, s->text)) {
-        snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error: %s (libconfig syntax: key = value; lists [..]; groups {..})",
-                 path, config_error_line(&cfg), config_error_text(&cfg));
+        syntax_error(s, &cfg, err);
         goto out;
     }
     config_setting_t *root = config_root_setting(&cfg), *c, *g;
@@ -429,7 +504,8 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
             fail(err, s, c, "seed: %g is not valid; use a non-negative integer", v);
             goto out;
         }
-        s->seed = (uint64_t)config_setting_get_int64(c);
+        /* a seed written 5.0 is a float setting: take the checked value, not get_int64 (0) */
+        s->seed = config_setting_type(c) == CONFIG_TYPE_FLOAT ? (uint64_t)v : (uint64_t)config_setting_get_int64(c);
     } else {
         fail(err, s, root, "missing key 'seed'; every study needs an explicit seed (e.g. seed = 1;)");
         goto out;
@@ -454,6 +530,10 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
         goto out;
     }
     if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source == SRC_CSV || s->source == SRC_HDF5, err)) goto out;
+    if (s->source == SRC_MOONS && s->data_path[0]) {
+        fail(err, s, config_setting_get_member(g, "path"), "data.path: moons data is generated, not read; drop 'path' or use source = \"csv\" or \"hdf5\"");
+        goto out;
+    }
     if (s->source == SRC_DIGITS && !s->data_path[0]) snprintf(s->data_path, sizeof s->data_path, "data/digits.csv.gz");
     if (s->source == SRC_DIGITS) s->label_column = -2;
     double v;
@@ -470,7 +550,7 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
     if (get_bool(s, g, "header", &s->header, err)) goto out;
     if ((c = config_setting_get_member(g, "label_column"))) {
         if (get_number(s, c, "data.label_column", &v, err)) goto out;
-        if (v != floor(v) || v < -2) { fail(err, s, c, "data.label_column: %g; use a 0-based column, -1 (none) or -2 (last)", v); goto out; }
+        if (v != floor(v) || v < -2 || v > 100000) { fail(err, s, c, "data.label_column: %g is not valid; use a 0-based column, -1 (none) or -2 (last)", v); goto out; }
         s->label_column = (int)v;
     }
     if ((c = config_setting_get_member(g, "train_fraction"))) {
@@ -511,7 +591,11 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
             if (ts->noise < 0) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g must be >= 0", ts->noise); goto out; }
             double sz = (double)ts->size;
             if (get_num_key(s, t, "size", &sz, 0, err)) goto out;
-            if (sz < 2 || sz > 1e9 || sz != floor(sz)) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
+            if (s->source != SRC_MOONS && config_setting_get_member(t, "size")) {
+                fail(err, s, config_setting_get_member(t, "size"), "tests.size applies to moons test sets only; a file's test set is its held-out split or 'path'");
+                goto out;
+            }
+            if (s->source == SRC_MOONS && (sz < 2 || sz > 1e9 || sz != floor(sz))) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
             ts->size = (long)sz;
             if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) goto out;
             if (s->source == SRC_MOONS && ts->path[0]) { fail(err, s, t, "tests.path: moons test sets are generated; drop 'path' or use a file source"); goto out; }
@@ -534,6 +618,7 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
     s->nstages = config_setting_length(g);
     for (int k = 0; k < s->nstages; k++)
         if (parse_stage(s, config_setting_get_elem(g, k), k, err)) goto out;
+    if (check_select(s, g, err)) goto out;
     rc = 0;
 out:
     config_destroy(&cfg);
@@ -550,24 +635,25 @@ void spec_free(study_t *s)
 }
 
 /* Every value a parameter can take in stage k, with its own line for messages. */
-static int check_value(const study_t *s, int k, int p, double v, int in_dim, size_t pool, char *err)
+static int check_value(const study_t *s, int k, int p, double v, const char *from, int in_dim,
+                       size_t pool, char *err)
 {
     const stage_spec_t *st = &s->stages[k];
-    char where[160];
-    snprintf(where, sizeof where, "%s:%d: stage %s", s->path, st->line, st->name);
+    char where[SPEC_PATH_LEN + 160];
+    snprintf(where, sizeof where, "%s:%d: stage %s: %s.%s", s->path, st->line, st->name, from, param_names[p]);
     if (p == P_TRAIN_SIZE && v > (double)pool) {
-        snprintf(err, SPEC_ERR_LEN, "%s: train_size %g is above the training pool of %zu rows; lower it or enlarge data.pool",
-                 where, v, pool);
+        snprintf(err, SPEC_ERR_LEN, "%s = %g is above the training pool of %zu rows; lower it%s",
+                 where, v, pool, s->source == SRC_MOONS ? " or enlarge data.pool" : " or raise data.train_fraction");
         return -1;
     }
     if (p == P_HIDDEN && v <= in_dim) {
         /* The study keeps every hidden layer wider than the input, so that
          * the bottleneck is the only narrowing of the network. */
-        snprintf(err, SPEC_ERR_LEN, "%s: hidden %g is not above the input size %d; use hidden > %d", where, v, in_dim, in_dim);
+        snprintf(err, SPEC_ERR_LEN, "%s = %g is not above the input size %d; use hidden > %d (every hidden layer is wider than the input)", where, v, in_dim, in_dim);
         return -1;
     }
     if (p == P_BOTTLENECK && v > 64 && s->defaults[P_MMD_LAMBDA] > 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: bottleneck %g above 64 with the MMD loss; use at most 64", where, v);
+        snprintf(err, SPEC_ERR_LEN, "%s = %g is above 64 with the MMD loss; use at most 64", where, v);
         return -1;
     }
     return 0;
@@ -583,10 +669,10 @@ int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
                 if (st->axes[i].param == p) on_axis = i;
             if (on_axis >= 0) {
                 for (int v = 0; v < st->axes[on_axis].nvalues; v++)
-                    if (check_value(s, k, p, st->axes[on_axis].values[v], in_dim, pool_rows, err)) return -1;
+                    if (check_value(s, k, p, st->axes[on_axis].values[v], "axes", in_dim, pool_rows, err)) return -1;
             } else if (!st->inherit[p]) {
                 double v = st->has_fixed[p] ? st->fixed[p] : s->defaults[p];
-                if (check_value(s, k, p, v, in_dim, pool_rows, err)) return -1;
+                if (check_value(s, k, p, v, st->has_fixed[p] ? "fixed" : "defaults", in_dim, pool_rows, err)) return -1;
             }
         }
     }

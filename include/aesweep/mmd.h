@@ -7,8 +7,10 @@
  * with k(x,y) = f(|x-y|^2) summed over a list of scales:
  *   MMD_RBF: f(s) = sum_h exp(-s / (2h)), h = h0, h0/2, ..., (k values)
  *   MMD_IMQ: f(s) = sum_C C / (C + s)
- * Cost O((n+m)^2 b) per evaluation: at n = 10,000 codes this dominates a
- * full-batch step, which is why mini-batch training is offered.
+ * Cost O((n+m)^2 b) per evaluation: mmd_loss_grad evaluates ~2 n^2 pairs
+ * (about 0.2 s at n = 10,000 codes, b = 2, on one core), so full batches
+ * of 10,000 are slow over many epochs and mini-batches are the default
+ * advice (see mmd.c for the implementation and its accuracy).
  */
 #ifndef AESWEEP_MMD_H
 #define AESWEEP_MMD_H
@@ -29,15 +31,28 @@ typedef struct mmd_cfg {
 void mmd_cfg_rbf(mmd_cfg_t *c, float lambda, double h0, int k);
 void mmd_cfg_imq(mmd_cfg_t *c, float lambda, const double *C, int n);
 
-/* Scratch floats needed by mmd_loss_grad for n codes of dimension b. */
+/* Floats of scratch for mmd_loss_grad with up to n codes of dimension b:
+ * dcode [n][b], then zbuf (Z [n][b] and the kernel's workspace).  Monotone
+ * in n, so a buffer sized for n rows serves any batch of nb <= n rows with
+ * dcode = buf and zbuf = buf + nb * b. */
 size_t mmd_scratch_floats(const mmd_cfg_t *c, int n, int b);
 
-/* Unbiased MMD^2 between X [n][b] and Y [m][b] (double accumulation). */
+/* Unbiased MMD^2 between X [n][b] and Y [m][b] (double, plain loops; the
+ * metrics use it).  NaN if n < 2 or m < 2. */
 double mmd2(const mmd_cfg_t *c, const float *X, size_t n, const float *Y, size_t m, int b);
 
-/* Draws Z ~ N(0, I) [n][b] from zr into zbuf, returns MMD^2(codes, Z) and
- * writes scale * d MMD^2 / d codes into dcode [n][b]. */
+/* Draws Z ~ N(0, I) [n][b] from zr (n*b normals, row-major) into zbuf,
+ * returns MMD^2(codes, Z) and writes scale * d MMD^2 / d codes into
+ * dcode [n][b].  zbuf must hold mmd_scratch_floats(c, n, b) - n*b floats:
+ * Z first, the workspace after it (any alignment).  Never allocates.
+ * Float kernel values with double sums (see mmd.c); n < 2 gives 0 and a
+ * zero gradient.  Any b >= 1. */
 double mmd_loss_grad(const mmd_cfg_t *c, const float *codes, int n, int b, rng_t *zr, float scale,
                      float *dcode, float *zbuf);
+
+/* Reference for the tests: the same MMD^2 and scale * gradient for a given
+ * Z [n][b], in double with plain loops (O(n^2 b) with a large constant). */
+double mmd_loss_grad_ref(const mmd_cfg_t *c, const float *codes, int n, int b, const float *Z,
+                         float scale, float *dcode);
 
 #endif
