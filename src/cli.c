@@ -172,8 +172,8 @@ static int cmd_train(int argc, char **argv)
                "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"seed\": %.0f, \"status\": \"%s\", "
                "\"train_mse\": %.17g, \"test_mse\": %.17g",
                data, v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], v[P_HIDDEN], v[P_LAYERS], v[P_BOTTLENECK],
-               v[P_BATCH_SIZE], seed, train_status_name(status), isfinite(vals[nt]) ? vals[nt] : -1.0,
-               isfinite(vals[0]) ? vals[0] : -1.0);
+               v[P_BATCH_SIZE], seed, train_status_name(status), vals[nt],
+               vals[0]);
         for (int m = nt + 1; m < p.nmetrics; m++)
             printf(", \"%s\": %.17g", p.metric_names[m], isfinite(vals[m]) ? vals[m] : -1.0);
         printf(", \"seconds\": %.6f}\n", wall);

@@ -204,3 +204,38 @@ def test_validate_prints_plan():
     p = subprocess.run([BIN, "validate", spec("jobs/quick.cfg"), "--ranks", "4"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert "train_grid" in p.stdout and "8 tasks" in p.stdout and "makespan at 4 rank(s)" in p.stdout
+
+
+def test_diverged_cells_are_recorded_and_skipped(tmp_path):
+    """Cells whose loss overflows stop with status diverged and NaN metrics;
+    statistics and best-cell selection skip them and the run completes."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 2))
+    X[::10] *= 1e30          # every tenth row overflows float32 gradients
+    csv = tmp_path / "big.csv"
+    np.savetxt(csv, X, delimiter=",", fmt="%.9g")
+    cfg = tmp_path / "div.cfg"
+    cfg.write_text(f'''study = "div"; seed = 2;
+data = {{ source = "csv"; path = "{csv}"; train_fraction = 0.5; }};
+defaults = {{ hidden = 4; layers = 0; bottleneck = 1; epochs = 20; }};
+stages = (
+  {{ name = "grid"; axes = {{ train_size = [3, 150]; lr = [0.001, 0.01]; }}; repeats = 2; }},
+  {{ name = "next"; inherit = ["train_size", "lr"]; }}
+);
+''')
+    out = str(tmp_path / "div.h5")
+    run(2, str(cfg), out)
+    with h5py.File(out, "r") as f:
+        pool = f["data/pool"][()]
+        g = f["grid"]
+        sizes = g["train_size"][()]
+        status, mse = g["status"][()], g["test_mse_test"][()]
+        expect = [bool(np.any(np.abs(pool[: int(s)]) > 1e20)) for s in sizes]
+        assert expect == [False, True], "the seed puts a huge row only in the larger subset"
+        for i, div in enumerate(expect):
+            assert np.all(status[i] == (1 if div else 0))
+            assert np.all(np.isnan(mse[i])) == div and np.all(np.isfinite(mse[i])) == (not div)
+        assert np.all(g["n_ok"][()][1] == 0) and np.all(g["n_ok"][()][0] == 2)
+        assert g.attrs["n_skipped"] == 2
+        assert g.attrs["best_train_size"] == 3
+        assert f["next"].attrs["train_size"] == 3 and f.attrs["complete"] == 1
