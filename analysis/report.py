@@ -350,10 +350,11 @@ class Report:
             d.table([a, "min %s_mean" % m, "std (same cell)", "n_ok", "at"], rows,
                     key="profile:%s:%s" % (st.name, a),
                     caption="Stage %s, minimum over the other axes of mean `%s`, by `%s`:" % (st.name, m, a))
-        fig.suptitle("%s: minimum %s along each axis" % (st.name, m))
+        fig.suptitle("%s: %s along each axis" % (st.name, "mean " + m if n == 1 and st.naxes == 1 else "minimum " + m))
         fig.tight_layout()
+        what = ("D3: test error against bottleneck size. " if axes == ["bottleneck"] else "")
         d.figure(fig, "%s_profile.png" % st.name,
-                 "Stage %s: the minimum of mean %s over the other axes, along each axis%s. "
+                 what + "Stage %s: the minimum of mean %s over the other axes, along each axis%s. "
                  "Missing cells are gaps (red x where an axis value has no result at all)." % (
                      st.name, m, "; error bars: standard deviation over repeats of the minimising cell"
                      if with_err else " (one repeat: no error bars)"))

@@ -61,6 +61,13 @@ static int parse_num(const char *flag, const char *v, double *out)
 
 /* ---- train ---------------------------------------------------------------- */
 
+/* JSON has no NaN: a metric that does not exist (diverged) is null. */
+static void json_num(const char *key, double v)
+{
+    if (isfinite(v)) printf(", \"%s\": %.17g", key, v);
+    else printf(", \"%s\": null", key);
+}
+
 static int cmd_train(int argc, char **argv)
 {
     const char *data = "moons", *scaler = "none", *stage = "train", *kernel = "rbf";
@@ -169,13 +176,12 @@ static int cmd_train(int argc, char **argv)
     int nt = s.ntests;
     if (json) {
         printf("{\"data\": \"%s\", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %.0f, "
-               "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"seed\": %.0f, \"status\": \"%s\", "
-               "\"train_mse\": %.17g, \"test_mse\": %.17g",
+               "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"seed\": %.0f, \"status\": \"%s\"",
                data, v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], v[P_HIDDEN], v[P_LAYERS], v[P_BOTTLENECK],
-               v[P_BATCH_SIZE], seed, train_status_name(status), vals[nt],
-               vals[0]);
-        for (int m = nt + 1; m < p.nmetrics; m++)
-            printf(", \"%s\": %.17g", p.metric_names[m], isfinite(vals[m]) ? vals[m] : -1.0);
+               v[P_BATCH_SIZE], seed, train_status_name(status));
+        json_num("train_mse", vals[nt]);
+        json_num("test_mse", vals[0]);
+        for (int m = nt + 1; m < p.nmetrics; m++) json_num(p.metric_names[m], vals[m]);
         printf(", \"seconds\": %.6f}\n", wall);
     } else {
         printf("status     %s\n", train_status_name(status));
