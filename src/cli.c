@@ -4,6 +4,7 @@
  * one line naming the flag, the bad value and the fix, and exit code 2.
  */
 #include "aesweep/cli.h"
+#include "aesweep/journal.h"
 #include "aesweep/plan.h"
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
@@ -250,6 +251,37 @@ int cli_main(int argc, char **argv)
     if (!strcmp(cmd, "info")) {
         if (argc != 3) return bad("info needs exactly one result file%s%s", "", "");
         char err[SPEC_ERR_LEN];
+        char jp[SPEC_PATH_LEN + 16];
+        snprintf(jp, sizeof jp, "%s.journal", argv[2]);
+        journal_data_t jd;
+        long valid;
+        int have_file = results_is_ours(argv[2]) == 1;
+        if (journal_read(jp, &jd, &valid, err) == 0) {
+            /* a run in progress or cut off: what the journal already holds */
+            size_t per[SPEC_MAX_STAGES] = {0};
+            for (size_t i = 0; i < jd.n; i++) {
+                int k = (int)jd.rec[i][0];
+                if (k >= 0 && k < SPEC_MAX_STAGES) per[k]++;
+            }
+            study_t js;
+            char e2[SPEC_ERR_LEN];
+            int ok = spec_load(&js, jp, jd.spec_text, e2) == 0;
+            printf("partial run: %zu finished tasks in %s (resume with aesweep run --resume)\n", jd.n, jp);
+            for (int k = 0; ok && k < js.nstages; k++) {
+                printf("  %-10s %zu tasks journaled", js.stages[k].name, per[k]);
+                if (k == 0) {
+                    plan_t p;
+                    if (plan_build(&p, &js, 0, NULL, NULL, e2) == 0) {
+                        printf(" of %zu (%.1f%%)", p.ntasks, 100.0 * per[0] / (p.ntasks ? p.ntasks : 1));
+                        plan_free(&p);
+                    }
+                }
+                printf("\n");
+            }
+            spec_free(&js);
+            journal_data_free(&jd);
+            if (!have_file) return 0;
+        }
         if (results_info(argv[2], err)) {
             fprintf(stderr, "aesweep: %s\n", err);
             return AES_EXIT_USAGE;

@@ -70,17 +70,17 @@ void mmd_cfg_imq(mmd_cfg_t *c, float lambda, const double *C, int n)
 typedef float vf __attribute__((vector_size(V * sizeof(float))));
 typedef int32_t vi __attribute__((vector_size(V * sizeof(int32_t))));
 
-static size_t pad_v(size_t n) { return (n + V - 1) / V * V; }
+static size_t pad_v(size_t n) { return (n + 2 * V - 1) / (2 * V) * (2 * V); } /* U*V, U <= 2 */
 
 /* Workspace behind Z in zbuf (floats), every region 64-byte aligned:
  *   xt, zt   [b][npad]  the samples transposed (padding lanes 0)
  *   gt       [b][npad]  mirrored XX gradient, float, flushed every MMD_FLUSH rows
- *   gacc     [b] vf     per-dimension lane accumulators (generic b)
+ *   gacc     [b][2] vf  per-dimension lane accumulators (generic b)
  *   gd       [n][b]     double gradient sum (2 floats per element) */
 static size_t ws_floats(int n, int b)
 {
     size_t np = pad_v((size_t)n);
-    return V /* alignment */ + 3 * (size_t)b * np + (size_t)b * V + 2 * (size_t)n * b;
+    return V /* alignment */ + 3 * (size_t)b * np + 2 * (size_t)b * V + 2 * (size_t)n * b;
 }
 
 size_t mmd_scratch_floats(const mmd_cfg_t *c, int n, int b)
@@ -209,64 +209,86 @@ static kpar_t kpar_make(const mmd_cfg_t *c)
 static inline vf vsplat(float x) { return (vf){0} + x; }
 static inline vf vand(vf x, vi m) { return (vf)((vi)x & m); }
 
-/* Lanes (x < 2^-60) set to 0; NaN kept. */
+/* Lanes below 2^-60 set to 0 (NaN kept). */
 static inline vf flush_tiny(vf e) { return vand(e, ~(e < 0x1p-60f)); }
 
-/* exp(-x) for x >= 0 (or NaN), terms below 2^-60 flushed to 0.
+/* The loops below work on U independent vectors at a time, statement by
+ * statement, so that the long dependency chains (exp polynomial, squarings)
+ * of one vector overlap with those of the others. */
+#define U 2
+#define FOR_U for (int u = 0; u < U; u++)
+
+/* e[u] = exp(-x[u]) for x >= 0 (or NaN); results below 2^-60 are 0.
  * n = round(-x log2 e) by the 1.5*2^23 trick, r = -x - n ln2 in two parts
  * (Cody-Waite), exp(r) by the Cephes expf polynomial, times 2^n built in
- * the exponent bits.  x is capped at 60 before the reduction so 2^n is
- * normal; those lanes are then zeroed by flush_tiny (exp(-41.6) = 2^-60). */
-static inline vf vexp_neg(vf x)
+ * the exponent bits.  x is capped at 60 first so 2^n stays normal; those
+ * lanes (exp(-41.6) = 2^-60) are zeroed by flush_tiny. */
+static inline __attribute__((always_inline)) void vexp_neg(const vf *x, vf *e)
 {
-    const vf magic = vsplat(0x1.8p23f);
-    vf xc = (vf)(((vi)x & ~(x > 60.0f)) | ((vi)vsplat(60.0f) & (x > 60.0f)));
-    vf t = -xc * 1.44269504088896341f + magic;
-    vf nf = t - magic;
-    vf r = -xc - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    vf z = r * r;
-    vf y = 1.9875691500e-4f * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * z + r + 1.0f;
-    vi n = (vi)t - (vi)magic;
-    vf p2 = (vf)((n + 127) << 23);
-    return flush_tiny(y * p2);
+    const vf magic = vsplat(0x1.8p23f), cap = vsplat(60.0f);
+    vf xc[U], t[U], nf[U], r[U], z[U], y[U];
+    FOR_U {
+        vi big = x[u] > cap;
+        xc[u] = (vf)(((vi)x[u] & ~big) | ((vi)cap & big));
+    }
+    FOR_U t[u] = -xc[u] * 1.44269504088896341f + magic;
+    FOR_U nf[u] = t[u] - magic;
+    FOR_U r[u] = -xc[u] - nf[u] * 0.693359375f;
+    FOR_U r[u] = r[u] - nf[u] * -2.12194440e-4f;
+    FOR_U z[u] = r[u] * r[u];
+    FOR_U y[u] = 1.9875691500e-4f * r[u] + 1.3981999507e-3f;
+    FOR_U y[u] = y[u] * r[u] + 8.3334519073e-3f;
+    FOR_U y[u] = y[u] * r[u] + 4.1665795894e-2f;
+    FOR_U y[u] = y[u] * r[u] + 1.6666665459e-1f;
+    FOR_U y[u] = y[u] * r[u] + 5.0000001201e-1f;
+    FOR_U y[u] = y[u] * z[u] + r[u] + 1.0f;
+    FOR_U {
+        vi n = (vi)t[u] - (vi)magic;
+        e[u] = flush_tiny(y[u] * (vf)((n + 127) << 23));
+    }
 }
 
 /* f(s) and (if fp) f'(s), lane-wise.  kind is a compile-time constant at
  * every call site (always_inline), so the switch folds away. */
-static inline __attribute__((always_inline)) vf kern_v(const kpar_t *p, const int kind, vf s, vf *fp)
+static inline __attribute__((always_inline)) void kern_v(const kpar_t *p, const int kind, const vf *s,
+                                                          vf *f, vf *fp)
 {
-    vf f = {0}, g = {0};
+    vf g[U], e[U], x[U];
+    FOR_U f[u] = g[u] = (vf){0};
     if (kind == K_RBF_HALF) {
-        vf e = vexp_neg(s * p->a[0]);
-        f = e;
-        g = e * p->a[0];
+        FOR_U x[u] = s[u] * p->a[0];
+        vexp_neg(x, e);
+        FOR_U {
+            f[u] = e[u];
+            g[u] = e[u] * p->a[0];
+        }
         for (int i = 1; i < p->ns; i++) {
-            e = e * e; /* e >= 2^-60 or 0: never subnormal */
-            f += e;
-            g += e * p->a[i];
-            e = flush_tiny(e);
+            FOR_U e[u] = e[u] * e[u]; /* e >= 2^-60 or 0: never subnormal */
+            FOR_U {
+                f[u] += e[u];
+                g[u] += e[u] * p->a[i];
+            }
+            FOR_U e[u] = flush_tiny(e[u]);
         }
     } else if (kind == K_RBF) {
         for (int i = 0; i < p->ns; i++) {
-            vf e = vexp_neg(s * p->a[i]);
-            f += e;
-            g += e * p->a[i];
+            FOR_U x[u] = s[u] * p->a[i];
+            vexp_neg(x, e);
+            FOR_U {
+                f[u] += e[u];
+                g[u] += e[u] * p->a[i];
+            }
         }
     } else {
         for (int i = 0; i < p->ns; i++) {
-            vf r = p->a[i] / (p->a[i] + s);
-            f += r;
-            g += r * r * p->ia[i];
+            FOR_U {
+                vf r = p->a[i] / (p->a[i] + s[u]);
+                f[u] += r;
+                g[u] += r * r * p->ia[i];
+            }
         }
     }
-    if (fp) *fp = -g;
-    return f;
+    if (fp) FOR_U fp[u] = -g[u];
 }
 
 static inline double hsum(vf v)
@@ -294,60 +316,64 @@ enum { M_XX = 0, M_XZ = 1, M_ZZ = 2 };
  * XZ adds cg * sum_j f'(s_qj)(q_k - p_kj) to gq[k] (double) and, for XX,
  * subtracts the unscaled term from gt[k][j] (x_j's side of the pair).
  * B > 0 is the code size as a constant; B == 0: the runtime b with lane
- * accumulators in gacc. */
+ * accumulators in gacc [b][U].  Columns go U vectors at a time; np is a
+ * multiple of U*V and the padding lanes are masked. */
 static inline __attribute__((always_inline)) double
 pair_row(const kpar_t *p, const int kind, const int mode, const int B, int b, const float *q,
          const float *P, size_t np, int jlo, int n, double *gq, double cg, float *gt, vf *gacc)
 {
     enum { BMAX = 4 };
     if (B) b = B;
-    vf qk[BMAX], ga[BMAX];
+    vf qk[BMAX], ga[BMAX][U];
     for (int k = 0; k < BMAX && k < b; k++) {
         qk[k] = vsplat(q[k]);
-        ga[k] = (vf){0};
+        FOR_U ga[k][u] = (vf){0};
     }
     if (!B)
-        for (int k = 0; k < b; k++) gacc[k] = (vf){0};
-    vf facc = {0};
+        for (int k = 0; k < b * U; k++) gacc[k] = (vf){0};
+    vf facc[U];
+    FOR_U facc[u] = (vf){0};
     int j0 = jlo < 0 ? 0 : (jlo + 1) / V * V;
-    for (int j = j0; j < n; j += V) {
-        vf s = {0};
-        if (B) {
-            for (int k = 0; k < B; k++) {
-                vf d = qk[k] - *(const vf *)(P + k * np + j);
-                s += d * d;
-            }
-        } else {
-            for (int k = 0; k < b; k++) {
-                vf d = q[k] - *(const vf *)(P + k * np + j);
-                s += d * d;
+    for (int j = j0; j < n; j += U * V) {
+        vf s[U], f[U], fp[U];
+        FOR_U s[u] = (vf){0};
+        for (int k = 0; k < b; k++) {
+            const float *pk = P + k * np + j;
+            vf qq = B ? qk[k] : vsplat(q[k]);
+            FOR_U {
+                vf d = qq - *(const vf *)(pk + u * V);
+                s[u] += d * d;
             }
         }
-        vf fp, f = kern_v(p, kind, s, mode == M_ZZ ? NULL : &fp);
-        if (j + V > n || j <= jlo) {
-            vi m = lane_mask(j, jlo, n);
-            f = vand(f, m);
-            if (mode != M_ZZ) fp = vand(fp, m);
+        kern_v(p, kind, s, f, mode == M_ZZ ? NULL : fp);
+        if (j + U * V > n || j <= jlo) {
+            FOR_U {
+                vi m = lane_mask(j + u * V, jlo, n);
+                f[u] = vand(f[u], m);
+                if (mode != M_ZZ) fp[u] = vand(fp[u], m);
+            }
         }
-        facc += f;
+        FOR_U facc[u] += f[u];
         if (mode == M_ZZ) continue;
-        if (B) {
-            for (int k = 0; k < B; k++) {
-                vf t = fp * (qk[k] - *(const vf *)(P + k * np + j));
-                ga[k] += t;
-                if (mode == M_XX) *(vf *)(gt + k * np + j) -= t;
-            }
-        } else {
-            for (int k = 0; k < b; k++) {
-                vf t = fp * (q[k] - *(const vf *)(P + k * np + j));
-                gacc[k] += t;
-                if (mode == M_XX) *(vf *)(gt + k * np + j) -= t;
+        for (int k = 0; k < b; k++) {
+            const float *pk = P + k * np + j;
+            vf qq = B ? qk[k] : vsplat(q[k]);
+            vf *acc = B ? ga[k] : gacc + k * U;
+            FOR_U {
+                vf t = fp[u] * (qq - *(const vf *)(pk + u * V));
+                acc[u] += t;
+                if (mode == M_XX) *(vf *)(gt + k * np + j + u * V) -= t;
             }
         }
     }
     if (mode != M_ZZ)
-        for (int k = 0; k < b; k++) gq[k] += cg * hsum(B ? ga[k] : gacc[k]);
-    return hsum(facc);
+        for (int k = 0; k < b; k++) {
+            vf *acc = B ? ga[k] : gacc + k * U;
+            for (int u = 1; u < U; u++) acc[0] += acc[u];
+            gq[k] += cg * hsum(acc[0]);
+        }
+    for (int u = 1; u < U; u++) facc[0] += facc[u];
+    return hsum(facc[0]);
 }
 
 typedef struct {
@@ -356,7 +382,7 @@ typedef struct {
     size_t np;
     const float *X, *Z, *xt, *zt; /* AoS [n][b] and transposed [b][np] */
     float *gt;         /* [b][np] */
-    vf *gacc;          /* [b] */
+    vf *gacc;          /* [b][U] */
     double *gd;        /* [n][b] gradient of MMD^2 */
     double cxx4, cxz4; /* 4/(n(n-1)), -4/n^2 */
     double sxx, sxz, szz;
@@ -419,7 +445,7 @@ double mmd_loss_grad(const mmd_cfg_t *c, const float *X, int n, int b, rng_t *zr
     size_t np = pad_v((size_t)n);
     float *xt = align64(Z + nb), *zt = xt + (size_t)b * np, *gt = zt + (size_t)b * np;
     vf *gacc = (vf *)(gt + (size_t)b * np);
-    double *gd = (double *)(gt + (size_t)b * np + (size_t)b * V);
+    double *gd = (double *)(gt + (size_t)b * np + 2 * (size_t)b * V);
     for (int k = 0; k < b; k++) {
         for (int j = 0; j < n; j++) {
             xt[(size_t)k * np + j] = X[(size_t)j * b + k];
