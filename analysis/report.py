@@ -67,6 +67,11 @@ def fmt(v, param=None):
     return "%.6g" % f
 
 
+def fmti(v):
+    """An integer-valued attribute (counts, flags, seeds)."""
+    return fmt(v, "epochs")
+
+
 def pct(a, b):
     return "%.1f%%" % (100.0 * a / b) if b else "n/a"
 
@@ -190,10 +195,10 @@ class Report:
         done, total = as_float(a.get("tasks_done")), as_float(a.get("tasks_total"))
         rows = [("file", os.path.basename(rf.path)), ("study", a.get("study", "n/a")),
                 ("aesweep_version", a.get("aesweep_version", "n/a")), ("git_commit", a.get("git_commit", "n/a")),
-                ("schema_version", fmt(a.get("schema_version"), "epochs")), ("seed", fmt(a.get("seed"), "epochs")),
-                ("ranks", fmt(a.get("ranks"), "epochs")), ("start_time", a.get("start_time") or "n/a"),
-                ("end_time", a.get("end_time") or "n/a"), ("complete", fmt(a.get("complete"), "epochs")),
-                ("tasks_done", fmt(done, "epochs")), ("tasks_total", fmt(total, "epochs")),
+                ("schema_version", fmti(a.get("schema_version"))), ("seed", fmti(a.get("seed"))),
+                ("ranks", fmti(a.get("ranks"))), ("start_time", a.get("start_time") or "n/a"),
+                ("end_time", a.get("end_time") or "n/a"), ("complete", fmti(a.get("complete"))),
+                ("tasks_done", fmti(done)), ("tasks_total", fmti(total)),
                 ("data", "%s, in_dim %s, pool %s rows, scaler %s" % (
                     rf.data_attrs.get("source", "?"), rf.in_dim,
                     rf.data["pool"].shape[0] if rf.data is not None and "pool" in rf.data else "?",
@@ -203,10 +208,10 @@ class Report:
         d.table(["key", "value"], rows, key="metadata")
         n_missing = sum(st.missing_cells() for st in rf.stages)
         if rf.complete:
-            d.p("**Complete run**: %s of %s tasks done." % (fmt(done, "epochs"), fmt(total, "epochs")))
+            d.p("**Complete run**: %s of %s tasks done." % (fmti(done), fmti(total)))
         else:
             msg = "**Incomplete run** (cut off, not yet resumed): %s of %s tasks done (%s)." % (
-                fmt(done, "epochs"), fmt(total, "epochs"), pct(done, total) if total == total else "n/a")
+                fmti(done), fmti(total), pct(done, total) if total == total else "n/a")
             if rf.stages_missing:
                 msg += " Stages without results: %s." % ", ".join("%s (%s)" % m for m in rf.stages_missing)
             msg += " %d cells have no result; figures show them as gaps and tables as n/a." % n_missing
@@ -216,20 +221,20 @@ class Report:
         missing = dict(rf.stages_missing)
         for name in rf.stage_names:
             if name in missing:
-                rows.append([name] + ["-"] * 10 + [missing[name]])
+                rows.append([name] + ["-"] * 9 + [missing[name]])
                 continue
             st = rf.stage(name)
             sc = st.status_counts()
             bad = ", ".join("%d %s" % (c, STATUS_NAMES[k] if 0 <= k < 4 else k) for k, c in sorted(sc.items()) if k)
             rows.append([st.name, " x ".join("%s[%d]" % (ax, len(st.axis_values[ax])) for ax in st.axes) or "-",
                          st.repeats, st.data_draws,
-                         "%s/%s" % (fmt(st.attr("tasks_done"), "epochs"), fmt(st.attr("tasks_total"), "epochs")),
-                         fmt(st.attr("complete"), "epochs"), st.missing_cells(), bad or "-",
+                         "%s/%s" % (fmti(st.attr("tasks_done")), fmti(st.attr("tasks_total"))),
+                         st.missing_cells(), bad or "-",
                          fmt(st.attr("balance_efficiency")), fmt(st.attr("predicted_makespan")),
                          st.attr("inherited_from") or "-", "complete" if int(as_float(st.attr("complete"), 0))
                          else "incomplete"])
         d.p("Stages (balance efficiency = mean over ranks of the busy seconds / the maximum).")
-        d.table(["stage", "axes", "repeats", "data_draws", "tasks done", "complete", "missing cells",
+        d.table(["stage", "axes", "repeats", "data_draws", "tasks done", "missing cells",
                  "cube points not ok", "balance_efficiency", "predicted_makespan", "inherited_from", "state"], rows,
                 key="stages")
         # best cells
@@ -243,7 +248,7 @@ class Report:
         for st in rf.stages:
             bp = st.best_params()
             rows.append([st.name, st.select_metric, fmt(st.attr("best_value")), st.best_cell,
-                         fmt(st.attr("n_skipped"), "epochs")] +
+                         fmti(st.attr("n_skipped"))] +
                         [fmt(bp.get(p), p) + ("*" if p in st.axes else "") for p in params])
         d.p("Best cell of every stage: lowest mean of the select metric over repeats "
             "(* marks the stage's axes).")
@@ -274,7 +279,7 @@ class Report:
             st.repeats, st.data_draws, ", ".join(fixed) or "-", st.select_metric, fmt(st.attr("best_value"))))
         if st.attr("complete") is not None and int(as_float(st.attr("complete"), 1)) != 1:
             d.p("**This stage is incomplete**: %s of %s tasks; %d of %d cells have no result." % (
-                fmt(st.attr("tasks_done"), "epochs"), fmt(st.attr("tasks_total"), "epochs"),
+                fmti(st.attr("tasks_done")), fmti(st.attr("tasks_total")),
                 st.missing_cells(), st.ncells))
         heat = "hidden" in st.axes and "layers" in st.axes
         profile_axes = [a for a in st.axes if not (heat and a in ("hidden", "layers"))]

@@ -169,30 +169,45 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     return train + evals + mmd + 1e5; /* + fixed per-task overhead */
 }
 
+static const plan_t *g_plan_sort;
+static int cost_desc(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double ci = g_plan_sort->tasks[i].cost, cj = g_plan_sort->tasks[j].cost;
+    if (ci != cj) return ci > cj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
 double plan_partition(const plan_t *p, int nranks, int *owner, double *load)
 {
     size_t n = p->ntasks;
     size_t *ord = malloc((n ? n : 1) * sizeof(size_t));
     for (size_t i = 0; i < n; i++) ord[i] = i;
-    /* sort by descending cost, ties by ascending index (stable, deterministic) */
-    for (size_t gap = n / 2; gap > 0; gap /= 2) /* shell sort keeps this dependency-free */
-        for (size_t i = gap; i < n; i++)
-            for (size_t j = i; j >= gap; j -= gap) {
-                size_t a = ord[j - gap], b = ord[j];
-                int swap = p->tasks[a].cost < p->tasks[b].cost ||
-                           (p->tasks[a].cost == p->tasks[b].cost && a > b);
-                if (!swap) break;
-                ord[j - gap] = b;
-                ord[j] = a;
-            }
-    for (int r = 0; r < nranks; r++) load[r] = 0;
+    /* descending cost, ties by ascending index: deterministic */
+    g_plan_sort = p;
+    qsort(ord, n, sizeof *ord, cost_desc);
+    /* least-loaded rank from a binary min-heap ordered by (load, rank), which
+     * picks exactly what a linear scan with ties to the lowest rank would,
+     * in O(log R) per task */
+    int *heap = malloc((size_t)nranks * sizeof(int));
+    for (int r = 0; r < nranks; r++) load[r] = 0, heap[r] = r;
+#define HLESS(a, b) (load[a] < load[b] || (load[a] == load[b] && (a) < (b)))
     for (size_t i = 0; i < n; i++) {
-        int best = 0;
-        for (int r = 1; r < nranks; r++)
-            if (load[r] < load[best]) best = r;
+        int best = heap[0];
         owner[ord[i]] = best;
         load[best] += p->tasks[ord[i]].cost;
+        int k = 0; /* sift down the root */
+        for (;;) {
+            int l = 2 * k + 1, r = l + 1, m = k;
+            if (l < nranks && HLESS(heap[l], heap[m])) m = l;
+            if (r < nranks && HLESS(heap[r], heap[m])) m = r;
+            if (m == k) break;
+            int t = heap[k]; heap[k] = heap[m]; heap[m] = t;
+            k = m;
+        }
     }
+#undef HLESS
+    free(heap);
     free(ord);
     double mk = 0;
     for (int r = 0; r < nranks; r++)

@@ -159,6 +159,16 @@ static int tick(void *ctx)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* qsort order: descending predicted cost, ties by index (deterministic). */
+static const task_t *g_sort_tasks;
+static int by_cost_desc(const void *a, const void *b)
+{
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double ci = g_sort_tasks[i].cost, cj = g_sort_tasks[j].cost;
+    if (ci != cj) return ci > cj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
 static int bcast_text(char **text, int rank)
 {
     long n = rank == 0 ? (long)strlen(*text) : 0;
@@ -335,7 +345,6 @@ static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, c
             dataset_t tr;
             task_training_set(sd, p, tk->hp, tk->draw, &tr);
             scaler_fit(sc, sd->s->scaler, &tr);
-            data_free(&tr);
             for (int s = 0; s < p->nslots; s++) {
                 size_t idx = tk->first_cube + p->slot_offset[s];
                 if (p->status[idx] != 0) continue;
@@ -344,11 +353,12 @@ static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, c
                 plan_cube_hp(p, idx, hp);
                 char g[64];
                 snprintf(g, sizeof g, "cells/%zu", idx);
-                if (results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, NULL, sd, err)) {
-                    model_free(m), free(sc);
+                if (results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, &tr, sd, err)) {
+                    model_free(m), free(sc), data_free(&tr);
                     return -1;
                 }
             }
+            data_free(&tr);
             model_free(m);
             free(sc);
         }
@@ -543,10 +553,8 @@ int sweep_run(const sweep_opts_t *o)
             /* each rank's list in descending cost: big tasks first */
             size_t *ord = malloc((nleft ? nleft : 1) * sizeof(size_t));
             for (size_t i = 0; i < nleft; i++) ord[i] = i;
-            for (size_t i = 1; i < nleft; i++)
-                for (size_t j2 = i; j2 > 0 && (left[ord[j2]].cost > left[ord[j2 - 1]].cost); j2--) {
-                    size_t t2 = ord[j2]; ord[j2] = ord[j2 - 1]; ord[j2 - 1] = t2;
-                }
+            g_sort_tasks = left;
+            qsort(ord, nleft, sizeof *ord, by_cost_desc);
             for (size_t i = 0; i < nleft; i++) {
                 int o2 = owner[ord[i]];
                 list[displs[o2] + fill[o2]++] = (int)map[ord[i]];
