@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -415,6 +417,19 @@ int sweep_run(const sweep_opts_t *o)
             }
         }
     }
+    char lpath[SPEC_PATH_LEN + 16];
+    snprintf(lpath, sizeof lpath, "%s.lock", out);
+    int lock_fd = -1;
+    if (!rc && rank == 0) {
+        /* one run per output: a second run (or a resume while the old ranks
+         * are still dying) would interleave journal records */
+        lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
+        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            snprintf(err, SPEC_ERR_LEN, "%s: another aesweep run is using this output (%s is locked); wait for it to finish or choose another output (-o)",
+                     out, lpath);
+            rc = AES_EXIT_USAGE;
+        }
+    }
     if (!rc && rank == 0) {
         int ours = results_is_ours(out);
         if (ours == 0) {
@@ -465,6 +480,7 @@ int sweep_run(const sweep_opts_t *o)
     if (agree(rc)) {
         if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
         else if (rc && err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", rank, err);
+        if (lock_fd >= 0) close(lock_fd);
         journal_data_free(&jd);
         study_data_free(&sd);
         spec_free(&s);
@@ -488,6 +504,7 @@ int sweep_run(const sweep_opts_t *o)
     }
     if (agree(rc)) {
         if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
+        if (lock_fd >= 0) close(lock_fd);
         journal_data_free(&jd);
         study_data_free(&sd);
         spec_free(&s);
@@ -697,6 +714,10 @@ int sweep_run(const sweep_opts_t *o)
                         (int)g_signal, all_done, jpath, out, o->spec_path, o->output ? " -o " : "", o->output ? o->output : "");
             }
         }
+    }
+    if (lock_fd >= 0) {
+        if (final == AES_EXIT_OK) unlink(lpath);
+        close(lock_fd);
     }
     MPI_Bcast(&final, 1, MPI_INT, 0, MPI_COMM_WORLD);
     journal_data_free(&jd);
