@@ -6,7 +6,9 @@ Written the way the study writes it: an nn.Sequential MLP autoencoder
 init, nn.MSELoss, torch.optim.Adam, full batch, one thread
 (torch.set_num_threads(1)).  Only the epoch loop is timed (data generation and
 model construction are not).  Prints one JSON object per repeat:
-  {"config": ..., "seconds": s, "epochs": e, "rows": n, "macs_per_row": m, "final_loss": l}
+  {"config": ..., "seconds": s, "cpu_seconds": c, "epochs": e, "rows": n,
+   "macs_per_row": m, "final_loss": l}
+(cpu_seconds > seconds would mean more than one thread ran.)
 
 Not a test and not a reference for numbers (tests/make_torch_fixtures.py is);
 it only measures time.
@@ -73,20 +75,22 @@ def macs_per_row(d, hidden, layers, bottleneck):
 
 
 def train(X, epochs, lr, hidden, layers, bottleneck, seed):
-    """The study's loop; returns (seconds, final loss)."""
+    """The study's loop; returns (wall seconds, CPU seconds, final loss, model)."""
     torch.manual_seed(seed)
     model = make_model(X.shape[1], hidden, layers, bottleneck)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     crit = nn.MSELoss()
     Xt = torch.from_numpy(X)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     for _ in range(epochs):
         opt.zero_grad()
         loss = crit(model(Xt), Xt)
         loss.backward()
         opt.step()
     dt = time.perf_counter() - t0
-    return dt, float(loss.item()), model
+    cpu = time.process_time() - c0
+    return dt, cpu, float(loss.item()), model
 
 
 def main():
@@ -111,8 +115,8 @@ def main():
     cfg = f"{a.data} {X.shape[1]}-{a.hidden}x{a.layers}-{a.bottleneck} n={X.shape[0]} epochs={a.epochs}"
     m = macs_per_row(X.shape[1], a.hidden, a.layers, a.bottleneck)
     for r in range(a.repeats):
-        dt, loss, _ = train(X, a.epochs, a.lr, a.hidden, a.layers, a.bottleneck, a.seed + r)
-        print(json.dumps({"config": cfg, "seconds": dt, "epochs": a.epochs, "rows": int(X.shape[0]),
+        dt, cpu, loss, _ = train(X, a.epochs, a.lr, a.hidden, a.layers, a.bottleneck, a.seed + r)
+        print(json.dumps({"config": cfg, "seconds": dt, "cpu_seconds": cpu, "epochs": a.epochs, "rows": int(X.shape[0]),
                           "macs_per_row": m, "final_loss": loss, "torch": torch.__version__}), flush=True)
 
 

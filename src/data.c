@@ -103,7 +103,39 @@ static int fvec_push(fvec_t *a, float x)
     return 0;
 }
 
+/* Messages are one line: a path or a field may hold control characters. */
+static void one_line(char *err)
+{
+    for (unsigned char *c = (unsigned char *)err; *c; c++)
+        if (*c < 32 || *c == 127) *c = '?';
+}
+
+static int load_csv(dataset_t *out, const char *path, int header, int label_col, char *err);
+static int load_h5(dataset_t *out, const char *spec, char *err);
+
 int data_load_csv(dataset_t *out, const char *path, int header, int label_col, char *err)
+{
+    err[0] = 0;
+    int rc = load_csv(out, path, header, label_col, err);
+    if (rc) {
+        if (!err[0]) snprintf(err, DATA_ERR_LEN, "%s: cannot load", path);
+        one_line(err);
+    }
+    return rc;
+}
+
+int data_load_h5(dataset_t *out, const char *spec, char *err)
+{
+    err[0] = 0;
+    int rc = load_h5(out, spec, err);
+    if (rc) {
+        if (!err[0]) snprintf(err, DATA_ERR_LEN, "%s: cannot load", spec);
+        one_line(err);
+    }
+    return rc;
+}
+
+static int load_csv(dataset_t *out, const char *path, int header, int label_col, char *err)
 {
     memset(out, 0, sizeof *out);
     struct stat sb;
@@ -250,7 +282,7 @@ done:
 
 /* ---- HDF5 --------------------------------------------------------------- */
 
-int data_load_h5(dataset_t *out, const char *spec, char *err)
+static int load_h5(dataset_t *out, const char *spec, char *err)
 {
     memset(out, 0, sizeof *out);
     const char *colon = strrchr(spec, ':');

@@ -1,4 +1,5 @@
-/* model.c - arenas, initialisation, forward/backward (OpenBLAS and plain C), Adam.
+/* model.c - arenas, initialisation, forward/backward (fast SIMD, OpenBLAS and
+ * plain C), Adam.  The fast kernel itself is in kernel_fast.c.
  *
  * Conventions: row-major throughout; a layer computes Y = A W^T + b with
  * A [n][in], W [out][in], Y [n][out].  Backward, with D = dL/dZ [n][out]
@@ -6,6 +7,7 @@
  *     dW = D^T A   [out][in]      db = sum_rows D      dA = D W   [n][in].
  */
 #include "aesweep/model.h"
+#include "aesweep/kernel_fast.h"
 #include "aesweep/rng.h"
 #include <cblas.h>
 #include <math.h>
@@ -149,6 +151,18 @@ model_ws_t *model_ws_create(const model_t *m, int rows)
     ws->dbuf[0] = p;
     p += (size_t)rows * max_dim(m);
     ws->dbuf[1] = p;
+    /* 64-byte aligned so the padded weight rows start on a cache line; the
+     * kernel's arithmetic does not depend on it (unaligned loads throughout). */
+    size_t nf = kfast_ws_floats(m);
+    size_t bytes = (nf * sizeof(float) + 63) / 64 * 64;
+    ws->fast_ = aligned_alloc(64, bytes ? bytes : 64);
+    if (!ws->fast_) {
+        free(ws->block_);
+        free(ws);
+        return NULL;
+    }
+    memset(ws->fast_, 0, bytes);
+    kfast_ws_init(m, ws);
     return ws;
 }
 
@@ -156,7 +170,48 @@ void model_ws_free(model_ws_t *ws)
 {
     if (!ws) return;
     free(ws->block_);
+    free(ws->fast_);
     free(ws);
+}
+
+/* ---- kernel selection ----------------------------------------------------- */
+
+static int g_kernel = -1; /* -1: not yet read from AESWEEP_KERNEL */
+
+const char *model_kernel_name(int k)
+{
+    return k == MODEL_KERNEL_BLAS ? "blas" : k == MODEL_KERNEL_REF ? "ref" : "fast";
+}
+
+void model_set_kernel(int k)
+{
+    g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF) ? k : MODEL_KERNEL_FAST;
+}
+
+int model_get_kernel(void)
+{
+    if (g_kernel < 0) {
+        const char *e = getenv("AESWEEP_KERNEL");
+        g_kernel = MODEL_KERNEL_FAST;
+        if (e && !strcmp(e, "blas")) g_kernel = MODEL_KERNEL_BLAS;
+        else if (e && !strcmp(e, "ref")) g_kernel = MODEL_KERNEL_REF;
+    }
+    return g_kernel;
+}
+
+const char *model_fast_isa(void) { return kfast_isa(); }
+
+/* ---- fast path (kernel_fast.c) -------------------------------------------- */
+
+void model_forward_fast(const model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    kfast_forward(m, ws, X, n, 0, m->nlin);
+}
+
+void model_backward_fast(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode)
+{
+    kfast_backward(m, ws, X, n, mse_scale, dcode);
 }
 
 /* ---- BLAS path ---------------------------------------------------------- */
@@ -180,9 +235,18 @@ static void forward_range(const model_t *m, model_ws_t *ws, const float *X, int 
     }
 }
 
-void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n)
+void model_forward_blas(const model_t *m, model_ws_t *ws, const float *X, int n)
 {
     forward_range(m, ws, X, n, 0, m->nlin);
+}
+
+void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    switch (model_get_kernel()) {
+    case MODEL_KERNEL_BLAS: forward_range(m, ws, X, n, 0, m->nlin); break;
+    case MODEL_KERNEL_REF: model_forward_ref(m, ws, X, n); break;
+    default: kfast_forward(m, ws, X, n, 0, m->nlin); break;
+    }
 }
 
 double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n)
@@ -209,6 +273,16 @@ static void mse_grad(const model_t *m, const model_ws_t *ws, const float *X, int
 
 void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                     const float *dcode)
+{
+    switch (model_get_kernel()) {
+    case MODEL_KERNEL_BLAS: model_backward_blas(m, ws, X, n, mse_scale, dcode); break;
+    case MODEL_KERNEL_REF: model_backward_ref(m, ws, X, n, mse_scale, dcode); break;
+    default: kfast_backward(m, ws, X, n, mse_scale, dcode); break;
+    }
+}
+
+void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode)
 {
     int cur = 0;
     float *D = ws->dbuf[cur];
@@ -354,7 +428,10 @@ void model_decode(const model_t *m, model_ws_t *ws, const float *Z, size_t n, fl
     int d = m->arch.in, b = m->arch.bottleneck;
     for (size_t i = 0; i < n; i += (size_t)ws->rows) {
         int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
-        forward_range(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
+        if (model_get_kernel() == MODEL_KERNEL_FAST)
+            kfast_forward(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
+        else
+            forward_range(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
         memcpy(out + i * d, ws->act[m->nlin], (size_t)c * d * sizeof(float));
     }
 }

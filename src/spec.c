@@ -396,6 +396,62 @@ int spec_metric_names(const study_t *s, char names[][SPEC_NAME_LEN], int max)
     return n;
 }
 
+/* After a parse error: find the first bracket that closes the wrong opener,
+ * or the innermost opener never closed, skipping strings and comments.
+ * Returns 1 with the line and a description in out. */
+static int bracket_problem(const char *t, int *line, char *out, size_t n)
+{
+    char stk[256];
+    int stk_line[256], depth = 0, ln = 1;
+    for (const char *p = t; *p; p++) {
+        if (*p == '\n') ln++;
+        else if (*p == '"') {
+            /* strings rarely span lines: a newline inside one means a missing quote */
+            for (p++; *p && *p != '"' && *p != '\n'; p++)
+                if (*p == '\\' && p[1] && p[1] != '\n') p++;
+            if (*p != '"') {
+                *line = ln;
+                snprintf(out, n, "the string opened on this line is not closed on it; add the missing '\"'");
+                return 1;
+            }
+        } else if (*p == '#' || (*p == '/' && p[1] == '/')) {
+            while (p[1] && p[1] != '\n') p++;
+        } else if (*p == '/' && p[1] == '*') {
+            for (p += 2; *p && !(*p == '*' && p[1] == '/'); p++)
+                if (*p == '\n') ln++;
+            if (!*p) break;
+            p++;
+        } else if (*p == '{' || *p == '(' || *p == '[') {
+            if (depth == (int)sizeof stk) return 0;
+            stk[depth] = *p;
+            stk_line[depth++] = ln;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            char want = *p == '}' ? '{' : *p == ')' ? '(' : '[';
+            if (depth == 0) {
+                *line = ln;
+                snprintf(out, n, "'%c' closes nothing; remove it or add the missing '%c' before it", *p, want);
+                return 1;
+            }
+            if (stk[depth - 1] != want) {
+                *line = ln;
+                snprintf(out, n, "'%c' closes the '%c' opened on line %d; add the missing '%c' first",
+                         *p, stk[depth - 1], stk_line[depth - 1],
+                         stk[depth - 1] == '{' ? '}' : stk[depth - 1] == '(' ? ')' : ']');
+                return 1;
+            }
+            depth--;
+        }
+    }
+    if (depth > 0) {
+        char o = stk[depth - 1];
+        *line = stk_line[depth - 1];
+        snprintf(out, n, "the '%c' opened on this line is never closed; add the matching '%c'", o,
+                 o == '{' ? '}' : o == '(' ? ')' : ']');
+        return 1;
+    }
+    return 0;
+}
+
 /* "file:line: syntax error: <libconfig's words> near '<the line>'; <a hint>" */
 static void syntax_error(const study_t *s, const config_t *cfg, char *err)
 {
@@ -420,11 +476,39 @@ static void syntax_error(const study_t *s, const config_t *cfg, char *err)
         hint = "an array [..] holds one type: write whole numbers as 1.0 next to decimals, or use a list (..)";
     else if (strstr(what, "duplicate setting"))
         hint = "a key appears twice in the same group; keep one";
-    if (!strcmp(what, "syntax error")) what = ""; /* libconfig's usual words; don't say them twice */
+    if (!strcmp(what, "syntax error")) {
+        what = ""; /* libconfig's usual words; don't say them twice */
+        int bl;
+        char bmsg[160];
+        if (bracket_problem(s->text, &bl, bmsg, sizeof bmsg)) {
+            snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error: %s (the parser stopped at line %d)", s->path, bl, bmsg, line);
+            return;
+        }
+    }
     snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error%s%s%s; %s", s->path, line, *what ? ": " : "", what, near, hint);
 }
 
+/* Messages are one line: a path or a string value may hold control characters. */
+static void one_line(char *err)
+{
+    for (unsigned char *c = (unsigned char *)err; *c; c++)
+        if (*c < 32 || *c == 127) *c = '?';
+}
+
+static int load(study_t *s, const char *path, const char *text, char *err);
+
 int spec_load(study_t *s, const char *path, const char *text, char *err)
+{
+    err[0] = 0;
+    int rc = load(s, path, text, err);
+    if (rc) {
+        if (!err[0]) snprintf(err, SPEC_ERR_LEN, "%s: invalid spec", path);
+        one_line(err);
+    }
+    return rc;
+}
+
+static int load(study_t *s, const char *path, const char *text, char *err)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -659,7 +743,17 @@ static int check_value(const study_t *s, int k, int p, double v, const char *fro
     return 0;
 }
 
+static int check_data(const study_t *s, int in_dim, size_t pool_rows, char *err);
+
 int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
+{
+    err[0] = 0;
+    int rc = check_data(s, in_dim, pool_rows, err);
+    if (rc) one_line(err);
+    return rc;
+}
+
+static int check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
 {
     for (int k = 0; k < s->nstages; k++) {
         const stage_spec_t *st = &s->stages[k];

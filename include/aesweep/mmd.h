@@ -45,10 +45,16 @@ double mmd2(const mmd_cfg_t *c, const float *X, size_t n, const float *Y, size_t
  * returns MMD^2(codes, Z) and writes scale * d MMD^2 / d codes into
  * dcode [n][b].  zbuf must hold mmd_scratch_floats(c, n, b) - n*b floats:
  * Z first, the workspace after it (any alignment).  Never allocates.
+ * The result depends on the SIMD width only through FMA contraction.
  * Float kernel values with double sums (see mmd.c); n < 2 gives 0 and a
  * zero gradient.  Any b >= 1. */
 double mmd_loss_grad(const mmd_cfg_t *c, const float *codes, int n, int b, rng_t *zr, float scale,
                      float *dcode, float *zbuf);
+
+/* The same for a given Z: zbuf holds Z [n][b] on entry, the workspace
+ * after it, as above.  mmd_loss_grad = n*b draws into zbuf, then this. */
+double mmd_loss_grad_z(const mmd_cfg_t *c, const float *codes, int n, int b, float *zbuf,
+                       float scale, float *dcode);
 
 /* Reference for the tests: the same MMD^2 and scale * gradient for a given
  * Z [n][b], in double with plain loops (O(n^2 b) with a large constant). */

@@ -54,6 +54,18 @@ typedef struct {
     float *act[MODEL_MAX_LINEAR + 1];
     float *dbuf[2]; /* ping-pong gradient buffers [rows][max dim] */
     float *block_;
+    /* Fast-kernel scratch (kernel_fast.h), one aligned block: padded copies
+     * of W_l [out][pad(in)] and W_l^T [in][pad(out)], the bias [pad(out)] and
+     * the bias-gradient accumulator [pad(out)], and the packed 4-row tails of
+     * W^T and W ([in][16], [out][16]).  pad() rounds up to the build's
+     * vector width. */
+    float *fast_;
+    float *kf_w[MODEL_MAX_LINEAR];
+    float *kf_wt[MODEL_MAX_LINEAR];
+    float *kf_b[MODEL_MAX_LINEAR];
+    float *kf_db[MODEL_MAX_LINEAR];
+    float *kf_tf[MODEL_MAX_LINEAR];
+    float *kf_tb[MODEL_MAX_LINEAR];
 } model_ws_t;
 
 /* Returns 0 and fills *err (static string) on a bad architecture. */
@@ -74,8 +86,23 @@ int model_relu_after(const model_t *m, int l); /* ReLU follows layer l? */
 model_ws_t *model_ws_create(const model_t *m, int rows);
 void model_ws_free(model_ws_t *ws);
 
+/* Which kernel model_forward / model_backward (and the chunked helpers)
+ * use.  MODEL_KERNEL_FAST (the default) is the tiled SIMD kernel of
+ * kernel_fast.c; MODEL_KERNEL_BLAS one OpenBLAS sgemm per layer; MODEL_KERNEL_REF
+ * the plain-C reference.  Process-wide, for benchmarks and tests; the
+ * environment variable AESWEEP_KERNEL=fast|blas|ref sets the initial choice.
+ * Every kernel fills every ws->act[l] row-major, so any backward can follow
+ * any forward. */
+enum model_kernel { MODEL_KERNEL_FAST = 0, MODEL_KERNEL_BLAS = 1, MODEL_KERNEL_REF = 2 };
+void model_set_kernel(int kernel);
+int model_get_kernel(void);
+const char *model_kernel_name(int kernel);
+/* SIMD flavour of the fast kernel in this build: "avx512", "avx2" or "generic". */
+const char *model_fast_isa(void);
+
 /* Forward pass of n <= ws->rows rows of X ([n][in]).  Output reconstruction
- * in ws->act[nlin], codes in ws->act[code_layer + 1]. */
+ * in ws->act[nlin], codes in ws->act[code_layer + 1], every other layer's
+ * output in its act[l] too. */
 void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n);
 /* Mean squared error between the reconstruction in ws and X, over n*in elements. */
 double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n);
@@ -87,8 +114,17 @@ void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse
 /* One Adam step (PyTorch semantics) on the whole arena. */
 void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps);
 
-/* Plain-C reference kernels (no BLAS, double accumulation); the tests hold
- * the BLAS path to them. */
+/* The kernels behind model_forward / model_backward, callable directly:
+ * _fast the tiled SIMD kernel (kernel_fast.h), _blas one sgemm per layer,
+ * _ref plain C with double accumulation.  The tests hold the others to _ref.
+ * Results of _fast depend only on the build, the architecture and n (not on
+ * buffer alignment, the caller, the rank or the thread). */
+void model_forward_fast(const model_t *m, model_ws_t *ws, const float *X, int n);
+void model_backward_fast(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode);
+void model_forward_blas(const model_t *m, model_ws_t *ws, const float *X, int n);
+void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode);
 void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n);
 void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                         const float *dcode);
