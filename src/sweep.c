@@ -523,6 +523,11 @@ int sweep_run(const sweep_opts_t *o)
             break;
         }
         s.in_dim = sd.in_dim;
+        if (rank != 0) {
+            /* only rank 0 holds the cube; a worker keeps the task table */
+            free(p.metrics), free(p.status), free(p.seconds);
+            p.metrics = NULL, p.status = NULL, p.seconds = NULL;
+        }
         run_t r;
         memset(&r, 0, sizeof r);
         r.rank = rank;
