@@ -137,6 +137,14 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
         if (i + 1 < nm) strcat(buf, ",");
     }
     attr_str(f, "metrics", buf);
+    if (spec_has_mmd(s) && sd->ntests > 0) {
+        /* the fixed kernel of the MMD metrics, so that they can be recomputed */
+        attr_str(f, "mmd_metric_kernel",
+                 "imq, C = 2 dim var x {0.1,0.2,0.5,1,2,5,10}; codes: dim = bottleneck, var = 1 vs a fixed "
+                 "N(0,I) sample of 1000 (stream derive(seed,'metric.z')); gen: dim = in_dim, var = "
+                 "mmd_metric_data_variance, decoded sample vs the first test set's first 1000 rows");
+        attr_f64(f, "mmd_metric_data_variance", task_metric_variance(&sd->tests[0]));
+    }
 
     hid_t g = H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     attr_str(g, "source", src_name(s->source));
@@ -524,14 +532,14 @@ int results_info(const char *path, char *err)
     char *save = NULL;
     for (char *name = strtok_r(stages, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
-            printf("  %-10s not started\n", name);
+            printf("  %-14s not started\n", name);
             continue;
         }
         hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
         char sel[64], from[64];
         read_attr_str(g, "select_metric", sel, sizeof sel);
         read_attr_str(g, "inherited_from", from, sizeof from);
-        printf("  %-10s %4.0f/%-5.0f tasks  balance %.3f  best %s = %.6g", name,
+        printf("  %-14s %4.0f/%-5.0f tasks  balance %.3f  best %s = %.6g", name,
                read_attr_f64(g, "tasks_done"), read_attr_f64(g, "tasks_total"),
                read_attr_f64(g, "balance_efficiency"), sel, read_attr_f64(g, "best_value"));
         if (read_attr_f64(g, "best_cell") >= 0) {
@@ -542,7 +550,11 @@ int results_info(const char *path, char *err)
                 read_attr_str(g, nm, src, sizeof src);
                 if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
                 snprintf(nm, sizeof nm, "best_%s", param_names[q]);
-                printf(" %s=%g%s", param_names[q], read_attr_f64(g, nm), strcmp(src, "inherited") ? "" : "*");
+                double bv = read_attr_f64(g, nm);
+                if (q == P_MMD_KERNEL)
+                    printf(" %s=%s%s", param_names[q], bv == 1 ? "imq" : "rbf", strcmp(src, "inherited") ? "" : "*");
+                else
+                    printf(" %s=%g%s", param_names[q], bv, strcmp(src, "inherited") ? "" : "*");
             }
         }
         if (from[0]) printf("  (* inherited from %s)", from);

@@ -150,8 +150,8 @@ typedef struct {
     model_ws_t *ews;           /* evaluation workspace */
     const scaler_t *sc;
     float *tests_scaled[SPEC_MAX_TESTS];
-    const mmd_cfg_t *mcfg;     /* kernel for the MMD metrics (always set when the study has MMD) */
     float *zfix, *gen, *codes; /* [TASK_METRIC_ROWS][..] */
+    double *mu;                /* [bottleneck] */
     double *vals;
     int8_t *status;
     double *secs;
@@ -183,6 +183,36 @@ static double eval_mse_units(const model_t *m, model_ws_t *ws, const float *X, s
     return tot / ((double)n * d);
 }
 
+/* The MMD metrics use one kernel per study, whatever the cell trains with,
+ * so that cells with different kernels or scales compare: the inverse
+ * multi-quadratic kernel of Tolstikhin et al. (WAE, 2018), C = 2 d s^2 for
+ * d dimensions of variance s^2, summed over C x {0.1, 0.2, 0.5, 1, 2, 5, 10}.
+ * In code space the target is N(0, I), so s^2 = 1; in data space s^2 is the
+ * mean per-feature variance of the first test set (task_metric_variance). */
+void task_metric_kernel(mmd_cfg_t *k, int dim, double var)
+{
+    static const double mult[7] = {0.1, 0.2, 0.5, 1, 2, 5, 10};
+    double C[7];
+    for (int i = 0; i < 7; i++) C[i] = 2.0 * dim * var * mult[i];
+    mmd_cfg_imq(k, 0.0f, C, 7);
+}
+
+double task_metric_variance(const dataset_t *T)
+{
+    size_t n = T->n < TASK_METRIC_ROWS ? T->n : TASK_METRIC_ROWS;
+    double tot = 0;
+    for (int j = 0; j < T->d; j++) {
+        double m = 0, v = 0;
+        for (size_t i = 0; i < n; i++) m += T->x[i * T->d + j] / (double)n;
+        for (size_t i = 0; i < n; i++) {
+            double e = T->x[i * T->d + j] - m;
+            v += e * e / (double)(n > 1 ? n - 1 : 1);
+        }
+        tot += v / T->d;
+    }
+    return tot > 0 ? tot : 1.0;
+}
+
 static void mmd_metrics(run_ctx_t *c, const model_t *m, double *out)
 {
     /* code_mmd: MMD^2(test codes, fixed N(0,I)); mean/cov distances of the
@@ -191,15 +221,17 @@ static void mmd_metrics(run_ctx_t *c, const model_t *m, double *out)
     const dataset_t *T = &c->sd->tests[0];
     size_t n = T->n < TASK_METRIC_ROWS ? T->n : TASK_METRIC_ROWS;
     model_apply(m, c->ews, c->tests_scaled[0], n, c->codes, NULL);
-    out[0] = mmd2(c->mcfg, c->codes, n, c->zfix, TASK_METRIC_ROWS, b);
-    double mu[64] = {0}, cov = 0;
-    int bb = b < 64 ? b : 64;
+    mmd_cfg_t kc, kx;
+    task_metric_kernel(&kc, b, 1.0);
+    task_metric_kernel(&kx, d, task_metric_variance(T));
+    out[0] = mmd2(&kc, c->codes, n, c->zfix, TASK_METRIC_ROWS, b);
+    double *mu = c->mu, md = 0, cov = 0;
+    for (int k = 0; k < b; k++) mu[k] = 0;
     for (size_t i = 0; i < n; i++)
-        for (int k = 0; k < bb; k++) mu[k] += c->codes[i * b + k] / (double)n;
-    double md = 0;
-    for (int k = 0; k < bb; k++) md += mu[k] * mu[k];
-    for (int k = 0; k < bb; k++)
-        for (int l = 0; l < bb; l++) {
+        for (int k = 0; k < b; k++) mu[k] += c->codes[i * b + k] / (double)n;
+    for (int k = 0; k < b; k++) md += mu[k] * mu[k];
+    for (int k = 0; k < b; k++)
+        for (int l = 0; l < b; l++) {
             double s = 0;
             for (size_t i = 0; i < n; i++)
                 s += (c->codes[i * b + k] - mu[k]) * (c->codes[i * b + l] - mu[l]);
@@ -207,12 +239,11 @@ static void mmd_metrics(run_ctx_t *c, const model_t *m, double *out)
             double e = s - (k == l ? 1.0 : 0.0);
             cov += e * e;
         }
-    out[1] = sqrt(md);
-    out[2] = sqrt(cov);
+    out[1] = sqrt(md);  /* |mean(codes)|_2 */
+    out[2] = sqrt(cov); /* |cov(codes) - I|_F */
     model_decode(m, c->ews, c->zfix, TASK_METRIC_ROWS, c->gen);
     scaler_invert(c->sc, c->gen, TASK_METRIC_ROWS);
-    (void)d;
-    out[3] = mmd2(c->mcfg, c->gen, TASK_METRIC_ROWS, T->x, n, d);
+    out[3] = mmd2(&kx, c->gen, TASK_METRIC_ROWS, T->x, n, d);
 }
 
 static void eval_all(run_ctx_t *c, const model_t *m, double train_mse, double *out)
@@ -299,7 +330,6 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.sd = sd;
     c.p = p;
     c.sc = sc;
-    c.mcfg = &mc;
     c.vals = vals;
     c.status = status;
     c.secs = secs;
@@ -320,6 +350,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
         c.zfix = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
         c.gen = malloc((size_t)TASK_METRIC_ROWS * a.in * sizeof(float));
         c.codes = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
+        c.mu = malloc((size_t)a.bottleneck * sizeof(double));
         rng_t zr = rng_stream(rng_derive_str(s->seed, "metric.z"));
         for (size_t i = 0; i < (size_t)TASK_METRIC_ROWS * a.bottleneck; i++) c.zfix[i] = (float)rng_normal(&zr);
     }
@@ -331,7 +362,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
         for (int i = nrep; i < nck; i++) status[i] = TRAIN_INTERRUPTED;
     *final_status = st;
     for (int t = 0; t < sd->ntests; t++) free(c.tests_scaled[t]);
-    free(c.zfix), free(c.gen), free(c.codes);
+    free(c.zfix), free(c.gen), free(c.codes), free(c.mu);
     model_ws_free(c.ews);
     train_ws_free(tw);
     free(X);

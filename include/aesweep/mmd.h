@@ -7,10 +7,14 @@
  * with k(x,y) = f(|x-y|^2) summed over a list of scales:
  *   MMD_RBF: f(s) = sum_h exp(-s / (2h)), h = h0, h0/2, ..., (k values)
  *   MMD_IMQ: f(s) = sum_C C / (C + s)
- * Cost O((n+m)^2 b) per evaluation: mmd_loss_grad evaluates ~2 n^2 pairs
- * (about 0.2 s at n = 10,000 codes, b = 2, on one core), so full batches
- * of 10,000 are slow over many epochs and mini-batches are the default
- * advice (see mmd.c for the implementation and its accuracy).
+ * Cost O(n^2 b) per step: mmd_loss_grad evaluates ~2 n^2 kernel pairs
+ * (XX and ZZ once per unordered pair, XZ all n^2).  Measured on one core at
+ * b = 2, rbf with 5 scales / imq with 3: n = 1,000: 1.0 / 0.5 ms;
+ * n = 10,000: 0.08 / 0.034 s with AVX-512, 0.14 / 0.07 s with AVX2,
+ * 0.35 / 0.16 s for plain x86-64 (SSE2).  The time grows as n^2: mini-
+ * batches of a few hundred codes make the term negligible; a full batch of
+ * 10,000 codes costs ~0.1 s per Adam step.  See mmd.c for the kernel and
+ * its accuracy.
  */
 #ifndef AESWEEP_MMD_H
 #define AESWEEP_MMD_H

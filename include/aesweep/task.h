@@ -61,4 +61,11 @@ int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *
 model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
                           scaler_t *sc, dataset_t *train_out, double *vals, int *status);
 
+/* The study-wide kernel of the MMD metrics (see task.c): IMQ with
+ * C = 2 dim var x {0.1, 0.2, 0.5, 1, 2, 5, 10}. */
+struct mmd_cfg;
+void task_metric_kernel(struct mmd_cfg *k, int dim, double var);
+/* Mean per-feature variance of the first TASK_METRIC_ROWS rows of T. */
+double task_metric_variance(const dataset_t *T);
+
 #endif
