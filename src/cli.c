@@ -297,8 +297,12 @@ int cli_main(int argc, char **argv)
         sweep_opts_t o;
         int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 0);
         if (rc) return rc;
+        /* Handlers before MPI_Init (a signal during start-up is then a clean
+         * stop at the first stage) and again after it, in case the MPI
+         * library installed its own. */
+        sweep_install_signals();
         MPI_Init(&argc, &argv);
-        sweep_install_signals(); /* after MPI_Init, which may install its own */
+        sweep_install_signals();
         rc = sweep_run(&o);
         MPI_Finalize();
         return rc;

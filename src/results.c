@@ -510,6 +510,29 @@ int results_is_ours(const char *path)
     return ok;
 }
 
+int results_read_state(const char *path, char **spec_text, int *complete)
+{
+    if (results_is_ours(path) != 1) return -1;
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return -1;
+    *complete = read_attr_f64(f, "complete") == 1;
+    *spec_text = NULL;
+    if (H5Aexists(f, "spec") > 0) {
+        hid_t a = H5Aopen(f, "spec", H5P_DEFAULT);
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) >= 0 && s) {
+            *spec_text = strdup(s);
+            H5free_memory(s);
+        }
+        H5Tclose(mt), H5Aclose(a);
+    }
+    H5Fclose(f);
+    return *spec_text ? 0 : -1;
+}
+
 int results_info(const char *path, char *err)
 {
     if (results_is_ours(path) != 1) {

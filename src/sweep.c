@@ -161,6 +161,15 @@ static int tick(void *ctx)
 
 /* ---- helpers ------------------------------------------------------------ */
 
+/* Unlink the lock file while still holding it, then close: a run that
+ * opened the old file before the unlink retries on the next start. */
+static void release_lock(int fd, const char *path)
+{
+    if (fd < 0) return;
+    unlink(path);
+    close(fd);
+}
+
 /* qsort order: descending predicted cost, ties by index (deterministic). */
 static const task_t *g_sort_tasks;
 static int by_cost_desc(const void *a, const void *b)
@@ -378,6 +387,12 @@ int sweep_run(const sweep_opts_t *o)
     memset(&s, 0, sizeof s);
     char *text = NULL;
     int rc = 0;
+    /* ranks sharing rank 0's node share its memory */
+    MPI_Comm node;
+    int node_ranks = 1;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &node_ranks);
+    MPI_Comm_free(&node);
     /* rank 0 reads the spec; everyone parses the same text */
     if (rank == 0) {
         if (spec_load(&s, o->spec_path, NULL, err)) rc = AES_EXIT_USAGE;
@@ -402,6 +417,7 @@ int sweep_run(const sweep_opts_t *o)
     journal_data_t jd;
     memset(&jd, 0, sizeof jd);
     long jvalid = 0;
+    int already_complete = 0;
     if (!rc && rank == 0) {
         /* create the output folder (one level, like mkdir) when it is missing */
         char dir[SPEC_PATH_LEN];
@@ -424,7 +440,11 @@ int sweep_run(const sweep_opts_t *o)
         /* one run per output: a second run (or a resume while the old ranks
          * are still dying) would interleave journal records */
         lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
-        if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            close(lock_fd); /* not ours: never unlink another run's lock */
+            lock_fd = -2;
+        }
+        if (lock_fd < 0) {
             snprintf(err, SPEC_ERR_LEN, "%s: another aesweep run is using this output (%s is locked); wait for it to finish or choose another output (-o)",
                      out, lpath);
             rc = AES_EXIT_USAGE;
@@ -452,8 +472,23 @@ int sweep_run(const sweep_opts_t *o)
             snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s); restore it, or start over with --fresh",
                      o->spec_path, jpath, diff);
             rc = AES_EXIT_USAGE;
-        } else if (jr == -1 && o->resume && !o->quiet) {
-            fprintf(stderr, "aesweep: no journal at %s; starting from the beginning\n", jpath);
+        } else if (jr == -1 && o->resume) {
+            char *done_spec = NULL;
+            int complete = 0;
+            if (results_read_state(out, &done_spec, &complete) == 0 && complete) {
+                if (strcmp(done_spec, s.text) == 0) {
+                    if (!o->quiet) fprintf(stderr, "aesweep: %s is already complete for this spec; nothing to resume\n", out);
+                    already_complete = 1;
+                } else {
+                    char diff[256];
+                    first_difference(done_spec, s.text, diff, sizeof diff);
+                    snprintf(err, SPEC_ERR_LEN, "%s: complete, but for another spec (%s); run without --resume to replace it, or choose another output (-o)",
+                             out, diff);
+                    rc = AES_EXIT_USAGE;
+                }
+            } else if (!o->quiet)
+                fprintf(stderr, "aesweep: no journal at %s; starting from the beginning\n", jpath);
+            free(done_spec);
         }
     }
     if (!rc && rank == 0) {
@@ -467,10 +502,10 @@ int sweep_run(const sweep_opts_t *o)
             }
             long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
             double phys = (double)pages * psz;
-            double lim = o->max_mem_gb > 0 ? o->max_mem_gb * 1073741824.0 : phys / nranks;
+            double lim = o->max_mem_gb > 0 ? o->max_mem_gb * 1073741824.0 : phys / node_ranks;
             if (mx > lim) {
-                snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %.2f GiB per rank but %.2f GiB is available per rank (%d ranks); lower train_size or hidden, set batch_size, or use fewer ranks per node",
-                         o->spec_path, s.stages[0].name, mx / 1073741824.0, lim / 1073741824.0, nranks);
+                snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %.2f GiB per rank but %.2f GiB is available per rank (%d ranks on this node); lower train_size or hidden, set batch_size, or use fewer ranks per node",
+                         o->spec_path, s.stages[0].name, mx / 1073741824.0, lim / 1073741824.0, node_ranks);
                 rc = AES_EXIT_USAGE;
             }
             plan_free(&p);
@@ -480,13 +515,21 @@ int sweep_run(const sweep_opts_t *o)
     if (agree(rc)) {
         if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
         else if (rc && err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", rank, err);
-        if (lock_fd >= 0) close(lock_fd);
+        release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
         spec_free(&s);
         return AES_EXIT_USAGE;
     }
 
+    MPI_Bcast(&already_complete, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (already_complete) {
+        release_lock(lock_fd, lpath);
+        journal_data_free(&jd);
+        study_data_free(&sd);
+        spec_free(&s);
+        return AES_EXIT_OK;
+    }
     results_t *res = NULL;
     journal_t jr = {.fd = -1};
     char start[32];
@@ -504,7 +547,7 @@ int sweep_run(const sweep_opts_t *o)
     }
     if (agree(rc)) {
         if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
-        if (lock_fd >= 0) close(lock_fd);
+        release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
         spec_free(&s);
@@ -720,10 +763,7 @@ int sweep_run(const sweep_opts_t *o)
             }
         }
     }
-    if (lock_fd >= 0) {
-        if (final == AES_EXIT_OK) unlink(lpath);
-        close(lock_fd);
-    }
+    release_lock(lock_fd, lpath);
     MPI_Bcast(&final, 1, MPI_INT, 0, MPI_COMM_WORLD);
     journal_data_free(&jd);
     study_data_free(&sd);

@@ -26,6 +26,8 @@ void results_abort(results_t *r); /* close and delete the temporary file; NULL h
 
 /* Is path an aesweep result file? 1 yes, 0 no (exists but other), -1 absent. */
 int results_is_ours(const char *path);
+/* Spec text (caller frees) and completeness of an existing result file; 0 ok. */
+int results_read_state(const char *path, char **spec_text, int *complete);
 /* Print a summary of a result file to stdout. */
 int results_info(const char *path, char *err);
 
