@@ -4,7 +4,7 @@ refused with the right exit code and ONE line of stderr that names the file,
 line or key, the bad value and the fix, and must leave every file in its
 working folder exactly as it was (no output created, changed or removed).
 
-Usage: run_cases.py --aesweep BUILD/aesweep [-k SUBSTRING] [--list] [--keep] [-v]
+Usage: run_cases.py --aesweep BUILD/aesweep [-k SUBSTRING] [-j N] [--list] [--keep] [-v] [--messages]
 
 Each case is one text file, NN-name.case (format in tests/bad_input/README.md):
 
@@ -17,6 +17,7 @@ Each case is one text file, NN-name.case (format in tests/bad_input/README.md):
     setup: result out.h5            put a valid aesweep result file there (checked untouched)
     setup: mkdir NAME               create a folder (e.g. in place of a data file)
     setup: partial SPEC             run SPEC and SIGTERM it: leaves OUT.journal and a partial OUT
+    setup: flock FILE               hold an flock on FILE (as a running aesweep holds OUT.lock)
     xfail: REASON                   a known bug (reported, not fatal); XPASS when fixed
     --- FILE                        the following lines (to the next ---) are FILE
     ...
@@ -26,6 +27,8 @@ Only the Python standard library is used, so any python3 runs it ($PYTHON
 or /usr/bin/python3 from CTest).
 """
 import argparse
+import fcntl
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -202,6 +205,10 @@ class Runner:
                 os.makedirs(os.path.join(cwd, words[1]), exist_ok=True)
             elif words[0] == "partial":
                 self.partial(cwd, words[1])
+            elif words[0] == "flock":
+                fd = os.open(os.path.join(cwd, words[1]), os.O_RDWR | os.O_CREAT, 0o644)
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                case.locks = getattr(case, "locks", []) + [fd]
             else:
                 raise SystemExit(f"{case.path}: unknown setup '{s}'")
         return cwd
@@ -243,6 +250,8 @@ class Runner:
                 problems.append(f"[{run}] files touched: {', '.join(d)}")
                 before = after
             case.messages = getattr(case, "messages", []) + [msg]
+        for fd in getattr(case, "locks", []):
+            os.close(fd)
         if not self.keep:
             shutil.rmtree(cwd, ignore_errors=True)
         return problems
@@ -262,6 +271,7 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the working folders")
     ap.add_argument("-v", action="store_true", help="show every invocation and its stderr")
     ap.add_argument("--messages", action="store_true", help="print each case's message")
+    ap.add_argument("-j", type=int, default=min(4, os.cpu_count() or 1), help="cases run at once (default min(4, CPUs))")
     a = ap.parse_args()
     cases = [Case(os.path.join(CASES, f)) for f in sorted(os.listdir(CASES)) if f.endswith(".case")]
     cases = [c for c in cases if a.k in c.name]
@@ -276,16 +286,22 @@ def main():
     counts = {"PASS": 0, "FAIL": 0, "XFAIL": 0, "XPASS": 0}
     failed = []
     t0 = time.time()
+    def timed(c):
+        t = time.time()
+        return r.check(c), time.time() - t
+
     try:
-        for c in cases:
-            t = time.time()
-            problems = r.check(c)
+        if any(s.split()[0] == "result" for c in cases for s in c.setup):
+            r.valid_result()  # once, before the cases run in parallel
+        with concurrent.futures.ThreadPoolExecutor(max(1, a.j)) as pool:
+            results = list(pool.map(timed, cases))
+        for c, (problems, secs) in zip(cases, results):
             if c.xfail:
                 status = "XFAIL" if problems else "XPASS"
             else:
                 status = "FAIL" if problems else "PASS"
             counts[status] += 1
-            print(f"{status:5s} {c.name} ({len(c.runs)} run(s), {time.time() - t:.1f} s)"
+            print(f"{status:5s} {c.name} ({len(c.runs)} run(s), {secs:.1f} s)"
                   + (f"  [known bug: {c.xfail}]" if c.xfail else ""))
             if a.messages:
                 for m in getattr(c, "messages", []):
