@@ -53,6 +53,12 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     snprintf(p->dim_names[nd], SPEC_NAME_LEN, "repeat");
     p->dim_len[nd++] = st->repeats;
     p->ndims = nd;
+    double dcube = 1; /* guard the size arithmetic below against overflow */
+    for (int d = 0; d < nd; d++) dcube *= (double)p->dim_len[d];
+    if (dcube * (PLAN_MAX_METRICS + 2) * 8.0 > 1e15) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: %.3g cube points is too many; shrink the axes or repeats", st->name, dcube);
+        return -1;
+    }
     p->ncube = 1;
     for (int d = nd - 1; d >= 0; d--) {
         p->dim_stride[d] = p->ncube;

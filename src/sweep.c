@@ -55,6 +55,7 @@ typedef struct {
     int ndone_ranks;     /* root: DONE messages received */
     double *busy;        /* root: [nranks] */
     int any_interrupted;
+    int failed;          /* a rank could not run a task (out of memory) */
     float **cell_params; /* root, save_models: [ntasks] */
     size_t *cell_nparams;
     double *rxbuf;
@@ -125,6 +126,7 @@ static void root_drain(run_t *r, int block)
         if (stt.MPI_TAG == TAG_RESULT) root_accept(r, r->rxbuf, 0);
         else if (stt.MPI_TAG == TAG_DONE) {
             r->busy[stt.MPI_SOURCE] = r->rxbuf[0];
+            if (r->rxbuf[1] == 2) r->failed = 1;
             if (r->rxbuf[1] != 0) {
                 r->any_interrupted = 1;
                 r->stop = 1;
@@ -204,8 +206,13 @@ static void first_difference(const char *a, const char *b, char *out, size_t n)
         if (*a == '\n') { line++; la = a + 1; lb = b + 1; }
         a++, b++;
     }
-    int ka = (int)strcspn(la, "\n"), kb = (int)strcspn(lb, "\n");
-    snprintf(out, n, "line %d was '%.*s', now '%.*s'", line, ka > 60 ? 60 : ka, la, kb > 60 ? 60 : kb, lb);
+    /* a window of the line around the first differing column */
+    size_t col = (size_t)(a - la), from = col > 30 ? col - 30 : 0;
+    int ka = (int)strcspn(la + from, "\n"), kb = (int)strcspn(lb + from, "\n");
+    if (ka > 60) ka = 60;
+    if (kb > 60) kb = 60;
+    snprintf(out, n, "line %d was '%s%.*s', now '%s%.*s'", line, from ? "..." : "", ka, la + from,
+             from ? "..." : "", kb, lb + from);
 }
 
 /* Per-rank memory of the largest task (bytes): data, arenas, workspaces. */
@@ -225,6 +232,80 @@ static double task_memory(const study_data_t *sd, const plan_t *p, const task_t 
     return 4.0 * (4 * np + acts + eval + data + save);
 }
 
+static void fmt_bytes(char *out, size_t n, double b)
+{
+    if (b >= 1073741824.0) snprintf(out, n, "%.2f GiB", b / 1073741824.0);
+    else snprintf(out, n, "%.1f MiB", b / 1048576.0);
+}
+
+/* Memory a rank may use: --max-mem-gb, else the node's memory shared by
+ * the ranks on it. */
+static double mem_limit(const sweep_opts_t *o, int node_ranks)
+{
+    if (o->max_mem_gb > 0) return o->max_mem_gb * 1073741824.0;
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    return phys / (node_ranks > 0 ? node_ranks : 1);
+}
+
+/* Largest task of stage k's plan, in bytes (0 if the plan cannot be built). */
+static double plan_peak_memory(const study_data_t *sd, const plan_t *p, const char **stage)
+{
+    double mx = 0;
+    for (size_t t = 0; t < p->ntasks; t++) {
+        double m = task_memory(sd, p, &p->tasks[t]);
+        if (m > mx) mx = m;
+    }
+    if (stage) *stage = p->spec->name;
+    return mx;
+}
+
+/* Refuse up front, with the numbers, when the largest task of any stage
+ * will not fit; later stages are planned with inherited values taken from
+ * the previous stage's first cell (their true values are not known yet, so
+ * each stage is checked again once planned). */
+static int check_study_memory(const study_t *s, const study_data_t *sd, double limit, int node_ranks,
+                              const char *spec_path, double *peak, char *err)
+{
+    double prev[P_COUNT];
+    *peak = 0;
+    for (int k = 0; k < s->nstages; k++) {
+        plan_t p;
+        if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) return -1;
+        const char *name;
+        double m = plan_peak_memory(sd, &p, &name);
+        if (m > *peak) *peak = m;
+        plan_cube_hp(&p, 0, prev);
+        plan_free(&p);
+        if (m > limit) {
+            char a[32], b[32];
+            fmt_bytes(a, sizeof a, m);
+            fmt_bytes(b, sizeof b, limit);
+            snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %s per rank but %s is available per rank (%d rank(s) on this node); lower train_size or hidden, set batch_size, use fewer ranks per node, or raise --max-mem-gb",
+                     spec_path, name, a, b, node_ranks);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Memory of the generated moons data, before generating it. */
+static int check_data_memory(const study_t *s, double limit, const char *spec_path, char *err)
+{
+    if (s->source != SRC_MOONS) return 0; /* file loaders check their own sizes */
+    double pts = (double)s->pool;
+    for (int t = 0; t < s->ntests; t++) pts += (double)s->tests[t].size;
+    double bytes = pts * 44.0; /* float x,y + label + the generator's doubles and permutation */
+    if (bytes > limit) {
+        char a[32], b[32];
+        fmt_bytes(a, sizeof a, bytes);
+        fmt_bytes(b, sizeof b, limit);
+        snprintf(err, SPEC_ERR_LEN, "%s: data.pool and tests need %s to generate but %s is available per rank; lower data.pool or tests.size",
+                 spec_path, a, b);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- validate ------------------------------------------------------------ */
 
 int sweep_validate(const sweep_opts_t *o)
@@ -236,6 +317,15 @@ int sweep_validate(const sweep_opts_t *o)
         spec_free(&s);
         return AES_EXIT_USAGE;
     }
+    int R = o->predict_ranks > 0 ? o->predict_ranks : 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int node_ranks = R < ncpu ? R : (int)ncpu; /* ranks sharing one node like this one */
+    double limit = mem_limit(o, node_ranks);
+    if (check_data_memory(&s, limit, o->spec_path, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        spec_free(&s);
+        return AES_EXIT_USAGE;
+    }
     study_data_t sd;
     if (study_data_load(&sd, &s, err)) {
         fprintf(stderr, "aesweep: %s: data: %s\n", o->spec_path, err);
@@ -243,7 +333,9 @@ int sweep_validate(const sweep_opts_t *o)
         return AES_EXIT_USAGE;
     }
     s.in_dim = sd.in_dim;
-    if (spec_check_data(&s, sd.in_dim, sd.pool.n, err)) {
+    double peak_mem = 0;
+    if (spec_check_data(&s, sd.in_dim, sd.pool.n, err) ||
+        check_study_memory(&s, &sd, limit, node_ranks, o->spec_path, &peak_mem, err)) {
         fprintf(stderr, "aesweep: %s\n", err);
         study_data_free(&sd), spec_free(&s);
         return AES_EXIT_USAGE;
@@ -271,14 +363,13 @@ int sweep_validate(const sweep_opts_t *o)
         study_data_free(&sd), spec_free(&s);
         return AES_EXIT_USAGE;
     }
-    int R = o->predict_ranks > 0 ? o->predict_ranks : 1;
     printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s.study,
            s.nstages, s.source == SRC_MOONS ? "moons" : s.data_path, sd.pool.n, sd.in_dim, out);
     /* Later stages inherit from best cells not known yet: plan them with the
      * first value of every inherited axis, which is enough to count tasks and
      * bound their cost. */
     double prev[P_COUNT];
-    double tot_cost = 0, tot_mk = 0, max_mem = 0;
+    double tot_cost = 0, tot_mk = 0, max_mem = peak_mem;
     for (int k = 0; k < s.nstages; k++) {
         plan_t p;
         if (plan_build(&p, &s, k, k ? prev : NULL, k ? s.stages[k - 1].name : NULL, err)) {
@@ -309,13 +400,6 @@ int sweep_validate(const sweep_opts_t *o)
      * with inherited values taken from the previous stage's first cell. */
     printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at 30 GFLOP/s per rank; later stages assume inherited values from the first cell); peak task memory %.1f MiB per rank\n",
            tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / 30e9, max_mem / 1048576.0);
-    double lim = o->max_mem_gb > 0 ? o->max_mem_gb : 0;
-    if (lim > 0 && max_mem > lim * 1073741824.0) {
-        fprintf(stderr, "aesweep: %s: the largest task needs %.1f GiB per rank, above the limit of %.1f GiB; lower train_size or hidden, or set batch_size\n",
-                o->spec_path, max_mem / 1073741824.0, lim);
-        study_data_free(&sd), spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
     printf("ok\n");
     study_data_free(&sd);
     spec_free(&s);
@@ -408,7 +492,14 @@ int sweep_run(const sweep_opts_t *o)
     free(text);
     study_data_t sd;
     memset(&sd, 0, sizeof sd);
-    if (!rc && study_data_load(&sd, &s, err)) rc = AES_EXIT_USAGE;
+    double limit = mem_limit(o, node_ranks);
+    if (!rc && check_data_memory(&s, limit, o->spec_path, err)) rc = AES_EXIT_USAGE;
+    if (!rc && study_data_load(&sd, &s, err)) {
+        char e2[SPEC_ERR_LEN];
+        snprintf(e2, sizeof e2, "%s: data: %s", o->spec_path, err);
+        memcpy(err, e2, SPEC_ERR_LEN);
+        rc = AES_EXIT_USAGE;
+    }
     if (!rc) s.in_dim = sd.in_dim;
     if (!rc && rank == 0 && spec_check_data(&s, sd.in_dim, sd.pool.n, err)) rc = AES_EXIT_USAGE;
     const char *out = o->output ? o->output : s.output;
@@ -418,33 +509,20 @@ int sweep_run(const sweep_opts_t *o)
     memset(&jd, 0, sizeof jd);
     long jvalid = 0;
     int already_complete = 0;
-    if (!rc && rank == 0) {
-        /* create the output folder (one level, like mkdir) when it is missing */
-        char dir[SPEC_PATH_LEN];
-        snprintf(dir, sizeof dir, "%s", out);
-        char *sl = strrchr(dir, '/');
-        if (sl && sl != dir) {
-            *sl = 0;
-            struct stat sb;
-            if (stat(dir, &sb) != 0 && mkdir(dir, 0775) != 0) {
-                snprintf(err, SPEC_ERR_LEN, "%s: cannot create the output folder %s (%s); create it or choose another output (-o)",
-                         o->spec_path, dir, strerror(errno));
-                rc = AES_EXIT_USAGE;
-            }
-        }
-    }
     char lpath[SPEC_PATH_LEN + 16];
     snprintf(lpath, sizeof lpath, "%s.lock", out);
-    int lock_fd = -1;
+    int lock_fd = -1, lock_deferred = 0;
     if (!rc && rank == 0) {
         /* one run per output: a second run (or a resume while the old ranks
          * are still dying) would interleave journal records */
         lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
-        if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (lock_fd < 0 && errno == ENOENT)
+            lock_deferred = 1; /* no output folder yet: nothing to lock against */
+        else if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
             close(lock_fd); /* not ours: never unlink another run's lock */
             lock_fd = -2;
         }
-        if (lock_fd < 0) {
+        if (lock_fd < 0 && !lock_deferred) {
             snprintf(err, SPEC_ERR_LEN, "%s: another aesweep run is using this output (%s is locked); wait for it to finish or choose another output (-o)",
                      out, lpath);
             rc = AES_EXIT_USAGE;
@@ -457,7 +535,12 @@ int sweep_run(const sweep_opts_t *o)
             rc = AES_EXIT_USAGE;
         }
         int jr = rc ? -1 : journal_read(jpath, &jd, &jvalid, err);
-        if (jr == -2) rc = AES_EXIT_USAGE;
+        if (jr == -2 && o->fresh) {
+            journal_data_free(&jd);
+            unlink(jpath); /* --fresh discards even an unreadable journal */
+            jvalid = 0;
+            err[0] = 0;
+        } else if (jr == -2) rc = AES_EXIT_USAGE;
         else if (jr == 0 && o->fresh) {
             journal_data_free(&jd);
             unlink(jpath);
@@ -492,25 +575,33 @@ int sweep_run(const sweep_opts_t *o)
         }
     }
     if (!rc && rank == 0) {
-        /* up-front memory check of the first stage's largest task */
-        plan_t p;
-        if (plan_build(&p, &s, 0, NULL, NULL, err) == 0) {
-            double mx = 0;
-            for (size_t t = 0; t < p.ntasks; t++) {
-                double m = task_memory(&sd, &p, &p.tasks[t]);
-                if (m > mx) mx = m;
-            }
-            long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGE_SIZE);
-            double phys = (double)pages * psz;
-            double lim = o->max_mem_gb > 0 ? o->max_mem_gb * 1073741824.0 : phys / node_ranks;
-            if (mx > lim) {
-                snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %.2f GiB per rank but %.2f GiB is available per rank (%d ranks on this node); lower train_size or hidden, set batch_size, or use fewer ranks per node",
-                         o->spec_path, s.stages[0].name, mx / 1073741824.0, lim / 1073741824.0, node_ranks);
+        double peak;
+        if (check_study_memory(&s, &sd, limit, node_ranks, o->spec_path, &peak, err)) rc = AES_EXIT_USAGE;
+    }
+    if (!rc && rank == 0) { /* last check, so a refused run leaves nothing behind */
+        /* create the output folder (one level, like mkdir) when it is missing */
+        char dir[SPEC_PATH_LEN];
+        snprintf(dir, sizeof dir, "%s", out);
+        char *sl = strrchr(dir, '/');
+        if (sl && sl != dir) {
+            *sl = 0;
+            struct stat sb;
+            if (stat(dir, &sb) != 0 && mkdir(dir, 0775) != 0) {
+                snprintf(err, SPEC_ERR_LEN, "%s: cannot create the output folder %s (%s); create it or choose another output (-o)",
+                         o->spec_path, dir, strerror(errno));
                 rc = AES_EXIT_USAGE;
             }
-            plan_free(&p);
-        } else
-            rc = AES_EXIT_USAGE;
+        }
+        if (!rc && lock_deferred) {
+            lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
+            if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+                if (lock_fd >= 0) close(lock_fd);
+                lock_fd = -1;
+                snprintf(err, SPEC_ERR_LEN, "%s: cannot lock %s (%s); check that the output folder is writable",
+                         out, lpath, strerror(errno));
+                rc = AES_EXIT_USAGE;
+            }
+        }
     }
     if (agree(rc)) {
         if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
@@ -566,6 +657,24 @@ int sweep_run(const sweep_opts_t *o)
             break;
         }
         s.in_dim = sd.in_dim;
+        int too_big = 0;
+        if (rank == 0) {
+            double m = plan_peak_memory(&sd, &p, NULL);
+            if (m > limit) {
+                char a[32], b[32];
+                fmt_bytes(a, sizeof a, m);
+                fmt_bytes(b, sizeof b, limit);
+                fprintf(stderr, "aesweep: %s: stage %s: with the inherited values its largest task needs %s per rank but %s is available; earlier stages are saved: change the grid and run with --resume\n",
+                        o->spec_path, s.stages[k].name, a, b);
+                too_big = 1;
+            }
+        }
+        MPI_Bcast(&too_big, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        if (too_big) {
+            plan_free(&p);
+            final = AES_EXIT_USAGE;
+            break;
+        }
         if (rank != 0) {
             /* only rank 0 holds the cube; a worker keeps the task table */
             free(p.metrics), free(p.status), free(p.seconds);
@@ -649,7 +758,7 @@ int sweep_run(const sweep_opts_t *o)
         size_t cap = payload_len(&p, maxnp);
         double *pl = malloc(cap * sizeof(double));
         float *params = s.stages[k].save_models ? malloc((size_t)p.nslots * (maxnp ? maxnp : 1) * sizeof(float)) : NULL;
-        int interrupted = 0;
+        int interrupted = 0, failed = 0;
         for (int i = 0; i < mycount && !r.stop; i++) {
             size_t t = (size_t)mine[i];
             model_arch_t a = task_arch(&sd, p.tasks[t].hp);
@@ -661,7 +770,15 @@ int sweep_run(const sweep_opts_t *o)
             pl[0] = k, pl[1] = (double)t, pl[2] = ns, pl[3] = nm, pl[4] = (double)np;
             int status = task_run(&sd, &p, t, pl + HDR, st, secs, params, tick, &r);
             busy += progress_now() - t0;
-            if (status == TRAIN_INTERRUPTED || status < 0) {
+            if (status < 0) {
+                fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
+                        rank, t, s.stages[k].name, np, p.tasks[t].hp[P_TRAIN_SIZE]);
+                failed = 1;
+                interrupted = 1;
+                r.stop = 1;
+                break;
+            }
+            if (status == TRAIN_INTERRUPTED) {
                 interrupted = 1;
                 break; /* in flight: not recorded, redone on resume */
             }
@@ -675,10 +792,11 @@ int sweep_run(const sweep_opts_t *o)
         if (r.stop) interrupted = 1;
         free(pl), free(params), free(mine);
         if (rank != 0) {
-            double done[2] = {busy, interrupted};
+            double done[2] = {busy, failed ? 2 : interrupted};
             MPI_Send(done, 2, MPI_DOUBLE, 0, TAG_DONE, MPI_COMM_WORLD);
         } else {
             r.busy[0] = busy;
+            if (failed) r.failed = 1;
             if (interrupted) { r.any_interrupted = 1; root_send_stop(&r); }
             while (r.ndone_ranks < nranks - 1) root_drain(&r, 1);
         }
@@ -702,6 +820,8 @@ int sweep_run(const sweep_opts_t *o)
                 (complete && write_models(res, &p, &sd, &r, err))) {
                 fprintf(stderr, "aesweep: %s\n", err);
                 msg[0] = 2;
+            } else if (r.failed) {
+                msg[0] = 2; /* what finished is in the journal; the file stays partial */
             } else if (!complete) {
                 msg[0] = 1;
             } else if (p.best_cell < 0 && k + 1 < s.nstages) {
@@ -747,7 +867,8 @@ int sweep_run(const sweep_opts_t *o)
     }
     if (rank == 0) {
         journal_close(&jr);
-        if (final == AES_EXIT_RUNTIME) {
+        if (final == AES_EXIT_RUNTIME || final == AES_EXIT_USAGE) {
+            /* the partial work stays in the journal for --resume */
             results_abort(res);
         } else {
             int complete = final == AES_EXIT_OK;

@@ -306,11 +306,15 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     if (task_training_set(sd, p, hp, draw, &train)) return NULL;
     scaler_fit(sc, s->scaler, &train);
     float *X = malloc(train.n * (size_t)train.d * sizeof(float));
+    model_arch_t a = task_arch(sd, hp);
+    model_t *m = X ? model_create(&a) : NULL;
+    if (!m) {
+        free(X);
+        data_free(&train);
+        return NULL;
+    }
     memcpy(X, train.x, train.n * (size_t)train.d * sizeof(float));
     scaler_apply(sc, X, train.n);
-
-    model_arch_t a = task_arch(sd, hp);
-    model_t *m = model_create(&a);
     uint64_t key = task_key(s, p->spec->name, hp, draw, repeat);
     model_init(m, rng_derive_str(key, "init"));
     mmd_cfg_t mc;
@@ -339,10 +343,12 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.params_out = params_out;
     c.Xtrain = X;
     c.ntrain = train.n;
-    int erows = tw->rows < 1024 ? 1024 : tw->rows;
+    int erows = !tw || tw->rows < 1024 ? 1024 : tw->rows;
     c.ews = model_ws_create(m, erows);
+    int oom = !tw || !c.ews;
     for (int t = 0; t < sd->ntests; t++) {
         c.tests_scaled[t] = malloc(sd->tests[t].n * (size_t)a.in * sizeof(float));
+        if (!c.tests_scaled[t]) { oom = 1; continue; }
         memcpy(c.tests_scaled[t], sd->tests[t].x, sd->tests[t].n * (size_t)a.in * sizeof(float));
         scaler_apply(sc, c.tests_scaled[t], sd->tests[t].n);
     }
@@ -351,6 +357,19 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
         c.gen = malloc((size_t)TASK_METRIC_ROWS * a.in * sizeof(float));
         c.codes = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
         c.mu = malloc((size_t)a.bottleneck * sizeof(double));
+        oom |= !c.zfix || !c.gen || !c.codes || !c.mu;
+    }
+    if (oom) { /* out of memory: no training, the caller reports it */
+        for (int t = 0; t < sd->ntests; t++) free(c.tests_scaled[t]);
+        free(c.zfix), free(c.gen), free(c.codes), free(c.mu);
+        model_ws_free(c.ews);
+        train_ws_free(tw);
+        free(X);
+        data_free(&train);
+        model_free(m);
+        return NULL;
+    }
+    if (nm > sd->ntests + 1) {
         rng_t zr = rng_stream(rng_derive_str(s->seed, "metric.z"));
         for (size_t i = 0; i < (size_t)TASK_METRIC_ROWS * a.bottleneck; i++) c.zfix[i] = (float)rng_normal(&zr);
     }
