@@ -1,13 +1,6 @@
 # Tests of the post-hoc analysis (analysis/report.py, analysis/nnet.py):
 # tests/test_analysis.py runs small studies with the real binary, makes their
 # reports and checks figures, numbers and the numpy networks against the files.
-if(NOT DEFINED PYTHON)
-  if(DEFINED ENV{PYTHON})
-    set(PYTHON $ENV{PYTHON})
-  else()
-    set(PYTHON /usr/bin/python3)
-  endif()
-endif()
 add_test(NAME analysis_pytest
   COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_analysis.py)
 set_tests_properties(analysis_pytest PROPERTIES

@@ -2,13 +2,6 @@
 # with its code (2 = bad input), print ONE stderr line naming the file, line or
 # key, the bad value and the fix, and leave its working folder byte-identical.
 # The driver uses only the Python standard library.
-if(NOT DEFINED PYTHON)
-  if(DEFINED ENV{PYTHON})
-    set(PYTHON $ENV{PYTHON})
-  else()
-    set(PYTHON /usr/bin/python3)
-  endif()
-endif()
 add_test(NAME bad_input_catalogue
   COMMAND ${PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/bad_input/run_cases.py --aesweep $<TARGET_FILE:aesweep>)
 set_tests_properties(bad_input_catalogue PROPERTIES
