@@ -221,12 +221,34 @@ static void test_check_can_fail(void **state)
     assert_int_equal(check("self", 0, x, ref, 4, NULL), 1);
 }
 
+static int use_blas(void **st)
+{
+    (void)st;
+    model_set_kernel(MODEL_KERNEL_BLAS);
+    return 0;
+}
+
+static int use_fast(void **st)
+{
+    (void)st;
+    model_set_kernel(MODEL_KERNEL_FAST);
+    return 0;
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    /* model_forward/model_backward against the plain reference, once with
+     * the OpenBLAS path and once with the default fast kernel */
+    const struct CMUnitTest blas[] = {
         cmocka_unit_test(test_forward_backward),
         cmocka_unit_test(test_chunked),
         cmocka_unit_test(test_check_can_fail),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest fast[] = {
+        cmocka_unit_test(test_forward_backward),
+        cmocka_unit_test(test_chunked),
+    };
+    int rc = cmocka_run_group_tests_name("blas", blas, use_blas, use_fast);
+    rc += cmocka_run_group_tests_name("fast", fast, use_fast, NULL);
+    return rc;
 }
