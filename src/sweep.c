@@ -56,15 +56,35 @@ typedef struct {
     double *busy;        /* root: [nranks] */
     int any_interrupted;
     int failed;          /* a rank could not run a task (out of memory) */
-    float **cell_params; /* root, save_models: [ntasks] */
+    float **cell_params; /* root: [ntasks] arenas at every slot, for tasks that ship them */
     size_t *cell_nparams;
     double *rxbuf;
     size_t rxcap;
 } run_t;
 
+/* nparams = floats per arena shipped with the result (0: none) */
 static size_t payload_len(const plan_t *p, size_t nparams)
 {
-    return HDR + (size_t)p->nslots * (p->nmetrics + 2) + (p->spec->save_models ? (size_t)p->nslots * nparams : 0);
+    return HDR + (size_t)p->nslots * (p->nmetrics + 2) + (size_t)p->nslots * nparams;
+}
+
+/* Does task t ship its weights to rank 0?  Every task of a save_models
+ * stage does; otherwise the draw-0 / repeat-0 tasks do, so that rank 0 can
+ * store the best model without training it again, unless those weights
+ * would take more than 256 MiB on rank 0 (then the best is retrained). */
+static int ships_params(const plan_t *p, const study_data_t *sd, size_t t, int *keep_best_cache)
+{
+    if (p->spec->save_models) return 1;
+    if (*keep_best_cache < 0) {
+        double bytes = 0;
+        for (size_t i = 0; i < p->ntasks; i++)
+            if (p->tasks[i].draw == 0 && p->tasks[i].repeat == 0) {
+                model_arch_t a = task_arch(sd, p->tasks[i].hp);
+                bytes += 4.0 * (double)model_param_count(&a) * p->nslots;
+            }
+        *keep_best_cache = bytes <= 256.0 * 1048576.0;
+    }
+    return *keep_best_cache && p->tasks[t].draw == 0 && p->tasks[t].repeat == 0;
 }
 
 /* Root: take one result payload (from a worker, itself or the journal). */
@@ -81,7 +101,7 @@ static void root_accept(run_t *r, const double *pl, int from_journal)
     const double *secs = pl + HDR + ns * nm + ns;
     int was_done = p->task_done[task];
     plan_store(p, task, vals, st, secs);
-    if (p->spec->save_models && np > 0 && r->cell_params) {
+    if (np > 0 && r->cell_params) {
         free(r->cell_params[task]);
         r->cell_params[task] = malloc((size_t)ns * np * sizeof(float));
         const double *pp = secs + ns;
@@ -412,20 +432,41 @@ int sweep_validate(const sweep_opts_t *o)
 
 static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, char *err)
 {
-    /* best cell: retrain repeat 0 / draw 0 deterministically, and check it
-     * reproduces the cube (same seeds => bitwise the same numbers). */
+    /* best cell, repeat 0 / draw 0: from the weights its task shipped, or
+     * retrained from its seeds (same seeds => bitwise the same numbers,
+     * which is checked) when they were too large to keep */
     if (p->best_cell >= 0) {
+        size_t idx = (size_t)p->best_cell * p->nrep;
+        const float *shipped = NULL;
+        for (size_t t = 0; t < p->ntasks && !shipped && r->cell_params; t++)
+            for (int sl = 0; sl < p->nslots; sl++)
+                if (p->tasks[t].first_cube + p->slot_offset[sl] == idx && r->cell_params[t]) {
+                    model_arch_t a = task_arch(sd, p->tasks[t].hp);
+                    shipped = r->cell_params[t] + (size_t)sl * model_param_count(&a);
+                }
         scaler_t *sc = malloc(sizeof *sc);
         dataset_t tr;
-        double vals[PLAN_MAX_METRICS];
-        int st;
-        model_t *m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
-        if (!m) { free(sc); snprintf(err, SPEC_ERR_LEN, "out of memory retraining the best model"); return -1; }
-        size_t idx = (size_t)p->best_cell * p->nrep;
-        double cube = p->metrics[(size_t)p->select_metric * p->ncube + idx];
-        if (!(vals[p->select_metric] == cube))
-            fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (non-deterministic BLAS?)\n",
-                    p->spec->name, vals[p->select_metric], cube);
+        model_t *m;
+        if (shipped) {
+            model_arch_t a = task_arch(sd, p->best_hp);
+            m = model_create(&a);
+            if (m && task_training_set(sd, p, p->best_hp, 0, &tr) == 0) {
+                memcpy(m->params, shipped, m->nparams * sizeof(float));
+                scaler_fit(sc, sd->s->scaler, &tr);
+            } else {
+                model_free(m);
+                m = NULL;
+            }
+        } else {
+            double vals[PLAN_MAX_METRICS];
+            int st;
+            m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
+            double cube = p->metrics[(size_t)p->select_metric * p->ncube + idx];
+            if (m && !(vals[p->select_metric] == cube))
+                fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (non-deterministic BLAS?)\n",
+                        p->spec->name, vals[p->select_metric], cube);
+        }
+        if (!m) { free(sc); snprintf(err, SPEC_ERR_LEN, "out of memory building the best model"); return -1; }
         int rc = results_write_model(res, p, "best", m, sc, p->best_hp, p->best_cell, 0, 0, &tr, sd, err);
         model_free(m);
         data_free(&tr);
@@ -692,7 +733,7 @@ int sweep_run(const sweep_opts_t *o)
         progress_t prog;
         if (rank == 0) {
             r.busy = calloc(nranks, sizeof(double));
-            if (s.stages[k].save_models) {
+            {
                 r.cell_params = calloc(p.ntasks, sizeof(float *));
                 r.cell_nparams = calloc(p.ntasks, sizeof(size_t));
             }
@@ -759,12 +800,13 @@ int sweep_run(const sweep_opts_t *o)
         }
         size_t cap = payload_len(&p, maxnp);
         double *pl = malloc(cap * sizeof(double));
-        float *params = s.stages[k].save_models ? malloc((size_t)p.nslots * (maxnp ? maxnp : 1) * sizeof(float)) : NULL;
+        int keep_best = -1;
+        float *params = malloc((size_t)p.nslots * (maxnp ? maxnp : 1) * sizeof(float));
         int interrupted = 0, failed = 0;
         for (int i = 0; i < mycount && !r.stop; i++) {
             size_t t = (size_t)mine[i];
             model_arch_t a = task_arch(&sd, p.tasks[t].hp);
-            size_t np = s.stages[k].save_models ? model_param_count(&a) : 0;
+            size_t np = ships_params(&p, &sd, t, &keep_best) ? model_param_count(&a) : 0;
             int ns = p.nslots, nm = p.nmetrics;
             double t0 = progress_now();
             int8_t st[ns];
