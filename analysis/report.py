@@ -501,7 +501,7 @@ class Report:
         st = self.pick_best_stage()
         d.h(2, "Best model: reconstructions, codes and sampling (M3, M5, M6)")
         if st is None:
-            d.note("no stage has a best model (/models/<stage>/best)")
+            d.note("no plain (non-MMD) stage on the study's own pool has a best model (/models/<stage>/best); MMD stages are drawn in their own section")
             return
         g = st.best_model()
         bp = st.best_params()

@@ -882,8 +882,13 @@ int sweep_run(const sweep_opts_t *o)
             if (p.best_cell >= 0 && !o->quiet) {
                 fprintf(stderr, "  %s best cell:", s.stages[k].name);
                 for (int q = 0; q < P_COUNT; q++)
-                    if (p.source[q] == VS_AXIS || p.source[q] == VS_INHERITED)
-                        fprintf(stderr, " %s=%g%s", param_names[q], p.best_hp[q], p.source[q] == VS_INHERITED ? "*" : "");
+                    if (p.source[q] == VS_AXIS || p.source[q] == VS_INHERITED) {
+                        if (q == P_MMD_KERNEL)
+                            fprintf(stderr, " %s=%s", param_names[q], p.best_hp[q] == 1 ? "imq" : "rbf");
+                        else
+                            fprintf(stderr, " %s=%g", param_names[q], p.best_hp[q]);
+                        if (p.source[q] == VS_INHERITED) fputc('*', stderr);
+                    }
                 fprintf(stderr, "\n");
             }
         }
