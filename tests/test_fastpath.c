@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testutil.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -65,24 +66,6 @@ static const fcase_t CASES[] = {
     {{.in = 2, .hidden = 10, .layers = 0, .bottleneck = 1}, 3, 1.0f, 31},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
-
-static double max_abs(const float *a, size_t n)
-{
-    double s = 0;
-    for (size_t i = 0; i < n; i++) s = fmax(s, fabs((double)a[i]));
-    return s;
-}
-
-static double rel_maxdiff(const float *x, const float *ref, size_t n)
-{
-    double d = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)x[i] - (double)ref[i]);
-        if (!(e == e)) return INFINITY;
-        d = fmax(d, e);
-    }
-    return d / fmax(max_abs(ref, n), 1e-30);
-}
 
 static int check(const char *what, int l, const float *x, const float *ref, size_t n, double tol, double *worst)
 {
