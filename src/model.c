@@ -8,6 +8,7 @@
  */
 #include "aesweep/model.h"
 #include "aesweep/kernel_fast.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/rng.h"
 #include <cblas.h>
 #include <math.h>
@@ -163,6 +164,12 @@ model_ws_t *model_ws_create(const model_t *m, int rows)
     }
     memset(ws->fast_, 0, bytes);
     kfast_ws_init(m, ws);
+    ws->kl_T = klanes_tile_rows(m, rows);
+    ws->kl_ = aligned_alloc(64, klanes_ws_floats(m, rows) * sizeof(float));
+    if (!ws->kl_) {
+        model_ws_free(ws);
+        return NULL;
+    }
     return ws;
 }
 
@@ -171,6 +178,7 @@ void model_ws_free(model_ws_t *ws)
     if (!ws) return;
     free(ws->block_);
     free(ws->fast_);
+    free(ws->kl_);
     free(ws);
 }
 
@@ -180,12 +188,17 @@ static int g_kernel = -1; /* -1: not yet read from AESWEEP_KERNEL */
 
 const char *model_kernel_name(int k)
 {
-    return k == MODEL_KERNEL_BLAS ? "blas" : k == MODEL_KERNEL_REF ? "ref" : "fast";
+    return k == MODEL_KERNEL_BLAS    ? "blas"
+           : k == MODEL_KERNEL_REF   ? "ref"
+           : k == MODEL_KERNEL_TILED ? "tiled"
+                                     : "fast";
 }
 
 void model_set_kernel(int k)
 {
-    g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF) ? k : MODEL_KERNEL_FAST;
+    g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF || k == MODEL_KERNEL_TILED)
+                   ? k
+                   : MODEL_KERNEL_FAST;
 }
 
 int model_get_kernel(void)
@@ -195,6 +208,7 @@ int model_get_kernel(void)
         g_kernel = MODEL_KERNEL_FAST;
         if (e && !strcmp(e, "blas")) g_kernel = MODEL_KERNEL_BLAS;
         else if (e && !strcmp(e, "ref")) g_kernel = MODEL_KERNEL_REF;
+        else if (e && !strcmp(e, "tiled")) g_kernel = MODEL_KERNEL_TILED;
     }
     return g_kernel;
 }
@@ -279,6 +293,20 @@ void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse
     case MODEL_KERNEL_REF: model_backward_ref(m, ws, X, n, mse_scale, dcode); break;
     default: kfast_backward(m, ws, X, n, mse_scale, dcode); break;
     }
+}
+
+double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+{
+    return klanes_mse_grad(m, ws, X, n, mse_scale);
+}
+
+double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+{
+    if (model_get_kernel() == MODEL_KERNEL_FAST) return klanes_mse_grad(m, ws, X, n, mse_scale);
+    model_forward(m, ws, X, n);
+    double mse = model_mse(m, ws, X, n);
+    model_backward(m, ws, X, n, mse_scale, NULL);
+    return mse;
 }
 
 void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,

@@ -66,13 +66,14 @@ void train_ws_free(train_ws_t *tw)
 static double step_grad(model_t *m, train_ws_t *tw, const float *B, int nb, const train_cfg_t *cfg,
                         rng_t *zr, double *mse_out)
 {
+    if (!cfg->mmd) {
+        double mse = model_mse_grad(m, tw->ws, B, nb, 1.0f);
+        *mse_out = mse;
+        return mse;
+    }
     model_forward(m, tw->ws, B, nb);
     double mse = model_mse(m, tw->ws, B, nb);
     *mse_out = mse;
-    if (!cfg->mmd) {
-        model_backward(m, tw->ws, B, nb, 1.0f, NULL);
-        return mse;
-    }
     /* loss = (1 - lambda) MSE + lambda MMD^2(codes, z) */
     float lam = cfg->mmd->lambda;
     const float *codes = tw->ws->act[m->code_layer + 1];

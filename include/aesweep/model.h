@@ -66,6 +66,10 @@ typedef struct {
     float *kf_db[MODEL_MAX_LINEAR];
     float *kf_tf[MODEL_MAX_LINEAR];
     float *kf_tb[MODEL_MAX_LINEAR];
+    /* Fused-step scratch (kernel_lanes.h): one tile of kl_T rows held
+     * feature-major, and the per-lane gradient partial sums. */
+    float *kl_;
+    int kl_T;
 } model_ws_t;
 
 /* Returns 0 and fills *err (static string) on a bad architecture. */
@@ -90,10 +94,16 @@ void model_ws_free(model_ws_t *ws);
  * use.  MODEL_KERNEL_FAST (the default) is the tiled SIMD kernel of
  * kernel_fast.c; MODEL_KERNEL_BLAS one OpenBLAS sgemm per layer; MODEL_KERNEL_REF
  * the plain-C reference.  Process-wide, for benchmarks and tests; the
- * environment variable AESWEEP_KERNEL=fast|blas|ref sets the initial choice.
- * Every kernel fills every ws->act[l] row-major, so any backward can follow
- * any forward. */
-enum model_kernel { MODEL_KERNEL_FAST = 0, MODEL_KERNEL_BLAS = 1, MODEL_KERNEL_REF = 2 };
+ * environment variable AESWEEP_KERNEL=fast|tiled|blas|ref sets the initial
+ * choice.  MODEL_KERNEL_TILED is FAST without the fused training step of
+ * model_mse_grad (for A/B timing).  Every kernel fills every ws->act[l]
+ * row-major, so any backward can follow any forward. */
+enum model_kernel {
+    MODEL_KERNEL_FAST = 0,
+    MODEL_KERNEL_BLAS = 1,
+    MODEL_KERNEL_REF = 2,
+    MODEL_KERNEL_TILED = 3
+};
 void model_set_kernel(int kernel);
 int model_get_kernel(void);
 const char *model_kernel_name(int kernel);
@@ -111,6 +121,14 @@ double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n);
  * added as is).  Overwrites m->grads. */
 void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                     const float *dcode);
+/* Forward, loss and backward in one call for loss scale * MSE(X_hat, X)
+ * over n <= ws->rows rows of X: overwrites m->grads, returns the MSE.  The
+ * fast kernel runs it as one fused rows-in-lanes pass (kernel_lanes.h) and
+ * leaves ws->act unwritten; the others run model_forward, model_mse and
+ * model_backward. */
+double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
+/* The fused step itself, whatever the selected kernel (for tests). */
+double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
 /* One Adam step (PyTorch semantics) on the whole arena. */
 void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps);
 

@@ -1,0 +1,34 @@
+/* kernel_lanes.h - the fused rows-in-lanes training step behind
+ * model_mse_grad (src/kernel_lanes.c).  Internal to libaesweep: model.c is
+ * its only caller; tests reach it through model.h.
+ *
+ * What it is for: full-batch (or mini-batch) training steps with the MSE
+ * loss on the narrow shapes of the reference study.  Rows run along the
+ * vector lanes, so a layer of any width uses every lane, and each tile of
+ * rows goes forward, gets its loss gradient and goes backward before the
+ * next one, so activations stay in cache.
+ *
+ * What it is not: a forward-only path (model_forward keeps kernel_fast.c,
+ * whose act[] layout the rest of the program reads) or an MMD step (the MMD
+ * gradient couples all rows of a batch; model_backward handles it).
+ *
+ * Reproducibility: every result depends only on the build and n, not on the
+ * tile size, buffer addresses, caller, rank or thread (see kernel_lanes.c).
+ */
+#ifndef AESWEEP_KERNEL_LANES_H
+#define AESWEEP_KERNEL_LANES_H
+#include "aesweep/model.h"
+#include <stddef.h>
+
+/* Floats of scratch a workspace of `rows` rows needs (64-byte aligned). */
+size_t klanes_ws_floats(const model_t *m, int rows);
+/* Rows per tile for a workspace of `rows` rows (a multiple of 16). */
+int klanes_tile_rows(const model_t *m, int rows);
+/* Gradient of scale * MSE(X_hat, X) over n <= ws->rows rows of X into
+ * m->grads (overwritten); returns the MSE (unscaled).  ws->act is not
+ * written. */
+double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
+/* "avx512" or "generic" */
+const char *klanes_isa(void);
+
+#endif

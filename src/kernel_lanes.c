@@ -1,0 +1,419 @@
+/* kernel_lanes.c - fused, rows-in-lanes training step (see kernel_lanes.h).
+ *
+ * Why another kernel.  kernel_fast.c runs vectors along the feature axis of
+ * a row; a 20-wide layer then fills 20 of 32 lanes (two 16-lane vectors),
+ * and full-batch training stores every activation of all n rows in a forward
+ * pass that the backward pass reads back from L3.  Here:
+ *
+ *   - rows run along the lanes.  A tile of T rows is held feature-major,
+ *     act[f][T], so one vector is one feature of 16 rows and every lane does
+ *     useful work whatever the layer widths are;
+ *   - one tile goes forward through all layers, gets its loss gradient and
+ *     goes backward through all layers before the next tile is touched, so a
+ *     training step reads the data once and its activations never leave L2.
+ *
+ * The math per layer l (W [out][in] row-major, rows r in lanes):
+ *   forward   Z[j][r] = b[j] + sum_k W[j][k] A[k][r],  A' = ReLU(Z) (or Z)
+ *   output    D[c][r] = 2 s (Y[c][r] - X[c][r]) / (n in)   (loss s*MSE)
+ *   backward  dW[j][k] += sum_r D[j][r] A[k][r],  db[j] += sum_r D[j][r]
+ *             dA[k][r]  = sum_j W[j][k] D[j][r],  zeroed where A[k][r] <= 0
+ *                                                  (ReLU' of the layer below)
+ * Forward and dA are one micro-kernel C[o][r] = init + sum_i M(o,i) B[i][r]
+ * with M(o,i) = W[o*so + i*si] (so = in, si = 1 forward; so = 1, si = in
+ * backward): JB outputs x RB row-vectors of accumulators stay in registers
+ * for the whole i loop; per i: RB vector loads, JB broadcasts, JB*RB FMAs.
+ *
+ * dW is a reduction over rows, i.e. over lanes.  Each lane keeps its own
+ * partial sum in a [out][in][16] accumulator (registers for a JBxKB block
+ * during a tile, memory between tiles); the 16 lanes are added once per
+ * step.  Row r always lands in lane r % 16 and is added after row r - 16, so
+ * every weight gradient is the same sequence of float operations whatever
+ * the tile size: results depend on the build and n only.  The loss is summed
+ * per lane in double the same way.
+ *
+ * Rows past n in the last vector are padding: their input is 0 and their
+ * output gradient is exactly 0, so they add exact zeros to every gradient.
+ *
+ * IEEE semantics: explicit FMA (AVX-512) or a*b+c contracted by the
+ * compiler (other targets, fixed for a build); no reassociation.
+ */
+#include "aesweep/kernel_lanes.h"
+#include <stdint.h>
+#include <string.h>
+
+#define KL_INLINE static inline __attribute__((always_inline))
+#define LW 16 /* rows per vector */
+
+#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
+#include <immintrin.h>
+#define KL_ISA "avx512"
+typedef __m512 v16;
+KL_INLINE v16 vload(const float *p) { return _mm512_load_ps(p); }
+KL_INLINE void vstore(float *p, v16 x) { _mm512_store_ps(p, x); }
+KL_INLINE v16 vzero(void) { return _mm512_setzero_ps(); }
+KL_INLINE v16 vbcast(float x) { return _mm512_set1_ps(x); }
+KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
+KL_INLINE v16 vadd(v16 a, v16 b) { return _mm512_add_ps(a, b); }
+KL_INLINE v16 vsub(v16 a, v16 b) { return _mm512_sub_ps(a, b); }
+KL_INLINE v16 vmul(v16 a, v16 b) { return _mm512_mul_ps(a, b); }
+/* vmaxps returns its second operand when either is NaN: max(0, NaN) = NaN,
+ * as the reference's ReLU. */
+KL_INLINE v16 vrelu(v16 x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
+/* x where m > 0, else 0 (the ReLU' mask; NaN in m gives 0, as the BLAS path) */
+KL_INLINE v16 vkeep_pos(v16 x, v16 m)
+{
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
+}
+/* x in the first nl lanes, 0 elsewhere */
+KL_INLINE v16 vfirst(v16 x, int nl) { return _mm512_maskz_mov_ps((__mmask16)((1u << nl) - 1u), x); }
+/* acc (8 doubles) += the squares of x's 16 lanes, low half then high half */
+typedef __m512d v8d;
+KL_INLINE v8d dzero(void) { return _mm512_setzero_pd(); }
+KL_INLINE v8d dacc_sq(v8d acc, v16 x)
+{
+    __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
+    __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1));
+    acc = _mm512_fmadd_pd(lo, lo, acc);
+    return _mm512_fmadd_pd(hi, hi, acc);
+}
+KL_INLINE double dsum(v8d a)
+{
+    double t[8];
+    _mm512_storeu_pd(t, a);
+    return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+}
+#else
+/* Portable: GCC/Clang vector extensions; the compiler splits a 16-lane
+ * vector into what the target has (2 x AVX2, 4 x SSE, ...). */
+#define KL_ISA "generic"
+typedef float v16 __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v8f __attribute__((vector_size(32)));
+KL_INLINE v16 vload(const float *p) { return *(const v16 *)p; }
+KL_INLINE void vstore(float *p, v16 x) { *(v16 *)p = x; }
+KL_INLINE v16 vzero(void) { return (v16){0}; }
+KL_INLINE v16 vbcast(float x) { return x - (v16){0}; }
+KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return a * b + c; }
+KL_INLINE v16 vadd(v16 a, v16 b) { return a + b; }
+KL_INLINE v16 vsub(v16 a, v16 b) { return a - b; }
+KL_INLINE v16 vmul(v16 a, v16 b) { return a * b; }
+KL_INLINE v16 vrelu(v16 x)
+{
+    v16i neg = x < vzero(); /* NaN compares false: kept */
+    return (v16)((v16i)x & ~neg);
+}
+KL_INLINE v16 vkeep_pos(v16 x, v16 m) { return (v16)((v16i)x & (m > vzero())); }
+KL_INLINE v16 vfirst(v16 x, int nl)
+{
+    v16i idx = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    return (v16)((v16i)x & (idx < nl));
+}
+KL_INLINE v8d dzero(void) { return (v8d){0}; }
+KL_INLINE v8d dacc_sq(v8d acc, v16 x)
+{
+    v8f lo, hi;
+    memcpy(&lo, &x, sizeof lo);
+    memcpy(&hi, (const char *)&x + sizeof lo, sizeof hi);
+    v8d a = __builtin_convertvector(lo, v8d), b = __builtin_convertvector(hi, v8d);
+    acc = a * a + acc;
+    return b * b + acc;
+}
+KL_INLINE double dsum(v8d a)
+{
+    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+#endif
+
+/* Sum of 16 lanes in a fixed order (pairwise). */
+static inline float lanes_sum(const float *p)
+{
+    float s8[8], s4[4];
+    for (int i = 0; i < 8; i++) s8[i] = p[i] + p[i + 8];
+    for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
+    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+}
+
+const char *klanes_isa(void) { return KL_ISA; }
+
+/* ---- scratch ------------------------------------------------------------- */
+
+/* Rows per tile for m: about 384 KB of tile buffers (activations, input and
+ * two gradient buffers), so a tile lives in a 1 MB L2; a multiple of 16,
+ * 16 .. 1024.  Any value gives the same bits (see the top of the file). */
+static int tile_rows_arch(const model_t *m)
+{
+    long per_row = m->dims[0];
+    int maxd = 1;
+    for (int l = 1; l <= m->nlin; l++) per_row += m->dims[l];
+    for (int l = 0; l <= m->nlin; l++)
+        if (m->dims[l] > maxd) maxd = m->dims[l];
+    per_row += 2L * maxd;
+    long t = (384L * 1024 / 4) / per_row;
+    t = t / LW * LW;
+    if (t < LW) t = LW;
+    if (t > 1024) t = 1024;
+    return (int)t;
+}
+
+static int tile_rows(const model_t *m, int rows)
+{
+    int t = tile_rows_arch(m);
+    int need = (rows + LW - 1) / LW * LW;
+    return need < t ? need : t;
+}
+
+size_t klanes_ws_floats(const model_t *m, int rows)
+{
+    const int T = tile_rows(m, rows);
+    size_t f = 0;
+    int maxd = 1;
+    for (int l = 0; l <= m->nlin; l++) {
+        f += (size_t)m->dims[l] * T; /* X^T and every layer's output */
+        if (m->dims[l] > maxd) maxd = m->dims[l];
+    }
+    f += 2 * (size_t)maxd * T; /* gradient ping-pong */
+    for (int l = 0; l < m->nlin; l++)
+        f += (size_t)m->dims[l + 1] * (m->dims[l] + 1) * LW; /* lane partials of dW, db */
+    return f;
+}
+
+/* ---- micro-kernels ------------------------------------------------------- */
+
+/* C[o][r] = init[o] + sum_i W[o*so + i*si] * B[i][r] for JB outputs from o0
+ * and RB row-vectors from v0; then ReLU (relu) or the ReLU' mask (mask). */
+typedef struct {
+    const float *W;
+    ptrdiff_t so, si;
+    const float *B; /* [ni][T] */
+    int ni, T;
+    float *C;           /* [no][T] */
+    const float *bias;  /* [no] or NULL (start from 0) */
+    const float *mask;  /* [no][T] or NULL */
+    int relu;
+} lmm_t;
+
+KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB)
+{
+    v16 acc[6][4];
+    const int T = p->T;
+#pragma GCC unroll 6
+    for (int j = 0; j < JB; j++) {
+        v16 init = p->bias ? vbcast(p->bias[o0 + j]) : vzero();
+#pragma GCC unroll 4
+        for (int r = 0; r < RB; r++) acc[j][r] = init;
+    }
+    const float *w = p->W + o0 * p->so;
+    const float *b = p->B + (size_t)v0 * LW;
+    for (int i = 0; i < p->ni; i++) {
+        v16 x[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < RB; r++) x[r] = vload(b + (size_t)i * T + r * LW);
+#pragma GCC unroll 6
+        for (int j = 0; j < JB; j++) {
+            v16 wv = vbcast(w[j * p->so + i * p->si]);
+#pragma GCC unroll 4
+            for (int r = 0; r < RB; r++) acc[j][r] = vfma(wv, x[r], acc[j][r]);
+        }
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < JB; j++) {
+        float *c = p->C + (size_t)(o0 + j) * T + (size_t)v0 * LW;
+        const float *mk = p->mask ? p->mask + (size_t)(o0 + j) * T + (size_t)v0 * LW : NULL;
+#pragma GCC unroll 4
+        for (int r = 0; r < RB; r++) {
+            v16 y = acc[j][r];
+            if (p->relu) y = vrelu(y);
+            if (mk) y = vkeep_pos(y, vload(mk + r * LW));
+            vstore(c + r * LW, y);
+        }
+    }
+}
+
+typedef void (*lmm_fn)(const lmm_t *, int, int);
+#define LMM_FN(J, R) \
+    static void lmm_##J##_##R(const lmm_t *p, int o0, int v0) { lmm_kern(p, o0, v0, J, R); }
+#define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 4)
+LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4) LMM_ROW(5) LMM_ROW(6)
+static const lmm_fn lmm_tab[7][2] = {{NULL, NULL},       {lmm_1_1, lmm_1_4}, {lmm_2_1, lmm_2_4},
+                                     {lmm_3_1, lmm_3_4}, {lmm_4_1, lmm_4_4}, {lmm_5_1, lmm_5_4},
+                                     {lmm_6_1, lmm_6_4}};
+
+static inline int nblocks(int total, int maxb) { return (total + maxb - 1) / maxb; }
+static inline int block_size(int total, int nb, int b) { return total / nb + (b < total % nb); }
+
+/* The whole [no] x [nv row-vectors] output, in JB <= 6 blocks of equal size. */
+static void lmm_run(const lmm_t *p, int no, int nv)
+{
+    const int nb = nblocks(no, 6);
+    int o0 = 0;
+    for (int b = 0; b < nb; b++) {
+        int jb = block_size(no, nb, b);
+        int v = 0;
+        for (; v + 4 <= nv; v += 4) lmm_tab[jb][1](p, o0, v);
+        for (; v < nv; v++) lmm_tab[jb][0](p, o0, v);
+        o0 += jb;
+    }
+}
+
+/* G[o][i][:] (+)= sum over row-vectors v of D[o][v] * A[i][v], lane by lane,
+ * for JB outputs from o0 and KB inputs from i0.  first: start from 0. */
+typedef struct {
+    const float *D, *A; /* [no][T], [ni][T] */
+    int T, nv, ni;
+    float *G; /* [no][ni][16] */
+    int first;
+} ldw_t;
+
+KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, const int JB, const int KB)
+{
+    v16 acc[4][5];
+    const int T = p->T;
+#pragma GCC unroll 4
+    for (int j = 0; j < JB; j++)
+#pragma GCC unroll 5
+        for (int k = 0; k < KB; k++)
+            acc[j][k] = p->first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
+    const float *d = p->D + (size_t)o0 * T, *a = p->A + (size_t)i0 * T;
+    for (int v = 0; v < p->nv; v++) {
+        v16 dv[4], av[5];
+#pragma GCC unroll 4
+        for (int j = 0; j < JB; j++) dv[j] = vload(d + (size_t)j * T + v * LW);
+#pragma GCC unroll 5
+        for (int k = 0; k < KB; k++) av[k] = vload(a + (size_t)k * T + v * LW);
+#pragma GCC unroll 4
+        for (int j = 0; j < JB; j++)
+#pragma GCC unroll 5
+            for (int k = 0; k < KB; k++) acc[j][k] = vfma(dv[j], av[k], acc[j][k]);
+    }
+#pragma GCC unroll 4
+    for (int j = 0; j < JB; j++)
+#pragma GCC unroll 5
+        for (int k = 0; k < KB; k++) vstore(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW, acc[j][k]);
+}
+
+typedef void (*ldw_fn)(const ldw_t *, int, int);
+#define LDW_FN(J, K) \
+    static void ldw_##J##_##K(const ldw_t *p, int o0, int i0) { ldw_kern(p, o0, i0, J, K); }
+#define LDW_ROW(J) LDW_FN(J, 1) LDW_FN(J, 2) LDW_FN(J, 3) LDW_FN(J, 4) LDW_FN(J, 5)
+LDW_ROW(1) LDW_ROW(2) LDW_ROW(3) LDW_ROW(4)
+#define LDW_TROW(J) {NULL, ldw_##J##_1, ldw_##J##_2, ldw_##J##_3, ldw_##J##_4, ldw_##J##_5}
+static const ldw_fn ldw_tab[5][6] = {{NULL}, LDW_TROW(1), LDW_TROW(2), LDW_TROW(3), LDW_TROW(4)};
+
+static void ldw_run(const ldw_t *p, int no)
+{
+    const int nbo = nblocks(no, 4), nbi = nblocks(p->ni, 5);
+    int o0 = 0;
+    for (int bo = 0; bo < nbo; bo++) {
+        int jb = block_size(no, nbo, bo);
+        int i0 = 0;
+        for (int bi = 0; bi < nbi; bi++) {
+            int kb = block_size(p->ni, nbi, bi);
+            ldw_tab[jb][kb](p, o0, i0);
+            i0 += kb;
+        }
+        o0 += jb;
+    }
+}
+
+/* Gb[o][:] (+)= sum_v D[o][v] lane by lane */
+static void ldb_run(const float *D, int T, int nv, int no, float *Gb, int first)
+{
+    for (int o = 0; o < no; o++) {
+        v16 s = first ? vzero() : vload(Gb + (size_t)o * LW);
+        const float *d = D + (size_t)o * T;
+        for (int v = 0; v < nv; v++) s = vadd(s, vload(d + v * LW));
+        vstore(Gb + (size_t)o * LW, s);
+    }
+}
+
+/* ---- the step ------------------------------------------------------------ */
+
+double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+{
+    const int L = m->nlin, in = m->arch.in;
+    const int T = ws->kl_T;
+    /* carve the scratch: Xt, act[1..L], two gradient buffers, lane partials */
+    float *p = ws->kl_;
+    float *act[MODEL_MAX_LINEAR + 1];
+    int maxd = 1;
+    for (int l = 0; l <= L; l++) {
+        act[l] = p;
+        p += (size_t)m->dims[l] * T;
+        if (m->dims[l] > maxd) maxd = m->dims[l];
+    }
+    float *gbuf[2] = {p, p + (size_t)maxd * T};
+    p += 2 * (size_t)maxd * T;
+    float *gw[MODEL_MAX_LINEAR], *gb[MODEL_MAX_LINEAR];
+    for (int l = 0; l < L; l++) {
+        gw[l] = p;
+        p += (size_t)m->dims[l + 1] * m->dims[l] * LW;
+        gb[l] = p;
+        p += (size_t)m->dims[l + 1] * LW;
+    }
+
+    const float coef = 2.0f * mse_scale / (float)((size_t)n * in);
+    const v16 vcoef = vbcast(coef);
+    v8d sq = dzero();
+    for (int r0 = 0; r0 < n; r0 += T) {
+        const int nr = n - r0 < T ? n - r0 : T;
+        const int nv = (nr + LW - 1) / LW;
+        const int first = r0 == 0;
+        /* X^T of the tile; the padding rows of the last vector are 0. */
+        {
+            float *xt = act[0];
+            const float *x = X + (size_t)r0 * in;
+            for (int c = 0; c < in; c++) {
+                float *row = xt + (size_t)c * T;
+                for (int r = 0; r < nr; r++) row[r] = x[(size_t)r * in + c];
+                for (int r = nr; r < nv * LW; r++) row[r] = 0.0f;
+            }
+        }
+        /* forward */
+        for (int l = 0; l < L; l++) {
+            lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .si = 1, .B = act[l],
+                       .ni = m->dims[l], .T = T, .C = act[l + 1],
+                       .bias = m->params + m->b_off[l], .relu = model_relu_after(m, l)};
+            lmm_run(&f, m->dims[l + 1], nv);
+        }
+        /* loss and its gradient; padding lanes get exactly 0.  Row-vectors
+         * outermost, so the squares are summed in the same order whatever
+         * the tile size. */
+        float *D = gbuf[0];
+        for (int v = 0; v < nv; v++) {
+            const int left = nr - v * LW;
+            for (int c = 0; c < in; c++) {
+                size_t o = (size_t)c * T + (size_t)v * LW;
+                v16 e = vsub(vload(act[L] + o), vload(act[0] + o));
+                if (left < LW) e = vfirst(e, left);
+                sq = dacc_sq(sq, e);
+                vstore(D + o, vmul(vcoef, e));
+            }
+        }
+        /* backward */
+        int cur = 0;
+        for (int l = L - 1; l >= 0; l--) {
+            const int din = m->dims[l], dout = m->dims[l + 1];
+            ldw_t g = {.D = D, .A = act[l], .T = T, .nv = nv, .ni = din, .G = gw[l], .first = first};
+            ldw_run(&g, dout);
+            ldb_run(D, T, nv, dout, gb[l], first);
+            if (l == 0) break;
+            float *dA = gbuf[cur ^ 1];
+            lmm_t b = {.W = m->params + m->w_off[l], .so = 1, .si = din, .B = D, .ni = dout,
+                       .T = T, .C = dA, .mask = model_relu_after(m, l - 1) ? act[l] : NULL};
+            lmm_run(&b, din, nv);
+            cur ^= 1;
+            D = dA;
+        }
+    }
+    /* the 16 lanes of every partial sum, in a fixed order */
+    for (int l = 0; l < L; l++) {
+        float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        size_t nw = (size_t)m->dims[l + 1] * m->dims[l];
+        for (size_t i = 0; i < nw; i++) dW[i] = lanes_sum(gw[l] + i * LW);
+        for (int j = 0; j < m->dims[l + 1]; j++) db[j] = lanes_sum(gb[l] + (size_t)j * LW);
+    }
+    return dsum(sq) / (double)((size_t)n * in);
+}
+
+int klanes_tile_rows(const model_t *m, int rows) { return tile_rows(m, rows); }

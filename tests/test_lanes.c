@@ -1,0 +1,245 @@
+/* test_lanes.c - the fused rows-in-lanes training step (kernel_lanes.c)
+ * against the plain-C reference, and its reproducibility.
+ *
+ *   shapes:  widths 1..130 on every layer role (JB/KB blocks of every size,
+ *            the 1-wide code layer, 2-wide outputs), n from 1 to several
+ *            tiles, with n % 16 = 0 and != 0 (padding lanes);
+ *   values:  model_mse_grad_lanes(scale 0.37) vs model_forward_ref +
+ *            model_mse + model_backward_ref: every W_l and b_l within
+ *            max|g - ref| <= KTOL * max|ref| (float32 vs double
+ *            accumulation, as test_fastpath.c), the MSE within 1e-6
+ *            relative; gradients are overwritten (NaN beforehand);
+ *   bits:    the same gradients and MSE, bit for bit, with the tile lowered
+ *            to 16, 32 and 48 rows, with X at other alignments, and with
+ *            NaN in the rows after n (they must not be read);
+ *   training: 20 full-batch Adam steps through model_mse_grad (the fused
+ *            step under the default kernel) against the BLAS kernel's
+ *            forward/backward: the loss before every step within 1e-4
+ *            relative (the PyTorch-parity tolerance) and, on the moons
+ *            shape, the final weights within 1e-4;
+ *   selection: model_mse_grad runs the fused step only under
+ *            MODEL_KERNEL_FAST; under TILED it fills act[] as before.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aesweep/kernel_lanes.h"
+#include "aesweep/model.h"
+#include "aesweep/rng.h"
+
+#define KTOL 1e-5
+#define MSE_TOL 1e-6
+#define TRAIN_TOL 1e-4
+
+typedef struct {
+    model_arch_t a;
+    int n;
+    float sigma;
+    uint64_t key;
+} lcase_t;
+
+static const lcase_t CASES[] = {
+    {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, 1300, 1.0f, 41}, /* moons M1 */
+    {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, 1, 1.0f, 42},
+    {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, 16, 1.0f, 43},
+    {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, 17, 1.0f, 44},
+    {{.in = 2, .hidden = 50, .layers = 4, .bottleneck = 1}, 703, 1.0f, 45},
+    {{.in = 64, .hidden = 100, .layers = 2, .bottleneck = 8}, 300, 5.0f, 46}, /* digits */
+    {{.in = 64, .hidden = 65, .layers = 1, .bottleneck = 2}, 257, 5.0f, 47},
+    {{.in = 3, .hidden = 1, .layers = 0, .bottleneck = 1}, 5, 1.0f, 48},
+    {{.in = 1, .hidden = 2, .layers = 1, .bottleneck = 2}, 33, 1.0f, 49},
+    {{.in = 17, .hidden = 33, .layers = 1, .bottleneck = 3}, 1029, 1.0f, 50},
+    {{.in = 5, .hidden = 130, .layers = 1, .bottleneck = 4}, 64, 1.0f, 51},
+    {{.in = 7, .hidden = 9, .layers = 2, .bottleneck = 7}, 2000, 1.0f, 52},
+    {{.in = 11, .hidden = 23, .layers = 2, .bottleneck = 6}, 95, 1.0f, 53},
+};
+#define NCASES (sizeof CASES / sizeof CASES[0])
+
+static int check(const char *what, int l, const float *x, const float *ref, size_t n, double tol, double *worst)
+{
+    double r = rel_maxdiff(x, ref, n);
+    if (worst && r > *worst) *worst = r;
+    if (!(r <= tol)) {
+        print_error("%s[%d]: max|diff|/max|ref| = %.3g > %g\n", what, l, r, tol);
+        return 1;
+    }
+    return 0;
+}
+
+/* n floats of N(0, sigma^2) at `shift` floats into a block of n + 16 + extra
+ * floats whose tail (after the n values) is NaN. */
+static float *random_rows(uint64_t key, size_t n, float sigma, int shift, size_t extra, float **base)
+{
+    rng_t r = rng_stream(rng_derive_str(key, "lanes-X"));
+    float *b = malloc((n + 16 + extra) * sizeof(float));
+    assert_non_null(b);
+    for (size_t i = 0; i < n + 16 + extra; i++) b[i] = NAN;
+    float *a = b + shift;
+    for (size_t i = 0; i < n; i++) a[i] = sigma * (float)rng_normal(&r);
+    *base = b;
+    return a;
+}
+
+static void one_case(const lcase_t *c)
+{
+    model_t *m = model_create(&c->a);
+    assert_non_null(m);
+    model_init(m, c->key);
+    const int n = c->n, in = c->a.in;
+    float *xb;
+    float *X = random_rows(c->key, (size_t)n * in, c->sigma, 0, 64 * (size_t)in, &xb);
+    model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
+    assert_true(ws && wr);
+    float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
+    assert_true(g && gref);
+    const float scale = 0.37f;
+
+    for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN; /* must be overwritten */
+    double mse = model_mse_grad_lanes(m, ws, X, n, scale);
+    memcpy(g, m->grads, m->nparams * sizeof(float));
+    model_forward_ref(m, wr, X, n);
+    double mref = model_mse(m, wr, X, n);
+    for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
+    model_backward_ref(m, wr, X, n, scale, NULL);
+    memcpy(gref, m->grads, m->nparams * sizeof(float));
+    assert_true(max_abs(gref, m->nparams) > 0.0);
+    assert_true(mref > 0.0);
+    if (!(fabs(mse - mref) <= MSE_TOL * mref)) print_error("mse %.12g ref %.12g\n", mse, mref);
+    assert_true(fabs(mse - mref) <= MSE_TOL * mref);
+    double worst = 0;
+    int bad = 0;
+    for (int l = 0; l < m->nlin; l++) {
+        bad += check("dW", l, g + m->w_off[l], gref + m->w_off[l], (size_t)m->dims[l + 1] * m->dims[l], KTOL, &worst);
+        bad += check("db", l, g + m->b_off[l], gref + m->b_off[l], (size_t)m->dims[l + 1], KTOL, &worst);
+    }
+    assert_int_equal(bad, 0);
+    printf("[ lanes    ] %s: in %2d h %3d layers %d b %d n %4d (tile %4d): worst rel grad %.2e, mse %.2e\n",
+           klanes_isa(), in, c->a.hidden, c->a.layers, c->a.bottleneck, n, ws->kl_T, worst,
+           fabs(mse - mref) / mref);
+
+    /* Bit for bit at smaller tiles and other alignments of X. */
+    static const int tiles[] = {16, 32, 48};
+    for (int t = 0; t < 3; t++) {
+        if (tiles[t] > ws->kl_T) continue;
+        for (int shift = 0; shift < 16; shift += 5) {
+            float *xb2;
+            float *X2 = random_rows(c->key, (size_t)n * in, c->sigma, shift, 64 * (size_t)in, &xb2);
+            model_ws_t *w2 = model_ws_create(m, n + shift);
+            assert_non_null(w2);
+            w2->kl_T = tiles[t]; /* a smaller tile fits the scratch of a larger one */
+            for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
+            double mse2 = model_mse_grad_lanes(m, w2, X2, n, scale);
+            assert_memory_equal(&mse2, &mse, sizeof mse);
+            assert_memory_equal(m->grads, g, m->nparams * sizeof(float));
+            model_ws_free(w2);
+            free(xb2);
+        }
+    }
+
+    model_ws_free(ws);
+    model_ws_free(wr);
+    free(g);
+    free(gref);
+    free(xb);
+    model_free(m);
+}
+
+static void test_against_reference(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < NCASES; i++) one_case(&CASES[i]);
+}
+
+/* 20 Adam steps: the fused step (default kernel) vs the BLAS kernel. */
+static void test_training_close(void **state)
+{
+    (void)state;
+    static const model_arch_t arch[] = {{2, 20, 3, 1}, {64, 100, 2, 8}};
+    model_set_kernel(MODEL_KERNEL_FAST);
+    for (int t = 0; t < 2; t++) {
+        model_t *mf = model_create(&arch[t]), *mr = model_create(&arch[t]);
+        assert_true(mf && mr);
+        model_init(mf, 700 + t);
+        model_init(mr, 700 + t);
+        int n = 600, in = arch[t].in;
+        float *xb;
+        float *X = random_rows(800 + t, (size_t)n * in, 1.0f, 0, 0, &xb);
+        model_ws_t *wf = model_ws_create(mf, n), *wr = model_ws_create(mr, n);
+        assert_true(wf && wr);
+        double worst = 0;
+        for (int s = 0; s < 20; s++) {
+            double lf = model_mse_grad(mf, wf, X, n, 1.0f);
+            model_forward_blas(mr, wr, X, n);
+            double lr = model_mse(mr, wr, X, n);
+            model_backward_blas(mr, wr, X, n, 1.0f, NULL);
+            worst = fmax(worst, fabs(lf - lr) / lr);
+            if (!(fabs(lf - lr) <= TRAIN_TOL * lr)) print_error("step %d: loss fused %.9g blas %.9g\n", s, lf, lr);
+            assert_true(fabs(lf - lr) <= TRAIN_TOL * lr);
+            model_adam_step(mf, 0.003f, 0.9f, 0.999f, 1e-8f);
+            model_adam_step(mr, 0.003f, 0.9f, 0.999f, 1e-8f);
+        }
+        for (int l = 0; l < mf->nlin && t == 0; l++) {
+            size_t nw = (size_t)mf->dims[l + 1] * mf->dims[l];
+            assert_int_equal(check("W", l, mf->params + mf->w_off[l], mr->params + mr->w_off[l], nw, TRAIN_TOL, NULL), 0);
+        }
+        printf("[ lanes    ] 20 Adam steps %d-%dx%d-%d: worst rel loss difference %.2e\n", arch[t].in,
+               arch[t].hidden, arch[t].layers, arch[t].bottleneck, worst);
+        model_ws_free(wf);
+        model_ws_free(wr);
+        model_free(mf);
+        model_free(mr);
+        free(xb);
+    }
+}
+
+/* FAST runs the fused step (act[] untouched); TILED runs forward/backward
+ * (act[] filled) and gives the same gradients within KTOL. */
+static void test_selection(void **state)
+{
+    (void)state;
+    model_arch_t a = {3, 6, 1, 2};
+    model_t *m = model_create(&a);
+    assert_non_null(m);
+    model_init(m, 19);
+    float *xb;
+    float *X = random_rows(19, 30, 1.0f, 0, 0, &xb);
+    model_ws_t *ws = model_ws_create(m, 10);
+    assert_non_null(ws);
+    float g[256];
+    assert_true(m->nparams <= 256);
+    float *out = ws->act[m->nlin];
+    for (int i = 0; i < 30; i++) out[i] = -7.0f;
+    model_set_kernel(MODEL_KERNEL_FAST);
+    double l1 = model_mse_grad(m, ws, X, 10, 1.0f);
+    memcpy(g, m->grads, m->nparams * sizeof(float));
+    for (int i = 0; i < 30; i++) assert_true(out[i] == -7.0f);
+    model_set_kernel(MODEL_KERNEL_TILED);
+    assert_string_equal(model_kernel_name(model_get_kernel()), "tiled");
+    double l2 = model_mse_grad(m, ws, X, 10, 1.0f);
+    assert_true(out[0] != -7.0f);
+    assert_true(fabs(l1 - l2) <= MSE_TOL * l2);
+    assert_int_equal(check("grad", 0, g, m->grads, m->nparams, KTOL, NULL), 0);
+    model_set_kernel(MODEL_KERNEL_FAST);
+    model_ws_free(ws);
+    model_free(m);
+    free(xb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_against_reference),
+        cmocka_unit_test(test_training_close),
+        cmocka_unit_test(test_selection),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
