@@ -43,6 +43,13 @@
 
 #define KL_INLINE static inline __attribute__((always_inline))
 #define LW 16 /* rows per vector */
+/* An empty asm that takes x in a vector register: the value must be
+ * materialised there (no rematerialisation as a memory operand). */
+#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
+#define KL_REG(x) __asm__("" : "+v"(x))
+#else
+#define KL_REG(x) ((void)0)
+#endif
 
 #if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
 #include <immintrin.h>
@@ -138,19 +145,28 @@ const char *klanes_isa(void) { return KL_ISA; }
 
 /* ---- scratch ------------------------------------------------------------- */
 
-/* Rows per tile for m: about 384 KB of tile buffers (activations, input and
- * two gradient buffers), so a tile lives in a 1 MB L2; a multiple of 16,
- * 16 .. 1024.  Any value gives the same bits (see the top of the file). */
+/* Rows per tile for m.  Two costs pull apart: the tile's buffers (input,
+ * every layer's output, two gradient buffers) should stay in a 1 MB L2, and
+ * the lane partial sums of dW ([out][in][16] floats, 64 bytes a parameter)
+ * are read and written once per tile.  Measured on the study's shapes (Zen
+ * 5): the best tile holds about max(224 KB, 1.5 x the partial sums) of
+ * buffers (2-20x3-1: 256 rows, 2-50x4-1: 384, 64-100x2-8: 1024).  A
+ * multiple of 64 (whole blocks of the micro-kernel) when above 64, 16 ..
+ * 1024.  Any value gives the same bits (see the top of the file), so this
+ * is tuning only. */
 static int tile_rows_arch(const model_t *m)
 {
-    long per_row = m->dims[0];
+    long per_row = m->dims[0], partial = 0;
     int maxd = 1;
     for (int l = 1; l <= m->nlin; l++) per_row += m->dims[l];
     for (int l = 0; l <= m->nlin; l++)
         if (m->dims[l] > maxd) maxd = m->dims[l];
-    per_row += 2L * maxd;
-    long t = (384L * 1024 / 4) / per_row;
-    t = t / LW * LW;
+    for (int l = 0; l < m->nlin; l++) partial += (long)m->dims[l + 1] * (m->dims[l] + 1) * LW * 4;
+    per_row = (per_row + 2L * maxd) * 4;
+    long budget = 224L * 1024;
+    if (partial + partial / 2 > budget) budget = partial + partial / 2;
+    long t = budget / per_row;
+    t = t >= 4 * LW ? t / (4 * LW) * (4 * LW) : t / LW * LW; /* whole 4-vector blocks */
     if (t < LW) t = LW;
     if (t > 1024) t = 1024;
     return (int)t;
@@ -233,11 +249,11 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
 typedef void (*lmm_fn)(const lmm_t *, int, int);
 #define LMM_FN(J, R) \
     static void lmm_##J##_##R(const lmm_t *p, int o0, int v0) { lmm_kern(p, o0, v0, J, R); }
-#define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 4)
+#define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 2) LMM_FN(J, 3) LMM_FN(J, 4)
 LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4) LMM_ROW(5) LMM_ROW(6)
-static const lmm_fn lmm_tab[7][2] = {{NULL, NULL},       {lmm_1_1, lmm_1_4}, {lmm_2_1, lmm_2_4},
-                                     {lmm_3_1, lmm_3_4}, {lmm_4_1, lmm_4_4}, {lmm_5_1, lmm_5_4},
-                                     {lmm_6_1, lmm_6_4}};
+#define LMM_TROW(J) {NULL, lmm_##J##_1, lmm_##J##_2, lmm_##J##_3, lmm_##J##_4}
+static const lmm_fn lmm_tab[7][5] = {{NULL},       LMM_TROW(1), LMM_TROW(2), LMM_TROW(3),
+                                     LMM_TROW(4), LMM_TROW(5), LMM_TROW(6)};
 
 static inline int nblocks(int total, int maxb) { return (total + maxb - 1) / maxb; }
 static inline int block_size(int total, int nb, int b) { return total / nb + (b < total % nb); }
@@ -250,8 +266,8 @@ static void lmm_run(const lmm_t *p, int no, int nv)
     for (int b = 0; b < nb; b++) {
         int jb = block_size(no, nb, b);
         int v = 0;
-        for (; v + 4 <= nv; v += 4) lmm_tab[jb][1](p, o0, v);
-        for (; v < nv; v++) lmm_tab[jb][0](p, o0, v);
+        for (; v + 4 <= nv; v += 4) lmm_tab[jb][4](p, o0, v);
+        if (v < nv) lmm_tab[jb][nv - v](p, o0, v);
         o0 += jb;
     }
 }
@@ -265,7 +281,8 @@ typedef struct {
     int first;
 } ldw_t;
 
-KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, const int JB, const int KB)
+KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int first, const int JB,
+                        const int KB)
 {
     v16 acc[4][5];
     const int T = p->T;
@@ -273,14 +290,20 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, const int JB, const int 
     for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
         for (int k = 0; k < KB; k++)
-            acc[j][k] = p->first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
+            acc[j][k] = first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
     const float *d = p->D + (size_t)o0 * T, *a = p->A + (size_t)i0 * T;
-    for (int v = 0; v < p->nv; v++) {
+    for (int v = va; v < vb; v++) {
         v16 dv[4], av[5];
 #pragma GCC unroll 4
         for (int j = 0; j < JB; j++) dv[j] = vload(d + (size_t)j * T + v * LW);
 #pragma GCC unroll 5
-        for (int k = 0; k < KB; k++) av[k] = vload(a + (size_t)k * T + v * LW);
+        for (int k = 0; k < KB; k++) {
+            av[k] = vload(a + (size_t)k * T + v * LW);
+            /* Keep it in a register: folding it into the JB FMAs as a memory
+             * operand (GCC's choice) costs JB loads and makes the loop
+             * load-bound. */
+            KL_REG(av[k]);
+        }
 #pragma GCC unroll 4
         for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
@@ -292,9 +315,12 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, const int JB, const int 
         for (int k = 0; k < KB; k++) vstore(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW, acc[j][k]);
 }
 
-typedef void (*ldw_fn)(const ldw_t *, int, int);
-#define LDW_FN(J, K) \
-    static void ldw_##J##_##K(const ldw_t *p, int o0, int i0) { ldw_kern(p, o0, i0, J, K); }
+typedef void (*ldw_fn)(const ldw_t *, int, int, int, int, int);
+#define LDW_FN(J, K)                                                                \
+    static void ldw_##J##_##K(const ldw_t *p, int o0, int i0, int va, int vb, int f) \
+    {                                                                               \
+        ldw_kern(p, o0, i0, va, vb, f, J, K);                                       \
+    }
 #define LDW_ROW(J) LDW_FN(J, 1) LDW_FN(J, 2) LDW_FN(J, 3) LDW_FN(J, 4) LDW_FN(J, 5)
 LDW_ROW(1) LDW_ROW(2) LDW_ROW(3) LDW_ROW(4)
 #define LDW_TROW(J) {NULL, ldw_##J##_1, ldw_##J##_2, ldw_##J##_3, ldw_##J##_4, ldw_##J##_5}
@@ -309,17 +335,37 @@ static void ldw_run(const ldw_t *p, int no)
         int i0 = 0;
         for (int bi = 0; bi < nbi; bi++) {
             int kb = block_size(p->ni, nbi, bi);
-            ldw_tab[jb][kb](p, o0, i0);
+            ldw_tab[jb][kb](p, o0, i0, 0, p->nv, p->first);
             i0 += kb;
         }
         o0 += jb;
     }
 }
 
-/* Gb[o][:] (+)= sum_v D[o][v] lane by lane */
+/* Gb[o][:] (+)= sum_v D[o][v] lane by lane; four outputs at a time so that
+ * four independent add chains hide the add latency (each output's own sum
+ * stays in row order). */
 static void ldb_run(const float *D, int T, int nv, int no, float *Gb, int first)
 {
-    for (int o = 0; o < no; o++) {
+    int o = 0;
+    for (; o + 4 <= no; o += 4) {
+        v16 s0 = first ? vzero() : vload(Gb + (size_t)o * LW);
+        v16 s1 = first ? vzero() : vload(Gb + (size_t)(o + 1) * LW);
+        v16 s2 = first ? vzero() : vload(Gb + (size_t)(o + 2) * LW);
+        v16 s3 = first ? vzero() : vload(Gb + (size_t)(o + 3) * LW);
+        const float *d = D + (size_t)o * T;
+        for (int v = 0; v < nv; v++) {
+            s0 = vadd(s0, vload(d + v * LW));
+            s1 = vadd(s1, vload(d + T + v * LW));
+            s2 = vadd(s2, vload(d + 2 * (size_t)T + v * LW));
+            s3 = vadd(s3, vload(d + 3 * (size_t)T + v * LW));
+        }
+        vstore(Gb + (size_t)o * LW, s0);
+        vstore(Gb + (size_t)(o + 1) * LW, s1);
+        vstore(Gb + (size_t)(o + 2) * LW, s2);
+        vstore(Gb + (size_t)(o + 3) * LW, s3);
+    }
+    for (; o < no; o++) {
         v16 s = first ? vzero() : vload(Gb + (size_t)o * LW);
         const float *d = D + (size_t)o * T;
         for (int v = 0; v < nv; v++) s = vadd(s, vload(d + v * LW));
