@@ -5,7 +5,8 @@
  * architecture, the data, the initial weights, the gradient at the initial
  * weights, the loss before every step and the final weights.  Here we load
  * the initial weights into a model_t and replay the 20 steps with
- * model_forward / model_mse / model_backward / model_adam_step, checking
+ * model_forward / model_mse / model_backward / model_adam_step, and again
+ * with the fused step model_mse_grad_lanes + model_adam_step, checking
  *
  *   - the architecture in the file matches model_create's layout (dims);
  *   - loss before step t vs torch:  |l - l_torch| / |l_torch| <= 1e-4;
@@ -272,31 +273,46 @@ static void parity(void **state)
 
     model_ws_t *ws = model_ws_create(m, n);
     assert_non_null(ws);
-    double worst_loss = 0, worst_grad = 0, worst_w = 0;
-    for (int t = 0; t < steps; t++) {
-        model_forward(m, ws, X, n);
-        double l = model_mse(m, ws, X, n);
-        double rel = fabs(l - loss[t]) / fabs(loss[t]);
-        worst_loss = fmax(worst_loss, rel);
-        if (!(rel <= PARITY_RTOL))
-            print_error("%s step %d: loss %.9g, torch %.9g (rel %.3g)\n", fx, t, l, loss[t], rel);
-        assert_true(rel <= PARITY_RTOL);
-        model_backward(m, ws, X, n, 1.0f, NULL);
-        if (t == 0) assert_int_equal(compare_grads(fx, m, m->grads, grad0, &worst_grad), 0);
-        model_adam_step(m, (float)lr, 0.9f, 0.999f, 1e-8f);
-    }
-    assert_int_equal(m->adam_t, steps);
-    assert_int_equal(compare_weights(fx, m, m->params, final, &worst_w), 0);
+    float *init = malloc(m->nparams * sizeof(float));
+    assert_non_null(init);
+    memcpy(init, m->params, m->nparams * sizeof(float));
+    /* Twice: model_forward/model_mse/model_backward (the fast forward and
+     * backward kernels), then model_mse_grad_lanes (the fused training step
+     * that train_run uses for the MSE loss). */
+    for (int fused = 0; fused < 2; fused++) {
+        memcpy(m->params, init, m->nparams * sizeof(float));
+        model_reset_adam(m);
+        double worst_loss = 0, worst_grad = 0, worst_w = 0;
+        for (int t = 0; t < steps; t++) {
+            double l;
+            if (fused) l = model_mse_grad_lanes(m, ws, X, n, 1.0f);
+            else {
+                model_forward(m, ws, X, n);
+                l = model_mse(m, ws, X, n);
+            }
+            double rel = fabs(l - loss[t]) / fabs(loss[t]);
+            worst_loss = fmax(worst_loss, rel);
+            if (!(rel <= PARITY_RTOL))
+                print_error("%s step %d: loss %.9g, torch %.9g (rel %.3g)\n", fx, t, l, loss[t], rel);
+            assert_true(rel <= PARITY_RTOL);
+            if (!fused) model_backward(m, ws, X, n, 1.0f, NULL);
+            if (t == 0) assert_int_equal(compare_grads(fx, m, m->grads, grad0, &worst_grad), 0);
+            model_adam_step(m, (float)lr, 0.9f, 0.999f, 1e-8f);
+        }
+        assert_int_equal(m->adam_t, steps);
+        assert_int_equal(compare_weights(fx, m, m->params, final, &worst_w), 0);
 
-    model_forward(m, ws, X, n);
-    double lf = model_mse(m, ws, X, n);
-    double relf = fabs(lf - final_loss_torch) / fabs(final_loss_torch);
-    if (!(relf <= PARITY_RTOL))
-        print_error("%s final loss %.9g, torch %.9g (rel %.3g)\n", fx, lf, final_loss_torch, relf);
-    assert_true(relf <= PARITY_RTOL);
-    printf("[ parity   ] %-18s N=%-3d loss %.6g -> %.6g; worst rel: loss %.2e grad %.2e "
-           "weights %.2e\n",
-           fx, n, loss[0], lf, fmax(worst_loss, relf), worst_grad, worst_w);
+        model_forward(m, ws, X, n);
+        double lf = model_mse(m, ws, X, n);
+        double relf = fabs(lf - final_loss_torch) / fabs(final_loss_torch);
+        if (!(relf <= PARITY_RTOL))
+            print_error("%s final loss %.9g, torch %.9g (rel %.3g)\n", fx, lf, final_loss_torch, relf);
+        assert_true(relf <= PARITY_RTOL);
+        printf("[ parity   ] %-18s %-5s N=%-3d loss %.6g -> %.6g; worst rel: loss %.2e grad %.2e "
+               "weights %.2e\n",
+               fx, fused ? "fused" : "split", n, loss[0], lf, fmax(worst_loss, relf), worst_grad, worst_w);
+    }
+    free(init);
 
     model_ws_free(ws);
     model_free(m);
