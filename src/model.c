@@ -346,6 +346,9 @@ void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, floa
     }
 }
 
+/* Vectorised by the compiler: model.c is built with -fno-math-errno
+ * (CMakeLists.txt), as sqrtf here never sees a negative argument; vsqrtps
+ * and vdivps are correctly rounded like their scalar forms. */
 void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps)
 {
     /* torch.optim.Adam (foreach=False), per element:
@@ -356,7 +359,8 @@ void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps)
     double bc2 = 1.0 - pow((double)beta2, (double)m->adam_t);
     float step = (float)(lr / bc1);
     float bc2s = (float)sqrt(bc2);
-    float *p = m->params, *g = m->grads, *mm = m->adam_m, *vv = m->adam_v;
+    float *restrict p = m->params, *restrict mm = m->adam_m, *restrict vv = m->adam_v;
+    const float *restrict g = m->grads;
     size_t n = m->nparams;
     for (size_t i = 0; i < n; i++) {
         mm[i] = beta1 * mm[i] + (1.0f - beta1) * g[i];
