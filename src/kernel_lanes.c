@@ -91,7 +91,11 @@ KL_INLINE double dsum(v8d a)
 }
 #else
 /* Portable: GCC/Clang vector extensions; the compiler splits a 16-lane
- * vector into what the target has (2 x AVX2, 4 x SSE, ...). */
+ * vector into what the target has (2 x AVX2, 4 x SSE, ...).  Correct but
+ * slow: the register blocks below are sized for 32 vector registers and
+ * spill with 16, so klanes_preferred() is 0 and model_mse_grad runs the
+ * tiled kernel instead; this path serves the tests (and other targets). */
+#pragma GCC diagnostic ignored "-Wpsabi" /* static inline helpers: no ABI */
 #define KL_ISA "generic"
 typedef float v16 __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
@@ -142,6 +146,8 @@ static inline float lanes_sum(const float *p)
 }
 
 const char *klanes_isa(void) { return KL_ISA; }
+
+int klanes_preferred(void) { return !strcmp(KL_ISA, "avx512"); }
 
 /* ---- scratch ------------------------------------------------------------- */
 

@@ -302,7 +302,8 @@ double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, f
 
 double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
 {
-    if (model_get_kernel() == MODEL_KERNEL_FAST) return klanes_mse_grad(m, ws, X, n, mse_scale);
+    if (model_get_kernel() == MODEL_KERNEL_FAST && klanes_preferred())
+        return klanes_mse_grad(m, ws, X, n, mse_scale);
     model_forward(m, ws, X, n);
     double mse = model_mse(m, ws, X, n);
     model_backward(m, ws, X, n, mse_scale, NULL);

@@ -30,5 +30,9 @@ int klanes_tile_rows(const model_t *m, int rows);
 double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
 /* "avx512" or "generic" */
 const char *klanes_isa(void);
+/* 1 when this build's fused step beats the tiled kernel (AVX-512 builds:
+ * 32 vector registers hold its register blocks); model_mse_grad uses it
+ * only then. */
+int klanes_preferred(void);
 
 #endif
