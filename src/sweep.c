@@ -251,8 +251,14 @@ static double task_memory(const study_data_t *sd, const plan_t *p, const task_t 
     double data = 2.0 * t->hp[P_TRAIN_SIZE] * a.in;
     for (int i = 0; i < sd->ntests; i++) data += (double)sd->tests[i].n * a.in;
     double save = p->spec->save_models ? np * p->nslots : 0;
+    /* the fused step's scratch (kernel_lanes.h), in the training and the
+     * evaluation workspace: 16 lane partials per parameter and one tile
+     * (<= 1024 rows) of every layer's output */
+    double wide = a.hidden > a.in ? a.hidden : a.in;
+    double tile = rows < 1024 ? rows : 1024;
+    double lanes = 2 * (16.0 * np + tile * ((double)(L - 2) * a.hidden + a.bottleneck + 2 * a.in + 2 * wide));
     /* 4 arenas + the fast kernel's padded copies of W and W^T per workspace */
-    return 4.0 * (6 * np + acts + eval + data + save);
+    return 4.0 * (6 * np + acts + eval + data + save + lanes);
 }
 
 static void fmt_bytes(char *out, size_t n, double b)
