@@ -6,8 +6,9 @@
  * pass that the backward pass reads back from L3.  Here:
  *
  *   - rows run along the lanes.  A tile of T rows is held feature-major,
- *     act[f][T], so one vector is one feature of 16 rows and every lane does
- *     useful work whatever the layer widths are;
+ *     act[f][T], so one vector is one feature of LW rows (16 with AVX-512,
+ *     8 with AVX2) and every lane does useful work whatever the layer
+ *     widths are;
  *   - one tile goes forward through all layers, gets its loss gradient and
  *     goes backward through all layers before the next tile is touched, so a
  *     training step reads the data once and its activations never leave L2.
@@ -25,8 +26,8 @@
  *
  * dW is a reduction over rows, i.e. over lanes.  Each lane keeps its own
  * partial sum in a [out][in][16] accumulator (registers for a JBxKB block
- * during a tile, memory between tiles); the 16 lanes are added once per
- * step.  Row r always lands in lane r % 16 and is added after row r - 16, so
+ * during a tile, memory between tiles); the LW lanes are added once per
+ * step.  Row r always lands in lane r % LW and is added after row r - LW, so
  * every weight gradient is the same sequence of float operations whatever
  * the tile size: results depend on the build and n only.  The loss is summed
  * per lane in double the same way.
@@ -42,16 +43,41 @@
 #include <string.h>
 
 #define KL_INLINE static inline __attribute__((always_inline))
-#define LW 16 /* rows per vector */
+/* LW: rows per vector.  Register blocks (outputs x row-vectors of
+ * accumulators) sized to the register file: 32 vector registers with
+ * AVX-512, 16 with AVX2. */
+#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
+#define KL_AVX512 1
+#define LW 16
+#define LMM_MJ 6 /* forward/dA: outputs per block */
+#define LMM_MR 4 /*             row-vectors per block */
+#define LDW_MJ 4 /* dW: outputs per block */
+#define LDW_MK 5 /*     inputs per block */
+#elif (defined(__AVX2__) && defined(__FMA__) && !defined(AESWEEP_PORTABLE))
+#define KL_AVX2 1
+#define LW 8
+#define LMM_MJ 4
+#define LMM_MR 3
+#define LDW_MJ 3
+#define LDW_MK 3
+#else
+#define LW 16
+#define LMM_MJ 6
+#define LMM_MR 4
+#define LDW_MJ 4
+#define LDW_MK 5
+#endif
 /* An empty asm that takes x in a vector register: the value must be
  * materialised there (no rematerialisation as a memory operand). */
-#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
+#if defined(KL_AVX512)
 #define KL_REG(x) __asm__("" : "+v"(x))
+#elif defined(KL_AVX2)
+#define KL_REG(x) __asm__("" : "+x"(x))
 #else
 #define KL_REG(x) ((void)0)
 #endif
 
-#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
+#if defined(KL_AVX512)
 #include <immintrin.h>
 #define KL_ISA "avx512"
 typedef __m512 v16;
@@ -89,12 +115,49 @@ KL_INLINE double dsum(v8d a)
     _mm512_storeu_pd(t, a);
     return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
+#elif defined(KL_AVX2)
+/* AVX2 + FMA: 8 rows per vector, 16 registers. */
+#include <immintrin.h>
+#define KL_ISA "avx2"
+typedef __m256 v16; /* (named for the AVX-512 case: LW = 8 lanes here) */
+KL_INLINE v16 vload(const float *p) { return _mm256_load_ps(p); }
+KL_INLINE void vstore(float *p, v16 x) { _mm256_store_ps(p, x); }
+KL_INLINE v16 vzero(void) { return _mm256_setzero_ps(); }
+KL_INLINE v16 vbcast(float x) { return _mm256_set1_ps(x); }
+KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return _mm256_fmadd_ps(a, b, c); }
+KL_INLINE v16 vadd(v16 a, v16 b) { return _mm256_add_ps(a, b); }
+KL_INLINE v16 vsub(v16 a, v16 b) { return _mm256_sub_ps(a, b); }
+KL_INLINE v16 vmul(v16 a, v16 b) { return _mm256_mul_ps(a, b); }
+/* vmaxps returns its second operand when either is NaN: max(0, NaN) = NaN */
+KL_INLINE v16 vrelu(v16 x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
+KL_INLINE v16 vkeep_pos(v16 x, v16 m) { return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ)); }
+KL_INLINE v16 vfirst(v16 x, int nl)
+{
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), idx);
+    return _mm256_and_ps(x, _mm256_castsi256_ps(on));
+}
+typedef __m256d v8d; /* 4 doubles here */
+KL_INLINE v8d dzero(void) { return _mm256_setzero_pd(); }
+KL_INLINE v8d dacc_sq(v8d acc, v16 x)
+{
+    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
+    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
+    acc = _mm256_fmadd_pd(lo, lo, acc);
+    return _mm256_fmadd_pd(hi, hi, acc);
+}
+KL_INLINE double dsum(v8d a)
+{
+    double t[4];
+    _mm256_storeu_pd(t, a);
+    return (t[0] + t[1]) + (t[2] + t[3]);
+}
 #else
 /* Portable: GCC/Clang vector extensions; the compiler splits a 16-lane
- * vector into what the target has (2 x AVX2, 4 x SSE, ...).  Correct but
- * slow: the register blocks below are sized for 32 vector registers and
- * spill with 16, so klanes_preferred() is 0 and model_mse_grad runs the
- * tiled kernel instead; this path serves the tests (and other targets). */
+ * vector into what the target has (4 x SSE, ...).  Correct but slow where
+ * 16-lane vectors spill, so klanes_preferred() is 0 and model_mse_grad runs
+ * the tiled kernel instead; this path serves the tests (and other
+ * targets). */
 #pragma GCC diagnostic ignored "-Wpsabi" /* static inline helpers: no ABI */
 #define KL_ISA "generic"
 typedef float v16 __attribute__((vector_size(64)));
@@ -136,18 +199,19 @@ KL_INLINE double dsum(v8d a)
 }
 #endif
 
-/* Sum of 16 lanes in a fixed order (pairwise). */
+/* Sum of the LW lanes in a fixed order (pairwise). */
 static inline float lanes_sum(const float *p)
 {
-    float s8[8], s4[4];
-    for (int i = 0; i < 8; i++) s8[i] = p[i] + p[i + 8];
-    for (int i = 0; i < 4; i++) s4[i] = s8[i] + s8[i + 4];
-    return (s4[0] + s4[2]) + (s4[1] + s4[3]);
+    float h[LW];
+    for (int i = 0; i < LW; i++) h[i] = p[i];
+    for (int w = LW / 2; w >= 1; w /= 2)
+        for (int i = 0; i < w; i++) h[i] = h[i] + h[i + w];
+    return h[0];
 }
 
 const char *klanes_isa(void) { return KL_ISA; }
 
-int klanes_preferred(void) { return !strcmp(KL_ISA, "avx512"); }
+int klanes_preferred(void) { return strcmp(KL_ISA, "generic") != 0; }
 
 /* ---- scratch ------------------------------------------------------------- */
 
@@ -157,8 +221,8 @@ int klanes_preferred(void) { return !strcmp(KL_ISA, "avx512"); }
  * are read and written once per tile.  Measured on the study's shapes (Zen
  * 5): the best tile holds about max(224 KB, 1.5 x the partial sums) of
  * buffers (2-20x3-1: 256 rows, 2-50x4-1: 384, 64-100x2-8: 1024).  A
- * multiple of 64 (whole blocks of the micro-kernel) when above 64, 16 ..
- * 1024.  Any value gives the same bits (see the top of the file), so this
+ * multiple of LMM_MR x LW (whole blocks of the micro-kernel) when above
+ * it, LW .. 1024.  Any value gives the same bits (see the top of the file), so this
  * is tuning only. */
 static int tile_rows_arch(const model_t *m)
 {
@@ -172,7 +236,7 @@ static int tile_rows_arch(const model_t *m)
     long budget = 224L * 1024;
     if (partial + partial / 2 > budget) budget = partial + partial / 2;
     long t = budget / per_row;
-    t = t >= 4 * LW ? t / (4 * LW) * (4 * LW) : t / LW * LW; /* whole 4-vector blocks */
+    t = t >= LMM_MR * LW ? t / (LMM_MR * LW) * (LMM_MR * LW) : t / LW * LW; /* whole blocks */
     if (t < LW) t = LW;
     if (t > 1024) t = 1024;
     return (int)t;
@@ -217,7 +281,7 @@ typedef struct {
 
 KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB)
 {
-    v16 acc[6][4];
+    v16 acc[LMM_MJ][LMM_MR];
     const int T = p->T;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
@@ -228,7 +292,7 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
     const float *w = p->W + o0 * p->so;
     const float *b = p->B + (size_t)v0 * LW;
     for (int i = 0; i < p->ni; i++) {
-        v16 x[4];
+        v16 x[LMM_MR];
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) x[r] = vload(b + (size_t)i * T + r * LW);
 #pragma GCC unroll 6
@@ -255,24 +319,35 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
 typedef void (*lmm_fn)(const lmm_t *, int, int);
 #define LMM_FN(J, R) \
     static void lmm_##J##_##R(const lmm_t *p, int o0, int v0) { lmm_kern(p, o0, v0, J, R); }
+#if LMM_MJ == 6 && LMM_MR == 4
 #define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 2) LMM_FN(J, 3) LMM_FN(J, 4)
 LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4) LMM_ROW(5) LMM_ROW(6)
 #define LMM_TROW(J) {NULL, lmm_##J##_1, lmm_##J##_2, lmm_##J##_3, lmm_##J##_4}
-static const lmm_fn lmm_tab[7][5] = {{NULL},       LMM_TROW(1), LMM_TROW(2), LMM_TROW(3),
-                                     LMM_TROW(4), LMM_TROW(5), LMM_TROW(6)};
+static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1] = {
+    {NULL}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4), LMM_TROW(5), LMM_TROW(6)};
+#elif LMM_MJ == 4 && LMM_MR == 3
+#define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 2) LMM_FN(J, 3)
+LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4)
+#define LMM_TROW(J) {NULL, lmm_##J##_1, lmm_##J##_2, lmm_##J##_3}
+static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1] = {
+    {NULL}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4)};
+#else
+#error "no micro-kernel table for these LMM_MJ x LMM_MR"
+#endif
 
 static inline int nblocks(int total, int maxb) { return (total + maxb - 1) / maxb; }
 static inline int block_size(int total, int nb, int b) { return total / nb + (b < total % nb); }
 
-/* The whole [no] x [nv row-vectors] output, in JB <= 6 blocks of equal size. */
+/* The whole [no] x [nv row-vectors] output, in blocks of JB <= LMM_MJ
+ * outputs (of equal size) x LMM_MR row-vectors (and a remainder). */
 static void lmm_run(const lmm_t *p, int no, int nv)
 {
-    const int nb = nblocks(no, 6);
+    const int nb = nblocks(no, LMM_MJ);
     int o0 = 0;
     for (int b = 0; b < nb; b++) {
         int jb = block_size(no, nb, b);
         int v = 0;
-        for (; v + 4 <= nv; v += 4) lmm_tab[jb][4](p, o0, v);
+        for (; v + LMM_MR <= nv; v += LMM_MR) lmm_tab[jb][LMM_MR](p, o0, v);
         if (v < nv) lmm_tab[jb][nv - v](p, o0, v);
         o0 += jb;
     }
@@ -290,7 +365,7 @@ typedef struct {
 KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int first, const int JB,
                         const int KB)
 {
-    v16 acc[4][5];
+    v16 acc[LDW_MJ][LDW_MK];
     const int T = p->T;
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
@@ -299,7 +374,7 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int firs
             acc[j][k] = first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
     const float *d = p->D + (size_t)o0 * T, *a = p->A + (size_t)i0 * T;
     for (int v = va; v < vb; v++) {
-        v16 dv[4], av[5];
+        v16 dv[LDW_MJ], av[LDW_MK];
 #pragma GCC unroll 4
         for (int j = 0; j < JB; j++) dv[j] = vload(d + (size_t)j * T + v * LW);
 #pragma GCC unroll 5
@@ -327,14 +402,24 @@ typedef void (*ldw_fn)(const ldw_t *, int, int, int, int, int);
     {                                                                               \
         ldw_kern(p, o0, i0, va, vb, f, J, K);                                       \
     }
+#if LDW_MJ == 4 && LDW_MK == 5
 #define LDW_ROW(J) LDW_FN(J, 1) LDW_FN(J, 2) LDW_FN(J, 3) LDW_FN(J, 4) LDW_FN(J, 5)
 LDW_ROW(1) LDW_ROW(2) LDW_ROW(3) LDW_ROW(4)
 #define LDW_TROW(J) {NULL, ldw_##J##_1, ldw_##J##_2, ldw_##J##_3, ldw_##J##_4, ldw_##J##_5}
-static const ldw_fn ldw_tab[5][6] = {{NULL}, LDW_TROW(1), LDW_TROW(2), LDW_TROW(3), LDW_TROW(4)};
+static const ldw_fn ldw_tab[LDW_MJ + 1][LDW_MK + 1] = {{NULL}, LDW_TROW(1), LDW_TROW(2), LDW_TROW(3),
+                                                     LDW_TROW(4)};
+#elif LDW_MJ == 3 && LDW_MK == 3
+#define LDW_ROW(J) LDW_FN(J, 1) LDW_FN(J, 2) LDW_FN(J, 3)
+LDW_ROW(1) LDW_ROW(2) LDW_ROW(3)
+#define LDW_TROW(J) {NULL, ldw_##J##_1, ldw_##J##_2, ldw_##J##_3}
+static const ldw_fn ldw_tab[LDW_MJ + 1][LDW_MK + 1] = {{NULL}, LDW_TROW(1), LDW_TROW(2), LDW_TROW(3)};
+#else
+#error "no micro-kernel table for these LDW_MJ x LDW_MK"
+#endif
 
 static void ldw_run(const ldw_t *p, int no)
 {
-    const int nbo = nblocks(no, 4), nbi = nblocks(p->ni, 5);
+    const int nbo = nblocks(no, LDW_MJ), nbi = nblocks(p->ni, LDW_MK);
     int o0 = 0;
     for (int bo = 0; bo < nbo; bo++) {
         int jb = block_size(no, nbo, bo);
@@ -458,7 +543,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
             D = dA;
         }
     }
-    /* the 16 lanes of every partial sum, in a fixed order */
+    /* the LW lanes of every partial sum, in a fixed order */
     for (int l = 0; l < L; l++) {
         float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
         size_t nw = (size_t)m->dims[l + 1] * m->dims[l];

@@ -18,7 +18,8 @@
  *            relative (the PyTorch-parity tolerance) and, on the moons
  *            shape, the final weights within 1e-4;
  *   selection: model_mse_grad runs the fused step only under
- *            MODEL_KERNEL_FAST in a build where it is preferred (AVX-512);
+ *            MODEL_KERNEL_FAST in a build where it is preferred (AVX-512,
+ *            AVX2);
  *            under TILED it fills act[] as before.
  */
 #include <setjmp.h>
@@ -222,7 +223,7 @@ static void test_selection(void **state)
     model_set_kernel(MODEL_KERNEL_FAST);
     double l1 = model_mse_grad(m, ws, X, 10, 1.0f);
     memcpy(g, m->grads, m->nparams * sizeof(float));
-    /* the fused step (AVX-512 builds) leaves act[] alone; elsewhere FAST is
+    /* the fused step (AVX-512/AVX2 builds) leaves act[] alone; elsewhere FAST is
      * the tiled kernel's forward/backward, which fills it */
     for (int i = 0; i < 30; i++) assert_true((out[i] == -7.0f) == (klanes_preferred() != 0));
     model_set_kernel(MODEL_KERNEL_TILED);

@@ -22,17 +22,18 @@
 
 /* Floats of scratch a workspace of `rows` rows needs (64-byte aligned). */
 size_t klanes_ws_floats(const model_t *m, int rows);
-/* Rows per tile for a workspace of `rows` rows (a multiple of 16). */
+/* Rows per tile for a workspace of `rows` rows (a multiple of the lanes per
+ * vector: 16 with AVX-512, 8 with AVX2). */
 int klanes_tile_rows(const model_t *m, int rows);
 /* Gradient of scale * MSE(X_hat, X) over n <= ws->rows rows of X into
  * m->grads (overwritten); returns the MSE (unscaled).  ws->act is not
  * written. */
 double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
-/* "avx512" or "generic" */
+/* "avx512", "avx2" or "generic" */
 const char *klanes_isa(void);
-/* 1 when this build's fused step beats the tiled kernel (AVX-512 builds:
- * 32 vector registers hold its register blocks); model_mse_grad uses it
- * only then. */
+/* 1 when this build's fused step beats the tiled kernel (AVX-512 and AVX2
+ * builds, whose register blocks fit the register file; measured 1.6x and
+ * 1.7x on 2-20x3-1); model_mse_grad uses it only then. */
 int klanes_preferred(void);
 
 #endif

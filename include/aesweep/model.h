@@ -123,9 +123,9 @@ void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse
                     const float *dcode);
 /* Forward, loss and backward in one call for loss scale * MSE(X_hat, X)
  * over n <= ws->rows rows of X: overwrites m->grads, returns the MSE.  The
- * fast kernel of an AVX-512 build runs it as one fused rows-in-lanes pass
- * (kernel_lanes.h) and leaves ws->act unwritten; otherwise it is
- * model_forward, model_mse and model_backward. */
+ * fast kernel of an AVX-512 or AVX2 build runs it as one fused
+ * rows-in-lanes pass (kernel_lanes.h) and leaves ws->act unwritten;
+ * otherwise it is model_forward, model_mse and model_backward. */
 double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
 /* The fused step itself, whatever the selected kernel (for tests). */
 double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
