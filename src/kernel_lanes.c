@@ -25,7 +25,7 @@
  * for the whole i loop; per i: RB vector loads, JB broadcasts, JB*RB FMAs.
  *
  * dW is a reduction over rows, i.e. over lanes.  Each lane keeps its own
- * partial sum in a [out][in][16] accumulator (registers for a JBxKB block
+ * partial sum in a [out][in][LW] accumulator (registers for a JBxKB block
  * during a tile, memory between tiles); the LW lanes are added once per
  * step.  Row r always lands in lane r % LW and is added after row r - LW, so
  * every weight gradient is the same sequence of float operations whatever
@@ -35,7 +35,7 @@
  * Rows past n in the last vector are padding: their input is 0 and their
  * output gradient is exactly 0, so they add exact zeros to every gradient.
  *
- * IEEE semantics: explicit FMA (AVX-512) or a*b+c contracted by the
+ * IEEE semantics: explicit FMA (AVX-512, AVX2) or a*b+c contracted by the
  * compiler (other targets, fixed for a build); no reassociation.
  */
 #include "aesweep/kernel_lanes.h"
