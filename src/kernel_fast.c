@@ -123,8 +123,16 @@ KF_INLINE void vstoren(float *p, vf v, int n)
     for (int i = 0; i < n; i++) p[i] = v[i];
 }
 KF_INLINE vf vbcast(float x) { return (vf){x, x, x, x}; }
-/* a*b + c; the compiler may contract it (fixed for a given build). */
-KF_INLINE vf vfma(vf a, vf b, vf c) { return a * b + c; }
+/* fma(a, b, c) lane by lane, always fused: this file is compiled with
+ * -ffp-contract=off, so the compiler fuses nothing on its own and every
+ * output gets the same operations wherever it is computed (a contracted
+ * a*b+c could be fused in one inlined copy and not in another). */
+KF_INLINE vf vfma(vf a, vf b, vf c)
+{
+    vf r;
+    for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    return r;
+}
 KF_INLINE vf vadd(vf a, vf b) { return a + b; }
 KF_INLINE vf vrelu(vf x)
 {

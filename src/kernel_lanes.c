@@ -35,8 +35,9 @@
  * Rows past n in the last vector are padding: their input is 0 and their
  * output gradient is exactly 0, so they add exact zeros to every gradient.
  *
- * IEEE semantics: explicit FMA (AVX-512, AVX2) or a*b+c contracted by the
- * compiler (other targets, fixed for a build); no reassociation.
+ * IEEE semantics: explicit FMAs only (intrinsics, or fmaf lane by lane in
+ * the portable path); the file is compiled with -ffp-contract=off so the
+ * compiler fuses nothing else; no reassociation.
  */
 #include "aesweep/kernel_lanes.h"
 #include <stdint.h>
@@ -168,7 +169,13 @@ KL_INLINE v16 vload(const float *p) { return *(const v16 *)p; }
 KL_INLINE void vstore(float *p, v16 x) { *(v16 *)p = x; }
 KL_INLINE v16 vzero(void) { return (v16){0}; }
 KL_INLINE v16 vbcast(float x) { return x - (v16){0}; }
-KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return a * b + c; }
+/* always fused, lane by lane (the file is compiled with -ffp-contract=off) */
+KL_INLINE v16 vfma(v16 a, v16 b, v16 c)
+{
+    v16 r;
+    for (int i = 0; i < 16; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    return r;
+}
 KL_INLINE v16 vadd(v16 a, v16 b) { return a + b; }
 KL_INLINE v16 vsub(v16 a, v16 b) { return a - b; }
 KL_INLINE v16 vmul(v16 a, v16 b) { return a * b; }
@@ -190,8 +197,9 @@ KL_INLINE v8d dacc_sq(v8d acc, v16 x)
     memcpy(&lo, &x, sizeof lo);
     memcpy(&hi, (const char *)&x + sizeof lo, sizeof hi);
     v8d a = __builtin_convertvector(lo, v8d), b = __builtin_convertvector(hi, v8d);
-    acc = a * a + acc;
-    return b * b + acc;
+    for (int i = 0; i < 8; i++) acc[i] = __builtin_fma(a[i], a[i], acc[i]);
+    for (int i = 0; i < 8; i++) acc[i] = __builtin_fma(b[i], b[i], acc[i]);
+    return acc;
 }
 KL_INLINE double dsum(v8d a)
 {
