@@ -67,43 +67,6 @@ static const fcase_t CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-static int check(const char *what, int l, const float *x, const float *ref, size_t n, double tol, double *worst)
-{
-    double r = rel_maxdiff(x, ref, n);
-    if (worst && r > *worst) *worst = r;
-    if (!(r <= tol)) {
-        print_error("%s[%d]: max|diff|/max|ref| = %.3g > %g\n", what, l, r, tol);
-        return 1;
-    }
-    return 0;
-}
-
-/* n floats of N(0, sigma^2) at `shift` floats past a fresh allocation (the
- * block to free is returned in *base). */
-static float *random_rows(uint64_t key, const char *tag, size_t n, float sigma, int shift, float **base)
-{
-    rng_t r = rng_stream(rng_derive_str(key, tag));
-    float *b = malloc((n + 16) * sizeof(float));
-    assert_non_null(b);
-    float *a = b + shift;
-    for (size_t i = 0; i < n; i++) a[i] = sigma * (float)rng_normal(&r);
-    *base = b;
-    return a;
-}
-
-static int grads_match(const model_t *m, const float *g, const float *gref, const char *tag, double *worst)
-{
-    int bad = 0;
-    char what[64];
-    for (int l = 0; l < m->nlin; l++) {
-        snprintf(what, sizeof what, "%s dW", tag);
-        bad += check(what, l, g + m->w_off[l], gref + m->w_off[l], (size_t)m->dims[l + 1] * m->dims[l], KTOL, worst);
-        snprintf(what, sizeof what, "%s db", tag);
-        bad += check(what, l, g + m->b_off[l], gref + m->b_off[l], (size_t)m->dims[l + 1], KTOL, worst);
-    }
-    return bad;
-}
-
 static void one_case(const fcase_t *c)
 {
     model_t *m = model_create(&c->a);
@@ -111,8 +74,8 @@ static void one_case(const fcase_t *c)
     model_init(m, c->key);
     int n = c->n, in = c->a.in, bn = c->a.bottleneck;
     float *xb, *cb;
-    float *X = random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, 0, &xb);
-    float *C = random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 0, &cb);
+    float *X = tu_random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, 0, 0, &xb);
+    float *C = tu_random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 0, 0, &cb);
     model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
     assert_non_null(ws);
     assert_non_null(wr);
@@ -123,7 +86,7 @@ static void one_case(const fcase_t *c)
     model_forward_fast(m, ws, X, n);
     model_forward_ref(m, wr, X, n);
     int bad = 0;
-    for (int l = 1; l <= m->nlin; l++) bad += check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wf);
+    for (int l = 1; l <= m->nlin; l++) bad += tu_check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wf);
     assert_int_equal(bad, 0);
     assert_true(max_abs(wr->act[m->nlin], (size_t)n * in) > 0.0);
 
@@ -137,7 +100,7 @@ static void one_case(const fcase_t *c)
         model_backward_ref(m, ws, X, n, scale, dcode);
         memcpy(gref, m->grads, m->nparams * sizeof(float));
         assert_true(max_abs(gref, m->nparams) > 0.0);
-        assert_int_equal(grads_match(m, g, gref, variant ? "dcode" : "plain", &wb), 0);
+        assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
     }
     printf("[ fastpath ] %s: in %2d h %3d layers %d b %d n %4d (tile %3d): worst rel forward %.2e backward %.2e\n",
            model_fast_isa(), in, c->a.hidden, c->a.layers, bn, n, kfast_tile_rows(m), wf, wb);
@@ -147,8 +110,8 @@ static void one_case(const fcase_t *c)
     memcpy(g, m->grads, m->nparams * sizeof(float));
     for (int shift = 1; shift < 16; shift += 7) {
         float *xb2, *cb2;
-        float *X2 = random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, shift, &xb2);
-        float *C2 = random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 16 - shift, &cb2);
+        float *X2 = tu_random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, shift, 0, &xb2);
+        float *C2 = tu_random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 16 - shift, 0, &cb2);
         model_ws_t *w2 = model_ws_create(m, n + shift);
         assert_non_null(w2);
         model_forward_fast(m, w2, X2, n);
@@ -187,46 +150,19 @@ static void test_against_reference(void **state)
     for (size_t i = 0; i < NCASES; i++) one_case(&CASES[i]);
 }
 
-/* 20 Adam steps, fast vs BLAS kernel, from the same start. */
+/* 20 Adam steps, the tiled kernel's forward/backward vs the BLAS kernel. */
+static double step_fast(model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    model_forward_fast(m, ws, X, n);
+    double l = model_mse(m, ws, X, n);
+    model_backward_fast(m, ws, X, n, 1.0f, NULL);
+    return l;
+}
+
 static void test_training_close(void **state)
 {
     (void)state;
-    static const model_arch_t arch[] = {{2, 20, 3, 1}, {64, 100, 2, 8}};
-    for (int t = 0; t < 2; t++) {
-        model_t *mf = model_create(&arch[t]), *mr = model_create(&arch[t]);
-        assert_true(mf && mr);
-        model_init(mf, 500 + t);
-        model_init(mr, 500 + t);
-        int n = 600, in = arch[t].in;
-        float *xb;
-        float *X = random_rows(600 + t, "train-X", (size_t)n * in, 1.0f, 0, &xb);
-        model_ws_t *wf = model_ws_create(mf, n), *wr = model_ws_create(mr, n);
-        assert_true(wf && wr);
-        double worst = 0;
-        for (int s = 0; s < 20; s++) {
-            model_forward_fast(mf, wf, X, n);
-            model_forward_blas(mr, wr, X, n);
-            double lf = model_mse(mf, wf, X, n), lr = model_mse(mr, wr, X, n);
-            worst = fmax(worst, fabs(lf - lr) / lr);
-            if (!(fabs(lf - lr) <= TRAIN_TOL * lr)) print_error("step %d: loss fast %.9g blas %.9g\n", s, lf, lr);
-            assert_true(fabs(lf - lr) <= TRAIN_TOL * lr);
-            model_backward_fast(mf, wf, X, n, 1.0f, NULL);
-            model_backward_blas(mr, wr, X, n, 1.0f, NULL);
-            model_adam_step(mf, 0.003f, 0.9f, 0.999f, 1e-8f);
-            model_adam_step(mr, 0.003f, 0.9f, 0.999f, 1e-8f);
-        }
-        for (int l = 0; l < mf->nlin && t == 0; l++) {
-            size_t nw = (size_t)mf->dims[l + 1] * mf->dims[l];
-            assert_int_equal(check("W", l, mf->params + mf->w_off[l], mr->params + mr->w_off[l], nw, TRAIN_TOL, NULL), 0);
-        }
-        printf("[ fastpath ] 20 Adam steps %d-%dx%d-%d: worst rel loss difference %.2e\n", arch[t].in,
-               arch[t].hidden, arch[t].layers, arch[t].bottleneck, worst);
-        model_ws_free(wf);
-        model_ws_free(wr);
-        model_free(mf);
-        model_free(mr);
-        free(xb);
-    }
+    tu_training_close("fastpath", step_fast, 500, "train-X", TRAIN_TOL);
 }
 
 static void test_selection(void **state)
@@ -239,7 +175,7 @@ static void test_selection(void **state)
     assert_non_null(m);
     model_init(m, 9);
     float *xb;
-    float *X = random_rows(9, "sel-X", 30, 1.0f, 0, &xb);
+    float *X = tu_random_rows(9, "sel-X", 30, 1.0f, 0, 0, &xb);
     model_ws_t *w1 = model_ws_create(m, 10), *w2 = model_ws_create(m, 10);
     assert_true(w1 && w2);
     static const int kinds[] = {MODEL_KERNEL_REF, MODEL_KERNEL_BLAS, MODEL_KERNEL_FAST};

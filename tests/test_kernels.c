@@ -57,50 +57,16 @@ static const kcase_t CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-static int check(const char *what, int l, const float *x, const float *ref, size_t n, double *worst)
-{
-    double r = rel_maxdiff(x, ref, n);
-    if (worst && r > *worst) *worst = r;
-    if (!(r <= KTOL)) {
-        print_error("%s[%d]: max|diff|/max|ref| = %.3g > %g\n", what, l, r, KTOL);
-        return 1;
-    }
-    return 0;
-}
-
-static float *random_rows(uint64_t key, const char *tag, size_t len, float sigma)
-{
-    rng_t r = rng_stream(rng_derive_str(key, tag));
-    float *a = malloc(len * sizeof(float));
-    assert_non_null(a);
-    for (size_t i = 0; i < len; i++) a[i] = sigma * (float)rng_normal(&r);
-    return a;
-}
-
-static int grads_match(const model_t *m, const float *g, const float *gref, const char *tag,
-                       double *worst)
-{
-    int bad = 0;
-    char what[64];
-    for (int l = 0; l < m->nlin; l++) {
-        snprintf(what, sizeof what, "%s dW", tag);
-        bad += check(what, l, g + m->w_off[l], gref + m->w_off[l],
-                     (size_t)m->dims[l + 1] * m->dims[l], worst);
-        snprintf(what, sizeof what, "%s db", tag);
-        bad += check(what, l, g + m->b_off[l], gref + m->b_off[l], (size_t)m->dims[l + 1], worst);
-    }
-    return bad;
-}
-
 static void one_case(const kcase_t *c)
 {
     model_t *m = model_create(&c->a);
     assert_non_null(m);
     model_init(m, c->key);
     int n = c->n, in = c->a.in, bn = c->a.bottleneck;
-    float *X = random_rows(c->key, "kernels-X", (size_t)n * in, c->sigma);
+    float *blk_; /* shift 0: the block is X (C) itself */
+    float *X = tu_random_rows(c->key, "kernels-X", (size_t)n * in, c->sigma, 0, 0, &blk_);
     /* dcode of the order of the MSE gradient (2 (x_hat - x) / (n in)). */
-    float *C = random_rows(c->key, "kernels-dcode", (size_t)n * bn, 1.0f / (float)n);
+    float *C = tu_random_rows(c->key, "kernels-dcode", (size_t)n * bn, 1.0f / (float)n, 0, 0, &blk_);
     model_ws_t *ws = model_ws_create(m, n + c->extra), *wr = model_ws_create(m, n + c->extra);
     assert_non_null(ws);
     assert_non_null(wr);
@@ -114,7 +80,7 @@ static void one_case(const kcase_t *c)
     model_forward_ref(m, wr, X, n);
     int bad = 0;
     for (int l = 1; l <= m->nlin; l++)
-        bad += check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], &wf);
+        bad += tu_check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wf);
     assert_int_equal(bad, 0);
     assert_true(max_abs(wr->act[m->nlin], (size_t)n * in) > 0.0);
     assert_true(fabs(model_mse(m, ws, X, n) - model_mse(m, wr, X, n)) <=
@@ -131,7 +97,7 @@ static void one_case(const kcase_t *c)
         model_backward_ref(m, ws, X, n, scale, dcode);
         memcpy(gref, m->grads, m->nparams * sizeof(float));
         assert_true(max_abs(gref, m->nparams) > 0.0);
-        assert_int_equal(grads_match(m, g, gref, variant ? "dcode" : "plain", &wb), 0);
+        assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
     }
     printf("[ kernels  ] in %2d h %3d layers %d b %d n %4d: worst rel forward %.2e backward %.2e\n",
            in, c->a.hidden, c->a.layers, bn, n, wf, wb);
@@ -161,7 +127,8 @@ static void test_chunked(void **state)
     assert_non_null(m);
     model_init(m, 77);
     const int n = 50;
-    float *X = random_rows(77, "chunk-X", (size_t)n * a.in, 1.0f);
+    float *blk_; /* shift 0: the block is X itself */
+    float *X = tu_random_rows(77, "chunk-X", (size_t)n * a.in, 1.0f, 0, 0, &blk_);
     model_ws_t *big = model_ws_create(m, n), *small = model_ws_create(m, 7);
     assert_non_null(big);
     assert_non_null(small);
@@ -174,11 +141,11 @@ static void test_chunked(void **state)
     double mse = model_mse(m, big, X, n);
     assert_true(fabs(model_eval_mse(m, small, X, (size_t)n) - mse) <= 1e-5 * mse);
     model_apply(m, small, X, (size_t)n, codes, recon);
-    assert_int_equal(check("codes", 0, codes, big->act[m->code_layer + 1],
-                           (size_t)n * a.bottleneck, NULL), 0);
-    assert_int_equal(check("recon", 0, recon, big->act[m->nlin], (size_t)n * a.in, NULL), 0);
+    assert_int_equal(tu_check("codes", 0, codes, big->act[m->code_layer + 1], (size_t)n * a.bottleneck, KTOL, NULL),
+                     0);
+    assert_int_equal(tu_check("recon", 0, recon, big->act[m->nlin], (size_t)n * a.in, KTOL, NULL), 0);
     model_decode(m, small, codes, (size_t)n, dec);
-    assert_int_equal(check("decode", 0, dec, big->act[m->nlin], (size_t)n * a.in, NULL), 0);
+    assert_int_equal(tu_check("decode", 0, dec, big->act[m->nlin], (size_t)n * a.in, KTOL, NULL), 0);
 
     free(codes);
     free(recon);
@@ -195,12 +162,12 @@ static void test_check_can_fail(void **state)
     (void)state;
     float ref[4] = {1.0f, -2.0f, 0.5f, 0.0f}, x[4];
     memcpy(x, ref, sizeof x);
-    assert_int_equal(check("self", 0, x, ref, 4, NULL), 0);
+    assert_int_equal(tu_check("self", 0, x, ref, 4, KTOL, NULL), 0);
     x[2] += 4e-5f;
     print_message("(two expected mismatch reports follow)\n");
-    assert_int_equal(check("self", 0, x, ref, 4, NULL), 1);
+    assert_int_equal(tu_check("self", 0, x, ref, 4, KTOL, NULL), 1);
     x[2] = NAN;
-    assert_int_equal(check("self", 0, x, ref, 4, NULL), 1);
+    assert_int_equal(tu_check("self", 0, x, ref, 4, KTOL, NULL), 1);
 }
 
 static int use_blas(void **st)

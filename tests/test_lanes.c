@@ -66,31 +66,6 @@ static const lcase_t CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-static int check(const char *what, int l, const float *x, const float *ref, size_t n, double tol, double *worst)
-{
-    double r = rel_maxdiff(x, ref, n);
-    if (worst && r > *worst) *worst = r;
-    if (!(r <= tol)) {
-        print_error("%s[%d]: max|diff|/max|ref| = %.3g > %g\n", what, l, r, tol);
-        return 1;
-    }
-    return 0;
-}
-
-/* n floats of N(0, sigma^2) at `shift` floats into a block of n + 16 + extra
- * floats whose tail (after the n values) is NaN. */
-static float *random_rows(uint64_t key, size_t n, float sigma, int shift, size_t extra, float **base)
-{
-    rng_t r = rng_stream(rng_derive_str(key, "lanes-X"));
-    float *b = malloc((n + 16 + extra) * sizeof(float));
-    assert_non_null(b);
-    for (size_t i = 0; i < n + 16 + extra; i++) b[i] = NAN;
-    float *a = b + shift;
-    for (size_t i = 0; i < n; i++) a[i] = sigma * (float)rng_normal(&r);
-    *base = b;
-    return a;
-}
-
 static void one_case(const lcase_t *c)
 {
     model_t *m = model_create(&c->a);
@@ -98,7 +73,7 @@ static void one_case(const lcase_t *c)
     model_init(m, c->key);
     const int n = c->n, in = c->a.in;
     float *xb;
-    float *X = random_rows(c->key, (size_t)n * in, c->sigma, 0, 64 * (size_t)in, &xb);
+    float *X = tu_random_rows(c->key, "lanes-X", (size_t)n * in, c->sigma, 0, 64 * (size_t)in, &xb);
     model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
     assert_true(ws && wr);
     float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
@@ -118,12 +93,7 @@ static void one_case(const lcase_t *c)
     if (!(fabs(mse - mref) <= MSE_TOL * mref)) print_error("mse %.12g ref %.12g\n", mse, mref);
     assert_true(fabs(mse - mref) <= MSE_TOL * mref);
     double worst = 0;
-    int bad = 0;
-    for (int l = 0; l < m->nlin; l++) {
-        bad += check("dW", l, g + m->w_off[l], gref + m->w_off[l], (size_t)m->dims[l + 1] * m->dims[l], KTOL, &worst);
-        bad += check("db", l, g + m->b_off[l], gref + m->b_off[l], (size_t)m->dims[l + 1], KTOL, &worst);
-    }
-    assert_int_equal(bad, 0);
+    assert_int_equal(tu_grads_match(m, g, gref, "fused", KTOL, &worst), 0);
     printf("[ lanes    ] %s: in %2d h %3d layers %d b %d n %4d (tile %4d): worst rel grad %.2e, mse %.2e\n",
            klanes_isa(), in, c->a.hidden, c->a.layers, c->a.bottleneck, n, ws->kl_T, worst,
            fabs(mse - mref) / mref);
@@ -134,7 +104,7 @@ static void one_case(const lcase_t *c)
         if (tiles[t] > ws->kl_T) continue;
         for (int shift = 0; shift < 16; shift += 5) {
             float *xb2;
-            float *X2 = random_rows(c->key, (size_t)n * in, c->sigma, shift, 64 * (size_t)in, &xb2);
+            float *X2 = tu_random_rows(c->key, "lanes-X", (size_t)n * in, c->sigma, shift, 64 * (size_t)in, &xb2);
             model_ws_t *w2 = model_ws_create(m, n + shift);
             assert_non_null(w2);
             w2->kl_T = tiles[t]; /* a smaller tile fits the scratch of a larger one */
@@ -161,46 +131,18 @@ static void test_against_reference(void **state)
     for (size_t i = 0; i < NCASES; i++) one_case(&CASES[i]);
 }
 
-/* 20 Adam steps: the fused step (default kernel) vs the BLAS kernel. */
+/* 20 Adam steps: model_mse_grad (the fused step under the default kernel)
+ * vs the BLAS kernel. */
+static double step_fused(model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    return model_mse_grad(m, ws, X, n, 1.0f);
+}
+
 static void test_training_close(void **state)
 {
     (void)state;
-    static const model_arch_t arch[] = {{2, 20, 3, 1}, {64, 100, 2, 8}};
     model_set_kernel(MODEL_KERNEL_FAST);
-    for (int t = 0; t < 2; t++) {
-        model_t *mf = model_create(&arch[t]), *mr = model_create(&arch[t]);
-        assert_true(mf && mr);
-        model_init(mf, 700 + t);
-        model_init(mr, 700 + t);
-        int n = 600, in = arch[t].in;
-        float *xb;
-        float *X = random_rows(800 + t, (size_t)n * in, 1.0f, 0, 0, &xb);
-        model_ws_t *wf = model_ws_create(mf, n), *wr = model_ws_create(mr, n);
-        assert_true(wf && wr);
-        double worst = 0;
-        for (int s = 0; s < 20; s++) {
-            double lf = model_mse_grad(mf, wf, X, n, 1.0f);
-            model_forward_blas(mr, wr, X, n);
-            double lr = model_mse(mr, wr, X, n);
-            model_backward_blas(mr, wr, X, n, 1.0f, NULL);
-            worst = fmax(worst, fabs(lf - lr) / lr);
-            if (!(fabs(lf - lr) <= TRAIN_TOL * lr)) print_error("step %d: loss fused %.9g blas %.9g\n", s, lf, lr);
-            assert_true(fabs(lf - lr) <= TRAIN_TOL * lr);
-            model_adam_step(mf, 0.003f, 0.9f, 0.999f, 1e-8f);
-            model_adam_step(mr, 0.003f, 0.9f, 0.999f, 1e-8f);
-        }
-        for (int l = 0; l < mf->nlin && t == 0; l++) {
-            size_t nw = (size_t)mf->dims[l + 1] * mf->dims[l];
-            assert_int_equal(check("W", l, mf->params + mf->w_off[l], mr->params + mr->w_off[l], nw, TRAIN_TOL, NULL), 0);
-        }
-        printf("[ lanes    ] 20 Adam steps %d-%dx%d-%d: worst rel loss difference %.2e\n", arch[t].in,
-               arch[t].hidden, arch[t].layers, arch[t].bottleneck, worst);
-        model_ws_free(wf);
-        model_ws_free(wr);
-        model_free(mf);
-        model_free(mr);
-        free(xb);
-    }
+    tu_training_close("lanes", step_fused, 700, "lanes-X", TRAIN_TOL);
 }
 
 /* FAST runs the fused step (act[] untouched); TILED runs forward/backward
@@ -213,7 +155,7 @@ static void test_selection(void **state)
     assert_non_null(m);
     model_init(m, 19);
     float *xb;
-    float *X = random_rows(19, 30, 1.0f, 0, 0, &xb);
+    float *X = tu_random_rows(19, "lanes-X", 30, 1.0f, 0, 0, &xb);
     model_ws_t *ws = model_ws_create(m, 10);
     assert_non_null(ws);
     float g[256];
@@ -231,7 +173,7 @@ static void test_selection(void **state)
     double l2 = model_mse_grad(m, ws, X, 10, 1.0f);
     assert_true(out[0] != -7.0f);
     assert_true(fabs(l1 - l2) <= MSE_TOL * l2);
-    assert_int_equal(check("grad", 0, g, m->grads, m->nparams, KTOL, NULL), 0);
+    assert_int_equal(tu_check("grad", 0, g, m->grads, m->nparams, KTOL, NULL), 0);
     model_set_kernel(MODEL_KERNEL_FAST);
     model_ws_free(ws);
     model_free(m);
