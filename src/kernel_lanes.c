@@ -43,168 +43,83 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KL_INLINE static inline __attribute__((always_inline))
-/* LW: rows per vector.  Register blocks (outputs x row-vectors of
- * accumulators) sized to the register file: 32 vector registers with
- * AVX-512, 16 with AVX2. */
-#if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
-#define KL_AVX512 1
-#define LW 16
+#include "simd.h"
+
+#define KL_INLINE SIMD_INLINE
+#define KL_ISA SIMD_ISA
+/* LW: rows per vector (the vector width of simd.h: 16 with AVX-512, 8 with
+ * AVX2, 4 portable).  Register blocks (outputs x row-vectors of
+ * accumulators) sized to the register file. */
+#define LW VW
+#if NREG >= 32
 #define LMM_MJ 6 /* forward/dA: outputs per block */
 #define LMM_MR 4 /*             row-vectors per block */
 #define LDW_MJ 4 /* dW: outputs per block */
 #define LDW_MK 5 /*     inputs per block */
-#elif (defined(__AVX2__) && defined(__FMA__) && !defined(AESWEEP_PORTABLE))
-#define KL_AVX2 1
-#define LW 8
+#else
 #define LMM_MJ 4
 #define LMM_MR 3
 #define LDW_MJ 3
 #define LDW_MK 3
-#else
-#define LW 16
-#define LMM_MJ 6
-#define LMM_MR 4
-#define LDW_MJ 4
-#define LDW_MK 5
-#endif
-/* An empty asm that takes x in a vector register: the value must be
- * materialised there (no rematerialisation as a memory operand). */
-#if defined(KL_AVX512)
-#define KL_REG(x) __asm__("" : "+v"(x))
-#elif defined(KL_AVX2)
-#define KL_REG(x) __asm__("" : "+x"(x))
-#else
-#define KL_REG(x) ((void)0)
 #endif
 
-#if defined(KL_AVX512)
-#include <immintrin.h>
-#define KL_ISA "avx512"
-typedef __m512 v16;
-KL_INLINE v16 vload(const float *p) { return _mm512_load_ps(p); }
-KL_INLINE void vstore(float *p, v16 x) { _mm512_store_ps(p, x); }
-KL_INLINE v16 vzero(void) { return _mm512_setzero_ps(); }
-KL_INLINE v16 vbcast(float x) { return _mm512_set1_ps(x); }
-KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return _mm512_fmadd_ps(a, b, c); }
-KL_INLINE v16 vadd(v16 a, v16 b) { return _mm512_add_ps(a, b); }
-KL_INLINE v16 vsub(v16 a, v16 b) { return _mm512_sub_ps(a, b); }
-KL_INLINE v16 vmul(v16 a, v16 b) { return _mm512_mul_ps(a, b); }
-/* vmaxps returns its second operand when either is NaN: max(0, NaN) = NaN,
- * as the reference's ReLU. */
-KL_INLINE v16 vrelu(v16 x) { return _mm512_max_ps(_mm512_setzero_ps(), x); }
-/* x where m > 0, else 0 (the ReLU' mask; NaN in m gives 0, as the BLAS path) */
-KL_INLINE v16 vkeep_pos(v16 x, v16 m)
-{
-    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
-}
-/* x in the first nl lanes, 0 elsewhere */
-KL_INLINE v16 vfirst(v16 x, int nl) { return _mm512_maskz_mov_ps((__mmask16)((1u << nl) - 1u), x); }
-/* acc (8 doubles) += the squares of x's 16 lanes, low half then high half */
-typedef __m512d v8d;
-KL_INLINE v8d dzero(void) { return _mm512_setzero_pd(); }
-KL_INLINE v8d dacc_sq(v8d acc, v16 x)
+/* KL_REG(x): an empty asm that takes x in a vector register, so the value
+ * is materialised there (no rematerialisation as a memory operand).
+ * vfirst(x, nl): x in the first nl lanes, 0 elsewhere.
+ * vd, dzero, dacc_sq(acc, x): acc += the squares of x's lanes in double;
+ * dsum: the sum of acc's lanes in a fixed order. */
+#if defined(SIMD_AVX512)
+#define KL_REG(x) __asm__("" : "+v"(x))
+KL_INLINE vf vfirst(vf x, int nl) { return _mm512_maskz_mov_ps(kmask(nl), x); }
+typedef __m512d vd;
+KL_INLINE vd dzero(void) { return _mm512_setzero_pd(); }
+KL_INLINE vd dacc_sq(vd acc, vf x)
 {
     __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(x));
     __m512d hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(x, 1));
     acc = _mm512_fmadd_pd(lo, lo, acc);
     return _mm512_fmadd_pd(hi, hi, acc);
 }
-KL_INLINE double dsum(v8d a)
+KL_INLINE double dsum(vd a)
 {
     double t[8];
     _mm512_storeu_pd(t, a);
     return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
 }
-#elif defined(KL_AVX2)
-/* AVX2 + FMA: 8 rows per vector, 16 registers. */
-#include <immintrin.h>
-#define KL_ISA "avx2"
-typedef __m256 v16; /* (named for the AVX-512 case: LW = 8 lanes here) */
-KL_INLINE v16 vload(const float *p) { return _mm256_load_ps(p); }
-KL_INLINE void vstore(float *p, v16 x) { _mm256_store_ps(p, x); }
-KL_INLINE v16 vzero(void) { return _mm256_setzero_ps(); }
-KL_INLINE v16 vbcast(float x) { return _mm256_set1_ps(x); }
-KL_INLINE v16 vfma(v16 a, v16 b, v16 c) { return _mm256_fmadd_ps(a, b, c); }
-KL_INLINE v16 vadd(v16 a, v16 b) { return _mm256_add_ps(a, b); }
-KL_INLINE v16 vsub(v16 a, v16 b) { return _mm256_sub_ps(a, b); }
-KL_INLINE v16 vmul(v16 a, v16 b) { return _mm256_mul_ps(a, b); }
-/* vmaxps returns its second operand when either is NaN: max(0, NaN) = NaN */
-KL_INLINE v16 vrelu(v16 x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
-KL_INLINE v16 vkeep_pos(v16 x, v16 m) { return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ)); }
-KL_INLINE v16 vfirst(v16 x, int nl)
-{
-    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    __m256i on = _mm256_cmpgt_epi32(_mm256_set1_epi32(nl), idx);
-    return _mm256_and_ps(x, _mm256_castsi256_ps(on));
-}
-typedef __m256d v8d; /* 4 doubles here */
-KL_INLINE v8d dzero(void) { return _mm256_setzero_pd(); }
-KL_INLINE v8d dacc_sq(v8d acc, v16 x)
+#elif defined(SIMD_AVX2)
+#define KL_REG(x) __asm__("" : "+x"(x))
+KL_INLINE vf vfirst(vf x, int nl) { return _mm256_and_ps(x, _mm256_castsi256_ps(kmask(nl))); }
+typedef __m256d vd;
+KL_INLINE vd dzero(void) { return _mm256_setzero_pd(); }
+KL_INLINE vd dacc_sq(vd acc, vf x)
 {
     __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(x));
     __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1));
     acc = _mm256_fmadd_pd(lo, lo, acc);
     return _mm256_fmadd_pd(hi, hi, acc);
 }
-KL_INLINE double dsum(v8d a)
+KL_INLINE double dsum(vd a)
 {
     double t[4];
     _mm256_storeu_pd(t, a);
     return (t[0] + t[1]) + (t[2] + t[3]);
 }
 #else
-/* Portable: GCC/Clang vector extensions; the compiler splits a 16-lane
- * vector into what the target has (4 x SSE, ...).  Correct but slow where
- * 16-lane vectors spill, so klanes_preferred() is 0 and model_mse_grad runs
- * the tiled kernel instead; this path serves the tests (and other
- * targets). */
-#pragma GCC diagnostic ignored "-Wpsabi" /* static inline helpers: no ABI */
-#define KL_ISA "generic"
-typedef float v16 __attribute__((vector_size(64)));
-typedef int32_t v16i __attribute__((vector_size(64)));
-typedef double v8d __attribute__((vector_size(64)));
-typedef float v8f __attribute__((vector_size(32)));
-KL_INLINE v16 vload(const float *p) { return *(const v16 *)p; }
-KL_INLINE void vstore(float *p, v16 x) { *(v16 *)p = x; }
-KL_INLINE v16 vzero(void) { return (v16){0}; }
-KL_INLINE v16 vbcast(float x) { return x - (v16){0}; }
-/* always fused, lane by lane (the file is compiled with -ffp-contract=off) */
-KL_INLINE v16 vfma(v16 a, v16 b, v16 c)
+#define KL_REG(x) ((void)0)
+KL_INLINE vf vfirst(vf x, int nl)
 {
-    v16 r;
-    for (int i = 0; i < 16; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
+    vf r = vzero();
+    for (int i = 0; i < nl; i++) r[i] = x[i];
     return r;
 }
-KL_INLINE v16 vadd(v16 a, v16 b) { return a + b; }
-KL_INLINE v16 vsub(v16 a, v16 b) { return a - b; }
-KL_INLINE v16 vmul(v16 a, v16 b) { return a * b; }
-KL_INLINE v16 vrelu(v16 x)
+typedef double vd __attribute__((vector_size(32)));
+KL_INLINE vd dzero(void) { return (vd){0.0, 0.0, 0.0, 0.0}; }
+KL_INLINE vd dacc_sq(vd acc, vf x)
 {
-    v16i neg = x < vzero(); /* NaN compares false: kept */
-    return (v16)((v16i)x & ~neg);
-}
-KL_INLINE v16 vkeep_pos(v16 x, v16 m) { return (v16)((v16i)x & (m > vzero())); }
-KL_INLINE v16 vfirst(v16 x, int nl)
-{
-    v16i idx = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-    return (v16)((v16i)x & (idx < nl));
-}
-KL_INLINE v8d dzero(void) { return (v8d){0}; }
-KL_INLINE v8d dacc_sq(v8d acc, v16 x)
-{
-    v8f lo, hi;
-    memcpy(&lo, &x, sizeof lo);
-    memcpy(&hi, (const char *)&x + sizeof lo, sizeof hi);
-    v8d a = __builtin_convertvector(lo, v8d), b = __builtin_convertvector(hi, v8d);
-    for (int i = 0; i < 8; i++) acc[i] = __builtin_fma(a[i], a[i], acc[i]);
-    for (int i = 0; i < 8; i++) acc[i] = __builtin_fma(b[i], b[i], acc[i]);
+    for (int i = 0; i < 4; i++) acc[i] = __builtin_fma((double)x[i], (double)x[i], acc[i]);
     return acc;
 }
-KL_INLINE double dsum(v8d a)
-{
-    return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
-}
+KL_INLINE double dsum(vd a) { return (a[0] + a[1]) + (a[2] + a[3]); }
 #endif
 
 /* Sum of the LW lanes in a fixed order (pairwise). */
@@ -289,23 +204,23 @@ typedef struct {
 
 KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB)
 {
-    v16 acc[LMM_MJ][LMM_MR];
+    vf acc[LMM_MJ][LMM_MR];
     const int T = p->T;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        v16 init = p->bias ? vbcast(p->bias[o0 + j]) : vzero();
+        vf init = p->bias ? vbcast(p->bias[o0 + j]) : vzero();
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) acc[j][r] = init;
     }
     const float *w = p->W + o0 * p->so;
     const float *b = p->B + (size_t)v0 * LW;
     for (int i = 0; i < p->ni; i++) {
-        v16 x[LMM_MR];
+        vf x[LMM_MR];
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) x[r] = vload(b + (size_t)i * T + r * LW);
 #pragma GCC unroll 6
         for (int j = 0; j < JB; j++) {
-            v16 wv = vbcast(w[j * p->so + i * p->si]);
+            vf wv = vbcast(w[j * p->so + i * p->si]);
 #pragma GCC unroll 4
             for (int r = 0; r < RB; r++) acc[j][r] = vfma(wv, x[r], acc[j][r]);
         }
@@ -316,7 +231,7 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
         const float *mk = p->mask ? p->mask + (size_t)(o0 + j) * T + (size_t)v0 * LW : NULL;
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) {
-            v16 y = acc[j][r];
+            vf y = acc[j][r];
             if (p->relu) y = vrelu(y);
             if (mk) y = vkeep_pos(y, vload(mk + r * LW));
             vstore(c + r * LW, y);
@@ -373,7 +288,7 @@ typedef struct {
 KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int first, const int JB,
                         const int KB)
 {
-    v16 acc[LDW_MJ][LDW_MK];
+    vf acc[LDW_MJ][LDW_MK];
     const int T = p->T;
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
@@ -382,7 +297,7 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int firs
             acc[j][k] = first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
     const float *d = p->D + (size_t)o0 * T, *a = p->A + (size_t)i0 * T;
     for (int v = va; v < vb; v++) {
-        v16 dv[LDW_MJ], av[LDW_MK];
+        vf dv[LDW_MJ], av[LDW_MK];
 #pragma GCC unroll 4
         for (int j = 0; j < JB; j++) dv[j] = vload(d + (size_t)j * T + v * LW);
 #pragma GCC unroll 5
@@ -448,10 +363,10 @@ static void ldb_run(const float *D, int T, int nv, int no, float *Gb, int first)
 {
     int o = 0;
     for (; o + 4 <= no; o += 4) {
-        v16 s0 = first ? vzero() : vload(Gb + (size_t)o * LW);
-        v16 s1 = first ? vzero() : vload(Gb + (size_t)(o + 1) * LW);
-        v16 s2 = first ? vzero() : vload(Gb + (size_t)(o + 2) * LW);
-        v16 s3 = first ? vzero() : vload(Gb + (size_t)(o + 3) * LW);
+        vf s0 = first ? vzero() : vload(Gb + (size_t)o * LW);
+        vf s1 = first ? vzero() : vload(Gb + (size_t)(o + 1) * LW);
+        vf s2 = first ? vzero() : vload(Gb + (size_t)(o + 2) * LW);
+        vf s3 = first ? vzero() : vload(Gb + (size_t)(o + 3) * LW);
         const float *d = D + (size_t)o * T;
         for (int v = 0; v < nv; v++) {
             s0 = vadd(s0, vload(d + v * LW));
@@ -465,7 +380,7 @@ static void ldb_run(const float *D, int T, int nv, int no, float *Gb, int first)
         vstore(Gb + (size_t)(o + 3) * LW, s3);
     }
     for (; o < no; o++) {
-        v16 s = first ? vzero() : vload(Gb + (size_t)o * LW);
+        vf s = first ? vzero() : vload(Gb + (size_t)o * LW);
         const float *d = D + (size_t)o * T;
         for (int v = 0; v < nv; v++) s = vadd(s, vload(d + v * LW));
         vstore(Gb + (size_t)o * LW, s);
@@ -498,8 +413,8 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
     }
 
     const float coef = 2.0f * mse_scale / (float)((size_t)n * in);
-    const v16 vcoef = vbcast(coef);
-    v8d sq = dzero();
+    const vf vcoef = vbcast(coef);
+    vd sq = dzero();
     for (int r0 = 0; r0 < n; r0 += T) {
         const int nr = n - r0 < T ? n - r0 : T;
         const int nv = (nr + LW - 1) / LW;
@@ -529,7 +444,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
             const int left = nr - v * LW;
             for (int c = 0; c < in; c++) {
                 size_t o = (size_t)c * T + (size_t)v * LW;
-                v16 e = vsub(vload(act[L] + o), vload(act[0] + o));
+                vf e = vsub(vload(act[L] + o), vload(act[0] + o));
                 if (left < LW) e = vfirst(e, left);
                 sq = dacc_sq(sq, e);
                 vstore(D + o, vmul(vcoef, e));
