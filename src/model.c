@@ -133,14 +133,33 @@ static int max_dim(const model_t *m)
     return d;
 }
 
+/* Floats per row of a workspace's block_: every layer's output and the two
+ * gradient buffers. */
+static size_t ws_floats_per_row(const model_t *m)
+{
+    size_t f = 2 * (size_t)max_dim(m);
+    for (int l = 1; l <= m->nlin; l++) f += (size_t)m->dims[l];
+    return f;
+}
+
+double model_ws_bytes(const model_arch_t *a, double rows)
+{
+    model_t m; /* the shape only: no arena */
+    memset(&m, 0, sizeof m);
+    m.arch = *a;
+    m.nlin = fill_dims(a, m.dims);
+    double f = rows * (double)ws_floats_per_row(&m) + (double)kfast_ws_floats(&m) + 16;
+    /* the fused step's scratch grows with rows only up to one tile */
+    f += (double)klanes_ws_floats(&m, rows < 1048576 ? (int)rows : 1048576);
+    return 4.0 * f;
+}
+
 model_ws_t *model_ws_create(const model_t *m, int rows)
 {
     if (rows < 1) return NULL;
     model_ws_t *ws = calloc(1, sizeof *ws);
     if (!ws) return NULL;
-    size_t tot = 0;
-    for (int l = 1; l <= m->nlin; l++) tot += (size_t)rows * m->dims[l];
-    tot += 2 * (size_t)rows * max_dim(m);
+    size_t tot = (size_t)rows * ws_floats_per_row(m);
     ws->block_ = malloc(tot * sizeof(float));
     if (!ws->block_) { free(ws); return NULL; }
     ws->rows = rows;

@@ -244,21 +244,14 @@ static double task_memory(const study_data_t *sd, const plan_t *p, const task_t 
     double np = (double)model_param_count(&a);
     double rows = t->hp[P_TRAIN_SIZE];
     if (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < rows) rows = t->hp[P_BATCH_SIZE];
-    double acts = 0;
-    int L = 2 * a.layers + 4;
-    acts = rows * ((double)(L - 2) * a.hidden + a.bottleneck + a.in) + 2 * rows * (a.hidden > a.in ? a.hidden : a.in);
-    double eval = 1024.0 * ((double)L * (a.hidden > a.in ? a.hidden : a.in)) * 2;
     double data = 2.0 * t->hp[P_TRAIN_SIZE] * a.in;
     for (int i = 0; i < sd->ntests; i++) data += (double)sd->tests[i].n * a.in;
     double save = p->spec->save_models ? np * p->nslots : 0;
-    /* the fused step's scratch (kernel_lanes.h), in the training and the
-     * evaluation workspace: 16 lane partials per parameter and one tile
-     * (<= 1024 rows) of every layer's output */
-    double wide = a.hidden > a.in ? a.hidden : a.in;
-    double tile = rows < 1024 ? rows : 1024;
-    double lanes = 2 * (16.0 * np + tile * ((double)(L - 2) * a.hidden + a.bottleneck + 2 * a.in + 2 * wide));
-    /* 4 arenas + the fast kernel's padded copies of W and W^T per workspace */
-    return 4.0 * (6 * np + acts + eval + data + save + lanes);
+    /* the training and the evaluation workspace (task.c: >= 1024 rows), as
+     * model_ws_create sizes them */
+    double ws = model_ws_bytes(&a, rows) + model_ws_bytes(&a, rows < 1024 ? 1024 : rows);
+    /* 4 arenas (parameters, gradients, Adam m and v), data, saved weights */
+    return 4.0 * (4 * np + data + save) + ws;
 }
 
 static void fmt_bytes(char *out, size_t n, double b)

@@ -88,6 +88,10 @@ void model_reset_adam(model_t *m);
 int model_relu_after(const model_t *m, int l); /* ReLU follows layer l? */
 
 model_ws_t *model_ws_create(const model_t *m, int rows);
+/* Bytes model_ws_create allocates for a model of this shape and `rows`
+ * rows (all three blocks), without allocating anything: for memory
+ * estimates before any work. */
+double model_ws_bytes(const model_arch_t *a, double rows);
 void model_ws_free(model_ws_t *ws);
 
 /* Which kernel model_forward / model_backward (and the chunked helpers)
