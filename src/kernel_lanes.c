@@ -20,8 +20,8 @@
  *             dA[k][r]  = sum_j W[j][k] D[j][r],  zeroed where A[k][r] <= 0
  *                                                  (ReLU' of the layer below)
  * Forward and dA are one micro-kernel C[o][r] = init + sum_i M(o,i) B[i][r]
- * with M(o,i) = W[o*so + i*si] (forward: so = in, si = 1 on W; backward:
- * so = out, si = 1 on a copy of W^T made once per step): JB outputs x RB row-vectors of accumulators stay in registers
+ * with M(o,i) = W[o*so + i] (forward: so = in on W; backward: so = out on a
+ * copy of W^T made once per step): JB outputs x RB row-vectors of accumulators stay in registers
  * for the whole i loop; per i: RB vector loads, JB broadcasts, JB*RB FMAs.
  *
  * dW is a reduction over rows, i.e. over lanes.  Each lane keeps its own
@@ -221,30 +221,38 @@ size_t klanes_ws_floats(const model_t *m, int rows)
 
 /* ---- micro-kernels ------------------------------------------------------- */
 
-/* C[o][r] = init[o] + sum_i W[o*so + i*si] * B[i][r] for JB outputs from o0
- * and RB row-vectors from v0; then ReLU (relu) or the ReLU' mask (mask). */
+/* C[o][r] = init[o] + sum_i W[o*so + i] * B[i][r] for JB outputs from o0
+ * and RB row-vectors from v0; the epilogue is a compile-time MODE:
+ *   LMM_BIAS       init = bias                  (linear layer, forward)
+ *   LMM_BIAS_RELU  init = bias, then ReLU       (hidden layer, forward)
+ *   LMM_MASK       init = 0, zeroed where mask <= 0 (dA with ReLU' below)
+ *   LMM_PLAIN      init = 0                     (dA of the code layer)
+ * One instantiation per mode keeps the loop free of run-time tests. */
+enum { LMM_BIAS, LMM_BIAS_RELU, LMM_MASK, LMM_PLAIN, LMM_NMODES };
 typedef struct {
     const float *W;
-    ptrdiff_t so, si;
+    ptrdiff_t so;
     const float *B; /* [ni][T] */
     int ni, T;
-    float *C;           /* [no][T] */
-    const float *bias;  /* [no] or NULL (start from 0) */
-    const float *mask;  /* [no][T] or NULL */
-    int relu;
+    float *C;          /* [no][T] */
+    const float *bias; /* [no] (LMM_BIAS*) */
+    const float *mask; /* [no][T] (LMM_MASK) */
+    int mode;
 } lmm_t;
 
-KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB)
+KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB, const int MODE)
 {
     vf acc[LMM_MJ][LMM_MR];
     const int T = p->T;
+    const int has_bias = MODE == LMM_BIAS || MODE == LMM_BIAS_RELU;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        vf init = p->bias ? vbcast(p->bias[o0 + j]) : vzero();
+        vf init = has_bias ? vbcast(p->bias[o0 + j]) : vzero();
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) acc[j][r] = init;
     }
-    const float *w = p->W + o0 * p->so;
+    const ptrdiff_t so = p->so;
+    const float *w = p->W + o0 * so;
     const float *b = p->B + (size_t)v0 * LW;
     for (int i = 0; i < p->ni; i++) {
         vf x[LMM_MR];
@@ -252,7 +260,7 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
         for (int r = 0; r < RB; r++) x[r] = vload(b + (size_t)i * T + r * LW);
 #pragma GCC unroll 6
         for (int j = 0; j < JB; j++) {
-            vf wv = vbcast(w[j * p->so + i * p->si]);
+            vf wv = vbcast(w[j * so + i]);
 #pragma GCC unroll 4
             for (int r = 0; r < RB; r++) acc[j][r] = vfma(wv, x[r], acc[j][r]);
         }
@@ -260,32 +268,34 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
         float *c = p->C + (size_t)(o0 + j) * T + (size_t)v0 * LW;
-        const float *mk = p->mask ? p->mask + (size_t)(o0 + j) * T + (size_t)v0 * LW : NULL;
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) {
             vf y = acc[j][r];
-            if (p->relu) y = vrelu(y);
-            if (mk) y = vkeep_pos(y, vload(mk + r * LW));
+            if (MODE == LMM_BIAS_RELU) y = vrelu(y);
+            if (MODE == LMM_MASK) y = vkeep_pos(y, vload(p->mask + (size_t)(o0 + j) * T + (size_t)v0 * LW + r * LW));
             vstore(c + r * LW, y);
         }
     }
 }
 
 typedef void (*lmm_fn)(const lmm_t *, int, int);
+#define LMM_FN1(J, R, M, MN) \
+    static void lmm_##J##_##R##_##MN(const lmm_t *p, int o0, int v0) { lmm_kern(p, o0, v0, J, R, M); }
 #define LMM_FN(J, R) \
-    static void lmm_##J##_##R(const lmm_t *p, int o0, int v0) { lmm_kern(p, o0, v0, J, R); }
+    LMM_FN1(J, R, LMM_BIAS, b) LMM_FN1(J, R, LMM_BIAS_RELU, br) LMM_FN1(J, R, LMM_MASK, m) LMM_FN1(J, R, LMM_PLAIN, p)
+#define LMM_MODES(J, R) {lmm_##J##_##R##_b, lmm_##J##_##R##_br, lmm_##J##_##R##_m, lmm_##J##_##R##_p}
 #if LMM_MJ == 6 && LMM_MR == 4
 #define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 2) LMM_FN(J, 3) LMM_FN(J, 4)
 LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4) LMM_ROW(5) LMM_ROW(6)
-#define LMM_TROW(J) {NULL, lmm_##J##_1, lmm_##J##_2, lmm_##J##_3, lmm_##J##_4}
-static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1] = {
-    {NULL}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4), LMM_TROW(5), LMM_TROW(6)};
+#define LMM_TROW(J) {{NULL}, LMM_MODES(J, 1), LMM_MODES(J, 2), LMM_MODES(J, 3), LMM_MODES(J, 4)}
+static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1][LMM_NMODES] = {
+    {{NULL}}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4), LMM_TROW(5), LMM_TROW(6)};
 #elif LMM_MJ == 4 && LMM_MR == 3
 #define LMM_ROW(J) LMM_FN(J, 1) LMM_FN(J, 2) LMM_FN(J, 3)
 LMM_ROW(1) LMM_ROW(2) LMM_ROW(3) LMM_ROW(4)
-#define LMM_TROW(J) {NULL, lmm_##J##_1, lmm_##J##_2, lmm_##J##_3}
-static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1] = {
-    {NULL}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4)};
+#define LMM_TROW(J) {{NULL}, LMM_MODES(J, 1), LMM_MODES(J, 2), LMM_MODES(J, 3)}
+static const lmm_fn lmm_tab[LMM_MJ + 1][LMM_MR + 1][LMM_NMODES] = {
+    {{NULL}}, LMM_TROW(1), LMM_TROW(2), LMM_TROW(3), LMM_TROW(4)};
 #else
 #error "no micro-kernel table for these LMM_MJ x LMM_MR"
 #endif
@@ -302,8 +312,8 @@ static void lmm_run(const lmm_t *p, int no, int nv)
     for (int b = 0; b < nb; b++) {
         int jb = block_size(no, nb, b);
         int v = 0;
-        for (; v + LMM_MR <= nv; v += LMM_MR) lmm_tab[jb][LMM_MR](p, o0, v);
-        if (v < nv) lmm_tab[jb][nv - v](p, o0, v);
+        for (; v + LMM_MR <= nv; v += LMM_MR) lmm_tab[jb][LMM_MR][p->mode](p, o0, v);
+        if (v < nv) lmm_tab[jb][nv - v][p->mode](p, o0, v);
         o0 += jb;
     }
 }
@@ -501,9 +511,9 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         }
         /* forward */
         for (int l = 0; l < L; l++) {
-            lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .si = 1, .B = act[l],
-                       .ni = m->dims[l], .T = T, .C = act[l + 1],
-                       .bias = m->params + m->b_off[l], .relu = model_relu_after(m, l)};
+            lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .B = act[l],
+                       .ni = m->dims[l], .T = T, .C = act[l + 1], .bias = m->params + m->b_off[l],
+                       .mode = model_relu_after(m, l) ? LMM_BIAS_RELU : LMM_BIAS};
             lmm_run(&f, m->dims[l + 1], nv);
         }
         /* loss and its gradient; padding lanes get exactly 0.  Row-vectors
@@ -529,8 +539,9 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
             ldw_run(&g, dout); /* dW and db */
             if (l == 0) break;
             float *dA = gbuf[cur ^ 1];
-            lmm_t b = {.W = wt[l], .so = dout, .si = 1, .B = D, .ni = dout,
-                       .T = T, .C = dA, .mask = model_relu_after(m, l - 1) ? act[l] : NULL};
+            const int relu_below = model_relu_after(m, l - 1);
+            lmm_t b = {.W = wt[l], .so = dout, .B = D, .ni = dout, .T = T, .C = dA,
+                       .mask = act[l], .mode = relu_below ? LMM_MASK : LMM_PLAIN};
             lmm_run(&b, din, nv);
             cur ^= 1;
             D = dA;
