@@ -36,8 +36,9 @@
  * output gradient is exactly 0, so they add exact zeros to every gradient.
  *
  * IEEE semantics: explicit FMAs only (intrinsics, or fmaf lane by lane in
- * the portable path); the file is compiled with -ffp-contract=off so the
- * compiler fuses nothing else; no reassociation.
+ * the portable path; a multiply and an add where the target has no FMA
+ * instruction); the file is compiled with -ffp-contract=off so the compiler
+ * fuses nothing else; no reassociation.
  */
 #include "aesweep/kernel_lanes.h"
 #include <stdint.h>
@@ -112,14 +113,20 @@ KL_INLINE vf vfirst(vf x, int nl)
     for (int i = 0; i < nl; i++) r[i] = x[i];
     return r;
 }
-typedef double vd __attribute__((vector_size(32)));
-KL_INLINE vd dzero(void) { return (vd){0.0, 0.0, 0.0, 0.0}; }
+typedef struct {
+    double d[4]; /* a struct, not a vector type: no ABI change without AVX */
+} vd;
+KL_INLINE vd dzero(void) { return (vd){{0.0, 0.0, 0.0, 0.0}}; }
 KL_INLINE vd dacc_sq(vd acc, vf x)
 {
-    for (int i = 0; i < 4; i++) acc[i] = __builtin_fma((double)x[i], (double)x[i], acc[i]);
+#if defined(__FP_FAST_FMA)
+    for (int i = 0; i < 4; i++) acc.d[i] = __builtin_fma((double)x[i], (double)x[i], acc.d[i]);
+#else /* no FMA instruction: see vfma in simd.h */
+    for (int i = 0; i < 4; i++) acc.d[i] = (double)x[i] * (double)x[i] + acc.d[i];
+#endif
     return acc;
 }
-KL_INLINE double dsum(vd a) { return (a[0] + a[1]) + (a[2] + a[3]); }
+KL_INLINE double dsum(vd a) { return (a.d[0] + a.d[1]) + (a.d[2] + a.d[3]); }
 #endif
 
 /* Sum of the LW lanes in a fixed order (pairwise): h[i] += h[i + w] for

@@ -5,7 +5,10 @@
 #   avx2     -march=haswell -mno-avx512f (AVX2 + FMA), where the compiler
 #            takes it and this CPU runs it (avx2 and fma in /proc/cpuinfo);
 #   generic  -DAESWEEP_PORTABLE: the GCC vector-extension fallback that
-#            non-x86 targets build (always).
+#            non-x86 targets build (always);
+#   nofma    the same fallback for a target without an FMA instruction
+#            (-march=x86-64-v2, as a distribution's baseline build), where
+#            vfma is a multiply and an add (always on x86).
 # Not in sanitizer builds (the native suite covers those).
 include(CheckCCompilerFlag)
 check_c_compiler_flag("-march=haswell" AESWEEP_CC_HASWELL)
@@ -42,4 +45,7 @@ if(NOT AESWEEP_SANITIZE)
     aesweep_isa_tests(avx2 -march=haswell -mno-avx512f)
   endif()
   aesweep_isa_tests(generic -DAESWEEP_PORTABLE)
+  if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+    aesweep_isa_tests(nofma -DAESWEEP_PORTABLE -march=x86-64-v2 -mtune=generic)
+  endif()
 endif()

@@ -94,11 +94,15 @@ static inline double tu_step_blas(model_t *m, model_ws_t *ws, const float *X, in
  * (key + 100 + t, xtag), weights from key + t) with `step` against
  * the same steps with the BLAS kernel (the float32 path that matched
  * PyTorch), on the moons shape 2-20x3-1 and the digits shape 64-100x2-8:
- * the loss before every step within tol relative, and on the moons shape
- * the final weights within tol.  Not the digits shape's weights: Adam turns
- * rounding-level gradients (nearly dead units) into full-size steps, so
- * any two float32 kernels drift ~1e-3 apart there, and even the loss can
- * drift to ~1e-4 after 18 steps for some data draws. */
+ * on the moons shape the loss before every step and the final weights
+ * within tol relative; on the digits shape the loss within 10 tol.  Adam
+ * turns rounding-level gradients (nearly dead units) into full-size steps,
+ * so any two float32 kernels drift ~1e-3 apart in the digits shape's
+ * weights, and its loss drifts to ~1e-4 after 18 steps for some data draws
+ * or builds (measured: 1.06e-4 with one other draw; 1.02e-4 for the
+ * portable kernel built without an FMA instruction).  A wrong gradient
+ * moves the loss by far more; the gradients themselves are held to ~1e-6
+ * by the single-step tests. */
 static inline void tu_training_close(const char *label, tu_step_fn step, uint64_t key, const char *xtag, double tol)
 {
     static const model_arch_t arch[] = {{2, 20, 3, 1}, {64, 100, 2, 8}};
@@ -112,12 +116,12 @@ static inline void tu_training_close(const char *label, tu_step_fn step, uint64_
         float *X = tu_random_rows(key + 100 + t, xtag, (size_t)n * in, 1.0f, 0, 0, &xb);
         model_ws_t *wf = model_ws_create(mf, n), *wr = model_ws_create(mr, n);
         assert_true(wf && wr);
-        double worst = 0;
+        double worst = 0, ltol = t == 0 ? tol : 10 * tol;
         for (int s = 0; s < 20; s++) {
             double lf = step(mf, wf, X, n), lr = tu_step_blas(mr, wr, X, n);
             worst = fmax(worst, fabs(lf - lr) / lr);
-            if (!(fabs(lf - lr) <= tol * lr)) print_error("step %d: loss %s %.9g blas %.9g\n", s, label, lf, lr);
-            assert_true(fabs(lf - lr) <= tol * lr);
+            if (!(fabs(lf - lr) <= ltol * lr)) print_error("step %d: loss %s %.9g blas %.9g\n", s, label, lf, lr);
+            assert_true(fabs(lf - lr) <= ltol * lr);
             model_adam_step(mf, 0.003f, 0.9f, 0.999f, 1e-8f);
             model_adam_step(mr, 0.003f, 0.9f, 0.999f, 1e-8f);
         }
