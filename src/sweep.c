@@ -6,6 +6,7 @@
  */
 #include "aesweep/sweep.h"
 #include "aesweep/journal.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/plan.h"
 #include "aesweep/progress.h"
 #include "aesweep/results.h"
@@ -388,8 +389,9 @@ int sweep_validate(const sweep_opts_t *o)
     printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s.study,
            s.nstages, s.source == SRC_MOONS ? "moons" : s.data_path, sd.pool.n, sd.in_dim, out);
     /* Later stages inherit from best cells not known yet: plan them with the
-     * first value of every inherited axis, which is enough to count tasks and
-     * bound their cost. */
+     * values of the previous stage's most expensive task (largest training
+     * size, most epochs, widest model), so that the predicted time is an
+     * upper bound a job's time limit can be set from, not a guess. */
     double prev[P_COUNT];
     double tot_cost = 0, tot_mk = 0, max_mem = peak_mem;
     for (int k = 0; k < s.nstages; k++) {
@@ -413,16 +415,25 @@ int sweep_validate(const sweep_opts_t *o)
         printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
                p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, c * 1e-9, R, mk * 1e-9,
                mk > 0 ? c / R / mk : 1.0);
-        plan_cube_hp(&p, 0, prev);
+        size_t top = 0;
+        for (size_t t = 1; t < p.ntasks; t++)
+            if (p.tasks[t].cost > p.tasks[top].cost) top = t;
+        if (p.ntasks) memcpy(prev, p.tasks[top].hp, sizeof prev);
+        else plan_cube_hp(&p, 0, prev);
         free(owner), free(load);
         plan_free(&p);
     }
-    /* ~100 GFLOP/s per core is what the fast kernel sustains on these shapes
-     * on an AVX-512 core (bench/ measures it; about half on AVX2); stages after
-     * the first are planned with inherited values from the previous stage's
-     * first cell. */
-    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at 100 GFLOP/s per rank; later stages assume inherited values from the first cell); peak task memory %.1f MiB per rank\n",
-           tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / 100e9, max_mem / 1048576.0);
+    /* Seconds from GFLOP at the rate the default training kernel of this
+     * build sustained on the study's shapes in bench/ (Zen 5 core, 4 GHz):
+     * fused AVX-512 step ~200 GFLOP/s, fused AVX2 step ~95, the portable
+     * 4-lane kernel at -march=x86-64-v2 ~16.  A rough guide: run
+     * bench/run.sh for this machine's rate; the progress line's ETA uses the
+     * measured one.  Stages after the first are planned with inherited values
+     * from the previous stage's first cell. */
+    const char *isa = klanes_isa();
+    double rate = !strcmp(isa, "avx512") ? 200e9 : !strcmp(isa, "avx2") ? 95e9 : 16e9;
+    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at %.0f GFLOP/s per rank, the %s kernel's rate in bench/; later stages assume the values of the previous stage's most expensive task); peak task memory %.1f MiB per rank\n",
+           tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / rate, rate * 1e-9, isa, max_mem / 1048576.0);
     printf("ok\n");
     study_data_free(&sd);
     spec_free(&s);
