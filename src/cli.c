@@ -230,10 +230,19 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
     return 0;
 }
 
+/* OpenBLAS's pthread build starts its worker threads when the library is
+ * loaded, before main, and an idle worker spins (sched_yield) for a while
+ * before it sleeps: measured 0.1 s of CPU per process, taken from the other
+ * ranks on a full node.  Weak, so that the serial and OpenMP builds, which
+ * do not have it, link too. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
 int cli_main(int argc, char **argv)
 {
-    /* One BLAS thread per process: parallelism comes from MPI ranks. */
+    /* One BLAS thread per process: parallelism comes from MPI ranks.  With
+     * one thread OpenBLAS never restarts its pool, so stop it. */
     openblas_set_num_threads(1);
+    if (blas_thread_shutdown_) blas_thread_shutdown_();
     if (argc < 2) {
         fputs(USAGE, stderr);
         return AES_EXIT_USAGE;

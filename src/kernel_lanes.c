@@ -223,7 +223,7 @@ size_t klanes_ws_floats(const model_t *m, int rows)
     for (int l = 0; l < m->nlin; l++)
         f += (size_t)m->dims[l + 1] * (m->dims[l] + 1) * LW /* lane partials of dW, db */
              + (size_t)m->dims[l + 1] * m->dims[l];         /* W^T for dA */
-    return f;
+    return (f + 15) / 16 * 16; /* whole 64-byte lines: aligned_alloc needs a multiple */
 }
 
 /* ---- micro-kernels ------------------------------------------------------- */

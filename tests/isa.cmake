@@ -22,9 +22,7 @@ endif()
 
 function(aesweep_isa_tests isa)
   set(flags ${ARGN})
-  add_library(aesweep_model_${isa} STATIC
-    ${CMAKE_SOURCE_DIR}/src/model.c ${CMAKE_SOURCE_DIR}/src/kernel_fast.c
-    ${CMAKE_SOURCE_DIR}/src/kernel_lanes.c ${CMAKE_SOURCE_DIR}/src/rng.c)
+  add_library(aesweep_model_${isa} STATIC ${AESWEEP_MODEL_SOURCES})
   # after -march=native on the command line, so these win; the same
   # per-file options as the main library (source properties are per folder)
   target_compile_options(aesweep_model_${isa} PRIVATE ${flags} -fno-math-errno -ffp-contract=off)

@@ -74,6 +74,9 @@ static void one_case(const lcase_t *c)
     const int n = c->n, in = c->a.in;
     float *xb;
     float *X = tu_random_rows(c->key, "lanes-X", (size_t)n * in, c->sigma, 0, 64 * (size_t)in, &xb);
+    /* the scratch is allocated with aligned_alloc(64, size): C requires a
+     * multiple of the alignment (glibc does not check; ASan does) */
+    assert_int_equal(klanes_ws_floats(m, n) % 16, 0);
     model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
     assert_true(ws && wr);
     float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
