@@ -61,10 +61,8 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
 fi
 "$PY" -c "import torch, h5py" || { echo "bench/run.sh: $PY needs torch and h5py (apt-get install python3-torch python3-h5py)" >&2; exit 2; }
 echo "== building aesweep and the bench programs in $BUILD"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DAESWEEP_TESTS=OFF > "$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log"; exit 3; }
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DAESWEEP_TESTS=OFF -DAESWEEP_BENCH=ON > "$BUILD.cmake.log" 2>&1 || { cat "$BUILD.cmake.log"; exit 3; }
 cmake --build "$BUILD" -j2 > /dev/null
-cmake -S bench -B "$BUILD/bench" -DAESWEEP_BUILD="$(cd "$BUILD" && pwd)" > /dev/null
-cmake --build "$BUILD/bench" -j2 > /dev/null
 OUT=$BUILD/bench-out
 rm -rf "$OUT"
 mkdir -p "$OUT"
