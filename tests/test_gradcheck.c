@@ -11,9 +11,9 @@
  * (s=0, random C): a pure code gradient, for which every decoder gradient
  * must be exactly zero.
  *
- * The finite differences use a double-precision forward pass written here (a
- * mirror of the architecture in model.h) on the float parameters promoted to
- * double, perturbing one parameter by +-h, h = 1e-3, in double.  Within a
+ * The finite differences use a double-precision forward pass (dmirror.h,
+ * shared with test_mmd.c: a mirror of the architecture in model.h) on the
+ * float parameters promoted to double, perturbing one parameter by +-h, h = 1e-3, in double.  Within a
  * fixed ReLU pattern the network output is affine in any single parameter,
  * so L is exactly quadratic in it and the central difference is exact up to
  * double rounding (~1e-13): all the observed error is the float32 rounding
@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "dmirror.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -68,53 +69,21 @@ static const gc_case_t CASES[] = {
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
-/* ---- double-precision mirror of the model --------------------------------- */
+/* ---- the loss on the double-precision mirror (dmirror.h) ----------------- */
 
 typedef struct {
-    const model_t *m; /* layout only: dims, offsets, code layer */
-    int n;
-    const double *X;  /* [n][in] */
-    const double *C;  /* [n][bottleneck] or NULL */
-    double s;         /* mse scale */
-    double *a0, *a1;  /* ping-pong activations [n][max dim] */
-    unsigned char *pat; /* sign pattern of ReLU pre-activations */
-    size_t npat;
-} dnet_t;
+    const double *C; /* [n][bottleneck] or NULL */
+    double s;        /* mse scale */
+} gc_loss_t;
 
-/* L(p) as above; writes the ReLU pattern (1 if pre-activation > 0) to pat. */
-static double dforward(dnet_t *d, const double *p, unsigned char *pat)
+/* L = s * MSE + sum C * codes */
+static double gc_loss(const dmirror_t *d, const double *out, const double *codes)
 {
-    const model_t *m = d->m;
-    int n = d->n;
-    const double *A = d->X;
-    double *Y = d->a0, extra = 0.0;
-    size_t k = 0;
-    for (int l = 0; l < m->nlin; l++) {
-        int din = m->dims[l], dout = m->dims[l + 1];
-        const double *W = p + m->w_off[l], *b = p + m->b_off[l];
-        int relu = model_relu_after(m, l);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < dout; j++) {
-                double z = b[j];
-                for (int q = 0; q < din; q++) z += A[(size_t)i * din + q] * W[(size_t)j * din + q];
-                if (relu) {
-                    pat[k++] = z > 0.0;
-                    z = z > 0.0 ? z : 0.0;
-                }
-                Y[(size_t)i * dout + j] = z;
-            }
-        if (l == m->code_layer && d->C)
-            for (size_t i = 0; i < (size_t)n * dout; i++) extra += d->C[i] * Y[i];
-        A = Y;
-        Y = (Y == d->a0) ? d->a1 : d->a0;
-    }
-    double se = 0.0;
-    size_t tot = (size_t)n * m->arch.in;
-    for (size_t i = 0; i < tot; i++) {
-        double e = A[i] - d->X[i];
-        se += e * e;
-    }
-    return d->s * se / (double)tot + extra;
+    const gc_loss_t *g = d->ctx;
+    double extra = 0.0;
+    if (g->C)
+        for (size_t i = 0; i < (size_t)d->n * d->m->arch.bottleneck; i++) extra += g->C[i] * codes[i];
+    return g->s * dm_sq_error(d, out) / (double)((size_t)d->n * d->m->arch.in) + extra;
 }
 
 /* ---- comparison ----------------------------------------------------------- */
@@ -180,52 +149,24 @@ static void gradcheck(const gc_case_t *c, int mode, int kink)
     model_backward(m, ws, X, n, s, dcode);
 
     /* Double mirror. */
-    int maxd = 0;
-    for (int l = 0; l <= m->nlin; l++) maxd = m->dims[l] > maxd ? m->dims[l] : maxd;
-    size_t npat = 0;
-    for (int l = 0; l < m->nlin; l++)
-        if (model_relu_after(m, l)) npat += (size_t)n * m->dims[l + 1];
-    dnet_t d = {.m = m, .n = n, .X = Xd, .C = dcode ? Cd : NULL, .s = s, .npat = npat};
-    d.a0 = malloc((size_t)n * maxd * sizeof(double));
-    d.a1 = malloc((size_t)n * maxd * sizeof(double));
-    unsigned char *pat0 = malloc(npat), *patp = malloc(npat), *patm = malloc(npat);
+    gc_loss_t gl = {.C = dcode ? Cd : NULL, .s = s};
+    dmirror_t d;
+    dm_init(&d, m, n, Xd, gc_loss, &gl);
     double *p = malloc(np * sizeof(double)), *fd = malloc(np * sizeof(double));
     unsigned char *skip = calloc(np, 1);
-    assert_true(d.a0 && d.a1 && pat0 && patp && patm && p && fd && skip);
+    assert_true(p && fd && skip);
     for (size_t i = 0; i < np; i++) p[i] = m->params[i];
-    double L0 = dforward(&d, p, pat0);
+    double L0 = dm_forward(&d, p, d.pat0);
 
     /* The float forward agrees with the double one on the ReLU pattern and,
      * closely, on the loss. */
-    {
-        size_t k = 0, mism = 0;
-        for (int l = 0; l < m->nlin; l++) {
-            if (!model_relu_after(m, l)) continue;
-            const float *Y = ws->act[l + 1];
-            for (size_t i = 0; i < (size_t)n * m->dims[l + 1]; i++, k++) mism += (Y[i] > 0.0f) != pat0[k];
-        }
-        assert_int_equal(k, npat);
-        assert_int_equal(mism, 0);
-        if (mode == MODE_PLAIN) {
-            double lf = model_mse(m, ws, X, n);
-            assert_true(fabs(lf - L0) <= 1e-5 * fabs(L0));
-        }
+    assert_int_equal(dm_pattern_mismatches(&d, ws), 0);
+    if (mode == MODE_PLAIN) {
+        double lf = model_mse(m, ws, X, n);
+        assert_true(fabs(lf - L0) <= 1e-5 * fabs(L0));
     }
 
-    size_t nskip = 0;
-    for (size_t i = 0; i < np; i++) {
-        double p0 = p[i];
-        p[i] = p0 + GC_H;
-        double Lp = dforward(&d, p, patp);
-        p[i] = p0 - GC_H;
-        double Lm = dforward(&d, p, patm);
-        p[i] = p0;
-        fd[i] = (Lp - Lm) / (2.0 * GC_H);
-        if (memcmp(patp, pat0, npat) || memcmp(patm, pat0, npat)) {
-            skip[i] = 1;
-            nskip++;
-        }
-    }
+    size_t nskip = dm_central_diff(&d, p, np, GC_H, fd, skip);
 
     double fdmax = 0;
     for (size_t i = 0; i < np; i++)
@@ -283,11 +224,7 @@ static void gradcheck(const gc_case_t *c, int mode, int kink)
     free(skip);
     free(fd);
     free(p);
-    free(pat0);
-    free(patp);
-    free(patm);
-    free(d.a0);
-    free(d.a1);
+    dm_free(&d);
     model_ws_free(ws);
     free(X);
     free(C);

@@ -57,6 +57,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "dmirror.h"
 
 #include <hdf5.h>
 #include <math.h>
@@ -398,45 +399,19 @@ static void test_fast_vs_ref(void **state)
 
 /* ---- (b) through the encoder ---------------------------------------------- */
 
+/* The loss on the double-precision mirror (dmirror.h):
+ * s * MSE + lambda * MMD^2(codes, Z). */
 typedef struct {
-    const model_t *m;
-    int n;
-    const double *X, *Z; /* [n][in], [n][bottleneck] */
+    const double *Z; /* [n][bottleneck] */
     const mmd_cfg_t *c;
-    double s, lam;       /* loss = s * MSE + lam * MMD^2(codes, Z) */
-    double *a0, *a1, *codes;
-} dnet_t;
+    double s, lam;
+} enc_loss_t;
 
-/* Double forward of the loss; writes the ReLU pattern into pat. */
-static double dforward(dnet_t *d, const double *p, unsigned char *pat)
+static double enc_loss(const dmirror_t *d, const double *out, const double *codes)
 {
-    const model_t *m = d->m;
-    int n = d->n;
-    const double *A = d->X;
-    double *Y = d->a0;
-    size_t q = 0;
-    for (int l = 0; l < m->nlin; l++) {
-        int din = m->dims[l], dout = m->dims[l + 1], relu = model_relu_after(m, l);
-        const double *W = p + m->w_off[l], *bb = p + m->b_off[l];
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < dout; j++) {
-                double z = bb[j];
-                for (int k = 0; k < din; k++) z += A[(size_t)i * din + k] * W[(size_t)j * din + k];
-                if (relu) {
-                    pat[q++] = z > 0.0;
-                    z = z > 0.0 ? z : 0.0;
-                }
-                Y[(size_t)i * dout + j] = z;
-            }
-        if (l == m->code_layer) memcpy(d->codes, Y, (size_t)n * dout * sizeof(double));
-        A = Y;
-        Y = (Y == d->a0) ? d->a1 : d->a0;
-    }
-    double se = 0;
-    size_t tot = (size_t)n * m->arch.in;
-    for (size_t i = 0; i < tot; i++) se += (A[i] - d->X[i]) * (A[i] - d->X[i]);
-    double L = d->s * se / (double)tot;
-    if (d->lam != 0) L += d->lam * ref_mmd2(d->c, d->codes, n, d->Z, n, m->arch.bottleneck, NULL);
+    const enc_loss_t *e = d->ctx;
+    double L = e->s * dm_sq_error(d, out) / (double)((size_t)d->n * d->m->arch.in);
+    if (e->lam != 0) L += e->lam * ref_mmd2(e->c, codes, d->n, e->Z, d->n, d->m->arch.bottleneck, NULL);
     return L;
 }
 
@@ -471,46 +446,20 @@ static void grad_encoder_case(int kc, float lam, uint64_t key)
     memcpy(g_plain, m->grads, np * sizeof(float));
     model_backward(m, ws, X, n, 1.0f - lam, buf);
 
-    int maxd = 0;
-    size_t npat = 0;
-    for (int l = 0; l <= m->nlin; l++) maxd = m->dims[l] > maxd ? m->dims[l] : maxd;
-    for (int l = 0; l < m->nlin; l++)
-        if (model_relu_after(m, l)) npat += (size_t)n * m->dims[l + 1];
-    dnet_t d = {.m = m, .n = n, .X = Xd, .Z = Zd, .c = &c, .s = 1.0 - (double)lam, .lam = lam};
-    d.a0 = malloc((size_t)n * maxd * sizeof(double));
-    d.a1 = malloc((size_t)n * maxd * sizeof(double));
-    d.codes = malloc((size_t)n * bn * sizeof(double));
-    unsigned char *pat0 = malloc(npat), *patp = malloc(npat), *patm = malloc(npat);
+    enc_loss_t el = {.Z = Zd, .c = &c, .s = 1.0 - (double)lam, .lam = lam};
+    dmirror_t d;
+    dm_init(&d, m, n, Xd, enc_loss, &el);
     double *p = malloc(np * sizeof(double)), *fd = malloc(np * sizeof(double));
     unsigned char *skip = calloc(np, 1);
-    assert_true(d.a0 && d.a1 && d.codes && pat0 && patp && patm && p && fd && skip);
+    assert_true(p && fd && skip);
     for (size_t i = 0; i < np; i++) p[i] = m->params[i];
-    dforward(&d, p, pat0);
-    {   /* the float forward's codes and ReLU pattern agree with the double one */
-        size_t q = 0, mism = 0;
-        for (int l = 0; l < m->nlin; l++) {
-            if (!model_relu_after(m, l)) continue;
-            const float *Y = ws->act[l + 1];
-            for (size_t i = 0; i < (size_t)n * m->dims[l + 1]; i++, q++) mism += (Y[i] > 0.0f) != pat0[q];
-        }
-        assert_int_equal(mism, 0);
-        for (size_t i = 0; i < (size_t)n * bn; i++) assert_true(fabs(codes[i] - d.codes[i]) <= 1e-5 * (1 + fabs(d.codes[i])));
-    }
-    size_t nskip = 0;
-    for (size_t i = 0; i < np; i++) {
-        double p0 = p[i];
-        p[i] = p0 + FD_H_ENC;
-        double Lp = dforward(&d, p, patp);
-        p[i] = p0 - FD_H_ENC;
-        double Lm = dforward(&d, p, patm);
-        p[i] = p0;
-        fd[i] = (Lp - Lm) / (2.0 * FD_H_ENC);
-        if (memcmp(patp, pat0, npat) || memcmp(patm, pat0, npat)) {
-            skip[i] = 1;
-            nskip++;
-            fd[i] = m->grads[i]; /* not checked */
-        }
-    }
+    dm_forward(&d, p, d.pat0);
+    /* the float forward's codes and ReLU pattern agree with the double one */
+    assert_int_equal(dm_pattern_mismatches(&d, ws), 0);
+    for (size_t i = 0; i < (size_t)n * bn; i++) assert_true(fabs(codes[i] - d.codes[i]) <= 1e-5 * (1 + fabs(d.codes[i])));
+    size_t nskip = dm_central_diff(&d, p, np, FD_H_ENC, fd, skip);
+    for (size_t i = 0; i < np; i++)
+        if (skip[i]) fd[i] = m->grads[i]; /* not checked */
     if (nskip > np / 100 + 2) print_error("%zu of %zu parameters skipped at ReLU kinks\n", nskip, np);
     assert_true(nskip <= np / 100 + 2);
     double fdmax = 0;
@@ -544,12 +493,7 @@ static void grad_encoder_case(int kc, float lam, uint64_t key)
     free(skip);
     free(fd);
     free(p);
-    free(pat0);
-    free(patp);
-    free(patm);
-    free(d.a0);
-    free(d.a1);
-    free(d.codes);
+    dm_free(&d);
     free(g_plain);
     model_ws_free(ws);
     free(X);
