@@ -233,8 +233,9 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
 /* OpenBLAS's pthread build starts its worker threads when the library is
  * loaded, before main, and an idle worker spins (sched_yield) for a while
  * before it sleeps: measured 0.1 s of CPU per process, taken from the other
- * ranks on a full node.  Weak, so that the serial and OpenMP builds, which
- * do not have it, link too. */
+ * ranks on a full node.  Weak, so that a BLAS without it (OpenBLAS's serial
+ * build, another BLAS) links too.  Any later openblas_set_num_threads call
+ * would restart the pool; aesweep makes none. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
 int cli_main(int argc, char **argv)

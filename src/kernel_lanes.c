@@ -119,7 +119,7 @@ typedef struct {
 KL_INLINE vd dzero(void) { return (vd){{0.0, 0.0, 0.0, 0.0}}; }
 KL_INLINE vd dacc_sq(vd acc, vf x)
 {
-#if defined(__FP_FAST_FMA)
+#if defined(__FP_FAST_FMA) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
     for (int i = 0; i < 4; i++) acc.d[i] = __builtin_fma((double)x[i], (double)x[i], acc.d[i]);
 #else /* no FMA instruction: see vfma in simd.h */
     for (int i = 0; i < 4; i++) acc.d[i] = (double)x[i] * (double)x[i] + acc.d[i];

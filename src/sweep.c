@@ -282,6 +282,48 @@ static double plan_peak_memory(const study_data_t *sd, const plan_t *p, const ch
     return mx;
 }
 
+/* Inherited values for stage k + 1 that bound its cost, for validate's
+ * estimate (the best cell of stage k is not known before it runs).  Start
+ * from stage k's most expensive task; then, one inherited parameter at a
+ * time, try each value it takes in stage k (up to BOUND_VALUES of them) and
+ * keep the one that makes stage k + 1 costliest.  Trying them matters where
+ * stage k's cost ignores a parameter that stage k + 1's does not (batch_size
+ * before an MMD stage, say), so that many tasks tie. */
+#define BOUND_VALUES 32
+static void bound_inherited(const study_t *s, int k, const plan_t *p, double prev[P_COUNT])
+{
+    if (!p->ntasks) {
+        plan_cube_hp(p, 0, prev);
+        return;
+    }
+    size_t top = 0;
+    for (size_t t = 1; t < p->ntasks; t++)
+        if (p->tasks[t].cost > p->tasks[top].cost) top = t;
+    memcpy(prev, p->tasks[top].hp, sizeof(double) * P_COUNT);
+    if (k + 1 >= s->nstages) return;
+    for (int q = 0; q < P_COUNT; q++) {
+        if (!s->stages[k + 1].inherit[q]) continue;
+        double seen[BOUND_VALUES], best_v = prev[q], best_c = -1;
+        int ns = 0;
+        for (size_t t = 0; t < p->ntasks && ns < BOUND_VALUES; t++) {
+            double v = p->tasks[t].hp[q];
+            int dup = 0;
+            for (int i = 0; i < ns && !dup; i++) dup = seen[i] == v;
+            if (dup) continue;
+            seen[ns++] = v;
+            prev[q] = v;
+            plan_t nx;
+            char e[SPEC_ERR_LEN];
+            if (plan_build(&nx, s, k + 1, prev, s->stages[k].name, e)) continue;
+            double c = 0;
+            for (size_t u = 0; u < nx.ntasks; u++) c += nx.tasks[u].cost;
+            plan_free(&nx);
+            if (c > best_c) best_c = c, best_v = v;
+        }
+        prev[q] = best_v;
+    }
+}
+
 /* Refuse up front, with the numbers, when the largest task of any stage
  * will not fit; later stages are planned with inherited values taken from
  * the previous stage's first cell (their true values are not known yet, so
@@ -389,9 +431,11 @@ int sweep_validate(const sweep_opts_t *o)
     printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s.study,
            s.nstages, s.source == SRC_MOONS ? "moons" : s.data_path, sd.pool.n, sd.in_dim, out);
     /* Later stages inherit from best cells not known yet: plan them with the
-     * values of the previous stage's most expensive task (largest training
-     * size, most epochs, widest model), so that the predicted time is an
-     * upper bound a job's time limit can be set from, not a guess. */
+     * inherited values that make them costliest (bound_inherited), so that
+     * the predicted time is an upper bound a job's time limit can be set
+     * from, not a guess.  (run checks memory up front with the first cell's
+     * values and each stage again once its inherited values are known;
+     * validate warns below if the bound does not fit.) */
     double prev[P_COUNT];
     double tot_cost = 0, tot_mk = 0, max_mem = peak_mem;
     for (int k = 0; k < s.nstages; k++) {
@@ -415,11 +459,7 @@ int sweep_validate(const sweep_opts_t *o)
         printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
                p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, c * 1e-9, R, mk * 1e-9,
                mk > 0 ? c / R / mk : 1.0);
-        size_t top = 0;
-        for (size_t t = 1; t < p.ntasks; t++)
-            if (p.tasks[t].cost > p.tasks[top].cost) top = t;
-        if (p.ntasks) memcpy(prev, p.tasks[top].hp, sizeof prev);
-        else plan_cube_hp(&p, 0, prev);
+        bound_inherited(&s, k, &p, prev);
         free(owner), free(load);
         plan_free(&p);
     }
@@ -428,12 +468,20 @@ int sweep_validate(const sweep_opts_t *o)
      * fused AVX-512 step ~200 GFLOP/s, fused AVX2 step ~95, the portable
      * 4-lane kernel at -march=x86-64-v2 ~16.  A rough guide: run
      * bench/run.sh for this machine's rate; the progress line's ETA uses the
-     * measured one.  Stages after the first are planned with inherited values
-     * from the previous stage's first cell. */
+     * measured one. */
     const char *isa = klanes_isa();
     double rate = !strcmp(isa, "avx512") ? 200e9 : !strcmp(isa, "avx2") ? 95e9 : 16e9;
-    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at %.0f GFLOP/s per rank, the %s kernel's rate in bench/; later stages assume the values of the previous stage's most expensive task); peak task memory %.1f MiB per rank\n",
+    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at %.0f GFLOP/s per rank, the %s kernel's rate in bench/; later stages assume the inherited values that make them costliest); peak task memory %.1f MiB per rank\n",
            tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / rate, rate * 1e-9, isa, max_mem / 1048576.0);
+    if (max_mem > limit) {
+        char a[32], b[32];
+        fmt_bytes(a, sizeof a, max_mem);
+        fmt_bytes(b, sizeof b, limit);
+        printf("warning: with those inherited values a task needs %s per rank, over the limit of %s: run "
+               "starts, and refuses the stage whose inherited values do not fit (--max-mem-gb raises the "
+               "limit; fewer ranks per node give each more)\n",
+               a, b);
+    }
     printf("ok\n");
     study_data_free(&sd);
     spec_free(&s);
