@@ -221,8 +221,8 @@ size_t klanes_ws_floats(const model_t *m, int rows)
     }
     f += 2 * (size_t)maxd * T; /* gradient ping-pong */
     for (int l = 0; l < m->nlin; l++)
-        f += (size_t)m->dims[l + 1] * (m->dims[l] + 1) * LW /* lane partials of dW, db */
-             + (size_t)m->dims[l + 1] * m->dims[l];         /* W^T for dA */
+        f += (size_t)m->dims[l + 1] * (m->dims[l] + 1) * LW  /* lane partials of dW, db */
+             + (l ? (size_t)m->dims[l + 1] * m->dims[l] : 0); /* W^T for dA (none below layer 0) */
     return (f + 15) / 16 * 16; /* whole 64-byte lines: aligned_alloc needs a multiple */
 }
 
