@@ -145,7 +145,7 @@ static inline float lanes_sum(const float *p)
  * partial sum (lanes i and i + w, as lanes_sum does; a + b == b + a in IEEE
  * arithmetic, so the bits are the same) while packing two vectors into
  * one, and after four levels lane 4c + q holds the sum of vector 4q + c. */
-static void lanes_sums(const float *p, size_t cnt, float *out)
+void klanes_lane_sums(const float *p, size_t cnt, float *out)
 {
     size_t q = 0;
 #if defined(SIMD_AVX512)
@@ -171,6 +171,8 @@ static void lanes_sums(const float *p, size_t cnt, float *out)
 }
 
 const char *klanes_isa(void) { return KL_ISA; }
+
+int klanes_lane_width(void) { return LW; }
 
 int klanes_preferred(void) { return strcmp(KL_ISA, "generic") != 0; }
 
@@ -558,8 +560,8 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
     for (int l = 0; l < L; l++) {
         float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
         size_t nw = (size_t)m->dims[l + 1] * m->dims[l];
-        lanes_sums(gw[l], nw, dW);
-        lanes_sums(gb[l], (size_t)m->dims[l + 1], db);
+        klanes_lane_sums(gw[l], nw, dW);
+        klanes_lane_sums(gb[l], (size_t)m->dims[l + 1], db);
     }
     return dsum(sq) / (double)((size_t)n * in);
 }

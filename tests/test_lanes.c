@@ -183,12 +183,47 @@ static void test_selection(void **state)
     free(xb);
 }
 
+/* The lane sums (sixteen at a time with AVX-512, by a transposing add tree)
+ * equal, bit for bit, the plain pairwise tree they stand for: counts 0-300
+ * (whole groups of sixteen and the scalar tail), magnitudes 2^-40..2^40,
+ * signed zeros, infinities and NaN, which the tree must carry the same way. */
+static void test_lane_sums(void **state)
+{
+    (void)state;
+    const int W = klanes_lane_width();
+    rng_t r = rng_stream(rng_derive_str(11, "lane-sums"));
+    size_t mism = 0, total = 0;
+    for (size_t cnt = 0; cnt <= 300; cnt += cnt < 40 ? 1 : 13) {
+        float *p = malloc((cnt * W + 1) * sizeof(float)), *out = malloc((cnt + 1) * sizeof(float));
+        assert_true(p && out);
+        for (size_t i = 0; i < cnt * W; i++) {
+            double u = rng_uniform_d(&r);
+            p[i] = (float)ldexp(rng_normal(&r), (int)(80 * u) - 40);
+            if (u < 0.01) p[i] = -0.0f;
+            else if (u > 0.999) p[i] = u > 0.9995 ? INFINITY : NAN;
+        }
+        klanes_lane_sums(p, cnt, out);
+        for (size_t q = 0; q < cnt; q++, total++) {
+            float h[64];
+            for (int i = 0; i < W; i++) h[i] = p[q * W + i];
+            for (int w = W / 2; w >= 1; w /= 2)
+                for (int i = 0; i < w; i++) h[i] = h[i] + h[i + w];
+            mism += memcmp(&h[0], &out[q], sizeof(float)) != 0;
+        }
+        free(p);
+        free(out);
+    }
+    printf("[ lanes    ] lane sums (%d lanes): %zu of %zu differ from the pairwise tree\n", W, mism, total);
+    assert_int_equal(mism, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_reference),
         cmocka_unit_test(test_training_close),
         cmocka_unit_test(test_selection),
+        cmocka_unit_test(test_lane_sums),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

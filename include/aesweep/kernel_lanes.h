@@ -29,6 +29,13 @@ int klanes_tile_rows(const model_t *m, int rows);
  * m->grads (overwritten); returns the MSE (unscaled).  ws->act is not
  * written. */
 double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
+/* Rows per vector: 16 with AVX-512, 8 with AVX2, 4 portable. */
+int klanes_lane_width(void);
+/* out[q] = the sum of p[q * W .. q * W + W - 1] (W = klanes_lane_width())
+ * for q < cnt, in the fixed pairwise order h[i] += h[i + w] for w = W/2,
+ * ..., 1: how the per-lane partial sums become gradients (exposed for its
+ * test; sixteen at a time with AVX-512). */
+void klanes_lane_sums(const float *p, size_t cnt, float *out);
 /* "avx512", "avx2" or "generic" */
 const char *klanes_isa(void);
 /* 1 when this build's fused step beats the tiled kernel (AVX-512 and AVX2
