@@ -119,7 +119,7 @@ typedef struct {
 KL_INLINE vd dzero(void) { return (vd){{0.0, 0.0, 0.0, 0.0}}; }
 KL_INLINE vd dacc_sq(vd acc, vf x)
 {
-#if defined(__FP_FAST_FMA) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#if SIMD_FMA
     for (int i = 0; i < 4; i++) acc.d[i] = __builtin_fma((double)x[i], (double)x[i], acc.d[i]);
 #else /* no FMA instruction: see vfma in simd.h */
     for (int i = 0; i < 4; i++) acc.d[i] = (double)x[i] * (double)x[i] + acc.d[i];
@@ -173,6 +173,8 @@ void klanes_lane_sums(const float *p, size_t cnt, float *out)
 const char *klanes_isa(void) { return KL_ISA; }
 
 int klanes_lane_width(void) { return LW; }
+
+int klanes_fma(void) { return SIMD_FMA; }
 
 int klanes_preferred(void) { return strcmp(KL_ISA, "generic") != 0; }
 
@@ -550,7 +552,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
             float *dA = gbuf[cur ^ 1];
             const int relu_below = model_relu_after(m, l - 1);
             lmm_t b = {.W = wt[l], .so = dout, .B = D, .ni = dout, .T = T, .C = dA,
-                       .mask = act[l], .mode = relu_below ? LMM_MASK : LMM_PLAIN};
+                       .mask = relu_below ? act[l] : NULL, .mode = relu_below ? LMM_MASK : LMM_PLAIN};
             lmm_run(&b, din, nv);
             cur ^= 1;
             D = dA;

@@ -17,6 +17,15 @@
 #include <stdint.h>
 #include <string.h>
 
+/* SIMD_FMA: the target has a fused multiply-add instruction, so fmaf is one
+ * instruction (GCC says so with __FP_FAST_FMAF; Clang does not define it,
+ * hence also __FMA__ on x86 and __ARM_FEATURE_FMA on Arm). */
+#if defined(__FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#define SIMD_FMA 1
+#else
+#define SIMD_FMA 0
+#endif
+
 #if (defined(__AVX512F__) && !defined(AESWEEP_PORTABLE))
 /* ---- AVX-512F: 16 lanes, 32 registers, native masks ---------------------- */
 #include <immintrin.h>
@@ -112,8 +121,7 @@ SIMD_INLINE void vstoren(float *p, vf v, int n)
 }
 SIMD_INLINE vf vbcast(float x) { return (vf){x, x, x, x}; }
 /* fma(a, b, c) lane by lane, always fused where the target has an FMA
- * instruction (GCC says so with __FP_FAST_FMAF; Clang does not define it,
- * hence also __FMA__ on x86 and __ARM_FEATURE_FMA on Arm): the kernels
+ * instruction (SIMD_FMA): the kernels
  * are compiled with -ffp-contract=off, so the compiler fuses nothing on its
  * own and every output gets the same operations wherever it is computed (a
  * contracted a*b+c could be fused in one inlined copy and not in another).
@@ -124,7 +132,7 @@ SIMD_INLINE vf vbcast(float x) { return (vf){x, x, x, x}; }
  * every output. */
 SIMD_INLINE vf vfma(vf a, vf b, vf c)
 {
-#if defined(__FP_FAST_FMAF) || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+#if SIMD_FMA
     vf r;
     for (int i = 0; i < 4; i++) r[i] = __builtin_fmaf(a[i], b[i], c[i]);
     return r;

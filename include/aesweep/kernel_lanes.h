@@ -36,6 +36,9 @@ int klanes_lane_width(void);
  * ..., 1: how the per-lane partial sums become gradients (exposed for its
  * test; sixteen at a time with AVX-512). */
 void klanes_lane_sums(const float *p, size_t cnt, float *out);
+/* 1 when this build's kernels fuse multiply-adds (an FMA instruction);
+ * 0 where they multiply and add (e.g. the x86-64 baseline). */
+int klanes_fma(void);
 /* "avx512", "avx2" or "generic" */
 const char *klanes_isa(void);
 /* 1 when this build's fused step beats the tiled kernel (AVX-512 and AVX2
