@@ -42,6 +42,7 @@
  */
 #include "aesweep/kernel_lanes.h"
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "simd.h"
@@ -227,6 +228,10 @@ size_t klanes_ws_floats(const model_t *m, int rows)
     for (int l = 0; l < m->nlin; l++)
         f += (size_t)m->dims[l + 1] * (m->dims[l] + 1) * LW  /* lane partials of dW, db */
              + (l ? (size_t)m->dims[l + 1] * m->dims[l] : 0); /* W^T for dA (none below layer 0) */
+    /* ints, one float slot each: the live units of every layer, the live
+     * flags of one layer, the identity list */
+    for (int l = 0; l <= m->nlin; l++) f += (size_t)m->dims[l];
+    f += 2 * (size_t)maxd;
     return (f + 15) / 16 * 16; /* whole 64-byte lines: aligned_alloc needs a multiple */
 }
 
@@ -243,49 +248,64 @@ enum { LMM_BIAS, LMM_BIAS_RELU, LMM_MASK, LMM_PLAIN, LMM_NMODES };
 typedef struct {
     const float *W;
     ptrdiff_t so;
-    const float *B; /* [ni][T] */
+    const float *B; /* [*][T] */
+    const int *ii;  /* the inputs summed over: B rows ii[0 .. ni-1] */
     int ni, T;
-    float *C;          /* [no][T] */
-    const float *bias; /* [no] (LMM_BIAS*) */
-    const float *mask; /* [no][T] (LMM_MASK) */
+    const int *oi;     /* output o is unit oi[o] of C, bias, mask, W */
+    float *C;          /* [*][T] */
+    const float *bias; /* [*] (LMM_BIAS*) */
+    const float *mask; /* [*][T] (LMM_MASK) */
+    int *live;         /* LMM_BIAS_RELU: live[unit] = 1 if some output is not +-0 */
     int mode;
 } lmm_t;
 
 KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int RB, const int MODE)
 {
     vf acc[LMM_MJ][LMM_MR];
+    const float *w[LMM_MJ];
+    int u[LMM_MJ];
     const int T = p->T;
     const int has_bias = MODE == LMM_BIAS || MODE == LMM_BIAS_RELU;
+    const ptrdiff_t so = p->so;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        vf init = has_bias ? vbcast(p->bias[o0 + j]) : vzero();
+        u[j] = p->oi[o0 + j];
+        w[j] = p->W + u[j] * so;
+        vf init = has_bias ? vbcast(p->bias[u[j]]) : vzero();
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) acc[j][r] = init;
     }
-    const ptrdiff_t so = p->so;
-    const float *w = p->W + o0 * so;
     const float *b = p->B + (size_t)v0 * LW;
-    for (int i = 0; i < p->ni; i++) {
+    const int *ii = p->ii;
+    for (int q = 0; q < p->ni; q++) {
+        const int i = ii[q];
+        const float *bi = b + (size_t)i * T;
         vf x[LMM_MR];
 #pragma GCC unroll 4
-        for (int r = 0; r < RB; r++) x[r] = vload(b + (size_t)i * T + r * LW);
+        for (int r = 0; r < RB; r++) x[r] = vload(bi + r * LW);
 #pragma GCC unroll 6
         for (int j = 0; j < JB; j++) {
-            vf wv = vbcast(w[j * so + i]);
+            vf wv = vbcast(w[j][i]);
 #pragma GCC unroll 4
             for (int r = 0; r < RB; r++) acc[j][r] = vfma(wv, x[r], acc[j][r]);
         }
     }
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        float *c = p->C + (size_t)(o0 + j) * T + (size_t)v0 * LW;
+        const size_t off = (size_t)u[j] * T + (size_t)v0 * LW;
+        float *c = p->C + off;
+        vf any = vzero();
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) {
             vf y = acc[j][r];
-            if (MODE == LMM_BIAS_RELU) y = vrelu(y);
-            if (MODE == LMM_MASK) y = vkeep_pos(y, vload(p->mask + (size_t)(o0 + j) * T + (size_t)v0 * LW + r * LW));
+            if (MODE == LMM_BIAS_RELU) {
+                y = vrelu(y);
+                any = vor(any, y);
+            }
+            if (MODE == LMM_MASK) y = vkeep_pos(y, vload(p->mask + off + r * LW));
             vstore(c + r * LW, y);
         }
+        if (MODE == LMM_BIAS_RELU && vnz_any(any)) p->live[u[j]] = 1;
     }
 }
 
@@ -338,37 +358,44 @@ static void lmm_run(const lmm_t *p, int no, int nv)
  * replace cost ~1.5% of a step (measured on 2-20x3-1, Zen 5).  The sum per
  * lane runs in row order either way, so the bits are the same as ldb_run's. */
 typedef struct {
-    const float *D, *A; /* [no][T], [ni][T] */
-    int T, nv, ni;
-    float *G;  /* [no][ni][LW] */
-    float *Gb; /* [no][LW] */
-    int first;
+    const float *D, *A; /* [*][T], [*][T] */
+    int T, nv;
+    const int *oi, *ii; /* the outputs (units oi[0 .. no-1]) and inputs (ii[0 .. ni-1]) */
+    int ni, ldg;        /* inputs summed over; inputs of the layer (G's row length) */
+    float *G;           /* [*][ldg][LW] */
+    float *Gb;          /* [*][LW] */
 } ldw_t;
 
-KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int first, const int JB,
-                        const int KB, const int DB)
+KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, const int JB, const int KB,
+                        const int DB)
 {
     vf acc[LDW_MJ][LDW_MK], sb[LDW_MJ];
+    const float *d[LDW_MJ], *a[LDW_MK];
+    float *g[LDW_MJ];
     const int T = p->T;
+#pragma GCC unroll 4
+    for (int j = 0; j < JB; j++) {
+        const int u = p->oi[o0 + j];
+        d[j] = p->D + (size_t)u * T;
+        g[j] = p->G + (size_t)u * p->ldg * LW;
+        if (DB) sb[j] = vload(p->Gb + (size_t)u * LW);
+    }
+#pragma GCC unroll 5
+    for (int k = 0; k < KB; k++) a[k] = p->A + (size_t)p->ii[i0 + k] * T;
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
-        for (int k = 0; k < KB; k++)
-            acc[j][k] = first ? vzero() : vload(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW);
-    if (DB)
-#pragma GCC unroll 4
-        for (int j = 0; j < JB; j++) sb[j] = first ? vzero() : vload(p->Gb + (size_t)(o0 + j) * LW);
-    const float *d = p->D + (size_t)o0 * T, *a = p->A + (size_t)i0 * T;
+        for (int k = 0; k < KB; k++) acc[j][k] = vload(g[j] + (size_t)p->ii[i0 + k] * LW);
     for (int v = va; v < vb; v++) {
         vf dv[LDW_MJ], av[LDW_MK];
 #pragma GCC unroll 4
         for (int j = 0; j < JB; j++) {
-            dv[j] = vload(d + (size_t)j * T + v * LW);
+            dv[j] = vload(d[j] + v * LW);
             if (DB) sb[j] = vadd(sb[j], dv[j]);
         }
 #pragma GCC unroll 5
         for (int k = 0; k < KB; k++) {
-            av[k] = vload(a + (size_t)k * T + v * LW);
+            av[k] = vload(a[k] + v * LW);
             /* Keep it in a register: folding it into the JB FMAs as a memory
              * operand (GCC's choice) costs JB loads and makes the loop
              * load-bound. */
@@ -382,21 +409,21 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, int firs
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
-        for (int k = 0; k < KB; k++) vstore(p->G + ((size_t)(o0 + j) * p->ni + i0 + k) * LW, acc[j][k]);
+        for (int k = 0; k < KB; k++) vstore(g[j] + (size_t)p->ii[i0 + k] * LW, acc[j][k]);
     if (DB)
 #pragma GCC unroll 4
-        for (int j = 0; j < JB; j++) vstore(p->Gb + (size_t)(o0 + j) * LW, sb[j]);
+        for (int j = 0; j < JB; j++) vstore(p->Gb + (size_t)p->oi[o0 + j] * LW, sb[j]);
 }
 
-typedef void (*ldw_fn)(const ldw_t *, int, int, int, int, int);
-#define LDW_FN(J, K)                                                                  \
-    static void ldw_##J##_##K(const ldw_t *p, int o0, int i0, int va, int vb, int f)   \
-    {                                                                                 \
-        ldw_kern(p, o0, i0, va, vb, f, J, K, 0);                                      \
-    }                                                                                 \
-    static void ldwb_##J##_##K(const ldw_t *p, int o0, int i0, int va, int vb, int f)  \
-    {                                                                                 \
-        ldw_kern(p, o0, i0, va, vb, f, J, K, 1);                                      \
+typedef void (*ldw_fn)(const ldw_t *, int, int, int, int);
+#define LDW_FN(J, K)                                                           \
+    static void ldw_##J##_##K(const ldw_t *p, int o0, int i0, int va, int vb)  \
+    {                                                                          \
+        ldw_kern(p, o0, i0, va, vb, J, K, 0);                                  \
+    }                                                                          \
+    static void ldwb_##J##_##K(const ldw_t *p, int o0, int i0, int va, int vb) \
+    {                                                                          \
+        ldw_kern(p, o0, i0, va, vb, J, K, 1);                                  \
     }
 #if LDW_MJ == 4 && LDW_MK == 5
 #define LDW_ROW(J) LDW_FN(J, 1) LDW_FN(J, 2) LDW_FN(J, 3) LDW_FN(J, 4) LDW_FN(J, 5)
@@ -417,31 +444,32 @@ static const ldw_fn ldwb_tab[LDW_MJ + 1][LDW_MK + 1] = LDW_TAB(ldwb);
 /* Gb[o][:] (+)= sum_v D[o][v] lane by lane; four outputs at a time so that
  * four independent add chains hide the add latency (each output's own sum
  * stays in row order).  Used where ldw does not fold the sum in (below). */
-static void ldb_run(const float *D, int T, int nv, int no, float *Gb, int first)
+static void ldb_run(const float *D, int T, int nv, const int *oi, int no, float *Gb)
 {
     int o = 0;
     for (; o + 4 <= no; o += 4) {
-        vf s0 = first ? vzero() : vload(Gb + (size_t)o * LW);
-        vf s1 = first ? vzero() : vload(Gb + (size_t)(o + 1) * LW);
-        vf s2 = first ? vzero() : vload(Gb + (size_t)(o + 2) * LW);
-        vf s3 = first ? vzero() : vload(Gb + (size_t)(o + 3) * LW);
-        const float *d = D + (size_t)o * T;
+        float *g0 = Gb + (size_t)oi[o] * LW, *g1 = Gb + (size_t)oi[o + 1] * LW;
+        float *g2 = Gb + (size_t)oi[o + 2] * LW, *g3 = Gb + (size_t)oi[o + 3] * LW;
+        const float *d0 = D + (size_t)oi[o] * T, *d1 = D + (size_t)oi[o + 1] * T;
+        const float *d2 = D + (size_t)oi[o + 2] * T, *d3 = D + (size_t)oi[o + 3] * T;
+        vf s0 = vload(g0), s1 = vload(g1), s2 = vload(g2), s3 = vload(g3);
         for (int v = 0; v < nv; v++) {
-            s0 = vadd(s0, vload(d + v * LW));
-            s1 = vadd(s1, vload(d + T + v * LW));
-            s2 = vadd(s2, vload(d + 2 * (size_t)T + v * LW));
-            s3 = vadd(s3, vload(d + 3 * (size_t)T + v * LW));
+            s0 = vadd(s0, vload(d0 + v * LW));
+            s1 = vadd(s1, vload(d1 + v * LW));
+            s2 = vadd(s2, vload(d2 + v * LW));
+            s3 = vadd(s3, vload(d3 + v * LW));
         }
-        vstore(Gb + (size_t)o * LW, s0);
-        vstore(Gb + (size_t)(o + 1) * LW, s1);
-        vstore(Gb + (size_t)(o + 2) * LW, s2);
-        vstore(Gb + (size_t)(o + 3) * LW, s3);
+        vstore(g0, s0);
+        vstore(g1, s1);
+        vstore(g2, s2);
+        vstore(g3, s3);
     }
     for (; o < no; o++) {
-        vf s = first ? vzero() : vload(Gb + (size_t)o * LW);
-        const float *d = D + (size_t)o * T;
+        float *g = Gb + (size_t)oi[o] * LW;
+        const float *d = D + (size_t)oi[o] * T;
+        vf s = vload(g);
         for (int v = 0; v < nv; v++) s = vadd(s, vload(d + v * LW));
-        vstore(Gb + (size_t)o * LW, s);
+        vstore(g, s);
     }
 }
 
@@ -459,20 +487,52 @@ static void ldw_run(const ldw_t *p, int no)
         int i0 = 0;
         for (int bi = 0; bi < nbi; bi++) {
             int kb = block_size(p->ni, nbi, bi);
-            (LDW_FOLD_DB && bi == 0 ? ldwb_tab : ldw_tab)[jb][kb](p, o0, i0, 0, p->nv, p->first);
+            (LDW_FOLD_DB && bi == 0 ? ldwb_tab : ldw_tab)[jb][kb](p, o0, i0, 0, p->nv);
             i0 += kb;
         }
         o0 += jb;
     }
-    if (!LDW_FOLD_DB) ldb_run(p->D, p->T, p->nv, no, p->Gb, p->first);
+    /* without the fold, or with no input live in this tile (no dW block to
+     * fold db into), db gets its own pass */
+    if (!LDW_FOLD_DB || nbi == 0) ldb_run(p->D, p->T, p->nv, p->oi, no, p->Gb);
 }
 
 /* ---- the step ------------------------------------------------------------ */
 
+/* Skipping the units a tile leaves dead (on unless AESWEEP_SKIP_DEAD=0 or
+ * klanes_set_skip_dead(0); see klanes_mse_grad). */
+static int g_skip = -1;
+
+void klanes_set_skip_dead(int on) { g_skip = on != 0; }
+
+int klanes_skip_dead(void)
+{
+    if (g_skip < 0) {
+        const char *e = getenv("AESWEEP_SKIP_DEAD");
+        g_skip = !(e && !strcmp(e, "0"));
+    }
+    return g_skip;
+}
+
+/* Dead units.  A ReLU unit whose output is +-0 on every row of a tile adds
+ * nothing to that tile's sums: W[j][k] * 0 leaves the forward sum of the
+ * layer above as it is, the unit's output gradient is masked to exactly 0
+ * (so its row of dW, its db and its share of dA below are sums of zeros),
+ * and its own dA is masked away.  Trained on the study's shapes, a quarter
+ * to a third of the hidden units are dead on every row (2-20x3-1 on moons:
+ * 31-56 of 160 across the M1 trajectories), so the step keeps, per tile and
+ * layer, the list of live units and runs every sum over live units only.
+ * Leaving out an addend that is an exact zero gives the same float (x + 0 =
+ * x, and fma(w, 0, x) = x), so the gradients are bit for bit those of the
+ * dense step; the exceptions are the sign of a sum that is exactly zero
+ * (-0 + 0 = +0) and a non-finite weight times a dead unit (inf * 0 = NaN),
+ * which only a run that has already diverged has.  A lane holding NaN or
+ * inf counts as live, so non-finite activations still propagate. */
 double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
 {
     const int L = m->nlin, in = m->arch.in;
     const int T = ws->kl_T;
+    const int skip = klanes_skip_dead();
     /* carve the scratch: Xt, act[1..L], two gradient buffers, lane partials */
     float *p = ws->kl_;
     float *act[MODEL_MAX_LINEAR + 1];
@@ -485,12 +545,17 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
     float *gbuf[2] = {p, p + (size_t)maxd * T};
     p += 2 * (size_t)maxd * T;
     float *gw[MODEL_MAX_LINEAR], *gb[MODEL_MAX_LINEAR], *wt[MODEL_MAX_LINEAR];
+    float *const part = p;
     for (int l = 0; l < L; l++) {
         gw[l] = p;
         p += (size_t)m->dims[l + 1] * m->dims[l] * LW;
         gb[l] = p;
         p += (size_t)m->dims[l + 1] * LW;
     }
+    /* Every partial sum starts at 0 here rather than at the first tile's
+     * first product: a pair that is dead in the first tile is then still a
+     * sum (of nothing so far).  0 + x = x, so the bits are the same. */
+    memset(part, 0, (size_t)(p - part) * sizeof(float));
     /* W^T [in][out] of every layer but the first, for dA = W^T D: the
      * micro-kernel then broadcasts along a row (M(o, i) at o*out + i), which
      * measured ~4% faster than striding down W's columns (Zen 5) */
@@ -502,6 +567,17 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         for (int j = 0; j < dout; j++)
             for (int k = 0; k < din; k++) wt[l][(size_t)k * dout + j] = w[(size_t)j * din + k];
     }
+    /* live unit lists: lv[l][0 .. nl[l]-1] are the units of act[l] that are
+     * not zero on every row of the tile (all of them for the input and for
+     * layers without ReLU) */
+    int *lv[MODEL_MAX_LINEAR + 1], nl[MODEL_MAX_LINEAR + 1];
+    int *ip = (int *)p;
+    for (int l = 0; l <= L; l++) {
+        lv[l] = ip;
+        ip += m->dims[l];
+    }
+    int *flag = ip, *ident = ip + maxd;
+    for (int k = 0; k < maxd; k++) ident[k] = k;
 
     const float coef = 2.0f * mse_scale / (float)((size_t)n * in);
     const vf vcoef = vbcast(coef);
@@ -509,7 +585,6 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
     for (int r0 = 0; r0 < n; r0 += T) {
         const int nr = n - r0 < T ? n - r0 : T;
         const int nv = (nr + LW - 1) / LW;
-        const int first = r0 == 0;
         /* X^T of the tile; the padding rows of the last vector are 0. */
         {
             float *xt = act[0];
@@ -520,12 +595,26 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
                 for (int r = nr; r < nv * LW; r++) row[r] = 0.0f;
             }
         }
-        /* forward */
+        /* forward: every output unit, summed over the live inputs */
+        lv[0] = ident;
+        nl[0] = in;
         for (int l = 0; l < L; l++) {
-            lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .B = act[l],
-                       .ni = m->dims[l], .T = T, .C = act[l + 1], .bias = m->params + m->b_off[l],
-                       .mode = model_relu_after(m, l) ? LMM_BIAS_RELU : LMM_BIAS};
-            lmm_run(&f, m->dims[l + 1], nv);
+            const int dout = m->dims[l + 1], relu = model_relu_after(m, l);
+            lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .B = act[l], .ii = lv[l],
+                       .ni = nl[l], .T = T, .oi = ident, .C = act[l + 1],
+                       .bias = m->params + m->b_off[l], .live = flag,
+                       .mode = relu ? LMM_BIAS_RELU : LMM_BIAS};
+            if (relu) memset(flag, 0, (size_t)dout * sizeof *flag);
+            lmm_run(&f, dout, nv);
+            if (relu && skip) {
+                int c = 0;
+                for (int k = 0; k < dout; k++)
+                    if (flag[k]) lv[l + 1][c++] = k;
+                nl[l + 1] = c;
+            } else {
+                lv[l + 1] = ident;
+                nl[l + 1] = dout;
+            }
         }
         /* loss and its gradient; padding lanes get exactly 0.  Row-vectors
          * outermost, so the squares are summed in the same order whatever
@@ -541,19 +630,21 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
                 vstore(D + o, vmul(vcoef, e));
             }
         }
-        /* backward */
+        /* backward over live units: D holds the output gradient of the live
+         * units of act[l+1] (the rows of dead units are not written) */
         int cur = 0;
         for (int l = L - 1; l >= 0; l--) {
             const int din = m->dims[l], dout = m->dims[l + 1];
-            ldw_t g = {.D = D, .A = act[l], .T = T, .nv = nv, .ni = din, .G = gw[l], .Gb = gb[l],
-                       .first = first};
-            ldw_run(&g, dout); /* dW and db */
+            ldw_t g = {.D = D, .A = act[l], .T = T, .nv = nv, .oi = lv[l + 1], .ii = lv[l],
+                       .ni = nl[l], .ldg = din, .G = gw[l], .Gb = gb[l]};
+            ldw_run(&g, nl[l + 1]); /* dW and db */
             if (l == 0) break;
             float *dA = gbuf[cur ^ 1];
             const int relu_below = model_relu_after(m, l - 1);
-            lmm_t b = {.W = wt[l], .so = dout, .B = D, .ni = dout, .T = T, .C = dA,
-                       .mask = relu_below ? act[l] : NULL, .mode = relu_below ? LMM_MASK : LMM_PLAIN};
-            lmm_run(&b, din, nv);
+            lmm_t b = {.W = wt[l], .so = dout, .B = D, .ii = lv[l + 1], .ni = nl[l + 1], .T = T,
+                       .oi = lv[l], .C = dA, .mask = relu_below ? act[l] : NULL,
+                       .mode = relu_below ? LMM_MASK : LMM_PLAIN};
+            lmm_run(&b, nl[l], nv);
             cur ^= 1;
             D = dA;
         }

@@ -10,7 +10,9 @@
  * vrelu(x) = max(0, x) with NaN propagated (as the plain reference);
  * vkeep_pos(x, m) = m > 0 ? x : 0 (the ReLU' mask; NaN in m gives 0, as the
  * BLAS path); loads and stores are unaligned; vloadn/vstoren touch only the
- * first n lanes; vhsum adds the lanes in a fixed order.
+ * first n lanes; vhsum adds the lanes in a fixed order; vor is a bitwise or
+ * and vnz_any(x) is 1 when some lane is not +-0 (NaN and inf count): with
+ * them the fused step learns which ReLU units are zero on a whole tile.
  */
 #ifndef AESWEEP_SIMD_H
 #define AESWEEP_SIMD_H
@@ -52,6 +54,14 @@ SIMD_INLINE vf vkeep_pos(vf x, vf m)
 {
     return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(m, _mm512_setzero_ps(), _CMP_GT_OQ), x);
 }
+SIMD_INLINE vf vor(vf a, vf b)
+{
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(a), _mm512_castps_si512(b)));
+}
+SIMD_INLINE int vnz_any(vf x)
+{
+    return _mm512_test_epi32_mask(_mm512_castps_si512(x), _mm512_set1_epi32(0x7fffffff)) != 0;
+}
 SIMD_INLINE float vhsum(vf x)
 {
     __m256 a = _mm256_add_ps(_mm512_castps512_ps256(x), _mm512_extractf32x8_ps(x, 1));
@@ -87,6 +97,11 @@ SIMD_INLINE vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 SIMD_INLINE void vstore(float *p, vf v) { _mm256_storeu_ps(p, v); }
 SIMD_INLINE vf vrelu(vf x) { return _mm256_max_ps(_mm256_setzero_ps(), x); }
 SIMD_INLINE vf vkeep_pos(vf x, vf m) { return _mm256_and_ps(x, _mm256_cmp_ps(m, _mm256_setzero_ps(), _CMP_GT_OQ)); }
+SIMD_INLINE vf vor(vf a, vf b) { return _mm256_or_ps(a, b); }
+SIMD_INLINE int vnz_any(vf x)
+{
+    return !_mm256_testz_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+}
 SIMD_INLINE float vhsum(vf x)
 {
     __m128 b = _mm_add_ps(_mm256_castps256_ps128(x), _mm256_extractf128_ps(x, 1));
@@ -163,6 +178,22 @@ SIMD_INLINE vf vkeep_pos(vf x, vf m)
     return x;
 }
 SIMD_INLINE float vhsum(vf x) { return (x[0] + x[2]) + (x[1] + x[3]); }
+SIMD_INLINE vf vor(vf a, vf b)
+{
+    vi x, y;
+    memcpy(&x, &a, sizeof x);
+    memcpy(&y, &b, sizeof y);
+    x |= y;
+    memcpy(&a, &x, sizeof a);
+    return a;
+}
+SIMD_INLINE int vnz_any(vf x)
+{
+    vi b;
+    memcpy(&b, &x, sizeof b);
+    b &= 0x7fffffff;
+    return (b[0] | b[1] | b[2] | b[3]) != 0;
+}
 #endif
 
 #endif

@@ -29,6 +29,12 @@ int klanes_tile_rows(const model_t *m, int rows);
  * m->grads (overwritten); returns the MSE (unscaled).  ws->act is not
  * written. */
 double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
+/* Skip, per tile, the ReLU units that are zero on all its rows (on by
+ * default; AESWEEP_SKIP_DEAD=0 in the environment turns it off).  The
+ * gradients are the same bits either way (kernel_lanes.c says when they
+ * are not); the switch is there for tests and benchmarks. */
+void klanes_set_skip_dead(int on);
+int klanes_skip_dead(void);
 /* Rows per vector: 16 with AVX-512, 8 with AVX2, 4 portable. */
 int klanes_lane_width(void);
 /* out[q] = the sum of p[q * W .. q * W + W - 1] (W = klanes_lane_width())
