@@ -579,6 +579,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
     int *flag = ip, *ident = ip + maxd;
     for (int k = 0; k < maxd; k++) ident[k] = k;
 
+    long units = 0, dead = 0;
     const float coef = 2.0f * mse_scale / (float)((size_t)n * in);
     const vf vcoef = vbcast(coef);
     vd sq = dzero();
@@ -606,11 +607,13 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
                        .mode = relu ? LMM_BIAS_RELU : LMM_BIAS};
             if (relu) memset(flag, 0, (size_t)dout * sizeof *flag);
             lmm_run(&f, dout, nv);
+            units += relu ? dout : 0;
             if (relu && skip) {
                 int c = 0;
                 for (int k = 0; k < dout; k++)
                     if (flag[k]) lv[l + 1][c++] = k;
                 nl[l + 1] = c;
+                dead += dout - c;
             } else {
                 lv[l + 1] = ident;
                 nl[l + 1] = dout;
@@ -656,6 +659,8 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         klanes_lane_sums(gw[l], nw, dW);
         klanes_lane_sums(gb[l], (size_t)m->dims[l + 1], db);
     }
+    ws->kl_units = units;
+    ws->kl_dead = dead;
     return dsum(sq) / (double)((size_t)n * in);
 }
 

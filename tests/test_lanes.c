@@ -17,6 +17,8 @@
  *            forward/backward: the loss before every step within 1e-4
  *            relative (the PyTorch-parity tolerance) and, on the moons
  *            shape, the final weights within 1e-4;
+ *   dead units: skipping the ReLU units a tile leaves at zero gives the
+ *            same gradients and weights bit for bit (test_dead_units);
  *   selection: model_mse_grad runs the fused step only under
  *            MODEL_KERNEL_FAST in a build where it is preferred (AVX-512,
  *            AVX2);
@@ -217,6 +219,103 @@ static void test_lane_sums(void **state)
     assert_int_equal(mism, 0);
 }
 
+/* Skipping dead units (kernel_lanes.c, "Dead units") changes no bit.  Each
+ * model is stepped by Adam twice side by side, once with the skip and once
+ * without, from scratch filled with NaN (the step must not read what it did
+ * not write): after every step the gradients and the MSE are equal bit for
+ * bit, and so is the gradient with the skip at a 16-row tile (other dead
+ * sets per tile); at the end the parameters are.  The models:
+ *   0  2-20x3-1 on N(0,1) rows as initialised: a third of the hidden units
+ *      are dead (asserted: more than a tenth of the unit-tiles skipped);
+ *   1  the same with unit 3 of the first hidden layer relu(x0 - c) and the
+ *      rows sorted by x0, so that it is dead on the first 300 rows and live
+ *      after: its partial sums begin in a later tile;
+ *   2  7-9x2-7 with the first 9-wide hidden layer dead on every row
+ *      (weights 0, biases -50): the layer above sums over no input at all
+ *      and its db comes from the separate pass. */
+static void poison(model_ws_t *ws, const model_t *m, int n)
+{
+    size_t nf = klanes_ws_floats(m, n);
+    for (size_t i = 0; i < nf; i++) ws->kl_[i] = NAN;
+}
+
+static int cmp_x0(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+static void dead_case(int which)
+{
+    const model_arch_t a = which == 2 ? (model_arch_t){7, 9, 2, 7} : (model_arch_t){2, 20, 3, 1};
+    const int n = 1300, in = a.in, steps = 12;
+    model_t *m1 = model_create(&a), *m0 = model_create(&a);
+    assert_true(m1 && m0);
+    model_init(m1, 300 + which);
+    float *xb;
+    float *X = tu_random_rows(300 + which, "dead-X", (size_t)n * in, 1.0f, 0, 0, &xb);
+    if (which == 1) {
+        qsort(X, (size_t)n, 2 * sizeof(float), cmp_x0); /* rows by x0 */
+        float *w = m1->params + m1->w_off[0];
+        w[3 * 2] = 1.0f;
+        w[3 * 2 + 1] = 0.0f;
+        m1->params[m1->b_off[0] + 3] = -X[300 * 2];
+    }
+    if (which == 2) {
+        for (int k = 0; k < m1->dims[1] * m1->dims[0]; k++) m1->params[m1->w_off[0] + k] = 0.0f;
+        for (int k = 0; k < m1->dims[1]; k++) m1->params[m1->b_off[0] + k] = -50.0f;
+    }
+    memcpy(m0->params, m1->params, m1->nparams * sizeof(float));
+    model_ws_t *w1 = model_ws_create(m1, n), *w0 = model_ws_create(m0, n), *w16 = model_ws_create(m1, n);
+    assert_true(w1 && w0 && w16);
+    w16->kl_T = 16;
+    float *g1 = malloc(m1->nparams * sizeof(float));
+    assert_non_null(g1);
+    long units = 0, dead = 0;
+    for (int s = 0; s < steps; s++) {
+        poison(w1, m1, n);
+        poison(w0, m0, n);
+        poison(w16, m1, n);
+        klanes_set_skip_dead(1);
+        double l16 = model_mse_grad_lanes(m1, w16, X, n, 1.0f);
+        memcpy(g1, m1->grads, m1->nparams * sizeof(float));
+        double l1 = model_mse_grad_lanes(m1, w1, X, n, 1.0f);
+        assert_memory_equal(g1, m1->grads, m1->nparams * sizeof(float));
+        assert_memory_equal(&l16, &l1, sizeof l1);
+        units += w1->kl_units;
+        dead += w1->kl_dead;
+        klanes_set_skip_dead(0);
+        double l0 = model_mse_grad_lanes(m0, w0, X, n, 1.0f);
+        assert_int_equal(w0->kl_dead, 0);
+        assert_true(l0 == l0 && l0 > 0);
+        assert_memory_equal(&l0, &l1, sizeof l1);
+        assert_memory_equal(m0->grads, m1->grads, m1->nparams * sizeof(float));
+        model_adam_step(m1, 0.01f, 0.9f, 0.999f, 1e-8f);
+        model_adam_step(m0, 0.01f, 0.9f, 0.999f, 1e-8f);
+    }
+    assert_memory_equal(m0->params, m1->params, m1->nparams * sizeof(float));
+    printf("[ lanes    ] dead units, model %d: %ld of %ld hidden unit-tiles skipped over %d steps, "
+           "gradients and weights bit for bit as without skipping\n",
+           which, dead, units, steps);
+    assert_true(units > 0);
+    if (which == 0) assert_true(dead * 10 > units);
+    if (which == 2) assert_true(dead * 6 >= units); /* a whole layer of the six */
+    klanes_set_skip_dead(1);
+    model_ws_free(w1);
+    model_ws_free(w0);
+    model_ws_free(w16);
+    model_free(m1);
+    model_free(m0);
+    free(g1);
+    free(xb);
+}
+
+static void test_dead_units(void **state)
+{
+    (void)state;
+    for (int c = 0; c < 3; c++) dead_case(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +323,7 @@ int main(void)
         cmocka_unit_test(test_training_close),
         cmocka_unit_test(test_selection),
         cmocka_unit_test(test_lane_sums),
+        cmocka_unit_test(test_dead_units),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,9 @@ typedef struct {
      * feature-major, and the per-lane gradient partial sums. */
     float *kl_;
     int kl_T;
+    /* The last fused step's hidden (ReLU) units, counted once per tile, and
+     * how many of those it skipped as zero on every row of their tile. */
+    long kl_units, kl_dead;
 } model_ws_t;
 
 /* Returns 0 and fills *err (static string) on a bad architecture. */
