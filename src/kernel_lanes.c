@@ -290,10 +290,17 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
             for (int r = 0; r < RB; r++) acc[j][r] = vfma(wv, x[r], acc[j][r]);
         }
     }
+    /* everything the stores need in locals: a vector store may alias any
+     * memory, so p->... would be reloaded after each one */
+    float *const C = p->C;
+    const float *const mask = p->mask;
+    int *const live = p->live;
+    size_t off[LMM_MJ];
+#pragma GCC unroll 6
+    for (int j = 0; j < JB; j++) off[j] = (size_t)u[j] * T + (size_t)v0 * LW;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        const size_t off = (size_t)u[j] * T + (size_t)v0 * LW;
-        float *c = p->C + off;
+        float *c = C + off[j];
         vf any = vzero();
 #pragma GCC unroll 4
         for (int r = 0; r < RB; r++) {
@@ -302,10 +309,10 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
                 y = vrelu(y);
                 any = vor(any, y);
             }
-            if (MODE == LMM_MASK) y = vkeep_pos(y, vload(p->mask + off + r * LW));
+            if (MODE == LMM_MASK) y = vkeep_pos(y, vload(mask + off[j] + r * LW));
             vstore(c + r * LW, y);
         }
-        if (MODE == LMM_BIAS_RELU && vnz_any(any)) p->live[u[j]] = 1;
+        if (MODE == LMM_BIAS_RELU && vnz_any(any)) live[u[j]] = 1;
     }
 }
 
@@ -371,21 +378,28 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, const in
 {
     vf acc[LDW_MJ][LDW_MK], sb[LDW_MJ];
     const float *d[LDW_MJ], *a[LDW_MK];
-    float *g[LDW_MJ];
+    float *g[LDW_MJ], *gb[LDW_MJ];
+    size_t co[LDW_MK];
     const int T = p->T;
+    /* addresses in locals: the stores at the end may alias any memory */
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++) {
         const int u = p->oi[o0 + j];
         d[j] = p->D + (size_t)u * T;
         g[j] = p->G + (size_t)u * p->ldg * LW;
-        if (DB) sb[j] = vload(p->Gb + (size_t)u * LW);
+        gb[j] = p->Gb + (size_t)u * LW;
+        if (DB) sb[j] = vload(gb[j]);
     }
 #pragma GCC unroll 5
-    for (int k = 0; k < KB; k++) a[k] = p->A + (size_t)p->ii[i0 + k] * T;
+    for (int k = 0; k < KB; k++) {
+        const int i = p->ii[i0 + k];
+        a[k] = p->A + (size_t)i * T;
+        co[k] = (size_t)i * LW;
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
-        for (int k = 0; k < KB; k++) acc[j][k] = vload(g[j] + (size_t)p->ii[i0 + k] * LW);
+        for (int k = 0; k < KB; k++) acc[j][k] = vload(g[j] + co[k]);
     for (int v = va; v < vb; v++) {
         vf dv[LDW_MJ], av[LDW_MK];
 #pragma GCC unroll 4
@@ -409,10 +423,10 @@ KL_INLINE void ldw_kern(const ldw_t *p, int o0, int i0, int va, int vb, const in
 #pragma GCC unroll 4
     for (int j = 0; j < JB; j++)
 #pragma GCC unroll 5
-        for (int k = 0; k < KB; k++) vstore(g[j] + (size_t)p->ii[i0 + k] * LW, acc[j][k]);
+        for (int k = 0; k < KB; k++) vstore(g[j] + co[k], acc[j][k]);
     if (DB)
 #pragma GCC unroll 4
-        for (int j = 0; j < JB; j++) vstore(p->Gb + (size_t)p->oi[o0 + j] * LW, sb[j]);
+        for (int j = 0; j < JB; j++) vstore(gb[j], sb[j]);
 }
 
 typedef void (*ldw_fn)(const ldw_t *, int, int, int, int);
