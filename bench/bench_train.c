@@ -4,20 +4,26 @@
  * generation, model creation or evaluation, so it is the same span as
  * bench/torch_train.py times in PyTorch.  One process, one thread
  * (OPENBLAS_NUM_THREADS=1 for the BLAS kernel).  For each kernel asked for
- * (fast, blas, ref) it prints one JSON line:
+ * (fast, dense, tiled, blas, ref; dense is fast without skipping dead
+ * units) it prints one JSON line:
  *   {"config": ..., "kernel": k, "isa": ..., "seconds": [..], "median": s,
- *    "cpu_median": c, "gflops": g, "final_mse": l, "maxrss_mb": r}
+ *    "cpu_median": c, "gflops": g, "final_mse": l, "maxrss_mb": r,
+ *    "dead": f}
+ * (dead: the fraction of hidden unit-tiles the last training step of the
+ * last run skipped; 0 without the fused step)
  * (cpu_median: process CPU seconds, which tells how much of the wall time a
  * busy machine took away).
  * with gflops = 6 * MACs/row * rows * epochs / median (forward 2 + backward 4
- * flops per multiply-add; the final loss-only forward is not counted).
+ * flops per multiply-add; the final loss-only forward is not counted): the
+ * dense count, so with dead units skipped it is an effective rate.
  *
  * usage: bench_train [--data moons|digits] [--digits PATH] [--train-size N]
  *        [--epochs E] [--lr X] [--hidden H] [--layers L] [--bottleneck B]
- *        [--reps R] [--kernel fast|blas|ref|fast,blas]
+ *        [--reps R] [--kernel fast|dense|tiled|blas|ref|fast,dense,...]
  * Not a test; bench/run.sh calls it.
  */
 #include "aesweep/data.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/model.h"
 #include "aesweep/rng.h"
 #include "aesweep/train.h"
@@ -104,6 +110,7 @@ int main(int argc, char **argv)
                   : !strcmp(k, "tiled") ? MODEL_KERNEL_TILED
                                         : MODEL_KERNEL_FAST;
         model_set_kernel(kid);
+        klanes_set_skip_dead(strcmp(k, "dense") != 0);
         double *t = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
         double final_mse = NAN;
         for (int r = 0; r < reps; r++) {
@@ -122,13 +129,16 @@ int main(int argc, char **argv)
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         printf("{\"config\": \"%s\", \"kernel\": \"%s\", \"isa\": \"%s\", \"seconds\": [", cfgname,
-               model_kernel_name(kid), kid == MODEL_KERNEL_FAST || kid == MODEL_KERNEL_TILED ? model_fast_isa() : "-");
+               strcmp(k, "dense") ? model_kernel_name(kid) : "dense", kid == MODEL_KERNEL_FAST || kid == MODEL_KERNEL_TILED ? model_fast_isa() : "-");
         for (int r = 0; r < reps; r++) printf("%s%.6f", r ? ", " : "", t[r]);
         memcpy(s, cpu, (size_t)reps * sizeof(double));
         qsort(s, (size_t)reps, sizeof(double), cmp_d);
         double cmed = reps % 2 ? s[reps / 2] : 0.5 * (s[reps / 2 - 1] + s[reps / 2]);
-        printf("], \"median\": %.6f, \"cpu_median\": %.6f, \"gflops\": %.3f, \"final_mse\": %.9g, \"maxrss_mb\": %.1f}\n",
-               med, cmed, flops / med * 1e-9, final_mse, ru.ru_maxrss / 1024.0);
+        printf("], \"median\": %.6f, \"cpu_median\": %.6f, \"gflops\": %.3f, \"final_mse\": %.9g, \"maxrss_mb\": %.1f, "
+               "\"dead\": %.4f}\n",
+               med, cmed, flops / med * 1e-9, final_mse, ru.ru_maxrss / 1024.0,
+               tw->ws->kl_units ? (double)tw->ws->kl_dead / (double)tw->ws->kl_units : 0.0);
+        tw->ws->kl_units = tw->ws->kl_dead = 0;
         fflush(stdout);
         free(t);
         free(cpu);

@@ -9,8 +9,9 @@
 #   (a) the single-core OpenBLAS sgemm peak (2048^2, OPENBLAS_NUM_THREADS=1),
 #       and the core's FMA instruction peak for context;
 #   (b) aesweep's training loop (train_run: full-batch Adam, one thread) on the
-#       study's shapes: the default kernel (fused rows-in-lanes training step),
-#       the tiled feature-vectorised kernel and the OpenBLAS kernel (bench_train);
+#       study's shapes: the default kernel (fused rows-in-lanes training step,
+#       skipping dead units), the same without the skip ("dense"), the tiled
+#       feature-vectorised kernel and the OpenBLAS kernel (bench_train);
 #   (c) the same training in PyTorch as the study writes it (torch_train.py);
 #   (d) the whole moons M1 grid (bench/m1.cfg, 100 cells) with mpirun -np 1 and
 #       -np 2 against the study's Python loop (torch_grid.py) in one process and
@@ -87,7 +88,7 @@ for c in "${CONFIGS[@]}"; do
     flags=${c#*|}
     echo "== (b,c) $name"
     # shellcheck disable=SC2086
-    "$B/bench_train" $flags --digits data/digits.csv.gz --reps "$REPS" --kernel fast,tiled,blas | tee "$OUT/aesweep_$name.json"
+    "$B/bench_train" $flags --digits data/digits.csv.gz --reps "$REPS" --kernel fast,dense,tiled,blas | tee "$OUT/aesweep_$name.json"
     # shellcheck disable=SC2086
     "$PY" bench/torch_train.py $flags --repeats "$REPS" --digits-path data/digits.csv.gz | tee "$OUT/torch_$name.json" | cut -c1-160
 done
