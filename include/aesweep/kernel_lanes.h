@@ -1,6 +1,7 @@
 /* kernel_lanes.h - the fused rows-in-lanes training step behind
  * model_mse_grad (src/kernel_lanes.c).  Internal to libaesweep: model.c is
- * its only caller; tests reach it through model.h.
+ * its only caller in the program; tests reach it through model.h, and tests
+ * and bench/ use the dead-unit switch and the lane-sum helpers below.
  *
  * What it is for: full-batch (or mini-batch) training steps with the MSE
  * loss on the narrow shapes of the reference study.  Rows run along the
@@ -13,7 +14,8 @@
  * gradient couples all rows of a batch; model_backward handles it).
  *
  * Reproducibility: every result depends only on the build and n, not on the
- * tile size, buffer addresses, caller, rank or thread (see kernel_lanes.c).
+ * tile size, buffer addresses, caller, rank or thread (see kernel_lanes.c),
+ * nor on whether the ReLU units a tile leaves at zero are skipped.
  */
 #ifndef AESWEEP_KERNEL_LANES_H
 #define AESWEEP_KERNEL_LANES_H
