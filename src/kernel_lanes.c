@@ -356,8 +356,9 @@ static void lmm_run(const lmm_t *p, int no, int nv)
     }
 }
 
-/* G[o][i][:] (+)= sum over row-vectors v of D[o][v] * A[i][v], lane by lane,
- * for JB outputs from o0 and KB inputs from i0.  first: start from 0.
+/* G[u][i][:] += sum over row-vectors v of D[u][v] * A[i][v], lane by lane,
+ * for the JB output units u = oi[o0 ..] and KB input units i = ii[i0 ..]
+ * (G starts at 0 each step; see klanes_mse_grad).
  * DB (a compile-time flag): also Gb[o][:] (+)= sum_v D[o][v], the bias
  * gradient, from the D vectors the block loads anyway.  With 32 vector
  * registers the adds are nearly free: they go to the FP add pipes while the
@@ -585,6 +586,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
      * not zero on every row of the tile (all of them for the input and for
      * layers without ReLU) */
     int *lv[MODEL_MAX_LINEAR + 1], nl[MODEL_MAX_LINEAR + 1];
+    _Static_assert(sizeof(int) == sizeof(float), "the unit lists take one float slot per int");
     int *ip = (int *)p;
     for (int l = 0; l <= L; l++) {
         lv[l] = ip;
