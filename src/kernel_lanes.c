@@ -82,11 +82,17 @@ KL_INLINE vd dacc_sq(vd acc, vf x)
     acc = _mm512_fmadd_pd(lo, lo, acc);
     return _mm512_fmadd_pd(hi, hi, acc);
 }
+/* ((t0 + t1) + (t2 + t3)) + ((t4 + t5) + (t6 + t7)) in registers.  Not
+ * through a double[8] on the stack: GCC 12's AddressSanitizer with
+ * detect_stack_use_after_return moves such arrays to "fake stack" frames
+ * that are not 64-byte aligned, while the compiler stores a zmm there with
+ * an aligned move (a SIGSEGV, fixed in LLVM's runtime only in 2025). */
 KL_INLINE double dsum(vd a)
 {
-    double t[8];
-    _mm512_storeu_pd(t, a);
-    return ((t[0] + t[1]) + (t[2] + t[3])) + ((t[4] + t[5]) + (t[6] + t[7]));
+    __m256d q = _mm512_castpd512_pd256(a), r = _mm512_extractf64x4_pd(a, 1);
+    __m128d p0 = _mm_hadd_pd(_mm256_castpd256_pd128(q), _mm256_extractf128_pd(q, 1)); /* t0+t1, t2+t3 */
+    __m128d p1 = _mm_hadd_pd(_mm256_castpd256_pd128(r), _mm256_extractf128_pd(r, 1)); /* t4+t5, t6+t7 */
+    return _mm_cvtsd_f64(_mm_hadd_pd(p0, p0)) + _mm_cvtsd_f64(_mm_hadd_pd(p1, p1));
 }
 #elif defined(SIMD_AVX2)
 #define KL_REG(x) __asm__("" : "+x"(x))
@@ -100,11 +106,10 @@ KL_INLINE vd dacc_sq(vd acc, vf x)
     acc = _mm256_fmadd_pd(lo, lo, acc);
     return _mm256_fmadd_pd(hi, hi, acc);
 }
-KL_INLINE double dsum(vd a)
+KL_INLINE double dsum(vd a) /* (t0 + t1) + (t2 + t3), in registers as above */
 {
-    double t[4];
-    _mm256_storeu_pd(t, a);
-    return (t[0] + t[1]) + (t[2] + t[3]);
+    __m128d p = _mm_hadd_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    return _mm_cvtsd_f64(_mm_hadd_pd(p, p));
 }
 #else
 #define KL_REG(x) ((void)0)
