@@ -256,7 +256,8 @@ typedef struct {
     const float *B; /* [*][T] */
     const int *ii;  /* the inputs summed over: B rows ii[0 .. ni-1] */
     int ni, T;
-    const int *oi;     /* output o is unit oi[o] of C, bias, mask, W */
+    const int *oi;     /* dA modes: output o is unit oi[o] of C, mask, W (the
+                        * forward modes compute every unit, o itself) */
     float *C;          /* [*][T] */
     const float *bias; /* [*] (LMM_BIAS*) */
     const float *mask; /* [*][T] (LMM_MASK) */
@@ -274,7 +275,7 @@ KL_INLINE void lmm_kern(const lmm_t *p, int o0, int v0, const int JB, const int 
     const ptrdiff_t so = p->so;
 #pragma GCC unroll 6
     for (int j = 0; j < JB; j++) {
-        u[j] = p->oi[o0 + j];
+        u[j] = has_bias ? o0 + j : p->oi[o0 + j]; /* known at compile time: no load in the forward */
         w[j] = p->W + u[j] * so;
         vf init = has_bias ? vbcast(p->bias[u[j]]) : vzero();
 #pragma GCC unroll 4
@@ -623,7 +624,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         for (int l = 0; l < L; l++) {
             const int dout = m->dims[l + 1], relu = model_relu_after(m, l);
             lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .B = act[l], .ii = lv[l],
-                       .ni = nl[l], .T = T, .oi = ident, .C = act[l + 1],
+                       .ni = nl[l], .T = T, .oi = NULL, .C = act[l + 1],
                        .bias = m->params + m->b_off[l], .live = flag,
                        .mode = relu ? LMM_BIAS_RELU : LMM_BIAS};
             if (relu) memset(flag, 0, (size_t)dout * sizeof *flag);
