@@ -15,12 +15,9 @@
 #include <errno.h>
 #include <math.h>
 #include <mpi.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
 static const char *USAGE =
@@ -241,28 +238,6 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
  * would restart the pool; aesweep makes none. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
-/* TCP_NODELAY on every TCP socket the process has after MPI_Init.  Open
- * MPI 4.1's PMIx client talks to its server (mpirun or orted) over a TCP
- * loopback socket without it, so a small message that follows another
- * waits for a delayed ACK: MPI_Finalize's fence then sat 40 ms in every
- * run (strace: the server woke 39 ms after the client's write).  With it,
- * `aesweep run` of a one-cell study at -np 2 takes 0.083 s instead of 0.123
- * s.  Harmless on any other socket: Open MPI's own TCP transport sets the
- * same option; Unix sockets (Slurm's PMI) are left alone. */
-static void tcp_nodelay_all(void)
-{
-    for (int fd = 0; fd < 1024; fd++) {
-        int type = 0, one = 1;
-        socklen_t len = sizeof type;
-        struct sockaddr_storage sa;
-        socklen_t salen = sizeof sa;
-        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) || type != SOCK_STREAM) continue;
-        if (getsockname(fd, (struct sockaddr *)&sa, &salen)) continue;
-        if (sa.ss_family != AF_INET && sa.ss_family != AF_INET6) continue;
-        (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    }
-}
-
 int cli_main(int argc, char **argv)
 {
     /* One BLAS thread per process: parallelism comes from MPI ranks.  With
@@ -341,14 +316,15 @@ int cli_main(int argc, char **argv)
          * (shared memory, TCP) carries well, while probing the high-speed
          * PMLs (UCX, PSM2, OFI) costs ~0.2 s of every start (measured: 0.31
          * s -> 0.10 s for MPI_Init + MPI_Finalize at -np 2).  Ignored by
-         * other MPIs.  After MPI_Init, TCP_NODELAY on the launcher's
-         * sockets (tcp_nodelay_all: 40 ms less per run).
-         * AESWEEP_MPI_DEFAULTS=0 turns both off. */
+         * other MPIs; AESWEEP_MPI_DEFAULTS=0 turns it off.
+         * Not done, on purpose: TCP_NODELAY on the PMIx client's loopback
+         * socket would save the 40 ms MPI_Finalize's fence waits for a
+         * delayed ACK, but with it a singleton run (no mpirun) crashed or
+         * hung in Open MPI 4.1's finalize about once in 300 runs under
+         * load (0 in 600 without it). */
         const char *md = getenv("AESWEEP_MPI_DEFAULTS");
-        const int defaults = !(md && !strcmp(md, "0"));
-        if (defaults) setenv("OMPI_MCA_pml", "ob1", 0);
+        if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
         MPI_Init(&argc, &argv);
-        if (defaults) tcp_nodelay_all();
         sweep_install_signals();
         rc = sweep_run(&o);
         MPI_Finalize();
