@@ -1,7 +1,20 @@
-/* cli.c - `aesweep train | run | validate | info`, --help, --version.
+/* cli.c - the aesweep command line: a table of commands (run, validate,
+ * info, train, ...), each with its own option table, in the manner of git's
+ * commands[] and parse-options.
  *
  * Parsing only: every command is a call into the library.  A bad flag gets
  * one line naming the flag, the bad value and the fix, and exit code 2.
+ *
+ * The tables at the bottom of the file are the one description of the
+ * command line: `aesweep --help`, `aesweep COMMAND --help`, the COMMANDS
+ * section of the man page (generated at build time from `--man-commands`,
+ * docs/aesweep.1.in) and bash completion (`--complete`, completion/aesweep)
+ * are all printed from them, and the dispatcher refuses a flag that the
+ * command's table lacks, so the help cannot drift from what is accepted.
+ * To add a command: write `static int cmd_X(int argc, char **argv)`, give it
+ * a `cli_option_t X_options[]` table and one row in `commands[]`.  To add a
+ * flag to a command: parse it in the command's function and add a row to its
+ * option table.
  */
 #include "aesweep/cli.h"
 #include "aesweep/journal.h"
@@ -20,27 +33,26 @@
 #include <string.h>
 #include <time.h>
 
-static const char *USAGE =
-    "usage: aesweep <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  run SPEC [-o OUT.h5] [--resume | --fresh] [--quiet] [--max-mem-gb G]\n"
-    "        run a study (under mpirun/srun for several ranks)\n"
-    "  validate SPEC [-o OUT.h5] [--ranks N] [--max-mem-gb G]\n"
-    "        check a spec and its data, print cells, tasks, cost and makespan; writes nothing\n"
-    "  info RESULT.h5        summary of a result file (stages, completion, best cells)\n"
-    "  train [flags]         train one configuration and print train MSE, test MSE, seconds\n"
-    "      --data moons|digits|FILE.csv|FILE.h5:/dataset   (default moons)\n"
-    "      --train-size N --epochs N --lr X --hidden N --layers N --bottleneck N\n"
-    "      --batch-size N (0 = full batch) --seed N --scaler none|standard|minmax\n"
-    "      --noise X --pool N --test-size N   (moons: noise, training pool, test set; defaults 0.1, 10000, 10000)\n"
-    "      --mmd-lambda X --mmd-kernel rbf|imq --mmd-scale X --mmd-nscales N\n"
-    "      --stage NAME --repeat R   (reproduce cell seeds of a study stage)\n"
-    "      --json                    print one JSON object\n"
-    "  --help, --version\n"
-    "\n"
-    "exit codes: 0 done; 2 bad command line or input (nothing written); 3 runtime error;\n"
-    "            75 interrupted by SIGTERM/SIGINT/SIGUSR1, finished work saved: rerun with --resume\n";
+/* One option of a command.  `arg` names its value (NULL: a switch); a value
+ * made of words separated by '|' lists the choices, which completion offers;
+ * an UPPERCASE word in it (FILE.csv) stands for a file name. */
+typedef struct {
+    const char *flag;  /* "--epochs" */
+    const char *alias; /* "-o", or NULL */
+    const char *arg;   /* "N", "rbf|imq", "OUT.h5", or NULL for a switch */
+    const char *help;  /* one line, ending with the default where there is one */
+} cli_option_t;
+
+/* One command.  `fn` gets main's argc/argv unchanged: argv[1] is the
+ * command's name and its arguments start at argv[2]. */
+typedef struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *operands;         /* what follows the name besides options: "SPEC", "RESULT.h5", "" */
+    const char *summary;          /* one line for `aesweep --help` */
+    const char *description;      /* a paragraph for `COMMAND --help` and the man page */
+    const cli_option_t *options;  /* ends with a row whose flag is NULL */
+} cli_command_t;
 
 static int bad(const char *fmt, const char *a, const char *b)
 {
@@ -230,6 +242,269 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
     return 0;
 }
 
+/* ---- info ---------------------------------------------------------------- */
+
+static int cmd_info(int argc, char **argv)
+{
+    if (argc != 3) return bad("info needs exactly one result file%s%s", "", "");
+    char err[SPEC_ERR_LEN];
+    char jp[SPEC_PATH_LEN + 16];
+    snprintf(jp, sizeof jp, "%s.journal", argv[2]);
+    journal_data_t jd;
+    long valid;
+    int have_file = results_is_ours(argv[2]) == 1;
+    if (journal_read(jp, &jd, &valid, err) == 0) {
+        /* a run in progress or cut off: what the journal already holds */
+        size_t per[SPEC_MAX_STAGES] = {0};
+        for (size_t i = 0; i < jd.n; i++) {
+            int k = (int)jd.rec[i][0];
+            if (k >= 0 && k < SPEC_MAX_STAGES) per[k]++;
+        }
+        study_t js;
+        char e2[SPEC_ERR_LEN];
+        int ok = spec_load(&js, jp, jd.spec_text, e2) == 0;
+        printf("partial run: %zu finished tasks in %s (resume with aesweep run --resume)\n", jd.n, jp);
+        for (int k = 0; ok && k < js.nstages; k++) {
+            printf("  %-10s %zu tasks journaled", js.stages[k].name, per[k]);
+            if (k == 0) {
+                plan_t p;
+                if (plan_build(&p, &js, 0, NULL, NULL, e2) == 0) {
+                    printf(" of %zu (%.1f%%)", p.ntasks, 100.0 * per[0] / (p.ntasks ? p.ntasks : 1));
+                    plan_free(&p);
+                }
+            }
+            printf("\n");
+        }
+        spec_free(&js);
+        journal_data_free(&jd);
+        if (!have_file) return 0;
+    }
+    if (results_info(argv[2], err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return AES_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* ---- the commands' tables ------------------------------------------------- */
+
+static int cmd_validate(int argc, char **argv)
+{
+    sweep_opts_t o;
+    int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 1);
+    return rc ? rc : sweep_validate(&o);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    sweep_opts_t o;
+    int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 0);
+    if (rc) return rc;
+    /* Handlers before MPI_Init (a signal during start-up is then a clean
+     * stop at the first stage) and again after it, in case the MPI
+     * library installed its own. */
+    sweep_install_signals();
+    /* Open MPI: unless the user (or mpirun --mca pml X) chose a PML, use
+     * ob1.  aesweep sends a few small messages per task, which any BTL
+     * (shared memory, TCP) carries well, while probing the high-speed
+     * PMLs (UCX, PSM2, OFI) costs ~0.2 s of every start (measured: 0.31
+     * s -> 0.10 s for MPI_Init + MPI_Finalize at -np 2).  Ignored by
+     * other MPIs; AESWEEP_MPI_DEFAULTS=0 turns it off.
+     * Not done, on purpose: TCP_NODELAY on the PMIx client's loopback
+     * socket would save the 40 ms MPI_Finalize's fence waits for a
+     * delayed ACK, but with it a singleton run (no mpirun) crashed or
+     * hung in Open MPI 4.1's finalize about once in 300 runs under
+     * load (0 in 600 without it). */
+    const char *md = getenv("AESWEEP_MPI_DEFAULTS");
+    if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
+    MPI_Init(&argc, &argv);
+    sweep_install_signals();
+    rc = sweep_run(&o);
+    MPI_Finalize();
+    return rc;
+}
+
+static int cmd_train_main(int argc, char **argv) { return cmd_train(argc - 2, argv + 2); }
+
+static const cli_option_t run_options[] = {
+    {"--output", "-o", "OUT.h5", "the result file (default: the spec's output key, else results/STUDY.h5)"},
+    {"--resume", NULL, NULL, "finish a cut-off run: keep the journal's finished tasks, compute the rest"},
+    {"--fresh", NULL, NULL, "start over, deleting an earlier run's journal and result file"},
+    {"--quiet", NULL, NULL, "no progress lines"},
+    {"--max-mem-gb", NULL, "G", "refuse a stage that needs more than G GB per rank"},
+    {NULL, NULL, NULL, NULL}};
+
+static const cli_option_t validate_options[] = {
+    {"--output", "-o", "OUT.h5", "the result file whose folder must be writable (default as for run)"},
+    {"--ranks", NULL, "N", "predict the makespan at N ranks (default 1)"},
+    {"--quiet", NULL, NULL, "accepted for symmetry with run"},
+    {"--max-mem-gb", NULL, "G", "the memory limit per rank to check against, in GB"},
+    {NULL, NULL, NULL, NULL}};
+
+static const cli_option_t info_options[] = {
+    {NULL, NULL, NULL, NULL}};
+
+static const cli_option_t train_options[] = {
+    {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset", "the data set (default moons)"},
+    {"--train-size", NULL, "N", "training rows (default 9000)"},
+    {"--epochs", NULL, "N", "training epochs (default 1000)"},
+    {"--lr", NULL, "X", "Adam learning rate (default 0.002)"},
+    {"--hidden", NULL, "N", "width of the hidden layers (default 20)"},
+    {"--layers", NULL, "N", "more --hidden-wide layers on each side of the code (default 3)"},
+    {"--bottleneck", NULL, "N", "width of the code (default 1)"},
+    {"--batch-size", NULL, "N", "rows per Adam step, 0 = full batch (default 0)"},
+    {"--seed", NULL, "N", "the study seed (default 1)"},
+    {"--scaler", NULL, "none|standard|minmax", "input scaling fitted on the training rows (default none)"},
+    {"--noise", NULL, "X", "moons: noise of the training pool and the test set (default 0.1)"},
+    {"--pool", NULL, "N", "moons: size of the training pool (default 10000)"},
+    {"--test-size", NULL, "N", "moons: size of the test set (default 10000)"},
+    {"--mmd-lambda", NULL, "X", "weight of the MMD penalty on the codes, 0 = none (default 0)"},
+    {"--mmd-kernel", NULL, "rbf|imq", "kernel of the MMD penalty (default rbf)"},
+    {"--mmd-scale", NULL, "X", "the kernel's base scale (default 1)"},
+    {"--mmd-nscales", NULL, "N", "number of kernel scales (default 5)"},
+    {"--stage", NULL, "NAME", "stage name, for a study cell's seeds (default train)"},
+    {"--repeat", NULL, "R", "repeat index, for a study cell's seeds (default 0)"},
+    {"--json", NULL, NULL, "print one JSON object instead of a table"},
+    {NULL, NULL, NULL, NULL}};
+
+/* The order is the order of `aesweep --help` and of the man page. */
+static const cli_command_t commands[] = {
+    {"run", cmd_run, "SPEC", "run a study (under mpirun or srun for several ranks)",
+     "Runs every stage of the study SPEC and writes its result file. Under mpirun or srun every rank "
+     "trains; rank 0 also partitions each stage's tasks, journals every finished task in OUT.h5.journal "
+     "and writes OUT.h5 at the end. A run stopped by SIGTERM, SIGINT or SIGUSR1 exits 75 with its "
+     "finished tasks kept: rerun it with --resume.",
+     run_options},
+    {"validate", cmd_validate, "SPEC", "check a spec and its data; print cells, tasks, cost and makespan",
+     "Checks the spec SPEC and its data before any work (unknown keys, types, ranges, data, output path, "
+     "memory per rank) and prints each stage's cells and tasks, the predicted cost and an upper bound of "
+     "the makespan at --ranks N ranks. Writes nothing.",
+     validate_options},
+    {"info", cmd_info, "RESULT.h5", "summarise a result file (stages, completion, best cells)",
+     "Prints the stages of the result file RESULT.h5, how complete each is and its best cells; for a run "
+     "whose journal RESULT.h5.journal exists, also what the journal holds.",
+     info_options},
+    {"train", cmd_train_main, "", "train one configuration; print training MSE, test MSE and seconds",
+     "Trains one autoencoder through the same spec parser and task code as run, and prints the final "
+     "training MSE, the test MSE and the wall time. With --stage, --repeat, --seed, --pool and "
+     "--test-size it reproduces a study's cell bit for bit.",
+     train_options},
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+static const char *EXIT_CODES =
+    "exit codes: 0 done; 2 bad command line or input (nothing written); 3 runtime error;\n"
+    "            75 interrupted by SIGTERM/SIGINT/SIGUSR1, finished work saved: rerun with --resume\n";
+
+static const cli_command_t *find_command(const char *name)
+{
+    for (int c = 0; c < NCOMMANDS; c++)
+        if (!strcmp(commands[c].name, name)) return &commands[c];
+    return NULL;
+}
+
+static const cli_option_t *find_option(const cli_command_t *c, const char *a)
+{
+    for (const cli_option_t *o = c->options; o->flag; o++)
+        if (!strcmp(a, o->flag) || (o->alias && !strcmp(a, o->alias))) return o;
+    return NULL;
+}
+
+static void print_usage(FILE *f)
+{
+    fputs("usage: aesweep <command> [options]\n       aesweep <command> --help\n\ncommands:\n", f);
+    for (int c = 0; c < NCOMMANDS; c++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", commands[c].name, commands[c].operands);
+        fprintf(f, "  %-20s %s\n", head, commands[c].summary);
+    }
+    fputs("  --help, --version\n\n", f);
+    fputs(EXIT_CODES, f);
+}
+
+/* Word-wraps `text` at 78 columns with an indent. */
+static void print_wrapped(FILE *f, const char *text, int indent)
+{
+    int col = 0;
+    const char *p = text;
+    while (*p) {
+        size_t n = strcspn(p, " ");
+        if (col && col + 1 + (int)n > 78) { fputc('\n', f); col = 0; }
+        if (!col) col = fprintf(f, "%*s", indent, "");
+        else col += fprintf(f, " ");
+        col += fprintf(f, "%.*s", (int)n, p);
+        p += n;
+        while (*p == ' ') p++;
+    }
+    if (col) fputc('\n', f);
+}
+
+static void print_command_help(const cli_command_t *c)
+{
+    printf("usage: aesweep %s%s%s%s\n\n", c->name, *c->operands ? " " : "", c->operands,
+           c->options[0].flag ? " [options]" : "");
+    print_wrapped(stdout, c->description, 0);
+    if (c->options[0].flag) printf("\noptions:\n");
+    for (const cli_option_t *o = c->options; o->flag; o++) {
+        char head[96];
+        snprintf(head, sizeof head, "%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->flag,
+                 o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(head) > 24) printf("  %s\n  %-24s %s\n", head, "", o->help);
+        else printf("  %-24s %s\n", head, o->help);
+    }
+    printf("\n%s", EXIT_CODES);
+}
+
+/* roff text: a leading '.' or '\'' would be a request, '\' an escape, '-' a hyphen. */
+static void roff_text(const char *t)
+{
+    if (*t == '.' || *t == '\'') fputs("\\&", stdout);
+    for (; *t; t++) {
+        if (*t == '\\') fputs("\\e", stdout);
+        else if (*t == '-') fputs("\\-", stdout);
+        else putchar(*t);
+    }
+}
+
+/* The COMMANDS section of aesweep(1): docs/man.cmake puts it into docs/aesweep.1.in. */
+static void print_man_commands(void)
+{
+    for (int c = 0; c < NCOMMANDS; c++) {
+        const cli_command_t *k = &commands[c];
+        printf(".SS \"aesweep %s%s%s\"\n", k->name, *k->operands ? " " : "", k->operands);
+        roff_text(k->description);
+        putchar('\n');
+        for (const cli_option_t *o = k->options; o->flag; o++) {
+            fputs(".TP\n", stdout);
+            if (o->alias) printf("\\fB"), roff_text(o->alias), printf("\\fR, ");
+            printf("\\fB"), roff_text(o->flag), printf("\\fR");
+            if (o->arg) printf(" \\fI"), roff_text(o->arg), printf("\\fR");
+            putchar('\n');
+            roff_text(o->help);
+            putchar('\n');
+        }
+    }
+}
+
+/* For completion/aesweep: the command names, or one command's operands
+ * ("@ SPEC") and options ("--flag ARG", "--switch -"), one per line. */
+static int print_completion(int argc, char **argv)
+{
+    if (argc < 3) {
+        for (int c = 0; c < NCOMMANDS; c++) puts(commands[c].name);
+        return 0;
+    }
+    const cli_command_t *c = find_command(argv[2]);
+    if (!c) return AES_EXIT_USAGE;
+    if (*c->operands) printf("@ %s\n", c->operands);
+    for (const cli_option_t *o = c->options; o->flag; o++) {
+        printf("%s %s\n", o->flag, o->arg ? o->arg : "-");
+        if (o->alias) printf("%s %s\n", o->alias, o->arg ? o->arg : "-");
+    }
+    printf("--help -\n");
+    return 0;
+}
+
 /* OpenBLAS's pthread build starts its worker threads when the library is
  * loaded, before main, and an idle worker spins (sched_yield) for a while
  * before it sleeps: measured 0.1 s of CPU per process, taken from the other
@@ -245,90 +520,44 @@ int cli_main(int argc, char **argv)
     openblas_set_num_threads(1);
     if (blas_thread_shutdown_) blas_thread_shutdown_();
     if (argc < 2) {
-        fputs(USAGE, stderr);
+        print_usage(stderr);
         return AES_EXIT_USAGE;
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        fputs(USAGE, stdout);
+        const cli_command_t *c = argc > 2 ? find_command(argv[2]) : NULL;
+        if (c) print_command_help(c);
+        else print_usage(stdout);
         return 0;
     }
     if (!strcmp(cmd, "--version")) {
         printf("aesweep %s (commit %s, result schema %d)\n", AESWEEP_VERSION, AESWEEP_GIT_COMMIT, AESWEEP_SCHEMA_VERSION);
         return 0;
     }
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 2, argv + 2);
-    if (!strcmp(cmd, "info")) {
-        if (argc != 3) return bad("info needs exactly one result file%s%s", "", "");
-        char err[SPEC_ERR_LEN];
-        char jp[SPEC_PATH_LEN + 16];
-        snprintf(jp, sizeof jp, "%s.journal", argv[2]);
-        journal_data_t jd;
-        long valid;
-        int have_file = results_is_ours(argv[2]) == 1;
-        if (journal_read(jp, &jd, &valid, err) == 0) {
-            /* a run in progress or cut off: what the journal already holds */
-            size_t per[SPEC_MAX_STAGES] = {0};
-            for (size_t i = 0; i < jd.n; i++) {
-                int k = (int)jd.rec[i][0];
-                if (k >= 0 && k < SPEC_MAX_STAGES) per[k]++;
-            }
-            study_t js;
-            char e2[SPEC_ERR_LEN];
-            int ok = spec_load(&js, jp, jd.spec_text, e2) == 0;
-            printf("partial run: %zu finished tasks in %s (resume with aesweep run --resume)\n", jd.n, jp);
-            for (int k = 0; ok && k < js.nstages; k++) {
-                printf("  %-10s %zu tasks journaled", js.stages[k].name, per[k]);
-                if (k == 0) {
-                    plan_t p;
-                    if (plan_build(&p, &js, 0, NULL, NULL, e2) == 0) {
-                        printf(" of %zu (%.1f%%)", p.ntasks, 100.0 * per[0] / (p.ntasks ? p.ntasks : 1));
-                        plan_free(&p);
-                    }
-                }
-                printf("\n");
-            }
-            spec_free(&js);
-            journal_data_free(&jd);
-            if (!have_file) return 0;
+    if (!strcmp(cmd, "--man-commands")) { print_man_commands(); return 0; }
+    if (!strcmp(cmd, "--complete")) return print_completion(argc, argv);
+    const cli_command_t *c = find_command(cmd);
+    if (!c) {
+        char names[256] = "";
+        for (int k = 0; k < NCOMMANDS; k++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", commands[k].name);
+        return bad("unknown command '%s'; commands are %s", cmd, names);
+    }
+    /* --help anywhere (except as an option's value) asks for help; a flag
+     * the table does not list is refused here, before the command runs. */
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_command_help(c);
+            return 0;
         }
-        if (results_info(argv[2], err)) {
-            fprintf(stderr, "aesweep: %s\n", err);
+        if (a[0] != '-' || !a[1]) continue;
+        const cli_option_t *o = find_option(c, a);
+        if (!o) {
+            fprintf(stderr, "aesweep: unknown option '%s' for %s (see aesweep %s --help)\n", a, c->name, c->name);
             return AES_EXIT_USAGE;
         }
-        return 0;
+        if (o->arg) i++;
     }
-    if (!strcmp(cmd, "validate")) {
-        sweep_opts_t o;
-        int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 1);
-        return rc ? rc : sweep_validate(&o);
-    }
-    if (!strcmp(cmd, "run")) {
-        sweep_opts_t o;
-        int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 0);
-        if (rc) return rc;
-        /* Handlers before MPI_Init (a signal during start-up is then a clean
-         * stop at the first stage) and again after it, in case the MPI
-         * library installed its own. */
-        sweep_install_signals();
-        /* Open MPI: unless the user (or mpirun --mca pml X) chose a PML, use
-         * ob1.  aesweep sends a few small messages per task, which any BTL
-         * (shared memory, TCP) carries well, while probing the high-speed
-         * PMLs (UCX, PSM2, OFI) costs ~0.2 s of every start (measured: 0.31
-         * s -> 0.10 s for MPI_Init + MPI_Finalize at -np 2).  Ignored by
-         * other MPIs; AESWEEP_MPI_DEFAULTS=0 turns it off.
-         * Not done, on purpose: TCP_NODELAY on the PMIx client's loopback
-         * socket would save the 40 ms MPI_Finalize's fence waits for a
-         * delayed ACK, but with it a singleton run (no mpirun) crashed or
-         * hung in Open MPI 4.1's finalize about once in 300 runs under
-         * load (0 in 600 without it). */
-        const char *md = getenv("AESWEEP_MPI_DEFAULTS");
-        if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
-        MPI_Init(&argc, &argv);
-        sweep_install_signals();
-        rc = sweep_run(&o);
-        MPI_Finalize();
-        return rc;
-    }
-    return bad("unknown command '%s'; commands are run, validate, info, train%s", cmd, "");
+    return c->fn(argc, argv);
 }
