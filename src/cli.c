@@ -74,6 +74,27 @@ static int parse_num(const char *flag, const char *v, double *out)
 
 /* ---- train ---------------------------------------------------------------- */
 
+/* A command-line string as a libconfig string literal: quotes and
+ * backslashes escaped, control characters as \xNN (a file may be named
+ * my"data.csv).  Returns out, or NULL when it does not fit. */
+static const char *cfg_quote(char *out, size_t n, const char *v)
+{
+    size_t k = 0;
+    for (; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        char e[8];
+        if (c == '"' || c == '\\') snprintf(e, sizeof e, "\\%c", c);
+        else if (c < 32 || c == 127) snprintf(e, sizeof e, "\\x%02x", c);
+        else e[0] = (char)c, e[1] = 0;
+        size_t el = strlen(e);
+        if (k + el + 1 > n) return NULL;
+        memcpy(out + k, e, el);
+        k += el;
+    }
+    out[k] = 0;
+    return out;
+}
+
 /* JSON has no NaN: a metric that does not exist (diverged) is null. */
 static void json_num(const char *key, double v)
 {
@@ -88,6 +109,7 @@ static int cmd_train(int argc, char **argv)
                          [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0, [P_MMD_LAMBDA] = 0,
                          [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1, [P_MMD_NSCALES] = 5};
     double seed = 1, noise = 0.1, repeat = 0, pool = 10000, test_size = 10000;
+    unsigned long long seed_u = 1;
     int json = 0;
     static const struct { const char *flag; int p; } pf[] = {
         {"--train-size", P_TRAIN_SIZE}, {"--epochs", P_EPOCHS}, {"--lr", P_LR}, {"--hidden", P_HIDDEN},
@@ -111,7 +133,21 @@ static int cmd_train(int argc, char **argv)
                          !strcmp(a, "--mmd-kernel")))
                 return bad("%s needs a value%s", a, "");
             if (!strcmp(a, "--data")) data = val;
-            else if (!strcmp(a, "--seed")) { if (parse_num(a, val, &seed)) return AES_EXIT_USAGE; }
+            else if (!strcmp(a, "--seed")) {
+                /* full width: a seed is a 64-bit integer, not a double */
+                char *end;
+                errno = 0;
+                if (val[0] >= '0' && val[0] <= '9' && (seed_u = strtoull(val, &end, 10), !*end)) {
+                    if (errno == ERANGE || seed_u > (1ULL << 53))
+                        return bad("--seed: '%s' is out of range; use an integer 0..9007199254740992%s", val, "");
+                    seed = (double)seed_u;
+                } else {
+                    if (parse_num(a, val, &seed)) return AES_EXIT_USAGE;
+                    if (seed < 0 || seed != floor(seed) || seed > 9007199254740992.0)
+                        return bad("--seed: '%s' must be an integer 0..9007199254740992%s", val, "");
+                    seed_u = (unsigned long long)seed;
+                }
+            }
             else if (!strcmp(a, "--noise")) { if (parse_num(a, val, &noise)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--repeat")) { if (parse_num(a, val, &repeat)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--pool")) { if (parse_num(a, val, &pool)) return AES_EXIT_USAGE; }
@@ -123,13 +159,18 @@ static int cmd_train(int argc, char **argv)
         }
         i++;
     }
-    if (seed < 0 || seed != floor(seed)) return bad("--seed: '%s' must be a non-negative integer%s", argv[0], "");
-    if (repeat < 0 || repeat != floor(repeat)) return bad("--repeat must be a non-negative integer%s%s", "", "");
+    if (repeat < 0 || repeat != floor(repeat) || repeat >= 100000)
+        return bad("--repeat must be an integer 0..99999 (a stage has at most 100000 repeats)%s%s", "", "");
     if (strcmp(kernel, "rbf") && strcmp(kernel, "imq")) return bad("--mmd-kernel: '%s' is not a kernel; use rbf or imq%s", kernel, "");
     v[P_MMD_KERNEL] = strcmp(kernel, "imq") ? 0 : 1;
     /* Build a one-stage spec and go through the same parser, validator and
      * task code as `run`, so a cell of a study and `train` agree exactly. */
-    char src[128], extra[1400] = "", tests[256] = "";
+    char src[128], extra[4200] = "", tests[256] = "";
+    char q_data[4096], q_scaler[256], q_stage[256], q_kernel[64];
+    if (!cfg_quote(q_data, sizeof q_data, data)) return bad("--data: the path is longer than %s characters%s", "1000", "");
+    if (!cfg_quote(q_scaler, sizeof q_scaler, scaler)) return bad("--scaler: '%s' is unknown; use none, standard or minmax%s", "(long)", "");
+    if (!cfg_quote(q_stage, sizeof q_stage, stage)) return bad("--stage: the name is too long%s%s", "", "");
+    if (!cfg_quote(q_kernel, sizeof q_kernel, kernel)) return bad("--mmd-kernel: not a kernel; use rbf or imq%s%s", "", "");
     if (!strcmp(data, "moons")) {
         snprintf(src, sizeof src, "moons");
         snprintf(extra, sizeof extra, " pool = %.17g; noise = %.17g;", pool, noise);
@@ -138,17 +179,17 @@ static int cmd_train(int argc, char **argv)
         snprintf(src, sizeof src, "digits");
     } else if (strstr(data, ".h5:/") || strstr(data, ".hdf5:/")) {
         snprintf(src, sizeof src, "hdf5");
-        snprintf(extra, sizeof extra, " path = \"%s\";", data);
+        snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
     } else {
         snprintf(src, sizeof src, "csv");
-        snprintf(extra, sizeof extra, " path = \"%s\";", data);
+        snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
     }
-    char *text = malloc(8192);
-    int n = snprintf(text, 8192, "study = \"train\";\nseed = %.0f;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
-                     seed, src, extra, scaler, tests);
+    char *text = malloc(16384);
+    int n = snprintf(text, 16384, "study = \"train\";\nseed = %llu;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
+                     seed_u, src, extra, q_scaler, tests);
     for (int p = 0; p < P_COUNT; p++)
-        if (p != P_MMD_KERNEL) n += snprintf(text + n, 8192 - n, " %s = %.17g;", param_names[p], v[p]);
-    n += snprintf(text + n, 8192 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", kernel, stage);
+        if (p != P_MMD_KERNEL) n += snprintf(text + n, 16384 - n, " %s = %.17g;", param_names[p], v[p]);
+    n += snprintf(text + n, 16384 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", q_kernel, q_stage);
     study_t s;
     char err[SPEC_ERR_LEN];
     if (spec_load(&s, "(train flags)", text, err)) {

@@ -31,6 +31,39 @@ int param_is_integer(int p)
 static const char *src_names[] = {"moons", "digits", "csv", "hdf5"};
 
 /* error helper: "file:line: key: message" */
+/* Where each line of the text libconfig parses came from: the spec file or
+ * a file it @includes (expanded in place, see expand_includes).  Set while
+ * spec_load runs (one spec at a time per process). */
+typedef struct {
+    const char *file; /* points into g_files */
+    int line;
+} srcline_t;
+static struct {
+    srcline_t *v;
+    int n, cap;
+    char **files;
+    int nfiles;
+} g_map;
+
+static void map_reset(void)
+{
+    for (int i = 0; i < g_map.nfiles; i++) free(g_map.files[i]);
+    free(g_map.files);
+    free(g_map.v);
+    memset(&g_map, 0, sizeof g_map);
+}
+
+/* effective line -> "file:line" of its source (the spec itself without includes) */
+static const char *map_line(const study_t *s, int *line)
+{
+    if (*line > 0 && *line <= g_map.n) {
+        const srcline_t *m = &g_map.v[*line - 1];
+        *line = m->line;
+        return m->file;
+    }
+    return s->path;
+}
+
 static int fail(char *err, const study_t *s, const config_setting_t *at, const char *fmt, ...)
 {
     char msg[SPEC_ERR_LEN];
@@ -39,8 +72,9 @@ static int fail(char *err, const study_t *s, const config_setting_t *at, const c
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     int line = at ? (int)config_setting_source_line(at) : 0;
+    const char *file = map_line(s, &line);
     if (line > 0)
-        snprintf(err, SPEC_ERR_LEN, "%s:%d: %s", s->path, line, msg);
+        snprintf(err, SPEC_ERR_LEN, "%s:%d: %s", file, line, msg);
     else
         snprintf(err, SPEC_ERR_LEN, "%s: %s", s->path, msg);
     return -1;
@@ -241,6 +275,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     stage_spec_t *st = &s->stages[k];
     memset(st, 0, sizeof *st);
     st->line = config_setting_source_line(g);
+    map_line(s, &st->line);
     st->repeats = 1;
     st->data_draws = 1;
     st->reuse_epochs = s->reuse_epochs;
@@ -481,11 +516,15 @@ static void syntax_error(const study_t *s, const config_t *cfg, char *err)
         int bl;
         char bmsg[160];
         if (bracket_problem(s->text, &bl, bmsg, sizeof bmsg)) {
-            snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error: %s (the parser stopped at line %d)", s->path, bl, bmsg, line);
+            const char *bf = map_line(s, &bl);
+            int stop = line;
+            map_line(s, &stop);
+            snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error: %s (the parser stopped at line %d)", bf, bl, bmsg, stop);
             return;
         }
     }
-    snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error%s%s%s; %s", s->path, line, *what ? ": " : "", what, near, hint);
+    const char *file = map_line(s, &line);
+    snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error%s%s%s; %s", file, line, *what ? ": " : "", what, near, hint);
 }
 
 /* Messages are one line: a path or a string value may hold control characters. */
@@ -493,6 +532,236 @@ static void one_line(char *err)
 {
     for (unsigned char *c = (unsigned char *)err; *c; c++)
         if (*c < 32 || *c == 127) *c = '?';
+}
+
+
+/* ---- the text libconfig parses ------------------------------------------ */
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+} strbuf_t;
+
+static int sb_add(strbuf_t *b, const char *x, size_t k)
+{
+    if (b->n + k + 1 > b->cap) {
+        size_t c = b->cap ? b->cap : 4096;
+        while (c < b->n + k + 1) c *= 2;
+        char *q = realloc(b->p, c);
+        if (!q) return -1;
+        b->p = q, b->cap = c;
+    }
+    memcpy(b->p + b->n, x, k);
+    b->n += k;
+    b->p[b->n] = 0;
+    return 0;
+}
+
+static int map_add(const char *file, int line)
+{
+    if (g_map.n == g_map.cap) {
+        int c = g_map.cap ? 2 * g_map.cap : 256;
+        srcline_t *v = realloc(g_map.v, c * sizeof *v);
+        if (!v) return -1;
+        g_map.v = v, g_map.cap = c;
+    }
+    g_map.v[g_map.n].file = file;
+    g_map.v[g_map.n++].line = line;
+    return 0;
+}
+
+#define SPEC_MAX_TEXT (16 << 20)
+#define SPEC_MAX_INCLUDE_DEPTH 10
+
+static int expand_file(study_t *s, const char *path, const char *from, int from_line, int depth,
+                       strbuf_t *out, char *err);
+
+/* Append text (from file `file`) to out line by line, replacing each
+ * `@include "F"` line by F's expanded text, as libconfig would read it (F
+ * relative to the working directory).  A UTF-8 byte-order mark (Windows
+ * editors write one) is dropped: libconfig would call it a syntax error. */
+static int expand_text(study_t *s, const char *file, const char *text, int depth, strbuf_t *out, char *err)
+{
+    char *name = strdup(file);
+    char **fl = realloc(g_map.files, (g_map.nfiles + 1) * sizeof *fl);
+    if (!name || !fl) {
+        free(name);
+        if (fl) g_map.files = fl;
+        snprintf(err, SPEC_ERR_LEN, "%s: out of memory", file);
+        return -1;
+    }
+    g_map.files = fl;
+    g_map.files[g_map.nfiles++] = name;
+    if (!strncmp(text, "\xEF\xBB\xBF", 3)) text += 3;
+    int line = 1;
+    for (const char *p = text; *p; line++) {
+        const char *e = strchr(p, '\n');
+        size_t k = e ? (size_t)(e - p) + 1 : strlen(p);
+        const char *q = p + strspn(p, " \t");
+        if (!strncmp(q, "@include", 8) && (q[8] == ' ' || q[8] == '\t')) {
+            q += 8 + strspn(q + 8, " \t");
+            const char *close = *q == '"' ? memchr(q + 1, '"', k - (size_t)(q + 1 - p)) : NULL;
+            if (!close) {
+                snprintf(err, SPEC_ERR_LEN, "%s:%d: @include needs a file name in double quotes, e.g. @include \"common.cfg\"", file, line);
+                return -1;
+            }
+            char inc[SPEC_PATH_LEN];
+            if ((size_t)(close - q - 1) >= sizeof inc) {
+                snprintf(err, SPEC_ERR_LEN, "%s:%d: @include path longer than %d characters; shorten it", file, line, SPEC_PATH_LEN - 1);
+                return -1;
+            }
+            snprintf(inc, sizeof inc, "%.*s", (int)(close - q - 1), q + 1);
+            if (depth >= SPEC_MAX_INCLUDE_DEPTH) {
+                snprintf(err, SPEC_ERR_LEN, "%s:%d: @include \"%s\" nested more than %d deep (a file that includes itself?); flatten the includes",
+                         file, line, inc, SPEC_MAX_INCLUDE_DEPTH);
+                return -1;
+            }
+            if (expand_file(s, inc, file, line, depth + 1, out, err)) return -1;
+        } else if (sb_add(out, p, k) || map_add(name, line)) {
+            snprintf(err, SPEC_ERR_LEN, "%s: out of memory", file);
+            return -1;
+        }
+        p += k;
+    }
+    if (out->n && out->p[out->n - 1] != '\n' && sb_add(out, "\n", 1)) return -1;
+    if (out->n > SPEC_MAX_TEXT) {
+        snprintf(err, SPEC_ERR_LEN, "%s: the spec with its includes is over 16 MiB; specs are small text files", s->path);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read a spec (or included) file and expand it into out. */
+static int expand_file(study_t *s, const char *path, const char *from, int from_line, int depth,
+                       strbuf_t *out, char *err)
+{
+    char where[SPEC_PATH_LEN + 64] = "";
+    if (from) snprintf(where, sizeof where, "%s:%d: @include \"%s\": ", from, from_line, path);
+    const char *what = from ? "the included file" : "the spec";
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        snprintf(err, SPEC_ERR_LEN, "%s%s: is a directory, not a spec file; give the path of a .cfg file", where, path);
+        return -1;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, SPEC_ERR_LEN, "%s%s: cannot read %s (%s); check the path", where, path, what, strerror(errno));
+        return -1;
+    }
+    long n = -1;
+    if (fseek(f, 0, SEEK_END) == 0) n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    if (n < 0 || n > SPEC_MAX_TEXT) {
+        fclose(f);
+        if (n < 0) snprintf(err, SPEC_ERR_LEN, "%s%s: cannot read %s (not a regular file); give the path of a .cfg file", where, path, what);
+        else snprintf(err, SPEC_ERR_LEN, "%s%s: not a spec file (%ld bytes); specs are small text files (at most 16 MiB)", where, path, n);
+        return -1;
+    }
+    char *t = malloc(n + 1);
+    if (!t || fread(t, 1, n, f) != (size_t)n) {
+        fclose(f);
+        free(t);
+        snprintf(err, SPEC_ERR_LEN, "%s%s: read failed (%s)", where, path, strerror(errno));
+        return -1;
+    }
+    t[n] = 0;
+    fclose(f);
+    if (strlen(t) != (size_t)n) {
+        free(t);
+        snprintf(err, SPEC_ERR_LEN, "%s%s: contains NUL bytes, so it is not a text spec; give the path of a .cfg file", where, path);
+        return -1;
+    }
+    int rc = expand_text(s, path, t, depth, out, err);
+    free(t);
+    return rc;
+}
+
+/* libconfig 1.5 reads an integer literal with atoi(), so 4294967306 became
+ * 10 and seed 4294967297 became 1.  Parse every integer literal here at full
+ * width: one beyond 64 bits is refused; one beyond 32 bits gets libconfig's
+ * 'L' suffix (a 64-bit setting), so that every value reaches the range
+ * checks whole.  Strings and comments are skipped.  Returns the text to
+ * parse (malloc'd), or NULL with err set. */
+static char *widen_integers(const study_t *s, const char *t, char *err)
+{
+    strbuf_t b = {0};
+    int line = 1;
+    const char *p = t, *copied = t;
+    while (*p) {
+        if (*p == '\n') { line++; p++; continue; }
+        if (*p == '"') {
+            for (p++; *p && *p != '"'; p++) {
+                if (*p == '\n') line++;
+                if (*p == '\\' && p[1]) p++;
+            }
+            if (*p) p++;
+            continue;
+        }
+        if (*p == '#' || (*p == '/' && p[1] == '/')) {
+            while (*p && *p != '\n') p++;
+            continue;
+        }
+        if (*p == '/' && p[1] == '*') {
+            for (p += 2; *p && !(*p == '*' && p[1] == '/'); p++)
+                if (*p == '\n') line++;
+            if (*p) p += 2;
+            continue;
+        }
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '_' || *p == '*' || *p == '@') {
+            while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                   *p == '_' || *p == '*' || *p == '-' || *p == '@')
+                p++;
+            continue;
+        }
+        int sign = (*p == '-' || *p == '+') && p[1] >= '0' && p[1] <= '9';
+        if (!sign && !(*p >= '0' && *p <= '9')) { p++; continue; }
+        const char *tok = p;
+        p += sign;
+        int hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+        int isfloat = 0;
+        if (hex) {
+            p += 2;
+            while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')) p++;
+        } else {
+            while (*p >= '0' && *p <= '9') p++;
+            if (*p == '.') { isfloat = 1; p++; while (*p >= '0' && *p <= '9') p++; }
+            if (*p == 'e' || *p == 'E') {
+                const char *q = p + 1;
+                if (*q == '+' || *q == '-') q++;
+                if (*q >= '0' && *q <= '9') {
+                    isfloat = 1;
+                    for (p = q; *p >= '0' && *p <= '9'; p++) {}
+                }
+            }
+        }
+        if (isfloat) continue; /* atof: full double; non-finite ones are refused later */
+        int has_l = *p == 'L';
+        char num[64];
+        size_t k = (size_t)(p - tok);
+        snprintf(num, sizeof num, "%.*s", (int)(k < 63 ? k : 63), tok);
+        errno = 0;
+        long long v = hex ? (long long)strtoull(num + sign, NULL, 16) : strtoll(num, NULL, 10);
+        if (hex && sign && num[0] == '-') v = -v;
+        if (errno == ERANGE || k > 40 || (hex && k - sign > 18)) {
+            free(b.p);
+            int l = line;
+            const char *file = map_line(s, &l);
+            snprintf(err, SPEC_ERR_LEN, "%s:%d: the number %.40s%s is beyond the 64-bit integer range; give a smaller value",
+                     file, l, num, k > 40 ? "..." : "");
+            return NULL;
+        }
+        if (!has_l && (v > 2147483647LL || v < -2147483648LL)) {
+            if (sb_add(&b, copied, (size_t)(p - copied)) || sb_add(&b, "L", 1)) goto oom;
+            copied = p;
+        }
+        p += has_l;
+    }
+    if (sb_add(&b, copied, strlen(copied))) goto oom;
+    return b.p;
+oom:
+    free(b.p);
+    snprintf(err, SPEC_ERR_LEN, "%s: out of memory", s->path);
+    return NULL;
 }
 
 static int load(study_t *s, const char *path, const char *text, char *err);
@@ -525,52 +794,36 @@ static int load(study_t *s, const char *path, const char *text, char *err)
                            [P_MMD_NSCALES] = 5};
     memcpy(s->defaults, def, sizeof def);
 
-    if (text) s->text = strdup(text);
-    else {
-        struct stat sb;
-        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-            snprintf(err, SPEC_ERR_LEN, "%s: is a directory, not a spec file; give the path of a .cfg file", path);
-            return -1;
-        }
-        FILE *f = fopen(path, "rb");
-        if (!f) {
-            snprintf(err, SPEC_ERR_LEN, "%s: cannot read the spec (%s); check the path", path, strerror(errno));
-            return -1;
-        }
-        fseek(f, 0, SEEK_END);
-        long n = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        if (n < 0 || n > (16 << 20)) {
-            fclose(f);
-            if (n < 0) snprintf(err, SPEC_ERR_LEN, "%s: cannot read the spec (not a regular file); give the path of a .cfg file", path);
-            else snprintf(err, SPEC_ERR_LEN, "%s: not a spec file (%ld bytes); specs are small text files (at most 16 MiB)", path, n);
-            return -1;
-        }
-        s->text = malloc(n + 1);
-        if (!s->text || fread(s->text, 1, n, f) != (size_t)n) {
-            fclose(f);
-            snprintf(err, SPEC_ERR_LEN, "%s: read failed", path);
-            return -1;
-        }
-        s->text[n] = 0;
-        fclose(f);
-        if (strlen(s->text) != (size_t)n) {
-            snprintf(err, SPEC_ERR_LEN, "%s: contains NUL bytes, so it is not a text spec; give the path of a .cfg file", path);
-            return -1;
-        }
+    /* s->text is the effective spec (every @include expanded, without a
+     * byte-order mark): what is stored in the result file and compared on
+     * --resume.  libconfig parses it with its integers widened. */
+    map_reset();
+    strbuf_t eff = {0};
+    if (text) {
+        if (expand_text(s, path, text, 0, &eff, err)) { free(eff.p); map_reset(); return -1; }
+    } else if (expand_file(s, path, NULL, 0, 0, &eff, err)) {
+        free(eff.p);
+        map_reset();
+        return -1;
     }
+    s->text = eff.p ? eff.p : strdup("");
     if (!s->text) {
         snprintf(err, SPEC_ERR_LEN, "%s: out of memory", path);
         return -1;
     }
     if (s->text[strspn(s->text, " \t\r\n")] == 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: the spec is empty; see jobs/quick.cfg for an example", path);
+        map_reset();
         return -1;
     }
+    char *parse_text = widen_integers(s, s->text, err);
+    if (!parse_text) { map_reset(); return -1; }
     config_t cfg;
     config_init(&cfg);
     int rc = -1;
-    if (!config_read_string(&cfg, s->text)) {
+    int parsed = config_read_string(&cfg, parse_text);
+    free(parse_text);
+    if (!parsed) {
         syntax_error(s, &cfg, err);
         goto out;
     }
@@ -706,6 +959,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     rc = 0;
 out:
     config_destroy(&cfg);
+    map_reset();
     return rc;
 }
 
