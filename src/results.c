@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/file.h>
 
 struct results {
     hid_t f;
@@ -497,12 +498,38 @@ static double read_attr_f64(hid_t loc, const char *name)
     return v;
 }
 
-int results_is_ours(const char *path)
+/* Open a result file read-only.  HDF5 (1.10.7+) locks files with flock():
+ * a writer holds an exclusive lock, so a reader must not open a file that
+ * another process is writing.  results_probe has checked that nobody holds
+ * it for writing; the open itself then needs no lock (which also lets files
+ * on file systems without flock be read). */
+static hid_t open_ro(const char *path)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_file_locking(fapl, 0, 1);
+    hid_t f;
+    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, fapl); }
+    H5E_END_TRY;
+    H5Pclose(fapl);
+    return f;
+}
+
+/* Does another process hold path open for writing (an exclusive flock, as
+ * HDF5 takes for a file it writes)? */
+static int write_locked(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+    return held;
+}
+
+int results_probe(const char *path)
 {
     if (access(path, F_OK) != 0) return -1;
-    hid_t f;
-    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
+    if (write_locked(path)) return 2;
+    hid_t f = open_ro(path);
     if (f < 0) return 0;
     char fmt[64];
     int ok = read_attr_str(f, "format", fmt, sizeof fmt) == 0 && !strcmp(fmt, "aesweep-results");
@@ -510,36 +537,69 @@ int results_is_ours(const char *path)
     return ok;
 }
 
-int results_read_state(const char *path, char **spec_text, int *complete)
+int results_is_ours(const char *path)
 {
-    if (results_is_ours(path) != 1) return -1;
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return -1;
-    *complete = read_attr_f64(f, "complete") == 1;
-    *spec_text = NULL;
-    if (H5Aexists(f, "spec") > 0) {
-        hid_t a = H5Aopen(f, "spec", H5P_DEFAULT);
+    int p = results_probe(path);
+    return p == 2 ? 0 : p;
+}
+
+void results_set_inputs(results_t *r, const char *inputs)
+{
+    attr_str(r->f, "inputs", inputs ? inputs : "");
+}
+
+static char *read_attr_dup(hid_t f, const char *name)
+{
+    char *out = NULL;
+    if (H5Aexists(f, name) > 0) {
+        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5T_CSET_UTF8);
         char *s = NULL;
         if (H5Aread(a, mt, &s) >= 0 && s) {
-            *spec_text = strdup(s);
+            out = strdup(s);
             H5free_memory(s);
         }
         H5Tclose(mt), H5Aclose(a);
     }
+    return out;
+}
+
+int results_read_state(const char *path, char **spec_text, char **inputs, int *complete)
+{
+    *spec_text = NULL;
+    if (inputs) *inputs = NULL;
+    if (results_probe(path) != 1) return -1;
+    hid_t f = open_ro(path);
+    if (f < 0) return -1;
+    *complete = read_attr_f64(f, "complete") == 1;
+    *spec_text = read_attr_dup(f, "spec");
+    if (inputs) *inputs = read_attr_dup(f, "inputs");
     H5Fclose(f);
     return *spec_text ? 0 : -1;
 }
 
 int results_info(const char *path, char *err)
 {
-    if (results_is_ours(path) != 1) {
+    int pr = results_probe(path);
+    if (pr == -1) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot open (%s); check the path", path, strerror(errno));
+        return -1;
+    }
+    if (pr == 2) {
+        snprintf(err, SPEC_ERR_LEN, "%s: another process holds this file open for writing (HDF5 file lock); wait for it to close the file, or read a copy", path);
+        return -1;
+    }
+    if (pr != 1) {
         snprintf(err, SPEC_ERR_LEN, "%s: not an aesweep result file (no format=aesweep-results attribute)", path);
         return -1;
     }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = open_ro(path);
+    if (f < 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot open the result file", path);
+        return -1;
+    }
     char s[256], stages[2048], t0[64], t1[64], ver[64], commit[64];
     read_attr_str(f, "study", s, sizeof s);
     read_attr_str(f, "stages", stages, sizeof stages);

@@ -404,6 +404,60 @@ static int check_select(const study_t *s, config_setting_t *stages, char *err)
     return 0;
 }
 
+
+/* The file layout (docs/results-format.md) puts every stage in a root group
+ * beside /data and /models, and in each stage group one dataset per metric
+ * (test_mse_<test set>), its statistics (<metric>_mean ...) and the axes'
+ * scales; /data holds test_<test set> and test_<test set>_labels.  A name
+ * that one of these rules makes twice would overwrite another dataset
+ * (a stage "data" replaced the training pool; a test set "clean_mean" beside
+ * "clean" replaced the mean of test_mse_clean), so such names are refused. */
+static int check_names(const study_t *s, config_setting_t *root, char *err)
+{
+    config_setting_t *stages = config_setting_get_member(root, "stages");
+    config_setting_t *tests = config_setting_get_member(root, "tests");
+    static const char *const reserved[] = {"data", "models", NULL};
+    for (int k = 0; k < s->nstages; k++)
+        if (known(s->stages[k].name, reserved))
+            return fail(err, s, config_setting_get_elem(stages, k),
+                        "stage name \"%s\" is reserved: the result file keeps the data in /data and the models in /models; rename the stage",
+                        s->stages[k].name);
+    enum { MAXN = PLAN_MAX_METRICS_SPEC * 6 + SPEC_MAX_AXES + 8 };
+    static char names[MAXN][SPEC_NAME_LEN + 24];
+    static int owner[MAXN]; /* test set that made the name, -1 none */
+    char metrics[PLAN_MAX_METRICS_SPEC][SPEC_NAME_LEN];
+    int nm = spec_metric_names(s, metrics, PLAN_MAX_METRICS_SPEC);
+    for (int k = 0; k < s->nstages; k++) {
+        const stage_spec_t *st = &s->stages[k];
+        int n = 0;
+        for (int i = 0; i < st->naxes; i++) owner[n] = -1, snprintf(names[n++], sizeof names[0], "%s", param_names[st->axes[i].param]);
+        const char *fixed[] = {"draw", "repeat", "rank", "status", "seconds", "n_ok", "rank_busy_seconds"};
+        for (int i = 0; i < 7; i++) owner[n] = -1, snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
+        const char *suf[] = {"", "_mean", "_std", "_min", "_init_std", "_data_std"};
+        for (int m = 0; m < nm; m++)
+            for (int j = 0; j < (st->data_draws > 1 ? 6 : 4); j++) {
+                owner[n] = m < s->ntests ? m : -1;
+                snprintf(names[n++], sizeof names[0], "%s%s", metrics[m], suf[j]);
+            }
+        /* /data: test_<name> and test_<name>_labels */
+        for (int t = 0; t < s->ntests; t++) {
+            owner[n] = t, snprintf(names[n++], sizeof names[0], "/data/test_%s", s->tests[t].name);
+            owner[n] = t, snprintf(names[n++], sizeof names[0], "/data/test_%s_labels", s->tests[t].name);
+        }
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+                if (!strcmp(names[i], names[j])) {
+                    int t = owner[j] >= 0 ? owner[j] : owner[i];
+                    if (t >= 0)
+                        return fail(err, s, tests ? config_setting_get_elem(tests, t) : root,
+                                    "test name \"%s\": its dataset '%s' would overwrite another of the same name in stage %s; rename the test set (a name must not be another's name plus _mean, _std, _min, _init_std, _data_std or _labels)",
+                                    s->tests[t].name, names[j], st->name);
+                    return fail(err, s, config_setting_get_elem(stages, k), "stage %s: two datasets would be named '%s'; rename the test set or parameter that makes it", st->name, names[j]);
+                }
+    }
+    return 0;
+}
+
 int spec_has_mmd(const study_t *s)
 {
     if (s->defaults[P_MMD_LAMBDA] > 0) return 1;
@@ -956,6 +1010,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     for (int k = 0; k < s->nstages; k++)
         if (parse_stage(s, config_setting_get_elem(g, k), k, err)) goto out;
     if (check_select(s, g, err)) goto out;
+    if (check_names(s, root, err)) goto out;
     rc = 0;
 out:
     config_destroy(&cfg);
@@ -972,9 +1027,38 @@ void spec_free(study_t *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Every value a parameter can take in stage k, with its own line for messages. */
+/* Every value parameter p can take in stage k, whatever its source: the
+ * axis values, the fixed value, the default, or for an inherited parameter
+ * every value it can take in the stage it comes from (the best cell is not
+ * known before that stage runs).  Returns the count (at most max, distinct);
+ * *from names the source for messages. */
+static int stage_values(const study_t *s, int k, int p, double *vals, int max, const char **from)
+{
+    const stage_spec_t *st = &s->stages[k];
+    for (int i = 0; i < st->naxes; i++)
+        if (st->axes[i].param == p) {
+            int n = st->axes[i].nvalues < max ? st->axes[i].nvalues : max;
+            memcpy(vals, st->axes[i].values, n * sizeof(double));
+            *from = "axes";
+            return n;
+        }
+    if (st->has_fixed[p]) { vals[0] = st->fixed[p]; *from = "fixed"; return 1; }
+    if (st->inherit[p] && k > 0) {
+        const char *f;
+        int n = stage_values(s, k - 1, p, vals, max, &f);
+        *from = "inherited";
+        return n;
+    }
+    vals[0] = s->defaults[p];
+    *from = "defaults";
+    return 1;
+}
+
+/* Every value a parameter can take in stage k, with its own line for
+ * messages; one code path for values from every source.  mmd: the stage may
+ * train with the MMD loss (some mmd_lambda it can take is > 0). */
 static int check_value(const study_t *s, int k, int p, double v, const char *from, int in_dim,
-                       size_t pool, char *err)
+                       size_t pool, int mmd, char *err)
 {
     const stage_spec_t *st = &s->stages[k];
     char where[SPEC_PATH_LEN + 160];
@@ -990,8 +1074,8 @@ static int check_value(const study_t *s, int k, int p, double v, const char *fro
         snprintf(err, SPEC_ERR_LEN, "%s = %g is not above the input size %d; use hidden > %d (every hidden layer is wider than the input)", where, v, in_dim, in_dim);
         return -1;
     }
-    if (p == P_BOTTLENECK && v > 64 && s->defaults[P_MMD_LAMBDA] > 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s = %g is above 64 with the MMD loss; use at most 64", where, v);
+    if (p == P_BOTTLENECK && v > 64 && mmd) {
+        snprintf(err, SPEC_ERR_LEN, "%s = %g is above 64 with the MMD loss (mmd_lambda > 0 in this stage); use at most 64", where, v);
         return -1;
     }
     return 0;
@@ -1009,20 +1093,23 @@ int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
 
 static int check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
 {
-    for (int k = 0; k < s->nstages; k++) {
-        const stage_spec_t *st = &s->stages[k];
-        for (int p = 0; p < P_COUNT; p++) {
-            int on_axis = -1;
-            for (int i = 0; i < st->naxes; i++)
-                if (st->axes[i].param == p) on_axis = i;
-            if (on_axis >= 0) {
-                for (int v = 0; v < st->axes[on_axis].nvalues; v++)
-                    if (check_value(s, k, p, st->axes[on_axis].values[v], "axes", in_dim, pool_rows, err)) return -1;
-            } else if (!st->inherit[p]) {
-                double v = st->has_fixed[p] ? st->fixed[p] : s->defaults[p];
-                if (check_value(s, k, p, v, st->has_fixed[p] ? "fixed" : "defaults", in_dim, pool_rows, err)) return -1;
-            }
+    double *vals = malloc(SPEC_MAX_AXIS_VALUES * sizeof(double));
+    if (!vals) {
+        snprintf(err, SPEC_ERR_LEN, "%s: out of memory", s->path);
+        return -1;
+    }
+    int rc = 0;
+    for (int k = 0; k < s->nstages && !rc; k++) {
+        const char *from;
+        int mmd = 0;
+        int n = stage_values(s, k, P_MMD_LAMBDA, vals, SPEC_MAX_AXIS_VALUES, &from);
+        for (int i = 0; i < n; i++) mmd |= vals[i] > 0;
+        for (int p = 0; p < P_COUNT && !rc; p++) {
+            n = stage_values(s, k, p, vals, SPEC_MAX_AXIS_VALUES, &from);
+            for (int i = 0; i < n && !rc; i++)
+                rc = check_value(s, k, p, vals[i], from, in_dim, pool_rows, mmd, err);
         }
     }
-    return 0;
+    free(vals);
+    return rc;
 }

@@ -371,6 +371,171 @@ static int check_data_memory(const study_t *s, double limit, const char *spec_pa
     return 0;
 }
 
+
+/* ---- output and inputs ---------------------------------------------------- */
+
+/* The file part of a data path ("f.h5:/dataset" -> "f.h5"). */
+static void data_file_part(const study_t *s, const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    if (s->source == SRC_HDF5) {
+        char *c = strrchr(out, ':');
+        if (c && c[1] == '/') *c = 0;
+    }
+}
+
+/* The output path, refused before any work when it cannot be the file a
+ * run writes: empty, a folder, too long for this build or the file system,
+ * the same file as an input (compared by device and inode, so another name
+ * of the file is caught too), or in a folder that cannot be written. */
+static int check_output(const study_t *s, const char *spec_path, const char *out, char *err)
+{
+    size_t n = strlen(out);
+    if (n == 0) {
+        snprintf(err, SPEC_ERR_LEN, "the output path is empty (-o \"\"); give a file name such as results/%s.h5", s->study);
+        return -1;
+    }
+    if (n + 16 > SPEC_PATH_LEN) {
+        snprintf(err, SPEC_ERR_LEN, "the output path is %zu characters long, more than the %d this build handles; choose a shorter output (-o): %.60s...",
+                 n, SPEC_PATH_LEN - 16, out);
+        return -1;
+    }
+    const char *base = strrchr(out, '/');
+    base = base ? base + 1 : out;
+    struct stat sb;
+    if (!*base || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))) {
+        snprintf(err, SPEC_ERR_LEN, "%s: names a folder, not a file; give a file name inside it, e.g. %s%s%s.h5", out, out,
+                 n && out[n - 1] == '/' ? "" : "/", s->study);
+        return -1;
+    }
+    if (strlen(base) + 8 > 255) { /* OUT.journal must fit NAME_MAX */
+        snprintf(err, SPEC_ERR_LEN, "the output file name is %zu characters long; file names have at most 255 and aesweep adds '.journal': use at most 247 (%.40s...)",
+                 strlen(base), base);
+        return -1;
+    }
+    /* every file the run writes, against every file it reads */
+    const char *sfx[] = {"", ".tmp", ".journal", ".lock"};
+    char inputs[2 + SPEC_MAX_TESTS][SPEC_PATH_LEN];
+    const char *what[2 + SPEC_MAX_TESTS];
+    int ni = 0;
+    snprintf(inputs[ni], SPEC_PATH_LEN, "%s", spec_path), what[ni++] = "the spec";
+    if (s->source != SRC_MOONS) {
+        data_file_part(s, s->data_path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "data.path";
+        for (int t = 0; t < s->ntests; t++)
+            if (s->tests[t].path[0]) data_file_part(s, s->tests[t].path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "tests.path";
+    }
+    for (int k = 0; k < 4; k++) {
+        char o[SPEC_PATH_LEN + 16];
+        snprintf(o, sizeof o, "%s%s", out, sfx[k]);
+        struct stat so;
+        if (stat(o, &so) != 0) continue;
+        for (int i = 0; i < ni; i++) {
+            struct stat si;
+            if (stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+                snprintf(err, SPEC_ERR_LEN, "%s: the output%s%s is also an input (%s %s is the same file): writing it would destroy the input; choose another output (-o)",
+                         o, k ? " file " : "", k ? sfx[k] : "", what[i], inputs[i]);
+                return -1;
+            }
+        }
+    }
+    char dir[SPEC_PATH_LEN];
+    snprintf(dir, sizeof dir, "%s", out);
+    char *sl = strrchr(dir, '/');
+    if (sl == dir) sl[1] = 0;
+    else if (sl) *sl = 0;
+    else strcpy(dir, ".");
+    if (stat(dir, &sb) != 0 && errno == ENOENT) {
+        /* run creates a missing last folder; its parent must be writable */
+        char *s2 = strrchr(dir, '/');
+        if (s2 == dir) s2[1] = 0;
+        else if (s2) *s2 = 0;
+        else strcpy(dir, ".");
+        if (stat(dir, &sb) != 0) {
+            snprintf(err, SPEC_ERR_LEN, "%s: output folder %s does not exist (%s); create it or choose another output (-o)",
+                     spec_path, dir, strerror(errno));
+            return -1;
+        }
+    }
+    if (access(dir, W_OK) != 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: output folder %s is not writable (%s); create it or choose another output (-o)",
+                 spec_path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* What a partial run depends on besides the spec text: every data file's
+ * CRC-32 and size and the data's shape.  Appended as comment lines to the
+ * effective spec in the journal, stored in the result file's "inputs"
+ * attribute, and compared on --resume. */
+#define INPUTS_MARK "# aesweep inputs (compared on --resume):\n"
+static char *inputs_text(const study_t *s, const study_data_t *sd)
+{
+    size_t cap = 512 + (size_t)(2 + s->ntests) * (SPEC_PATH_LEN + 128);
+    char *t = malloc(cap);
+    if (!t) return NULL;
+    size_t n = snprintf(t, cap, INPUTS_MARK);
+    char f[SPEC_PATH_LEN];
+    uint32_t crc;
+    uint64_t size;
+    if (s->source != SRC_MOONS) {
+        data_file_part(s, s->data_path, f, sizeof f);
+        crc = 0, size = 0;
+        data_crc32_file(f, &crc, &size);
+        n += snprintf(t + n, cap - n, "# data %s crc32=%08x bytes=%llu rows=%zu features=%d\n", f, crc,
+                      (unsigned long long)size, sd->file_rows, sd->in_dim);
+    }
+    n += snprintf(t + n, cap - n, "# pool rows=%zu features=%d\n", sd->pool.n, sd->pool.d);
+    for (int i = 0; i < s->ntests; i++) {
+        n += snprintf(t + n, cap - n, "# test %s rows=%zu", s->tests[i].name, sd->tests[i].n);
+        if (s->tests[i].path[0]) {
+            data_file_part(s, s->tests[i].path, f, sizeof f);
+            crc = 0, size = 0;
+            data_crc32_file(f, &crc, &size);
+            n += snprintf(t + n, cap - n, " file %s crc32=%08x bytes=%llu", f, crc, (unsigned long long)size);
+        }
+        n += snprintf(t + n, cap - n, "\n");
+    }
+    return t;
+}
+
+/* A journal's header text: the effective spec, then its inputs. */
+static char *identity_text(const char *spec, const char *inputs)
+{
+    size_t a = strlen(spec), b = strlen(inputs);
+    char *t = malloc(a + b + 2);
+    if (!t) return NULL;
+    memcpy(t, spec, a);
+    size_t n = a;
+    if (a && spec[a - 1] != '\n') t[n++] = '\n';
+    memcpy(t + n, inputs, b + 1);
+    return t;
+}
+
+/* Split a journal header at its inputs section ("" when it has none). */
+static const char *identity_inputs(char *text)
+{
+    char *m = strstr(text, "\n" INPUTS_MARK);
+    if (!m) return "";
+    m[1] = 0; /* text is now the spec alone */
+    return m + 1 + strlen(INPUTS_MARK);
+}
+
+/* The first input line that differs, for the message. */
+static void first_input_change(const char *was, const char *now, char *out, size_t n)
+{
+    while (*was && *now) {
+        size_t ka = strcspn(was, "\n"), kb = strcspn(now, "\n");
+        if (ka != kb || strncmp(was, now, ka)) break;
+        was += ka + (was[ka] != 0), now += kb + (now[kb] != 0);
+    }
+    if (!strncmp(was, "# ", 2)) was += 2;
+    if (!strncmp(now, "# ", 2)) now += 2;
+    int ka = (int)strcspn(was, "\n"), kb = (int)strcspn(now, "\n");
+    snprintf(out, n, "was '%.*s', now '%.*s'", ka > 150 ? 150 : ka, *was ? was : "(not recorded)", kb > 150 ? 150 : kb,
+             *now ? now : "(none)");
+}
+
 /* ---- validate ------------------------------------------------------------ */
 
 int sweep_validate(const sweep_opts_t *o)
@@ -406,25 +571,15 @@ int sweep_validate(const sweep_opts_t *o)
         return AES_EXIT_USAGE;
     }
     const char *out = o->output ? o->output : s.output;
-    int ours = results_is_ours(out);
-    if (ours == 0) {
-        fprintf(stderr, "aesweep: %s: exists and is not an aesweep result file; choose another output (-o) or move it away\n", out);
+    if (check_output(&s, o->spec_path, out, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
         study_data_free(&sd), spec_free(&s);
         return AES_EXIT_USAGE;
     }
-    char dir[SPEC_PATH_LEN];
-    snprintf(dir, sizeof dir, "%s", out);
-    char *sl = strrchr(dir, '/');
-    if (sl) *sl = 0; else strcpy(dir, ".");
-    struct stat sb;
-    if (stat(dir, &sb) != 0 && errno == ENOENT) {
-        /* run creates a missing last folder; its parent must be writable */
-        char *s2 = strrchr(dir, '/');
-        if (s2) *s2 = 0; else strcpy(dir, ".");
-    }
-    if (access(dir, W_OK) != 0) {
-        fprintf(stderr, "aesweep: %s: output folder %s is not writable (%s); create it or choose another output (-o)\n",
-                o->spec_path, dir, strerror(errno));
+    int ours = results_probe(out);
+    if (ours == 0 || ours == 2) {
+        if (ours == 0) fprintf(stderr, "aesweep: %s: exists and is not an aesweep result file; choose another output (-o) or move it away\n", out);
+        else fprintf(stderr, "aesweep: %s: another process holds this file open for writing (HDF5 file lock); wait for it to finish or choose another output (-o)\n", out);
         study_data_free(&sd), spec_free(&s);
         return AES_EXIT_USAGE;
     }
@@ -615,38 +770,56 @@ int sweep_run(const sweep_opts_t *o)
     char lpath[SPEC_PATH_LEN + 16];
     snprintf(lpath, sizeof lpath, "%s.lock", out);
     int lock_fd = -1, lock_deferred = 0;
+    char *ident = NULL; /* journal header: effective spec + inputs */
+    char *inputs = NULL;
+    if (!rc && rank == 0 && check_output(&s, o->spec_path, out, err)) rc = AES_EXIT_USAGE;
+    if (!rc && rank == 0) {
+        inputs = inputs_text(&s, &sd);
+        ident = inputs ? identity_text(s.text, inputs) : NULL;
+        if (!ident) {
+            snprintf(err, SPEC_ERR_LEN, "out of memory");
+            rc = AES_EXIT_RUNTIME;
+        }
+    }
     if (!rc && rank == 0) {
         /* one run per output: a second run (or a resume while the old ranks
          * are still dying) would interleave journal records */
         lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
         if (lock_fd < 0 && errno == ENOENT)
             lock_deferred = 1; /* no output folder yet: nothing to lock against */
-        else if (lock_fd >= 0 && flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        else if (lock_fd < 0) {
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot create the lock file %s (%s); the output folder must be writable: choose another output (-o)",
+                     out, lpath, strerror(errno));
+            rc = AES_EXIT_USAGE;
+        } else if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
             close(lock_fd); /* not ours: never unlink another run's lock */
             lock_fd = -2;
-        }
-        if (lock_fd < 0 && !lock_deferred) {
             snprintf(err, SPEC_ERR_LEN, "%s: another aesweep run is using this output (%s is locked); wait for it to finish or choose another output (-o)",
                      out, lpath);
             rc = AES_EXIT_USAGE;
         }
     }
+    /* Nothing is removed here: a refused command changes nothing.  --fresh
+     * discards the old journal only when the new one replaces it
+     * (journal_open, after every check). */
     if (!rc && rank == 0) {
-        int ours = results_is_ours(out);
+        int ours = results_probe(out);
         if (ours == 0) {
             snprintf(err, SPEC_ERR_LEN, "%s: exists and is not an aesweep result file; choose another output (-o) or move it away", out);
             rc = AES_EXIT_USAGE;
+        } else if (ours == 2) {
+            snprintf(err, SPEC_ERR_LEN, "%s: another process holds this file open for writing (HDF5 file lock); wait for it to finish or choose another output (-o)", out);
+            rc = AES_EXIT_USAGE;
         }
         int jr = rc ? -1 : journal_read(jpath, &jd, &jvalid, err);
+        const char *jinputs = jr == 0 ? identity_inputs(jd.spec_text) : "";
         if (jr == -2 && o->fresh) {
             journal_data_free(&jd);
-            unlink(jpath); /* --fresh discards even an unreadable journal */
             jvalid = 0;
             err[0] = 0;
         } else if (jr == -2) rc = AES_EXIT_USAGE;
         else if (jr == 0 && o->fresh) {
             journal_data_free(&jd);
-            unlink(jpath);
             jvalid = 0;
         } else if (jr == 0 && !o->resume) {
             snprintf(err, SPEC_ERR_LEN, "%s: a partial run of this output exists (%zu tasks journaled); continue it with --resume or discard it with --fresh",
@@ -658,13 +831,25 @@ int sweep_run(const sweep_opts_t *o)
             snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s); restore it, or start over with --fresh",
                      o->spec_path, jpath, diff);
             rc = AES_EXIT_USAGE;
+        } else if (jr == 0 && strcmp(jinputs, inputs + strlen(INPUTS_MARK)) != 0) {
+            char diff[400];
+            first_input_change(jinputs, inputs + strlen(INPUTS_MARK), diff, sizeof diff);
+            snprintf(err, SPEC_ERR_LEN, "%s: the data changed since the partial run in %s (%s): its finished cells would mix with cells of other data; restore the data, or start over with --fresh",
+                     o->spec_path, jpath, diff);
+            rc = AES_EXIT_USAGE;
         } else if (jr == -1 && o->resume) {
-            char *done_spec = NULL;
+            char *done_spec = NULL, *done_inputs = NULL;
             int complete = 0;
-            if (results_read_state(out, &done_spec, &complete) == 0 && complete) {
-                if (strcmp(done_spec, s.text) == 0) {
+            if (results_read_state(out, &done_spec, &done_inputs, &complete) == 0 && complete) {
+                if (strcmp(done_spec, s.text) == 0 && (!done_inputs || !strcmp(done_inputs, inputs))) {
                     if (!o->quiet) fprintf(stderr, "aesweep: %s is already complete for this spec; nothing to resume\n", out);
                     already_complete = 1;
+                } else if (strcmp(done_spec, s.text) == 0) {
+                    char diff[400];
+                    first_input_change(done_inputs + strlen(INPUTS_MARK), inputs + strlen(INPUTS_MARK), diff, sizeof diff);
+                    snprintf(err, SPEC_ERR_LEN, "%s: complete, but for other data (%s); run without --resume to replace it, or choose another output (-o)",
+                             out, diff);
+                    rc = AES_EXIT_USAGE;
                 } else {
                     char diff[256];
                     first_difference(done_spec, s.text, diff, sizeof diff);
@@ -675,6 +860,7 @@ int sweep_run(const sweep_opts_t *o)
             } else if (!o->quiet)
                 fprintf(stderr, "aesweep: no journal at %s; starting from the beginning\n", jpath);
             free(done_spec);
+            free(done_inputs);
         }
     }
     if (!rc && rank == 0) {
@@ -712,6 +898,7 @@ int sweep_run(const sweep_opts_t *o)
         release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
+        free(ident), free(inputs);
         spec_free(&s);
         return AES_EXIT_USAGE;
     }
@@ -721,6 +908,7 @@ int sweep_run(const sweep_opts_t *o)
         release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
+        free(ident), free(inputs);
         spec_free(&s);
         return AES_EXIT_OK;
     }
@@ -730,7 +918,8 @@ int sweep_run(const sweep_opts_t *o)
     results_now_iso(start);
     if (rank == 0) {
         res = results_open(out, &s, &sd, nranks, start, err);
-        if (res && journal_open(&jr, jpath, s.text, jd.n ? jvalid : 0, err)) {
+        if (res) results_set_inputs(res, inputs);
+        if (res && journal_open(&jr, jpath, ident, jd.n ? jvalid : 0, err)) {
             results_abort(res);
             res = NULL;
         }
@@ -744,6 +933,7 @@ int sweep_run(const sweep_opts_t *o)
         release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
+        free(ident), free(inputs);
         spec_free(&s);
         return rc ? rc : AES_EXIT_USAGE;
     }
@@ -929,8 +1119,12 @@ int sweep_run(const sweep_opts_t *o)
                 plan_select_best(&p);
                 double mx = 0, sum = 0;
                 for (int i = 0; i < nranks; i++) { sum += r.busy[i]; if (r.busy[i] > mx) mx = r.busy[i]; }
-                snprintf(line, sizeof line, "balance %.3f; best %s = %.6g%s", mx > 0 ? sum / nranks / mx : 1.0,
-                         p.metric_names[p.select_metric], p.best_value, p.nskipped ? " (some cells skipped: diverged)" : "");
+                if (p.best_cell >= 0)
+                    snprintf(line, sizeof line, "balance %.3f; best %s = %.6g%s", mx > 0 ? sum / nranks / mx : 1.0,
+                             p.metric_names[p.select_metric], p.best_value, p.nskipped ? " (some cells skipped: diverged)" : "");
+                else /* best_value is not a value then: say why there is none */
+                    snprintf(line, sizeof line, "balance %.3f; no best cell: every cell diverged (lower lr or change the grid)",
+                             mx > 0 ? sum / nranks / mx : 1.0);
             }
             progress_finish(&prog, complete ? line : "interrupted");
             if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
@@ -1010,6 +1204,7 @@ int sweep_run(const sweep_opts_t *o)
     MPI_Bcast(&final, 1, MPI_INT, 0, MPI_COMM_WORLD);
     journal_data_free(&jd);
     study_data_free(&sd);
+    free(ident), free(inputs);
     spec_free(&s);
     return final;
 }

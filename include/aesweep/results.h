@@ -26,8 +26,13 @@ void results_abort(results_t *r); /* close and delete the temporary file; NULL h
 
 /* Is path an aesweep result file? 1 yes, 0 no (exists but other), -1 absent. */
 int results_is_ours(const char *path);
-/* Spec text (caller frees) and completeness of an existing result file; 0 ok. */
-int results_read_state(const char *path, char **spec_text, int *complete);
+/* As results_is_ours, and 2: another process holds it open for writing. */
+int results_probe(const char *path);
+/* Spec text, inputs (see sweep.c; NULL in files without them; caller frees
+ * both) and completeness of an existing result file; 0 ok. */
+int results_read_state(const char *path, char **spec_text, char **inputs, int *complete);
+/* Record the run's inputs (data files' CRCs, shapes) as the "inputs" attribute. */
+void results_set_inputs(results_t *r, const char *inputs);
 /* Print a summary of a result file to stdout. */
 int results_info(const char *path, char *err);
 
