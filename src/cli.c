@@ -25,6 +25,7 @@
 #include "aesweep/task.h"
 #include "aesweep/version.h"
 #include <cblas.h>
+#include <hdf5.h>
 #include <errno.h>
 #include <math.h>
 #include <mpi.h>
@@ -554,7 +555,22 @@ static int print_completion(int argc, char **argv)
  * would restart the pool; aesweep makes none. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
 
+static int dispatch(int argc, char **argv);
+
 int cli_main(int argc, char **argv)
+{
+    /* HDF5 closes itself at exit unless told not to: after a failed close
+     * (disk full) that handler crashes, so close it here only when safe. */
+    H5dont_atexit();
+    /* HDF5 prints its whole error stack (a dozen HDF5-DIAG lines) on every
+     * failed call; aesweep turns the stack into its one-line messages. */
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    int rc = dispatch(argc, argv);
+    if (!results_close_failed()) H5close();
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     /* One BLAS thread per process: parallelism comes from MPI ranks.  With
      * one thread OpenBLAS never restarts its pool, so stop it. */

@@ -282,6 +282,35 @@ done:
 
 /* ---- HDF5 --------------------------------------------------------------- */
 
+typedef struct {
+    char *out;
+    size_t n;
+} h5err_t;
+
+static herr_t h5_innermost(unsigned n, const H5E_error2_t *e, void *ctx)
+{
+    h5err_t *c = ctx;
+    if (n == 0 && e->desc) snprintf(c->out, c->n, "%s", e->desc);
+    return 0;
+}
+
+/* HDF5's automatic error printing is off (cli_main): its stack is a dozen
+ * lines per failure.  The innermost entry (the first pushed: the walk
+ * upward starts there) names the real cause, e.g. "data error detected by
+ * Fletcher32 checksum"; call right after the failing HDF5 call. */
+const char *data_h5_error(char *out, size_t n)
+{
+    h5err_t c = {out, n};
+    out[0] = 0;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_innermost, &c);
+    if (!out[0]) snprintf(out, n, "HDF5 error");
+    char *t = strstr(out, ": time ="); /* the low-level write error's dump of its arguments */
+    if (t) *t = 0;
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 32) *p = ' ';
+    return out;
+}
+
 static int load_h5(dataset_t *out, const char *spec, char *err)
 {
     memset(out, 0, sizeof *out);
@@ -334,7 +363,30 @@ static int load_h5(dataset_t *out, const char *spec, char *err)
         goto done;
     }
     if (d < 0) {
-        if (exists)
+        H5L_info_t li;
+        htri_t target = -1;
+        int lk = -1;
+        if (exists) {
+            H5E_BEGIN_TRY
+            {
+                if (H5Lget_info(f, dname, &li, H5P_DEFAULT) >= 0) lk = li.type;
+                target = H5Oexists_by_name(f, dname, H5P_DEFAULT);
+            }
+            H5E_END_TRY;
+        }
+        if (exists && (lk == H5L_TYPE_EXTERNAL || lk == H5L_TYPE_SOFT) && target <= 0) {
+            char val[1024] = "", shown[1100] = "?";
+            const char *ef = NULL, *eo = NULL;
+            unsigned fl;
+            if (li.u.val_size < sizeof val && H5Lget_val(f, dname, val, sizeof val, H5P_DEFAULT) >= 0) {
+                if (lk == H5L_TYPE_EXTERNAL && H5Lunpack_elink_val(val, li.u.val_size, &fl, &ef, &eo) >= 0)
+                    snprintf(shown, sizeof shown, "%s:%s", ef, eo);
+                else if (lk == H5L_TYPE_SOFT)
+                    snprintf(shown, sizeof shown, "%s", val);
+            }
+            snprintf(err, DATA_ERR_LEN, "%s: '%s' is a dangling %s link to %s (the target does not exist); restore the target or name the dataset itself",
+                     path, dname, lk == H5L_TYPE_EXTERNAL ? "external" : "soft", shown);
+        } else if (exists)
             snprintf(err, DATA_ERR_LEN, "%s: '%s' is not a dataset (a group?); name a dataset, list them with h5ls -r %s", path, dname, path);
         else
             snprintf(err, DATA_ERR_LEN, "%s: no dataset '%s'; list them with h5ls -r %s", path, dname, path);
@@ -374,15 +426,33 @@ static int load_h5(dataset_t *out, const char *spec, char *err)
                  (double)dims[0] * (double)dims[1] * 4.0 / 1073741824.0);
         goto done;
     }
-    if (H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->x) < 0) {
-        snprintf(err, DATA_ERR_LEN, "%s:%s: read failed", path, dname);
+    herr_t rd;
+    H5E_BEGIN_TRY { rd = H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->x); }
+    H5E_END_TRY;
+    if (rd < 0) {
+        char why[256];
+        data_h5_error(why, sizeof why);
+        snprintf(err, DATA_ERR_LEN, "%s:%s: cannot read the dataset (HDF5: %s); the file or a file it refers to is damaged or missing, re-create it",
+                 path, dname, why);
         data_free(out);
         goto done;
     }
     for (size_t i = 0; i < out->n * (size_t)out->d; i++)
         if (!isfinite(out->x[i])) {
-            snprintf(err, DATA_ERR_LEN, "%s:%s: element [%zu][%zu] is not finite; remove or impute it",
-                     path, dname, i / out->d, i % out->d);
+            /* read that element as double: a finite float64 beyond the
+             * float range became inf in the conversion */
+            double v = NAN;
+            hsize_t at[2] = {i / out->d, i % out->d}, one[2] = {1, 1};
+            hid_t ms = H5Screate_simple(2, one, NULL);
+            H5Sselect_hyperslab(sp, H5S_SELECT_SET, at, NULL, one, NULL);
+            H5Dread(d, H5T_NATIVE_DOUBLE, ms, sp, H5P_DEFAULT, &v);
+            H5Sclose(ms);
+            if (isfinite(v))
+                snprintf(err, DATA_ERR_LEN, "%s:%s: element [%zu][%zu] = %g is outside the float range (|x| <= 3.4e38); rescale the data",
+                         path, dname, i / out->d, i % out->d, v);
+            else
+                snprintf(err, DATA_ERR_LEN, "%s:%s: element [%zu][%zu] is not finite; remove or impute it",
+                         path, dname, i / out->d, i % out->d);
             data_free(out);
             goto done;
         }

@@ -40,6 +40,13 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
     memset(jd, 0, sizeof *jd);
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == 0) {
+        /* 0.3.0 left an empty journal when the disk was full at the start:
+         * it holds nothing, so it is no journal (journal_open replaces it) */
+        fclose(f);
+        return -1;
+    }
     char magic[sizeof J_MAGIC];
     uint32_t slen;
     if (fread(magic, 1, sizeof J_MAGIC - 1, f) != sizeof J_MAGIC - 1 ||
@@ -92,15 +99,25 @@ void journal_data_free(journal_data_t *jd)
 int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err)
 {
     j->last_sync = mono();
+    j->failed = 0;
+    j->good = append_at;
     if (append_at > 0) {
         j->fd = open(path, O_WRONLY);
         if (j->fd < 0 || ftruncate(j->fd, append_at) || lseek(j->fd, append_at, SEEK_SET) < 0) {
             snprintf(err, 512, "%s: cannot reopen the journal (%s)", path, strerror(errno));
+            if (j->fd >= 0) close(j->fd);
+            j->fd = -1;
             return -1;
         }
         return 0;
     }
-    j->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* A new journal is written beside the old path and renamed over it once
+     * its header is on disk: a full disk at the start leaves no empty or
+     * half-headed journal that --resume would refuse, and --fresh keeps the
+     * old one until the new one exists. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.new", path);
+    j->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (j->fd < 0) {
         snprintf(err, 512, "%s: cannot create the journal (%s); check that the output folder is writable",
                  path, strerror(errno));
@@ -108,11 +125,14 @@ int journal_open(journal_t *j, const char *path, const char *spec_text, long app
     }
     uint32_t slen = (uint32_t)strlen(spec_text);
     if (write_all(j->fd, J_MAGIC, sizeof J_MAGIC - 1) || write_all(j->fd, &slen, 4) ||
-        write_all(j->fd, spec_text, slen)) {
-        snprintf(err, 512, "%s: cannot write the journal (%s)", path, strerror(errno));
+        write_all(j->fd, spec_text, slen) || fdatasync(j->fd) || rename(tmp, path)) {
+        snprintf(err, 512, "%s: cannot write the journal (%s); free space or choose another output (-o)", path, strerror(errno));
+        close(j->fd);
+        j->fd = -1;
+        unlink(tmp);
         return -1;
     }
-    fdatasync(j->fd);
+    j->good = (long)(sizeof J_MAGIC - 1 + 4 + slen);
     return 0;
 }
 
@@ -126,8 +146,20 @@ int journal_append(journal_t *j, const double *payload, size_t n)
     memcpy(buf, hdr, 8);
     memcpy(buf + 8, payload, nb);
     memcpy(buf + 8 + nb, &crc, 4);
+    if (j->failed) {
+        free(buf);
+        return -1;
+    }
     int rc = write_all(j->fd, buf, tot); /* one write: a record is never interleaved */
     free(buf);
+    if (rc) {
+        /* disk full or an I/O error: cut the torn record off so that the
+         * journal ends with a whole one (--resume reads it), and stop */
+        j->failed = errno ? errno : EIO;
+        if (ftruncate(j->fd, j->good) == 0) lseek(j->fd, j->good, SEEK_SET);
+        return -1;
+    }
+    j->good += (long)tot;
     double t = mono();
     if (t - j->last_sync > 1.0) {
         fdatasync(j->fd);

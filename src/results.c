@@ -25,6 +25,13 @@ struct results {
     const study_t *s;
 };
 
+/* A failed H5Fclose (disk full) leaves a half-destroyed file object behind
+ * in HDF5 1.10, and the library's exit handler (H5_term_library) then
+ * dereferences it: SIGSEGV at exit.  cli_main therefore calls H5dont_atexit
+ * and closes the library itself only when no close failed. */
+static int g_close_failed;
+int results_close_failed(void) { return g_close_failed; }
+
 void results_now_iso(char out[32])
 {
     time_t t = time(NULL);
@@ -109,8 +116,10 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
     H5E_BEGIN_TRY { r->f = H5Fcreate(r->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
     H5E_END_TRY;
     if (r->f < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot create (%s); check that the folder exists and is writable",
-                 r->tmp_path, strerror(errno));
+        int e = errno;
+        unlink(r->tmp_path); /* H5Fcreate may have left an empty file (disk full) */
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot create the result file (%s); free space or choose another output (-o)",
+                 r->tmp_path, strerror(e));
         free(r);
         return NULL;
     }
@@ -334,7 +343,15 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     for (int d = 0; d < p->ndims; d++) H5Dclose(scales[d]);
     H5Dclose(rscale);
     H5Gclose(g);
-    H5Fflush(r->f, H5F_SCOPE_GLOBAL);
+    errno = 0;
+    if (H5Fflush(r->f, H5F_SCOPE_GLOBAL) < 0) {
+        int en = errno;
+        char why[256];
+        data_h5_error(why, sizeof why);
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the result file (%s; HDF5: %s); the journal keeps the finished tasks: free space and run with --resume",
+                 r->tmp_path, en ? strerror(en) : "I/O error", why);
+        return -1;
+    }
     return 0;
 }
 
@@ -437,11 +454,18 @@ int results_close(results_t *r, int complete, size_t done, size_t total, char *e
     attr_i64(r->f, "complete", complete);
     attr_i64(r->f, "tasks_done", (long long)done);
     attr_i64(r->f, "tasks_total", (long long)total);
+    errno = 0;
     herr_t e = H5Fclose(r->f);
     r->f = -1;
     int rc = 0;
     if (e < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: closing the result file failed (disk full?); nothing was renamed", r->tmp_path);
+        int en = errno;
+        char why[256];
+        data_h5_error(why, sizeof why);
+        g_close_failed = 1;
+        unlink(r->tmp_path);
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the result file (%s; HDF5: %s); nothing was renamed and the journal keeps the finished tasks: free space and run with --resume",
+                 r->tmp_path, en ? strerror(en) : "I/O error", why);
         rc = -1;
     } else {
         int fd = open(r->tmp_path, O_RDONLY);
@@ -458,7 +482,7 @@ int results_close(results_t *r, int complete, size_t done, size_t total, char *e
 void results_abort(results_t *r)
 {
     if (!r) return;
-    if (r->f >= 0) H5Fclose(r->f);
+    if (r->f >= 0 && H5Fclose(r->f) < 0) g_close_failed = 1;
     unlink(r->tmp_path);
     free(r);
 }

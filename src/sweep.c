@@ -57,6 +57,7 @@ typedef struct {
     double *busy;        /* root: [nranks] */
     int any_interrupted;
     int failed;          /* a rank could not run a task (out of memory) */
+    int journal_failed;  /* root: a journal write failed (disk full, I/O error) */
     float **cell_params; /* root: [ntasks] arenas at every slot, for tasks that ship them */
     size_t *cell_nparams;
     double *rxbuf;
@@ -109,7 +110,10 @@ static void root_accept(run_t *r, const double *pl, int from_journal)
         for (size_t i = 0; i < (size_t)ns * np; i++) r->cell_params[task][i] = (float)pp[i];
         r->cell_nparams[task] = np;
     }
-    if (!from_journal && r->j) journal_append(r->j, pl, payload_len(p, np));
+    if (!from_journal && r->j && journal_append(r->j, pl, payload_len(p, np)) && !r->journal_failed) {
+        r->journal_failed = 1; /* disk full: stop, what is journaled stands */
+        r->stop = 1;
+    }
     if (!was_done && r->prog && !from_journal) progress_update(r->prog, 1, p->tasks[task].cost);
 }
 
@@ -404,7 +408,7 @@ static int check_output(const study_t *s, const char *spec_path, const char *out
     base = base ? base + 1 : out;
     struct stat sb;
     if (!*base || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-        snprintf(err, SPEC_ERR_LEN, "%s: names a folder, not a file; give a file name inside it, e.g. %s%s%s.h5", out, out,
+        snprintf(err, SPEC_ERR_LEN, "%s: names a folder, not a file; give a file name inside it (-o), e.g. %s%s%s.h5", out, out,
                  n && out[n - 1] == '/' ? "" : "/", s->study);
         return -1;
     }
@@ -923,19 +927,20 @@ int sweep_run(const sweep_opts_t *o)
             results_abort(res);
             res = NULL;
         }
-        rc = res ? 0 : AES_EXIT_USAGE;
+        rc = res ? 0 : AES_EXIT_RUNTIME; /* the output was checked: an I/O error (disk full) */
         if (!o->quiet && res)
             fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, s.study,
                     s.nstages, nranks, out, jd.n ? " (resuming)" : "");
     }
-    if (agree(rc)) {
+    int worst = agree(rc);
+    if (worst) {
         if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
         release_lock(lock_fd, lpath);
         journal_data_free(&jd);
         study_data_free(&sd);
         free(ident), free(inputs);
         spec_free(&s);
-        return rc ? rc : AES_EXIT_USAGE;
+        return worst;
     }
 
     double prev_best[P_COUNT];
@@ -1127,7 +1132,11 @@ int sweep_run(const sweep_opts_t *o)
                              mx > 0 ? sum / nranks / mx : 1.0);
             }
             progress_finish(&prog, complete ? line : "interrupted");
-            if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
+            if (r.journal_failed) {
+                fprintf(stderr, "aesweep: %s: cannot write the journal (%s); the tasks journaled before stand: free space and run with --resume\n",
+                        jpath, strerror(jr.failed));
+                msg[0] = 2;
+            } else if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
                 (complete && write_models(res, &p, &sd, &r, err))) {
                 fprintf(stderr, "aesweep: %s\n", err);
                 msg[0] = 2;

@@ -37,6 +37,8 @@ int data_moons(dataset_t *out, size_t n, double noise, uint64_t key);
  * fields, NaN and infinities with the file and line. */
 int data_load_csv(dataset_t *out, const char *path, int header, int label_col, char *err);
 
+/* The innermost message of HDF5's error stack, one line (for err texts). */
+const char *data_h5_error(char *out, size_t n);
 /* "file.h5:/group/dataset", a rank-2 numeric dataset (read as float). */
 int data_load_h5(dataset_t *out, const char *spec, char *err);
 

@@ -16,6 +16,8 @@
 typedef struct {
     int fd;
     double last_sync;
+    long good;  /* bytes up to the end of the last whole record */
+    int failed; /* errno of a failed append (0: none); later appends are refused */
 } journal_t;
 
 typedef struct {
@@ -31,6 +33,8 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
 void journal_data_free(journal_data_t *jd);
 /* Create a fresh journal (truncating) or open for append at valid_bytes. */
 int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err);
+/* 0, or -1 after a write error (j->failed holds errno; the torn record is
+ * cut off, so the journal still ends with a whole record). */
 int journal_append(journal_t *j, const double *payload, size_t n);
 void journal_sync(journal_t *j);
 void journal_close(journal_t *j);

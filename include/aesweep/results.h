@@ -36,6 +36,8 @@ void results_set_inputs(results_t *r, const char *inputs);
 /* Print a summary of a result file to stdout. */
 int results_info(const char *path, char *err);
 
+/* Did an HDF5 file close fail (then the library must not be closed: see results.c)? */
+int results_close_failed(void);
 /* ISO 8601 UTC timestamp of now. */
 void results_now_iso(char out[32]);
 

@@ -1,0 +1,111 @@
+"""Disk full: `aesweep run` on a small tmpfs (mounted by the CTest fixture in
+tests/diskfull.cmake; AESWEEP_FULL_DIR names it) ends with one line and exit
+3, never a signal; it leaves no empty journal and nothing at the final path;
+and `--resume` once space is freed gives the same file as an uninterrupted
+run (metric datasets and models byte for byte, tests/h5_compare.py).
+"""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BIN = os.environ["AESWEEP_BIN"]
+FULL = os.environ["AESWEEP_FULL_DIR"]
+PY = os.environ.get("PYTHON", sys.executable)
+SPEC = os.path.join(HERE, "specs", "diskfull.cfg")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1")
+MPI_NOISE = re.compile(r"^(\[[\w.-]+:\d+\]|-{20,}|\s*$)")
+
+
+def run(out, *extra, cwd=None):
+    p = subprocess.run([BIN, "run", SPEC, "-o", out, "--quiet", *extra], env=ENV, capture_output=True,
+                       text=True, timeout=300, cwd=cwd)
+    lines = [l for l in p.stderr.splitlines() if not MPI_NOISE.match(l)]
+    return p.returncode, lines
+
+
+def resize(kib):
+    subprocess.run(["mount", "-o", f"remount,size={kib}k", FULL], check=True)
+
+
+@pytest.fixture
+def full_dir():
+    """The tmpfs, emptied and back at 96 KiB."""
+    for f in os.listdir(FULL):
+        os.unlink(os.path.join(FULL, f))
+    resize(96)
+    yield FULL
+    for f in os.listdir(FULL):
+        os.unlink(os.path.join(FULL, f))
+    resize(96)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp("ref") / "ref.h5")
+    rc, lines = run(out)
+    assert rc == 0, lines
+    return out
+
+
+def fill(d):
+    """Fill the file system to the last block."""
+    fd = os.open(os.path.join(d, "filler"), os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        while os.write(fd, b"\0" * 512) > 0:
+            pass
+    except OSError:
+        pass
+    os.close(fd)
+
+
+def same(a, b):
+    p = subprocess.run([PY, os.path.join(HERE, "h5_compare.py"), a, b], capture_output=True, text=True)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_full_at_start_then_resume(full_dir, reference):
+    fill(full_dir)
+    out = os.path.join(full_dir, "out.h5")
+    rc, lines = run(out)
+    assert rc == 3, (rc, lines)
+    assert len(lines) == 1 and lines[0].startswith("aesweep: ") and "No space left" in lines[0], lines
+    # nothing but the filler: no empty journal, no temporary or lock file
+    assert sorted(os.listdir(full_dir)) == ["filler"]
+    os.unlink(os.path.join(full_dir, "filler"))
+    resize(2048)
+    rc, lines = run(out, "--resume")
+    assert rc == 0, lines
+    same(reference, out)
+
+
+def test_full_while_writing_then_resume(full_dir, reference):
+    out = os.path.join(full_dir, "out.h5")
+    rc, lines = run(out)
+    assert rc == 3, (rc, lines)
+    assert len(lines) == 1 and "No space left" in lines[0] and "--resume" in lines[0], lines
+    left = sorted(os.listdir(full_dir))
+    assert left == ["out.h5.journal"], left  # no half-written file at the final path, no .tmp
+    # the journal holds finished tasks that --resume reads
+    p = subprocess.run([BIN, "info", out], env=ENV, capture_output=True, text=True)
+    assert p.returncode == 0 and "finished tasks" in p.stdout, p.stdout + p.stderr
+    n = int(re.search(r"(\d+) finished tasks", p.stdout).group(1))
+    assert n >= 4, p.stdout
+    resize(2048)
+    rc, lines = run(out, "--resume")
+    assert rc == 0, lines
+    assert sorted(os.listdir(full_dir)) == ["out.h5"]
+    same(reference, out)
+
+
+def test_empty_journal_is_no_journal(tmp_path, reference):
+    """0.3.0 left a 0-byte journal when the disk was full at the start; it
+    holds nothing, so --resume starts over instead of refusing it."""
+    out = str(tmp_path / "out.h5")
+    open(out + ".journal", "wb").close()
+    rc, lines = run(out, "--resume")
+    assert rc == 0, lines
+    same(reference, out)
