@@ -106,6 +106,8 @@ static void json_num(const char *key, double v)
 static int cmd_train(int argc, char **argv)
 {
     const char *data = "moons", *scaler = "none", *stage = "train", *kernel = "rbf";
+    const char *hidden = NULL, *arch = "mlp", *act = "relu"; /* hidden: as given, number or list */
+    int above = 0;
     double v[P_COUNT] = {[P_TRAIN_SIZE] = 9000, [P_EPOCHS] = 1000, [P_LR] = 0.002, [P_HIDDEN] = 20,
                          [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0, [P_MMD_LAMBDA] = 0,
                          [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1, [P_MMD_NSCALES] = 5};
@@ -113,12 +115,13 @@ static int cmd_train(int argc, char **argv)
     unsigned long long seed_u = 1;
     int json = 0;
     static const struct { const char *flag; int p; } pf[] = {
-        {"--train-size", P_TRAIN_SIZE}, {"--epochs", P_EPOCHS}, {"--lr", P_LR}, {"--hidden", P_HIDDEN},
+        {"--train-size", P_TRAIN_SIZE}, {"--epochs", P_EPOCHS}, {"--lr", P_LR},
         {"--layers", P_LAYERS}, {"--bottleneck", P_BOTTLENECK}, {"--batch-size", P_BATCH_SIZE},
         {"--mmd-lambda", P_MMD_LAMBDA}, {"--mmd-scale", P_MMD_SCALE}, {"--mmd-nscales", P_MMD_NSCALES}};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--json")) { json = 1; continue; }
+        if (!strcmp(a, "--hidden-above-input")) { above = 1; continue; }
         int matched = 0;
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         for (size_t k = 0; k < sizeof pf / sizeof pf[0]; k++)
@@ -131,7 +134,8 @@ static int cmd_train(int argc, char **argv)
             if (!val && (!strcmp(a, "--data") || !strcmp(a, "--seed") || !strcmp(a, "--noise") ||
                          !strcmp(a, "--scaler") || !strcmp(a, "--stage") || !strcmp(a, "--repeat") ||
                          !strcmp(a, "--pool") || !strcmp(a, "--test-size") ||
-                         !strcmp(a, "--mmd-kernel")))
+                         !strcmp(a, "--mmd-kernel") || !strcmp(a, "--hidden") ||
+                         !strcmp(a, "--arch") || !strcmp(a, "--activation")))
                 return bad("%s needs a value%s", a, "");
             if (!strcmp(a, "--data")) data = val;
             else if (!strcmp(a, "--seed")) {
@@ -156,6 +160,9 @@ static int cmd_train(int argc, char **argv)
             else if (!strcmp(a, "--scaler")) scaler = val;
             else if (!strcmp(a, "--stage")) stage = val;
             else if (!strcmp(a, "--mmd-kernel")) kernel = val;
+            else if (!strcmp(a, "--hidden")) hidden = val;
+            else if (!strcmp(a, "--arch")) arch = val;
+            else if (!strcmp(a, "--activation")) act = val;
             else return bad("unknown flag '%s' for train%s", a, "");
         }
         i++;
@@ -164,6 +171,16 @@ static int cmd_train(int argc, char **argv)
         return bad("--repeat must be an integer 0..99999 (a stage has at most 100000 repeats)%s%s", "", "");
     if (strcmp(kernel, "rbf") && strcmp(kernel, "imq")) return bad("--mmd-kernel: '%s' is not a kernel; use rbf or imq%s", kernel, "");
     v[P_MMD_KERNEL] = strcmp(kernel, "imq") ? 0 : 1;
+    /* --hidden 512,256: encoder widths; checked by the spec parser below */
+    char hid[256] = "20";
+    if (hidden) {
+        if (strlen(hidden) > 200 || !*hidden || strspn(hidden, "0123456789, ") != strlen(hidden))
+            return bad("--hidden: '%s' is not a width or a list of widths; use e.g. --hidden 256 or --hidden 512,256%s", hidden, "");
+        snprintf(hid, sizeof hid, "[%s]", hidden);
+    }
+    if (strcmp(arch, "mlp") && strcmp(arch, "resnet")) return bad("--arch: '%s' is not an architecture; use mlp or resnet%s", arch, "");
+    if (strcmp(act, "relu") && strcmp(act, "tanh") && strcmp(act, "elu"))
+        return bad("--activation: '%s' is not an activation; use relu, tanh or elu%s", act, "");
     /* Build a one-stage spec and go through the same parser, validator and
      * task code as `run`, so a cell of a study and `train` agree exactly. */
     char src[128], extra[4200] = "", tests[256] = "";
@@ -186,10 +203,12 @@ static int cmd_train(int argc, char **argv)
         snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
     }
     char *text = malloc(16384);
-    int n = snprintf(text, 16384, "study = \"train\";\nseed = %llu;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
-                     seed_u, src, extra, q_scaler, tests);
+    int n = snprintf(text, 16384, "study = \"train\";\nseed = %llu;\nhidden_above_input = %s;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
+                     seed_u, above ? "true" : "false", src, extra, q_scaler, tests);
     for (int p = 0; p < P_COUNT; p++)
-        if (p != P_MMD_KERNEL) n += snprintf(text + n, 16384 - n, " %s = %.17g;", param_names[p], v[p]);
+        if (p != P_MMD_KERNEL && p != P_HIDDEN && p != P_ARCH && p != P_ACTIVATION)
+            n += snprintf(text + n, 16384 - n, " %s = %.17g;", param_names[p], v[p]);
+    n += snprintf(text + n, 16384 - n, " hidden = %s; arch = \"%s\"; activation = \"%s\";", hid, arch, act);
     n += snprintf(text + n, 16384 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", q_kernel, q_stage);
     study_t s;
     char err[SPEC_ERR_LEN];
@@ -230,10 +249,13 @@ static int cmd_train(int argc, char **argv)
     double wall = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
     int nt = s.ntests;
     if (json) {
-        printf("{\"data\": \"%s\", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %.0f, "
-               "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"seed\": %.0f, \"status\": \"%s\"",
-               data, v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], v[P_HIDDEN], v[P_LAYERS], v[P_BOTTLENECK],
-               v[P_BATCH_SIZE], seed, train_status_name(status));
+        char hv[200];
+        spec_format_value(&s, P_HIDDEN, s.defaults[P_HIDDEN], hv, sizeof hv);
+        printf("{\"data\": \"%s\", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %s, "
+               "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"arch\": \"%s\", "
+               "\"activation\": \"%s\", \"seed\": %.0f, \"status\": \"%s\"",
+               data, v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], hv, v[P_LAYERS], v[P_BOTTLENECK],
+               v[P_BATCH_SIZE], arch, act, seed, train_status_name(status));
         json_num("train_mse", vals[nt]);
         json_num("test_mse", vals[0]);
         for (int m = nt + 1; m < p.nmetrics; m++) json_num(p.metric_names[m], vals[m]);
@@ -391,9 +413,12 @@ static const cli_option_t train_options[] = {
     {"--train-size", NULL, "N", "training rows (default 9000)"},
     {"--epochs", NULL, "N", "training epochs (default 1000)"},
     {"--lr", NULL, "X", "Adam learning rate (default 0.002)"},
-    {"--hidden", NULL, "N", "width of the hidden layers (default 20)"},
-    {"--layers", NULL, "N", "more --hidden-wide layers on each side of the code (default 3)"},
+    {"--hidden", NULL, "N|N,N,..", "encoder widths, e.g. 512,256; the decoder mirrors them (default 20)"},
+    {"--layers", NULL, "N", "more layers of the last hidden width on each side of the code (default 3)"},
     {"--bottleneck", NULL, "N", "width of the code (default 1)"},
+    {"--arch", NULL, "mlp|resnet", "resnet: residual blocks between equal widths (default mlp)"},
+    {"--activation", NULL, "relu|tanh|elu", "activation after every hidden layer (default relu)"},
+    {"--hidden-above-input", NULL, NULL, "refuse hidden widths not above the input size (the reference study's rule)"},
     {"--batch-size", NULL, "N", "rows per Adam step, 0 = full batch (default 0)"},
     {"--seed", NULL, "N", "the study seed (default 1)"},
     {"--scaler", NULL, "none|standard|minmax", "input scaling fitted on the training rows (default none)"},

@@ -18,30 +18,90 @@
 int model_arch_check(const model_arch_t *a, const char **err)
 {
     if (a->in < 1) { *err = "input dimension must be >= 1"; return 0; }
-    if (a->hidden < 1) { *err = "hidden must be >= 1"; return 0; }
+    if (a->nwidths < 0 || a->nwidths > MODEL_MAX_WIDTHS) { *err = "at most 16 hidden widths"; return 0; }
+    if (a->nwidths == 0 && a->hidden < 1) { *err = "hidden must be >= 1"; return 0; }
+    for (int i = 0; i < a->nwidths; i++)
+        if (a->widths[i] < 1) { *err = "hidden widths must be >= 1"; return 0; }
     if (a->bottleneck < 1) { *err = "bottleneck must be >= 1"; return 0; }
     if (a->layers < 0 || a->layers > MODEL_MAX_DEPTH) {
         *err = "layers must be in 0..32";
         return 0;
     }
-    if (a->in > 1000000 || a->hidden > 1000000 || a->bottleneck > 1000000) {
+    int big = a->in > 1000000 || a->hidden > 1000000 || a->bottleneck > 1000000;
+    for (int i = 0; i < a->nwidths; i++) big |= a->widths[i] > 1000000;
+    if (big) {
         *err = "layer width above 1,000,000";
         return 0;
     }
+    if (a->kind != MODEL_MLP && a->kind != MODEL_RESNET) { *err = "arch must be mlp or resnet"; return 0; }
+    if (a->act < MODEL_RELU || a->act > MODEL_ELU) { *err = "activation must be relu, tanh or elu"; return 0; }
     return 1;
+}
+
+int model_encoder_widths(const model_arch_t *a, int *e)
+{
+    int k = 0;
+    if (a->nwidths > 0)
+        for (int i = 0; i < a->nwidths && i < MODEL_MAX_WIDTHS; i++) e[k++] = a->widths[i];
+    else
+        e[k++] = a->hidden;
+    int last = e[k - 1];
+    for (int i = 0; i < a->layers && k < MODEL_MAX_ENC; i++) e[k++] = last;
+    return k;
+}
+
+void model_arch_describe(const model_arch_t *a, char *buf, size_t len)
+{
+    int e[MODEL_MAX_ENC], k = model_encoder_widths(a, e);
+    size_t n = (size_t)snprintf(buf, len, "%d", a->in);
+    for (int i = 0; i < k && n < len; i++) n += (size_t)snprintf(buf + n, len - n, "-%d", e[i]);
+    if (n < len) n += (size_t)snprintf(buf + n, len - n, "-%d", a->bottleneck);
+    if (n < len && a->kind == MODEL_RESNET) n += (size_t)snprintf(buf + n, len - n, " resnet");
+    if (n < len && a->act != MODEL_RELU)
+        snprintf(buf + n, len - n, " %s", a->act == MODEL_TANH ? "tanh" : "elu");
+}
+
+/* The layer list of an architecture (model.h): dims, activations, skips.
+ * Fills the shape fields of m (nlin, code_layer, dims, act_after, skip_src,
+ * nskip); returns nlin. */
+static int fill_layout(const model_arch_t *a, model_t *m)
+{
+    int e[MODEL_MAX_ENC], k = model_encoder_widths(a, e), L = 0;
+    int res = a->kind == MODEL_RESNET;
+    m->dims[0] = a->in;
+    m->nskip = 0;
+    /* LIN(w, act): one linear layer dims[L] -> w, the activation after it or not */
+#define LIN(w, act) (m->act_after[L] = (act), m->skip_src[L] = -1, m->dims[++L] = (w))
+    /* a transition between hidden widths: the residual block
+     * h + W2 act(W1 h + b1) + b2 between equal widths, else Linear act */
+#define STEP(from, to)                                                   \
+    do {                                                                 \
+        if (res && (from) == (to)) {                                     \
+            LIN(to, 1);                                                  \
+            LIN(to, 0);                                                  \
+            m->skip_src[L - 1] = L - 2;                                  \
+            m->nskip++;                                                  \
+        } else                                                           \
+            LIN(to, 1);                                                  \
+    } while (0)
+    LIN(e[0], 1);
+    for (int i = 1; i < k; i++) STEP(e[i - 1], e[i]);
+    m->code_layer = L;
+    LIN(a->bottleneck, 0);
+    LIN(e[k - 1], 1);
+    for (int i = k - 1; i >= 1; i--) STEP(e[i], e[i - 1]);
+    LIN(a->in, 0);
+#undef STEP
+#undef LIN
+    m->nlin = L;
+    return L;
 }
 
 static int fill_dims(const model_arch_t *a, int *dims)
 {
-    int L = 2 * a->layers + 4, k = 0;
-    dims[k++] = a->in;
-    dims[k++] = a->hidden;
-    for (int i = 0; i < a->layers; i++) dims[k++] = a->hidden;
-    dims[k++] = a->bottleneck;
-    dims[k++] = a->hidden;
-    for (int i = 0; i < a->layers; i++) dims[k++] = a->hidden;
-    dims[k++] = a->in;
-    (void)k;
+    model_t t; /* the shape only (~4 KB) */
+    int L = fill_layout(a, &t);
+    memcpy(dims, t.dims, (size_t)(L + 1) * sizeof(int));
     return L;
 }
 
@@ -70,8 +130,7 @@ model_t *model_create(const model_arch_t *a)
     model_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     m->arch = *a;
-    m->nlin = fill_dims(a, m->dims);
-    m->code_layer = a->layers + 1;
+    fill_layout(a, m);
     size_t off = 0;
     for (int l = 0; l < m->nlin; l++) {
         m->w_off[l] = off;
@@ -122,7 +181,28 @@ void model_init(model_t *m, uint64_t key)
 
 int model_relu_after(const model_t *m, int l)
 {
-    return l != m->code_layer && l != m->nlin - 1;
+    return m->act_after[l];
+}
+
+int model_plain_relu(const model_t *m)
+{
+    return m->nskip == 0 && m->arch.act == MODEL_RELU;
+}
+
+int model_wide(const model_t *m)
+{
+    for (int l = 0; l <= m->nlin; l++)
+        if (m->dims[l] >= MODEL_WIDE_WIDTH) return 1;
+    return 0;
+}
+
+/* The fused step's scratch is allocated only where model_mse_grad can use
+ * it: it holds every weight gradient once per vector lane (16 copies of the
+ * arena with AVX-512), which is small for the narrow shapes it is for and
+ * large for wide layers, where the BLAS path trains. */
+static int ws_wants_lanes(const model_t *m)
+{
+    return model_plain_relu(m) && (!model_wide(m) || model_get_kernel() == MODEL_KERNEL_LANES);
 }
 
 static int max_dim(const model_t *m)
@@ -137,20 +217,21 @@ static int max_dim(const model_t *m)
  * gradient buffers. */
 static size_t ws_floats_per_row(const model_t *m)
 {
-    size_t f = 2 * (size_t)max_dim(m);
+    size_t f = (m->nskip ? 3 : 2) * (size_t)max_dim(m);
     for (int l = 1; l <= m->nlin; l++) f += (size_t)m->dims[l];
     return f;
 }
 
 double model_ws_bytes(const model_arch_t *a, double rows)
 {
-    model_t m; /* the shape only: no arena */
-    memset(&m, 0, sizeof m);
-    m.arch = *a;
-    m.nlin = fill_dims(a, m.dims);
-    double f = rows * (double)ws_floats_per_row(&m) + (double)kfast_ws_floats(&m) + 16;
+    model_t shape, *m = &shape; /* the shape only: no arena */
+    memset(m, 0, sizeof *m);
+    m->arch = *a;
+    fill_layout(a, m);
+    double f = rows * (double)ws_floats_per_row(m) + 16;
+    if (model_plain_relu(m)) f += (double)kfast_ws_floats(m);
     /* the fused step's scratch grows with rows only up to one tile */
-    f += (double)klanes_ws_floats(&m, rows < 1048576 ? (int)rows : 1048576);
+    if (ws_wants_lanes(m)) f += (double)klanes_ws_floats(m, rows < 1048576 ? (int)rows : 1048576);
     return 4.0 * f;
 }
 
@@ -171,6 +252,11 @@ model_ws_t *model_ws_create(const model_t *m, int rows)
     ws->dbuf[0] = p;
     p += (size_t)rows * max_dim(m);
     ws->dbuf[1] = p;
+    if (m->nskip) {
+        p += (size_t)rows * max_dim(m);
+        ws->dbuf[2] = p;
+    }
+    if (!model_plain_relu(m)) return ws; /* only the BLAS and reference paths run it */
     /* 64-byte aligned so the padded weight rows start on a cache line; the
      * kernel's arithmetic does not depend on it (unaligned loads throughout). */
     size_t nf = kfast_ws_floats(m);
@@ -183,6 +269,7 @@ model_ws_t *model_ws_create(const model_t *m, int rows)
     }
     memset(ws->fast_, 0, bytes);
     kfast_ws_init(m, ws);
+    if (!ws_wants_lanes(m)) return ws;
     ws->kl_T = klanes_tile_rows(m, rows);
     ws->kl_ = aligned_alloc(64, klanes_ws_floats(m, rows) * sizeof(float));
     if (!ws->kl_) {
@@ -210,12 +297,14 @@ const char *model_kernel_name(int k)
     return k == MODEL_KERNEL_BLAS    ? "blas"
            : k == MODEL_KERNEL_REF   ? "ref"
            : k == MODEL_KERNEL_TILED ? "tiled"
+           : k == MODEL_KERNEL_LANES ? "lanes"
                                      : "fast";
 }
 
 void model_set_kernel(int k)
 {
-    g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF || k == MODEL_KERNEL_TILED)
+    g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF || k == MODEL_KERNEL_TILED ||
+                k == MODEL_KERNEL_LANES)
                    ? k
                    : MODEL_KERNEL_FAST;
 }
@@ -228,11 +317,72 @@ int model_get_kernel(void)
         if (e && !strcmp(e, "blas")) g_kernel = MODEL_KERNEL_BLAS;
         else if (e && !strcmp(e, "ref")) g_kernel = MODEL_KERNEL_REF;
         else if (e && !strcmp(e, "tiled")) g_kernel = MODEL_KERNEL_TILED;
+        else if (e && !strcmp(e, "lanes")) g_kernel = MODEL_KERNEL_LANES;
     }
     return g_kernel;
 }
 
+/* The kernel that runs model m: the selected one, except that the fast,
+ * tiled and fused kernels handle the plain ReLU MLP only, and the default
+ * (FAST) hands wide models to the BLAS path, which wins there (bench/). */
+static int kernel_for(const model_t *m)
+{
+    int k = model_get_kernel();
+    if (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF) return k;
+    if (!model_plain_relu(m)) return MODEL_KERNEL_BLAS;
+    if (k == MODEL_KERNEL_FAST && model_wide(m)) return MODEL_KERNEL_BLAS;
+    return k == MODEL_KERNEL_LANES ? MODEL_KERNEL_FAST : k;
+}
+
 const char *model_fast_isa(void) { return kfast_isa(); }
+
+/* ---- activations -------------------------------------------------------- */
+
+/* Y = act(Y) in place over k elements: ReLU max(0, y) (NaN -> 0, as the
+ * BLAS path always did), tanh, ELU (alpha = 1) y > 0 ? y : e^y - 1. */
+static void act_forward(int act, float *Y, size_t k)
+{
+    switch (act) {
+    case MODEL_TANH:
+        for (size_t i = 0; i < k; i++) Y[i] = tanhf(Y[i]);
+        break;
+    case MODEL_ELU:
+        for (size_t i = 0; i < k; i++) Y[i] = Y[i] > 0.0f ? Y[i] : expm1f(Y[i]);
+        break;
+    default:
+        for (size_t i = 0; i < k; i++) Y[i] = Y[i] > 0.0f ? Y[i] : 0.0f;
+    }
+}
+
+/* dZ = dY * act'(Z) in place, from the activation's output Y = act(Z):
+ *   ReLU 1[Y > 0];  tanh 1 - Y^2;  ELU Y > 0 ? 1 : Y + 1 (= e^Z there). */
+static void act_backward(int act, const float *Y, float *D, size_t k)
+{
+    switch (act) {
+    case MODEL_TANH:
+        for (size_t i = 0; i < k; i++) D[i] = D[i] * (1.0f - Y[i] * Y[i]);
+        break;
+    case MODEL_ELU:
+        for (size_t i = 0; i < k; i++) D[i] = Y[i] > 0.0f ? D[i] : D[i] * (Y[i] + 1.0f);
+        break;
+    default:
+        for (size_t i = 0; i < k; i++) D[i] = Y[i] > 0.0f ? D[i] : 0.0f;
+    }
+}
+
+/* The input of layer l when a pass started at layer l0 on X. */
+static inline const float *layer_input(const model_ws_t *ws, const float *X, int l, int l0)
+{
+    return l == l0 ? X : ws->act[l];
+}
+
+/* A gradient buffer that is neither a nor b. */
+static float *free_dbuf(model_ws_t *ws, const float *a, const float *b)
+{
+    for (int i = 0; i < 3; i++)
+        if (ws->dbuf[i] && ws->dbuf[i] != a && ws->dbuf[i] != b) return ws->dbuf[i];
+    return NULL; /* not reached: three buffers whenever a skip is pending */
+}
 
 /* ---- fast path (kernel_fast.c) -------------------------------------------- */
 
@@ -260,9 +410,11 @@ static void forward_range(const model_t *m, model_ws_t *ws, const float *X, int 
         /* Y[n][out] += A[n][in] * W[out][in]^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, dout, din, 1.0f, A, din, W, din,
                     1.0f, Y, dout);
-        if (model_relu_after(m, l)) {
-            size_t k = (size_t)n * dout;
-            for (size_t i = 0; i < k; i++) Y[i] = Y[i] > 0.0f ? Y[i] : 0.0f;
+        size_t k = (size_t)n * dout;
+        if (m->act_after[l]) act_forward(m->arch.act, Y, k);
+        if (m->skip_src[l] >= 0) { /* residual block: Y += its input */
+            const float *S = layer_input(ws, X, m->skip_src[l], l0);
+            for (size_t i = 0; i < k; i++) Y[i] += S[i];
         }
         A = Y;
     }
@@ -275,7 +427,7 @@ void model_forward_blas(const model_t *m, model_ws_t *ws, const float *X, int n)
 
 void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n)
 {
-    switch (model_get_kernel()) {
+    switch (kernel_for(m)) {
     case MODEL_KERNEL_BLAS: forward_range(m, ws, X, n, 0, m->nlin); break;
     case MODEL_KERNEL_REF: model_forward_ref(m, ws, X, n); break;
     default: kfast_forward(m, ws, X, n, 0, m->nlin); break;
@@ -307,33 +459,44 @@ static void mse_grad(const model_t *m, const model_ws_t *ws, const float *X, int
 void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                     const float *dcode)
 {
-    switch (model_get_kernel()) {
+    switch (kernel_for(m)) {
     case MODEL_KERNEL_BLAS: model_backward_blas(m, ws, X, n, mse_scale, dcode); break;
     case MODEL_KERNEL_REF: model_backward_ref(m, ws, X, n, mse_scale, dcode); break;
     default: kfast_backward(m, ws, X, n, mse_scale, dcode); break;
     }
 }
 
-double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+static double mse_grad_unfused(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
 {
-    return klanes_mse_grad(m, ws, X, n, mse_scale);
-}
-
-double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
-{
-    if (model_get_kernel() == MODEL_KERNEL_FAST && klanes_preferred())
-        return klanes_mse_grad(m, ws, X, n, mse_scale);
     model_forward(m, ws, X, n);
     double mse = model_mse(m, ws, X, n);
     model_backward(m, ws, X, n, mse_scale, NULL);
     return mse;
 }
 
+double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+{
+    if (!ws->kl_) return mse_grad_unfused(m, ws, X, n, mse_scale); /* not a narrow ReLU MLP */
+    return klanes_mse_grad(m, ws, X, n, mse_scale);
+}
+
+double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+{
+    if (kernel_for(m) == MODEL_KERNEL_FAST && ws->kl_ && klanes_preferred())
+        return klanes_mse_grad(m, ws, X, n, mse_scale);
+    return mse_grad_unfused(m, ws, X, n, mse_scale);
+}
+
+/* Backward over the layers, for either the BLAS or the reference kernels of
+ * the three per-layer products.  D holds dL/d(output of layer l); a
+ * residual block's second layer also passes its D to the block's input
+ * (pend, added when the pass reaches act[pend_at]). */
 void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                          const float *dcode)
 {
-    int cur = 0;
-    float *D = ws->dbuf[cur];
+    float *D = ws->dbuf[0];
+    const float *pend = NULL;
+    int pend_at = -1;
     mse_grad(m, ws, X, n, mse_scale, D);
     for (int l = m->nlin - 1; l >= 0; l--) {
         int din = m->dims[l], dout = m->dims[l + 1];
@@ -342,8 +505,11 @@ void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, floa
         const float *W = m->params + m->w_off[l];
         float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
         size_t k = (size_t)n * dout;
-        if (model_relu_after(m, l)) /* dZ = dY * 1[Y > 0] */
-            for (size_t i = 0; i < k; i++) D[i] = Y[i] > 0.0f ? D[i] : 0.0f;
+        if (m->act_after[l]) act_backward(m->arch.act, Y, D, k); /* dZ = dY * act'(Z) */
+        if (m->skip_src[l] >= 0) {
+            pend = D;
+            pend_at = m->skip_src[l];
+        }
         /* dW[out][in] = D[n][out]^T * A[n][in] */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, dout, din, n, 1.0f, D, dout, A, din,
                     0.0f, dW, din);
@@ -353,15 +519,17 @@ void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, floa
             for (int j = 0; j < dout; j++) db[j] += d[j];
         }
         if (l == 0) break;
-        float *dA = ws->dbuf[cur ^ 1];
+        float *dA = free_dbuf(ws, D, pend);
         /* dA[n][in] = D[n][out] * W[out][in] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, din, dout, 1.0f, D, dout, W, din,
                     0.0f, dA, din);
-        if (dcode && l == m->code_layer + 1) {
-            size_t kc = (size_t)n * din;
-            for (size_t i = 0; i < kc; i++) dA[i] += dcode[i];
+        size_t kin = (size_t)n * din;
+        if (dcode && l == m->code_layer + 1)
+            for (size_t i = 0; i < kin; i++) dA[i] += dcode[i];
+        if (pend && pend_at == l) { /* the skip: d(h + F(h))/dh = 1 + dF/dh */
+            for (size_t i = 0; i < kin; i++) dA[i] += pend[i];
+            pend = NULL;
         }
-        cur ^= 1;
         D = dA;
     }
 }
@@ -399,12 +567,15 @@ void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n)
         int din = m->dims[l], dout = m->dims[l + 1];
         const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
         float *Y = ws->act[l + 1];
+        const float *S = m->skip_src[l] >= 0 ? layer_input(ws, X, m->skip_src[l], 0) : NULL;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < dout; j++) {
                 double s = b[j];
                 for (int k = 0; k < din; k++) s += (double)A[(size_t)i * din + k] * W[(size_t)j * din + k];
                 float y = (float)s;
-                Y[(size_t)i * dout + j] = (model_relu_after(m, l) && y < 0.0f) ? 0.0f : y;
+                if (m->act_after[l]) act_forward(m->arch.act, &y, 1);
+                if (S) y += S[(size_t)i * dout + j];
+                Y[(size_t)i * dout + j] = y;
             }
         A = Y;
     }
@@ -413,8 +584,9 @@ void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n)
 void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                         const float *dcode)
 {
-    int cur = 0;
-    float *D = ws->dbuf[cur];
+    float *D = ws->dbuf[0];
+    const float *pend = NULL;
+    int pend_at = -1;
     mse_grad(m, ws, X, n, mse_scale, D);
     for (int l = m->nlin - 1; l >= 0; l--) {
         int din = m->dims[l], dout = m->dims[l + 1];
@@ -422,9 +594,11 @@ void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float
         const float *Y = ws->act[l + 1];
         const float *W = m->params + m->w_off[l];
         float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
-        if (model_relu_after(m, l))
-            for (size_t i = 0; i < (size_t)n * dout; i++)
-                if (!(Y[i] > 0.0f)) D[i] = 0.0f;
+        if (m->act_after[l]) act_backward(m->arch.act, Y, D, (size_t)n * dout);
+        if (m->skip_src[l] >= 0) {
+            pend = D;
+            pend_at = m->skip_src[l];
+        }
         for (int j = 0; j < dout; j++) {
             double sb = 0;
             for (int i = 0; i < n; i++) sb += D[(size_t)i * dout + j];
@@ -436,15 +610,17 @@ void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float
             }
         }
         if (l == 0) break;
-        float *dA = ws->dbuf[cur ^ 1];
+        float *dA = free_dbuf(ws, D, pend);
+        const float *P = pend && pend_at == l ? pend : NULL;
         for (int i = 0; i < n; i++)
             for (int k = 0; k < din; k++) {
                 double s = 0;
                 for (int j = 0; j < dout; j++) s += (double)D[(size_t)i * dout + j] * W[(size_t)j * din + k];
                 if (dcode && l == m->code_layer + 1) s += dcode[(size_t)i * din + k];
+                if (P) s += P[(size_t)i * din + k];
                 dA[(size_t)i * din + k] = (float)s;
             }
-        cur ^= 1;
+        if (P) pend = NULL;
         D = dA;
     }
 }
@@ -480,7 +656,8 @@ void model_decode(const model_t *m, model_ws_t *ws, const float *Z, size_t n, fl
     int d = m->arch.in, b = m->arch.bottleneck;
     for (size_t i = 0; i < n; i += (size_t)ws->rows) {
         int c = (int)((n - i) < (size_t)ws->rows ? (n - i) : (size_t)ws->rows);
-        if (model_get_kernel() == MODEL_KERNEL_FAST)
+        int k = kernel_for(m);
+        if (k == MODEL_KERNEL_FAST && model_get_kernel() != MODEL_KERNEL_TILED)
             kfast_forward(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
         else
             forward_range(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);

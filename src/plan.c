@@ -156,8 +156,8 @@ void plan_cube_hp(const plan_t *p, size_t idx, double *hp)
 
 double plan_task_cost(const plan_t *p, const task_t *t)
 {
-    model_arch_t a = {0, (int)t->hp[P_HIDDEN], (int)t->hp[P_LAYERS], (int)t->hp[P_BOTTLENECK]};
-    a.in = p->study->in_dim > 0 ? p->study->in_dim : (p->study->source == SRC_MOONS ? 2 : 64);
+    int in = p->study->in_dim > 0 ? p->study->in_dim : (p->study->source == SRC_MOONS ? 2 : 64);
+    model_arch_t a = spec_model_arch(p->study, t->hp, in);
     double macs = model_macs_per_row(&a);
     double n = t->hp[P_TRAIN_SIZE], e = t->hp[P_EPOCHS];
     /* forward 2 flops per MAC, backward 4, plus ~8 flops per parameter for Adam */

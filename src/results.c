@@ -229,6 +229,19 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
             int ax = 0;
             while (st->axes[ax].param != p->dim_param[d]) ax++;
             scales[d] = make_scale(g, p->dim_names[d], st->axes[ax].values, NULL, p->dim_len[d]);
+            if (p->dim_param[d] == P_HIDDEN || p->dim_param[d] == P_ARCH || p->dim_param[d] == P_ACTIVATION) {
+                /* width lists are coded -(1 + i); the labels say what each value is:
+                 * "[512, 256];800" for hidden, "mlp;resnet" for arch */
+                char lab[4096] = "";
+                int coded = p->dim_param[d] != P_HIDDEN;
+                for (size_t v = 0; v < p->dim_len[d]; v++) {
+                    char one[200];
+                    coded |= st->axes[ax].values[v] < 0;
+                    spec_format_value(p->study, p->dim_param[d], st->axes[ax].values[v], one, sizeof one);
+                    snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s", v ? ";" : "", one);
+                }
+                if (coded) attr_str(scales[d], "labels", lab);
+            }
             if (p->dim_param[d] == P_MMD_KERNEL) {
                 /* CF conventions: numeric codes with their meanings */
                 int fv[2] = {0, 1};
@@ -338,6 +351,19 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
         if (p->best_cell >= 0) {
             snprintf(nm, sizeof nm, "best_%s", param_names[q]);
             attr_f64(g, nm, p->best_hp[q]);
+        }
+        if (q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) { /* the value as the spec writes it */
+            char val[200];
+            if (p->source[q] != VS_AXIS && (q != P_HIDDEN || p->base[q] < 0)) {
+                spec_format_value(p->study, q, p->base[q], val, sizeof val);
+                snprintf(nm, sizeof nm, "%s_label", param_names[q]);
+                attr_str(g, nm, val);
+            }
+            if (p->best_cell >= 0 && (q != P_HIDDEN || p->best_hp[q] < 0)) {
+                spec_format_value(p->study, q, p->best_hp[q], val, sizeof val);
+                snprintf(nm, sizeof nm, "best_%s_label", param_names[q]);
+                attr_str(g, nm, val);
+            }
         }
     }
     for (int d = 0; d < p->ndims; d++) H5Dclose(scales[d]);
@@ -658,7 +684,12 @@ int results_info(const char *path, char *err)
                 if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
                 snprintf(nm, sizeof nm, "best_%s", param_names[q]);
                 double bv = read_attr_f64(g, nm);
-                if (q == P_MMD_KERNEL)
+                char lab[200];
+                snprintf(nm, sizeof nm, "best_%s_label", param_names[q]);
+                if ((q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) && H5Aexists(g, nm) > 0 &&
+                    !read_attr_str(g, nm, lab, sizeof lab))
+                    printf(" %s=%s%s", param_names[q], lab, strcmp(src, "inherited") ? "" : "*");
+                else if (q == P_MMD_KERNEL)
                     printf(" %s=%s%s", param_names[q], bv == 1 ? "imq" : "rbf", strcmp(src, "inherited") ? "" : "*");
                 else
                     printf(" %s=%g%s", param_names[q], bv, strcmp(src, "inherited") ? "" : "*");

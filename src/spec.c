@@ -14,7 +14,7 @@
 
 const char *const param_names[P_COUNT] = {"train_size", "epochs", "lr", "hidden", "layers",
                                           "bottleneck", "batch_size", "mmd_lambda", "mmd_kernel",
-                                          "mmd_scale", "mmd_nscales"};
+                                          "mmd_scale", "mmd_nscales", "arch", "activation"};
 
 int param_lookup(const char *name)
 {
@@ -122,12 +122,68 @@ static int get_number(const study_t *s, const config_setting_t *c, const char *k
     return 0;
 }
 
-/* Parameter value: numbers, or for mmd_kernel the strings "rbf"/"imq". */
-static int get_param_value(const study_t *s, const config_setting_t *c, const char *where, int p,
+static const char *const arch_names[] = {"mlp", "resnet", NULL};
+static const char *const act_names[] = {"relu", "tanh", "elu", NULL};
+
+/* A string naming one of names[] (arch, activation): its index into *v. */
+static int get_named(const study_t *s, const config_setting_t *c, const char *key,
+                     const char *const *names, double *v, char *err)
+{
+    const char *k = config_setting_get_string(c);
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(k, names[i])) {
+            *v = i;
+            return 0;
+        }
+    char list[128] = "";
+    for (int i = 0; names[i]; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
+    return fail(err, s, c, "%s: \"%s\" is unknown; use %s", key, k, list);
+}
+
+/* hidden = [w1, w2, ...]: encoder widths.  One width is the number itself;
+ * two or more are stored once in the study's table and named by
+ * -(1 + index), so a cell stays a double[P_COUNT]. */
+static int get_width_list(study_t *s, const config_setting_t *c, const char *key, double *v, char *err)
+{
+    int n = config_setting_length(c), w[MODEL_MAX_WIDTHS];
+    if (n < 1 || n > MODEL_MAX_WIDTHS)
+        return fail(err, s, c, "%s: %d widths; give 1..%d encoder widths, e.g. [512, 256]", key, n, MODEL_MAX_WIDTHS);
+    for (int i = 0; i < n; i++) {
+        double x;
+        if (get_number(s, config_setting_get_elem(c, i), key, &x, err)) return -1;
+        if (x != floor(x) || x < 1 || x > 100000)
+            return fail(err, s, c, "%s: width %g is not valid; use whole numbers 1..100000", key, x);
+        w[i] = (int)x;
+    }
+    if (n == 1) {
+        *v = w[0];
+        return 0;
+    }
+    for (int i = 0; i < s->nwlists; i++)
+        if (s->wlist_len[i] == n && !memcmp(s->wlist[i], w, n * sizeof(int))) {
+            *v = -(1.0 + i);
+            return 0;
+        }
+    if (s->nwlists == SPEC_MAX_WIDTH_LISTS)
+        return fail(err, s, c, "%s: more than %d different width lists in one study; split the study", key, SPEC_MAX_WIDTH_LISTS);
+    s->wlist_len[s->nwlists] = n;
+    memcpy(s->wlist[s->nwlists], w, n * sizeof(int));
+    *v = -(1.0 + s->nwlists++);
+    return 0;
+}
+
+/* Parameter value: numbers, for mmd_kernel the strings "rbf"/"imq", for
+ * arch and activation their names, for hidden also a list of widths. */
+static int get_param_value(study_t *s, const config_setting_t *c, const char *where, int p,
                            double *v, char *err)
 {
     char key[96]; /* "defaults.hidden", "axes.lr": the key as the user wrote it */
     snprintf(key, sizeof key, "%s.%s", where, param_names[p]);
+    if (p == P_HIDDEN && (config_setting_is_array(c) || config_setting_is_list(c)))
+        return get_width_list(s, c, key, v, err);
+    if ((p == P_ARCH || p == P_ACTIVATION) && config_setting_type(c) == CONFIG_TYPE_STRING)
+        return get_named(s, c, key, p == P_ARCH ? arch_names : act_names, v, err);
     if (p == P_MMD_KERNEL && config_setting_type(c) == CONFIG_TYPE_STRING) {
         const char *k = config_setting_get_string(c);
         if (!strcmp(k, "rbf")) *v = 0;
@@ -173,6 +229,13 @@ static int get_param_value(const study_t *s, const config_setting_t *c, const ch
         break;
     case P_MMD_NSCALES:
         if (x < 1 || x > 16) return fail(err, s, c, "%s: %g is out of range; use 1..16", key, x);
+        break;
+    case P_ARCH:
+        if (x != 0 && x != 1) return fail(err, s, c, "%s: %g is not an architecture; use \"mlp\" or \"resnet\"", key, x);
+        break;
+    case P_ACTIVATION:
+        if (x != 0 && x != 1 && x != 2)
+            return fail(err, s, c, "%s: %g is not an activation; use \"relu\", \"tanh\" or \"elu\"", key, x);
         break;
     }
     return 0;
@@ -262,7 +325,7 @@ static int parse_param_group(study_t *s, const config_setting_t *g, const char *
 }
 
 static const char *const top_keys[] = {"study", "seed", "output", "data", "tests", "defaults",
-                                       "stages", "reuse_epochs", NULL};
+                                       "stages", "reuse_epochs", "hidden_above_input", NULL};
 static const char *const data_keys[] = {"source", "path", "pool", "noise", "header", "label_column",
                                         "train_fraction", "scaler", NULL};
 static const char *const test_keys[] = {"name", "noise", "size", "path", NULL};
@@ -904,6 +967,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     if (get_str(s, root, "output", s->output, sizeof s->output, 0, err)) goto out;
     if (!s->output[0]) snprintf(s->output, sizeof s->output, "results/%s.h5", s->study);
     if (get_bool(s, root, "reuse_epochs", &s->reuse_epochs, err)) goto out;
+    if (get_bool(s, root, "hidden_above_input", &s->hidden_above_input, err)) goto out;
 
     /* data */
     g = config_setting_get_member(root, "data");
@@ -1068,11 +1132,21 @@ static int check_value(const study_t *s, int k, int p, double v, const char *fro
                  where, v, pool, s->source == SRC_MOONS ? " or enlarge data.pool" : " or raise data.train_fraction");
         return -1;
     }
-    if (p == P_HIDDEN && v <= in_dim) {
-        /* The study keeps every hidden layer wider than the input, so that
-         * the bottleneck is the only narrowing of the network. */
-        snprintf(err, SPEC_ERR_LEN, "%s = %g is not above the input size %d; use hidden > %d (every hidden layer is wider than the input)", where, v, in_dim, in_dim);
-        return -1;
+    if (p == P_HIDDEN && s->hidden_above_input) {
+        /* The reference study keeps every hidden layer wider than the input,
+         * so that the bottleneck is the only narrowing of the network
+         * (opt-in: hidden_above_input = true). */
+        double hp[P_COUNT] = {[P_HIDDEN] = v};
+        model_arch_t a = spec_model_arch(s, hp, in_dim);
+        int e[MODEL_MAX_ENC], k = model_encoder_widths(&a, e), narrow = 0;
+        for (int i = 0; i < k; i++)
+            if (e[i] <= in_dim) narrow = e[i];
+        if (narrow) {
+            char val[160];
+            spec_format_value(s, p, v, val, sizeof val);
+            snprintf(err, SPEC_ERR_LEN, "%s = %s: width %d is not above the input size %d; use hidden > %d or drop hidden_above_input (every hidden layer is wider than the input)", where, val, narrow, in_dim, in_dim);
+            return -1;
+        }
     }
     if (p == P_BOTTLENECK && v > 64 && mmd) {
         snprintf(err, SPEC_ERR_LEN, "%s = %g is above 64 with the MMD loss (mmd_lambda > 0 in this stage); use at most 64", where, v);
@@ -1112,4 +1186,36 @@ static int check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
     }
     free(vals);
     return rc;
+}
+
+model_arch_t spec_model_arch(const study_t *s, const double *hp, int in_dim)
+{
+    model_arch_t a = {.in = in_dim, .hidden = (int)hp[P_HIDDEN], .layers = (int)hp[P_LAYERS],
+                      .bottleneck = (int)hp[P_BOTTLENECK], .kind = (int)hp[P_ARCH],
+                      .act = (int)hp[P_ACTIVATION]};
+    int i = hp[P_HIDDEN] < 0 ? (int)(-hp[P_HIDDEN]) - 1 : -1;
+    if (i >= 0 && i < s->nwlists) {
+        a.nwidths = s->wlist_len[i];
+        memcpy(a.widths, s->wlist[i], a.nwidths * sizeof(int));
+        a.hidden = a.widths[0];
+    }
+    return a;
+}
+
+void spec_format_value(const study_t *s, int p, double v, char *buf, size_t len)
+{
+    int i = (int)v;
+    if (p == P_HIDDEN && v < 0 && -i - 1 < s->nwlists) {
+        size_t n = (size_t)snprintf(buf, len, "[");
+        for (int k = 0; k < s->wlist_len[-i - 1] && n < len; k++)
+            n += (size_t)snprintf(buf + n, len - n, "%s%d", k ? ", " : "", s->wlist[-i - 1][k]);
+        if (n < len) snprintf(buf + n, len - n, "]");
+    } else if (p == P_ARCH && (v == 0 || v == 1))
+        snprintf(buf, len, "%s", arch_names[i]);
+    else if (p == P_ACTIVATION && v >= 0 && v <= 2 && v == i)
+        snprintf(buf, len, "%s", act_names[i]);
+    else if (p == P_MMD_KERNEL && (v == 0 || v == 1))
+        snprintf(buf, len, "%s", v == 1 ? "imq" : "rbf");
+    else
+        snprintf(buf, len, "%.17g", v);
 }

@@ -1159,8 +1159,10 @@ int sweep_run(const sweep_opts_t *o)
                 fprintf(stderr, "  %s best cell:", s.stages[k].name);
                 for (int q = 0; q < P_COUNT; q++)
                     if (p.source[q] == VS_AXIS || p.source[q] == VS_INHERITED) {
-                        if (q == P_MMD_KERNEL)
-                            fprintf(stderr, " %s=%s", param_names[q], p.best_hp[q] == 1 ? "imq" : "rbf");
+                        char val[160];
+                        spec_format_value(&s, q, p.best_hp[q], val, sizeof val);
+                        if (q == P_MMD_KERNEL || q == P_ARCH || q == P_ACTIVATION || (q == P_HIDDEN && p.best_hp[q] < 0))
+                            fprintf(stderr, " %s=%s", param_names[q], val);
                         else
                             fprintf(stderr, " %s=%g", param_names[q], p.best_hp[q]);
                         if (p.source[q] == VS_INHERITED) fputc('*', stderr);

@@ -91,6 +91,16 @@ uint64_t task_key(const study_t *s, const char *stage, const double *hp, int dra
     uint64_t k = rng_derive_str(s->seed, stage);
     for (int p = 0; p < P_COUNT; p++) {
         if (p == P_EPOCHS) continue; /* one trajectory serves every epochs value */
+        /* parameters added after 0.3.0 enter only when not at their default,
+         * so the streams (and results) of earlier studies do not change */
+        if ((p == P_ARCH || p == P_ACTIVATION) && hp[p] == 0) continue;
+        if (p == P_HIDDEN && hp[p] < 0) {
+            /* a width list: its widths, not its place in the study's table */
+            model_arch_t a = spec_model_arch(s, hp, 0);
+            k = rng_derive_str(k, "hidden-list");
+            for (int i = 0; i < a.nwidths; i++) k = rng_derive(k, (uint64_t)a.widths[i]);
+            continue;
+        }
         double v = hp[p] + 0.0;      /* +0.0 folds -0 into 0 */
         uint64_t bits;
         memcpy(&bits, &v, sizeof bits);
@@ -102,8 +112,7 @@ uint64_t task_key(const study_t *s, const char *stage, const double *hp, int dra
 
 model_arch_t task_arch(const study_data_t *sd, const double *hp)
 {
-    model_arch_t a = {sd->in_dim, (int)hp[P_HIDDEN], (int)hp[P_LAYERS], (int)hp[P_BOTTLENECK]};
-    return a;
+    return spec_model_arch(sd->s, hp, sd->in_dim);
 }
 
 int task_training_set(study_data_t *sd, const plan_t *p, const double *hp, int draw, dataset_t *out)

@@ -155,7 +155,7 @@ static void test_training_close(void **state)
 static void test_selection(void **state)
 {
     (void)state;
-    model_arch_t a = {3, 6, 1, 2};
+    model_arch_t a = {.in = 3, .hidden = 6, .layers = 1, .bottleneck = 2};
     model_t *m = model_create(&a);
     assert_non_null(m);
     model_init(m, 19);
@@ -249,7 +249,7 @@ static int cmp_x0(const void *a, const void *b)
 
 static void dead_case(int which)
 {
-    const model_arch_t a = which == 2 ? (model_arch_t){7, 9, 2, 7} : (model_arch_t){2, 20, 3, 1};
+    const model_arch_t a = which == 2 ? (model_arch_t){.in = 7, .hidden = 9, .layers = 2, .bottleneck = 7} : (model_arch_t){.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1};
     const int n = 1300, in = a.in, steps = which == 3 ? 1 : 12;
     model_t *m1 = model_create(&a), *m0 = model_create(&a);
     assert_true(m1 && m0);

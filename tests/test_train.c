@@ -31,7 +31,7 @@ static void ckpt(void *ctx, int idx, int epoch, const model_t *m, double train_m
 static model_t *trained(const dataset_t *d, int epochs, const int *ck, int nck, int batch, rec_t *rec,
                         int *status)
 {
-    model_arch_t a = {2, 8, 1, 1};
+    model_arch_t a = {.in = 2, .hidden = 8, .layers = 1, .bottleneck = 1};
     model_t *m = model_create(&a);
     model_init(m, 42);
     train_cfg_t c = train_cfg_default();
@@ -129,7 +129,7 @@ static void test_interrupt(void **st)
     (void)st;
     dataset_t d;
     data_moons(&d, 50, 0.1, 5);
-    model_arch_t a = {2, 8, 1, 1};
+    model_arch_t a = {.in = 2, .hidden = 8, .layers = 1, .bottleneck = 1};
     model_t *m = model_create(&a);
     model_init(m, 1);
     train_cfg_t c = train_cfg_default();

@@ -108,7 +108,7 @@ static inline double tu_step_blas(model_t *m, model_ws_t *ws, const float *X, in
 
 static inline void tu_training_close(const char *label, tu_step_fn step, uint64_t key, const char *xtag, double tol)
 {
-    static const model_arch_t arch[] = {{2, 20, 3, 1}, {64, 100, 2, 8}};
+    static const model_arch_t arch[] = {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, {.in = 64, .hidden = 100, .layers = 2, .bottleneck = 8}};
     for (int t = 0; t < 2; t++) {
         model_t *mf = model_create(&arch[t]), *mr = model_create(&arch[t]);
         assert_true(mf && mr);

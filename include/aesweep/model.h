@@ -1,10 +1,26 @@
-/* model.h - the MLP autoencoder of the reference study, its arenas and kernels.
+/* model.h - MLP autoencoders (plain or residual), their arenas and kernels.
  *
- * Architecture (experiments.md): encoder Linear(in,h) ReLU, `layers` x
- * [Linear(h,h) ReLU], Linear(h,b) (no activation on the code); the decoder
- * mirrors it and ends in Linear(h,in) with no activation.  So there are
- * L = 2*layers + 4 linear layers; dims[l] -> dims[l+1] for l = 0..L-1 with
- * dims = [in, h, h x layers, b, h, h x layers, in].
+ * Architecture.  The encoder widths are E = widths[0..nwidths-1] (or the
+ * single width `hidden` when nwidths = 0) followed by `layers` more layers
+ * of the last width; the code has `bottleneck` units.  With kind MODEL_MLP
+ * (the reference study's network, experiments.md):
+ *     encoder  Linear(in,E1) act, Linear(E1,E2) act, ..., Linear(Ek,b)
+ *     decoder  Linear(b,Ek) act, Linear(Ek,Ek-1) act, ..., Linear(E1,in)
+ * (no activation on the code or the output), so there are L = 2k + 2
+ * linear layers, dims = [in, E1..Ek, b, Ek..E1, in]; hidden h with `layers`
+ * blocks is E = [h] + layers x [h], L = 2*layers + 4, as before.
+ * With kind MODEL_RESNET every transition between two equal hidden widths,
+ * Linear(e,e) act, becomes the residual block
+ *     h' = h + W2 act(W1 h + b1) + b2          (W1, W2 [e][e], two linear layers)
+ * and every transition where the width changes stays the plain projection
+ * Linear(e,e') act; the first layer, the code layer and the output layer are
+ * plain as in the MLP.  `act` (relu, tanh, elu with alpha = 1) is the same
+ * after every hidden linear layer.
+ *
+ * Per linear layer l the model records dims[l] -> dims[l+1], whether the
+ * activation follows it (act_after[l]) and, for the second layer of a
+ * block, which activation tensor it adds (skip_src[l]: act[skip_src[l]] is
+ * the block's input; -1 for no skip).
  *
  * Storage: one parameter arena per model; per layer l the weight W_l is
  * row-major [out][in] (as nn.Linear.weight) at w_off[l], then the bias b_l
@@ -21,14 +37,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MODEL_MAX_DEPTH 32 /* max `layers` */
-#define MODEL_MAX_LINEAR (2 * MODEL_MAX_DEPTH + 4)
+#define MODEL_MAX_DEPTH 32  /* max `layers` */
+#define MODEL_MAX_WIDTHS 16 /* max entries of an explicit width list */
+#define MODEL_MAX_ENC (MODEL_MAX_DEPTH + MODEL_MAX_WIDTHS) /* max encoder widths */
+/* a residual encoder of k widths has 2k linear layers (first layer, k - 1
+ * blocks of two, code layer), and the decoder as many */
+#define MODEL_MAX_LINEAR (4 * MODEL_MAX_ENC)
+/* Widest hidden layer from which the default kernel trains with one
+ * OpenBLAS sgemm per layer (model_wide; bench/README.md "wide layers"). */
+#define MODEL_WIDE_WIDTH 256
+
+enum model_kind { MODEL_MLP = 0, MODEL_RESNET = 1 };
+enum model_act { MODEL_RELU = 0, MODEL_TANH = 1, MODEL_ELU = 2 };
 
 typedef struct {
     int in;         /* input (and output) dimension */
-    int hidden;     /* width of the hidden layers */
-    int layers;     /* hidden-to-hidden blocks on each side */
+    int hidden;     /* width of the hidden layers (nwidths = 0) */
+    int layers;     /* extra layers (blocks, resnet) of the last encoder width per side */
     int bottleneck; /* code dimension */
+    int nwidths;    /* 0: the encoder starts with `hidden`; else widths[0..nwidths-1] */
+    int widths[MODEL_MAX_WIDTHS];
+    int kind;       /* enum model_kind */
+    int act;        /* enum model_act */
 } model_arch_t;
 
 typedef struct {
@@ -36,6 +66,9 @@ typedef struct {
     int nlin;                          /* number of linear layers L */
     int code_layer;                    /* index of the linear layer producing the code */
     int dims[MODEL_MAX_LINEAR + 1];    /* dims[l] -> dims[l+1] */
+    int act_after[MODEL_MAX_LINEAR];   /* 1: the activation follows layer l */
+    int skip_src[MODEL_MAX_LINEAR];    /* >= 0: layer l's output adds act[skip_src[l]] */
+    int nskip;                         /* residual blocks in all */
     size_t w_off[MODEL_MAX_LINEAR];    /* offset of W_l in the arena */
     size_t b_off[MODEL_MAX_LINEAR];    /* offset of b_l in the arena */
     size_t nparams;                    /* arena length in floats */
@@ -52,7 +85,7 @@ typedef struct {
 typedef struct {
     int rows;
     float *act[MODEL_MAX_LINEAR + 1];
-    float *dbuf[2]; /* ping-pong gradient buffers [rows][max dim] */
+    float *dbuf[3]; /* gradient buffers [rows][max dim]; the third only with skips */
     float *block_;
     /* Fast-kernel scratch (kernel_fast.h), one aligned block: padded copies
      * of W_l [out][pad(in)] and W_l^T [in][pad(out)], the bias [pad(out)] and
@@ -88,7 +121,18 @@ void model_free(model_t *m); /* model_free(NULL) is harmless */
  * drawn from the stream `key` layer by layer, W row-major then b. Resets Adam. */
 void model_init(model_t *m, uint64_t key);
 void model_reset_adam(model_t *m);
-int model_relu_after(const model_t *m, int l); /* ReLU follows layer l? */
+int model_relu_after(const model_t *m, int l); /* the activation follows layer l? */
+/* 1 for the reference study's network (MLP with ReLU), the only one the
+ * fast, tiled and fused kernels handle; the others train on the BLAS path. */
+int model_plain_relu(const model_t *m);
+/* 1 when the widest hidden layer has >= MODEL_WIDE_WIDTH units: the default
+ * kernel then uses the BLAS path (one sgemm per layer). */
+int model_wide(const model_t *m);
+/* Encoder widths E of an architecture (see above) into e[MODEL_MAX_ENC];
+ * returns k = |E|. */
+int model_encoder_widths(const model_arch_t *a, int *e);
+/* "in-512-256-32 resnet tanh"-style description into buf. */
+void model_arch_describe(const model_arch_t *a, char *buf, size_t len);
 
 model_ws_t *model_ws_create(const model_t *m, int rows);
 /* Bytes model_ws_create allocates for a model of this shape and `rows`
@@ -101,15 +145,19 @@ void model_ws_free(model_ws_t *ws);
  * use.  MODEL_KERNEL_FAST (the default) is the tiled SIMD kernel of
  * kernel_fast.c; MODEL_KERNEL_BLAS one OpenBLAS sgemm per layer; MODEL_KERNEL_REF
  * the plain-C reference.  Process-wide, for benchmarks and tests; the
- * environment variable AESWEEP_KERNEL=fast|tiled|blas|ref sets the initial
- * choice.  MODEL_KERNEL_TILED is FAST without the fused training step of
- * model_mse_grad (for A/B timing).  Every kernel fills every ws->act[l]
- * row-major, so any backward can follow any forward. */
+ * environment variable AESWEEP_KERNEL=fast|tiled|blas|ref|lanes sets the
+ * initial choice.  MODEL_KERNEL_TILED is FAST without the fused training step
+ * of model_mse_grad (for A/B timing).  FAST runs a wide model (model_wide)
+ * on the BLAS path; LANES is FAST without that switch.  Models other than the
+ * plain ReLU MLP run on the BLAS path under FAST, TILED and LANES.  Every
+ * kernel fills every ws->act[l] row-major, so any backward can follow any
+ * forward. */
 enum model_kernel {
     MODEL_KERNEL_FAST = 0,
     MODEL_KERNEL_BLAS = 1,
     MODEL_KERNEL_REF = 2,
-    MODEL_KERNEL_TILED = 3
+    MODEL_KERNEL_TILED = 3,
+    MODEL_KERNEL_LANES = 4 /* FAST without the wide-layer switch (A/B timing) */
 };
 void model_set_kernel(int kernel);
 int model_get_kernel(void);

@@ -10,6 +10,7 @@
 #ifndef AESWEEP_SPEC_H
 #define AESWEEP_SPEC_H
 #include "aesweep/data.h"
+#include "aesweep/model.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,7 +18,7 @@ enum param_id {
     P_TRAIN_SIZE = 0, /* rows of the training pool used (the first s) */
     P_EPOCHS,         /* optimiser epochs */
     P_LR,             /* Adam learning rate */
-    P_HIDDEN,         /* hidden width */
+    P_HIDDEN,         /* hidden width, or -(1 + i) for the study's width list i */
     P_LAYERS,         /* hidden-to-hidden blocks per side */
     P_BOTTLENECK,     /* code size */
     P_BATCH_SIZE,     /* 0 = full batch */
@@ -25,6 +26,8 @@ enum param_id {
     P_MMD_KERNEL,     /* 0 = rbf (sum of exp(-d^2/2h)), 1 = imq (sum of C/(C+d^2)) */
     P_MMD_SCALE,      /* first scale h0 or C0; the others halve it */
     P_MMD_NSCALES,    /* number of scales */
+    P_ARCH,           /* enum model_kind: 0 = mlp, 1 = resnet */
+    P_ACTIVATION,     /* enum model_act: 0 = relu, 1 = tanh, 2 = elu */
     P_COUNT
 };
 extern const char *const param_names[P_COUNT];
@@ -38,6 +41,7 @@ int param_is_integer(int p);
 #define SPEC_PATH_LEN 1024
 #define SPEC_ERR_LEN 1024
 #define PLAN_MAX_METRICS_SPEC 32
+#define SPEC_MAX_WIDTH_LISTS 64  /* distinct `hidden` lists of two or more widths */
 
 enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5 };
 
@@ -91,6 +95,11 @@ typedef struct {
     stage_spec_t stages[SPEC_MAX_STAGES];
     int reuse_epochs;            /* study-wide default */
     int in_dim;                  /* input size, set once the data is loaded (0 before) */
+    int hidden_above_input;      /* the reference study's rule: every hidden width > input */
+    /* `hidden` lists of >= 2 widths, each stored once; hidden = -(1 + i) names list i */
+    int nwlists;
+    int wlist_len[SPEC_MAX_WIDTH_LISTS];
+    int wlist[SPEC_MAX_WIDTH_LISTS][MODEL_MAX_WIDTHS];
 } study_t;
 
 /* Parse a spec file (or, with text != NULL, a spec given as text and named
@@ -102,6 +111,13 @@ int spec_load(study_t *s, const char *path, const char *text, char *err);
  * from the loaded data. */
 int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err);
 void spec_free(study_t *s);
+
+/* The network of a cell: hp's hidden (number or width list), layers,
+ * bottleneck, arch and activation for data of in_dim features. */
+model_arch_t spec_model_arch(const study_t *s, const double *hp, int in_dim);
+/* A parameter value as the spec writes it ("0.001", "[512, 256]", "resnet",
+ * "tanh", "imq") into buf. */
+void spec_format_value(const study_t *s, int p, double v, char *buf, size_t len);
 
 /* Canonical metric names of a study; out[i] points into static or s-owned
  * storage.  Returns the count. */
