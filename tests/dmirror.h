@@ -3,9 +3,15 @@
  * test_gradcheck.c (loss = s * MSE + sum C * codes) and test_mmd.c
  * (loss = s * MSE + lambda * MMD^2(codes, Z)).  Each supplies the loss on
  * top of the reconstruction and the codes; the forward, the ReLU pattern
- * and the finite differences are shared.  Include after cmocka.h. */
+ * and the finite differences are shared.  Include after cmocka.h.
+ * The mirror follows the model's layer list (model.h): the activation after
+ * each layer (ReLU, tanh or ELU, in double), and the residual blocks' skips
+ * (a layer's output adds act[skip_src]).  The "pattern" records, for ReLU
+ * and ELU units, which side of 0 the pre-activation is on (their kink; ELU
+ * with alpha 1 has a continuous slope but a jump in curvature there). */
 #ifndef AESWEEP_DMIRROR_H
 #define AESWEEP_DMIRROR_H
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,30 +28,40 @@ struct dmirror {
     const double *X; /* [n][in] */
     dm_loss_fn loss;
     const void *ctx; /* the loss's own data */
-    double *a0, *a1, *codes;
+    double *acts;                    /* every layer's output, [n][dims[l]] at off[l] */
+    size_t off[MODEL_MAX_LINEAR + 1];
+    double *codes;
     size_t npat; /* rows x ReLU units: one sign per pre-activation */
     unsigned char *pat0, *patp, *patm;
 };
+
+/* Layer l is followed by an activation with a kink at 0 (ReLU, ELU). */
+static inline int dm_kinked(const model_t *m, int l)
+{
+    return model_relu_after(m, l) && m->arch.act != MODEL_TANH;
+}
 
 static inline void dm_init(dmirror_t *d, const model_t *m, int n, const double *X, dm_loss_fn loss,
                            const void *ctx)
 {
     memset(d, 0, sizeof *d);
     d->m = m, d->n = n, d->X = X, d->loss = loss, d->ctx = ctx;
-    int maxd = 0;
-    for (int l = 0; l <= m->nlin; l++) maxd = m->dims[l] > maxd ? m->dims[l] : maxd;
+    size_t tot = 0;
+    for (int l = 1; l <= m->nlin; l++) {
+        d->off[l] = tot;
+        tot += (size_t)n * m->dims[l];
+    }
     for (int l = 0; l < m->nlin; l++)
-        if (model_relu_after(m, l)) d->npat += (size_t)n * m->dims[l + 1];
-    d->a0 = malloc((size_t)n * maxd * sizeof(double));
-    d->a1 = malloc((size_t)n * maxd * sizeof(double));
+        if (dm_kinked(m, l)) d->npat += (size_t)n * m->dims[l + 1];
+    d->acts = malloc(tot * sizeof(double));
     d->codes = malloc((size_t)n * m->arch.bottleneck * sizeof(double));
     d->pat0 = malloc(d->npat + 1), d->patp = malloc(d->npat + 1), d->patm = malloc(d->npat + 1);
-    assert_true(d->a0 && d->a1 && d->codes && d->pat0 && d->patp && d->patm);
+    assert_true(d->acts && d->codes && d->pat0 && d->patp && d->patm);
 }
 
 static inline void dm_free(dmirror_t *d)
 {
-    free(d->a0), free(d->a1), free(d->codes);
+    free(d->acts), free(d->codes);
     free(d->pat0), free(d->patp), free(d->patm);
 }
 
@@ -56,24 +72,27 @@ static inline double dm_forward(dmirror_t *d, const double *p, unsigned char *pa
     const model_t *m = d->m;
     const int n = d->n;
     const double *A = d->X;
-    double *Y = d->a0;
     size_t k = 0;
     for (int l = 0; l < m->nlin; l++) {
-        int din = m->dims[l], dout = m->dims[l + 1], relu = model_relu_after(m, l);
+        int din = m->dims[l], dout = m->dims[l + 1], act = model_relu_after(m, l), kink = dm_kinked(m, l);
         const double *W = p + m->w_off[l], *b = p + m->b_off[l];
+        const double *S = m->skip_src[l] > 0 ? d->acts + d->off[m->skip_src[l]] : NULL;
+        double *Y = d->acts + d->off[l + 1];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < dout; j++) {
                 double z = b[j];
                 for (int q = 0; q < din; q++) z += A[(size_t)i * din + q] * W[(size_t)j * din + q];
-                if (relu) {
-                    pat[k++] = z > 0.0;
-                    z = z > 0.0 ? z : 0.0;
+                if (kink) pat[k++] = z > 0.0;
+                if (act) {
+                    if (m->arch.act == MODEL_TANH) z = tanh(z);
+                    else if (m->arch.act == MODEL_ELU) z = z > 0.0 ? z : expm1(z);
+                    else z = z > 0.0 ? z : 0.0;
                 }
+                if (S) z += S[(size_t)i * dout + j]; /* residual block: + its input */
                 Y[(size_t)i * dout + j] = z;
             }
         if (l == m->code_layer) memcpy(d->codes, Y, (size_t)n * dout * sizeof(double));
         A = Y;
-        Y = (Y == d->a0) ? d->a1 : d->a0;
     }
     return d->loss(d, A, d->codes);
 }
@@ -98,7 +117,7 @@ static inline size_t dm_pattern_mismatches(const dmirror_t *d, const model_ws_t 
     const model_t *m = d->m;
     size_t k = 0, mism = 0;
     for (int l = 0; l < m->nlin; l++) {
-        if (!model_relu_after(m, l)) continue;
+        if (!dm_kinked(m, l)) continue;
         const float *Y = ws->act[l + 1];
         for (size_t i = 0; i < (size_t)d->n * m->dims[l + 1]; i++, k++) mism += (Y[i] > 0.0f) != d->pat0[k];
     }

@@ -1,8 +1,9 @@
 /* test_gradcheck.c - model_backward against central finite differences.
  *
  * For tiny networks (in 2 and 64, layers 0 and 2, hidden 3..5, bottleneck
- * 1..2, N 5..7 rows of N(0,1) data from rng streams) we check the gradient
- * of EVERY parameter of
+ * 1..2, N 5..7 rows of N(0,1) data from rng streams; and, for issue 17, a
+ * tapered encoder below the input, residual networks and the tanh and ELU
+ * activations) we check the gradient of EVERY parameter of
  *
  *     L(theta) = s * MSE(X_hat, X) + sum_{i,j} C[i][j] * code[i][j]
  *
@@ -66,6 +67,16 @@ static const gc_case_t CASES[] = {
     {{.in = 2, .hidden = 5, .layers = 2, .bottleneck = 2}, 7, 593},
     {{.in = 64, .hidden = 3, .layers = 0, .bottleneck = 2}, 6, 605},
     {{.in = 64, .hidden = 5, .layers = 2, .bottleneck = 1}, 5, 609},
+    /* general architectures (issue 17): a tapered encoder with widths below
+     * the input, residual blocks, each activation */
+    {{.in = 12, .nwidths = 2, .widths = {8, 5}, .layers = 0, .bottleneck = 2}, 6, 713},
+    {{.in = 6, .hidden = 5, .layers = 2, .bottleneck = 2, .kind = MODEL_RESNET}, 6, 721},
+    {{.in = 10, .nwidths = 2, .widths = {7, 4}, .layers = 1, .bottleneck = 2, .act = MODEL_TANH}, 6, 703},
+    {{.in = 10, .nwidths = 2, .widths = {7, 4}, .layers = 1, .bottleneck = 2, .act = MODEL_ELU}, 6, 704},
+    {{.in = 9, .nwidths = 2, .widths = {6, 6}, .layers = 1, .bottleneck = 2, .kind = MODEL_RESNET,
+      .act = MODEL_TANH}, 5, 705},
+    {{.in = 9, .nwidths = 3, .widths = {7, 5, 5}, .layers = 0, .bottleneck = 3, .kind = MODEL_RESNET,
+      .act = MODEL_ELU}, 7, 706},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -173,9 +184,11 @@ static void gradcheck(const gc_case_t *c, int mode, int kink)
         if (!skip[i]) fdmax = fmax(fdmax, fabs(fd[i]));
     double worst = 0;
     size_t bad = count_bad(m->grads, fd, skip, np, fdmax, &worst, 1);
-    printf("[ gradchk  ] in %2d h %d layers %d b %d n %d mode %d: %zu params, %zu skipped at "
+    char desc[128];
+    model_arch_describe(&c->a, desc, sizeof desc);
+    printf("[ gradchk  ] %-22s (%d linear, %d blocks) n %d mode %d: %zu params, %zu skipped at "
            "kinks, max|fd| %.3g, worst rel err %.2e\n",
-           c->a.in, c->a.hidden, c->a.layers, c->a.bottleneck, n, mode, np, nskip, fdmax, worst);
+           desc, m->nlin, m->nskip, n, mode, np, nskip, fdmax, worst);
 
     /* Guards. */
     if (kink) {

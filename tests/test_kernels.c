@@ -54,6 +54,15 @@ static const kcase_t CASES[] = {
     {{.in = 64, .hidden = 16, .layers = 2, .bottleneck = 4}, 1, 0, 1.0f, 17},
     {{.in = 10, .hidden = 300, .layers = 1, .bottleneck = 5}, 64, 0, 1.0f, 18},
     {{.in = 2, .hidden = 10, .layers = 0, .bottleneck = 1}, 1000, 0, 1.0f, 19},
+    /* general architectures (issue 17): tapered below the input, wide,
+     * residual blocks, each activation */
+    {{.in = 100, .nwidths = 2, .widths = {300, 40}, .layers = 0, .bottleneck = 8}, 70, 3, 1.0f, 20},
+    {{.in = 20, .hidden = 32, .layers = 2, .bottleneck = 3, .kind = MODEL_RESNET}, 129, 0, 1.0f, 21},
+    {{.in = 30, .nwidths = 3, .widths = {24, 24, 12}, .layers = 1, .bottleneck = 4, .act = MODEL_TANH}, 64, 1, 1.0f, 22},
+    {{.in = 30, .nwidths = 2, .widths = {16, 16}, .layers = 1, .bottleneck = 4, .kind = MODEL_RESNET,
+      .act = MODEL_ELU}, 65, 0, 2.0f, 23},
+    {{.in = 50, .nwidths = 2, .widths = {260, 260}, .layers = 0, .bottleneck = 6, .kind = MODEL_RESNET,
+      .act = MODEL_TANH}, 33, 0, 1.0f, 24},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -99,8 +108,9 @@ static void one_case(const kcase_t *c)
         assert_true(max_abs(gref, m->nparams) > 0.0);
         assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
     }
-    printf("[ kernels  ] in %2d h %3d layers %d b %d n %4d: worst rel forward %.2e backward %.2e\n",
-           in, c->a.hidden, c->a.layers, bn, n, wf, wb);
+    char desc[128];
+    model_arch_describe(&c->a, desc, sizeof desc);
+    printf("[ kernels  ] %-28s n %4d: worst rel forward %.2e backward %.2e\n", desc, n, wf, wb);
 
     model_ws_free(ws);
     model_ws_free(wr);
