@@ -7,7 +7,7 @@
 Writes PNG figures, report.md beside them and report.html (figures embedded)
 into OUTDIR, and prints the path of report.md.  Reads nothing but the file.
 What is drawn depends on the stages the file holds, recognised by their
-axes and attributes (see ../shared/docs/experiments.md for the study):
+axes and attributes (docs/study.md describes the study and which section draws what):
 
   axes train_size / epochs / lr / others  minimum error along each axis (M1, D1, D3 curve)
   axes hidden x layers                    heat map with the best cell (M2, D2)

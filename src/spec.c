@@ -2,6 +2,7 @@
  * the file, line and key, the bad value and the fix. */
 #include "aesweep/spec.h"
 #include "aesweep/model.h"
+#include "aesweep/paths.h"
 #include <errno.h>
 #include <libconfig.h>
 #include <math.h>
@@ -904,7 +905,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     s->pool = 10000;
     s->noise = 0.1;
     s->train_fraction = 2.0 / 3.0;
-    /* the study's defaults (experiments.md) */
+    /* the reference study's defaults (docs/study.md) */
     double def[P_COUNT] = {[P_TRAIN_SIZE] = 1000, [P_EPOCHS] = 100, [P_LR] = 0.001, [P_HIDDEN] = 20,
                            [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0,
                            [P_MMD_LAMBDA] = 0, [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1.0,
@@ -989,7 +990,8 @@ static int load(study_t *s, const char *path, const char *text, char *err)
         fail(err, s, config_setting_get_member(g, "path"), "data.path: moons data is generated, not read; drop 'path' or use source = \"csv\" or \"hdf5\"");
         goto out;
     }
-    if (s->source == SRC_DIGITS && !s->data_path[0]) snprintf(s->data_path, sizeof s->data_path, "data/digits.csv.gz");
+    /* the shipped copy: in the checkout, next to an installed binary, ... (paths.h) */
+    if (s->source == SRC_DIGITS && !s->data_path[0]) paths_find_data("digits.csv.gz", s->data_path, sizeof s->data_path);
     if (s->source == SRC_DIGITS) s->label_column = -2;
     double v;
     if ((c = config_setting_get_member(g, "pool"))) {

@@ -3,7 +3,7 @@
  * Architecture.  The encoder widths are E = widths[0..nwidths-1] (or the
  * single width `hidden` when nwidths = 0) followed by `layers` more layers
  * of the last width; the code has `bottleneck` units.  With kind MODEL_MLP
- * (the reference study's network, experiments.md):
+ * (the reference study's network, docs/study.md):
  *     encoder  Linear(in,E1) act, Linear(E1,E2) act, ..., Linear(Ek,b)
  *     decoder  Linear(b,Ek) act, Linear(Ek,Ek-1) act, ..., Linear(E1,in)
  * (no activation on the code or the output), so there are L = 2k + 2
