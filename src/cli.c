@@ -96,6 +96,19 @@ static const char *cfg_quote(char *out, size_t n, const char *v)
     return out;
 }
 
+/* A JSON string: quotes, backslashes and control characters escaped. */
+static void json_str(const char *v)
+{
+    putchar('"');
+    for (; *v; v++) {
+        unsigned char c = (unsigned char)*v;
+        if (c == '"' || c == '\\') printf("\\%c", c);
+        else if (c < 32) printf("\\u%04x", c);
+        else putchar(c);
+    }
+    putchar('"');
+}
+
 /* JSON has no NaN: a metric that does not exist (diverged) is null. */
 static void json_num(const char *key, double v)
 {
@@ -251,10 +264,12 @@ static int cmd_train(int argc, char **argv)
     if (json) {
         char hv[200];
         spec_format_value(&s, P_HIDDEN, s.defaults[P_HIDDEN], hv, sizeof hv);
-        printf("{\"data\": \"%s\", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %s, "
+        printf("{\"data\": ");
+        json_str(data);
+        printf(", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %s, "
                "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"arch\": \"%s\", "
                "\"activation\": \"%s\", \"seed\": %.0f, \"status\": \"%s\"",
-               data, v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], hv, v[P_LAYERS], v[P_BOTTLENECK],
+               v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], hv, v[P_LAYERS], v[P_BOTTLENECK],
                v[P_BATCH_SIZE], arch, act, seed, train_status_name(status));
         json_num("train_mse", vals[nt]);
         json_num("test_mse", vals[0]);

@@ -165,6 +165,10 @@ static int load_csv(dataset_t *out, const char *path, int header, int label_col,
             len = strlen(line);
         }
         lineno++;
+        if (lineno == 1 && !strncmp(line, "\xEF\xBB\xBF", 3)) { /* UTF-8 byte-order mark (Excel's "CSV UTF-8") */
+            memmove(line, line + 3, len - 2);
+            len -= 3;
+        }
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
         if (lineno == 1 && header) continue;
         if (len == 0) continue; /* blank lines are allowed (e.g. a trailing newline) */

@@ -304,6 +304,10 @@ static const char *param_list(void)
 /* Largest stage cube (cells x repeats x draws) and axis length accepted:
  * the plan keeps ~14 doubles per point on rank 0, so 1e7 points is ~1 GiB. */
 #define SPEC_MAX_POINTS 10000000.0
+/* Moons noise: points are (cos, sin) + noise x N(0,1) in float; beyond this
+ * a draw can leave the float range (pool_noise is drawn at task time, so it
+ * is bounded here rather than checked after generation). */
+#define SPEC_MAX_NOISE 1e30
 #define SPEC_MAX_AXIS_VALUES 10000
 
 /* A group of parameter values (defaults / fixed). */
@@ -434,7 +438,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
                     st->name, points, SPEC_MAX_POINTS);
     if ((c = config_setting_get_member(g, "pool_noise"))) {
         if (get_number(s, c, "pool_noise", &v, err)) return -1;
-        if (v < 0) return fail(err, s, c, "pool_noise: %g must be >= 0", v);
+        if (v < 0 || v > SPEC_MAX_NOISE) return fail(err, s, c, "pool_noise: %g is out of range; use 0..%g", v, SPEC_MAX_NOISE);
         if (s->source != SRC_MOONS) return fail(err, s, c, "pool_noise applies to moons data only");
         st->pool_noise = v;
     }
@@ -796,8 +800,9 @@ static int expand_file(study_t *s, const char *path, const char *from, int from_
 
 /* libconfig 1.5 reads an integer literal with atoi(), so 4294967306 became
  * 10 and seed 4294967297 became 1.  Parse every integer literal here at full
- * width: one beyond 64 bits is refused; one beyond 32 bits gets libconfig's
- * 'L' suffix (a 64-bit setting), so that every value reaches the range
+ * width: one beyond 64 bits is refused; the others get libconfig's 'L'
+ * suffix (a 64-bit setting; all of them, so that an array mixing small and
+ * large integers keeps one type), so that every value reaches the range
  * checks whole.  Strings and comments are skipped.  Returns the text to
  * parse (malloc'd), or NULL with err set. */
 static char *widen_integers(const study_t *s, const char *t, char *err)
@@ -868,7 +873,8 @@ static char *widen_integers(const study_t *s, const char *t, char *err)
                      file, l, num, k > 40 ? "..." : "");
             return NULL;
         }
-        if (!has_l && (v > 2147483647LL || v < -2147483648LL)) {
+        (void)v;
+        if (!has_l) { /* every integer 64-bit: an array [50, 4294967396] keeps one type */
             if (sb_add(&b, copied, (size_t)(p - copied)) || sb_add(&b, "L", 1)) goto oom;
             copied = p;
         }
@@ -1001,7 +1007,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     }
     if ((c = config_setting_get_member(g, "noise"))) {
         if (get_number(s, c, "data.noise", &v, err)) goto out;
-        if (v < 0) { fail(err, s, c, "data.noise: %g must be >= 0", v); goto out; }
+        if (v < 0 || v > SPEC_MAX_NOISE) { fail(err, s, c, "data.noise: %g is out of range; use 0..%g", v, SPEC_MAX_NOISE); goto out; }
         s->noise = v;
     }
     if (get_bool(s, g, "header", &s->header, err)) goto out;
@@ -1045,7 +1051,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
             ts->noise = s->noise;
             ts->size = s->source == SRC_MOONS ? 10000 : 0;
             if (get_num_key(s, t, "noise", &ts->noise, 0, err)) goto out;
-            if (ts->noise < 0) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g must be >= 0", ts->noise); goto out; }
+            if (ts->noise < 0 || ts->noise > SPEC_MAX_NOISE) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g is out of range; use 0..%g", ts->noise, SPEC_MAX_NOISE); goto out; }
             double sz = (double)ts->size;
             if (get_num_key(s, t, "size", &sz, 0, err)) goto out;
             if (s->source != SRC_MOONS && config_setting_get_member(t, "size")) {

@@ -832,7 +832,7 @@ int sweep_run(const sweep_opts_t *o)
         } else if (jr == 0 && strcmp(jd.spec_text, s.text) != 0) {
             char diff[256];
             first_difference(jd.spec_text, s.text, diff, sizeof diff);
-            snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s); restore it, or start over with --fresh",
+            snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s; @include files count as part of the spec); restore it, or start over with --fresh",
                      o->spec_path, jpath, diff);
             rc = AES_EXIT_USAGE;
         } else if (jr == 0 && strcmp(jinputs, inputs + strlen(INPUTS_MARK)) != 0) {

@@ -21,6 +21,15 @@ static int load_file(const study_t *s, const char *path, dataset_t *out, char *e
     return data_load_csv(out, path, s->header, s->label_column, err);
 }
 
+/* Generated or loaded data must be finite: training on it gives NaN
+ * metrics that look like results. */
+static int finite_data(const dataset_t *d)
+{
+    for (size_t i = 0; i < d->n * (size_t)d->d; i++)
+        if (!isfinite(d->x[i])) return 0;
+    return 1;
+}
+
 int study_data_load(study_data_t *sd, const study_t *s, char *err)
 {
     memset(sd, 0, sizeof *sd);
@@ -29,12 +38,23 @@ int study_data_load(study_data_t *sd, const study_t *s, char *err)
     if (s->source == SRC_MOONS) {
         sd->in_dim = 2;
         if (data_moons(&sd->pool, (size_t)s->pool, s->noise, rng_derive_str(s->seed, "pool"))) goto oom;
+        if (!finite_data(&sd->pool)) {
+            snprintf(err, DATA_ERR_LEN, "data.noise = %g makes generated points non-finite (beyond the float range); use a smaller noise",
+                     s->noise);
+            return -1;
+        }
         for (int t = 0; t < s->ntests; t++) {
             char tag[96];
             snprintf(tag, sizeof tag, "test:%s", s->tests[t].name);
             if (data_moons(&sd->tests[t], (size_t)s->tests[t].size, s->tests[t].noise,
                            rng_derive_str(s->seed, tag)))
                 goto oom;
+            /* a test set of +-inf gave NaN metrics in every cell, status ok */
+            if (!finite_data(&sd->tests[t])) {
+                snprintf(err, DATA_ERR_LEN, "test set %s: noise = %g makes generated points non-finite (beyond the float range); use a smaller noise",
+                         s->tests[t].name, s->tests[t].noise);
+                return -1;
+            }
         }
         return 0;
     }

@@ -17,7 +17,11 @@ Each case is one text file, NN-name.case (format in tests/bad_input/README.md):
     setup: result out.h5            put a valid aesweep result file there (checked untouched)
     setup: mkdir NAME               create a folder (e.g. in place of a data file)
     setup: partial SPEC             run SPEC and SIGTERM it: leaves OUT.journal and a partial OUT
-    setup: flock FILE               hold an flock on FILE (as a running aesweep holds OUT.lock)
+    setup: flock FILE               hold an flock on FILE (as a running aesweep holds OUT.lock,
+                                    or HDF5 a file it writes)
+    setup: replace SRC DST          move SRC over DST (after the setups before it, e.g. a partial run)
+    setup: link SRC DST             make DST a hard link of SRC (another name of the same file)
+    setup: rofs DIR                 mount a read-only tmpfs at DIR (root), unmounted afterwards
     xfail: REASON                   a known bug (reported, not fatal); XPASS when fixed
     --- FILE                        the following lines (to the next ---) are FILE
     ...
@@ -205,6 +209,18 @@ class Runner:
                 os.makedirs(os.path.join(cwd, words[1]), exist_ok=True)
             elif words[0] == "partial":
                 self.partial(cwd, words[1])
+            elif words[0] == "replace":
+                # after the setups before it (e.g. a partial run): DST's content becomes SRC's
+                shutil.copy(os.path.join(cwd, words[1]), os.path.join(cwd, words[2]))
+                os.unlink(os.path.join(cwd, words[1]))
+            elif words[0] == "link":
+                os.link(os.path.join(cwd, words[1]), os.path.join(cwd, words[2]))
+            elif words[0] == "rofs":
+                # a read-only file system (root: CI runs as root), unmounted after the case
+                d = os.path.join(cwd, words[1])
+                os.makedirs(d, exist_ok=True)
+                subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", d], check=True)
+                case.mounts = getattr(case, "mounts", []) + [d]
             elif words[0] == "flock":
                 fd = os.open(os.path.join(cwd, words[1]), os.O_RDWR | os.O_CREAT, 0o644)
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -219,6 +235,8 @@ class Runner:
         try:
             cwd = self.prepare(case)
         except Exception as e:  # a broken setup is a failure of the case
+            for d in getattr(case, "mounts", []):
+                subprocess.run(["umount", d])
             return [f"setup: {e}"]
         before = snapshot(cwd)
         for run in case.runs:
@@ -252,6 +270,8 @@ class Runner:
             case.messages = getattr(case, "messages", []) + [msg]
         for fd in getattr(case, "locks", []):
             os.close(fd)
+        for d in getattr(case, "mounts", []):
+            subprocess.run(["umount", d])
         if not self.keep:
             shutil.rmtree(cwd, ignore_errors=True)
         return problems
