@@ -25,6 +25,7 @@ figure is reported in the report and the rest goes on (--strict re-raises).
 Not for: anything that needs more than the file (no retraining).
 """
 import argparse
+import tempfile
 import math
 import os
 import sys
@@ -834,19 +835,67 @@ class Report:
                      self.k, "; ".join(sorted(hows))))
 
 
+class Refused(Exception):
+    """A report that cannot be made: one line about the real cause, exit 2."""
+
+
+def check_encoding(rf):
+    """Text attributes must be UTF-8 (as HDF5 declares them).  h5py hands
+    other bytes over as surrogates, which used to end in a traceback while
+    writing report.md (a spec with a Latin-1 comment)."""
+    for name, v in sorted(rf.attrs.items()):
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                bad = v[e.start]
+                byte = ord(bad) - 0xDC00 if 0xDC80 <= ord(bad) <= 0xDCFF else ord(bad)
+                line = v.count("\n", 0, e.start) + 1
+                raise Refused("%s: attribute '%s' is not UTF-8 (byte 0x%02x on its line %d: the spec was saved "
+                              "in another encoding, e.g. Latin-1); re-save the spec as UTF-8 and run the study again"
+                              % (rf.path, name, byte, line))
+
+
+def check_outdir(outdir):
+    """The output folder exists or can be made, and a file can be written in
+    it; the message names the real cause (not the input file)."""
+    if os.path.exists(outdir) and not os.path.isdir(outdir):
+        raise Refused("%s: exists and is not a folder; give -o a folder for the report" % outdir)
+    try:
+        os.makedirs(outdir, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".report-probe-", dir=outdir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise Refused("%s: cannot write the report there (%s); choose another folder with -o"
+                      % (outdir, e.strerror or e))
+
+
+def write_text(path, text):
+    """Write a file whole or not at all (never an empty or cut report)."""
+    tmp = path + ".tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_report(path, outdir, components=5, strict=False, html=True):
-    os.makedirs(outdir, exist_ok=True)
     with ResultFile(path) as rf:
+        check_encoding(rf)
+        check_outdir(outdir)
         doc = Report(rf, outdir, components, strict).build()
         title = "aesweep report: %s" % rf.attrs.get("study", "?")
     md = os.path.join(outdir, "report.md")
     if html:
         doc.p("The same report with the figures embedded: `report.html`.")
-    with open(md, "w") as f:
-        f.write(doc.markdown())
+    write_text(md, doc.markdown())
     if html:
-        with open(os.path.join(outdir, "report.html"), "w") as f:
-            f.write(doc.html(title))
+        write_text(os.path.join(outdir, "report.html"), doc.html(title))
     return md
 
 
@@ -868,7 +917,13 @@ def main(argv=None):
     out = a.outdir or (os.path.splitext(a.result)[0] + "_report")
     try:
         md = write_report(a.result, out, a.components, a.strict, not a.no_html)
+    except Refused as e:
+        print(str(e), file=sys.stderr)
+        return 2
     except OSError as e:
+        if getattr(e, "filename", None) and os.path.abspath(e.filename) != os.path.abspath(a.result):
+            print("%s: cannot write (%s)" % (e.filename, e.strerror or e), file=sys.stderr)  # an output, not the input
+            return 3
         print("%s: cannot read as an HDF5 result file (%s)" % (a.result, e), file=sys.stderr)
         return 2
     print(md)

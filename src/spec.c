@@ -698,6 +698,23 @@ static int map_add(const char *file, int line)
 static int expand_file(study_t *s, const char *path, const char *from, int from_line, int depth,
                        strbuf_t *out, char *err);
 
+/* Offset of the first byte of t[0..n) that is not well-formed UTF-8, or -1. */
+static long utf8_bad(const unsigned char *t, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned c = t[i];
+        size_t k = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 3 : 9;
+        if (k == 9 || i + k >= n + (k == 0)) return (long)i;
+        for (size_t j = 1; j <= k; j++)
+            if ((t[i + j] & 0xC0) != 0x80) return (long)i;
+        if ((k == 2 && c == 0xE0 && t[i + 1] < 0xA0) || (k == 3 && c == 0xF0 && t[i + 1] < 0x90) ||
+            (k == 3 && c == 0xF4 && t[i + 1] > 0x8F) || (k == 2 && c == 0xED && t[i + 1] > 0x9F))
+            return (long)i; /* overlong, beyond U+10FFFF, or a surrogate */
+        i += k + 1;
+    }
+    return -1;
+}
+
 /* Append text (from file `file`) to out line by line, replacing each
  * `@include "F"` line by F's expanded text, as libconfig would read it (F
  * relative to the working directory).  A UTF-8 byte-order mark (Windows
@@ -719,6 +736,14 @@ static int expand_text(study_t *s, const char *file, const char *text, int depth
     for (const char *p = text; *p; line++) {
         const char *e = strchr(p, '\n');
         size_t k = e ? (size_t)(e - p) + 1 : strlen(p);
+        long bad = utf8_bad((const unsigned char *)p, k);
+        if (bad >= 0) {
+            /* the spec is stored in the result file as UTF-8 text; other
+             * bytes there break every reader (h5py, xarray, report.py) */
+            snprintf(err, SPEC_ERR_LEN, "%s:%d: byte 0x%02X at column %ld is not UTF-8 text (a file saved as Latin-1 or Windows-1252?); save the spec as UTF-8",
+                     file, line, (unsigned char)p[bad], bad + 1);
+            return -1;
+        }
         const char *q = p + strspn(p, " \t");
         if (!strncmp(q, "@include", 8) && (q[8] == ' ' || q[8] == '\t')) {
             q += 8 + strspn(q + 8, " \t");

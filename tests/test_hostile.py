@@ -237,3 +237,68 @@ def test_random_specs_equal_train(tmp_path, k):
             cell = idx + (r,)
             assert js["test_mse"] == test[cell] or (js["test_mse"] is None and np.isnan(test[cell])), (text, args)
             assert js["train_mse"] == train[cell] or (js["train_mse"] is None and np.isnan(train[cell])), (text, args)
+
+
+# ---- analysis/report.py: refusals name the real cause, leave nothing behind
+
+REPORT = os.path.join(os.path.dirname(HERE), "analysis", "report.py")
+PY = os.environ.get("PYTHON", sys.executable)
+
+
+def report(result, outdir):
+    return subprocess.run([PY, REPORT, str(result), "-o", str(outdir)], capture_output=True, text=True,
+                          env=dict(ENV, MPLBACKEND="Agg"), timeout=600)
+
+
+@pytest.fixture
+def small_result(tmp_path):
+    write_csv(tmp_path / "d.csv")
+    (tmp_path / "s.cfg").write_text(SMALL)
+    aes("run", "s.cfg", "--quiet", cwd=str(tmp_path))
+    return tmp_path / "out.h5"
+
+
+def one_line(p):
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr
+    return lines[0]
+
+
+def test_report_refuses_non_utf8_spec(small_result, tmp_path):
+    """A result whose stored spec is not UTF-8 (written by 0.3.0 from a spec
+    with a Latin-1 comment): one line naming the attribute and the byte, no
+    report.md of 0 bytes (it was a traceback and an empty report.md)."""
+    with h5py.File(small_result, "r+") as f:
+        spec = f.attrs["spec"].encode()
+        del f.attrs["spec"]
+        f.attrs.create("spec", np.array(b"# caf\xe9\n" + spec, dtype=h5py.string_dtype("utf-8")))
+    p = report(small_result, tmp_path / "rep")
+    assert p.returncode == 2
+    line = one_line(p)
+    assert "'spec' is not UTF-8" in line and "0xe9" in line
+    assert not (tmp_path / "rep").exists()
+
+
+def test_report_refuses_unwritable_outputs(small_result, tmp_path):
+    """-o naming a file, or a folder on a read-only mount: one line about the
+    output (it was 88 lines of tracebacks blaming the valid input file)."""
+    (tmp_path / "afile").write_text("x")
+    p = report(small_result, tmp_path / "afile")
+    assert p.returncode == 2 and "exists and is not a folder" in one_line(p)
+    assert (tmp_path / "afile").read_text() == "x"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], check=True)
+    try:
+        for target in (ro, ro / "sub"):
+            p = report(small_result, target)
+            assert p.returncode == 2, p.stderr
+            line = one_line(p)
+            assert "Read-only file system" in line and "out.h5" not in line, line
+        assert os.listdir(ro) == []
+    finally:
+        subprocess.run(["umount", str(ro)])
+    p = report(small_result, tmp_path / "good")
+    assert p.returncode == 0, p.stderr
+    assert os.path.getsize(tmp_path / "good" / "report.md") > 0
+    assert not [f for f in os.listdir(tmp_path / "good") if f.endswith(".tmp")]

@@ -72,7 +72,7 @@ class Case:
         self.exit = 2
         self.xfail = None
         cur = None
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
             for raw in f:
                 line = raw.rstrip("\n")
                 if line.startswith("--- "):
@@ -199,7 +199,7 @@ class Runner:
         for name, lines in case.files.items():
             p = os.path.join(cwd, name)
             os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p, "w", encoding="utf-8") as f:
+            with open(p, "w", encoding="utf-8", errors="surrogateescape") as f:
                 f.write(subst("".join(lines)))
         for s in case.setup:
             words = s.split()
