@@ -2,7 +2,7 @@
 # slurm-tests.sh - the jobs/*.sbatch scripts submitted to a real one-node Slurm, results checked.
 #
 #   tests/slurm/slurm-tests.sh setup            install what is missing (Debian 12, root), start Slurm
-#   tests/slurm/slurm-tests.sh TEST...          srun mpirun array chain requeue signal
+#   tests/slurm/slurm-tests.sh TEST...          srun mpirun array chain requeue signal export resubmit
 #   tests/slurm/slurm-tests.sh teardown         stop Slurm
 #   tests/slurm/slurm-tests.sh all              setup, every test, teardown
 #
@@ -72,6 +72,11 @@ need_cluster() {
   "$CI" start </dev/null >/dev/null 2>&1 || fail "Slurm is not up; run: $0 setup"
 }
 
+checkout_like() {  # checkout_like DIR: a folder that looks like a checkout to the job scripts
+  mkdir -p "$1/build"; ln -sfn "$BIN" "$1/build/aesweep"
+  ln -sfn "$SRC/jobs" "$1/jobs"; ln -sfn "$SRC/analysis" "$1/analysis"
+}
+
 do_setup() {
   local missing=() c
   for c in slurmctld slurmd sinfo sbatch munged mpirun; do command -v $c >/dev/null || missing+=("$c"); done
@@ -124,7 +129,8 @@ t_mpirun() {
   check same "$W/ref.h5" "$W/out/quick-mpirun.h5"
 }
 
-# (d) a job array of three studies (quick.cfg with three seeds), two side by side (2 ranks each)
+# (d) a job array of three studies (quick.cfg with three seeds), two side by side (2 ranks each);
+# specs and output folder given as arguments
 t_array() {
   workdir array; need_cluster
   local s specs=()
@@ -133,7 +139,8 @@ t_array() {
     sed "s/^seed = .*/seed = $s;/" "$SRC/jobs/quick.cfg" >"specs/quick-s$s.cfg"
     specs+=("$W/specs/quick-s$s.cfg")
   done
-  local j; j=$(SPECS="${specs[*]}" submit --array=0-2 "$SRC/jobs/array.sbatch")
+  # the specs and the output folder as arguments (SPECS and OUTDIR as variables: docs/cluster.md)
+  local j; j=$(submit --array=0-2 "$SRC/jobs/array.sbatch" --outdir "$W/results" "${specs[@]}")
   say "submitted jobs/array.sbatch --array=0-2 as job $j"
   waitok "$j"
   for s in 101 102 103; do check complete "$W/results/quick-s$s.h5" --seed $s; done
@@ -153,14 +160,18 @@ EOF
   for s in 0 1 2; do [ -f "$W/aesweep-array-${j}_$s.out" ] || fail "no log of array task $s"; done
 }
 
-# (e) sweep then analysis with --dependency=afterok (jobs/submit-chain.sh); and a failing sweep,
-# whose analysis must never run
+# (e) sweep then analysis with --dependency=afterok (jobs/submit-chain.sh, under --export=NONE); and
+# a failing sweep (its output as a variable), whose analysis must never run
 t_chain() {
   workdir chain; need_cluster
   [ -f "$SRC/analysis/report.py" ] || fail "no analysis/report.py in $SRC"
   printf 'study = "bad";\nseed = 1;\n' >"$W/bad.cfg"
   local ids sweep ana bids bsweep bana
-  ids=$("$SRC/jobs/submit-chain.sh" "$SRC/jobs/quick.cfg") || fail "submit-chain.sh"
+  # spec and output as arguments, under --export=NONE (the jobs see none of this shell's variables),
+  # submitted from a folder laid out like a checkout (build/aesweep, jobs/, analysis/)
+  checkout_like "$W"
+  ids=$(env -u AESWEEP_BIN -u AESWEEP_HOME "$SRC/jobs/submit-chain.sh" "$SRC/jobs/quick.cfg" \
+        "$W/results/quick.h5" -- --export=NONE) || fail "submit-chain.sh"
   read -r sweep ana <<<"$ids"; echo "$sweep $ana" >>"$W/jobs.txt"
   bids=$(OUT=$W/bad/bad.h5 "$SRC/jobs/submit-chain.sh" "$W/bad.cfg") || fail "submit-chain.sh (bad spec)"
   read -r bsweep bana <<<"$bids"; echo "$bsweep $bana" >>"$W/jobs.txt"
@@ -188,27 +199,77 @@ t_chain() {
 # (USR1 to the batch shell only, as --signal=B:USR1@60 does), then by the SIGTERM a time limit
 # sends to every process of the job. It must finish in the third allocation, byte-identical to an
 # uninterrupted run in every metric, without running again the tasks finished before a cut.
+# Each cut is made while the study is held at a known point (hold): a study of a few seconds
+# cannot then finish between the test's look at the journal and its signal, however loaded the
+# machine (the cut used to find "scancel: Invalid job id" under ctest -j2 now and then).
 jcount() { $PY "$HERE/h5check.py" journal "$1"; }
 job_running() { [ "$(field "$1" JobState)" = RUNNING ]; }
+rank_pids() {  # rank_pids OUT: the aesweep processes writing OUT (not srun, whose argv has OUT too)
+  local p
+  for p in $(pgrep -f -- "-o $1( |\$)" || true); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" = aesweep ] && echo "$p"
+  done
+  return 0
+}
+HELD=
+hold() {  # hold OUT N: run OUT's ranks in short bursts until OUT.journal has >= N tasks, then keep
+  # them stopped (SIGSTOP); the held pids are in HELD. Between bursts the ranks are stopped, so they
+  # advance only while this test looks, by at most a burst however slowly the test is scheduled.
+  local out=$1 n=$2 pids k i
+  for ((i = 0; i < 1200; i++)); do
+    pids=$(rank_pids "$out")
+    if [ -n "$pids" ]; then
+      # shellcheck disable=SC2086
+      kill -STOP $pids 2>/dev/null
+      k=$(jcount "$out.journal")
+      if [ "$k" -ge "$n" ]; then HELD=$pids; say "held ranks $(echo $pids) with $k tasks in the journal"; return 0; fi
+      # shellcheck disable=SC2086
+      kill -CONT $pids 2>/dev/null
+    fi
+    sleep 0.1
+  done
+  fail "waited for $n tasks in $out.journal"
+}
+sig_pending() {  # sig_pending SIGNUM PID...: each PID has the signal pending, or is gone
+  local bit=$((1 << ($1 - 1))) p m h; shift
+  for p in "$@"; do
+    [ -r "/proc/$p/status" ] || continue
+    m=0
+    for h in $(awk '/^(SigPnd|ShdPnd):/ {print $2}' "/proc/$p/status"); do m=$((m | 0x$h)); done
+    (( (m & bit) != 0 )) || return 1
+  done
+}
+release() {  # release SIGNUM: once the held ranks have the signal pending (or are gone), continue them
+  # shellcheck disable=SC2086
+  until_true 30 "signal $1 to reach the held ranks $HELD" sig_pending "$1" $HELD
+  # shellcheck disable=SC2086
+  kill -CONT $HELD 2>/dev/null || true
+  HELD=
+}
+tasks_of() { $BIN validate "$1" | grep -o '[0-9]* tasks,' | awk '{ s += $1 } END { print s }'; }
 t_requeue() {
   workdir requeue; need_cluster
-  local out=$W/requeue/long.h5 ref j r k1 k2
+  local out=$W/requeue/long.h5 ref j r k1 k2 total
+  total=$(tasks_of "$HERE/long.cfg")
   r=$(SPEC=$HERE/long.cfg OUT=$W/ref/long.h5 submit --ntasks-per-node=2 "$SRC/jobs/study.sbatch")
   j=$(SPEC=$HERE/long.cfg OUT=$out submit --ntasks-per-node=2 "$SRC/jobs/study-requeue.sbatch")
-  say "reference job $r (jobs/study.sbatch) and requeue job $j (jobs/study-requeue.sbatch), 2 ranks each"
-  until_true 120 "10 tasks in the journal of job $j" bash -c "[ \$($PY $HERE/h5check.py journal $out.journal) -ge 10 ]"
+  say "reference job $r (jobs/study.sbatch) and requeue job $j (jobs/study-requeue.sbatch), 2 ranks each, $total tasks"
+  hold "$out" 10
   job_running "$j" || fail "job $j is not running"
-  say "cut 1: scancel --batch --signal=USR1 $j (journal: $(jcount "$out.journal") tasks)"
-  scancel --batch --signal=USR1 "$j"
+  say "cut 1: scancel --batch --signal=USR1 $j (journal: $(jcount "$out.journal") of $total tasks)"
+  scancel --batch --signal=USR1 "$j" || fail "scancel --batch --signal=USR1 $j"
+  release 10
   until_true 60 "job $j to be requeued" bash -c "[ \"\$(scontrol -o show job $j | grep -o 'Restarts=[0-9]*')\" = Restarts=1 ]"
   k1=$($PY "$HERE/h5check.py" partial "$out") || fail "no partial result file after the first cut"
   cp "$out" "$W/partial-1.h5"
   say "requeued; partial result with $k1 tasks; journal $(jcount "$out.journal") tasks"
   until_true 60 "job $j to run again" job_running "$j"
-  until_true 120 "10 more tasks in the journal" bash -c "[ \$($PY $HERE/h5check.py journal $out.journal) -ge $((k1 + 10)) ]"
+  hold "$out" $((k1 + 10))
   k2=$(jcount "$out.journal")
-  say "cut 2: scancel --full --signal=TERM $j (journal: $k2 tasks)"
-  scancel --full --signal=TERM "$j"
+  [ "$k2" -lt "$total" ] || fail "held with all $total tasks journaled: nothing left to cut"
+  say "cut 2: scancel --full --signal=TERM $j (journal: $k2 of $total tasks)"
+  scancel --full --signal=TERM "$j" || fail "scancel --full --signal=TERM $j"
+  release 15
   until_true 60 "job $j to be requeued again" bash -c "[ \"\$(scontrol -o show job $j | grep -o 'Restarts=[0-9]*')\" = Restarts=2 ]"
   waitok "$j" 240
   waitok "$r" 120
@@ -225,11 +286,72 @@ t_requeue() {
   [ ! -e "$out.journal" ] || fail "the journal is still there after completion"
 }
 
-# the signal before the limit, sent by Slurm itself: jobs/study-requeue.sbatch with a 1-minute limit
-# gets USR1 from its own `#SBATCH --signal=B:USR1@60` at the controller's next time check (every
-# 30 s), stops and requeues (or, had no task finished yet, says so and stops: a --time that short
-# could never finish the study). Then `scancel` of the requeued job must end it for good: the script
-# must not requeue a cancelled job.
+# (f) where Slurm refuses the requeue (here: a job submitted with --no-requeue), the requeueing
+# script submits a new job after it with the job's own options and arguments; that job finishes the
+# study. Spec and output as arguments, the sbatch options different from the script's #SBATCH lines.
+t_resubmit() {
+  workdir resubmit; need_cluster
+  local out=$W/results/long.h5 j j2 log
+  j=$(submit --no-requeue --ntasks-per-node=2 --time=00:09:00 --job-name=resub "$SRC/jobs/study-requeue.sbatch" \
+      "$HERE/long.cfg" "$out" --quiet)
+  log=$W/resub-$j.out
+  say "submitted jobs/study-requeue.sbatch --no-requeue as job $j"
+  hold "$out" 5
+  scancel --batch --signal=USR1 "$j" || fail "scancel --batch --signal=USR1 $j"
+  release 10
+  until_true 60 "job $j to submit a job to resume" grep -qs 'requeue refused: submitted job' "$log"
+  j2=$(grep -o 'requeue refused: submitted job [0-9]*' "$log" | awk '{print $NF}')
+  echo "$j2" >>"$W/jobs.txt"
+  say "job $j: $(grep 'requeue refused' "$log")"
+  "$CI" wait "$j" 30 && fail "job $j completed: it should have exited 75"
+  [ "$(field "$j" ExitCode)" = "75:0" ] || fail "job $j: ExitCode=$(field "$j" ExitCode), expected 75:0"
+  waitok "$j2" 180
+  local f want
+  for f in NumTasks:2 TimeLimit:00:09:00 JobName:resub StdOut:"$log"; do
+    want=${f#*:}
+    [ "$(field "$j2" "${f%%:*}")" = "$want" ] || fail "job $j2: ${f%%:*}=$(field "$j2" "${f%%:*}"), expected $want"
+  done
+  grep -q "allocation 1 .*start on.* $out --resume --quiet" "$log" || fail "job $j2 did not run with the spec, output and options of job $j"
+  check complete "$out"
+  [ ! -e "$out.journal" ] || fail "the journal is still there after completion"
+}
+
+# (g) --export=NONE, common on clusters: the job sees none of the submitting shell's variables,
+# and srun inside it would pass NONE on to the ranks. Spec and output as arguments; submitted from
+# a folder laid out like a checkout; the result equals a 1-rank run of the same spec.
+t_export() {
+  workdir export; need_cluster
+  sed "s/^seed = .*/seed = 77;/" "$SRC/jobs/quick.cfg" >"$W/seed77.cfg"
+  $BIN run "$W/seed77.cfg" -o "$W/ref.h5" --quiet || fail "1-rank reference run"
+  checkout_like "$W"
+  local j; j=$(env -u AESWEEP_BIN -u AESWEEP_HOME sbatch --parsable --export=NONE \
+    "$SRC/jobs/study.sbatch" "$W/seed77.cfg" "$W/out/seed77.h5") || fail "sbatch --export=NONE"
+  j=${j%%;*}; echo "$j" >>"$W/jobs.txt"
+  say "submitted sbatch --export=NONE jobs/study.sbatch SPEC OUT as job $j"
+  waitok "$j"
+  check complete "$W/out/seed77.h5" --seed 77
+  [ "$(ranks_of "$W/out/seed77.h5")" = 4 ] || fail "expected 4 ranks"
+  check same "$W/ref.h5" "$W/out/seed77.h5"
+  grep -q "aesweep: done: $W/out/seed77.h5" "$W/aesweep-$j.out" || fail "no 'done' in the log"
+  # a binary nowhere: the message names the path it tried (it printed an empty one)
+  mkdir -p "$W/nobin"
+  local k; k=$(cd "$W/nobin" && env -u AESWEEP_BIN -u AESWEEP_HOME sbatch --parsable --export=NONE \
+    "$SRC/jobs/study.sbatch" "$W/seed77.cfg" "$W/none.h5") || fail "sbatch (no binary)"
+  k=${k%%;*}; echo "$k" >>"$W/jobs.txt"
+  "$CI" wait "$k" 60 && fail "job $k ran without a binary"
+  grep -q "aesweep: no binary at $W/nobin/build/aesweep nor on PATH; set AESWEEP_BIN" "$W/nobin/aesweep-$k.out" ||
+    fail "job $k: $(cat "$W/nobin/aesweep-$k.out")"
+}
+
+# the signal before the limit, sent by Slurm itself: jobs/study-requeue.sbatch with a 2-minute limit
+# gets USR1 from its own `#SBATCH --signal=B:USR1@60`, stops and requeues (or, had no task finished
+# yet, says so and stops). Then `scancel` of the requeued job must end it for good: the script must
+# not requeue a cancelled job.
+# Why 2 minutes: the controller looks at time limits every 30 s and sends the signal at the first
+# look that finds the job within 60 + 30 s of its limit. With a 1-minute limit that is the first look
+# after the start, which can come before the batch script runs: the signal was then lost (the
+# controller marks it sent), no USR1 came and the job ran into its limit (seen under ctest -j2).
+# With 2 minutes the first look that sends it comes 30 to 60 s after the start.
 restarts_are() { [ "$(field "$1" Restarts)" = "$2" ]; }
 cancel_stays() {  # cancel_stays JOB LOG: scancel; the job ends CANCELLED and is not requeued
   local j=$1 log=$2 r
@@ -248,10 +370,10 @@ t_signal() {
   local out=$W/results/longer.h5 j log k
   # several minutes on 1 rank (it is cancelled long before): Slurm's signal must find it running
   sed 's/repeats = 6;/repeats = 200;/' "$HERE/long.cfg" >"$W/longer.cfg"
-  j=$(SPEC=$W/longer.cfg OUT=$out submit --time=1 --ntasks-per-node=1 "$SRC/jobs/study-requeue.sbatch")
+  j=$(SPEC=$W/longer.cfg OUT=$out submit --time=2 --ntasks-per-node=1 "$SRC/jobs/study-requeue.sbatch")
   log=$W/aesweep-requeue-$j.out
-  say "submitted jobs/study-requeue.sbatch --time=1 as job $j"
-  until_true 50 "Slurm's USR1 to job $j" grep -qs 'allocation 1 .* got SIGUSR1' "$log"
+  say "submitted jobs/study-requeue.sbatch --time=2 as job $j"
+  until_true 100 "Slurm's USR1 to job $j" grep -qs 'allocation 1 .* got SIGUSR1' "$log"
   until_true 30 "job $j to stop" bash -c "! grep -q JobState=RUNNING <(scontrol -o show job $j) || grep -q 'not requeueing\|requeueing job' $log"
   grep -q 'aesweep interrupted (exit 75)' "$log" || fail "aesweep did not exit 75 on USR1"
   say "USR1 from Slurm: $(grep -o 'allocation 1 [0-9:]*\] \(start\|got SIGUSR1\)' "$log" | tr '\n' ' ')"
@@ -279,8 +401,8 @@ t_signal() {
 case ${1:-} in
   setup) do_setup ;;
   teardown) do_teardown ;;
-  all) do_setup; for t in srun mpirun array chain requeue signal; do say "== $t"; "t_$t"; say "== $t passed"; done; do_teardown ;;
-  srun | mpirun | array | chain | requeue | signal)
+  all) do_setup; for t in srun mpirun array chain requeue signal export resubmit; do say "== $t"; "t_$t"; say "== $t passed"; done; do_teardown ;;
+  srun | mpirun | array | chain | requeue | signal | export | resubmit)
     for t in "$@"; do say "== $t"; "t_$t"; say "== $t passed"; done ;;
   *) sed -n '2,14p' "$0" >&2; exit 2 ;;
 esac
