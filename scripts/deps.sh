@@ -15,6 +15,7 @@ PKGS=(
   python3-xarray python3-h5netcdf python3-pytest                          # tests of the file layout
   clang libclang-rt-14-dev                  # libFuzzer harnesses
   slurmctld slurmd slurm-client munge       # the real one-node Slurm of the Slurm tests
+  groff-base man-db                         # renders the man page (cli_man, install_tree)
 )
 missing=()
 for p in "${PKGS[@]}"; do
