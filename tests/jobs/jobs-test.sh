@@ -80,10 +80,11 @@ has "$LOG" "mpirun SLURM_EXPORT_ENV=ALL" "study-mpirun --export=NONE"
 # the requeue refused: a new job with this job's options, spec, output and arguments
 show="JobId=7 JobName=resub UserId=root(0) JobState=RUNNING Reason=None Dependency=(null) Requeue=0 Restarts=0 \
 NumNodes=1 NumCPUs=2 NumTasks=2 CPUs/Task=1 ReqB:S:C:T=0:0:*:* TimeLimit=00:09:00 Partition=debug \
-MinMemoryNode=0 Command=$J/study-requeue.sbatch WorkDir=$T/submit StdErr=$T/submit/resub-7.out \
+MinMemoryNode=0 Command=$J/study-requeue.sbatch my.cfg grown.h5 --quiet WorkDir=$T/submit StdErr=$T/submit/resub-7.out \
 StdIn=/dev/null StdOut=$T/submit/resub-7.out Power="
 printf 'AESWEEP-JOURNAL 123456789012345678901234567890\n' >"$T/submit/grown.h5.journal"
-run env STUB_RC=75 STUB_GROW="$T/submit/grown.h5.journal" STUB_SHOW_JOB="$show" SLURM_NTASKS_PER_NODE=2 bash "$J/study-requeue.sbatch" my.cfg grown.h5 --quiet || true
+run env STUB_RC=75 STUB_GROW="$T/submit/grown.h5.journal" STUB_SHOW_JOB="$show" SLURM_NTASKS_PER_NODE=2 \
+  AESWEEP_ARGS=--fresh bash "$J/study-requeue.sbatch" my.cfg grown.h5 --quiet || true
 has "$T/out" "requeue refused: submitted job" "requeue fallback"
 line=$(grep '^sbatch' "$LOG" || true)
 for want in "--dependency=afterany:7" "--job-name=resub" "--nodes=1" "--ntasks=2" "--cpus-per-task=1" \
@@ -92,6 +93,7 @@ for want in "--dependency=afterany:7" "--job-name=resub" "--nodes=1" "--ntasks=2
   grep -qF -- "$want" <<<"$line" || fail "requeue fallback: no '$want' in: $line"; n=$((n + 1))
 done
 grep -qF -- "--mem" <<<"$line" && fail "requeue fallback passed --mem for MinMemoryNode=0: $line"
+grep -qF -- "--fresh" <<<"$line" && fail "requeue fallback passed AESWEEP_ARGS as arguments (the environment has them): $line"
 
 # array: specs and folder as arguments, or SPECS and OUTDIR; the resume hint names them all
 run env SLURM_ARRAY_TASK_ID=1 bash "$J/array.sbatch" --outdir res a.cfg b.cfg c.cfg -- --quiet || true
