@@ -20,8 +20,8 @@ ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIR
 MPI_NOISE = re.compile(r"^(\[[\w.-]+:\d+\]|-{20,}|\s*$)")
 
 
-def run(out, *extra, cwd=None):
-    p = subprocess.run([BIN, "run", SPEC, "-o", out, "--quiet", *extra], env=ENV, capture_output=True,
+def run(out, *extra, cwd=None, spec=SPEC):
+    p = subprocess.run([BIN, "run", spec, "-o", out, "--quiet", *extra], env=ENV, capture_output=True,
                        text=True, timeout=300, cwd=cwd)
     lines = [l for l in p.stderr.splitlines() if not MPI_NOISE.match(l)]
     return p.returncode, lines
@@ -109,3 +109,37 @@ def test_empty_journal_is_no_journal(tmp_path, reference):
     rc, lines = run(out, "--resume")
     assert rc == 0, lines
     same(reference, out)
+
+
+SLOW = os.path.join(HERE, "specs", "diskfull_slow.cfg")
+
+
+def test_journal_full_while_running_then_resume(full_dir, tmp_path):
+    """The disk fills while tasks run (the test fills it once the journal
+    exists; each task takes ~1 s): the journal append fails, the torn record
+    is cut off, the run stops with one line and exit 3, and --resume after
+    space is freed gives the uninterrupted file."""
+    import time
+    resize(512)
+    out = os.path.join(full_dir, "out.h5")
+    p = subprocess.Popen([BIN, "run", SLOW, "-o", out, "--quiet"], env=ENV, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    t0 = time.time()
+    while not os.path.exists(out + ".journal") and p.poll() is None and time.time() - t0 < 300:
+        time.sleep(0.01)
+    fill(full_dir)
+    _, err = p.communicate(timeout=300)
+    lines = [l for l in err.splitlines() if not MPI_NOISE.match(l)]
+    assert p.returncode == 3, (p.returncode, lines)
+    assert len(lines) == 1 and "cannot write the journal" in lines[0] and "No space left" in lines[0], lines
+    assert "out.h5" not in os.listdir(full_dir) and "out.h5.tmp" not in os.listdir(full_dir)
+    os.unlink(os.path.join(full_dir, "filler"))
+    resize(4096)
+    q = subprocess.run([BIN, "info", out], env=ENV, capture_output=True, text=True)
+    assert q.returncode == 0 and "partial run" in q.stdout, q.stdout + q.stderr  # the journal reads back
+    rc, lines = run(out, "--resume", spec=SLOW)
+    assert rc == 0, lines
+    ref = str(tmp_path / "ref.h5")
+    rc, lines = run(ref, spec=SLOW)
+    assert rc == 0, lines
+    same(ref, out)

@@ -115,14 +115,19 @@ stages = ( { name = "grid"; axes = { lr = [0.001, 0.01]; }; } );
         assert (f["grid/status"][()] == 1).all() and f["grid"].attrs["best_cell"] == -1
 
 
-def test_info_beside_a_reader(tmp_path):
-    """info reads a result file that another process has open for reading."""
+def test_info_beside_a_reader_and_a_writer(tmp_path):
+    """info reads a result file that another process has open for reading;
+    one that another process has open for writing (HDF5's exclusive lock) is
+    named as such (it was 'not an aesweep result file')."""
     write_csv(tmp_path / "d.csv")
     (tmp_path / "s.cfg").write_text(SMALL)
     aes("run", "s.cfg", "--quiet", cwd=str(tmp_path))
     with h5py.File(tmp_path / "out.h5", "r"):
         p = aes("info", "out.h5", cwd=str(tmp_path))
         assert "complete: 2 of 2 tasks" in p.stdout
+    with h5py.File(tmp_path / "out.h5", "a"):
+        p = aes("info", "out.h5", cwd=str(tmp_path), check=False)
+        assert p.returncode == 2 and "another process holds this file open for writing" in p.stderr, p.stderr
 
 
 # ---- property: random valid specs -> parser -> run == train --stage, bit for bit
