@@ -835,6 +835,10 @@ int sweep_run(const sweep_opts_t *o)
             snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s; @include files count as part of the spec); restore it, or start over with --fresh",
                      o->spec_path, jpath, diff);
             rc = AES_EXIT_USAGE;
+        } else if (jr == 0 && !*jinputs) {
+            snprintf(err, SPEC_ERR_LEN, "%s: this journal was written by aesweep 0.3.0 or older and does not record its data, so resuming could mix cells of other data; start over with --fresh (or finish it with that version)",
+                     jpath);
+            rc = AES_EXIT_USAGE;
         } else if (jr == 0 && strcmp(jinputs, inputs + strlen(INPUTS_MARK)) != 0) {
             char diff[400];
             first_input_change(jinputs, inputs + strlen(INPUTS_MARK), diff, sizeof diff);
