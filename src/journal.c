@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -180,4 +182,69 @@ void journal_close(journal_t *j)
         close(j->fd);
     }
     j->fd = -1;
+}
+
+void journal_lock_note(int fd, int nranks, const char *start_iso, size_t journaled)
+{
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    char line[512];
+    int n = snprintf(line, sizeof line, "pid=%ld host=%s ranks=%d start=%.3f start_iso=%s journaled=%zu\n",
+                     (long)getpid(), host, nranks, ts.tv_sec + ts.tv_nsec * 1e-9, start_iso, journaled);
+    if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
+        if (write_all(fd, line, (size_t)n) == 0) fdatasync(fd);
+    }
+}
+
+int journal_lock_probe(const char *lock_path, run_lock_t *info)
+{
+    memset(info, 0, sizeof *info);
+    int fd = open(lock_path, O_RDONLY);
+    if (fd < 0) return 0;
+    char buf[512];
+    ssize_t k = read(fd, buf, sizeof buf - 1);
+    buf[k > 0 ? k : 0] = 0;
+    char *v;
+    if ((v = strstr(buf, "pid="))) info->pid = strtol(v + 4, NULL, 10);
+    if ((v = strstr(buf, "host="))) sscanf(v + 5, "%255s", info->host);
+    if ((v = strstr(buf, "ranks="))) info->ranks = (int)strtol(v + 6, NULL, 10);
+    if ((v = strstr(buf, "start="))) info->start = strtod(v + 6, NULL);
+    if ((v = strstr(buf, "start_iso="))) sscanf(v + 10, "%31s", info->start_iso);
+    if ((v = strstr(buf, "journaled="))) info->journaled = strtol(v + 10, NULL, 10);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    int alive;
+    if (info->pid > 0 && !strcmp(host, info->host)) {
+        /* same host: ask the kernel about the pid, without touching the lock */
+        alive = kill((pid_t)info->pid, 0) == 0 || errno == EPERM;
+    } else {
+        /* another host (or no line yet): a held exclusive lock refuses a
+         * shared one; a free lock is released at once */
+        alive = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+        if (!alive) flock(fd, LOCK_UN);
+    }
+    close(fd);
+    return alive;
+}
+
+int journal_decode(const double *pl, size_t len, journal_task_t *o)
+{
+    memset(o, 0, sizeof *o);
+    if (len < 5) return -1;
+    if (!(pl[2] >= 1 && pl[2] < 1e6 && pl[3] >= 1 && pl[3] < 1e3 && pl[4] >= 0 && pl[1] >= 0)) return -1;
+    o->stage = (int)pl[0];
+    o->task = (size_t)pl[1];
+    o->nslots = (int)pl[2];
+    o->nmetrics = (int)pl[3];
+    o->nparams = (size_t)pl[4];
+    size_t ns = (size_t)o->nslots, base = 5 + ns * (o->nmetrics + 2) + ns * o->nparams;
+    if (len < base) return -1;
+    o->vals = pl + 5;
+    o->status = o->vals + ns * o->nmetrics;
+    o->seconds = o->status + ns;
+    o->curve = pl + base;
+    o->ncurve_values = len - base;
+    return 0;
 }

@@ -7,6 +7,84 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The epochs of the learning curve: every epoch 1..E when the stage's
+ * largest epochs value E is at most curve_points, else curve_points evenly
+ * spaced epochs round(i E / P), i = 1..P; in both cases with every value of
+ * the epochs axis added, so that the curve passes through the cube. */
+static int plan_build_curves(plan_t *p, char *err)
+{
+    const stage_spec_t *st = p->spec;
+    int P = st->curve_points;
+    p->ncurve_metrics = p->study->ntests + 1;
+    p->ntraj = p->epoch_dim >= 0 ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
+    if (P <= 0) return 0;
+    double E = p->base[P_EPOCHS];
+    int nax = 0;
+    const double *axv = NULL;
+    if (p->epoch_dim >= 0) {
+        for (int i = 0; i < st->naxes; i++)
+            if (st->axes[i].param == P_EPOCHS) axv = st->axes[i].values, nax = st->axes[i].nvalues;
+        E = 0;
+        for (int i = 0; i < nax; i++) if (axv[i] > E) E = axv[i];
+    }
+    long grid = E <= P ? (long)E : P;
+    int *ep = malloc(((size_t)grid + nax + 1) * sizeof(int));
+    if (!ep) goto oom;
+    int n = 0;
+    for (long i = 1; i <= grid; i++) ep[n++] = E <= P ? (int)i : (int)llround((double)i * E / P);
+    for (int i = 0; i < nax; i++) ep[n++] = (int)axv[i];
+    /* sort and drop duplicates (n is small) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && ep[j] < ep[j - 1]; j--) { int t = ep[j]; ep[j] = ep[j - 1]; ep[j - 1] = t; }
+    int m = 0;
+    for (int i = 0; i < n; i++) if (!m || ep[i] != ep[m - 1]) ep[m++] = ep[i];
+    if (m == 0) { free(ep); return 0; }
+    double bytes = (double)p->ncurve_metrics * p->ntraj * m * 8.0;
+    if (bytes > 4e9) {
+        free(ep);
+        snprintf(err, SPEC_ERR_LEN, "stage %s: learning curves of %zu trajectories x %d points need %.3g GB on rank 0; lower curve_points",
+                 st->name, p->ntraj, m, bytes * 1e-9);
+        return -1;
+    }
+    p->ncurve = m;
+    p->curve_epochs = ep;
+    size_t nv = (size_t)p->ncurve_metrics * p->ntraj * m;
+    p->curves = malloc(nv * sizeof(double));
+    if (!p->curves) goto oom;
+    for (size_t i = 0; i < nv; i++) p->curves[i] = NAN;
+    return 0;
+oom:
+    snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory for the learning curves", st->name);
+    return -1;
+}
+
+size_t plan_traj_index(const plan_t *p, size_t idx)
+{
+    if (p->epoch_dim < 0) return idx;
+    size_t s = p->dim_stride[p->epoch_dim], len = p->dim_len[p->epoch_dim];
+    return idx / (s * len) * s + idx % s;
+}
+
+int plan_curve_reach(const plan_t *p, double epochs)
+{
+    int n = 0;
+    while (n < p->ncurve && p->curve_epochs[n] <= epochs) n++;
+    return n;
+}
+
+void plan_store_curve(plan_t *p, size_t task, const double *curve)
+{
+    if (!p->curves || task >= p->ntasks) return;
+    const task_t *tk = &p->tasks[task];
+    size_t tr = plan_traj_index(p, tk->first_cube);
+    /* without epoch reuse several tasks share a trajectory; each holds an
+     * exact prefix of it, so any of them may write the points it reached */
+    int reach = plan_curve_reach(p, tk->hp[P_EPOCHS]);
+    for (int m = 0; m < p->ncurve_metrics; m++)
+        for (int i = 0; i < reach; i++)
+            p->curves[((size_t)m * p->ntraj + tr) * p->ncurve + i] = curve[(size_t)i * p->ncurve_metrics + m];
+}
+
 int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
                char *err)
 {
@@ -107,6 +185,10 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     memset(p->status, TRAIN_NOT_RUN, p->ncube);
     for (size_t i = 0; i < p->ncube; i++) p->seconds[i] = NAN;
 
+    if (plan_build_curves(p, err)) {
+        plan_free(p);
+        return -1;
+    }
     /* enumerate tasks: row-major over the cube with the epochs index held at 0 */
     size_t t = 0;
     for (size_t idx = 0; idx < p->ncube; idx++) {
@@ -139,6 +221,8 @@ void plan_free(plan_t *p)
     free(p->status);
     free(p->seconds);
     free(p->task_done);
+    free(p->curve_epochs);
+    free(p->curves);
     memset(p, 0, sizeof *p);
 }
 
@@ -165,7 +249,12 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     double evals = 0;
     for (int i = 0; i < p->study->ntests; i++)
         evals += (double)(p->study->tests[i].size > 0 ? p->study->tests[i].size : 600) * 2.0 * macs;
-    evals *= p->nslots;
+    /* the learning curve evaluates every test set at each point it reaches
+     * (and the training set too in mini-batch mode or with a scaler) */
+    int reach = plan_curve_reach(p, e);
+    double train_eval = (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n) || p->study->scaler
+                            ? n * 2.0 * macs : 0;
+    evals = evals * (p->nslots + reach) + train_eval * reach;
     double mmd = 0;
     if (t->hp[P_MMD_LAMBDA] > 0) {
         double nb = t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n ? t->hp[P_BATCH_SIZE] : n;

@@ -20,6 +20,8 @@
 
 struct results {
     hid_t f;
+    hid_t gcpl;  /* groups: link and attribute creation order tracked */
+    hid_t dcpl;  /* datasets: attribute creation order tracked */
     char final_path[SPEC_PATH_LEN];
     char tmp_path[SPEC_PATH_LEN + 8];
     const study_t *s;
@@ -64,29 +66,127 @@ static void attr_num(hid_t loc, const char *name, hid_t type, const void *v)
 static void attr_i64(hid_t loc, const char *name, long long v) { attr_num(loc, name, H5T_NATIVE_LLONG, &v); }
 static void attr_f64(hid_t loc, const char *name, double v) { attr_num(loc, name, H5T_NATIVE_DOUBLE, &v); }
 
-static hid_t write_ds(hid_t loc, const char *name, hid_t mem_type, hid_t file_type, int rank,
-                      const hsize_t *dims, const void *data)
+/* ---- parameters: integers as integers, categories as strings ------------ */
+
+/* The name of a categorical parameter's value, or NULL if p is numeric.
+ * (mmd_kernel is stored as 0/1 in a cell's double[P_COUNT].) */
+static const char *param_category(int p, double v)
+{
+    static const char *arch[] = {"mlp", "resnet"}, *act[] = {"relu", "tanh", "elu"};
+    int i = (int)v;
+    if (p == P_MMD_KERNEL) return v == 1 ? "imq" : "rbf";
+    if (p == P_ARCH) return i >= 0 && i < 2 ? arch[i] : "?";
+    if (p == P_ACTIVATION) return i >= 0 && i < 3 ? act[i] : "?";
+    return NULL;
+}
+
+/* CF long_name and units of each parameter (as a coordinate or attribute). */
+static const char *param_long_name(int p)
+{
+    switch (p) {
+    case P_TRAIN_SIZE: return "training set size (rows of the pool used)";
+    case P_EPOCHS: return "optimiser epochs";
+    case P_LR: return "Adam learning rate";
+    case P_HIDDEN: return "hidden layer width (a negative value -(1 + i) codes width list i: see labels)";
+    case P_LAYERS: return "hidden-to-hidden blocks per side";
+    case P_BOTTLENECK: return "code size (bottleneck width)";
+    case P_BATCH_SIZE: return "mini-batch size (0 = full batch)";
+    case P_MMD_LAMBDA: return "weight of the MMD term in the loss";
+    case P_MMD_KERNEL: return "kernel of the MMD term";
+    case P_MMD_SCALE: return "first scale of the MMD kernel";
+    case P_MMD_NSCALES: return "number of MMD kernel scales";
+    case P_ARCH: return "network architecture";
+    case P_ACTIVATION: return "hidden-layer activation";
+    default: return "hyperparameter";
+    }
+}
+
+static void attr_param(hid_t loc, const char *name, int p, double v)
+{
+    const char *c = param_category(p, v);
+    if (c) attr_str(loc, name, c);
+    else if (param_is_integer(p)) attr_i64(loc, name, (long long)v);
+    else attr_f64(loc, name, v);
+}
+
+/* ---- datasets and dimensions -------------------------------------------- */
+
+static hid_t write_ds(const results_t *r, hid_t loc, const char *name, hid_t mem_type, hid_t file_type,
+                      int rank, const hsize_t *dims, const void *data)
 {
     hid_t sp = rank > 0 ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
-    hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, r->dcpl, H5P_DEFAULT);
     if (d >= 0 && data) H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     H5Sclose(sp);
     return d;
 }
 
-static int put_ds(hid_t loc, const char *name, hid_t mem_type, hid_t file_type, int rank,
-                  const hsize_t *dims, const void *data)
+/* CF: every variable and coordinate gets a long_name and units ("1" for
+ * dimensionless numbers, counts and indices; the moons and digits data are
+ * dimensionless, so MSEs are too). */
+static void describe(hid_t ds, const char *long_name, const char *units)
 {
-    hid_t d = write_ds(loc, name, mem_type, file_type, rank, dims, data);
-    if (d < 0) return -1;
-    H5Dclose(d);
+    attr_str(ds, "long_name", long_name);
+    if (units) attr_str(ds, "units", units);
+}
+
+static hid_t new_group(const results_t *r, hid_t loc, const char *name)
+{
+    return H5Gcreate2(loc, name, H5P_DEFAULT, r->gcpl, H5P_DEFAULT);
+}
+
+static hid_t open_or_create(const results_t *r, hid_t loc, const char *name)
+{
+    hid_t g;
+    H5E_BEGIN_TRY { g = H5Gopen2(loc, name, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (g < 0) g = new_group(r, loc, name);
+    return g;
+}
+
+/* A netCDF-4 dimension without a coordinate variable (row and feature
+ * indices): a dimension scale whose NAME says so, which netCDF-C, h5netcdf
+ * and xarray read as a bare dimension.  No data is ever written, so it
+ * takes no space.  Opened if it exists (same length). */
+#define NC_DIM_ONLY "This is a netCDF dimension but not a netCDF variable."
+static hid_t bare_dim(const results_t *r, hid_t g, const char *name, size_t n)
+{
+    hid_t ds;
+    H5E_BEGIN_TRY { ds = H5Dopen2(g, name, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (ds >= 0) return ds;
+    hsize_t d = n;
+    ds = write_ds(r, g, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 1, &d, NULL);
+    char nm[96];
+    snprintf(nm, sizeof nm, "%s%10zu", NC_DIM_ONLY, n);
+    H5DSset_scale(ds, nm);
+    return ds;
+}
+
+/* Write a dataset whose dims are the named bare dimensions (created on
+ * first use in group g) and describe it. */
+static int put_on_dims(const results_t *r, hid_t g, const char *name, hid_t mem_type, hid_t file_type,
+                       int rank, const hsize_t *dims, const char *const *dim_names, const void *data,
+                       const char *long_name, const char *units)
+{
+    hid_t ds = write_ds(r, g, name, mem_type, file_type, rank, dims, data);
+    if (ds < 0) return -1;
+    for (int i = 0; i < rank; i++) {
+        hid_t sc = bare_dim(r, g, dim_names[i], dims[i]);
+        H5DSattach_scale(ds, sc, i);
+        H5Dclose(sc);
+    }
+    describe(ds, long_name, units);
+    H5Dclose(ds);
     return 0;
 }
 
-static int put_f32(hid_t loc, const char *name, const float *x, size_t n, int d)
+static int put_f32_2d(const results_t *r, hid_t g, const char *name, const float *x, size_t n, int d,
+                      const char *row_dim, const char *col_dim, const char *long_name)
 {
     hsize_t dims[2] = {n, (hsize_t)d};
-    return put_ds(loc, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, d > 0 ? 2 : 1, dims, x);
+    const char *dn[2] = {row_dim, col_dim};
+    return put_on_dims(r, g, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, dims, dn, x, long_name, "1");
 }
 
 static void join_names(char *out, size_t len, int n, const char *(*get)(const void *, int), const void *ctx)
@@ -106,6 +206,25 @@ static const char *src_name(int s)
     return n[s];
 }
 
+/* long_name of a metric (a cube variable). */
+static void metric_long_name(const char *m, char *out, size_t n)
+{
+    if (!strncmp(m, "test_mse_", 9))
+        snprintf(out, n, "mean squared reconstruction error on test set %s (data units squared)", m + 9);
+    else if (!strcmp(m, "train_mse"))
+        snprintf(out, n, "mean squared reconstruction error on the training set (data units squared)");
+    else if (!strcmp(m, "code_mmd"))
+        snprintf(out, n, "MMD^2 between the first test set's codes and N(0, I) (kernel: root attribute mmd_metric_kernel)");
+    else if (!strcmp(m, "code_mean_dist"))
+        snprintf(out, n, "norm of the mean of the first test set's codes, |mean(codes)|_2");
+    else if (!strcmp(m, "code_cov_dist"))
+        snprintf(out, n, "Frobenius distance of the codes' covariance from I, |cov(codes) - I|_F");
+    else if (!strcmp(m, "gen_mmd"))
+        snprintf(out, n, "MMD^2 between N(0, I) decoded and the first test set (kernel: root attribute mmd_metric_kernel)");
+    else
+        snprintf(out, n, "%s", m);
+}
+
 results_t *results_open(const char *final_path, const study_t *s, const study_data_t *sd,
                         int nranks, const char *start_time, char *err)
 {
@@ -113,17 +232,40 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
     snprintf(r->final_path, sizeof r->final_path, "%s", final_path);
     snprintf(r->tmp_path, sizeof r->tmp_path, "%s.tmp", final_path);
     r->s = s;
-    H5E_BEGIN_TRY { r->f = H5Fcreate(r->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT); }
+    /* creation order tracked (and indexed, which netCDF-C needs to use it):
+     * groups, stages, cells and variables come back in the order written */
+    unsigned crt = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    H5Pset_link_creation_order(fcpl, crt);
+    H5Pset_attr_creation_order(fcpl, crt);
+    r->gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    H5Pset_link_creation_order(r->gcpl, crt);
+    H5Pset_attr_creation_order(r->gcpl, crt);
+    r->dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_attr_creation_order(r->dcpl, crt);
+    H5E_BEGIN_TRY { r->f = H5Fcreate(r->tmp_path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT); }
     H5E_END_TRY;
+    H5Pclose(fcpl);
     if (r->f < 0) {
         int e = errno;
         unlink(r->tmp_path); /* H5Fcreate may have left an empty file (disk full) */
         snprintf(err, SPEC_ERR_LEN, "%s: cannot create the result file (%s); free space or choose another output (-o)",
                  r->tmp_path, strerror(e));
+        H5Pclose(r->gcpl), H5Pclose(r->dcpl);
         free(r);
         return NULL;
     }
     hid_t f = r->f;
+    char buf[2048];
+    /* CF-1.8 global attributes first */
+    attr_str(f, "Conventions", "CF-1.8");
+    snprintf(buf, sizeof buf, "aesweep study %s: autoencoder hyperparameter sweep", s->study);
+    attr_str(f, "title", buf);
+    snprintf(buf, sizeof buf, "%s: aesweep %s run %s on %d rank(s)", start_time, AESWEEP_VERSION, s->path, nranks);
+    attr_str(f, "history", buf);
+    snprintf(buf, sizeof buf, "aesweep %s (commit %s)", AESWEEP_VERSION, AESWEEP_GIT_COMMIT);
+    attr_str(f, "source", buf);
+    attr_str(f, "references", "docs/results-format.md of aesweep");
     attr_str(f, "format", "aesweep-results");
     attr_i64(f, "schema_version", AESWEEP_SCHEMA_VERSION);
     attr_str(f, "aesweep_version", AESWEEP_VERSION);
@@ -136,7 +278,6 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
     attr_str(f, "start_time", start_time);
     attr_str(f, "end_time", "");
     attr_i64(f, "complete", 0);
-    char buf[2048];
     join_names(buf, sizeof buf, s->nstages, stage_name_at, s);
     attr_str(f, "stages", buf);
     char names[PLAN_MAX_METRICS][SPEC_NAME_LEN];
@@ -156,7 +297,7 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
         attr_f64(f, "mmd_metric_data_variance", task_metric_variance(&sd->tests[0]));
     }
 
-    hid_t g = H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = new_group(r, f, "data");
     attr_str(g, "source", src_name(s->source));
     attr_str(g, "path", s->data_path);
     attr_str(g, "scaler", scaler_kind_name(s->scaler));
@@ -174,38 +315,136 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
         hsize_t n = sd->file_rows;
         long long *ix = malloc(n * sizeof(long long));
         for (size_t i = 0; i < n; i++) ix[i] = (long long)sd->split[i];
-        put_ds(g, "split", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, ix);
+        const char *dn[1] = {"file_row"};
+        put_on_dims(r, g, "split", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, dn, ix,
+                    "seeded permutation of the data file's rows; the first len(pool) are the training split", "1");
         free(ix);
     }
-    put_f32(g, "pool", sd->pool.x, sd->pool.n, sd->pool.d);
+    put_f32_2d(r, g, "pool", sd->pool.x, sd->pool.n, sd->pool.d, "pool_row", "feature",
+               s->source == SRC_MOONS ? "training pool" : "training split of the data file");
     if (sd->pool.labels) {
         hsize_t n = sd->pool.n;
-        put_ds(g, "pool_labels", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, sd->pool.labels);
+        const char *dn[1] = {"pool_row"};
+        put_on_dims(r, g, "pool_labels", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, dn, sd->pool.labels,
+                    "class label of each pool row", "1");
     }
     for (int t = 0; t < s->ntests; t++) {
-        char nm2[SPEC_NAME_LEN + 16];
+        char nm2[SPEC_NAME_LEN + 16], rows[SPEC_NAME_LEN + 16], ln[SPEC_NAME_LEN + 32];
         snprintf(nm2, sizeof nm2, "test_%s", s->tests[t].name);
-        put_f32(g, nm2, sd->tests[t].x, sd->tests[t].n, sd->tests[t].d);
+        snprintf(rows, sizeof rows, "test_%s_row", s->tests[t].name);
+        snprintf(ln, sizeof ln, "test set %s", s->tests[t].name);
+        put_f32_2d(r, g, nm2, sd->tests[t].x, sd->tests[t].n, sd->tests[t].d, rows, "feature", ln);
         if (sd->tests[t].labels) {
             hsize_t n = sd->tests[t].n;
+            const char *dn[1] = {rows};
             strcat(nm2, "_labels");
-            put_ds(g, nm2, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, sd->tests[t].labels);
+            snprintf(ln, sizeof ln, "class label of each row of test set %s", s->tests[t].name);
+            put_on_dims(r, g, nm2, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, dn, sd->tests[t].labels, ln, "1");
         }
     }
     H5Gclose(g);
-    hid_t mg = H5Gcreate2(f, "models", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t mg = new_group(r, f, "models");
     H5Gclose(mg);
     return r;
 }
 
-/* A dimension scale dataset holding the axis values. */
-static hid_t make_scale(hid_t g, const char *name, const double *vals, const int *ivals, size_t n)
+/* The coordinate variable of cube dimension d: the axis values (integers
+ * as int64, categories as strings, others as float64), or draw / repeat
+ * indices (int32). */
+static hid_t make_axis_scale(const results_t *r, hid_t g, const plan_t *p, int d)
 {
-    hsize_t d = n;
-    hid_t ds = ivals ? write_ds(g, name, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &d, ivals)
-                     : write_ds(g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, vals);
+    const char *name = p->dim_names[d];
+    hsize_t n = p->dim_len[d];
+    int q = p->dim_param[d];
+    hid_t ds;
+    if (q < 0) {
+        int *iv = malloc(n * sizeof(int));
+        for (size_t i = 0; i < n; i++) iv[i] = (int)i;
+        ds = write_ds(r, g, name, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, iv);
+        free(iv);
+        describe(ds, !strcmp(name, "draw") ? "data draw (a freshly drawn training set)"
+                                            : "repeat (initialisation) index",
+                 "1");
+    } else {
+        int ax = 0;
+        while (p->spec->axes[ax].param != q) ax++;
+        const double *v = p->spec->axes[ax].values;
+        if (param_category(q, v[0])) {
+            const char **sv = malloc(n * sizeof(char *));
+            for (size_t i = 0; i < n; i++) sv[i] = param_category(q, v[i]);
+            hid_t t = H5Tcopy(H5T_C_S1);
+            H5Tset_size(t, H5T_VARIABLE);
+            H5Tset_cset(t, H5T_CSET_UTF8);
+            ds = write_ds(r, g, name, t, t, 1, &n, sv);
+            H5Tclose(t);
+            free(sv);
+        } else if (param_is_integer(q)) {
+            long long *iv = malloc(n * sizeof(long long));
+            for (size_t i = 0; i < n; i++) iv[i] = (long long)v[i];
+            ds = write_ds(r, g, name, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, iv);
+            free(iv);
+        } else
+            ds = write_ds(r, g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &n, v);
+        describe(ds, param_long_name(q), param_category(q, v[0]) ? NULL : "1");
+        if (q == P_HIDDEN) {
+            /* width lists are coded -(1 + i); the labels say what each value
+             * is, as the spec writes it: "[512, 256];800" */
+            char lab[4096] = "";
+            int coded = 0;
+            for (size_t i = 0; i < n; i++) {
+                char one[200];
+                coded |= v[i] < 0;
+                spec_format_value(p->study, q, v[i], one, sizeof one);
+                snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s", i ? ";" : "", one);
+            }
+            if (coded) attr_str(ds, "labels", lab);
+        }
+    }
     H5DSset_scale(ds, name);
     return ds;
+}
+
+static void attach_all(hid_t ds, const hid_t *scales, int n)
+{
+    for (int d = 0; d < n; d++) H5DSattach_scale(ds, scales[d], d);
+}
+
+/* /<stage>/curves: the learning curves on dims (the cube's dims without
+ * the epochs axis, then `epoch`), with their own coordinate variables so
+ * that the group opens on its own. */
+static int write_curves(const results_t *r, hid_t g, const plan_t *p)
+{
+    hid_t cg = new_group(r, g, "curves");
+    if (cg < 0) return -1;
+    attr_i64(cg, "curve_points", p->spec->curve_points);
+    attr_str(cg, "description",
+             "learning curves: each test set's MSE and train_mse after `epoch` optimiser epochs, as a run "
+             "stopped there reports them; NaN after divergence or where a task never ran");
+    hid_t scales[PLAN_MAX_DIMS + 1];
+    hsize_t dims[PLAN_MAX_DIMS + 1];
+    int nd = 0;
+    for (int d = 0; d < p->ndims; d++) {
+        if (d == p->epoch_dim) continue;
+        scales[nd] = make_axis_scale(r, cg, p, d);
+        dims[nd++] = p->dim_len[d];
+    }
+    hsize_t ne = p->ncurve;
+    scales[nd] = write_ds(r, cg, "epoch", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &ne, p->curve_epochs);
+    describe(scales[nd], "optimiser epochs completed", "1");
+    H5DSset_scale(scales[nd], "epoch");
+    dims[nd++] = ne;
+    char ln[256];
+    for (int m = 0; m < p->ncurve_metrics; m++) {
+        hid_t ds = write_ds(r, cg, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, nd, dims,
+                            p->curves + (size_t)m * p->ntraj * p->ncurve);
+        attach_all(ds, scales, nd);
+        metric_long_name(p->metric_names[m], ln, sizeof ln);
+        describe(ds, ln, "1");
+        H5Dclose(ds);
+    }
+    for (int d = 0; d < nd; d++) H5Dclose(scales[d]);
+    H5Gclose(cg);
+    return 0;
 }
 
 int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
@@ -215,7 +454,7 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     hid_t g;
     H5E_BEGIN_TRY { H5Ldelete(r->f, st->name, H5P_DEFAULT); }
     H5E_END_TRY;
-    g = H5Gcreate2(r->f, st->name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    g = new_group(r, r->f, st->name);
     if (g < 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: cannot create group %s", r->tmp_path, st->name);
         return -1;
@@ -225,60 +464,34 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     int naxes = p->ndims - 1 - (st->data_draws > 1);
     for (int d = 0; d < p->ndims; d++) {
         dims[d] = p->dim_len[d];
-        if (d < naxes) {
-            int ax = 0;
-            while (st->axes[ax].param != p->dim_param[d]) ax++;
-            scales[d] = make_scale(g, p->dim_names[d], st->axes[ax].values, NULL, p->dim_len[d]);
-            if (p->dim_param[d] == P_HIDDEN || p->dim_param[d] == P_ARCH || p->dim_param[d] == P_ACTIVATION) {
-                /* width lists are coded -(1 + i); the labels say what each value is:
-                 * "[512, 256];800" for hidden, "mlp;resnet" for arch */
-                char lab[4096] = "";
-                int coded = p->dim_param[d] != P_HIDDEN;
-                for (size_t v = 0; v < p->dim_len[d]; v++) {
-                    char one[200];
-                    coded |= st->axes[ax].values[v] < 0;
-                    spec_format_value(p->study, p->dim_param[d], st->axes[ax].values[v], one, sizeof one);
-                    snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s", v ? ";" : "", one);
-                }
-                if (coded) attr_str(scales[d], "labels", lab);
-            }
-            if (p->dim_param[d] == P_MMD_KERNEL) {
-                /* CF conventions: numeric codes with their meanings */
-                int fv[2] = {0, 1};
-                hsize_t two = 2;
-                hid_t sp = H5Screate_simple(1, &two, NULL);
-                hid_t a = H5Acreate2(scales[d], "flag_values", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-                H5Awrite(a, H5T_NATIVE_INT, fv);
-                H5Aclose(a), H5Sclose(sp);
-                attr_str(scales[d], "flag_meanings", "rbf imq");
-            }
-        } else {
-            int *iv = malloc(p->dim_len[d] * sizeof(int));
-            for (size_t i = 0; i < p->dim_len[d]; i++) iv[i] = (int)i;
-            scales[d] = make_scale(g, p->dim_names[d], NULL, iv, p->dim_len[d]);
-            free(iv);
-        }
+        scales[d] = make_axis_scale(r, g, p, d);
     }
-    hsize_t nr = nranks;
-    int *rk = malloc(nranks * sizeof(int));
-    for (int i = 0; i < nranks; i++) rk[i] = i;
-    hid_t rscale = make_scale(g, "rank", NULL, rk, nranks);
-    free(rk);
+    const char *over = st->data_draws > 1 ? "draw: repeat:" : "repeat:";
+    char ln[512], cm[128], nm[SPEC_NAME_LEN + 16];
 
     /* cube variables */
     for (int m = 0; m <= p->nmetrics + 1; m++) {
         hid_t ds;
-        if (m < p->nmetrics)
-            ds = write_ds(g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims,
+        if (m < p->nmetrics) {
+            ds = write_ds(r, g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims,
                           p->metrics + (size_t)m * p->ncube);
-        else if (m == p->nmetrics)
-            ds = write_ds(g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
-        else
-            ds = write_ds(g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims, p->seconds);
-        for (int d = 0; d < p->ndims; d++) H5DSattach_scale(ds, scales[d], d);
-        if (m == p->nmetrics) {
+            metric_long_name(p->metric_names[m], ln, sizeof ln);
+            describe(ds, ln, "1");
+        } else if (m == p->nmetrics) {
+            ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
+            describe(ds, "training status of the cube point", NULL);
+            int8_t fv[4] = {0, 1, 2, 3};
+            hsize_t four = 4;
+            hid_t sp = H5Screate_simple(1, &four, NULL);
+            hid_t a = H5Acreate2(ds, "flag_values", H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+            H5Awrite(a, H5T_NATIVE_INT8, fv);
+            H5Aclose(a), H5Sclose(sp);
             attr_str(ds, "flag_meanings", "ok diverged interrupted not_run");
+        } else {
+            ds = write_ds(r, g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims, p->seconds);
+            describe(ds, "wall time of the task when it reached this cube point", "s");
         }
+        attach_all(ds, scales, p->ndims);
         H5Dclose(ds);
     }
     /* statistics over draw and repeat */
@@ -286,40 +499,56 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     double *mean = malloc(nc * sizeof(double)), *sd = malloc(nc * sizeof(double)),
            *mn = malloc(nc * sizeof(double));
     int *cnt = malloc(nc * sizeof(int));
-    char nm[SPEC_NAME_LEN + 16];
     hsize_t one = 1;
     int sdims = naxes > 0 ? naxes : 0;
     hsize_t *cd = naxes > 0 ? dims : &one;
     for (int m = 0; m < p->nmetrics; m++) {
+        char base[400];
+        metric_long_name(p->metric_names[m], base, sizeof base);
         plan_stats(p, m, mean, sd, mn, cnt);
         const char *suf[3] = {"_mean", "_std", "_min"};
+        const char *how[3] = {"mean", "standard_deviation", "minimum"};
+        const char *word[3] = {"mean", "standard deviation (ddof 1)", "minimum"};
         double *arr[3] = {mean, sd, mn};
         for (int k = 0; k < 3; k++) {
             snprintf(nm, sizeof nm, "%s%s", p->metric_names[m], suf[k]);
-            hid_t ds = write_ds(g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims ? sdims : 0, cd, arr[k]);
-            for (int d = 0; d < sdims; d++) H5DSattach_scale(ds, scales[d], d);
+            hid_t ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, arr[k]);
+            attach_all(ds, scales, sdims);
+            snprintf(ln, sizeof ln, "%s over %s of the %s", word[k], st->data_draws > 1 ? "draws and repeats" : "repeats", base);
+            snprintf(cm, sizeof cm, "%s %s", over, how[k]);
+            describe(ds, ln, "1");
+            attr_str(ds, "cell_methods", cm);
             H5Dclose(ds);
         }
         if (st->data_draws > 1) {
             plan_spread(p, m, sd, mn);
             snprintf(nm, sizeof nm, "%s_init_std", p->metric_names[m]);
-            hid_t ds = write_ds(g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, sd);
-            for (int d = 0; d < sdims; d++) H5DSattach_scale(ds, scales[d], d);
+            hid_t ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, sd);
+            attach_all(ds, scales, sdims);
+            snprintf(ln, sizeof ln, "spread from initialisation: sqrt of the mean over draws of the variance over repeats of the %s", base);
+            describe(ds, ln, "1");
+            /* sqrt(mean_draws(var_repeats)) is the RMS over draws of the std over repeats */
+            attr_str(ds, "cell_methods", "repeat: standard_deviation draw: root_mean_square");
             H5Dclose(ds);
             snprintf(nm, sizeof nm, "%s_data_std", p->metric_names[m]);
-            ds = write_ds(g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, mn);
-            for (int d = 0; d < sdims; d++) H5DSattach_scale(ds, scales[d], d);
+            ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, mn);
+            attach_all(ds, scales, sdims);
+            snprintf(ln, sizeof ln, "spread from data: standard deviation over draws of the mean over repeats of the %s", base);
+            describe(ds, ln, "1");
+            attr_str(ds, "cell_methods", "repeat: mean draw: standard_deviation");
             H5Dclose(ds);
         }
     }
     plan_stats(p, p->select_metric, NULL, NULL, NULL, cnt);
-    hid_t ds = write_ds(g, "n_ok", H5T_NATIVE_INT, H5T_STD_I32LE, sdims, cd, cnt);
-    for (int d = 0; d < sdims; d++) H5DSattach_scale(ds, scales[d], d);
+    hid_t ds = write_ds(r, g, "n_ok", H5T_NATIVE_INT, H5T_STD_I32LE, sdims, cd, cnt);
+    attach_all(ds, scales, sdims);
+    snprintf(ln, sizeof ln, "number of finite values of %s over %s", p->metric_names[p->select_metric],
+             st->data_draws > 1 ? "draws and repeats" : "repeats");
+    describe(ds, ln, "1");
+    snprintf(cm, sizeof cm, "%s sum", over);
+    attr_str(ds, "cell_methods", cm);
     H5Dclose(ds);
     free(mean), free(sd), free(mn), free(cnt);
-    ds = write_ds(g, "rank_busy_seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nr, busy);
-    H5DSattach_scale(ds, rscale, 0);
-    H5Dclose(ds);
 
     /* attributes */
     attr_i64(g, "stage_index", p->stage_index);
@@ -328,6 +557,7 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     attr_i64(g, "reuse_epochs", st->reuse_epochs);
     attr_i64(g, "save_models", st->save_models);
     attr_f64(g, "pool_noise", st->pool_noise);
+    attr_i64(g, "curve_points", st->curve_points);
     attr_i64(g, "complete", p->ndone == p->ntasks);
     attr_i64(g, "tasks_done", (long long)p->ndone);
     attr_i64(g, "tasks_total", (long long)p->ntasks);
@@ -342,15 +572,16 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     }
     attr_f64(g, "balance_efficiency", mx > 0 ? sum / nranks / mx : 1.0);
     attr_f64(g, "predicted_makespan", predicted_makespan);
+    attr_str(g, "predicted_makespan_units", "FLOP");
     attr_str(g, "inherited_from", p->inherited_from);
     static const char *srcn[] = {"default", "fixed", "inherited", "axis"};
     for (int q = 0; q < P_COUNT; q++) {
         snprintf(nm, sizeof nm, "source_%s", param_names[q]);
         attr_str(g, nm, srcn[p->source[q]]);
-        if (p->source[q] != VS_AXIS) attr_f64(g, param_names[q], p->base[q]);
+        if (p->source[q] != VS_AXIS) attr_param(g, param_names[q], q, p->base[q]);
         if (p->best_cell >= 0) {
             snprintf(nm, sizeof nm, "best_%s", param_names[q]);
-            attr_f64(g, nm, p->best_hp[q]);
+            attr_param(g, nm, q, p->best_hp[q]);
         }
         if (q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) { /* the value as the spec writes it */
             char val[200];
@@ -367,8 +598,30 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
         }
     }
     for (int d = 0; d < p->ndims; d++) H5Dclose(scales[d]);
+
+    /* per-rank figures in a group of their own, so that the stage's
+     * variables share the cube's dims (to_dataframe: one row per point) */
+    hid_t rg = new_group(r, g, "ranks");
+    hsize_t nr = nranks;
+    int *rk = malloc(nranks * sizeof(int));
+    for (int i = 0; i < nranks; i++) rk[i] = i;
+    hid_t rscale = write_ds(r, rg, "rank", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &nr, rk);
+    free(rk);
+    describe(rscale, "MPI rank", "1");
+    H5DSset_scale(rscale, "rank");
+    ds = write_ds(r, rg, "busy_seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nr, busy);
+    H5DSattach_scale(ds, rscale, 0);
+    describe(ds, "seconds the rank spent training this stage", "s");
+    H5Dclose(ds);
     H5Dclose(rscale);
+    attr_f64(rg, "balance_efficiency", mx > 0 ? sum / nranks / mx : 1.0);
+    H5Gclose(rg);
+    int rc = p->ncurve > 0 ? write_curves(r, g, p) : 0;
     H5Gclose(g);
+    if (rc) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the learning curves of stage %s", r->tmp_path, st->name);
+        return rc;
+    }
     errno = 0;
     if (H5Fflush(r->f, H5F_SCOPE_GLOBAL) < 0) {
         int en = errno;
@@ -381,21 +634,21 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
     return 0;
 }
 
-static hid_t open_or_create(hid_t loc, const char *name)
+/* The dimension of a model's layer boundary l (0 .. nlin): the input and
+ * output are `feature`, the code layer's output `code`, others `units<l>`. */
+static void layer_dim(const model_t *m, int l, char *out, size_t n)
 {
-    hid_t g;
-    H5E_BEGIN_TRY { g = H5Gopen2(loc, name, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (g < 0) g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    return g;
+    if (l == 0 || l == m->nlin) snprintf(out, n, "feature");
+    else if (l == m->code_layer + 1) snprintf(out, n, "code");
+    else snprintf(out, n, "units%d", l);
 }
 
 int results_write_model(results_t *r, const plan_t *p, const char *group, const model_t *m,
                         const scaler_t *sc, const double *hp, long cell, int draw, int repeat,
                         const dataset_t *train, study_data_t *sd, char *err)
 {
-    hid_t mg = open_or_create(r->f, "models");
-    hid_t sg = open_or_create(mg, p->spec->name);
+    hid_t mg = open_or_create(r, r->f, "models");
+    hid_t sg = open_or_create(r, mg, p->spec->name);
     hid_t g = sg;
     char path[256];
     snprintf(path, sizeof path, "%s", group);
@@ -403,12 +656,12 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
     hid_t mid = -1;
     if (slash) {
         *slash = 0;
-        mid = open_or_create(sg, path);
-        g = H5Gcreate2(mid, slash + 1, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        mid = open_or_create(r, sg, path);
+        g = new_group(r, mid, slash + 1);
     } else {
         H5E_BEGIN_TRY { H5Ldelete(sg, group, H5P_DEFAULT); }
         H5E_END_TRY;
-        g = H5Gcreate2(sg, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        g = new_group(r, sg, group);
     }
     if (g < 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: cannot create model group %s/%s", r->tmp_path, p->spec->name, group);
@@ -424,17 +677,27 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
     attr_i64(g, "draw", draw);
     attr_i64(g, "repeat", repeat);
     attr_str(g, "scaler", scaler_kind_name(sc->kind));
-    for (int q = 0; q < P_COUNT; q++) attr_f64(g, param_names[q], hp[q]);
-    char nm[64];
+    for (int q = 0; q < P_COUNT; q++) attr_param(g, param_names[q], q, hp[q]);
+    char nm[64], ln[160];
     for (int l = 0; l < m->nlin; l++) {
+        char d0[32], d1[32];
+        layer_dim(m, l, d0, sizeof d0);
+        layer_dim(m, l + 1, d1, sizeof d1);
+        hsize_t wd[2] = {(hsize_t)m->dims[l + 1], (hsize_t)m->dims[l]};
+        const char *wn[2] = {d1, d0};
         snprintf(nm, sizeof nm, "W%d", l);
-        put_f32(g, nm, m->params + m->w_off[l], m->dims[l + 1], m->dims[l]);
+        snprintf(ln, sizeof ln, "weights of linear layer %d (nn.Linear layout: y = x W^T + b)", l);
+        put_on_dims(r, g, nm, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 2, wd, wn, m->params + m->w_off[l], ln, "1");
         snprintf(nm, sizeof nm, "b%d", l);
-        put_f32(g, nm, m->params + m->b_off[l], m->dims[l + 1], 0);
+        snprintf(ln, sizeof ln, "bias of linear layer %d", l);
+        put_on_dims(r, g, nm, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 1, wd, wn, m->params + m->b_off[l], ln, "1");
     }
     hsize_t d = sc->d;
-    put_ds(g, "scaler_shift", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, sc->shift);
-    put_ds(g, "scaler_scale", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, sc->scale);
+    const char *fd[1] = {"feature"};
+    put_on_dims(r, g, "scaler_shift", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, fd, sc->shift,
+                "scaler shift: x_model = (x - shift) / scale", "1");
+    put_on_dims(r, g, "scaler_scale", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, fd, sc->scale,
+                "scaler scale: x_model = (x - shift) / scale", "1");
     int b = m->arch.bottleneck, in = m->arch.in;
     model_ws_t *ws = model_ws_create(m, 1024);
     /* codes and reconstructions in data units */
@@ -448,20 +711,27 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
         scaler_apply(sc, X, D->n);
         model_apply(m, ws, X, D->n, codes, rec);
         scaler_invert(sc, rec, D->n);
-        char base[SPEC_NAME_LEN + 8];
+        char base[SPEC_NAME_LEN + 8], rows[SPEC_NAME_LEN + 16], what[SPEC_NAME_LEN + 32];
         if (t < 0) snprintf(base, sizeof base, "train");
         else snprintf(base, sizeof base, "test_%s", r->s->tests[t].name);
+        snprintf(rows, sizeof rows, "%s_row", base);
+        if (t < 0) snprintf(what, sizeof what, "its training set");
+        else snprintf(what, sizeof what, "test set %s", r->s->tests[t].name);
         if (t < 0) {
-            put_f32(g, "train_x", D->x, D->n, in);
+            put_f32_2d(r, g, "train_x", D->x, D->n, in, rows, "feature", "the model's own training set (data units)");
             if (D->labels) {
                 hsize_t n = D->n;
-                put_ds(g, "train_labels", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, D->labels);
+                const char *dn[1] = {rows};
+                put_on_dims(r, g, "train_labels", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, dn, D->labels,
+                            "class label of each training row", "1");
             }
         }
         snprintf(nm, sizeof nm, "%s_codes", base);
-        put_f32(g, nm, codes, D->n, b);
+        snprintf(ln, sizeof ln, "codes of %s", what);
+        put_f32_2d(r, g, nm, codes, D->n, b, rows, "code", ln);
         snprintf(nm, sizeof nm, "%s_recon", base);
-        put_f32(g, nm, rec, D->n, in);
+        snprintf(ln, sizeof ln, "reconstruction of %s (data units)", what);
+        put_f32_2d(r, g, nm, rec, D->n, in, rows, "feature", ln);
         free(X), free(codes), free(rec);
     }
     model_ws_free(ws);
@@ -483,6 +753,7 @@ int results_close(results_t *r, int complete, size_t done, size_t total, char *e
     errno = 0;
     herr_t e = H5Fclose(r->f);
     r->f = -1;
+    H5Pclose(r->gcpl), H5Pclose(r->dcpl);
     int rc = 0;
     if (e < 0) {
         int en = errno;
@@ -509,6 +780,7 @@ void results_abort(results_t *r)
 {
     if (!r) return;
     if (r->f >= 0 && H5Fclose(r->f) < 0) g_close_failed = 1;
+    H5Pclose(r->gcpl), H5Pclose(r->dcpl);
     unlink(r->tmp_path);
     free(r);
 }
@@ -546,6 +818,23 @@ static double read_attr_f64(hid_t loc, const char *name)
     H5Aread(a, H5T_NATIVE_DOUBLE, &v);
     H5Aclose(a);
     return v;
+}
+
+/* A parameter attribute as text: a string (v2 categories) as it is, a
+ * number with %g; schema 1 stored mmd_kernel as 0/1. */
+void results_param_attr(long long loc, const char *name, int q, char *out, size_t n)
+{
+    out[0] = 0;
+    char lab[SPEC_NAME_LEN + 16];
+    snprintf(lab, sizeof lab, "%s_label", name);
+    /* width lists (hidden < 0) carry the value as the spec writes it */
+    if (H5Aexists(loc, lab) > 0 && read_attr_str(loc, lab, out, n) == 0) return;
+    if (H5Aexists(loc, name) <= 0) return;
+    if (read_attr_str(loc, name, out, n) == 0) return;
+    double v = read_attr_f64(loc, name);
+    const char *c = param_category(q, v);
+    if (c) snprintf(out, n, "%s", c);
+    else snprintf(out, n, "%g", v);
 }
 
 /* Open a result file read-only.  HDF5 (1.10.7+) locks files with flock():
@@ -683,16 +972,9 @@ int results_info(const char *path, char *err)
                 read_attr_str(g, nm, src, sizeof src);
                 if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
                 snprintf(nm, sizeof nm, "best_%s", param_names[q]);
-                double bv = read_attr_f64(g, nm);
-                char lab[200];
-                snprintf(nm, sizeof nm, "best_%s_label", param_names[q]);
-                if ((q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) && H5Aexists(g, nm) > 0 &&
-                    !read_attr_str(g, nm, lab, sizeof lab))
-                    printf(" %s=%s%s", param_names[q], lab, strcmp(src, "inherited") ? "" : "*");
-                else if (q == P_MMD_KERNEL)
-                    printf(" %s=%s%s", param_names[q], bv == 1 ? "imq" : "rbf", strcmp(src, "inherited") ? "" : "*");
-                else
-                    printf(" %s=%g%s", param_names[q], bv, strcmp(src, "inherited") ? "" : "*");
+                char bv[200];
+                results_param_attr(g, nm, q, bv, sizeof bv);
+                printf(" %s=%s%s", param_names[q], bv, strcmp(src, "inherited") ? "" : "*");
             }
         }
         if (from[0]) printf("  (* inherited from %s)", from);

@@ -330,13 +330,26 @@ static int parse_param_group(study_t *s, const config_setting_t *g, const char *
 }
 
 static const char *const top_keys[] = {"study", "seed", "output", "data", "tests", "defaults",
-                                       "stages", "reuse_epochs", "hidden_above_input", NULL};
+                                       "stages", "reuse_epochs", "hidden_above_input", "curve_points", NULL};
 static const char *const data_keys[] = {"source", "path", "pool", "noise", "header", "label_column",
                                         "train_fraction", "scaler", NULL};
 static const char *const test_keys[] = {"name", "noise", "size", "path", NULL};
 static const char *const stage_keys[] = {"name", "axes", "fixed", "inherit", "repeats",
                                          "data_draws", "reuse_epochs", "save_models",
-                                         "pool_noise", "select", NULL};
+                                         "pool_noise", "select", "curve_points", NULL};
+
+/* curve_points: learning-curve points per task (0 = none), see plan.h. */
+static int get_curve_points(const study_t *s, const config_setting_t *g, int *out, char *err)
+{
+    config_setting_t *c = config_setting_get_member(g, "curve_points");
+    double v = 0;
+    if (!c) return 0;
+    if (get_number(s, c, "curve_points", &v, err)) return -1;
+    if (v < 0 || v > 100000 || v != floor(v))
+        return fail(err, s, c, "curve_points: %g must be a whole number in 0..100000 (0 = no learning curves)", v);
+    *out = (int)v;
+    return 0;
+}
 
 static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
 {
@@ -347,6 +360,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     st->repeats = 1;
     st->data_draws = 1;
     st->reuse_epochs = s->reuse_epochs;
+    st->curve_points = s->curve_points;
     st->pool_noise = -1;
     if (!config_setting_is_group(g))
         return fail(err, s, g, "stages: each stage is a group { name = \"...\"; axes = {...}; }");
@@ -445,6 +459,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     if (get_bool(s, g, "reuse_epochs", &st->reuse_epochs, err)) return -1;
     if (get_bool(s, g, "save_models", &st->save_models, err)) return -1;
     if (get_str(s, g, "select", st->select, sizeof st->select, 0, err)) return -1;
+    if (get_curve_points(s, g, &st->curve_points, err)) return -1;
     return 0;
 }
 
@@ -931,6 +946,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
     s->reuse_epochs = 1;
+    s->curve_points = SPEC_CURVE_POINTS;
     s->scaler = SCALER_NONE;
     s->label_column = -1;
     s->pool = 10000;
@@ -1000,6 +1016,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     if (!s->output[0]) snprintf(s->output, sizeof s->output, "results/%s.h5", s->study);
     if (get_bool(s, root, "reuse_epochs", &s->reuse_epochs, err)) goto out;
     if (get_bool(s, root, "hidden_above_input", &s->hidden_above_input, err)) goto out;
+    if (get_curve_points(s, root, &s->curve_points, err)) goto out;
 
     /* data */
     g = config_setting_get_member(root, "data");

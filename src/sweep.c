@@ -64,11 +64,13 @@ typedef struct {
     size_t rxcap;
 } run_t;
 
-/* nparams = floats per arena shipped with the result (0: none) */
+/* nparams = floats per arena shipped with the result (0: none).  The
+ * learning curve, [ncurve][ncurve_metrics], follows (curve_len doubles). */
 static size_t payload_len(const plan_t *p, size_t nparams)
 {
     return HDR + (size_t)p->nslots * (p->nmetrics + 2) + (size_t)p->nslots * nparams;
 }
+static size_t curve_len(const plan_t *p) { return (size_t)p->ncurve * p->ncurve_metrics; }
 
 /* Does task t ship its weights to rank 0?  Every task of a save_models
  * stage does; otherwise the draw-0 / repeat-0 tasks do, so that rank 0 can
@@ -90,7 +92,7 @@ static int ships_params(const plan_t *p, const study_data_t *sd, size_t t, int *
 }
 
 /* Root: take one result payload (from a worker, itself or the journal). */
-static void root_accept(run_t *r, const double *pl, int from_journal)
+static void root_accept(run_t *r, const double *pl, size_t len, int from_journal)
 {
     plan_t *p = r->p;
     size_t task = (size_t)pl[1];
@@ -103,6 +105,8 @@ static void root_accept(run_t *r, const double *pl, int from_journal)
     const double *secs = pl + HDR + ns * nm + ns;
     int was_done = p->task_done[task];
     plan_store(p, task, vals, st, secs);
+    size_t base = payload_len(p, np);
+    if (p->ncurve && len >= base + curve_len(p)) plan_store_curve(p, task, pl + base);
     if (np > 0 && r->cell_params) {
         free(r->cell_params[task]);
         r->cell_params[task] = malloc((size_t)ns * np * sizeof(float));
@@ -110,7 +114,7 @@ static void root_accept(run_t *r, const double *pl, int from_journal)
         for (size_t i = 0; i < (size_t)ns * np; i++) r->cell_params[task][i] = (float)pp[i];
         r->cell_nparams[task] = np;
     }
-    if (!from_journal && r->j && journal_append(r->j, pl, payload_len(p, np)) && !r->journal_failed) {
+    if (!from_journal && r->j && journal_append(r->j, pl, len) && !r->journal_failed) {
         r->journal_failed = 1; /* disk full: stop, what is journaled stands */
         r->stop = 1;
     }
@@ -148,7 +152,7 @@ static void root_drain(run_t *r, int block)
             r->rxbuf = realloc(r->rxbuf, r->rxcap * sizeof(double));
         }
         MPI_Recv(r->rxbuf, cnt, MPI_DOUBLE, stt.MPI_SOURCE, stt.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (stt.MPI_TAG == TAG_RESULT) root_accept(r, r->rxbuf, 0);
+        if (stt.MPI_TAG == TAG_RESULT) root_accept(r, r->rxbuf, (size_t)cnt, 0);
         else if (stt.MPI_TAG == TAG_DONE) {
             r->busy[stt.MPI_SOURCE] = r->rxbuf[0];
             if (r->rxbuf[1] == 2) r->failed = 1;
@@ -693,32 +697,50 @@ static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, c
         if (rc) return rc;
     }
     if (p->spec->save_models && r->cell_params) {
-        for (size_t t = 0; t < p->ntasks; t++) {
-            if (!r->cell_params[t]) continue;
-            task_t *tk = &p->tasks[t];
-            model_arch_t a = task_arch(sd, tk->hp);
-            model_t *m = model_create(&a);
-            scaler_t *sc = malloc(sizeof *sc);
-            dataset_t tr;
-            task_training_set(sd, p, tk->hp, tk->draw, &tr);
-            scaler_fit(sc, sd->s->scaler, &tr);
-            for (int s = 0; s < p->nslots; s++) {
-                size_t idx = tk->first_cube + p->slot_offset[s];
-                if (p->status[idx] != 0) continue;
-                memcpy(m->params, r->cell_params[t] + (size_t)s * m->nparams, m->nparams * sizeof(float));
-                double hp[P_COUNT];
-                plan_cube_hp(p, idx, hp);
-                char g[64];
-                snprintf(g, sizeof g, "cells/%zu", idx);
-                if (results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, &tr, sd, err)) {
-                    model_free(m), free(sc), data_free(&tr);
-                    return -1;
-                }
-            }
-            data_free(&tr);
-            model_free(m);
-            free(sc);
+        /* in cube order, so that cells/<index> come back sorted (the file
+         * tracks link creation order) */
+        size_t *task_of = malloc(p->ncube * sizeof(size_t));
+        int *slot_of = malloc(p->ncube * sizeof(int));
+        if (!task_of || !slot_of) {
+            free(task_of), free(slot_of);
+            snprintf(err, SPEC_ERR_LEN, "out of memory ordering the saved models");
+            return -1;
         }
+        for (size_t i = 0; i < p->ncube; i++) task_of[i] = (size_t)-1;
+        for (size_t t = 0; t < p->ntasks; t++)
+            for (int s = 0; s < p->nslots; s++) {
+                task_of[p->tasks[t].first_cube + p->slot_offset[s]] = t;
+                slot_of[p->tasks[t].first_cube + p->slot_offset[s]] = s;
+            }
+        size_t cur = (size_t)-1;
+        model_t *m = NULL;
+        scaler_t *sc = malloc(sizeof *sc);
+        dataset_t tr = {0};
+        int rc = 0;
+        for (size_t idx = 0; idx < p->ncube && !rc; idx++) {
+            size_t t = task_of[idx];
+            if (t == (size_t)-1 || !r->cell_params[t] || p->status[idx] != 0) continue;
+            task_t *tk = &p->tasks[t];
+            if (t != cur) { /* the task's model, scaler and training set */
+                model_free(m);
+                data_free(&tr);
+                model_arch_t a = task_arch(sd, tk->hp);
+                m = model_create(&a);
+                task_training_set(sd, p, tk->hp, tk->draw, &tr);
+                scaler_fit(sc, sd->s->scaler, &tr);
+                cur = t;
+            }
+            memcpy(m->params, r->cell_params[t] + (size_t)slot_of[idx] * m->nparams, m->nparams * sizeof(float));
+            double hp[P_COUNT];
+            plan_cube_hp(p, idx, hp);
+            char g[64];
+            snprintf(g, sizeof g, "cells/%zu", idx);
+            rc = results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, &tr, sd, err);
+        }
+        model_free(m);
+        data_free(&tr);
+        free(sc), free(task_of), free(slot_of);
+        if (rc) return -1;
     }
     return 0;
 }
@@ -932,6 +954,7 @@ int sweep_run(const sweep_opts_t *o)
             res = NULL;
         }
         rc = res ? 0 : AES_EXIT_RUNTIME; /* the output was checked: an I/O error (disk full) */
+        if (res && lock_fd >= 0) journal_lock_note(lock_fd, nranks, start, jd.n);
         if (!o->quiet && res)
             fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, s.study,
                     s.nstages, nranks, out, jd.n ? " (resuming)" : "");
@@ -979,8 +1002,8 @@ int sweep_run(const sweep_opts_t *o)
         }
         if (rank != 0) {
             /* only rank 0 holds the cube; a worker keeps the task table */
-            free(p.metrics), free(p.status), free(p.seconds);
-            p.metrics = NULL, p.status = NULL, p.seconds = NULL;
+            free(p.metrics), free(p.status), free(p.seconds), free(p.curves);
+            p.metrics = NULL, p.status = NULL, p.seconds = NULL, p.curves = NULL;
         }
         run_t r;
         memset(&r, 0, sizeof r);
@@ -997,7 +1020,7 @@ int sweep_run(const sweep_opts_t *o)
                 r.cell_nparams = calloc(p.ntasks, sizeof(size_t));
             }
             for (size_t i = 0; i < jd.n; i++)
-                if (jd.len[i] >= HDR && (int)jd.rec[i][0] == k) root_accept(&r, jd.rec[i], 1);
+                if (jd.len[i] >= HDR && (int)jd.rec[i][0] == k) root_accept(&r, jd.rec[i], jd.len[i], 1);
         }
         /* rank 0 partitions what is left and scatters it */
         int *counts = NULL, *displs = NULL, *list = NULL, mycount = 0;
@@ -1057,7 +1080,7 @@ int sweep_run(const sweep_opts_t *o)
             size_t np = model_param_count(&a);
             if (np > maxnp) maxnp = np;
         }
-        size_t cap = payload_len(&p, maxnp);
+        size_t cap = payload_len(&p, maxnp) + curve_len(&p);
         /* Workers send each result with MPI_Isend from one of two buffers, so
          * a worker never waits for rank 0 (busy with its own task) to match a
          * large message: it only waits, before reusing a buffer, for the send
@@ -1080,7 +1103,7 @@ int sweep_run(const sweep_opts_t *o)
             int8_t st[ns];
             double secs[ns];
             pl[0] = k, pl[1] = (double)t, pl[2] = ns, pl[3] = nm, pl[4] = (double)np;
-            int status = task_run(&sd, &p, t, pl + HDR, st, secs, params, tick, &r);
+            int status = task_run_curve(&sd, &p, t, pl + HDR, st, secs, params, pl + payload_len(&p, np), tick, &r);
             busy += progress_now() - t0;
             if (status < 0) {
                 fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
@@ -1097,8 +1120,8 @@ int sweep_run(const sweep_opts_t *o)
             for (int q = 0; q < ns; q++) pl[HDR + ns * nm + q] = st[q];
             memcpy(pl + HDR + ns * nm + ns, secs, ns * sizeof(double));
             for (size_t q = 0; q < (size_t)ns * np; q++) pl[HDR + (size_t)ns * (nm + 2) + q] = params[q];
-            size_t len = payload_len(&p, np);
-            if (rank == 0) root_accept(&r, pl, 0);
+            size_t len = payload_len(&p, np) + curve_len(&p);
+            if (rank == 0) root_accept(&r, pl, len, 0);
             else {
                 MPI_Isend(pl, (int)len, MPI_DOUBLE, 0, TAG_RESULT, MPI_COMM_WORLD, &sreq[cur]);
                 cur ^= 1;

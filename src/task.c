@@ -190,6 +190,9 @@ typedef struct {
     size_t ntrain;
     task_tick_fn tick;
     void *tick_ctx;
+    double *curve;             /* [ncurve][ntests + 1] or NULL */
+    int ck_epoch;              /* epoch of the last checkpoint reported, -1 none */
+    int ck_idx;
 } run_ctx_t;
 
 /* MSE in the data's own units: the model sees scaled data, so the error of
@@ -294,8 +297,27 @@ static void on_ckpt(void *ctx, int idx, int epoch, const model_t *m, double trai
     if (c->sc->kind != SCALER_NONE) tm = eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc);
     eval_all(c, m, tm, c->vals + (size_t)idx * c->p->nmetrics);
     c->status[idx] = TRAIN_OK;
+    c->ck_epoch = epoch;
+    c->ck_idx = idx;
     if (c->params_out) memcpy(c->params_out + (size_t)idx * m->nparams, m->params, m->nparams * sizeof(float));
     c->secs[idx] = now_s() - c->t0;
+}
+
+/* A learning-curve point: each test set's MSE, then train_mse, in data
+ * units, computed exactly as at a checkpoint (a point that is also a
+ * checkpoint copies it: the same numbers, evaluated once). */
+static void on_curve(void *ctx, int idx, int epoch, const model_t *m, double train_mse)
+{
+    run_ctx_t *c = ctx;
+    int nt = c->sd->ntests;
+    double *out = c->curve + (size_t)idx * (nt + 1);
+    if (epoch == c->ck_epoch) {
+        memcpy(out, c->vals + (size_t)c->ck_idx * c->p->nmetrics, (nt + 1) * sizeof(double));
+        return;
+    }
+    for (int t = 0; t < nt; t++)
+        out[t] = eval_mse_units(m, c->ews, c->tests_scaled[t], c->sd->tests[t].n, c->sc);
+    out[nt] = c->sc->kind != SCALER_NONE ? eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc) : train_mse;
 }
 
 static int on_tick(void *ctx, int epoch)
@@ -321,7 +343,7 @@ static void fill_mmd_cfg(mmd_cfg_t *mc, const double *hp)
 static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
                           const int *ck, int nck, double *vals, int8_t *status, double *secs,
                           task_tick_fn tick, void *tctx, scaler_t *sc, dataset_t *train_keep,
-                          int *final_status, float *params_out)
+                          int *final_status, float *params_out, double *curve)
 {
     const study_t *s = sd->s;
     int nm = p->nmetrics;
@@ -357,6 +379,12 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     tc.ncheck = nck;
     tc.mmd = hp[P_MMD_LAMBDA] > 0 ? &mc : NULL;
     tc.mmd_key = rng_derive_str(key, "mmd");
+    if (curve) {
+        for (size_t i = 0; i < (size_t)p->ncurve * p->ncurve_metrics; i++) curve[i] = NAN;
+        tc.curve = p->curve_epochs;
+        tc.ncurve = plan_curve_reach(p, tc.epochs);
+        tc.curve_fn = on_curve;
+    }
     train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd);
 
     run_ctx_t c = {0};
@@ -372,6 +400,8 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.params_out = params_out;
     c.Xtrain = X;
     c.ntrain = train.n;
+    c.curve = curve;
+    c.ck_epoch = -1;
     int erows = !tw || tw->rows < 1024 ? 1024 : tw->rows;
     c.ews = model_ws_create(m, erows);
     int oom = !tw || !c.ews;
@@ -422,6 +452,12 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
              double *secs, float *params_out, task_tick_fn tick, void *ctx)
 {
+    return task_run_curve(sd, p, t, vals, status, secs, params_out, NULL, tick, ctx);
+}
+
+int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
+                   double *secs, float *params_out, double *curve, task_tick_fn tick, void *ctx)
+{
     const task_t *tk = &p->tasks[t];
     int ck1 = (int)tk->hp[P_EPOCHS];
     const int *ck = p->nslots > 1 || (p->spec->reuse_epochs && p->epoch_dim >= 0) ? p->slot_epochs : &ck1;
@@ -429,7 +465,7 @@ int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *
     scaler_t *sc = malloc(sizeof *sc);
     int st = TRAIN_NOT_RUN;
     model_t *m = train_one(sd, p, tk->hp, tk->draw, tk->repeat, ck, nck, vals, status, secs, tick,
-                           ctx, sc, NULL, &st, params_out);
+                           ctx, sc, NULL, &st, params_out, p->ncurve ? curve : NULL);
     model_free(m);
     free(sc);
     return m ? st : -1;
@@ -442,6 +478,6 @@ model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, i
     int8_t st8;
     double secs;
     model_t *m = train_one(sd, p, hp, draw, repeat, &ck, 1, vals, &st8, &secs, NULL, NULL, sc,
-                           train_out, status, NULL);
+                           train_out, status, NULL, NULL);
     return m;
 }

@@ -87,7 +87,8 @@ static double step_grad(model_t *m, train_ws_t *tw, const float *B, int nb, cons
 int train_run(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_cfg_t *cfg,
               train_ckpt_fn ckpt, train_tick_fn tick, void *ctx, int *nreported)
 {
-    int ci = 0, status = TRAIN_OK;
+    int ci = 0, cv = 0, status = TRAIN_OK;
+    int ncv = cfg->curve_fn ? cfg->ncurve : 0;
     rng_t zr = rng_stream(cfg->mmd_key);
     int full = tw->rows >= (int)n;
     rng_t sr = rng_stream(cfg->shuffle_key);
@@ -103,17 +104,22 @@ int train_run(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_
                 if (ckpt) ckpt(ctx, ci, e, m, train_mse);
                 ci++;
             }
+            if (cv < ncv && cfg->curve[cv] == e) cfg->curve_fn(ctx, cv++, e, m, train_mse);
             if (e == cfg->epochs) break;
             if (tick && tick(ctx, e)) { status = TRAIN_INTERRUPTED; break; }
             model_adam_step(m, cfg->lr, cfg->beta1, cfg->beta2, cfg->eps);
         } else {
-            if (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+            int at_curve = cv < ncv && cfg->curve[cv] == e;
+            if ((ci < cfg->ncheck && cfg->checkpoints[ci] == e) || at_curve) {
                 train_mse = model_eval_mse(m, tw->ws, X, n);
-                if (!isfinite(train_mse)) { status = TRAIN_DIVERGED; break; }
-                while (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
-                    if (ckpt) ckpt(ctx, ci, e, m, train_mse);
-                    ci++;
+                if (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+                    if (!isfinite(train_mse)) { status = TRAIN_DIVERGED; break; }
+                    while (ci < cfg->ncheck && cfg->checkpoints[ci] == e) {
+                        if (ckpt) ckpt(ctx, ci, e, m, train_mse);
+                        ci++;
+                    }
                 }
+                if (at_curve) cfg->curve_fn(ctx, cv++, e, m, train_mse);
             }
             if (e == cfg->epochs) break;
             if (tick && tick(ctx, e)) { status = TRAIN_INTERRUPTED; break; }

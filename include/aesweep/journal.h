@@ -39,4 +39,42 @@ int journal_append(journal_t *j, const double *payload, size_t n);
 void journal_sync(journal_t *j);
 void journal_close(journal_t *j);
 
+/* ---- the run's lock file, "<output>.lock" ----------------------------------
+ * Rank 0 holds an exclusive flock on it for the whole run (sweep.c) and
+ * writes one line about the run into it once the run has started:
+ *   pid=<pid> host=<hostname> ranks=<n> start=<unix seconds> start_iso=<ISO 8601> journaled=<records before this run>
+ * so that `aesweep status` and `info` can tell a live run from one that
+ * was cut off, and compute rates for this run only. */
+typedef struct {
+    long pid;
+    char host[256];
+    int ranks;
+    double start;        /* unix seconds, 0 if unknown */
+    char start_iso[32];
+    long journaled;      /* journal records written before this run started */
+} run_lock_t;
+
+/* Write the line above into the held lock file fd. */
+void journal_lock_note(int fd, int nranks, const char *start_iso, size_t journaled);
+/* Is a run holding lock_path?  1 alive, 0 no (no lock file, or a stale one
+ * left by a killed run).  info gets the line's fields when present (zeroed
+ * otherwise).  On the writer's host the pid is checked; elsewhere a
+ * non-blocking shared flock is tried and released at once. */
+int journal_lock_probe(const char *lock_path, run_lock_t *info);
+
+/* ---- a journal record (the payload sweep.c writes) -------------------------
+ * stage, task, nslots, nmetrics, nparams, vals [nslots][nmetrics],
+ * status [nslots], seconds [nslots], params [nslots][nparams], then the
+ * learning curve (the rest; may be absent in records of older versions). */
+typedef struct {
+    int stage;
+    size_t task;
+    int nslots, nmetrics;
+    size_t nparams;
+    const double *vals, *status, *seconds, *curve;
+    size_t ncurve_values;
+} journal_task_t;
+/* Decode a payload of len doubles; 0 ok, -1 malformed. */
+int journal_decode(const double *pl, size_t len, journal_task_t *out);
+
 #endif

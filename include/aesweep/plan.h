@@ -61,6 +61,17 @@ typedef struct {
     double best_value;             /* mean of the select metric over repeats */
     double best_hp[P_COUNT];       /* the best cell's hyperparameters */
     size_t nskipped;               /* cells skipped by selection (diverged/missing) */
+    /* Learning curves (stage key curve_points > 0).  Every task records the
+     * curve metrics - each test set's MSE, then train_mse, i.e. the first
+     * ncurve_metrics metric names - after curve_epochs[i] optimiser epochs,
+     * for every point up to its own epochs.  A trajectory is a cube point
+     * with the epochs axis collapsed: cells that differ only in epochs share
+     * their seeds and so one trajectory (task_key ignores epochs). */
+    int ncurve;                    /* points on the `epoch` dimension, 0: no curves */
+    int *curve_epochs;             /* [ncurve] ascending */
+    int ncurve_metrics;            /* ntests + 1 */
+    size_t ntraj;                  /* ncube / length of the epochs axis */
+    double *curves;                /* [ncurve_metrics][ntraj][ncurve], NaN until filled */
 } plan_t;
 
 /* Build the plan of stage k given the values inherited from the previous
@@ -83,6 +94,13 @@ double plan_partition(const plan_t *p, int nranks, int *owner, double *load);
 void plan_cube_hp(const plan_t *p, size_t idx, double *hp);
 /* Store a task's result: vals [nslots][nmetrics], status per slot, seconds per slot. */
 void plan_store(plan_t *p, size_t task, const double *vals, const int8_t *status, const double *secs);
+
+/* Trajectory of cube point idx (its index with the epochs axis dropped). */
+size_t plan_traj_index(const plan_t *p, size_t idx);
+/* Points of the learning curve a task of `epochs` epochs reaches. */
+int plan_curve_reach(const plan_t *p, double epochs);
+/* Store a task's curve: curve [ncurve][ncurve_metrics], point-major. */
+void plan_store_curve(plan_t *p, size_t task, const double *curve);
 
 /* Mean/std/min over the repeat dims of metric m: out arrays [ncells].
  * std uses ddof = 1 and is NaN with fewer than 2 finite values; cells with

@@ -38,6 +38,10 @@ int results_info(const char *path, char *err);
 
 /* Did an HDF5 file close fail (then the library must not be closed: see results.c)? */
 int results_close_failed(void);
+/* A parameter attribute (param_id q) of HDF5 object loc as text, either
+ * schema version (v2 stores categories as strings, v1 as codes). */
+void results_param_attr(long long loc, const char *name, int q, char *out, size_t n);
+
 /* ISO 8601 UTC timestamp of now. */
 void results_now_iso(char out[32]);
 

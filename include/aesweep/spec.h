@@ -42,6 +42,7 @@ int param_is_integer(int p);
 #define SPEC_ERR_LEN 1024
 #define PLAN_MAX_METRICS_SPEC 32
 #define SPEC_MAX_WIDTH_LISTS 64  /* distinct `hidden` lists of two or more widths */
+#define SPEC_CURVE_POINTS 100 /* default learning-curve points per task */
 
 enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5 };
 
@@ -72,6 +73,7 @@ typedef struct {
     double pool_noise;           /* moons: < 0 = study's pool; else a pool drawn with this noise */
     char select[SPEC_NAME_LEN];  /* metric for the best cell ("" = test_mse of the first test set) */
     int line;                    /* line of the stage in the spec, for messages */
+    int curve_points;            /* learning-curve points per task, 0 = none (plan.h) */
 } stage_spec_t;
 
 typedef struct {
@@ -100,6 +102,7 @@ typedef struct {
     int nwlists;
     int wlist_len[SPEC_MAX_WIDTH_LISTS];
     int wlist[SPEC_MAX_WIDTH_LISTS][MODEL_MAX_WIDTHS];
+    int curve_points;            /* study-wide default of the stages' curve_points */
 } study_t;
 
 /* Parse a spec file (or, with text != NULL, a spec given as text and named

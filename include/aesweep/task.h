@@ -55,6 +55,11 @@ typedef int (*task_tick_fn)(void *ctx);
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
              double *secs, float *params_out, task_tick_fn tick, void *ctx);
 
+/* task_run that also records the learning curve (plan.h) into curve
+ * [p->ncurve][p->ncurve_metrics] (NaN where not reached); curve may be NULL. */
+int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
+                   double *secs, float *params_out, double *curve, task_tick_fn tick, void *ctx);
+
 /* Retrain one cube point (hp with its own epochs) and return the model and
  * its scaler (caller frees the model).  Used to store the best model and
  * saved models; the metrics it recomputes must equal the cube's. */

@@ -36,6 +36,13 @@ typedef struct {
     int ncheck;
     const struct mmd_cfg *mmd; /* NULL: plain MSE autoencoder */
     uint64_t mmd_key;        /* stream for the N(0, I) samples of the MMD term */
+    /* Learning curve: curve_fn(ctx, i, e, m, train_mse) after curve[i] = e
+     * epochs (ascending), at the same place in the loop as a checkpoint, so a
+     * curve point equals a run stopped there.  It only reads the model: the
+     * trajectory is the same with or without it. */
+    const int *curve;
+    int ncurve;
+    void (*curve_fn)(void *ctx, int idx, int epoch, const model_t *m, double train_mse);
 } train_cfg_t;
 
 train_cfg_t train_cfg_default(void);
