@@ -21,6 +21,7 @@
 #include "aesweep/plan.h"
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
+#include "aesweep/status.h"
 #include "aesweep/sweep.h"
 #include "aesweep/task.h"
 #include "aesweep/version.h"
@@ -323,47 +324,10 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
 
 /* ---- info ---------------------------------------------------------------- */
 
-static int cmd_info(int argc, char **argv)
-{
-    if (argc != 3) return bad("info needs exactly one result file%s%s", "", "");
-    char err[SPEC_ERR_LEN];
-    char jp[SPEC_PATH_LEN + 16];
-    snprintf(jp, sizeof jp, "%s.journal", argv[2]);
-    journal_data_t jd;
-    long valid;
-    int have_file = results_is_ours(argv[2]) == 1;
-    if (journal_read(jp, &jd, &valid, err) == 0) {
-        /* a run in progress or cut off: what the journal already holds */
-        size_t per[SPEC_MAX_STAGES] = {0};
-        for (size_t i = 0; i < jd.n; i++) {
-            int k = (int)jd.rec[i][0];
-            if (k >= 0 && k < SPEC_MAX_STAGES) per[k]++;
-        }
-        study_t js;
-        char e2[SPEC_ERR_LEN];
-        int ok = spec_load(&js, jp, jd.spec_text, e2) == 0;
-        printf("partial run: %zu finished tasks in %s (resume with aesweep run --resume)\n", jd.n, jp);
-        for (int k = 0; ok && k < js.nstages; k++) {
-            printf("  %-10s %zu tasks journaled", js.stages[k].name, per[k]);
-            if (k == 0) {
-                plan_t p;
-                if (plan_build(&p, &js, 0, NULL, NULL, e2) == 0) {
-                    printf(" of %zu (%.1f%%)", p.ntasks, 100.0 * per[0] / (p.ntasks ? p.ntasks : 1));
-                    plan_free(&p);
-                }
-            }
-            printf("\n");
-        }
-        spec_free(&js);
-        journal_data_free(&jd);
-        if (!have_file) return 0;
-    }
-    if (results_info(argv[2], err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        return AES_EXIT_USAGE;
-    }
-    return 0;
-}
+/* info, status and export live in status.c and export.c */
+static int cmd_info(int argc, char **argv) { return status_info_main(argc - 2, argv + 2); }
+static int cmd_status(int argc, char **argv) { return status_main(argc - 2, argv + 2); }
+static int cmd_export(int argc, char **argv) { return export_main(argc - 2, argv + 2); }
 
 /* ---- the commands' tables ------------------------------------------------- */
 
@@ -421,6 +385,18 @@ static const cli_option_t validate_options[] = {
     {NULL, NULL, NULL, NULL}};
 
 static const cli_option_t info_options[] = {
+    {"--json", NULL, NULL, "print one JSON object: the file's metadata, its stages and the journal's run"},
+    {NULL, NULL, NULL, NULL}};
+
+static const cli_option_t status_options[] = {
+    {"--json", NULL, NULL, "print one JSON object (one per redraw with --watch)"},
+    {"--watch", NULL, NULL, "redraw every 2 s (or every SECONDS given after it) until the run ends"},
+    {"--snapshot", NULL, "SNAP.h5", "write what is finished as a partial result file, for the report"},
+    {NULL, NULL, NULL, NULL}};
+
+static const cli_option_t export_options[] = {
+    {"--csv", NULL, "OUT.csv", "the CSV file to write (- for standard output)"},
+    {"--stage", NULL, "NAME", "only this stage (default every stage)"},
     {NULL, NULL, NULL, NULL}};
 
 static const cli_option_t train_options[] = {
@@ -464,13 +440,25 @@ static const cli_command_t commands[] = {
      validate_options},
     {"info", cmd_info, "RESULT.h5", "summarise a result file (stages, completion, best cells)",
      "Prints the stages of the result file RESULT.h5, how complete each is and its best cells; for a run "
-     "whose journal RESULT.h5.journal exists, also what the journal holds.",
+     "whose journal RESULT.h5.journal exists, whether it is still running (its lock is held) or was cut "
+     "off, and what the journal holds. --json prints it as one JSON object.",
      info_options},
     {"train", cmd_train_main, "", "train one configuration; print training MSE, test MSE and seconds",
      "Trains one autoencoder through the same spec parser and task code as run, and prints the final "
      "training MSE, the test MSE and the wall time. With --stage, --repeat, --seed, --pool and "
      "--test-size it reproduces a study's cell bit for bit.",
      train_options},
+    {"status", cmd_status, "OUT.h5", "watch a study while it runs: tasks, rate, ETA, failures, best so far",
+     "Reads a running study's journal (OUT.h5.journal) and lock (OUT.h5.lock), or the result file after "
+     "it ends, and prints per stage the tasks done and total, diverged cells, state, ETA and the best cell "
+     "so far with its parameters, and whether the run is alive (pid, host, ranks, start, task rate). "
+     "--watch redraws until the run ends; --snapshot writes a partial result file the report can draw.",
+     status_options},
+    {"export", cmd_export, "RESULT.h5", "write a result file as one CSV table (a row per cell x draw x repeat)",
+     "Writes the cubes of RESULT.h5 as a tidy CSV table: stage, cell, every parameter (axis, fixed, "
+     "inherited or default), draw, repeat, status, seconds and every metric; empty fields for NaN. "
+     "analysis.load_runs() returns the same table.",
+     export_options},
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

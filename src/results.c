@@ -820,6 +820,9 @@ static double read_attr_f64(hid_t loc, const char *name)
     return v;
 }
 
+int results_attr_str(long long loc, const char *name, char *out, size_t len) { return read_attr_str(loc, name, out, len); }
+double results_attr_f64(long long loc, const char *name) { return read_attr_f64(loc, name); }
+
 /* A parameter attribute as text: a string (v2 categories) as it is, a
  * number with %g; schema 1 stored mmd_kernel as 0/1. */
 void results_param_attr(long long loc, const char *name, int q, char *out, size_t n)

@@ -42,6 +42,12 @@ int results_close_failed(void);
  * schema version (v2 stores categories as strings, v1 as codes). */
 void results_param_attr(long long loc, const char *name, int q, char *out, size_t n);
 
+/* Attribute readers for other readers of result files (status, export):
+ * a string attribute (0 ok, -1 absent or not a string), a number (NaN if
+ * absent). loc is an HDF5 hid_t. */
+int results_attr_str(long long loc, const char *name, char *out, size_t len);
+double results_attr_f64(long long loc, const char *name);
+
 /* ISO 8601 UTC timestamp of now. */
 void results_now_iso(char out[32]);
 

@@ -1,0 +1,306 @@
+/* export.c - `aesweep export RESULT.h5 [--stage S] --csv OUT.csv`: the
+ * result cubes as one tidy table, one row per cell x draw x repeat.
+ *
+ * Columns: stage, cell (row-major index over the stage's axes), every
+ * parameter in parameter order (axis, fixed, inherited or default: the
+ * value the point trained with), draw, repeat, status (ok, diverged,
+ * interrupted, not_run), seconds, then every metric of the study.  Missing
+ * values (NaN) are empty fields; integers are written as integers,
+ * categories as their names, other numbers with 17 significant digits (they
+ * read back to the same double).  analysis.load_runs() returns the same
+ * table as a pandas DataFrame (tests/test_tables.py checks they agree).
+ * Reads schema versions 1 and 2.
+ */
+#include "aesweep/results.h"
+#include "aesweep/spec.h"
+#include "aesweep/status.h"
+#include "aesweep/sweep.h"
+#include <errno.h>
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EX_MAX_DIMS 16
+
+typedef struct {
+    char name[SPEC_NAME_LEN];
+    int param;        /* param id, or -1 for draw / repeat */
+    size_t len;
+    double *num;      /* numeric values, or NULL */
+    char **str;       /* string values (categories), or NULL */
+} ex_dim_t;
+
+/* The shortest of %.15g, %.16g, %.17g that reads back to v. */
+static void fmt_exact(double v, char *out, size_t n)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) return;
+    }
+}
+
+static void fmt_value(int q, double v, char *out, size_t n)
+{
+    if (isnan(v)) out[0] = 0;
+    else if (q == P_MMD_KERNEL) snprintf(out, n, "%s", v == 1 ? "imq" : "rbf");
+    else if (param_is_integer(q)) snprintf(out, n, "%lld", (long long)v);
+    else fmt_exact(v, out, n);
+}
+
+static void fmt_double(double v, char *out, size_t n)
+{
+    if (isnan(v)) out[0] = 0;
+    else fmt_exact(v, out, n);
+}
+
+static herr_t scale_name_cb(hid_t did, unsigned dim, hid_t sid, void *data)
+{
+    (void)did, (void)dim;
+    char full[512];
+    if (H5Iget_name(sid, full, sizeof full) <= 0) return -1;
+    const char *b = strrchr(full, '/');
+    snprintf((char *)data, SPEC_NAME_LEN, "%s", b ? b + 1 : full);
+    return 1; /* the first scale is enough */
+}
+
+static int read_dim(hid_t g, ex_dim_t *d)
+{
+    hid_t ds = H5Dopen2(g, d->name, H5P_DEFAULT);
+    if (ds < 0) return -1;
+    hid_t t = H5Dget_type(ds);
+    int rc = 0;
+    if (H5Tget_class(t) == H5T_STRING) {
+        d->str = calloc(d->len, sizeof(char *));
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5T_CSET_UTF8);
+        rc = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->str) < 0 ? -1 : 0;
+        H5Tclose(mt);
+    } else {
+        d->num = malloc(d->len * sizeof(double));
+        rc = H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->num) < 0 ? -1 : 0;
+    }
+    H5Tclose(t);
+    H5Dclose(ds);
+    return rc;
+}
+
+static double *read_all(hid_t g, const char *name, size_t n, hid_t mem)
+{
+    hid_t ds;
+    H5E_BEGIN_TRY { ds = H5Dopen2(g, name, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (ds < 0) return NULL;
+    hid_t sp = H5Dget_space(ds);
+    double *v = NULL;
+    if ((size_t)H5Sget_simple_extent_npoints(sp) == n) {
+        v = malloc((n ? n : 1) * (mem == H5T_NATIVE_INT8 ? 1 : sizeof(double)));
+        if (v && H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+            free(v);
+            v = NULL;
+        }
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+    return v;
+}
+
+static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN], int nm, FILE *o,
+                        char *err)
+{
+    hid_t g;
+    H5E_BEGIN_TRY { g = H5Gopen2(f, stage, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (g < 0) return 0; /* a stage not started has no rows */
+    hid_t st = H5Dopen2(g, "status", H5P_DEFAULT);
+    if (st < 0) {
+        H5Gclose(g);
+        snprintf(err, SPEC_ERR_LEN, "stage %s has no status dataset", stage);
+        return -1;
+    }
+    hid_t sp = H5Dget_space(st);
+    int nd = H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[EX_MAX_DIMS];
+    if (nd < 1 || nd > EX_MAX_DIMS) {
+        H5Sclose(sp), H5Dclose(st), H5Gclose(g);
+        snprintf(err, SPEC_ERR_LEN, "stage %s: status has %d dims", stage, nd);
+        return -1;
+    }
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    ex_dim_t dim[EX_MAX_DIMS];
+    memset(dim, 0, sizeof dim);
+    size_t ncube = 1, nrep = 1;
+    int rc = 0;
+    for (int i = 0; i < nd && !rc; i++) {
+        dim[i].len = dims[i];
+        ncube *= dims[i];
+        if (H5DSiterate_scales(st, (unsigned)i, NULL, scale_name_cb, dim[i].name) < 0 || !dim[i].name[0]) {
+            snprintf(err, SPEC_ERR_LEN, "stage %s: dimension %d of status has no dimension scale", stage, i);
+            rc = -1;
+            break;
+        }
+        dim[i].param = param_lookup(dim[i].name);
+        if (dim[i].param < 0) nrep *= dims[i];
+        if (read_dim(g, &dim[i])) {
+            snprintf(err, SPEC_ERR_LEN, "stage %s: cannot read the coordinate %s", stage, dim[i].name);
+            rc = -1;
+        }
+    }
+    H5Dclose(st);
+    /* values of the parameters that are not axes */
+    char fixed[P_COUNT][64];
+    int axis_of[P_COUNT];
+    for (int q = 0; q < P_COUNT; q++) {
+        axis_of[q] = -1;
+        fixed[q][0] = 0;
+        char sv[64];
+        if (results_attr_str(g, param_names[q], sv, sizeof sv) == 0) snprintf(fixed[q], 64, "%s", sv);
+        else fmt_value(q, results_attr_f64(g, param_names[q]), fixed[q], 64);
+    }
+    int draw_dim = -1, rep_dim = -1;
+    for (int i = 0; i < nd; i++) {
+        if (dim[i].param >= 0) axis_of[dim[i].param] = i;
+        else if (!strcmp(dim[i].name, "draw")) draw_dim = i;
+        else if (!strcmp(dim[i].name, "repeat")) rep_dim = i;
+    }
+    double **mv = calloc(nm ? nm : 1, sizeof(double *));
+    int8_t *status = rc ? NULL : (int8_t *)read_all(g, "status", ncube, H5T_NATIVE_INT8);
+    double *secs = rc ? NULL : read_all(g, "seconds", ncube, H5T_NATIVE_DOUBLE);
+    for (int m = 0; m < nm && !rc; m++) mv[m] = read_all(g, metrics[m], ncube, H5T_NATIVE_DOUBLE);
+    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
+    char buf[64];
+    for (size_t idx = 0; idx < ncube && !rc; idx++) {
+        size_t co[EX_MAX_DIMS], rest = idx;
+        for (int i = nd - 1; i >= 0; i--) co[i] = rest % dim[i].len, rest /= dim[i].len;
+        fprintf(o, "%s,%zu", stage, idx / nrep);
+        for (int q = 0; q < P_COUNT; q++) {
+            int a = axis_of[q];
+            if (a < 0) fprintf(o, ",%s", fixed[q]);
+            else if (dim[a].str) fprintf(o, ",%s", dim[a].str[co[a]] ? dim[a].str[co[a]] : "");
+            else {
+                fmt_value(q, dim[a].num[co[a]], buf, sizeof buf);
+                fprintf(o, ",%s", buf);
+            }
+        }
+        fprintf(o, ",%zu,%zu", draw_dim >= 0 ? co[draw_dim] : 0, rep_dim >= 0 ? co[rep_dim] : 0);
+        int s = status ? status[idx] : 3;
+        fprintf(o, ",%s", s >= 0 && s <= 3 ? sn[s] : "not_run");
+        fmt_double(secs ? secs[idx] : NAN, buf, sizeof buf);
+        fprintf(o, ",%s", buf);
+        for (int m = 0; m < nm; m++) {
+            fmt_double(mv[m] ? mv[m][idx] : NAN, buf, sizeof buf);
+            fprintf(o, ",%s", buf);
+        }
+        fputc('\n', o);
+    }
+    for (int m = 0; m < nm; m++) free(mv[m]);
+    free(mv), free(status), free(secs);
+    for (int i = 0; i < nd; i++) {
+        free(dim[i].num);
+        if (dim[i].str) {
+            for (size_t k = 0; k < dim[i].len; k++) H5free_memory(dim[i].str[k]);
+            free(dim[i].str);
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+int export_main(int argc, char **argv)
+{
+    const char *path = NULL, *csv = NULL, *stage = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--stage")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "aesweep: export: %s needs a value (see aesweep --help)\n", argv[i]);
+                return AES_EXIT_USAGE;
+            }
+            if (!strcmp(argv[i], "--csv")) csv = argv[++i];
+            else stage = argv[++i];
+        } else if (argv[i][0] == '-') {
+            fprintf(stderr, "aesweep: export: unknown option '%s'; export takes RESULT.h5 [--stage S] --csv OUT.csv (see aesweep --help)\n", argv[i]);
+            return AES_EXIT_USAGE;
+        } else if (path) {
+            fprintf(stderr, "aesweep: export: one result file at a time ('%s' after '%s')\n", argv[i], path);
+            return AES_EXIT_USAGE;
+        } else
+            path = argv[i];
+    }
+    if (!path || !csv) {
+        fprintf(stderr, "aesweep: export: needs a result file and --csv OUT.csv (or --csv - for stdout), e.g. aesweep export results/quick.h5 --csv quick.csv\n");
+        return AES_EXIT_USAGE;
+    }
+    int ours = results_is_ours(path);
+    if (ours != 1) {
+        fprintf(stderr, "aesweep: export: %s: %s\n", path,
+                ours < 0 ? "no such file" : "not an aesweep result file (no format=aesweep-results attribute)");
+        return AES_EXIT_USAGE;
+    }
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    char stages[4096] = "", mlist[4096] = "", err[SPEC_ERR_LEN] = "";
+    results_attr_str(f, "stages", stages, sizeof stages);
+    results_attr_str(f, "metrics", mlist, sizeof mlist);
+    char metrics[64][SPEC_NAME_LEN];
+    int nm = 0;
+    char *save = NULL;
+    for (char *m = strtok_r(mlist, ",", &save); m && nm < 64; m = strtok_r(NULL, ",", &save))
+        snprintf(metrics[nm++], SPEC_NAME_LEN, "%s", m);
+    if (stage) {
+        int found = 0;
+        char copy[4096];
+        snprintf(copy, sizeof copy, "%s", stages);
+        for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) found |= !strcmp(s, stage);
+        if (!found) {
+            fprintf(stderr, "aesweep: export: %s has no stage '%s'; its stages are %s\n", path, stage, stages);
+            H5Fclose(f);
+            return AES_EXIT_USAGE;
+        }
+    }
+    /* written beside the target and renamed, so OUT.csv is never half-written */
+    char tmp[SPEC_PATH_LEN + 16];
+    int to_stdout = !strcmp(csv, "-");
+    snprintf(tmp, sizeof tmp, "%s.tmp", csv);
+    FILE *o = to_stdout ? stdout : fopen(tmp, "w");
+    if (!o) {
+        fprintf(stderr, "aesweep: export: %s: cannot create (%s); check that the folder exists and is writable\n", tmp,
+                strerror(errno));
+        H5Fclose(f);
+        return AES_EXIT_RUNTIME;
+    }
+    fputs("stage,cell", o);
+    for (int q = 0; q < P_COUNT; q++) fprintf(o, ",%s", param_names[q]);
+    fputs(",draw,repeat,status,seconds", o);
+    for (int m = 0; m < nm; m++) fprintf(o, ",%s", metrics[m]);
+    fputc('\n', o);
+    int rc = 0;
+    for (char *s = strtok_r(stages, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save))
+        if (!stage || !strcmp(s, stage)) rc = export_stage(f, s, metrics, nm, o, err);
+    H5Fclose(f);
+    if (to_stdout) {
+        fflush(stdout);
+    } else {
+        int bad = ferror(o) | (fflush(o) != 0);
+        bad |= fsync(fileno(o)) != 0;
+        bad |= fclose(o) != 0;
+        if (!rc && bad) {
+            snprintf(err, sizeof err, "%s: write failed (disk full?)", tmp);
+            rc = -2;
+        }
+        if (rc) unlink(tmp);
+        else if (rename(tmp, csv) != 0) {
+            snprintf(err, sizeof err, "%s: cannot rename to %s (%s)", tmp, csv, strerror(errno));
+            unlink(tmp);
+            rc = -2;
+        }
+    }
+    if (rc) {
+        fprintf(stderr, "aesweep: export: %s: %s\n", path, err);
+        return rc == -2 ? AES_EXIT_RUNTIME : AES_EXIT_USAGE;
+    }
+    return 0;
+}

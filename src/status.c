@@ -1,0 +1,699 @@
+/* status.c - `aesweep status`, `aesweep info` and snapshots (see status.h). */
+#include "aesweep/status.h"
+#include "aesweep/journal.h"
+#include "aesweep/plan.h"
+#include "aesweep/results.h"
+#include "aesweep/spec.h"
+#include "aesweep/sweep.h"
+#include "aesweep/task.h"
+#include "aesweep/train.h"
+#include <errno.h>
+#include <hdf5.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { ST_NOT_STARTED = 0, ST_WAITING, ST_RUNNING, ST_DONE, ST_CUT };
+static const char *stage_state_name[] = {"not started", "waiting", "running", "done", "cut off"};
+
+typedef struct {
+    char name[SPEC_NAME_LEN];
+    int state;
+    size_t done, total;
+    size_t diverged;           /* cube points with status diverged */
+    double cost_done, cost_total, secs_done;
+    int have_best;
+    char metric[SPEC_NAME_LEN];
+    double best_value;
+    int nbest;                 /* parameters of the best cell (axis and inherited) */
+    char best_key[P_COUNT][SPEC_NAME_LEN];
+    char best_val[P_COUNT][64];
+    double eta;                /* seconds, -1 unknown */
+} stage_status_t;
+
+typedef struct {
+    char path[SPEC_PATH_LEN];
+    const char *state;         /* running, starting, cut off, complete, partial */
+    int alive;
+    run_lock_t lock;
+    int have_journal, have_file, file_complete;
+    char study[SPEC_NAME_LEN];
+    int nstages;
+    stage_status_t st[SPEC_MAX_STAGES];
+    size_t done, total, done_this_run;
+    double elapsed, rate, eta_stage, eta_study;
+} run_status_t;
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void fmt_dur(char *out, size_t n, double s)
+{
+    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "--:--"); return; }
+    long t = (long)(s + 0.5);
+    if (t >= 3600) snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(out, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+static void fmt_param(int q, double v, char *out, size_t n)
+{
+    if (q == P_MMD_KERNEL) snprintf(out, n, "%s", v == 1 ? "imq" : "rbf");
+    else snprintf(out, n, "%g", v);
+}
+
+static void set_best(stage_status_t *ss, const plan_t *p, const double *hp, double value)
+{
+    ss->have_best = 1;
+    ss->best_value = value;
+    snprintf(ss->metric, sizeof ss->metric, "%s", p->metric_names[p->select_metric]);
+    ss->nbest = 0;
+    for (int q = 0; q < P_COUNT; q++)
+        if (p->source[q] == VS_AXIS || p->source[q] == VS_INHERITED) {
+            snprintf(ss->best_key[ss->nbest], SPEC_NAME_LEN, "%s", param_names[q]);
+            fmt_param(q, hp[q], ss->best_val[ss->nbest], 64);
+            ss->nbest++;
+        }
+}
+
+/* Best cell of a partial cube: the lowest mean of the select metric over
+ * the repeats finished so far (cells with none left out). */
+static void partial_best(stage_status_t *ss, const plan_t *p)
+{
+    long best = -1;
+    double bv = INFINITY;
+    const double *v = p->metrics + (size_t)p->select_metric * p->ncube;
+    for (size_t c = 0; c < p->ncells; c++) {
+        double s = 0;
+        int n = 0;
+        for (size_t r = 0; r < p->nrep; r++) {
+            double x = v[c * p->nrep + r];
+            if (isfinite(x)) s += x, n++;
+        }
+        if (n && s / n < bv) bv = s / n, best = (long)c;
+    }
+    if (best < 0) return;
+    double hp[P_COUNT];
+    plan_cube_hp(p, (size_t)best * p->nrep, hp);
+    set_best(ss, p, hp, bv);
+}
+
+/* Stages from the journal: each plan rebuilt from the journal's spec, with
+ * the journaled results stored as a resumed run stores them.  With snap
+ * != NULL the plans are also written there (a partial result file). */
+static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *jpath, results_t *snap,
+                        size_t *snap_done, size_t *snap_total, char *err)
+{
+    study_t s;
+    if (spec_load(&s, jpath, jd->spec_text, err)) {
+        spec_free(&s);
+        return -1;
+    }
+    snprintf(rs->study, sizeof rs->study, "%s", s.study);
+    rs->nstages = s.nstages;
+    double prev[P_COUNT], costliest[P_COUNT];
+    int have_prev = 0, blocked = 0;
+    double sec_per_cost = NAN; /* rank-seconds per unit of predicted cost, from finished tasks */
+    double all_secs = 0, all_cost = 0;
+    for (int k = 0; k < s.nstages; k++) {
+        stage_status_t *ss = &rs->st[k];
+        snprintf(ss->name, sizeof ss->name, "%s", s.stages[k].name);
+        ss->eta = -1;
+        int inherits = 0;
+        for (int q = 0; q < P_COUNT; q++) inherits |= s.stages[k].inherit[q];
+        /* a stage waiting for its predecessor is planned with placeholder
+         * inherited values (its cube and task count do not depend on them):
+         * those of the previous stage's costliest task, as validate bounds
+         * a later stage's cost */
+        const double *pv = have_prev ? prev : (k ? costliest : NULL);
+        plan_t p;
+        if (plan_build(&p, &s, k, pv, k ? s.stages[k - 1].name : NULL, err)) {
+            spec_free(&s);
+            return -1;
+        }
+        for (size_t i = 0; i < jd->n; i++) {
+            journal_task_t jt;
+            if (journal_decode(jd->rec[i], jd->len[i], &jt) || jt.stage != k) continue;
+            if (jt.task >= p.ntasks || jt.nslots != p.nslots || jt.nmetrics != p.nmetrics) continue;
+            int8_t st8[jt.nslots];
+            double tsec = 0;
+            for (int q = 0; q < jt.nslots; q++) {
+                st8[q] = (int8_t)jt.status[q];
+                if (isfinite(jt.seconds[q]) && jt.seconds[q] > tsec) tsec = jt.seconds[q];
+            }
+            int was = p.task_done[jt.task];
+            plan_store(&p, jt.task, jt.vals, st8, jt.seconds);
+            if (p.ncurve && jt.ncurve_values >= (size_t)p.ncurve * p.ncurve_metrics) plan_store_curve(&p, jt.task, jt.curve);
+            if (!was) {
+                ss->cost_done += p.tasks[jt.task].cost;
+                ss->secs_done += tsec;
+                if ((long)i >= rs->lock.journaled) rs->done_this_run++;
+            }
+        }
+        size_t top = 0;
+        for (size_t t = 0; t < p.ntasks; t++) {
+            ss->cost_total += p.tasks[t].cost;
+            if (p.tasks[t].cost > p.tasks[top].cost) top = t;
+        }
+        if (p.ntasks) memcpy(costliest, p.tasks[top].hp, sizeof costliest);
+        else plan_cube_hp(&p, 0, costliest);
+        ss->done = p.ndone;
+        ss->total = p.ntasks;
+        for (size_t i = 0; i < p.ncube; i++) ss->diverged += p.status[i] == TRAIN_DIVERGED;
+        all_secs += ss->secs_done;
+        all_cost += ss->cost_done;
+        if (all_cost > 0) sec_per_cost = all_secs / all_cost;
+        if (blocked) ss->state = inherits ? ST_WAITING : ST_NOT_STARTED;
+        else if (p.ndone == p.ntasks) ss->state = ST_DONE;
+        else if (p.ndone > 0 || k == 0 || have_prev) ss->state = rs->alive ? ST_RUNNING : ST_CUT;
+        int complete = p.ndone == p.ntasks;
+        if (complete && !blocked) {
+            plan_select_best(&p);
+            if (p.best_cell >= 0) set_best(ss, &p, p.best_hp, p.best_value);
+            memcpy(prev, p.best_cell >= 0 ? p.best_hp : p.base, sizeof prev);
+            have_prev = 1;
+        } else if (!blocked) {
+            partial_best(ss, &p);
+            blocked = 1; /* later stages have not started */
+        }
+        if (snap && (p.ndone > 0 || complete) && !(blocked && ss->state != ST_RUNNING && ss->state != ST_CUT)) {
+            double busy[1] = {0};
+            if (results_write_stage(snap, &p, busy, 1, 0, err)) {
+                plan_free(&p);
+                spec_free(&s);
+                return -1;
+            }
+            *snap_done += p.ndone;
+            *snap_total += p.ntasks;
+        }
+        plan_free(&p);
+    }
+    /* ETA: the predicted cost still to do at the rank-seconds per cost of
+     * the tasks done so far, shared by the run's ranks (stages after the
+     * running one use placeholder inherited values: an estimate) */
+    int ranks = rs->lock.ranks > 0 ? rs->lock.ranks : 1;
+    rs->eta_stage = rs->eta_study = -1;
+    if (isfinite(sec_per_cost)) {
+        double rest = 0;
+        for (int k = 0; k < rs->nstages; k++) {
+            stage_status_t *ss = &rs->st[k];
+            if (ss->state == ST_DONE) continue;
+            ss->eta = (ss->cost_total - ss->cost_done) * sec_per_cost / ranks;
+            if (ss->state == ST_RUNNING || ss->state == ST_CUT) rs->eta_stage = ss->eta;
+            rest += ss->eta;
+        }
+        rs->eta_study = rest;
+    }
+    spec_free(&s);
+    return 0;
+}
+
+/* Stages from a result file (the run has ended, or was cut off before
+ * journaling anything more). */
+static int from_file(run_status_t *rs, const char *path, char *err)
+{
+    hid_t f;
+    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (f < 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot open", path);
+        return -1;
+    }
+    char stages[4096];
+    results_attr_str(f, "study", rs->study, sizeof rs->study);
+    results_attr_str(f, "stages", stages, sizeof stages);
+    rs->file_complete = results_attr_f64(f, "complete") == 1;
+    rs->nstages = 0;
+    int blocked = 0;
+    char *save = NULL;
+    for (char *name = strtok_r(stages, ",", &save); name && rs->nstages < SPEC_MAX_STAGES;
+         name = strtok_r(NULL, ",", &save)) {
+        stage_status_t *ss = &rs->st[rs->nstages++];
+        snprintf(ss->name, sizeof ss->name, "%s", name);
+        ss->eta = -1;
+        if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+            ss->state = ST_NOT_STARTED;
+            continue;
+        }
+        hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+        ss->done = (size_t)results_attr_f64(g, "tasks_done");
+        ss->total = (size_t)results_attr_f64(g, "tasks_total");
+        ss->state = ss->done == ss->total && !blocked ? ST_DONE : ST_CUT;
+        if (ss->state != ST_DONE) blocked = 1;
+        hid_t d = H5Dopen2(g, "status", H5P_DEFAULT);
+        if (d >= 0) {
+            hid_t sp = H5Dget_space(d);
+            hssize_t n = H5Sget_simple_extent_npoints(sp);
+            int8_t *v = malloc(n > 0 ? (size_t)n : 1);
+            if (v && H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+                for (hssize_t i = 0; i < n; i++) ss->diverged += v[i] == TRAIN_DIVERGED;
+            free(v);
+            H5Sclose(sp), H5Dclose(d);
+        }
+        if (results_attr_f64(g, "best_cell") >= 0) {
+            ss->have_best = 1;
+            ss->best_value = results_attr_f64(g, "best_value");
+            results_attr_str(g, "select_metric", ss->metric, sizeof ss->metric);
+            for (int q = 0; q < P_COUNT; q++) {
+                char nm[SPEC_NAME_LEN + 16], src[32] = "";
+                snprintf(nm, sizeof nm, "source_%s", param_names[q]);
+                results_attr_str(g, nm, src, sizeof src);
+                if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
+                snprintf(nm, sizeof nm, "best_%s", param_names[q]);
+                snprintf(ss->best_key[ss->nbest], SPEC_NAME_LEN, "%s", param_names[q]);
+                results_param_attr(g, nm, q, ss->best_val[ss->nbest], 64);
+                ss->nbest++;
+            }
+        }
+        H5Gclose(g);
+    }
+    H5Fclose(f);
+    return 0;
+}
+
+static int collect(run_status_t *rs, const char *path, const char *snap_path, char *err)
+{
+    memset(rs, 0, sizeof *rs);
+    snprintf(rs->path, sizeof rs->path, "%s", path);
+    char jpath[SPEC_PATH_LEN + 16], lpath[SPEC_PATH_LEN + 16];
+    snprintf(jpath, sizeof jpath, "%s.journal", path);
+    snprintf(lpath, sizeof lpath, "%s.lock", path);
+    rs->alive = journal_lock_probe(lpath, &rs->lock);
+    rs->have_file = results_is_ours(path) == 1;
+    journal_data_t jd;
+    long valid;
+    int jr = journal_read(jpath, &jd, &valid, err);
+    if (jr == -2) return -1;
+    rs->have_journal = jr == 0;
+    rs->eta_stage = rs->eta_study = -1;
+    if (rs->have_journal) {
+        results_t *snap = NULL;
+        study_t s2;
+        study_data_t sd;
+        int have_sd = 0;
+        size_t sdone = 0, stotal = 0;
+        if (snap_path) {
+            /* the study's data, as the run built it, then the stages */
+            if (spec_load(&s2, jpath, jd.spec_text, err) || study_data_load(&sd, &s2, err)) {
+                spec_free(&s2);
+                journal_data_free(&jd);
+                return -1;
+            }
+            have_sd = 1;
+            s2.in_dim = sd.in_dim;
+            char now[32];
+            results_now_iso(now);
+            snap = results_open(snap_path, &s2, &sd, rs->lock.ranks > 0 ? rs->lock.ranks : 1,
+                                rs->lock.start_iso[0] ? rs->lock.start_iso : now, err);
+            if (!snap) {
+                study_data_free(&sd), spec_free(&s2);
+                journal_data_free(&jd);
+                return -1;
+            }
+        }
+        int rc = from_journal(rs, &jd, jpath, snap, &sdone, &stotal, err);
+        if (snap) {
+            if (rc) results_abort(snap);
+            else rc = results_close(snap, 0, sdone, stotal, err);
+        }
+        if (have_sd) study_data_free(&sd), spec_free(&s2);
+        journal_data_free(&jd);
+        if (rc) return -1;
+    } else if (rs->have_file) {
+        if (snap_path) {
+            snprintf(err, SPEC_ERR_LEN, "%s: no journal, so no run in progress to snapshot; the result file itself can be read", path);
+            return -1;
+        }
+        if (from_file(rs, path, err)) return -1;
+    } else if (!rs->alive) {
+        snprintf(err, SPEC_ERR_LEN, "%s: no result file, journal or running study here; check the path (the spec's output, or run -o)", path);
+        return -1;
+    }
+    for (int k = 0; k < rs->nstages; k++) {
+        rs->done += rs->st[k].done;
+        rs->total += rs->st[k].total;
+    }
+    if (rs->alive) {
+        rs->state = rs->have_journal ? "running" : "starting";
+        if (rs->lock.start > 0) {
+            rs->elapsed = wall_now() - rs->lock.start;
+            rs->rate = rs->elapsed > 0 ? rs->done_this_run / rs->elapsed : 0;
+        }
+    } else if (rs->have_journal) rs->state = "cut off";
+    else if (rs->file_complete) rs->state = "complete";
+    else rs->state = "partial";
+    return 0;
+}
+
+/* ---- output -------------------------------------------------------------- */
+
+static void json_str(FILE *o, const char *s)
+{
+    fputc('"', o);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') fprintf(o, "\\%c", c);
+        else if (c == '\n') fputs("\\n", o);
+        else if (c < 0x20) fprintf(o, "\\u%04x", c);
+        else fputc(c, o);
+    }
+    fputc('"', o);
+}
+
+static void json_num(FILE *o, double v)
+{
+    if (isfinite(v)) fprintf(o, "%.17g", v);
+    else fputs("null", o);
+}
+
+static void print_json(FILE *o, const run_status_t *rs)
+{
+    fputs("{\"path\": ", o);
+    json_str(o, rs->path);
+    fputs(", \"study\": ", o);
+    json_str(o, rs->study);
+    fputs(", \"state\": ", o);
+    json_str(o, rs->state);
+    fprintf(o, ", \"alive\": %s", rs->alive ? "true" : "false");
+    if (rs->lock.pid > 0) {
+        fprintf(o, ", \"pid\": %ld, \"host\": ", rs->lock.pid);
+        json_str(o, rs->lock.host);
+        fprintf(o, ", \"ranks\": %d, \"start_time\": ", rs->lock.ranks);
+        json_str(o, rs->lock.start_iso);
+        fputs(", \"elapsed_seconds\": ", o);
+        json_num(o, rs->alive ? rs->elapsed : NAN);
+    }
+    fprintf(o, ", \"tasks_done\": %zu, \"tasks_total\": %zu, \"tasks_done_this_run\": %zu", rs->done, rs->total,
+            rs->done_this_run);
+    fputs(", \"tasks_per_second\": ", o);
+    json_num(o, rs->alive ? rs->rate : NAN);
+    fputs(", \"eta_stage_seconds\": ", o);
+    json_num(o, rs->eta_stage >= 0 ? rs->eta_stage : NAN);
+    fputs(", \"eta_study_seconds\": ", o);
+    json_num(o, rs->eta_study >= 0 ? rs->eta_study : NAN);
+    fputs(", \"stages\": [", o);
+    for (int k = 0; k < rs->nstages; k++) {
+        const stage_status_t *ss = &rs->st[k];
+        fputs(k ? ", {\"name\": " : "{\"name\": ", o);
+        json_str(o, ss->name);
+        fputs(", \"state\": ", o);
+        json_str(o, stage_state_name[ss->state]);
+        fprintf(o, ", \"tasks_done\": %zu, \"tasks_total\": %zu, \"diverged\": %zu, \"eta_seconds\": ", ss->done,
+                ss->total, ss->diverged);
+        json_num(o, ss->eta >= 0 ? ss->eta : NAN);
+        fputs(", \"best\": ", o);
+        if (!ss->have_best) fputs("null", o);
+        else {
+            fputs("{\"metric\": ", o);
+            json_str(o, ss->metric);
+            fputs(", \"value\": ", o);
+            json_num(o, ss->best_value);
+            fputs(", \"params\": {", o);
+            for (int i = 0; i < ss->nbest; i++) {
+                if (i) fputs(", ", o);
+                json_str(o, ss->best_key[i]);
+                fputs(": ", o);
+                char *end;
+                double v = strtod(ss->best_val[i], &end);
+                if (*end || end == ss->best_val[i]) json_str(o, ss->best_val[i]);
+                else json_num(o, v);
+            }
+            fputs("}}", o);
+        }
+        fputc('}', o);
+    }
+    fputs("]}\n", o);
+}
+
+static void print_text(FILE *o, const run_status_t *rs)
+{
+    char a[32], b[32], c[32];
+    fprintf(o, "study %s (%s): %s", rs->study, rs->path, rs->state);
+    if (rs->lock.pid > 0 && rs->alive) {
+        fmt_dur(a, sizeof a, rs->elapsed);
+        fprintf(o, " - pid %ld on %s, %d rank(s), started %s (%s ago)", rs->lock.pid, rs->lock.host, rs->lock.ranks,
+                rs->lock.start_iso, a);
+    } else if (!strcmp(rs->state, "cut off"))
+        fprintf(o, " - no run holds the lock; continue with aesweep run --resume SPEC -o %s", rs->path);
+    fputc('\n', o);
+    fprintf(o, "  %-14s %13s %8s  %-11s %8s  %s\n", "stage", "tasks", "diverged", "state", "ETA", "best so far");
+    for (int k = 0; k < rs->nstages; k++) {
+        const stage_status_t *ss = &rs->st[k];
+        char t[48];
+        snprintf(t, sizeof t, "%zu/%zu", ss->done, ss->total);
+        fmt_dur(a, sizeof a, ss->eta);
+        fprintf(o, "  %-14s %13s %8zu  %-11s %8s  ", ss->name, t, ss->diverged, stage_state_name[ss->state],
+                ss->state == ST_DONE ? "-" : a);
+        if (ss->have_best) {
+            fprintf(o, "%s = %.6g at", ss->metric, ss->best_value);
+            for (int i = 0; i < ss->nbest; i++) fprintf(o, " %s=%s", ss->best_key[i], ss->best_val[i]);
+        } else
+            fputs("-", o);
+        fputc('\n', o);
+    }
+    fmt_dur(b, sizeof b, rs->eta_stage);
+    fmt_dur(c, sizeof c, rs->eta_study);
+    fprintf(o, "  total %zu/%zu tasks", rs->done, rs->total);
+    if (rs->alive) fprintf(o, ", %.2f tasks/s this run, ETA stage %s, study about %s", rs->rate, b, c);
+    fputc('\n', o);
+}
+
+static int bad_arg(const char *cmd, const char *what)
+{
+    fprintf(stderr, "aesweep: %s: %s (see aesweep --help)\n", cmd, what);
+    return AES_EXIT_USAGE;
+}
+
+static volatile sig_atomic_t g_stop = 0;
+static void on_int(int sig) { (void)sig; g_stop = 1; }
+
+int status_main(int argc, char **argv)
+{
+    const char *path = NULL, *snap = NULL;
+    int json = 0, watch = 0;
+    double every = 2.0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--watch")) {
+            watch = 1;
+            if (i + 1 < argc && argv[i + 1][0] != '-' && strtod(argv[i + 1], NULL) > 0) {
+                char *end;
+                double v = strtod(argv[i + 1], &end);
+                if (!*end) every = v, i++;
+            }
+        } else if (!strcmp(argv[i], "--snapshot")) {
+            if (i + 1 >= argc) return bad_arg("status", "--snapshot needs a file name, e.g. --snapshot snap.h5");
+            snap = argv[++i];
+        } else if (argv[i][0] == '-') {
+            char m[256];
+            snprintf(m, sizeof m, "unknown option '%s'; status takes --json, --watch [SECONDS], --snapshot SNAP.h5", argv[i]);
+            return bad_arg("status", m);
+        } else if (path) return bad_arg("status", "one result file at a time");
+        else path = argv[i];
+    }
+    if (!path) return bad_arg("status", "needs the study's output, e.g. aesweep status results/moons.h5");
+    if (!(every >= 0.05 && every <= 86400)) return bad_arg("status", "--watch SECONDS must be in 0.05..86400");
+    char err[SPEC_ERR_LEN] = "";
+    run_status_t *rs = malloc(sizeof *rs);
+    if (snap) {
+        if (!strcmp(snap, path)) {
+            free(rs);
+            return bad_arg("status", "--snapshot must name another file than the study's output");
+        }
+        int rc = collect(rs, path, snap, err);
+        free(rs);
+        if (rc) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            return AES_EXIT_USAGE;
+        }
+        fprintf(stderr, "aesweep: wrote %s\n", snap);
+        return 0;
+    }
+    if (watch) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_int;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+    }
+    int tty = isatty(1);
+    for (;;) {
+        if (collect(rs, path, NULL, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            free(rs);
+            return AES_EXIT_USAGE;
+        }
+        if (watch && tty && !json) fputs("\033[H\033[2J", stdout);
+        if (json) print_json(stdout, rs);
+        else print_text(stdout, rs);
+        fflush(stdout);
+        if (!watch || !rs->alive || g_stop) break;
+        struct timespec ts = {(time_t)every, (long)((every - (time_t)every) * 1e9)};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop) {
+        }
+        if (g_stop) break;
+    }
+    free(rs);
+    return 0;
+}
+
+/* ---- info ---------------------------------------------------------------- */
+
+static void info_json(const char *path, const char *run_json)
+{
+    printf("{\"path\": ");
+    json_str(stdout, path);
+    hid_t f = -1;
+    if (results_is_ours(path) == 1) {
+        H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
+        H5E_END_TRY;
+    }
+    if (f >= 0) {
+        static const char *strs[] = {"format", "study", "aesweep_version", "git_commit", "spec_path", "start_time",
+                                     "end_time", "Conventions", "title"};
+        static const char *nums[] = {"schema_version", "seed", "ranks", "complete", "tasks_done", "tasks_total"};
+        char v[4096];
+        for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+            if (results_attr_str(f, strs[i], v, sizeof v) == 0) {
+                printf(", \"%s\": ", strs[i]);
+                json_str(stdout, v);
+            }
+        for (size_t i = 0; i < sizeof nums / sizeof *nums; i++) {
+            double x = results_attr_f64(f, nums[i]);
+            printf(", \"%s\": ", nums[i]);
+            json_num(stdout, x);
+        }
+        char stages[4096] = "";
+        results_attr_str(f, "stages", stages, sizeof stages);
+        printf(", \"stages\": [");
+        char *save = NULL;
+        int first = 1;
+        for (char *name = strtok_r(stages, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+            printf(first ? "{\"name\": " : ", {\"name\": ");
+            first = 0;
+            json_str(stdout, name);
+            if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
+                printf(", \"started\": false}");
+                continue;
+            }
+            hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+            printf(", \"started\": true");
+            static const char *gn[] = {"stage_index", "complete", "tasks_done", "tasks_total", "repeats", "data_draws",
+                                       "best_cell", "best_value", "n_skipped", "balance_efficiency",
+                                       "predicted_makespan"};
+            for (size_t i = 0; i < sizeof gn / sizeof *gn; i++) {
+                printf(", \"%s\": ", gn[i]);
+                json_num(stdout, results_attr_f64(g, gn[i]));
+            }
+            static const char *gs[] = {"select_metric", "inherited_from"};
+            for (size_t i = 0; i < sizeof gs / sizeof *gs; i++)
+                if (results_attr_str(g, gs[i], v, sizeof v) == 0) {
+                    printf(", \"%s\": ", gs[i]);
+                    json_str(stdout, v);
+                }
+            /* every parameter: where it comes from, its value (non-axis) and the best cell's */
+            printf(", \"params\": {");
+            for (int q = 0; q < P_COUNT; q++) {
+                char nm[SPEC_NAME_LEN + 16], src[32] = "", val[64];
+                snprintf(nm, sizeof nm, "source_%s", param_names[q]);
+                results_attr_str(g, nm, src, sizeof src);
+                printf(q ? ", \"%s\": {\"source\": " : "\"%s\": {\"source\": ", param_names[q]);
+                json_str(stdout, src);
+                const char *keys[2] = {param_names[q], NULL};
+                snprintf(nm, sizeof nm, "best_%s", param_names[q]);
+                keys[1] = nm;
+                for (int w = 0; w < 2; w++) {
+                    results_param_attr(g, keys[w], q, val, sizeof val);
+                    if (!val[0]) continue;
+                    printf(", \"%s\": ", w ? "best" : "value");
+                    char *end;
+                    double x = strtod(val, &end);
+                    if (*end || end == val) json_str(stdout, val);
+                    else json_num(stdout, x);
+                }
+                printf("}");
+            }
+            printf("}}");
+            H5Gclose(g);
+        }
+        printf("]");
+        H5Fclose(f);
+    }
+    printf(", \"run\": %s}\n", run_json ? run_json : "null");
+}
+
+int status_info_main(int argc, char **argv)
+{
+    const char *path = NULL;
+    int json = 0;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json")) json = 1;
+        else if (argv[i][0] == '-' && argv[i][1]) {
+            char m[256];
+            snprintf(m, sizeof m, "unknown option '%s'; info takes --json and one result file", argv[i]);
+            return bad_arg("info", m);
+        } else if (path) return bad_arg("info", "needs exactly one result file");
+        else path = argv[i];
+    }
+    if (!path) return bad_arg("info", "needs exactly one result file");
+    char err[SPEC_ERR_LEN] = "", jp[SPEC_PATH_LEN + 16];
+    snprintf(jp, sizeof jp, "%s.journal", path);
+    int have_file = results_is_ours(path) == 1;
+    int have_journal = access(jp, F_OK) == 0;
+    run_status_t *rs = NULL;
+    if (have_journal) {
+        rs = malloc(sizeof *rs);
+        if (collect(rs, path, NULL, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            free(rs);
+            return AES_EXIT_USAGE;
+        }
+    }
+    if (!have_file && !rs) {
+        if (results_is_ours(path) == -1)
+            fprintf(stderr, "aesweep: %s: no such file (and no journal of a run at %s)\n", path, jp);
+        else
+            fprintf(stderr, "aesweep: %s: not an aesweep result file (no format=aesweep-results attribute)\n", path);
+        return AES_EXIT_USAGE;
+    }
+    if (json) {
+        /* one object: the file's metadata and stages, and "run": the live
+         * or cut-off run from the journal (null when there is none) */
+        if (rs) {
+            char *buf = NULL;
+            size_t len = 0;
+            FILE *m = open_memstream(&buf, &len);
+            print_json(m, rs);
+            fclose(m);
+            if (len && buf[len - 1] == '\n') buf[--len] = 0;
+            info_json(path, buf);
+            free(buf);
+        } else
+            info_json(path, NULL);
+        free(rs);
+        return 0;
+    }
+    if (rs) {
+        if (rs->alive)
+            printf("running: %zu of %zu tasks finished (journal %s); pid %ld on %s, %d rank(s), started %s; watch it with aesweep status --watch %s\n",
+                   rs->done, rs->total, jp, rs->lock.pid, rs->lock.host, rs->lock.ranks, rs->lock.start_iso, path);
+        else
+            printf("cut off: %zu of %zu tasks finished in %s and no run holds the lock (resume with aesweep run --resume SPEC -o %s)\n",
+                   rs->done, rs->total, jp, path);
+        print_text(stdout, rs);
+        free(rs);
+        if (!have_file) return 0;
+    }
+    if (results_info(path, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return AES_EXIT_USAGE;
+    }
+    return 0;
+}
