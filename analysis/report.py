@@ -41,6 +41,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from analysis.curves import learning_curves  # noqa: E402
 from analysis.doc import Doc  # noqa: E402
 from analysis.nnet import Autoencoder  # noqa: E402
 from analysis.resultfile import (INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
@@ -294,6 +295,8 @@ class Report:
             self.guarded("%s MMD figures" % st.name, self.mmd_section, st)
         if st.pool_noise >= 0:
             self.guarded("%s noisy-pool scatter" % st.name, self.pool_noise_section, st)
+        if st.has_curves():
+            self.guarded("%s learning curves" % st.name, learning_curves, self, st)
 
     def profile(self, st, axes):
         """Minimum of the select metric along each axis (min over the other axes)."""

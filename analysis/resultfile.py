@@ -19,6 +19,9 @@ PARAMS = ("train_size", "epochs", "lr", "hidden", "layers", "bottleneck", "batch
 INTEGER_PARAMS = {"train_size", "epochs", "hidden", "layers", "bottleneck", "batch_size",
                   "mmd_kernel", "mmd_nscales"}
 STATUS_NAMES = ("ok", "diverged", "interrupted", "not run")
+# categorical parameters: schema 2 stores their names (string coordinates and
+# attributes), schema 1 the index into this tuple; Stage works with the index
+CATEGORIES = {"mmd_kernel": ("rbf", "imq")}
 MMD_METRICS = ("code_mmd", "code_mean_dist", "code_cov_dist", "gen_mmd")
 
 
@@ -58,6 +61,23 @@ def as_float(v, default=math.nan):
         return default
 
 
+def param_float(p, v, default=math.nan):
+    """A parameter value as a float; a category name (schema 2) as its index."""
+    if isinstance(v, str) and p in CATEGORIES:
+        return float(CATEGORIES[p].index(v)) if v in CATEGORIES[p] else default
+    return as_float(v, default)
+
+
+def coord_values(p, raw):
+    """Coordinate values as float64 (category names as their index)."""
+    a = np.asarray(raw)
+    if a.dtype.kind in "OSU":
+        names = [x.decode() if isinstance(x, bytes) else str(x) for x in a.reshape(-1)]
+        cats = CATEGORIES.get(p, tuple(sorted(set(names))))
+        return np.array([float(cats.index(x)) if x in cats else math.nan for x in names])
+    return a.astype(np.float64)
+
+
 class Stage:
     """One stage group: dims, cube, statistics and models."""
 
@@ -90,7 +110,7 @@ class Stage:
                     if len(ref.dims[i]) > 0:
                         sc = ref.dims[i][0]
                         name = sc.name.rsplit("/", 1)[-1]
-                        vals = np.asarray(sc[()], dtype=np.float64)
+                        vals = coord_values(name, sc[()])
                 except (RuntimeError, KeyError, OSError):
                     pass
                 if name is None:
@@ -119,7 +139,7 @@ class Stage:
             if self.dim_values[i] is None:
                 d = self.group.get(n)
                 if isinstance(d, h5py.Dataset) and d.shape == (shape[i],):
-                    self.dim_values[i] = np.asarray(d[()], dtype=np.float64)
+                    self.dim_values[i] = coord_values(n, d[()])
                 else:
                     self.dim_values[i] = np.arange(shape[i], dtype=np.float64)
         self.shape = tuple(shape)
@@ -172,10 +192,10 @@ class Stage:
 
     def param_value(self, p):
         """The stage's value of a non-axis parameter (nan if unknown or an axis)."""
-        return as_float(self.attr(p))
+        return param_float(p, self.attr(p))
 
     def best_params(self):
-        return {p: as_float(self.attrs["best_" + p]) for p in PARAMS if "best_" + p in self.attrs}
+        return {p: param_float(p, self.attrs["best_" + p]) for p in PARAMS if "best_" + p in self.attrs}
 
     def cell_params(self, cell):
         """Every parameter of cell (linear index over the axis dims)."""
@@ -259,6 +279,34 @@ class Stage:
             return {}
         vals, cnt = np.unique(s, return_counts=True)
         return {int(v): int(c) for v, c in zip(vals, cnt)}
+
+    def rank_busy_seconds(self):
+        """Seconds each rank trained this stage (schema 2: ranks/busy_seconds)."""
+        for k in ("ranks/busy_seconds", "rank_busy_seconds"):
+            d = self.group.get(k)
+            if isinstance(d, h5py.Dataset):
+                return np.asarray(d[()], dtype=np.float64)
+        return None
+
+    # ---------- learning curves ----------
+    def has_curves(self):
+        g = self.group.get("curves")
+        return isinstance(g, h5py.Group) and isinstance(g.get("epoch"), h5py.Dataset)
+
+    def curve_epochs(self):
+        return np.asarray(self.group["curves/epoch"][()]) if self.has_curves() else None
+
+    def curve(self, metric):
+        """Learning curve of metric: array [cube dims without epochs..., epoch]
+        (schema 2 /<stage>/curves), or None."""
+        if not self.has_curves():
+            return None
+        d = self.group["curves"].get(metric)
+        return np.asarray(d[()], dtype=np.float64) if isinstance(d, h5py.Dataset) else None
+
+    def curve_dims(self):
+        """Names of the curve arrays' dims (the cube's without epochs, then epoch)."""
+        return [n for n in self.dim_names if n != "epochs"] + ["epoch"]
 
     # ---------- models ----------
     def model_group(self):
@@ -344,6 +392,10 @@ class ResultFile:
 
     def __exit__(self, *exc):
         self.close()
+
+    @property
+    def schema_version(self):
+        return int(as_float(self.attrs.get("schema_version"), 1))
 
     @property
     def in_dim(self):
