@@ -479,7 +479,7 @@ int results_write_stage(results_t *r, const plan_t *p, const double *busy, int n
             describe(ds, ln, "1");
         } else if (m == p->nmetrics) {
             ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
-            describe(ds, "training status of the cube point", NULL);
+            describe(ds, "training status of the cube point", "1");
             int8_t fv[4] = {0, 1, 2, 3};
             hsize_t four = 4;
             hid_t sp = H5Screate_simple(1, &four, NULL);

@@ -2,7 +2,8 @@
 """Compare the metric datasets of two aesweep result files byte for byte.
 
 Every dataset of every stage group is compared as raw bytes, except the
-timing datasets (`seconds`, `rank_busy_seconds`) and the `rank` scale, whose
+timing datasets (`seconds`, `ranks/busy_seconds`, schema 1's
+`rank_busy_seconds`) and the `rank` scale, whose
 values legitimately differ between runs.  Best-model weights under /models
 are compared too.  Exit 0 if identical, 1 with the first difference.
 Usage: h5_compare.py A.h5 B.h5
@@ -11,7 +12,7 @@ import sys
 import h5py
 import numpy as np
 
-TIMING = {"seconds", "rank_busy_seconds", "rank"}
+TIMING = {"seconds", "rank_busy_seconds", "busy_seconds", "rank"}
 
 
 def datasets(f):

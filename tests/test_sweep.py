@@ -20,7 +20,7 @@ BIN = os.environ.get("AESWEEP_BIN", os.path.join(SRC, "build", "aesweep"))
 PY = os.environ.get("PYTHON", sys.executable)
 ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
            OMPI_MCA_rmaps_base_oversubscribe="1")
-TIMING = {"seconds", "rank_busy_seconds", "rank"}
+TIMING = {"seconds", "rank_busy_seconds", "busy_seconds", "rank"}
 
 
 def spec(name):
@@ -66,7 +66,7 @@ def test_byte_identical_across_ranks(tmp_path):
         assert_identical(outs[0], o)
     with h5py.File(outs[3], "r") as f:
         assert f.attrs["ranks"] == 4 and f.attrs["complete"] == 1
-        assert f["train_grid/rank_busy_seconds"].shape == (4,)
+        assert f["train_grid/ranks/busy_seconds"].shape == (4,)
         assert 0 < f["train_grid"].attrs["balance_efficiency"] <= 1
 
 
@@ -145,7 +145,7 @@ def test_xarray_and_h5py_layout(tmp_path):
     with h5py.File(out, "r") as f:
         for k in ("spec", "aesweep_version", "git_commit", "start_time", "end_time"):
             assert isinstance(f.attrs[k], str) and f.attrs[k]
-        assert f.attrs["schema_version"] == 1 and f.attrs["seed"] == 7
+        assert f.attrs["schema_version"] == 2 and f.attrs["seed"] == 7
         assert "structure" in f.attrs["stages"].split(",")
         b = f["models/structure/best"]
         assert b.attrs["hidden"] == st.attrs["best_hidden"]

@@ -23,7 +23,7 @@ import zlib
 # second while a Slurm test holds a study (slurm-tests.sh hold), and without them it starts in 20 ms
 h5py = np = None
 
-TIMING = {"seconds", "rank_busy_seconds", "rank"}  # "rank": the scale of rank_busy_seconds
+TIMING = {"seconds", "rank_busy_seconds", "busy_seconds", "rank"}  # "rank": the scale of (ranks/)busy_seconds
 
 
 def fail(msg):
