@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 from analysis.curves import learning_curves  # noqa: E402
 from analysis.doc import Doc  # noqa: E402
 from analysis.nnet import Autoencoder  # noqa: E402
-from analysis.resultfile import (INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
+from analysis.resultfile import (CATEGORIES, INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
                                  ResultFile, as_float)
 
 KERNEL_NAMES = {0: "rbf", 1: "imq"}
@@ -64,6 +64,8 @@ def fmt(v, param=None):
         return str(v)
     if not math.isfinite(f):
         return "n/a"
+    if param in CATEGORIES and f == int(f) and 0 <= f < len(CATEGORIES[param]):
+        return CATEGORIES[param][int(f)]
     if param in INTEGER_PARAMS and f == int(f):
         return str(int(f))
     return "%.6g" % f
