@@ -15,13 +15,16 @@ import numpy as np
 
 # enum param_id of include/aesweep/spec.h, in order
 PARAMS = ("train_size", "epochs", "lr", "hidden", "layers", "bottleneck", "batch_size",
-          "mmd_lambda", "mmd_kernel", "mmd_scale", "mmd_nscales")
+          "mmd_lambda", "mmd_kernel", "mmd_scale", "mmd_nscales", "arch", "activation")
+PARAMS_V1 = PARAMS[:11]  # schema 1 (aesweep 0.3.0) had no arch and activation
+# what a file without the parameter trained with (schema 1: a plain ReLU MLP)
+MISSING_DEFAULTS = {"arch": "mlp", "activation": "relu"}
 INTEGER_PARAMS = {"train_size", "epochs", "hidden", "layers", "bottleneck", "batch_size",
-                  "mmd_kernel", "mmd_nscales"}
+                  "mmd_kernel", "mmd_nscales", "arch", "activation"}
 STATUS_NAMES = ("ok", "diverged", "interrupted", "not run")
 # categorical parameters: schema 2 stores their names (string coordinates and
 # attributes), schema 1 the index into this tuple; Stage works with the index
-CATEGORIES = {"mmd_kernel": ("rbf", "imq")}
+CATEGORIES = {"mmd_kernel": ("rbf", "imq"), "arch": ("mlp", "resnet"), "activation": ("relu", "tanh", "elu")}
 MMD_METRICS = ("code_mmd", "code_mean_dist", "code_cov_dist", "gen_mmd")
 
 
@@ -192,10 +195,14 @@ class Stage:
 
     def param_value(self, p):
         """The stage's value of a non-axis parameter (nan if unknown or an axis)."""
-        return param_float(p, self.attr(p))
+        return param_float(p, self.attr(p, MISSING_DEFAULTS.get(p) if p not in self.axes else None))
 
     def best_params(self):
-        return {p: param_float(p, self.attrs["best_" + p]) for p in PARAMS if "best_" + p in self.attrs}
+        out = {p: param_float(p, self.attrs["best_" + p]) for p in PARAMS if "best_" + p in self.attrs}
+        if out:  # a schema-1 file: the parameters it did not have yet
+            for p, v in MISSING_DEFAULTS.items():
+                out.setdefault(p, param_float(p, v))
+        return out
 
     def cell_params(self, cell):
         """Every parameter of cell (linear index over the axis dims)."""

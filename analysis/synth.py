@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from analysis.nnet import Autoencoder
-from analysis.resultfile import PARAMS
+from analysis.resultfile import PARAMS_V1 as PARAMS  # synthetic files are schema 1
 
 DEFAULTS = dict(train_size=1000, epochs=100, lr=0.001, hidden=20, layers=1, bottleneck=1,
                 batch_size=0, mmd_lambda=0.0, mmd_kernel=0, mmd_scale=1.0, mmd_nscales=1)

@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from .resultfile import CATEGORIES, INTEGER_PARAMS, PARAMS, py, split_names
+from .resultfile import CATEGORIES, INTEGER_PARAMS, MISSING_DEFAULTS, PARAMS, py, split_names
 
 STATUS = ("ok", "diverged", "interrupted", "not_run")
 
@@ -42,6 +42,8 @@ def _param_column(p, values):
     int64 for integer parameters, float64 otherwise (schema 1 stored every
     parameter as float64 and categories as indices)."""
     v = _decode(values)
+    if v.dtype.kind == "O" and p not in CATEGORIES:  # hidden width lists, as the spec writes them
+        return v.astype(object)
     if p in CATEGORIES:
         if v.dtype.kind in "fiu":
             return np.array([CATEGORIES[p][int(x)] if np.isfinite(x) else None for x in v], dtype=object)
@@ -72,7 +74,10 @@ def _grid(g, dims, shape):
     idx = np.indices(shape).reshape(len(shape), -1) if shape else np.zeros((0, 1), dtype=int)
     out = {}
     for k, n in enumerate(dims):
-        out[n] = _decode(g[n][()])[idx[k]]
+        vals = _decode(g[n][()])
+        if "labels" in g[n].attrs:  # hidden width lists are coded -(1 + i): their labels
+            vals = np.array(str(py(g[n].attrs["labels"])).split(";"), dtype=object)
+        out[n] = vals[idx[k]]
     return out, idx
 
 
@@ -84,7 +89,9 @@ def _params(g, axis_cols, npts):
         if p in axis_cols:
             cols[p] = _param_column(p, axis_cols[p])
         else:
-            v = py(g.attrs.get(p)) if p in g.attrs else math.nan
+            v = py(g.attrs.get(p)) if p in g.attrs else MISSING_DEFAULTS.get(p, math.nan)
+            if p + "_label" in g.attrs and p == "hidden":  # a width list
+                v = str(py(g.attrs[p + "_label"]))
             cols[p] = _param_column(p, np.full(npts, v, dtype=object if isinstance(v, str) else np.float64))
     return cols
 
@@ -178,4 +185,9 @@ def load_curves(path, stage=None):
 def _concat(frames):
     if not frames:
         return pd.DataFrame()
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    df = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    # hidden: int64 while every value is one width; once a width list appears,
+    # every value as the spec writes it ("20", "[512, 256]"), as in the CSV
+    if "hidden" in df and df["hidden"].dtype == object:
+        df["hidden"] = df["hidden"].map(str).astype(object)
+    return df

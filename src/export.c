@@ -32,7 +32,36 @@ typedef struct {
     size_t len;
     double *num;      /* numeric values, or NULL */
     char **str;       /* string values (categories), or NULL */
+    char labels[4096]; /* hidden width lists: "20;[512, 256]" (the `labels` attribute), or "" */
 } ex_dim_t;
+
+/* A CSV field: quoted when it holds a comma or a quote (width lists). */
+static void put_field(FILE *o, const char *v)
+{
+    if (!strpbrk(v, ",\"\n")) {
+        fprintf(o, ",%s", v);
+        return;
+    }
+    fputs(",\"", o);
+    for (; *v; v++) {
+        if (*v == '"') fputc('"', o);
+        fputc(*v, o);
+    }
+    fputc('"', o);
+}
+
+/* Label i of a ';'-separated list. */
+static void nth_label(const char *labels, size_t i, char *out, size_t n)
+{
+    const char *p = labels;
+    for (size_t k = 0; k < i && p; k++) {
+        p = strchr(p, ';');
+        if (p) p++;
+    }
+    if (!p) { out[0] = 0; return; }
+    size_t len = strcspn(p, ";");
+    snprintf(out, n, "%.*s", (int)(len < n ? len : n - 1), p);
+}
 
 /* The shortest of %.15g, %.16g, %.17g that reads back to v. */
 static void fmt_exact(double v, char *out, size_t n)
@@ -47,6 +76,8 @@ static void fmt_value(int q, double v, char *out, size_t n)
 {
     if (isnan(v)) out[0] = 0;
     else if (q == P_MMD_KERNEL) snprintf(out, n, "%s", v == 1 ? "imq" : "rbf");
+    else if (q == P_ARCH) snprintf(out, n, "%s", v == 1 ? "resnet" : "mlp");
+    else if (q == P_ACTIVATION) snprintf(out, n, "%s", v == 2 ? "elu" : v == 1 ? "tanh" : "relu");
     else if (param_is_integer(q)) snprintf(out, n, "%lld", (long long)v);
     else fmt_exact(v, out, n);
 }
@@ -83,6 +114,7 @@ static int read_dim(hid_t g, ex_dim_t *d)
     } else {
         d->num = malloc(d->len * sizeof(double));
         rc = H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->num) < 0 ? -1 : 0;
+        if (d->param == P_HIDDEN) results_attr_str(ds, "labels", d->labels, sizeof d->labels);
     }
     H5Tclose(t);
     H5Dclose(ds);
@@ -153,14 +185,18 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
     }
     H5Dclose(st);
     /* values of the parameters that are not axes */
-    char fixed[P_COUNT][64];
+    char fixed[P_COUNT][256];
     int axis_of[P_COUNT];
     for (int q = 0; q < P_COUNT; q++) {
         axis_of[q] = -1;
         fixed[q][0] = 0;
-        char sv[64];
-        if (results_attr_str(g, param_names[q], sv, sizeof sv) == 0) snprintf(fixed[q], 64, "%s", sv);
-        else fmt_value(q, results_attr_f64(g, param_names[q]), fixed[q], 64);
+        char sv[256], lab[SPEC_NAME_LEN + 16];
+        snprintf(lab, sizeof lab, "%s_label", param_names[q]);
+        if (q == P_HIDDEN && results_attr_str(g, lab, sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
+        else if (results_attr_str(g, param_names[q], sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
+        else if (H5Aexists(g, param_names[q]) <= 0 && (q == P_ARCH || q == P_ACTIVATION))
+            snprintf(fixed[q], 256, "%s", q == P_ARCH ? "mlp" : "relu"); /* schema 1: a plain ReLU MLP */
+        else fmt_value(q, results_attr_f64(g, param_names[q]), fixed[q], 256);
     }
     int draw_dim = -1, rep_dim = -1;
     for (int i = 0; i < nd; i++) {
@@ -180,9 +216,13 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         fprintf(o, "%s,%zu", stage, idx / nrep);
         for (int q = 0; q < P_COUNT; q++) {
             int a = axis_of[q];
-            if (a < 0) fprintf(o, ",%s", fixed[q]);
-            else if (dim[a].str) fprintf(o, ",%s", dim[a].str[co[a]] ? dim[a].str[co[a]] : "");
-            else {
+            if (a < 0) put_field(o, fixed[q]);
+            else if (dim[a].str) put_field(o, dim[a].str[co[a]] ? dim[a].str[co[a]] : "");
+            else if (dim[a].labels[0]) {
+                char lab[256];
+                nth_label(dim[a].labels, co[a], lab, sizeof lab);
+                put_field(o, lab);
+            } else {
                 fmt_value(q, dim[a].num[co[a]], buf, sizeof buf);
                 fprintf(o, ",%s", buf);
             }
@@ -241,7 +281,11 @@ int export_main(int argc, char **argv)
                 ours < 0 ? "no such file" : "not an aesweep result file (no format=aesweep-results attribute)");
         return AES_EXIT_USAGE;
     }
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = results_open_readonly(path);
+    if (f < 0) {
+        fprintf(stderr, "aesweep: export: %s: cannot open the result file\n", path);
+        return AES_EXIT_USAGE;
+    }
     char stages[4096] = "", mlist[4096] = "", err[SPEC_ERR_LEN] = "";
     results_attr_str(f, "stages", stages, sizeof stages);
     results_attr_str(f, "metrics", mlist, sizeof mlist);

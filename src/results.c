@@ -867,6 +867,8 @@ static int write_locked(const char *path)
     return held;
 }
 
+long long results_open_readonly(const char *path) { return open_ro(path); }
+
 int results_probe(const char *path)
 {
     if (access(path, F_OK) != 0) return -1;

@@ -220,8 +220,7 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
 static int from_file(run_status_t *rs, const char *path, char *err)
 {
     hid_t f;
-    H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
+    f = results_open_readonly(path);
     if (f < 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: cannot open", path);
         return -1;
@@ -552,8 +551,7 @@ static void info_json(const char *path, const char *run_json)
     json_str(stdout, path);
     hid_t f = -1;
     if (results_is_ours(path) == 1) {
-        H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT); }
-        H5E_END_TRY;
+        f = results_open_readonly(path);
     }
     if (f >= 0) {
         static const char *strs[] = {"format", "study", "aesweep_version", "git_commit", "spec_path", "start_time",

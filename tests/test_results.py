@@ -242,7 +242,7 @@ def _export(path, *extra):
 
 def test_export_equals_loader(layout, curves):
     v1 = os.path.join(HERE, "fixtures", "results_v1.h5")
-    for path, stages in ((layout, ("grid", "follow", "draws")), (curves, ("full", "mini")), (v1, ("grid",))):
+    for path, stages in ((layout, ("grid", "follow", "draws")), (curves, ("full", "mini", "lists")), (v1, ("grid",))):
         df = analysis.load_runs(path)
         csv = _export(path).astype(df.dtypes.to_dict())
         pd.testing.assert_frame_equal(df, csv)
@@ -258,6 +258,9 @@ def test_export_equals_loader(layout, curves):
     assert df["epochs"].dtype == np.int64 and set(df["mmd_kernel"]) <= {"rbf", "imq"}
     follow = df[df.stage == "follow"]
     assert list(follow["hidden"]) == [4, 6, 8, 10, 12, 14] and follow["mmd_lambda"].nunique() == 1
+    lists = analysis.load_runs(curves, "lists")
+    assert list(lists["hidden"]) == ["8", "8", "[8, 6]", "[8, 6]"] and list(lists["activation"]) == ["relu", "tanh"] * 2
+    assert set(lists["arch"]) == {"mlp"}
     draws = df[df.stage == "draws"]
     assert sorted(zip(draws["draw"], draws["repeat"])) == [(0, 0), (0, 1), (1, 0), (1, 1)]
     # one row per cell, with the statistics the file stores

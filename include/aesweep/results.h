@@ -47,6 +47,9 @@ void results_param_attr(long long loc, const char *name, int q, char *out, size_
  * absent). loc is an HDF5 hid_t. */
 int results_attr_str(long long loc, const char *name, char *out, size_t len);
 double results_attr_f64(long long loc, const char *name);
+/* Open a result file read-only as results_info does (no HDF5 file lock;
+ * check results_probe first); an hid_t, negative on failure. */
+long long results_open_readonly(const char *path);
 
 /* ISO 8601 UTC timestamp of now. */
 void results_now_iso(char out[32]);
