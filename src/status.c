@@ -449,7 +449,7 @@ static void print_text(FILE *o, const run_status_t *rs)
         snprintf(t, sizeof t, "%zu/%zu", ss->done, ss->total);
         fmt_dur(a, sizeof a, ss->eta);
         fprintf(o, "  %-14s %13s %8zu  %-11s %8s  ", ss->name, t, ss->diverged, stage_state_name[ss->state],
-                ss->state == ST_DONE ? "-" : a);
+                ss->state == ST_DONE || !rs->alive ? "-" : a);
         if (ss->have_best) {
             fprintf(o, "%s = %.6g at", ss->metric, ss->best_value);
             for (int i = 0; i < ss->nbest; i++) fprintf(o, " %s=%s", ss->best_key[i], ss->best_val[i]);
@@ -680,10 +680,10 @@ int status_info_main(int argc, char **argv)
     }
     if (rs) {
         if (rs->alive)
-            printf("running: %zu of %zu tasks finished (journal %s); pid %ld on %s, %d rank(s), started %s; watch it with aesweep status --watch %s\n",
+            printf("running: %zu finished tasks of %zu in %s; pid %ld on %s, %d rank(s), started %s; watch it with aesweep status --watch %s\n",
                    rs->done, rs->total, jp, rs->lock.pid, rs->lock.host, rs->lock.ranks, rs->lock.start_iso, path);
         else
-            printf("cut off: %zu of %zu tasks finished in %s and no run holds the lock (resume with aesweep run --resume SPEC -o %s)\n",
+            printf("cut off: %zu finished tasks of %zu in %s and no run holds the lock (resume with aesweep run --resume SPEC -o %s)\n",
                    rs->done, rs->total, jp, path);
         print_text(stdout, rs);
         free(rs);
