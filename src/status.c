@@ -654,6 +654,19 @@ int status_info_main(int argc, char **argv)
             return AES_EXIT_USAGE;
         }
     }
+    if (!rs && !json) {
+        /* no run: the file's summary, or results_info's one-line reason */
+        if (results_info(path, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            return AES_EXIT_USAGE;
+        }
+        return 0;
+    }
+    if (!have_file && results_probe(path) == 2) {
+        fprintf(stderr, "aesweep: %s: another process holds this file open for writing (HDF5 file lock); wait for it to close the file, or read a copy\n", path);
+        free(rs);
+        return AES_EXIT_USAGE;
+    }
     if (!have_file && !rs) {
         if (results_is_ours(path) == -1)
             fprintf(stderr, "aesweep: %s: no such file (and no journal of a run at %s)\n", path, jp);

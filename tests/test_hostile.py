@@ -233,7 +233,8 @@ def test_random_specs_equal_train(tmp_path, k):
         for r in range(repeats):
             args = list(flags) + ["--repeat", str(r), "--json"]
             for q, v in hp.items():
-                if q == "mmd_kernel":
+                if q == "mmd_kernel":  # schema 2: a string coordinate (h5py gives bytes)
+                    v = v.decode() if isinstance(v, bytes) else v
                     v = v if isinstance(v, str) else ("imq" if v == 1 else "rbf")
                     args += [FLAG[q], v]
                 else:
