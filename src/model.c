@@ -8,6 +8,7 @@
  */
 #include "aesweep/model.h"
 #include "aesweep/kernel_fast.h"
+#include "aesweep/kernel_gemm.h"
 #include "aesweep/kernel_lanes.h"
 #include "aesweep/rng.h"
 #include <cblas.h>
@@ -228,7 +229,7 @@ double model_ws_bytes(const model_arch_t *a, double rows)
     memset(m, 0, sizeof *m);
     m->arch = *a;
     fill_layout(a, m);
-    double f = rows * (double)ws_floats_per_row(m) + 16;
+    double f = rows * (double)ws_floats_per_row(m) + 16 + (double)kgemm_pack_floats();
     if (model_plain_relu(m)) f += (double)kfast_ws_floats(m);
     /* the fused step's scratch grows with rows only up to one tile */
     if (ws_wants_lanes(m)) f += (double)klanes_ws_floats(m, rows < 1048576 ? (int)rows : 1048576);
@@ -256,7 +257,14 @@ model_ws_t *model_ws_create(const model_t *m, int rows)
         p += (size_t)rows * max_dim(m);
         ws->dbuf[2] = p;
     }
-    if (!model_plain_relu(m)) return ws; /* only the BLAS and reference paths run it */
+    /* the wide-layer path's packing blocks (~1.1 MB), for any model: the
+     * kernel can be switched to it at run time (AESWEEP_KERNEL=gemm) */
+    ws->gemm_ = aligned_alloc(64, kgemm_pack_floats() * sizeof(float));
+    if (!ws->gemm_) {
+        model_ws_free(ws);
+        return NULL;
+    }
+    if (!model_plain_relu(m)) return ws; /* only the BLAS, GEMM and reference paths run it */
     /* 64-byte aligned so the padded weight rows start on a cache line; the
      * kernel's arithmetic does not depend on it (unaligned loads throughout). */
     size_t nf = kfast_ws_floats(m);
@@ -285,6 +293,7 @@ void model_ws_free(model_ws_t *ws)
     free(ws->block_);
     free(ws->fast_);
     free(ws->kl_);
+    free(ws->gemm_);
     free(ws);
 }
 
@@ -298,13 +307,14 @@ const char *model_kernel_name(int k)
            : k == MODEL_KERNEL_REF   ? "ref"
            : k == MODEL_KERNEL_TILED ? "tiled"
            : k == MODEL_KERNEL_LANES ? "lanes"
+           : k == MODEL_KERNEL_GEMM  ? "gemm"
                                      : "fast";
 }
 
 void model_set_kernel(int k)
 {
     g_kernel = (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF || k == MODEL_KERNEL_TILED ||
-                k == MODEL_KERNEL_LANES)
+                k == MODEL_KERNEL_LANES || k == MODEL_KERNEL_GEMM)
                    ? k
                    : MODEL_KERNEL_FAST;
 }
@@ -318,19 +328,21 @@ int model_get_kernel(void)
         else if (e && !strcmp(e, "ref")) g_kernel = MODEL_KERNEL_REF;
         else if (e && !strcmp(e, "tiled")) g_kernel = MODEL_KERNEL_TILED;
         else if (e && !strcmp(e, "lanes")) g_kernel = MODEL_KERNEL_LANES;
+        else if (e && !strcmp(e, "gemm")) g_kernel = MODEL_KERNEL_GEMM;
     }
     return g_kernel;
 }
 
-/* The kernel that runs model m: the selected one, except that the fast,
- * tiled and fused kernels handle the plain ReLU MLP only, and the default
- * (FAST) hands wide models to the BLAS path, which wins there (bench/). */
+/* The kernel that runs model m: the selected one, except that the default
+ * (FAST) hands wide models to the wide-layer path, which wins there
+ * (bench/README.md), and that the fast, tiled and fused kernels handle the
+ * plain ReLU MLP only (others narrow: the BLAS path). */
 static int kernel_for(const model_t *m)
 {
     int k = model_get_kernel();
-    if (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF) return k;
+    if (k == MODEL_KERNEL_BLAS || k == MODEL_KERNEL_REF || k == MODEL_KERNEL_GEMM) return k;
+    if (k == MODEL_KERNEL_FAST && model_wide(m)) return MODEL_KERNEL_GEMM;
     if (!model_plain_relu(m)) return MODEL_KERNEL_BLAS;
-    if (k == MODEL_KERNEL_FAST && model_wide(m)) return MODEL_KERNEL_BLAS;
     return k == MODEL_KERNEL_LANES ? MODEL_KERNEL_FAST : k;
 }
 
@@ -384,6 +396,8 @@ static float *free_dbuf(model_ws_t *ws, const float *a, const float *b)
     return NULL; /* not reached: three buffers whenever a skip is pending */
 }
 
+static void forward_gemm(const model_t *m, model_ws_t *ws, const float *X, int n, int l0, int l1);
+
 /* ---- fast path (kernel_fast.c) -------------------------------------------- */
 
 void model_forward_fast(const model_t *m, model_ws_t *ws, const float *X, int n)
@@ -429,6 +443,7 @@ void model_forward(const model_t *m, model_ws_t *ws, const float *X, int n)
 {
     switch (kernel_for(m)) {
     case MODEL_KERNEL_BLAS: forward_range(m, ws, X, n, 0, m->nlin); break;
+    case MODEL_KERNEL_GEMM: forward_gemm(m, ws, X, n, 0, m->nlin); break;
     case MODEL_KERNEL_REF: model_forward_ref(m, ws, X, n); break;
     default: kfast_forward(m, ws, X, n, 0, m->nlin); break;
     }
@@ -461,6 +476,7 @@ void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse
 {
     switch (kernel_for(m)) {
     case MODEL_KERNEL_BLAS: model_backward_blas(m, ws, X, n, mse_scale, dcode); break;
+    case MODEL_KERNEL_GEMM: model_backward_gemm(m, ws, X, n, mse_scale, dcode); break;
     case MODEL_KERNEL_REF: model_backward_ref(m, ws, X, n, mse_scale, dcode); break;
     default: kfast_backward(m, ws, X, n, mse_scale, dcode); break;
     }
@@ -530,6 +546,80 @@ void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, floa
             for (size_t i = 0; i < kin; i++) dA[i] += pend[i];
             pend = NULL;
         }
+        D = dA;
+    }
+}
+
+/* ---- wide-layer path (kernel_gemm.c) ----------------------------------------
+ * The BLAS path's products with the bias as the GEMM's starting value, the
+ * ReLU in the forward GEMM's last store and the ReLU' mask of the layer below
+ * in the dA GEMM's last store, so each activation and each input gradient is
+ * written once.  Other activations and the residual adds are separate passes. */
+
+static void forward_gemm(const model_t *m, model_ws_t *ws, const float *X, int n, int l0, int l1)
+{
+    const float *A = X;
+    for (int l = l0; l < l1; l++) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        float *Y = ws->act[l + 1];
+        int relu = m->act_after[l] && m->arch.act == MODEL_RELU;
+        for (int i = 0; i < n; i++) memcpy(Y + (size_t)i * dout, b, dout * sizeof(float));
+        /* Y[n][out] = b + A[n][in] W^T  (B = W^T: element (k, j) at W[j * in + k]), ReLU fused */
+        kgemm(n, dout, din, A, din, 1, W, 1, din, Y, dout, 1, relu, NULL, 0, ws->gemm_);
+        size_t k = (size_t)n * dout;
+        if (m->act_after[l] && !relu) act_forward(m->arch.act, Y, k);
+        if (m->skip_src[l] >= 0) {
+            const float *S = layer_input(ws, X, m->skip_src[l], l0);
+            for (size_t i = 0; i < k; i++) Y[i] += S[i];
+        }
+        A = Y;
+    }
+}
+
+void model_forward_gemm(const model_t *m, model_ws_t *ws, const float *X, int n)
+{
+    forward_gemm(m, ws, X, n, 0, m->nlin);
+}
+
+void model_backward_gemm(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode)
+{
+    float *D = ws->dbuf[0];
+    const float *pend = NULL;
+    int pend_at = -1, masked = 0; /* masked: D already holds dZ (ReLU' fused above) */
+    mse_grad(m, ws, X, n, mse_scale, D);
+    for (int l = m->nlin - 1; l >= 0; l--) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *A = l ? ws->act[l] : X;
+        const float *W = m->params + m->w_off[l];
+        float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        if (m->act_after[l] && !masked) act_backward(m->arch.act, ws->act[l + 1], D, (size_t)n * dout);
+        if (m->skip_src[l] >= 0) {
+            pend = D;
+            pend_at = m->skip_src[l];
+        }
+        /* dW[out][in] = D^T A  (element (j, r) of D^T at D[r * out + j]) */
+        kgemm(dout, din, n, D, 1, dout, A, din, 1, dW, din, 0, 0, NULL, 0, ws->gemm_);
+        for (int j = 0; j < dout; j++) db[j] = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const float *d = D + (size_t)i * dout;
+            for (int j = 0; j < dout; j++) db[j] += d[j];
+        }
+        if (l == 0) break;
+        float *dA = free_dbuf(ws, D, pend);
+        int adds = (dcode && l == m->code_layer + 1) || (pend && pend_at == l);
+        int fuse = !adds && m->act_after[l - 1] && m->arch.act == MODEL_RELU;
+        /* dA[n][in] = D[n][out] W[out][in], x 1[act[l] > 0] when fused */
+        kgemm(n, din, dout, D, dout, 1, W, din, 1, dA, din, 0, 0, fuse ? ws->act[l] : NULL, din, ws->gemm_);
+        size_t kin = (size_t)n * din;
+        if (dcode && l == m->code_layer + 1)
+            for (size_t i = 0; i < kin; i++) dA[i] += dcode[i];
+        if (pend && pend_at == l) {
+            for (size_t i = 0; i < kin; i++) dA[i] += pend[i];
+            pend = NULL;
+        }
+        masked = fuse;
         D = dA;
     }
 }
@@ -659,6 +749,8 @@ void model_decode(const model_t *m, model_ws_t *ws, const float *Z, size_t n, fl
         int k = kernel_for(m);
         if (k == MODEL_KERNEL_FAST && model_get_kernel() != MODEL_KERNEL_TILED)
             kfast_forward(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
+        else if (k == MODEL_KERNEL_GEMM)
+            forward_gemm(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
         else
             forward_range(m, ws, Z + i * b, c, m->code_layer + 1, m->nlin);
         memcpy(out + i * d, ws->act[m->nlin], (size_t)c * d * sizeof(float));

@@ -12,6 +12,8 @@
  *             that rounds to the other side of 0 in the two forwards cannot
  *             flip a ReLU mask between them and the comparison isolates the
  *             backward kernels;
+ *   gemm:     model_forward_gemm / model_backward_gemm (the wide-layer
+ *             path: packed micro-kernel, then OpenBLAS) the same way;
  *   chunked:  model_eval_mse / model_apply / model_decode with a workspace
  *             smaller than n vs one full forward.
  *
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aesweep/kernel_gemm.h"
 #include "aesweep/model.h"
 #include "aesweep/rng.h"
 
@@ -63,6 +66,8 @@ static const kcase_t CASES[] = {
       .act = MODEL_ELU}, 65, 0, 2.0f, 23},
     {{.in = 50, .nwidths = 2, .widths = {260, 260}, .layers = 0, .bottleneck = 6, .kind = MODEL_RESNET,
       .act = MODEL_TANH}, 33, 0, 1.0f, 24},
+    /* wider than one packed block of columns (1024) */
+    {{.in = 40, .hidden = 1100, .layers = 0, .bottleneck = 3}, 9, 0, 1.0f, 25},
 };
 #define NCASES (sizeof CASES / sizeof CASES[0])
 
@@ -108,8 +113,32 @@ static void one_case(const kcase_t *c)
         assert_true(max_abs(gref, m->nparams) > 0.0);
         assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
     }
+    /* The wide-layer path (kernel_gemm.h), packed micro-kernel and
+     * OpenBLAS, held to the reference the same way. */
+    double wgf = 0, wgb = 0;
+    for (int packed = 1; packed >= 0; packed--) {
+        kgemm_set_packed(packed);
+        model_forward_gemm(m, ws, X, n);
+        bad = 0;
+        for (int l = 1; l <= m->nlin; l++)
+            bad += tu_check("gemm act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wgf);
+        assert_int_equal(bad, 0);
+        for (int variant = 0; variant < 2; variant++) {
+            float scale = variant ? 0.37f : 1.0f;
+            const float *dcode = variant ? C : NULL;
+            for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
+            model_backward_gemm(m, ws, X, n, scale, dcode);
+            memcpy(g, m->grads, m->nparams * sizeof(float));
+            for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
+            model_backward_ref(m, ws, X, n, scale, dcode);
+            assert_int_equal(tu_grads_match(m, g, m->grads, variant ? "gemm dcode" : "gemm plain", KTOL, &wgb), 0);
+        }
+    }
+    kgemm_set_packed(1);
     char desc[128];
     model_arch_describe(&c->a, desc, sizeof desc);
+    printf("[ kernels  ] %-28s n %4d: gemm (%s and blas) forward %.2e backward %.2e\n", desc, n,
+           kgemm_isa(), wgf, wgb);
     printf("[ kernels  ] %-28s n %4d: worst rel forward %.2e backward %.2e\n", desc, n, wf, wb);
 
     model_ws_free(ws);

@@ -24,7 +24,8 @@
  * the input (64-48-24-6), residual blocks (resnet, ReLU and tanh) and the
  * tanh and ELU activations; their files carry widths, arch and activation.
  * Networks other than the ReLU MLP train on the BLAS path, so for them the
- * "fused" pass runs the same path again.
+ * "fused" pass runs the same path again.  A third pass runs the wide-layer
+ * path (MODEL_KERNEL_GEMM, kernel_gemm.h) on every fixture.
  *
  * Fixture files are found under $AESWEEP_SRC/tests/fixtures (or ./fixtures,
  * the test's working directory being tests/).  A missing fixture fails.
@@ -304,7 +305,10 @@ static void parity(void **state)
     /* Twice: model_forward/model_mse/model_backward (the fast forward and
      * backward kernels), then model_mse_grad_lanes (the fused training step
      * that train_run uses for the MSE loss). */
-    for (int fused = 0; fused < 2; fused++) {
+    for (int pass = 0; pass < 3; pass++) {
+        /* pass 2: the wide-layer path (kernel_gemm.h), forward and backward */
+        int fused = pass == 1;
+        model_set_kernel(pass == 2 ? MODEL_KERNEL_GEMM : MODEL_KERNEL_FAST);
         memcpy(m->params, init, m->nparams * sizeof(float));
         model_reset_adam(m);
         double worst_loss = 0, worst_grad = 0, worst_w = 0;
@@ -335,8 +339,10 @@ static void parity(void **state)
         assert_true(relf <= PARITY_RTOL);
         printf("[ parity   ] %-18s %-5s N=%-3d loss %.6g -> %.6g; worst rel: loss %.2e grad %.2e "
                "weights %.2e\n",
-               fx, fused ? "fused" : "split", n, loss[0], lf, fmax(worst_loss, relf), worst_grad, worst_w);
+               fx, pass == 2 ? "gemm" : fused ? "fused" : "split", n, loss[0], lf, fmax(worst_loss, relf),
+               worst_grad, worst_w);
     }
+    model_set_kernel(MODEL_KERNEL_FAST);
     free(init);
 
     model_ws_free(ws);

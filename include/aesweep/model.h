@@ -103,6 +103,8 @@ typedef struct {
      * feature-major, and the per-lane gradient partial sums. */
     float *kl_;
     int kl_T;
+    /* Wide-layer path scratch (kernel_gemm.h): the packed blocks. */
+    float *gemm_;
     /* The last fused step's hidden (ReLU) units, counted once per tile, and
      * how many of those it skipped as zero on every row of their tile. */
     long kl_units, kl_dead;
@@ -125,8 +127,8 @@ int model_relu_after(const model_t *m, int l); /* the activation follows layer l
 /* 1 for the reference study's network (MLP with ReLU), the only one the
  * fast, tiled and fused kernels handle; the others train on the BLAS path. */
 int model_plain_relu(const model_t *m);
-/* 1 when the widest hidden layer has >= MODEL_WIDE_WIDTH units: the default
- * kernel then uses the BLAS path (one sgemm per layer). */
+/* 1 when some layer has >= MODEL_WIDE_WIDTH units: the default kernel then
+ * uses the wide-layer path (kernel_gemm.h). */
 int model_wide(const model_t *m);
 /* Encoder widths E of an architecture (see above) into e[MODEL_MAX_ENC];
  * returns k = |E|. */
@@ -148,7 +150,9 @@ void model_ws_free(model_ws_t *ws);
  * environment variable AESWEEP_KERNEL=fast|tiled|blas|ref|lanes sets the
  * initial choice.  MODEL_KERNEL_TILED is FAST without the fused training step
  * of model_mse_grad (for A/B timing).  FAST runs a wide model (model_wide)
- * on the BLAS path; LANES is FAST without that switch.  Models other than the
+ * on the wide-layer path (GEMM: one kgemm per product, bias, ReLU and the
+ * ReLU' mask fused; AESWEEP_KERNEL=gemm forces it for every model); LANES is
+ * FAST without that switch.  Models other than the
  * plain ReLU MLP run on the BLAS path under FAST, TILED and LANES.  Every
  * kernel fills every ws->act[l] row-major, so any backward can follow any
  * forward. */
@@ -157,7 +161,8 @@ enum model_kernel {
     MODEL_KERNEL_BLAS = 1,
     MODEL_KERNEL_REF = 2,
     MODEL_KERNEL_TILED = 3,
-    MODEL_KERNEL_LANES = 4 /* FAST without the wide-layer switch (A/B timing) */
+    MODEL_KERNEL_LANES = 4, /* FAST without the wide-layer switch (A/B timing) */
+    MODEL_KERNEL_GEMM = 5   /* the wide-layer path (kernel_gemm.h) for every model */
 };
 void model_set_kernel(int kernel);
 int model_get_kernel(void);
@@ -189,6 +194,7 @@ void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps);
 
 /* The kernels behind model_forward / model_backward, callable directly:
  * _fast the tiled SIMD kernel (kernel_fast.h), _blas one sgemm per layer,
+ * _gemm one kgemm per product with fused epilogues (kernel_gemm.h),
  * _ref plain C with double accumulation.  The tests hold the others to _ref.
  * Results of _fast depend only on the build, the architecture and n (not on
  * buffer alignment, the caller, the rank or the thread). */
@@ -197,6 +203,9 @@ void model_backward_fast(model_t *m, model_ws_t *ws, const float *X, int n, floa
                          const float *dcode);
 void model_forward_blas(const model_t *m, model_ws_t *ws, const float *X, int n);
 void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+                         const float *dcode);
+void model_forward_gemm(const model_t *m, model_ws_t *ws, const float *X, int n);
+void model_backward_gemm(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                          const float *dcode);
 void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n);
 void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,

@@ -1,0 +1,237 @@
+/* kernel_gemm.c - packed, register-blocked single-precision GEMM with fused
+ * epilogues for wide layers (see kernel_gemm.h for what it is and is not).
+ *
+ * The classic blocked scheme (Goto; BLIS's five loops), for C += A B:
+ *
+ *   for jc in N by NC:                  B block  KC x NC  packed once per pc
+ *     for pc in K by KC:                 (panels of NR columns, [k][NR])
+ *       pack B[pc.., jc..]
+ *       for ic in M by MC:              A block  MC x KC  packed (L2)
+ *         pack A[ic.., pc..]             (panels of MR rows, [k][MR])
+ *         for jr in NC by NR:           B micro-panel KC x NR stays in L1
+ *           for ir in MC by MR:
+ *             C[MR][NR] += Apanel Bpanel   (micro-kernel: MR x NR/16
+ *                                           accumulators in registers; per k
+ *                                           NR/16 vector loads of B, MR
+ *                                           broadcasts of A, MR*NR/16 FMAs)
+ *
+ * Packing zero-pads partial panels, so the micro-kernel always runs full
+ * tiles and only its stores are masked.  C starts from 0 (or from C when
+ * beta: the bias, or the previous KC block); the epilogue (ReLU, ReLU' mask)
+ * runs on the registers at the last KC block, so C is written once per KC
+ * block and needs no second pass.
+ *
+ * Sizes for a core with 48 KB L1 and 1 MB L2 (Zen 4/5; fine on others):
+ * KC = 256 (a B micro-panel 256 x 32 floats = 32 KB), MC = 96 (an A block
+ * 96 KB), NC = 1024.  MR = 8, NR = 32: 16 accumulators hide the FMA latency
+ * (4 cycles x 2 pipes) and every width in the study's wide shapes (64..1024,
+ * multiples of 8) fills whole row tiles.
+ */
+#include "aesweep/kernel_gemm.h"
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd.h"
+
+#define KC 256
+#define MC 96
+#define NC 1024
+#define MR 8
+#define NR 32
+
+size_t kgemm_pack_floats(void) { return (size_t)KC * NC + (size_t)MC * KC; }
+
+/* OpenBLAS, then the epilogue as a second pass: the portable path, and the
+ * A/B alternative on AVX-512 (AESWEEP_GEMM=blas). */
+static void kgemm_blas(int M, int N, int K, const float *A, size_t ars, size_t acs, const float *B,
+                       size_t brs, size_t bcs, float *C, size_t ldc, int beta, int relu,
+                       const float *mask, size_t ldm)
+{
+    /* an operand R x S with strides (rs, cs) is row-major with ld rs when
+     * cs = 1 (and rs >= S, or one row), else transposed with ld cs; a
+     * leading dimension below the row length is invalid even where unused */
+    int ta = !(acs == 1 && (ars >= (size_t)K || M == 1)), tb = !(bcs == 1 && (brs >= (size_t)N || K == 1));
+    size_t lda = ta ? (acs > (size_t)M ? acs : (size_t)M) : (ars > (size_t)K ? ars : (size_t)K);
+    size_t ldb = tb ? (bcs > (size_t)K ? bcs : (size_t)K) : (brs > (size_t)N ? brs : (size_t)N);
+    cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K,
+                1.0f, A, (int)lda, B, (int)ldb, beta ? 1.0f : 0.0f, C, (int)ldc);
+    if (!relu && !mask) return;
+    for (int i = 0; i < M; i++) {
+        float *c = C + (size_t)i * ldc;
+        if (relu)
+            for (int j = 0; j < N; j++) c[j] = c[j] > 0.0f || c[j] != c[j] ? c[j] : 0.0f;
+        if (mask) {
+            const float *mr = mask + (size_t)i * ldm;
+            for (int j = 0; j < N; j++) c[j] = mr[j] > 0.0f ? c[j] : 0.0f;
+        }
+    }
+}
+
+static int g_impl = -1; /* 1 packed micro-kernel, 0 OpenBLAS; -1 not read yet */
+
+int kgemm_packed(void)
+{
+    if (g_impl < 0) {
+        const char *e = getenv("AESWEEP_GEMM");
+#if defined(SIMD_AVX512)
+        g_impl = !(e && !strcmp(e, "blas"));
+#else
+        (void)e;
+        g_impl = 0;
+#endif
+    }
+    return g_impl;
+}
+
+void kgemm_set_packed(int on)
+{
+#if defined(SIMD_AVX512)
+    g_impl = on != 0;
+#else
+    (void)on;
+    g_impl = 0;
+#endif
+}
+
+const char *kgemm_isa(void) { return kgemm_packed() ? "avx512" : "blas"; }
+
+#if defined(SIMD_AVX512)
+/* A[i0 .. i0+mc) x [k0 .. k0+kc) into panels of MR rows: pa[p][k][MR]. */
+static void pack_a(const float *A, size_t ars, size_t acs, int i0, int mc, int k0, int kc, float *pa)
+{
+    for (int p = 0; p < mc; p += MR) {
+        float *dst = pa + (size_t)p * kc;
+        int rows = mc - p < MR ? mc - p : MR;
+        for (int i = 0; i < MR; i++) {
+            if (i >= rows) {
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = 0.0f;
+                continue;
+            }
+            const float *src = A + (size_t)(i0 + p + i) * ars + (size_t)k0 * acs;
+            if (acs == 1)
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = src[k];
+            else
+                for (int k = 0; k < kc; k++) dst[(size_t)k * MR + i] = src[(size_t)k * acs];
+        }
+    }
+}
+
+/* B[k0 .. k0+kc) x [j0 .. j0+nc) into panels of NR columns: pb[p][k][NR]. */
+static void pack_b(const float *B, size_t brs, size_t bcs, int k0, int kc, int j0, int nc, float *pb)
+{
+    for (int p = 0; p < nc; p += NR) {
+        float *dst = pb + (size_t)p * kc;
+        int cols = nc - p < NR ? nc - p : NR;
+        if (bcs == 1) { /* rows of B are contiguous: copy NR floats per k */
+            for (int k = 0; k < kc; k++) {
+                const float *src = B + (size_t)(k0 + k) * brs + (size_t)(j0 + p);
+                float *d = dst + (size_t)k * NR;
+                memcpy(d, src, (size_t)cols * sizeof(float));
+                for (int j = cols; j < NR; j++) d[j] = 0.0f;
+            }
+        } else { /* columns of B are contiguous (B = W^T): read along them */
+            for (int j = 0; j < NR; j++) {
+                if (j >= cols) {
+                    for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = 0.0f;
+                    continue;
+                }
+                const float *src = B + (size_t)(j0 + p + j) * bcs + (size_t)k0 * brs;
+                for (int k = 0; k < kc; k++) dst[(size_t)k * NR + j] = src[(size_t)k * brs];
+            }
+        }
+    }
+}
+
+typedef struct {
+    int first, last; /* first KC block without beta: C = acc; last: run the epilogue */
+    int relu;
+    const float *mask; /* already offset to the tile */
+    size_t ldm;
+} tile_epi_t;
+
+/* C[rows][cols] tile (rows <= MR, cols <= NR) += pa pb over kc. */
+static void micro(int kc, const float *restrict pa, const float *restrict pb, float *C, size_t ldc,
+                  int rows, int cols, const tile_epi_t *e)
+{
+    __m512 c0[MR], c1[MR];
+    for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+    for (int k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+        _Pragma("GCC unroll 8") for (int i = 0; i < MR; i++)
+        {
+            __m512 a = _mm512_set1_ps(pa[i]);
+            c0[i] = _mm512_fmadd_ps(a, b0, c0[i]);
+            c1[i] = _mm512_fmadd_ps(a, b1, c1[i]);
+        }
+        pa += MR;
+        pb += NR;
+    }
+    __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1u);
+    __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1u) : 0;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < rows; i++) {
+        float *r = C + (size_t)i * ldc;
+        __m512 x0 = c0[i], x1 = c1[i];
+        if (!e->first) {
+            x0 = _mm512_add_ps(x0, _mm512_maskz_loadu_ps(m0, r));
+            x1 = _mm512_add_ps(x1, _mm512_maskz_loadu_ps(m1, r + 16));
+        }
+        if (e->last) {
+            if (e->relu) { /* max(0, x) with NaN propagated, as kernel_fast */
+                x0 = _mm512_max_ps(zero, x0);
+                x1 = _mm512_max_ps(zero, x1);
+            }
+            if (e->mask) { /* ReLU': keep where the activation is > 0 */
+                const float *mr = e->mask + (size_t)i * e->ldm;
+                x0 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m0, mr), zero, _CMP_GT_OQ), x0);
+                x1 = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(m1, mr + 16), zero, _CMP_GT_OQ), x1);
+            }
+        }
+        _mm512_mask_storeu_ps(r, m0, x0);
+        _mm512_mask_storeu_ps(r + 16, m1, x1);
+    }
+}
+
+void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+           size_t bcs, float *C, size_t ldc, int beta, int relu, const float *mask, size_t ldm,
+           float *pack)
+{
+    if (!kgemm_packed()) {
+        kgemm_blas(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, beta, relu, mask, ldm);
+        return;
+    }
+    float *pb = pack, *pa = pack + (size_t)KC * NC;
+    for (int jc = 0; jc < N; jc += NC) {
+        int nc = N - jc < NC ? N - jc : NC;
+        for (int pc = 0; pc < K; pc += KC) {
+            int kc = K - pc < KC ? K - pc : KC;
+            pack_b(B, brs, bcs, pc, kc, jc, nc, pb);
+            tile_epi_t e = {.first = pc == 0 && !beta, .last = pc + kc >= K, .relu = relu, .ldm = ldm};
+            for (int ic = 0; ic < M; ic += MC) {
+                int mc = M - ic < MC ? M - ic : MC;
+                pack_a(A, ars, acs, ic, mc, pc, kc, pa);
+                for (int jr = 0; jr < nc; jr += NR) {
+                    int cols = nc - jr < NR ? nc - jr : NR;
+                    for (int ir = 0; ir < mc; ir += MR) {
+                        int rows = mc - ir < MR ? mc - ir : MR;
+                        size_t r0 = (size_t)(ic + ir), c0 = (size_t)(jc + jr);
+                        e.mask = mask ? mask + r0 * ldm + c0 : NULL;
+                        micro(kc, pa + (size_t)ir * kc, pb + (size_t)jr * kc, C + r0 * ldc + c0, ldc,
+                              rows, cols, &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#else
+void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
+           size_t bcs, float *C, size_t ldc, int beta, int relu, const float *mask, size_t ldm,
+           float *pack)
+{
+    (void)pack;
+    kgemm_blas(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, beta, relu, mask, ldm);
+}
+#endif
