@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         data_free(&all);
     }
     if ((size_t)n > ds.n) n = (int)ds.n;
-    model_arch_t a = {ds.d, hidden, layers, bottleneck};
+    model_arch_t a = {.in = ds.d, .hidden = hidden, .layers = layers, .bottleneck = bottleneck};
     model_t *m = model_create(&a);
     if (!m) {
         fprintf(stderr, "bench_train: bad architecture\n");

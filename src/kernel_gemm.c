@@ -34,8 +34,8 @@
 
 #include "simd.h"
 
-#define KC 256
-#define MC 96
+#define KC 128
+#define MC 192
 #define NC 1024
 #define MR 8
 #define NR 32

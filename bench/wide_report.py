@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""wide_report.py - the table of bench/wide.sh from its JSON lines.
+
+usage: wide_report.py WIDE.json [NARROW.json]
+Per config: aesweep's default (packed GEMM) and OpenBLAS paths and PyTorch,
+medians over repeats of end to end (load + train + evaluate), training,
+per step, GFLOP/s of the training span, peak RSS; x = PyTorch / aesweep for
+wall and CPU seconds of training (CPU time is the fairer one on a busy
+machine).
+"""
+import json
+import statistics
+import sys
+
+
+def med(rows, k):
+    return statistics.median(r[k] for r in rows)
+
+
+def main():
+    rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+    groups = {}
+    for r in rows:
+        name = r["config"].split(" ")[0]
+        who = "torch" if r["kernel"].startswith("torch") else "gemm-" + r["gemm"]
+        groups.setdefault(name, {}).setdefault(who, []).append(r)
+    print("(g) wide layers, one thread; times are medians; x = PyTorch / aesweep (training span: wall, CPU)")
+    print("%-8s %-22s %-12s %9s %9s %9s %8s %7s %8s %8s %7s %7s" % (
+        "config", "network", "kernel", "total_s", "train_s", "cpu_s", "step_ms", "GF/s", "test_mse",
+        "rss_MB", "x wall", "x cpu"))
+    for name, g in groups.items():
+        t = g.get("torch")
+        for who in ("gemm-avx512", "gemm-blas", "torch"):
+            if who not in g:
+                continue
+            rs = g[who]
+            xw = xc = ""
+            if t and who != "torch":
+                xw = "%.2f" % (med(t, "train_s") / med(rs, "train_s"))
+                xc = "%.2f" % (med(t, "train_cpu_s") / med(rs, "train_cpu_s"))
+            print("%-8s %-22s %-12s %9.3f %9.3f %9.3f %8.2f %7.1f %8.5f %8.1f %7s %7s" % (
+                name, rs[0]["arch"][:22], who if who != "torch" else "pytorch", med(rs, "total_s"),
+                med(rs, "train_s"), med(rs, "train_cpu_s"), med(rs, "step_ms"), med(rs, "gflops"),
+                med(rs, "test_mse"), med(rs, "maxrss_mb"), xw, xc))
+        a = g.get("gemm-avx512") or g.get("gemm-blas")
+        if a:
+            r = a[0]
+            print("%-8s   memory: peak RSS %.0f MB = data %.0f MB (train + test, float32) + arenas %.0f MB "
+                  "(params, grads, 2 Adam moments) + workspaces %.0f MB + the rest (libraries, OpenBLAS buffers)" % (
+                      "", r["maxrss_mb"], r["data_mb"], r["params_mb"], r["ws_mb"]))
+    if len(sys.argv) > 2:
+        nr = [json.loads(l) for l in open(sys.argv[2]) if l.startswith("{")]
+        if nr:
+            print("(g') narrow shapes, same run, default kernel (bench_train, full batch): seconds (median of 3)")
+            for r in nr:
+                print("     %-40s build %-5s %8.4f s  cpu %8.4f s  %6.1f GF/s" % (
+                    r["config"][:40], r.get("build", "this"), r["median"], r["cpu_median"], r["gflops"]))
+
+
+if __name__ == "__main__":
+    main()
