@@ -356,7 +356,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     stage_spec_t *st = &s->stages[k];
     memset(st, 0, sizeof *st);
     st->line = config_setting_source_line(g);
-    map_line(s, &st->line);
+    snprintf(st->file, sizeof st->file, "%s", map_line(s, &st->line));
     st->repeats = 1;
     st->data_draws = 1;
     st->reuse_epochs = s->reuse_epochs;
@@ -1176,7 +1176,8 @@ static int check_value(const study_t *s, int k, int p, double v, const char *fro
 {
     const stage_spec_t *st = &s->stages[k];
     char where[SPEC_PATH_LEN + 160];
-    snprintf(where, sizeof where, "%s:%d: stage %s: %s.%s", s->path, st->line, st->name, from, param_names[p]);
+    snprintf(where, sizeof where, "%s:%d: stage %s: %s.%s", st->file[0] ? st->file : s->path, st->line, st->name, from,
+             param_names[p]);
     if (p == P_TRAIN_SIZE && v > (double)pool) {
         snprintf(err, SPEC_ERR_LEN, "%s = %g is above the training pool of %zu rows; lower it%s",
                  where, v, pool, s->source == SRC_MOONS ? " or enlarge data.pool" : " or raise data.train_fraction");

@@ -74,6 +74,7 @@ typedef struct {
     char select[SPEC_NAME_LEN];  /* metric for the best cell ("" = test_mse of the first test set) */
     int line;                    /* line of the stage in the spec, for messages */
     int curve_points;            /* learning-curve points per task, 0 = none (plan.h) */
+    char file[SPEC_PATH_LEN];    /* the file that line is in (the spec or a file it @includes) */
 } stage_spec_t;
 
 typedef struct {
