@@ -136,7 +136,7 @@ def test_journal_full_while_running_then_resume(full_dir, tmp_path):
     os.unlink(os.path.join(full_dir, "filler"))
     resize(4096)
     q = subprocess.run([BIN, "info", out], env=ENV, capture_output=True, text=True)
-    assert q.returncode == 0 and "partial run" in q.stdout, q.stdout + q.stderr  # the journal reads back
+    assert q.returncode == 0 and "finished tasks" in q.stdout, q.stdout + q.stderr  # the journal reads back
     rc, lines = run(out, "--resume", spec=SLOW)
     assert rc == 0, lines
     ref = str(tmp_path / "ref.h5")
