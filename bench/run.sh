@@ -17,7 +17,10 @@
 #       -np 2 against the study's Python loop (torch_grid.py) in one process and
 #       split over two; peak RSS per rank;
 #   (e) the per-task overhead on 100,000 tiny cells (bench/tiny.cfg);
-#   (f) the scheduler simulator at 16..4096 ranks, calibrated from (d).
+#   (f) the scheduler simulator at 16..4096 ranks, calibrated from (d);
+#   (g) wide layers (bench/wide.sh): 784-800x1-32 and tapered / resnet shapes
+#       on Fashion-MNIST, aesweep's GEMM path beside PyTorch, per step and end
+#       to end, with the narrow shapes of (b) again in the same run.
 # and prints one table (bench/report.py).  Each number is the median of
 # --reps runs (quick 3, full 5; whole-study runs quick 1, full 3).
 # Quick mode shortens only PyTorch's whole-grid loop (each cell trained for
@@ -137,5 +140,10 @@ SPECS=$(ls jobs/moons.cfg jobs/digits.cfg 2>/dev/null || true)
 "$B/simulate" $SPECS bench/m1.cfg --result "$OUT/m1_np1.h5" --calib-spec bench/m1.cfg --random 100000 \
     > "$OUT/simulate.txt" 2>&1 || true
 
+# ---- (g) wide layers (issue 17): aesweep's GEMM path beside PyTorch, narrow shapes again
+echo "== (g) wide layers (bench/wide.sh)"
+bench/wide.sh "$BUILD" "$OUT" > /dev/null
+
 echo
 "$PY" bench/report.py "$OUT" | tee "$OUT/report.txt"
+tee -a "$OUT/report.txt" < "$OUT/wide_report.txt"

@@ -2,8 +2,9 @@
 # bench/wide.sh - part (g) of bench/run.sh: wide layers (issue 17 item 3), on
 # its own or from run.sh.  Side by side in one run, one thread each:
 #   aesweep (bench_wide: load, train_run, evaluate) with the default kernel
-#   (the packed AVX-512 GEMM of src/kernel_gemm.c for models with a layer
-#   >= 256 wide), the same path on OpenBLAS sgemm (AESWEEP_GEMM=blas), and
+#   (the GEMM path of src/kernel_gemm.c for models with a layer >= 256 wide,
+#   on OpenBLAS sgemm), the same path with the packed AVX-512 micro-kernel
+#   (AESWEEP_GEMM=packed), and
 #   PyTorch (torch_wide.py), on Fashion-MNIST (the Debian package
 #   dataset-fashion-mnist; --synthetic for same-shaped uniform data):
 #     784-800x1-32   mini-batch 256, 1 epoch of 40,000 images
@@ -53,11 +54,11 @@ for r in $(seq 1 "$REPS"); do
     for c in "${CONFIGS[@]}"; do
         name=${c%%|*}
         flags=${c#*|}
-        echo "== (g) $name, run $r: aesweep (packed GEMM), aesweep (OpenBLAS), PyTorch" >&2
+        echo "== (g) $name, run $r: aesweep (OpenBLAS), aesweep (packed GEMM), PyTorch" >&2
         # shellcheck disable=SC2086
         "$BUILD/bench/bench_wide" $flags $SYN --label "$name" | tee -a "$J" | cut -c1-150
         # shellcheck disable=SC2086
-        AESWEEP_GEMM=blas "$BUILD/bench/bench_wide" $flags $SYN --label "$name" | tee -a "$J" | cut -c1-150
+        AESWEEP_GEMM=packed "$BUILD/bench/bench_wide" $flags $SYN --label "$name" | tee -a "$J" | cut -c1-150
         # shellcheck disable=SC2086
         "$PY" bench/torch_wide.py $flags $SYN --label "$name" | tee -a "$J" | cut -c1-150
     done

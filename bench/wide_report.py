@@ -2,7 +2,8 @@
 """wide_report.py - the table of bench/wide.sh from its JSON lines.
 
 usage: wide_report.py WIDE.json [NARROW.json]
-Per config: aesweep's default (packed GEMM) and OpenBLAS paths and PyTorch,
+Per config: aesweep's GEMM path on OpenBLAS (the default) and with the packed
+micro-kernel (AESWEEP_GEMM=packed), and PyTorch,
 medians over repeats of end to end (load + train + evaluate), training,
 per step, GFLOP/s of the training span, peak RSS; x = PyTorch / aesweep for
 wall and CPU seconds of training (CPU time is the fairer one on a busy
@@ -30,7 +31,7 @@ def main():
         "rss_MB", "x wall", "x cpu"))
     for name, g in groups.items():
         t = g.get("torch")
-        for who in ("gemm-avx512", "gemm-blas", "torch"):
+        for who in ("gemm-blas", "gemm-avx512", "torch"):
             if who not in g:
                 continue
             rs = g[who]
@@ -39,10 +40,10 @@ def main():
                 xw = "%.2f" % (med(t, "train_s") / med(rs, "train_s"))
                 xc = "%.2f" % (med(t, "train_cpu_s") / med(rs, "train_cpu_s"))
             print("%-8s %-22s %-12s %9.3f %9.3f %9.3f %8.2f %7.1f %8.5f %8.1f %7s %7s" % (
-                name, rs[0]["arch"][:22], who if who != "torch" else "pytorch", med(rs, "total_s"),
+                name, rs[0]["arch"][:22], {"torch": "pytorch", "gemm-blas": "aes-blas", "gemm-avx512": "aes-packed"}[who], med(rs, "total_s"),
                 med(rs, "train_s"), med(rs, "train_cpu_s"), med(rs, "step_ms"), med(rs, "gflops"),
                 med(rs, "test_mse"), med(rs, "maxrss_mb"), xw, xc))
-        a = g.get("gemm-avx512") or g.get("gemm-blas")
+        a = g.get("gemm-blas") or g.get("gemm-avx512")
         if a:
             r = a[0]
             print("%-8s   memory: peak RSS %.0f MB = data %.0f MB (train + test, float32) + arenas %.0f MB "

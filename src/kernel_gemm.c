@@ -21,9 +21,9 @@
  * runs on the registers at the last KC block, so C is written once per KC
  * block and needs no second pass.
  *
- * Sizes for a core with 48 KB L1 and 1 MB L2 (Zen 4/5; fine on others):
- * KC = 256 (a B micro-panel 256 x 32 floats = 32 KB), MC = 96 (an A block
- * 96 KB), NC = 1024.  MR = 8, NR = 32: 16 accumulators hide the FMA latency
+ * Sizes for a core with 32 KB L1 and 1 MB L2 (this machine's Zen 5 VM):
+ * KC = 128 (a B micro-panel 128 x 32 floats = 16 KB), MC = 192 (an A block
+ * 96 KB), NC = 1024 (a B block 512 KB).  MR = 8, NR = 32: 16 accumulators hide the FMA latency
  * (4 cycles x 2 pipes) and every width in the study's wide shapes (64..1024,
  * multiples of 8) fills whole row tiles.
  */
@@ -75,7 +75,10 @@ int kgemm_packed(void)
     if (g_impl < 0) {
         const char *e = getenv("AESWEEP_GEMM");
 #if defined(SIMD_AVX512)
-        g_impl = !(e && !strcmp(e, "blas"));
+        /* OpenBLAS by default: on the shared 2-core test machine the packed
+         * kernel measured 5-10% slower than OpenBLAS's Haswell kernel on the
+         * 784-800x1-32 products (bench/README.md "Wide layers") */
+        g_impl = e && !strcmp(e, "packed");
 #else
         (void)e;
         g_impl = 0;

@@ -37,7 +37,8 @@ void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const fl
 /* Which implementation kgemm runs: 1 the packed AVX-512 micro-kernel, 0
  * OpenBLAS sgemm with the epilogue as a second pass (always on builds
  * without AVX-512).  Initially from AESWEEP_GEMM (blas | packed, default
- * packed); process-wide, for benchmarks and tests. */
+ * blas: it measured faster, bench/README.md); process-wide, for benchmarks
+ * and tests. */
 int kgemm_packed(void);
 void kgemm_set_packed(int on);
 /* "avx512" (packed) or "blas". */
