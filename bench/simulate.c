@@ -21,8 +21,14 @@
  *   --random N also simulate a random grid of about N tasks (moons; random
  *              values on the axes train_size 10 x lr 10 x hidden 10 x layers 5 x
  *              bottleneck 4 = 20,000 cells, epochs 200, repeats to reach N)
+ *   --msg-cost S  rank 0's time to receive and journal one result message
+ *              (default 14e-6 s: 64 oversubscribed ranks on bench/tiny.cfg,
+ *              AESWEEP_RANK0_STATS=1; see bench/README.md)
  * Prints one table per stage: ranks, tasks/rank, makespan (s), ideal (s),
- * efficiency = total / (ranks x makespan).  Not a test; bench/run.sh calls it.
+ * efficiency = total / (ranks x makespan), the result messages per second
+ * rank 0 must take (one per task) and its busy share receiving them
+ * (tasks x msg-cost / makespan): at 1 or more rank 0 is the bottleneck and
+ * the stage takes at least tasks x msg-cost.  Not a test; bench/run.sh calls it.
  */
 #include "aesweep/plan.h"
 #include "aesweep/rng.h"
@@ -109,6 +115,8 @@ static double calibrate(const study_t *s, const char *path, const char *stage_na
     return fac;
 }
 
+static double g_msg_cost = 14e-6;
+
 static void table(const plan_t *p, double fac, const int *ranks, int nranks)
 {
     double tot = 0, big = 0;
@@ -118,14 +126,17 @@ static void table(const plan_t *p, double fac, const int *ranks, int nranks)
     }
     printf("stage %s: %zu tasks, %.4g s of work in total, largest task %.3g s\n", p->spec->name, p->ntasks,
            tot * fac, big * fac);
-    printf("  %6s %10s %12s %12s %10s\n", "ranks", "tasks/rank", "makespan_s", "ideal_s", "efficiency");
+    printf("  %6s %10s %12s %12s %10s %12s %11s\n", "ranks", "tasks/rank", "makespan_s", "ideal_s", "efficiency",
+           "rank0_msg/s", "rank0_busy");
     int *owner = malloc((p->ntasks ? p->ntasks : 1) * sizeof(int));
     for (int i = 0; i < nranks; i++) {
         int R = ranks[i];
         double *load = malloc((size_t)R * sizeof(double));
         double mk = plan_partition(p, R, owner, load);
-        printf("  %6d %10.1f %12.4g %12.4g %10.3f\n", R, (double)p->ntasks / R, mk * fac, tot / R * fac,
-               mk > 0 ? tot / (R * mk) : 1.0);
+        double rate = mk > 0 ? (double)p->ntasks / (mk * fac) : 0;
+        printf("  %6d %10.1f %12.4g %12.4g %10.3f %12.4g %11.3f%s\n", R, (double)p->ntasks / R, mk * fac, tot / R * fac,
+               mk > 0 ? tot / (R * mk) : 1.0, rate, rate * g_msg_cost,
+               rate * g_msg_cost >= 1 ? "  rank 0 bound" : "");
         free(load);
     }
     free(owner);
@@ -166,6 +177,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--calib-spec") && i + 1 < argc) calib = argv[++i];
         else if (!strcmp(argv[i], "--factor") && i + 1 < argc) fac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--random") && i + 1 < argc) nrandom = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--msg-cost") && i + 1 < argc) g_msg_cost = atof(argv[++i]);
         else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
             for (char *tok = strtok(argv[++i], ","); tok && nranks < 64; tok = strtok(NULL, ",")) ranks[nranks++] = atoi(tok);
         } else if (argv[i][0] != '-' && nspecs < 16) specs[nspecs++] = argv[i];

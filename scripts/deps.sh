@@ -18,6 +18,7 @@ PKGS=(
   clang libclang-rt-14-dev                  # libFuzzer harnesses
   slurmctld slurmd slurm-client munge       # the real one-node Slurm of the Slurm tests
   groff-base man-db                         # renders the man page (cli_man, install_tree)
+  iproute2 util-linux                       # multihost tests: namespaces, veth, bridge, netem (ip, tc, nsenter)
 )
 missing=()
 for p in "${PKGS[@]}"; do

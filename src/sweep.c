@@ -62,6 +62,8 @@ typedef struct {
     size_t *cell_nparams;
     double *rxbuf;
     size_t rxcap;
+    double rx_seconds;   /* root: time receiving and journalling results (not waiting) */
+    size_t rx_msgs;      /* root: messages received */
 } run_t;
 
 /* nparams = floats per arena shipped with the result (0: none).  The
@@ -133,18 +135,22 @@ static void root_send_stop(run_t *r)
     }
 }
 
-/* Root: receive everything that is waiting. */
+/* Root: receive everything that is waiting.  The time it takes, less a
+ * blocking wait, is rank 0's cost of gathering (AESWEEP_RANK0_STATS). */
 static void root_drain(run_t *r, int block)
 {
+    double t0 = progress_now();
     for (;;) {
         int flag = 0;
         MPI_Status stt;
         if (block) {
             MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
+            t0 = progress_now();
             flag = 1;
         } else
             MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
-        if (!flag) return;
+        if (!flag) break;
+        r->rx_msgs++;
         int cnt;
         MPI_Get_count(&stt, MPI_DOUBLE, &cnt);
         if ((size_t)cnt > r->rxcap) {
@@ -163,8 +169,9 @@ static void root_drain(run_t *r, int block)
             }
             r->ndone_ranks++;
         }
-        if (block) return;
+        if (block) break;
     }
+    r->rx_seconds += progress_now() - t0;
 }
 
 static int tick(void *ctx)
@@ -1159,6 +1166,9 @@ int sweep_run(const sweep_opts_t *o)
                              mx > 0 ? sum / nranks / mx : 1.0);
             }
             progress_finish(&prog, complete ? line : "interrupted");
+            if (getenv("AESWEEP_RANK0_STATS"))
+                fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages, %.3f s receiving and journalling them, %.3f s in its own tasks (receiving between their epochs included), %.3f s wall\n",
+                        s.stages[k].name, r.rx_msgs, r.rx_seconds, r.busy[0], progress_now() - prog.t0);
             if (r.journal_failed) {
                 fprintf(stderr, "aesweep: %s: cannot write the journal (%s); the tasks journaled before stand: free space and run with --resume\n",
                         jpath, strerror(jr.failed));
