@@ -224,7 +224,10 @@ lost_host() {
   echo "$how $d $rc" >"$W/detection.txt"
   [ "$rc" -ne 0 ] || fail "mpirun exited 0 after losing a host"
   case $how in
-    kill) grep -q "aesw-h3" "$W/mpirun.log" || fail "the message does not name the lost host" ;;
+    # which of two messages mpirun prints depends on what it sees first: the connection to the
+    # host's daemon reset, or the launcher's agent process for that host dying
+    kill) grep -q -e "lost communication with a remote daemon" -e "unable to reliably start one or more daemons" "$W/mpirun.log" ||
+            fail "no message about the lost daemon" ;;
     cut) grep -q "lost communication with a remote daemon" "$W/mpirun.log" || fail "no 'lost communication' message"
          grep -q "aesw-h3" "$W/mpirun.log" || fail "the message does not name the lost host" ;;
   esac
@@ -322,7 +325,8 @@ t_requeue() {
   ref=$(reference "$spec")
   j=$(SPEC=$spec OUT=$out submit -N 3 --ntasks-per-node=2 "$SRC/jobs/study-requeue.sbatch")
   say "submitted jobs/study-requeue.sbatch -N 3 --ntasks-per-node=2 as job $j"
-  until_true 120 "8 tasks in the journal of job $j" bash -c "[ \$($PY $H5CHECK journal $out.journal) -ge 8 ]"
+  # the cuts come early: on 6 ranks the study takes ~20 s, and the second cut must find it running
+  until_true 120 "4 tasks in the journal of job $j" bash -c "[ \$($PY $H5CHECK journal $out.journal) -ge 4 ]"
   [ "$(field "$j" NodeList)" = "aesw-h[1-3]" ] || fail "job $j runs on $(field "$j" NodeList)"
   say "cut 1: scancel --batch --signal=USR1 $j (journal: $(jcount "$out.journal") tasks)"
   scancel --batch --signal=USR1 "$j"
@@ -330,7 +334,7 @@ t_requeue() {
   k1=$($PY "$H5CHECK" partial "$out") || fail "no partial result file after the first cut"
   cp "$out" "$W/partial-1.h5"
   until_true 60 "job $j to run again" bash -c "[ \"\$(scontrol -o show job $j | grep -o 'JobState=[A-Z]*')\" = JobState=RUNNING ]"
-  until_true 120 "8 more tasks in the journal" bash -c "[ \$($PY $H5CHECK journal $out.journal) -ge $((k1 + 8)) ]"
+  until_true 120 "2 more tasks in the journal" bash -c "[ \$($PY $H5CHECK journal $out.journal) -ge $((k1 + 2)) ]"
   k2=$(jcount "$out.journal")
   say "cut 2: scancel --full --signal=TERM $j (journal: $k2 tasks)"
   scancel --full --signal=TERM "$j"
