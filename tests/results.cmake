@@ -5,7 +5,7 @@
 # runs its own small studies under mpirun.
 foreach(t layout curves tables status)
   if(t STREQUAL "layout")
-    set(k "xarray_opens or sel_by or creation_order or netcdf_c")
+    set(k "xarray_opens or sel_by or creation_order or netcdf_c or info_json")
   elseif(t STREQUAL "curves")
     set(k "curve or learning_curves")
   elseif(t STREQUAL "tables")

@@ -126,6 +126,19 @@ def test_creation_order_is_spec_order(layout):
         assert list(root["grid"].keys())[:4] == ["mmd_lambda", "mmd_kernel", "epochs", "repeat"]
 
 
+def test_info_json(layout):
+    js = json.loads(aesweep("info", "--json", layout).stdout)
+    assert js["schema_version"] == 2 and js["complete"] == 1 and js["Conventions"] == "CF-1.8"
+    assert [s["name"] for s in js["stages"]] == ["grid", "follow", "draws"] and js["run"] is None
+    with h5py.File(layout, "r") as f:
+        g = f["grid"]
+        grid = js["stages"][0]
+        assert grid["best_value"] == g.attrs["best_value"] and grid["tasks_total"] == g.attrs["tasks_total"]
+        assert grid["params"]["mmd_kernel"] == {"source": "axis", "best": g.attrs["best_mmd_kernel"]}
+        assert grid["params"]["hidden"] == {"source": "default", "value": 6, "best": 6}
+        assert js["stages"][1]["params"]["mmd_lambda"]["source"] == "inherited"
+
+
 def test_netcdf_c_and_netcdf4_python_read_it(layout):
     import netCDF4
     with netCDF4.Dataset(layout) as nc:

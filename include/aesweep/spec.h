@@ -42,7 +42,7 @@ int param_is_integer(int p);
 #define SPEC_ERR_LEN 1024
 #define PLAN_MAX_METRICS_SPEC 32
 #define SPEC_MAX_WIDTH_LISTS 64  /* distinct `hidden` lists of two or more widths */
-#define SPEC_CURVE_POINTS 100 /* default learning-curve points per task */
+#define SPEC_CURVE_POINTS 20 /* default learning-curve points per task (bench/curves.sh: cost) */
 
 enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5 };
 
