@@ -121,6 +121,8 @@ static int cmd_train(int argc, char **argv)
 {
     const char *data = "moons", *scaler = "none", *stage = "train", *kernel = "rbf";
     const char *hidden = NULL, *arch = "mlp", *act = "relu"; /* hidden: as given, number or list */
+    const char *labels = NULL, *test = NULL, *test_labels = NULL, *pixels = NULL;
+    int pool_given = 0, test_size_given = 0;
     int above = 0;
     double v[P_COUNT] = {[P_TRAIN_SIZE] = 9000, [P_EPOCHS] = 1000, [P_LR] = 0.002, [P_HIDDEN] = 20,
                          [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0, [P_MMD_LAMBDA] = 0,
@@ -149,7 +151,8 @@ static int cmd_train(int argc, char **argv)
                          !strcmp(a, "--scaler") || !strcmp(a, "--stage") || !strcmp(a, "--repeat") ||
                          !strcmp(a, "--pool") || !strcmp(a, "--test-size") ||
                          !strcmp(a, "--mmd-kernel") || !strcmp(a, "--hidden") ||
-                         !strcmp(a, "--arch") || !strcmp(a, "--activation")))
+                         !strcmp(a, "--arch") || !strcmp(a, "--activation") || !strcmp(a, "--labels") ||
+                         !strcmp(a, "--test") || !strcmp(a, "--test-labels") || !strcmp(a, "--pixels")))
                 return bad("%s needs a value%s", a, "");
             if (!strcmp(a, "--data")) data = val;
             else if (!strcmp(a, "--seed")) {
@@ -169,8 +172,12 @@ static int cmd_train(int argc, char **argv)
             }
             else if (!strcmp(a, "--noise")) { if (parse_num(a, val, &noise)) return AES_EXIT_USAGE; }
             else if (!strcmp(a, "--repeat")) { if (parse_num(a, val, &repeat)) return AES_EXIT_USAGE; }
-            else if (!strcmp(a, "--pool")) { if (parse_num(a, val, &pool)) return AES_EXIT_USAGE; }
-            else if (!strcmp(a, "--test-size")) { if (parse_num(a, val, &test_size)) return AES_EXIT_USAGE; }
+            else if (!strcmp(a, "--pool")) { if (parse_num(a, val, &pool)) return AES_EXIT_USAGE; pool_given = 1; }
+            else if (!strcmp(a, "--test-size")) { if (parse_num(a, val, &test_size)) return AES_EXIT_USAGE; test_size_given = 1; }
+            else if (!strcmp(a, "--labels")) labels = val;
+            else if (!strcmp(a, "--test")) test = val;
+            else if (!strcmp(a, "--test-labels")) test_labels = val;
+            else if (!strcmp(a, "--pixels")) pixels = val;
             else if (!strcmp(a, "--scaler")) scaler = val;
             else if (!strcmp(a, "--stage")) stage = val;
             else if (!strcmp(a, "--mmd-kernel")) kernel = val;
@@ -197,9 +204,33 @@ static int cmd_train(int argc, char **argv)
         return bad("--activation: '%s' is not an activation; use relu, tanh or elu%s", act, "");
     /* Build a one-stage spec and go through the same parser, validator and
      * task code as `run`, so a cell of a study and `train` agree exactly. */
-    char src[128], extra[4200] = "", tests[256] = "";
+    char src[128], extra[16400] = "", tests[8400] = "";
     char q_data[4096], q_scaler[256], q_stage[256], q_kernel[64];
+    char q_labels[4096] = "", q_test[4096] = "", q_tlabels[4096] = "";
     if (!cfg_quote(q_data, sizeof q_data, data)) return bad("--data: the path is longer than %s characters%s", "1000", "");
+    if ((labels && !cfg_quote(q_labels, sizeof q_labels, labels)) || (test && !cfg_quote(q_test, sizeof q_test, test)) ||
+        (test_labels && !cfg_quote(q_tlabels, sizeof q_tlabels, test_labels)))
+        return bad("--labels, --test, --test-labels: a path is longer than %s characters%s", "1000", "");
+    /* IDX and .npy by name (their headers are checked when read) */
+    size_t dl = strlen(data);
+#define ENDS(x) (dl >= sizeof(x) - 1 && !strcmp(data + dl - (sizeof(x) - 1), x))
+    int is_npy = ENDS(".npy") || ENDS(".npy.gz");
+    int is_idx = ENDS("ubyte") || ENDS("ubyte.gz") || ENDS(".idx") || ENDS(".idx.gz");
+#undef ENDS
+    int is_h5 = strstr(data, ".h5:/") || strstr(data, ".hdf5:/");
+    if ((labels || test_labels || pixels) && !is_npy && !is_idx)
+        return bad("--labels, --test-labels and --pixels apply to IDX and .npy data; '%s' is neither (a name ending in -ubyte, .idx or .npy, optionally .gz)%s", data, "");
+    if (test && (!strcmp(data, "moons") || !strcmp(data, "digits")))
+        return bad("--test applies to data files; %s has its own test set%s", data, "");
+    if (test_labels && !test) return bad("--test-labels needs --test FILE%s%s", "", "");
+    if (pixels && strcmp(pixels, "unit") && strcmp(pixels, "raw"))
+        return bad("--pixels: '%s' is unknown; use unit (uint8 / 255) or raw (0..255)%s", pixels, "");
+    if (test) { /* a train/test pair: the test file is the test set, its first --test-size rows if given */
+        int k = snprintf(tests, sizeof tests, "tests = ( { name = \"test\"; path = \"%s\";", q_test);
+        if (test_size_given) k += snprintf(tests + k, sizeof tests - k, " size = %.17g;", test_size);
+        if (test_labels) k += snprintf(tests + k, sizeof tests - k, " labels = \"%s\";", q_tlabels);
+        snprintf(tests + k, sizeof tests - k, " } );\n");
+    }
     if (!cfg_quote(q_scaler, sizeof q_scaler, scaler)) return bad("--scaler: '%s' is unknown; use none, standard or minmax%s", "(long)", "");
     if (!cfg_quote(q_stage, sizeof q_stage, stage)) return bad("--stage: the name is too long%s%s", "", "");
     if (!cfg_quote(q_kernel, sizeof q_kernel, kernel)) return bad("--mmd-kernel: not a kernel; use rbf or imq%s%s", "", "");
@@ -209,21 +240,22 @@ static int cmd_train(int argc, char **argv)
         snprintf(tests, sizeof tests, "tests = ( { name = \"test\"; noise = %.17g; size = %.17g; } );\n", noise, test_size);
     } else if (!strcmp(data, "digits")) {
         snprintf(src, sizeof src, "digits");
-    } else if (strstr(data, ".h5:/") || strstr(data, ".hdf5:/")) {
-        snprintf(src, sizeof src, "hdf5");
-        snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
     } else {
-        snprintf(src, sizeof src, "csv");
-        snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
+        snprintf(src, sizeof src, is_h5 ? "hdf5" : is_npy ? "npy" : is_idx ? "idx" : "csv");
+        size_t k = (size_t)snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
+        if (labels) k += (size_t)snprintf(extra + k, sizeof extra - k, " labels = \"%s\";", q_labels);
+        if (pixels) k += (size_t)snprintf(extra + k, sizeof extra - k, " pixels = \"%s\";", pixels);
+        if (test) k += (size_t)snprintf(extra + k, sizeof extra - k, " train_fraction = 1;");
+        if (test && pool_given) snprintf(extra + k, sizeof extra - k, " pool = %.17g;", pool);
     }
-    char *text = malloc(16384);
-    int n = snprintf(text, 16384, "study = \"train\";\nseed = %llu;\nhidden_above_input = %s;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
+    char *text = malloc(65536);
+    int n = snprintf(text, 65536, "study = \"train\";\nseed = %llu;\nhidden_above_input = %s;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
                      seed_u, above ? "true" : "false", src, extra, q_scaler, tests);
     for (int p = 0; p < P_COUNT; p++)
         if (p != P_MMD_KERNEL && p != P_HIDDEN && p != P_ARCH && p != P_ACTIVATION)
-            n += snprintf(text + n, 16384 - n, " %s = %.17g;", param_names[p], v[p]);
-    n += snprintf(text + n, 16384 - n, " hidden = %s; arch = \"%s\"; activation = \"%s\";", hid, arch, act);
-    n += snprintf(text + n, 16384 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", q_kernel, q_stage);
+            n += snprintf(text + n, 65536 - n, " %s = %.17g;", param_names[p], v[p]);
+    n += snprintf(text + n, 65536 - n, " hidden = %s; arch = \"%s\"; activation = \"%s\";", hid, arch, act);
+    n += snprintf(text + n, 65536 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", q_kernel, q_stage);
     study_t s;
     char err[SPEC_ERR_LEN];
     if (spec_load(&s, "(train flags)", text, err)) {
@@ -400,7 +432,12 @@ static const cli_option_t export_options[] = {
     {NULL, NULL, NULL, NULL}};
 
 static const cli_option_t train_options[] = {
-    {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset", "the data set (default moons)"},
+    {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset|FILE.npy|IDX",
+     "the data set (default moons); a name ending in .npy is a numpy array, one ending in -ubyte or .idx an IDX file (either may end .gz)"},
+    {"--labels", NULL, "FILE", "labels of an IDX/.npy data file (IDX or .npy, 1-d; kept for analysis)"},
+    {"--test", NULL, "FILE", "a test file: train on all of --data, test on FILE (default: a seeded 2/3 : 1/3 split of --data)"},
+    {"--test-labels", NULL, "FILE", "labels of the --test file"},
+    {"--pixels", NULL, "unit|raw", "uint8 IDX/.npy pixels divided by 255, or kept as 0..255 (default unit)"},
     {"--train-size", NULL, "N", "training rows (default 9000)"},
     {"--epochs", NULL, "N", "training epochs (default 1000)"},
     {"--lr", NULL, "X", "Adam learning rate (default 0.002)"},
@@ -414,8 +451,8 @@ static const cli_option_t train_options[] = {
     {"--seed", NULL, "N", "the study seed (default 1)"},
     {"--scaler", NULL, "none|standard|minmax", "input scaling fitted on the training rows (default none)"},
     {"--noise", NULL, "X", "moons: noise of the training pool and the test set (default 0.1)"},
-    {"--pool", NULL, "N", "moons: size of the training pool (default 10000)"},
-    {"--test-size", NULL, "N", "moons: size of the test set (default 10000)"},
+    {"--pool", NULL, "N", "moons: size of the training pool (default 10000); with --test: the first N rows of --data (default all)"},
+    {"--test-size", NULL, "N", "moons: size of the test set (default 10000); with --test: the first N rows of the test file (default all)"},
     {"--mmd-lambda", NULL, "X", "weight of the MMD penalty on the codes, 0 = none (default 0)"},
     {"--mmd-kernel", NULL, "rbf|imq", "kernel of the MMD penalty (default rbf)"},
     {"--mmd-scale", NULL, "X", "the kernel's base scale (default 1)"},

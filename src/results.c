@@ -202,8 +202,7 @@ static const char *test_name_at(const void *c, int i) { return ((const study_t *
 
 static const char *src_name(int s)
 {
-    static const char *n[] = {"moons", "digits", "csv", "hdf5"};
-    return n[s];
+    return s >= 0 && s < SRC_COUNT ? spec_source_names[s] : "?";
 }
 
 /* long_name of a metric (a cube variable). */
@@ -306,6 +305,10 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
     attr_f64(g, "train_fraction", s->train_fraction);
     join_names(buf, sizeof buf, s->ntests, test_name_at, s);
     attr_str(g, "tests", buf);
+    if (s->source == SRC_IDX || s->source == SRC_NPY) {
+        attr_str(g, "labels", s->labels_path);
+        attr_str(g, "pixels", data_pixels_name(s->pixels));
+    }
     if (s->source != SRC_MOONS) {
         uint32_t crc = 0;
         uint64_t size = 0;
@@ -700,8 +703,10 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
                 "scaler scale: x_model = (x - shift) / scale", "1");
     int b = m->arch.bottleneck, in = m->arch.in;
     model_ws_t *ws = model_ws_create(m, 1024);
-    /* codes and reconstructions in data units */
-    for (int t = -1; t < sd->ntests; t++) {
+    /* codes and reconstructions in data units (model_data = "weights": none;
+     * analysis/ recomputes them from the weights) */
+    if (r->s->model_data) attr_str(g, "model_data", "weights");
+    for (int t = -1; t < sd->ntests && !r->s->model_data; t++) {
         const dataset_t *D = t < 0 ? train : &sd->tests[t];
         if (!D) continue;
         float *X = malloc(D->n * (size_t)in * sizeof(float));

@@ -29,7 +29,7 @@ int param_is_integer(int p)
     return p != P_LR && p != P_MMD_LAMBDA && p != P_MMD_SCALE;
 }
 
-static const char *src_names[] = {"moons", "digits", "csv", "hdf5"};
+const char *const spec_source_names[SRC_COUNT] = {"moons", "digits", "csv", "hdf5", "idx", "npy"};
 
 /* error helper: "file:line: key: message" */
 /* Where each line of the text libconfig parses came from: the spec file or
@@ -330,10 +330,10 @@ static int parse_param_group(study_t *s, const config_setting_t *g, const char *
 }
 
 static const char *const top_keys[] = {"study", "seed", "output", "data", "tests", "defaults",
-                                       "stages", "reuse_epochs", "hidden_above_input", "curve_points", NULL};
+                                       "stages", "reuse_epochs", "hidden_above_input", "curve_points", "model_data", NULL};
 static const char *const data_keys[] = {"source", "path", "pool", "noise", "header", "label_column",
-                                        "train_fraction", "scaler", NULL};
-static const char *const test_keys[] = {"name", "noise", "size", "path", NULL};
+                                        "train_fraction", "scaler", "labels", "pixels", NULL};
+static const char *const test_keys[] = {"name", "noise", "size", "path", "labels", NULL};
 static const char *const stage_keys[] = {"name", "axes", "fixed", "inherit", "repeats",
                                          "data_draws", "reuse_epochs", "save_models",
                                          "pool_noise", "select", "curve_points", NULL};
@@ -1017,6 +1017,16 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     if (get_bool(s, root, "reuse_epochs", &s->reuse_epochs, err)) goto out;
     if (get_bool(s, root, "hidden_above_input", &s->hidden_above_input, err)) goto out;
     if (get_curve_points(s, root, &s->curve_points, err)) goto out;
+    {
+        char md[32] = "";
+        if (get_str(s, root, "model_data", md, sizeof md, 0, err)) goto out;
+        if (md[0] && strcmp(md, "full") && strcmp(md, "weights")) {
+            fail(err, s, config_setting_get_member(root, "model_data"),
+                 "model_data: \"%s\" is unknown; use \"full\" (weights, codes, reconstructions) or \"weights\"", md);
+            goto out;
+        }
+        s->model_data = !strcmp(md, "weights");
+    }
 
     /* data */
     g = config_setting_get_member(root, "data");
@@ -1026,14 +1036,34 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     char src[32] = "";
     if (get_str(s, g, "source", src, sizeof src, 1, err)) goto out;
     s->source = -1;
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(src, src_names[i])) s->source = i;
+    for (int i = 0; i < SRC_COUNT; i++)
+        if (!strcmp(src, spec_source_names[i])) s->source = i;
     if (s->source < 0) {
         fail(err, s, config_setting_get_member(g, "source"),
-             "data.source: \"%s\" is unknown; use \"moons\", \"digits\", \"csv\" or \"hdf5\"", src);
+             "data.source: \"%s\" is unknown; use \"moons\", \"digits\", \"csv\", \"hdf5\", \"idx\" or \"npy\"", src);
         goto out;
     }
-    if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source == SRC_CSV || s->source == SRC_HDF5, err)) goto out;
+    int arrays = s->source == SRC_IDX || s->source == SRC_NPY;
+    if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source != SRC_MOONS && s->source != SRC_DIGITS, err)) goto out;
+    if (get_str(s, g, "labels", s->labels_path, sizeof s->labels_path, 0, err)) goto out;
+    if (s->labels_path[0] && !arrays) {
+        fail(err, s, config_setting_get_member(g, "labels"), "data.labels applies to source = \"idx\" or \"npy\"; %s",
+             s->source == SRC_MOONS ? "moons points carry their labels" : "a CSV holds its labels in a column (label_column)");
+        goto out;
+    }
+    s->pixels = DATA_PIXELS_AUTO;
+    {
+        char px[32] = "";
+        if (get_str(s, g, "pixels", px, sizeof px, 0, err)) goto out;
+        if (px[0] && !arrays) {
+            fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels applies to source = \"idx\" or \"npy\"; drop it (use scaler for other data)");
+            goto out;
+        }
+        if (px[0] && (s->pixels = data_pixels_parse(px)) < 0) {
+            fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels: \"%s\" is unknown; use \"unit\" (uint8 / 255, the default) or \"raw\" (0..255)", px);
+            goto out;
+        }
+    }
     if (s->source == SRC_MOONS && s->data_path[0]) {
         fail(err, s, config_setting_get_member(g, "path"), "data.path: moons data is generated, not read; drop 'path' or use source = \"csv\" or \"hdf5\"");
         goto out;
@@ -1046,6 +1076,7 @@ static int load(study_t *s, const char *path, const char *text, char *err)
         if (get_number(s, c, "data.pool", &v, err)) goto out;
         if (v < 2 || v > 1e9 || v != floor(v)) { fail(err, s, c, "data.pool: %g is not valid; use an integer 2..1e9", v); goto out; }
         s->pool = (long)v;
+        s->pool_given = 1;
     }
     if ((c = config_setting_get_member(g, "noise"))) {
         if (get_number(s, c, "data.noise", &v, err)) goto out;
@@ -1060,8 +1091,13 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     }
     if ((c = config_setting_get_member(g, "train_fraction"))) {
         if (get_number(s, c, "data.train_fraction", &v, err)) goto out;
-        if (!(v > 0 && v < 1)) { fail(err, s, c, "data.train_fraction: %g must be in (0, 1)", v); goto out; }
+        if (!(v > 0 && v <= 1)) { fail(err, s, c, "data.train_fraction: %g must be in (0, 1], 1 for a train/test pair of files", v); goto out; }
         s->train_fraction = v;
+    }
+    int pair = s->source != SRC_MOONS && s->train_fraction == 1.0;
+    if (s->pool_given && s->source != SRC_MOONS && !pair) {
+        fail(err, s, config_setting_get_member(g, "pool"), "data.pool applies to moons and to a train/test pair of files (train_fraction = 1); a split file's pool is its training split");
+        goto out;
     }
     char sc[32] = "";
     if (get_str(s, g, "scaler", sc, sizeof sc, 0, err)) goto out;
@@ -1072,6 +1108,10 @@ static int load(study_t *s, const char *path, const char *text, char *err)
 
     /* tests */
     g = config_setting_get_member(root, "tests");
+    if (!g && pair) {
+        fail(err, s, root, "train_fraction = 1 trains on the whole file: add tests = ( { name = \"test\"; path = \"...\"; } ); with the test file");
+        goto out;
+    }
     if (!g) {
         s->ntests = 1;
         snprintf(s->tests[0].name, SPEC_NAME_LEN, "test");
@@ -1096,14 +1136,21 @@ static int load(study_t *s, const char *path, const char *text, char *err)
             if (ts->noise < 0 || ts->noise > SPEC_MAX_NOISE) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g is out of range; use 0..%g", ts->noise, SPEC_MAX_NOISE); goto out; }
             double sz = (double)ts->size;
             if (get_num_key(s, t, "size", &sz, 0, err)) goto out;
-            if (s->source != SRC_MOONS && config_setting_get_member(t, "size")) {
-                fail(err, s, config_setting_get_member(t, "size"), "tests.size applies to moons test sets only; a file's test set is its held-out split or 'path'");
+            if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) goto out;
+            if (s->source != SRC_MOONS && config_setting_get_member(t, "size") && !ts->path[0]) {
+                fail(err, s, config_setting_get_member(t, "size"), "tests.size applies to moons test sets and to test files ('path'); a file's held-out split is all of its rows");
                 goto out;
             }
-            if (s->source == SRC_MOONS && (sz < 2 || sz > 1e9 || sz != floor(sz))) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
+            if (config_setting_get_member(t, "size") && (sz < 2 || sz > 1e9 || sz != floor(sz))) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
             ts->size = (long)sz;
-            if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) goto out;
             if (s->source == SRC_MOONS && ts->path[0]) { fail(err, s, t, "tests.path: moons test sets are generated; drop 'path' or use a file source"); goto out; }
+            if (pair && !ts->path[0]) { fail(err, s, t, "test set \"%s\" has no path, but train_fraction = 1 leaves no held-out rows; give it the test file (path = \"...\")", ts->name); goto out; }
+            if (get_str(s, t, "labels", ts->labels_path, sizeof ts->labels_path, 0, err)) goto out;
+            if (ts->labels_path[0] && (!arrays || !ts->path[0])) {
+                fail(err, s, config_setting_get_member(t, "labels"), "tests.labels applies to an idx or npy test file ('path'); %s",
+                     arrays ? "the held-out split keeps the data file's labels" : "drop it");
+                goto out;
+            }
         }
         s->ntests = n;
     }

@@ -15,10 +15,17 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int load_file(const study_t *s, const char *path, dataset_t *out, char *err)
+/* One data file of the study's source: the data file or a test file, with
+ * its labels file (idx/npy) and the first max_rows rows (0 = all). */
+static int load_file(const study_t *s, const char *path, const char *labels, size_t max_rows,
+                     dataset_t *out, char *err)
 {
-    if (s->source == SRC_HDF5) return data_load_h5(out, path, err);
-    return data_load_csv(out, path, s->header, s->label_column, err);
+    if (s->source == SRC_IDX) return data_load_idx(out, path, labels, s->pixels, max_rows, err);
+    if (s->source == SRC_NPY) return data_load_npy(out, path, labels, s->pixels, max_rows, err);
+    int rc = s->source == SRC_HDF5 ? data_load_h5(out, path, err)
+                                   : data_load_csv(out, path, s->header, s->label_column, err);
+    if (!rc && max_rows && out->n > max_rows) out->n = max_rows; /* the first rows; the rest stays allocated */
+    return rc;
 }
 
 /* Generated or loaded data must be finite: training on it gives NaN
@@ -59,16 +66,35 @@ int study_data_load(study_data_t *sd, const study_t *s, char *err)
         return 0;
     }
     dataset_t all;
-    if (load_file(s, s->data_path, &all, err)) return -1;
+    /* a train/test pair (train_fraction = 1): the whole data file, in its
+     * own order, is the pool (its first data.pool rows when given); every
+     * test set is a file of its own */
+    int pair = s->train_fraction == 1.0;
+    if (load_file(s, s->data_path, s->labels_path, pair && s->pool_given ? (size_t)s->pool : 0, &all, err)) return -1;
     sd->in_dim = all.d;
     sd->file_rows = all.n;
     sd->split = malloc(all.n * sizeof(size_t));
     if (!sd->split) { data_free(&all); goto oom; }
-    rng_t r = rng_stream(rng_derive_str(s->seed, "split"));
-    rng_permutation(&r, all.n, sd->split);
-    /* 1797 rows x 2/3 = 1198 training rows, as the study splits digits */
-    sd->nsplit_train = (size_t)llround((double)all.n * s->train_fraction);
-    if (sd->nsplit_train < 2 || sd->nsplit_train >= all.n) {
+    if (pair) {
+        for (size_t i = 0; i < all.n; i++) sd->split[i] = i;
+        sd->nsplit_train = all.n;
+    } else {
+        rng_t r = rng_stream(rng_derive_str(s->seed, "split"));
+        rng_permutation(&r, all.n, sd->split);
+        /* 1797 rows x 2/3 = 1198 training rows, as the study splits digits */
+        sd->nsplit_train = (size_t)llround((double)all.n * s->train_fraction);
+    }
+    if (pair && s->pool_given && all.n < (size_t)s->pool) {
+        snprintf(err, DATA_ERR_LEN, "%s: %zu rows, fewer than data.pool = %ld; lower data.pool", s->data_path, all.n, s->pool);
+        data_free(&all);
+        return -1;
+    }
+    if (pair && all.n < 2) {
+        snprintf(err, DATA_ERR_LEN, "%s: %zu row; a training file needs >= 2 rows", s->data_path, all.n);
+        data_free(&all);
+        return -1;
+    }
+    if (!pair && (sd->nsplit_train < 2 || sd->nsplit_train >= all.n)) {
         snprintf(err, DATA_ERR_LEN, "%s: %zu rows cannot be split with train_fraction %g; need >= 2 rows on each side",
                  s->data_path, all.n, s->train_fraction);
         data_free(&all);
@@ -77,7 +103,16 @@ int study_data_load(study_data_t *sd, const study_t *s, char *err)
     if (data_take(&sd->pool, &all, sd->split, sd->nsplit_train)) { data_free(&all); goto oom; }
     for (int t = 0; t < s->ntests; t++) {
         if (s->tests[t].path[0]) {
-            if (load_file(s, s->tests[t].path, &sd->tests[t], err)) { data_free(&all); return -1; }
+            if (load_file(s, s->tests[t].path, s->tests[t].labels_path, (size_t)s->tests[t].size, &sd->tests[t], err)) {
+                data_free(&all);
+                return -1;
+            }
+            if (s->tests[t].size > 0 && sd->tests[t].n < (size_t)s->tests[t].size) {
+                snprintf(err, DATA_ERR_LEN, "%s: %zu rows, fewer than tests.size = %ld of test set %s; lower tests.size",
+                         s->tests[t].path, sd->tests[t].n, s->tests[t].size, s->tests[t].name);
+                data_free(&all);
+                return -1;
+            }
             if (sd->tests[t].d != all.d) {
                 snprintf(err, DATA_ERR_LEN, "%s: %d columns but the training data %s has %d; test sets need the same features",
                          s->tests[t].path, sd->tests[t].d, s->data_path, all.d);

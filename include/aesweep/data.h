@@ -1,5 +1,5 @@
 /* data.h - data sets: two moons, digits, CSV (plain or gzip), HDF5 datasets,
- * seeded splits and scalers.
+ * IDX and numpy .npy arrays (plain or gzip), seeded splits and scalers.
  *
  * A dataset is a dense row-major float matrix [n][d] with optional integer
  * labels (kept for analysis only; never used in training).  Loaders return 0
@@ -41,6 +41,29 @@ int data_load_csv(dataset_t *out, const char *path, int header, int label_col, c
 const char *data_h5_error(char *out, size_t n);
 /* "file.h5:/group/dataset", a rank-2 numeric dataset (read as float). */
 int data_load_h5(dataset_t *out, const char *spec, char *err);
+
+/* Binary array files (src/data_array.c), read through zlib so that a
+ * gzip-compressed file and a plain one are the same to the caller.
+ *   IDX: the MNIST format (magic 00 00 <type> <ndims>, big-endian
+ *     dimensions and elements; types uint8, int8, int16, int32, float32,
+ *     float64), e.g. train-images-idx3-ubyte.gz.
+ *   .npy: numpy's format 1.0-3.0, dtypes float32, float64 and uint8 (either
+ *     byte order), C order only.
+ * The first dimension is the rows; the others are flattened into features
+ * in C order (an image of h x w becomes h*w features, row after row).
+ * pixels: DATA_PIXELS_AUTO divides uint8 data by 255 (to [0, 1], as the
+ * float32 quotient numpy computes) and keeps other types; UNIT the same but
+ * refuses non-uint8 data; RAW keeps uint8 as 0..255.
+ * labels_path (NULL or ""): a 1-d integer array, IDX (idx1-ubyte) or .npy,
+ * whatever the format of the features, with exactly one label per row of
+ * the file.  max_rows > 0 keeps the first max_rows rows (and labels); the
+ * whole file is still read, so a truncated file or one with bytes after
+ * the declared data is refused whatever max_rows is. */
+enum data_pixels { DATA_PIXELS_AUTO = -1, DATA_PIXELS_UNIT = 0, DATA_PIXELS_RAW = 1 };
+int data_load_idx(dataset_t *out, const char *path, const char *labels_path, int pixels, size_t max_rows, char *err);
+int data_load_npy(dataset_t *out, const char *path, const char *labels_path, int pixels, size_t max_rows, char *err);
+int data_pixels_parse(const char *s); /* "unit" / "raw"; -1 if unknown */
+const char *data_pixels_name(int p);  /* "unit", "raw", "auto" */
 
 /* out = rows idx[0..k) of in (labels too). */
 int data_take(dataset_t *out, const dataset_t *in, const size_t *idx, size_t k);

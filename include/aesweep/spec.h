@@ -44,13 +44,15 @@ int param_is_integer(int p);
 #define SPEC_MAX_WIDTH_LISTS 64  /* distinct `hidden` lists of two or more widths */
 #define SPEC_CURVE_POINTS 20 /* default learning-curve points per task (bench/curves.sh: cost) */
 
-enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5 };
+enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5, SRC_IDX, SRC_NPY, SRC_COUNT };
+extern const char *const spec_source_names[SRC_COUNT]; /* "moons", ..., "npy" */
 
 typedef struct {
     char name[SPEC_NAME_LEN];
     double noise;                 /* moons: noise of this test set */
-    long size;                    /* moons: points */
+    long size;                    /* moons: points; a file test set: its first rows (0 = all) */
     char path[SPEC_PATH_LEN];     /* files: "" = the held-out split */
+    char labels_path[SPEC_PATH_LEN]; /* idx/npy: the test file's labels ("" = none) */
 } test_spec_t;
 
 typedef struct {
@@ -89,7 +91,13 @@ typedef struct {
     int header, label_column;    /* csv */
     long pool;                   /* moons pool size */
     double noise;                /* moons pool noise */
-    double train_fraction;       /* files: share of rows in the training split */
+    double train_fraction;       /* files: share of rows in the training split; 1 = a train/test
+                                    pair: the whole file trains, every test set has its own path */
+    char labels_path[SPEC_PATH_LEN]; /* idx/npy: labels of the data file ("" = none) */
+    int pixels;                  /* idx/npy: enum data_pixels */
+    int pool_given;              /* files: data.pool set (a pair keeps the first pool rows) */
+    int model_data;              /* 0: model groups hold codes, reconstructions and the training
+                                    set as well as the weights; 1 ("weights"): weights only */
     int scaler;                  /* enum scaler_kind */
     int ntests;
     test_spec_t tests[SPEC_MAX_TESTS];
