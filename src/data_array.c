@@ -223,7 +223,10 @@ static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
     }
     const char *d = npy_value(dict, "descr"), *fo = npy_value(dict, "fortran_order"), *sh = npy_value(dict, "shape");
     if (dict[0] != '{' || !d || !fo || !sh) {
-        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: '%.60s' lacks 'descr', 'fortran_order' or 'shape'; re-create it with numpy.save", path, dict);
+        size_t e = strlen(dict);
+        while (e && (dict[e - 1] == ' ' || dict[e - 1] == '\n')) dict[--e] = 0;
+        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header %.80s: no '%s' entry; re-create the file with numpy.save", path, dict,
+                 dict[0] != '{' ? "{" : !d ? "descr" : !fo ? "fortran_order" : "shape");
         goto out;
     }
     /* descr: '<f4', '|u1', ... ; a structured dtype is a list '[(...' */

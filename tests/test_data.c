@@ -428,7 +428,7 @@ static void test_idx_npy_errors(void **st)
         fputs("{'desc':", f); /* 'descr' misspelt */
         fclose(f);
     }
-    expect_fail(data_load_npy(&ds, t, NULL, DATA_PIXELS_AUTO, 0, err), err, "bad .npy header", "descr");
+    expect_fail(data_load_npy(&ds, t, NULL, DATA_PIXELS_AUTO, 0, err), err, "bad .npy header", "no 'descr' entry");
     t = tmp_variant("f32_5x6.npy", -1, 0, ".npy");
     {
         FILE *f = fopen(t, "r+b");
