@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """report.py - every figure and table of the reference study from one aesweep result file.
 
-    analysis/report.py RESULT.h5 -o OUTDIR [--components 5]
+    analysis/report.py RESULT.h5 -o OUTDIR [--components 5] [--max-components 10]
     python3 -m analysis.report RESULT.h5 -o OUTDIR
 
 Writes PNG figures, report.md beside them and report.html (figures embedded)
@@ -11,8 +11,9 @@ axes and attributes (docs/study.md describes the study and which section draws w
 
   axes train_size / epochs / lr / others  minimum error along each axis (M1, D1, D3 curve)
   axes hidden x layers                    heat map with the best cell (M2, D2)
-  axis bottleneck, 64-d data              digits, classifier agreement, latent map,
-                                          mixture samples (D3-D6; per-cell models)
+  axis bottleneck, image data             images, classifier agreement (mean and spread
+  (8x8 digits, 28x28 Fashion-MNIST)       over repeats), latent map, mixture sweep
+                                          (BIC/AIC) and samples (D3-D6; per-cell models)
   repeats > 1 or data_draws > 1           variance table (M4)
   2-d data, best models                   reconstructions on every test set, codes,
                                           mixture sampling (M3, M5, M6)
@@ -42,6 +43,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from analysis.curves import learning_curves  # noqa: E402
+from analysis import mixture  # noqa: E402
 from analysis.doc import Doc  # noqa: E402
 from analysis.nnet import Autoencoder  # noqa: E402
 from analysis.resultfile import (CATEGORIES, INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
@@ -90,6 +92,15 @@ def _is_log(vals):
     return v.size > 1 and np.all(v > 0) and v.max() / v.min() >= 20
 
 
+def _image_shape(in_dim):
+    """(h, w) when rows are images: 64 features are the 8x8 digits; a square of side >= 16 (Fashion-MNIST:
+    784 = 28 x 28) is an image flattened row after row (IDX and .npy files are); else None."""
+    if in_dim == 64:
+        return (8, 8)
+    s = int(round(math.sqrt(in_dim))) if in_dim and in_dim > 0 else 0
+    return (s, s) if s >= 16 and s * s == in_dim else None
+
+
 def _axis_ticklabels(param, vals):
     if param == "mmd_kernel":
         return [KERNEL_NAMES.get(int(v), fmt(v)) for v in vals]
@@ -97,17 +108,21 @@ def _axis_ticklabels(param, vals):
 
 
 class Report:
-    def __init__(self, rf, outdir, components=5, strict=False):
+    def __init__(self, rf, outdir, components=5, strict=False, max_components=10):
         self.rf = rf
         self.outdir = outdir
-        self.k = components
+        self.k = components          # the fixed mixture, for comparison (M5, D6)
+        self.kmax = max_components   # the sweep 1..kmax, chosen by BIC
         self.strict = strict
         self.doc = Doc(outdir)
         self._rf_clf = None
         self._rf_clf_done = False
         self.in_dim = rf.in_dim
         self.moons_like = self.in_dim == 2
-        self.images = self.in_dim == 64  # 8x8 digits
+        self.image_shape = _image_shape(self.in_dim)
+        self.images = self.image_shape is not None  # 8x8 digits, 28x28 Fashion-MNIST, ...
+        self._recon_cache = {}
+        self._codes_cache = {}
 
     # ---------- helpers ----------
     def guarded(self, what, fn, *a, **kw):
@@ -135,10 +150,14 @@ class Report:
 
     def recon_of(self, g, test):
         """Reconstruction of test set `test` by model g: stored, else rebuilt in numpy."""
+        key = (g.name, test)
+        if key in self._recon_cache:
+            return self._recon_cache[key]
         r = self.stored(g, "test_%s_recon" % test)
         if r is None:
             x, _ = self.test_xy(test)
             r = None if x is None else self.model(g).reconstruct(x)
+        self._recon_cache[key] = r
         return r
 
     def training_codes(self, st, g):
@@ -159,17 +178,29 @@ class Report:
         if pool is None or n <= 0 or st is None or st.data_draws > 1 or st.pool_noise >= 0 or n > len(pool):
             return None, None, None, None
         x = pool[:n].astype(np.float64)
-        return self.model(g).encode(x), (pl[:n] if pl is not None else None), x, \
+        if g.name not in self._codes_cache:
+            self._codes_cache[g.name] = self.model(g).encode(x)
+        return self._codes_cache[g.name], (pl[:n] if pl is not None else None), x, \
             "computed from the first %d rows of /data/pool" % n
 
+    def classifier_name(self):
+        return ("random forest (200 trees, random_state 0)" if self.in_dim <= 64 else
+                "multinomial logistic regression (lbfgs, C = 1, 300 iterations)")
+
     def classifier(self):
-        """Random forest trained on the real training digits (pool + pool_labels), fixed seed."""
+        """A classifier trained on the real training images (pool + pool_labels): the study's random
+        forest (200 trees, fixed seed) for the 8x8 digits; for larger images (Fashion-MNIST: 20,000 x 784)
+        a forest takes minutes, so multinomial logistic regression (deterministic: lbfgs)."""
         if not self._rf_clf_done:
             self._rf_clf_done = True
             x, y = self.rf.data_array("pool"), self.rf.data_array("pool_labels")
             if x is not None and y is not None and len(np.unique(y)) > 1:
-                from sklearn.ensemble import RandomForestClassifier
-                self._rf_clf = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)
+                if self.in_dim <= 64:
+                    from sklearn.ensemble import RandomForestClassifier
+                    self._rf_clf = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)
+                else:
+                    from sklearn.linear_model import LogisticRegression
+                    self._rf_clf = LogisticRegression(max_iter=300)
                 self._rf_clf.fit(x, y)
         return self._rf_clf
 
@@ -534,7 +565,8 @@ class Report:
                                             "" if first else ", without retraining"))
 
     def codes_gmm(self, st, g):
-        from sklearn.mixture import GaussianMixture
+        """M5: mixtures of 1..K components fitted to the training codes, K chosen by BIC (AIC shown);
+        samples from the chosen mixture and from the fixed one (--components) decoded."""
         d = self.doc
         codes = self.stored(g, "train_codes")
         tx = self.stored(g, "train_x")
@@ -545,39 +577,51 @@ class Report:
             d.note("M5: %d training codes, fewer than %d mixture components" % (len(codes), self.k))
             return
         ae = self.model(g)
-        gm = GaussianMixture(n_components=self.k, random_state=0).fit(codes)
-        z, _ = gm.sample(200)
-        gen = ae.decode(z)
+        sw = mixture.Sweep(codes, self.kmax)
+        chosen, fixed = sw.best, sw.fixed(self.k)
+        z, _ = chosen.sample(200)
+        zf, _ = fixed.sample(200)
+        gen, genf = ae.decode(z), ae.decode(zf)
         b = codes.shape[1]
-        fig, axs = plt.subplots(1, 2, figsize=(10, 4))
+        fig, axs = plt.subplots(1, 4, figsize=(19, 4))
         if b == 1:
             axs[0].hist(codes[:, 0], bins=60, density=True, color="0.6", label="training codes")
             grid = np.linspace(codes.min(), codes.max(), 400)[:, None]
-            axs[0].plot(grid[:, 0], np.exp(gm.score_samples(grid)), "C3", label="mixture (%d)" % self.k)
+            axs[0].plot(grid[:, 0], np.exp(chosen.score_samples(grid)), "C3", label="chosen: k=%d (BIC)" % sw.best_k)
+            axs[0].plot(grid[:, 0], np.exp(fixed.score_samples(grid)), "C0--", label="fixed: k=%d" % self.k)
             axs[0].set_xlabel("code")
             axs[0].legend(fontsize=8)
         else:
             i = _subsample(len(codes))
             axs[0].scatter(codes[i, 0], codes[i, 1], s=3, c="0.6", label="training codes")
-            axs[0].scatter(z[:, 0], z[:, 1], s=6, c="C3", label="mixture samples")
+            axs[0].scatter(z[:, 0], z[:, 1], s=6, c="C3", label="samples, k=%d (BIC)" % sw.best_k)
+            axs[0].scatter(zf[:, 0], zf[:, 1], s=6, c="C0", marker="x", label="samples, k=%d (fixed)" % self.k)
             axs[0].set_xlabel("code 0")
             axs[0].set_ylabel("code 1")
             axs[0].legend(fontsize=8)
         axs[0].set_title("training codes (bottleneck %d)" % b, fontsize=9)
+        mixture.plot_criteria(axs[1], sw, "mixtures of 1..%d components (%d codes)" % (sw.ks[-1], sw.n))
         i = _subsample(len(tx))
-        axs[1].scatter(tx[i, 0], tx[i, 1], s=3, c="0.7", label="training points")
-        axs[1].scatter(gen[:, 0], gen[:, 1], s=8, c="C3", label="200 decoded samples")
-        axs[1].set_aspect("equal", "datalim")
-        axs[1].legend(fontsize=8, markerscale=2)
-        axs[1].set_title("decoded mixture samples", fontsize=9)
+        for ax, gg, k, how in ((axs[2], gen, sw.best_k, "chosen by BIC"), (axs[3], genf, self.k, "fixed")):
+            ax.scatter(tx[i, 0], tx[i, 1], s=3, c="0.7", label="training points")
+            ax.scatter(gg[:, 0], gg[:, 1], s=8, c="C3", label="200 decoded samples")
+            ax.set_aspect("equal", "datalim")
+            ax.legend(fontsize=8, markerscale=2)
+            ax.set_title("decoded samples, k=%d (%s)" % (k, how), fontsize=9)
         d.figure(fig, "best_codes.png",
-                 "M5: left, the training codes of the best model of %s with a %d-component Gaussian mixture "
-                 "fitted to them; right, 200 codes sampled from the mixture and decoded (red) over the "
-                 "training points." % (st.name, self.k))
-        d.table(["component", "weight", "mean", "std"],
-                [[c, fmt(gm.weights_[c]), ", ".join(fmt(v) for v in gm.means_[c]),
-                  ", ".join(fmt(math.sqrt(v)) for v in np.diag(gm.covariances_[c]))] for c in range(self.k)],
-                key="gmm", caption="The mixture fitted to the codes (random_state 0):")
+                 "M5: the training codes of the best model of %s; Gaussian mixtures with 1..%d components fitted "
+                 "to them (full covariance, random_state 0), BIC and AIC against k (BIC picks k=%d, AIC k=%d); "
+                 "200 codes sampled from the chosen mixture and from the fixed %d-component one, decoded (red) "
+                 "over the training points." % (st.name, sw.ks[-1], sw.best_k, sw.aic_k, self.k))
+        d.table(["k", "BIC", "AIC", "chosen by"], [[k, fmt(bi), fmt(ai), w] for k, bi, ai, w in sw.rows()],
+                key="gmm_sweep", caption="Mixtures fitted to the training codes of the best model of %s "
+                                         "(%d codes):" % (st.name, sw.n))
+        for key, gm, k, what in (("gmm", chosen, sw.best_k, "The mixture chosen by BIC"),
+                                 ("gmm_fixed", fixed, self.k, "The fixed %d-component mixture" % self.k)):
+            d.table(["component", "weight", "mean", "std"],
+                    [[c, fmt(gm.weights_[c]), ", ".join(fmt(v) for v in gm.means_[c]),
+                      ", ".join(fmt(math.sqrt(v)) for v in np.diag(gm.covariances_[c]))] for c in range(k)],
+                    key=key, caption="%s (k=%d, random_state 0):" % (what, k))
 
     def pool_noise_section(self, st):
         d = self.doc
@@ -679,13 +723,35 @@ class Report:
                 out.append((st, int(b), g))
         return out
 
+    def bottleneck_repeats(self, st):
+        """{bottleneck: [model group of repeat 0, 1, ...]}: every saved repeat (draw 0) at the best cell's
+        other coordinates, for statistics over initialisations."""
+        cells = st.cell_models()
+        if not cells or "bottleneck" not in st.axes:
+            return {}
+        ib = st.axes.index("bottleneck")
+        ref = list(st.cell_index(st.best_cell if st.best_cell >= 0 else 0))
+        out = {}
+        for v, b in enumerate(st.axis_values["bottleneck"]):
+            ref[ib] = v
+            c = int(np.ravel_multi_index(tuple(ref), st.axes_shape))
+            gs = [cells[(c, 0, r)] for r in range(st.repeats) if (c, 0, r) in cells]
+            if gs:
+                out[int(b)] = gs
+        return out
+
     def digits_bottleneck(self, st):
         d = self.doc
         models = self.bottleneck_models(st)
         if not models:
-            d.note("D3-D6 for stage %s: no per-cell models (set save_models in the stage)" % st.name)
+            other = [o.name for o in self.rf.stages if o is not st and "bottleneck" in o.axes and o.cell_models()]
+            if other:  # e.g. a grid (Fashion F1) beside the stage that stores its models (F2)
+                d.p("Images, classifier agreement, latent map and mixtures per bottleneck: see stage %s, "
+                    "which stores its models." % ", ".join(other))
+            else:
+                d.note("D3-D6 for stage %s: no per-cell models (set save_models in the stage)" % st.name)
             return
-        self.digits_figures(st.name, models)
+        self.digits_figures(st.name, models, self.bottleneck_repeats(st))
 
     def digits_fallback_section(self):
         """Digits without a bottleneck stage with saved models: the same figures for the best model."""
@@ -698,7 +764,7 @@ class Report:
         g = st.best_model()
         self.digits_figures("best", [(st, int(as_float(g.attrs.get("bottleneck"), 0)), g)])
 
-    def digits_figures(self, tag, models):
+    def digits_figures(self, tag, models, repeats=None):
         d = self.doc
         t = self.rf.primary_test
         x, y = self.test_xy(t)
@@ -706,12 +772,20 @@ class Report:
             d.note("no test set %s" % t)
             return
         self.guarded("D3 digits", self.digits_recon, tag, models, x)
-        self.guarded("D4 classifier agreement", self.digits_classifier, tag, models, x, y)
+        self.guarded("D4 classifier agreement", self.digits_classifier, tag, models, x, y, repeats)
         self.guarded("D5 latent map", self.digits_latent, tag, models)
         self.guarded("D6 generation", self.digits_generate, tag, models)
 
+    def pixel_max(self):
+        """The largest training pixel (16 for the digits, 1 for images scaled to [0, 1], 255 raw)."""
+        if not hasattr(self, "_pixel_max"):
+            pool = self.rf.data_array("pool")
+            self._pixel_max = float(np.max(pool)) if pool is not None and np.size(pool) else 16.0
+        return self._pixel_max
+
     def _img(self, ax, v, label=None):
-        ax.imshow(np.clip(np.asarray(v).reshape(8, 8), 0, 16), cmap="gray_r", vmin=0, vmax=16)
+        top = self.pixel_max()
+        ax.imshow(np.clip(np.asarray(v).reshape(self.image_shape), 0, top), cmap="gray_r", vmin=0, vmax=top)
         ax.set_xticks([])
         ax.set_yticks([])
         if label is not None:
@@ -730,10 +804,15 @@ class Report:
                 self._img(axs[r, j], rec[j])
             axs[r, 0].set_ylabel("b=%d" % b, fontsize=8)
         self.doc.figure(fig, "%s_digits.png" % tag,
-                        "D3: the first %d test digits (top) and their reconstructions, one row per bottleneck "
-                        "size (%s)." % (n, ", ".join(str(b) for _, b, _ in models)))
+                        "D3: the first %d test %s (top) and their reconstructions, one row per bottleneck "
+                        "size (%s)." % (n, "digits" if self.in_dim == 64 else "images",
+                                        ", ".join(str(b) for _, b, _ in models)))
 
-    def digits_classifier(self, tag, models, x, y):
+    def digits_classifier(self, tag, models, x, y, repeats=None):
+        """D4: the classifier trained on the real training images labels each test image and its
+        reconstruction; agreement = share labelled alike.  With repeats (initialisations) of each
+        bottleneck saved, the agreement is given as mean, standard deviation (ddof 1), min and max over
+        them; the confusion matrices are repeat 0's."""
         from sklearn.metrics import confusion_matrix
         d = self.doc
         clf = self.classifier()
@@ -742,30 +821,54 @@ class Report:
             return
         t = self.rf.primary_test
         p_orig = clf.predict(x)
-        rows, cms = [], []
+        rows, cms, series = [], [], []
         labels = np.unique(np.concatenate([clf.classes_, y if y is not None else []])).astype(int)
+        acc_o = float(np.mean(p_orig == y)) if y is not None else np.nan
         for _, b, g in models:
-            rec = self.recon_of(g, t)
-            p_rec = clf.predict(rec)
-            agree = float(np.mean(p_rec == p_orig))
-            acc_o = float(np.mean(p_orig == y)) if y is not None else np.nan
-            acc_r = float(np.mean(p_rec == y)) if y is not None else np.nan
-            rows.append([b, fmt(agree), fmt(acc_o), fmt(acc_r), len(x)])
-            cms.append((b, confusion_matrix(y if y is not None else p_orig, p_rec, labels=labels)))
-        d.table(["bottleneck", "agreement", "accuracy (originals)", "accuracy (reconstructions)", "test digits"],
+            gs = (repeats or {}).get(b) or [g]
+            agree, acc_r = [], []
+            for r, gr in enumerate(gs):
+                p_rec = clf.predict(self.recon_of(gr, t))
+                agree.append(float(np.mean(p_rec == p_orig)))
+                acc_r.append(float(np.mean(p_rec == y)) if y is not None else np.nan)
+                if r == 0:
+                    cms.append((b, confusion_matrix(y if y is not None else p_orig, p_rec, labels=labels)))
+            a = np.array(agree)
+            sd = float(np.std(a, ddof=1)) if len(a) > 1 else np.nan
+            rows.append([b, fmt(a.mean()), fmt(sd), fmt(a.min()), fmt(a.max()), len(a), fmt(acc_o),
+                         fmt(np.mean(acc_r)), len(x)])
+            series.append((b, a))
+        what = "digits" if self.in_dim == 64 else "images"
+        d.table(["bottleneck", "agreement (mean)", "agreement (std)", "min", "max", "repeats",
+                 "accuracy (originals)", "accuracy (reconstructions, mean)", "test %s" % what],
                 rows, key="agreement:%s" % tag,
-                caption="D4: random forest (200 trees, random_state 0) trained on the %d real training digits; "
-                        "agreement = share of test digits whose reconstruction gets the same predicted label as "
-                        "the original:" % len(self.rf.data_array("pool")))
-        fig, ax = plt.subplots(figsize=(4.5, 3.3))
-        ax.plot([r[0] for r in rows], [float(r[1]) for r in rows], "o-")
+                caption="D4: %s trained on the %d real training %s; agreement = share of test %s whose "
+                        "reconstruction gets the same predicted label as the original, over the saved repeats "
+                        "(initialisations) of each bottleneck (std with ddof 1; n/a for one repeat):" % (
+                            self.classifier_name(), len(self.rf.data_array("pool")), what, what))
+        fig, ax = plt.subplots(figsize=(4.8, 3.4))
+        bs = [b for b, _ in series]
+        means = np.array([a.mean() for _, a in series])
+        sds = np.array([np.std(a, ddof=1) if len(a) > 1 else 0.0 for _, a in series])
+        for b, a in series:
+            ax.plot([b] * len(a), a, ".", color="0.55", ms=5)
+        ax.errorbar(bs, means, yerr=sds, fmt="o-", capsize=3, color="C0",
+                    label="mean +- std over repeats" if any(len(a) > 1 for _, a in series) else "one repeat")
         ax.set_xlabel("bottleneck")
         ax.set_ylabel("label agreement")
-        ax.set_xticks([r[0] for r in rows])
+        if len(bs) > 1 and max(bs) / max(min(bs), 1) >= 8:
+            ax.set_xscale("log", base=2)
+            ax.minorticks_off()
+        ax.set_xticks(bs)
+        ax.set_xticklabels([str(b) for b in bs])
         ax.set_ylim(0, 1.02)
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="lower right")
+        n_rep = max(len(a) for _, a in series)
         d.figure(fig, "%s_agreement.png" % tag,
-                 "D4: share of test digits whose reconstruction the classifier labels like the original.")
+                 "D4: share of test %s whose reconstruction the classifier labels like the original, per "
+                 "bottleneck%s." % (what, "; mean and standard deviation over %d repeats (gray: each repeat)" % n_rep
+                                    if n_rep > 1 else ""))
         fig, axs = plt.subplots(1, len(cms), figsize=(4.2 * len(cms), 4), squeeze=False)
         for ax, (b, cm) in zip(axs[0], cms):
             ax.imshow(cm, cmap="Blues")
@@ -782,8 +885,9 @@ class Report:
             ax.set_ylabel("true label" if y is not None else "predicted from original")
             ax.set_title("bottleneck %d" % b, fontsize=9)
         d.figure(fig, "%s_confusion.png" % tag,
-                 "D4: confusion matrices, %s against the label the classifier predicts from the reconstruction, "
-                 "per bottleneck." % ("true label of the test digit" if y is not None else "label of the original"))
+                 "D4: confusion matrices (repeat 0), %s against the label the classifier predicts from the "
+                 "reconstruction, per bottleneck." % ("true label of the test image" if y is not None
+                                                      else "label of the original"))
 
     def digits_latent(self, tag, models):
         d = self.doc
@@ -811,33 +915,50 @@ class Report:
                  "D5: the training codes of the bottleneck-2 model `%s` (%s), coloured by label." % (g.name, how))
 
     def digits_generate(self, tag, models):
-        from sklearn.mixture import GaussianMixture
+        """D6: per bottleneck, mixtures of 1..K components fitted to the training codes, K chosen by BIC
+        (AIC shown); ten codes sampled from the chosen mixture and ten from the fixed one (--components),
+        decoded, with the classifier's label under each."""
         d = self.doc
         clf = self.classifier()
-        rows = []
+        rows, crit, table = [], [], []
         hows = set()
         for st, b, g in models:
             codes, _, _, how = self.training_codes(st, g)
-            if codes is None or len(codes) < self.k:
+            if codes is None or len(codes) < max(2, self.k):
                 continue
             hows.add(how)
-            gm = GaussianMixture(n_components=self.k, random_state=0).fit(codes)
-            z, _ = gm.sample(10)
-            imgs = self.model(g).decode(z)
-            lab = clf.predict(imgs) if clf is not None else [None] * len(imgs)
-            rows.append((b, imgs, lab))
+            sw = mixture.Sweep(codes, self.kmax)
+            crit.append((b, sw))
+            for k, gm, what in ((sw.best_k, sw.best, "BIC"), (self.k, sw.fixed(self.k), "fixed")):
+                z, _ = gm.sample(10)
+                imgs = self.model(g).decode(z)
+                lab = clf.predict(imgs) if clf is not None else [None] * len(imgs)
+                rows.append((b, k, what, imgs, lab))
+            table.append([b, sw.n, sw.best_k, sw.aic_k, fmt(sw.bic[sw.best_k - 1]), fmt(sw.aic[sw.aic_k - 1]),
+                          fmt(sw.fixed(self.k).bic(sw.x))])
         if not rows:
             d.note("D6: no training codes to fit a mixture to")
             return
         fig, axs = plt.subplots(len(rows), 10, figsize=(9, 1.15 * len(rows)), squeeze=False)
-        for r, (b, imgs, lab) in enumerate(rows):
+        for r, (b, k, what, imgs, lab) in enumerate(rows):
             for j in range(10):
                 self._img(axs[r, j], imgs[j], None if lab[j] is None else "label %d" % lab[j])
-            axs[r, 0].set_ylabel("b=%d" % b, fontsize=8)
+            axs[r, 0].set_ylabel("b=%d\nk=%d %s" % (b, k, what), fontsize=7)
         d.figure(fig, "%s_generated.png" % tag,
-                 "D6: per bottleneck, ten codes sampled from a %d-component Gaussian mixture fitted to the "
-                 "training codes (%s; random_state 0), decoded; under each the classifier's predicted label." % (
-                     self.k, "; ".join(sorted(hows))))
+                 "D6: per bottleneck, ten codes sampled from the Gaussian mixture chosen by BIC among 1..%d "
+                 "components (row 'BIC') and ten from a fixed %d-component mixture (row 'fixed'), fitted to the "
+                 "training codes (%s; full covariance, random_state 0), decoded; under each the classifier's "
+                 "predicted label." % (self.kmax, self.k, "; ".join(sorted(hows))))
+        fig, axs = plt.subplots(1, len(crit), figsize=(4.2 * len(crit), 3.4), squeeze=False)
+        for ax, (b, sw) in zip(axs[0], crit):
+            mixture.plot_criteria(ax, sw, "bottleneck %d (%d codes)" % (b, sw.n))
+        d.figure(fig, "%s_mixtures.png" % tag,
+                 "D6: BIC and AIC of Gaussian mixtures with 1..%d components fitted to the training codes, per "
+                 "bottleneck; the star marks the number BIC chooses." % self.kmax)
+        d.table(["bottleneck", "codes fitted", "k (BIC)", "k (AIC)", "BIC at k (BIC)", "AIC at k (AIC)",
+                 "BIC at k = %d" % self.k], table, key="mixtures:%s" % tag,
+                caption="D6: the mixture-component sweep (at most %d evenly spaced codes fitted):" %
+                        mixture.MAX_POINTS)
 
 
 class Refused(Exception):
@@ -889,11 +1010,11 @@ def write_text(path, text):
         raise
 
 
-def write_report(path, outdir, components=5, strict=False, html=True):
+def write_report(path, outdir, components=5, strict=False, html=True, max_components=10):
     with ResultFile(path) as rf:
         check_encoding(rf)
         check_outdir(outdir)
-        doc = Report(rf, outdir, components, strict).build()
+        doc = Report(rf, outdir, components, strict, max_components).build()
         title = "aesweep report: %s" % rf.attrs.get("study", "?")
     md = os.path.join(outdir, "report.md")
     if html:
@@ -909,19 +1030,25 @@ def main(argv=None):
     ap.add_argument("result", help="the result file (.h5)")
     ap.add_argument("-o", "--outdir", help="output folder (default: RESULT without .h5, plus _report)")
     ap.add_argument("--components", type=int, default=5,
-                    help="Gaussian mixture components for the code sampling (M5, D6; default 5)")
+                    help="components of the fixed Gaussian mixture sampled beside the one BIC chooses (M5, D6; "
+                         "default 5)")
+    ap.add_argument("--max-components", type=int, default=10,
+                    help="mixtures of 1..K components are fitted to the codes and K is chosen by BIC (M5, D6; "
+                         "default 10)")
     ap.add_argument("--no-html", action="store_true", help="write report.md only")
     ap.add_argument("--strict", action="store_true", help="stop on the first error in a figure (for tests)")
     a = ap.parse_args(argv)
     if a.components < 1:
         ap.error("--components must be at least 1")
+    if a.max_components < 1:
+        ap.error("--max-components must be at least 1")
     if not os.path.exists(a.result):
         print("%s: no such file; give the result file a study wrote (aesweep run SPEC -o FILE)" % a.result,
               file=sys.stderr)
         return 2
     out = a.outdir or (os.path.splitext(a.result)[0] + "_report")
     try:
-        md = write_report(a.result, out, a.components, a.strict, not a.no_html)
+        md = write_report(a.result, out, a.components, a.strict, not a.no_html, a.max_components)
     except Refused as e:
         print(str(e), file=sys.stderr)
         return 2

@@ -65,11 +65,32 @@ stages = (
   { name = "grid"; axes = { train_size = [300, 600]; epochs = [10, 20]; lr = [0.003]; }; },
   { name = "structure"; inherit = ["epochs", "lr"]; axes = { hidden = [65, 70]; layers = [0, 1]; }; },
   { name = "bneck"; inherit = ["epochs", "lr", "hidden", "layers"]; axes = { bottleneck = [2, 4, 8]; };
-    save_models = true; }
+    repeats = 3; save_models = true; }
 );
 """
 DIGITS_FIGURES = ["grid_profile", "structure_heatmap", "bneck_profile", "bneck_digits", "bneck_agreement",
-                  "bneck_confusion", "bneck_latent", "bneck_generated"]
+                  "bneck_confusion", "bneck_latent", "bneck_generated", "bneck_mixtures"]
+
+FASHION = "/usr/share/datasets/fashion-mnist/"
+# A short run of jobs/fashion.cfg's design on the real files (scripts/deps.sh installs them): the first 600
+# training and 300 test images, two small stages; the width stays above the input so the spec is valid with
+# or without the reference study's width rule.
+FASHION_SPEC = """
+study = "tiny_fashion";
+seed = 9;
+model_data = "weights";
+data = { source = "idx"; path = "%(d)strain-images-idx3-ubyte.gz"; labels = "%(d)strain-labels-idx1-ubyte.gz";
+         train_fraction = 1; pool = 600; pixels = "unit"; };
+tests = ( { name = "test"; path = "%(d)st10k-images-idx3-ubyte.gz"; labels = "%(d)st10k-labels-idx1-ubyte.gz";
+            size = 300; } );
+defaults = { train_size = 600; layers = 0; hidden = 800; batch_size = 100; epochs = 3; lr = 0.001; };
+stages = (
+  { name = "F1"; axes = { bottleneck = [2, 8]; lr = [0.001, 0.003]; }; },
+  { name = "F2"; inherit = ["lr"]; axes = { bottleneck = [2, 4, 8]; }; repeats = 2; save_models = true; }
+);
+""" % {"d": FASHION}
+FASHION_FIGURES = ["F1_profile", "F2_profile", "F2_digits", "F2_agreement", "F2_confusion", "F2_latent",
+                   "F2_generated", "F2_mixtures"]
 
 
 def close(a, b, rel=None):
@@ -122,6 +143,14 @@ def make_report(path, outdir, *extra, module=False):
 def moons(tmp_path_factory):
     tmp = str(tmp_path_factory.mktemp("moons"))
     h5 = run_study(tmp, "moons", MOONS_SPEC)
+    out = os.path.join(tmp, "report")
+    return h5, out, make_report(h5, out)
+
+
+@pytest.fixture(scope="module")
+def fashion(tmp_path_factory):
+    tmp = str(tmp_path_factory.mktemp("fashion"))
+    h5 = run_study(tmp, "fashion", FASHION_SPEC)
     out = os.path.join(tmp, "report")
     return h5, out, make_report(h5, out)
 
@@ -343,22 +372,56 @@ def test_digits_numbers(digits):
 
 
 def test_digits_classifier_agreement(digits):
-    """D4 numbers recomputed here: a forest trained on /data/pool, applied to each saved cell's reconstruction."""
+    """D4 numbers recomputed here: a forest trained on /data/pool, applied to every saved repeat's
+    reconstruction of each bottleneck; the report gives mean, std (ddof 1), min and max over repeats."""
     from sklearn.ensemble import RandomForestClassifier
     h5, out, md = digits
     hdr, rows = parse_tables(md)["agreement:bneck"]
+    col = {h: i for i, h in enumerate(hdr)}
     with h5py.File(h5, "r") as f:
         clf = RandomForestClassifier(n_estimators=200, random_state=0, n_jobs=1)
         clf.fit(f["data/pool"][()], f["data/pool_labels"][()])
         x, y = f["data/test_test"][()], f["data/test_test_labels"][()]
         p0 = clf.predict(x)
-        cells = {int(g.attrs["bottleneck"]): g for g in f["models/bneck/cells"].values()}
+        cells = {}
+        for g in f["models/bneck/cells"].values():
+            cells.setdefault(int(g.attrs["bottleneck"]), {})[int(g.attrs["repeat"])] = g
         assert [int(r[0]) for r in rows] == [2, 4, 8]
         for r in rows:
-            p = clf.predict(cells[int(r[0])]["test_test_recon"][()])
-            assert close(r[1], float(np.mean(p == p0)))
-            assert close(r[2], float(np.mean(p0 == y)))
-            assert close(r[3], float(np.mean(p == y)))
+            reps = cells[int(r[0])]
+            assert sorted(reps) == [0, 1, 2] and int(r[col["repeats"]]) == 3
+            agree = np.array([np.mean(clf.predict(reps[k]["test_test_recon"][()]) == p0) for k in sorted(reps)])
+            acc = np.array([np.mean(clf.predict(reps[k]["test_test_recon"][()]) == y) for k in sorted(reps)])
+            assert close(r[col["agreement (mean)"]], float(agree.mean()))
+            assert close(r[col["agreement (std)"]], float(np.std(agree, ddof=1)))
+            assert close(r[col["min"]], float(agree.min())) and close(r[col["max"]], float(agree.max()))
+            assert close(r[col["accuracy (originals)"]], float(np.mean(p0 == y)))
+            assert close(r[col["accuracy (reconstructions, mean)"]], float(acc.mean()))
+
+
+def test_digits_mixture_sweep(digits):
+    """D6: BIC and AIC of 1..K components recomputed with sklearn on each bottleneck's stored training codes;
+    the report's chosen k is the argmin of BIC."""
+    from sklearn.mixture import GaussianMixture
+    h5, out, md = digits
+    hdr, rows = parse_tables(md)["mixtures:bneck"]
+    col = {h: i for i, h in enumerate(hdr)}
+    assert [int(r[0]) for r in rows] == [2, 4, 8]
+    with h5py.File(h5, "r") as f:
+        cells = {(int(g.attrs["bottleneck"]), int(g.attrs["repeat"])): g for g in f["models/bneck/cells"].values()}
+        for r in rows:
+            codes = cells[(int(r[0]), 0)]["train_codes"][()].astype(np.float64)
+            assert int(r[col["codes fitted"]]) == len(codes)
+            bic, aic = [], []
+            for k in range(1, 11):
+                gm = GaussianMixture(n_components=k, covariance_type="full", random_state=0).fit(codes)
+                bic.append(gm.bic(codes))
+                aic.append(gm.aic(codes))
+            assert int(r[col["k (BIC)"]]) == int(np.argmin(bic)) + 1
+            assert int(r[col["k (AIC)"]]) == int(np.argmin(aic)) + 1
+            assert close(r[col["BIC at k (BIC)"]], float(min(bic)))
+            assert close(r[col["BIC at k = 5"]], float(bic[4]))
+    assert "bneck_mixtures.png" in md
 
 
 def test_digits_nnet_rebuild(digits):
@@ -466,3 +529,77 @@ def test_not_a_result_file(tmp_path):
     p = subprocess.run([PY, os.path.join(SRC, "analysis", "report.py"), str(bad), "-o", str(tmp_path / "r")],
                        capture_output=True, text=True, cwd=SRC)
     assert p.returncode == 2 and "x.h5" in p.stderr and "Traceback" not in p.stderr
+
+
+# ---------------------------------------------------------------- Fashion-MNIST (IDX train/test pair)
+
+def _idx(path):
+    """An IDX file read here with gzip + numpy (not aesweep's loader)."""
+    import gzip
+    raw = gzip.open(path).read()
+    nd = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(nd)]
+    return np.frombuffer(raw[4 + 4 * nd:], np.uint8).reshape(dims)
+
+
+def test_fashion_data_in_file(fashion):
+    """/data holds the first 600 training and 300 test images / 255 and their labels, in file order."""
+    h5, out, md = fashion
+    x, y = _idx(FASHION + "train-images-idx3-ubyte.gz"), _idx(FASHION + "train-labels-idx1-ubyte.gz")
+    xt, yt = _idx(FASHION + "t10k-images-idx3-ubyte.gz"), _idx(FASHION + "t10k-labels-idx1-ubyte.gz")
+    with h5py.File(h5, "r") as f:
+        assert f["data"].attrs["source"] == "idx" and f["data"].attrs["pixels"] == "unit"
+        assert np.array_equal(f["data/pool"][()], x[:600].reshape(600, 784).astype(np.float32) / np.float32(255))
+        assert np.array_equal(f["data/pool_labels"][()], y[:600])
+        assert np.array_equal(f["data/test_test"][()], xt[:300].reshape(300, 784).astype(np.float32) / np.float32(255))
+        assert np.array_equal(f["data/test_test_labels"][()], yt[:300])
+        assert np.array_equal(f["data/split"][()], np.arange(600))  # a pair: no permutation
+        # model_data = "weights": no codes, reconstructions or training copies in the model groups
+        for g in [f["models/F2/best"]] + list(f["models/F2/cells"].values()):
+            assert g.attrs["model_data"] == "weights" and "W0" in g
+            assert not [k for k in g if k.endswith(("_recon", "_codes")) or k == "train_x"]
+
+
+def test_fashion_figures_and_numbers(fashion):
+    h5, out, md = fashion
+    check_figures(out, md, FASHION_FIGURES)
+    tables = parse_tables(md)
+    check_header(h5, tables)
+    assert check_profiles(h5, tables) == 2 + 1  # F1: bottleneck, lr; F2: bottleneck
+
+
+def test_fashion_recomputed_reconstructions(fashion):
+    """The numpy networks rebuilt from the stored weights give each F2 cell's test MSE in the cube."""
+    h5, out, md = fashion
+    with h5py.File(h5, "r") as f:
+        x = f["data/test_test"][()].astype(np.float64)
+        cube = f["F2/test_mse_test"][()]  # [bottleneck][repeat]
+        n = 0
+        for g in f["models/F2/cells"].values():
+            b, r = int(g.attrs["bottleneck"]), int(g.attrs["repeat"])
+            mse = float(np.mean((Autoencoder.from_group(g).reconstruct(x) - x) ** 2))
+            assert close(mse, float(cube[[2, 4, 8].index(b), r]), rel=1e-5), (b, r)
+            n += 1
+        assert n == 6
+
+
+def test_fashion_classifier_agreement(fashion):
+    """D4 for Fashion-MNIST: logistic regression trained on /data/pool, mean and spread over the 2 repeats."""
+    from sklearn.linear_model import LogisticRegression
+    h5, out, md = fashion
+    hdr, rows = parse_tables(md)["agreement:F2"]
+    col = {h: i for i, h in enumerate(hdr)}
+    with h5py.File(h5, "r") as f:
+        clf = LogisticRegression(max_iter=300).fit(f["data/pool"][()], f["data/pool_labels"][()])
+        x = f["data/test_test"][()]
+        p0 = clf.predict(x)
+        assert [int(r[0]) for r in rows] == [2, 4, 8]
+        for r in rows:
+            gs = [g for g in f["models/F2/cells"].values() if int(g.attrs["bottleneck"]) == int(r[0])]
+            agree = [np.mean(clf.predict(Autoencoder.from_group(g).reconstruct(x)) == p0) for g in
+                     sorted(gs, key=lambda g: int(g.attrs["repeat"]))]
+            assert int(r[col["repeats"]]) == 2
+            assert close(r[col["agreement (mean)"]], float(np.mean(agree)))
+            assert close(r[col["agreement (std)"]], float(np.std(agree, ddof=1))) or \
+                (agree[0] == agree[1] and float(r[col["agreement (std)"]]) == 0)
+    assert "logistic regression" in md
