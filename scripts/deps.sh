@@ -19,6 +19,7 @@ PKGS=(
   slurmctld slurmd slurm-client munge       # the real one-node Slurm of the Slurm tests
   groff-base man-db                         # renders the man page (cli_man, install_tree)
   iproute2 util-linux                       # multihost tests: namespaces, veth, bridge, netem (ip, tc, nsenter)
+  dataset-fashion-mnist                     # Fashion-MNIST IDX files: jobs/fashion.cfg, test_data, analysis tests
 )
 missing=()
 for p in "${PKGS[@]}"; do
