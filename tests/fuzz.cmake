@@ -1,4 +1,4 @@
-# libFuzzer harnesses (tests/fuzz/fuzz_spec.c, fuzz_csv.c), built with clang
+# libFuzzer harnesses (tests/fuzz/fuzz_spec.c, fuzz_csv.c, fuzz_array.c), built with clang
 # and ASan + UBSan by tests/fuzz/run_fuzz.sh and run for AESWEEP_FUZZ_SECONDS
 # each; a test passes when no crash, sanitizer report or broken message
 # contract is found.  Optional: registered only when clang is found
@@ -12,7 +12,7 @@ if(AESWEEP_CLANG)
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.sh --build-only -o ${_fuzz_dir})
   set_tests_properties(fuzz_build PROPERTIES FIXTURES_SETUP fuzz_harnesses TIMEOUT 900
     ENVIRONMENT "${_fuzz_env}")
-  foreach(h spec csv)
+  foreach(h spec csv array)
     add_test(NAME fuzz_${h}
       COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/run_fuzz.sh --no-build -t ${AESWEEP_FUZZ_SECONDS} -o ${_fuzz_dir} ${h})
     math(EXPR _fuzz_timeout "${AESWEEP_FUZZ_SECONDS} * 3 + 120")

@@ -3,20 +3,20 @@
 # each for a bounded time.  Passes when no crash, sanitizer report or broken
 # message contract is found.
 #
-#   tests/fuzz/run_fuzz.sh [-t SECONDS] [-o DIR] [--build-only | --no-build] [--install] [spec] [csv]
+#   tests/fuzz/run_fuzz.sh [-t SECONDS] [-o DIR] [--build-only | --no-build] [--install] [spec] [csv] [array]
 #
 #   -t SECONDS   fuzzing time per harness (default 30)
 #   -o DIR       build and work folder (default build-fuzz/ in the source tree)
 #   --install    apt-get install clang and libclang-rt-14-dev when clang is missing
-#   spec, csv    harnesses to run (default both)
+#   spec, csv, array   harnesses to run (default all three; array: the IDX and .npy loaders)
 #
 # The library sources the harnesses reach (FUZZ_SOURCES, default spec.c,
-# data.c and rng.c; "all" = src/*.c but main.c) are compiled with clang into
+# data.c, data_array.c and rng.c; "all" = src/*.c but main.c) are compiled with clang into
 # an instrumented archive; each harness links it with HDF5, libconfig, zlib,
 # OpenBLAS and MPI (pkg-config, mpicc --showme), as the CMake build does.
 # (Not every source by default: clang -O1 with ASan needs minutes for the
 # SIMD kernels, which the parsers never call.)
-# The seed corpora are tests/fuzz/corpus_spec and tests/fuzz/corpus_csv; the
+# The seed corpora are tests/fuzz/corpus_spec, corpus_csv and corpus_array; the
 # working corpora, crash artifacts and logs go to DIR.  A crash input is
 # reproduced with: DIR/fuzz_spec DIR/artifacts/spec-crash-...
 set -euo pipefail
@@ -34,12 +34,12 @@ while (($#)); do
     --build-only) RUN=0; shift ;;
     --no-build) BUILD=0; shift ;;
     --install) INSTALL=1; shift ;;
-    spec|csv) HARNESSES+=("$1"); shift ;;
+    spec|csv|array) HARNESSES+=("$1"); shift ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "run_fuzz.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-((${#HARNESSES[@]})) || HARNESSES=(spec csv)
+((${#HARNESSES[@]})) || HARNESSES=(spec csv array)
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 
@@ -83,7 +83,7 @@ if ((BUILD)); then
   if [ "${FUZZ_SOURCES:-}" = all ]; then
     for c in "$SRC"/src/*.c; do [ "$(basename "$c")" = main.c ] || srcs+=("$c"); done
   else
-    for n in ${FUZZ_SOURCES:-spec data rng}; do srcs+=("$SRC/src/$n.c"); done
+    for n in ${FUZZ_SOURCES:-spec data data_array rng}; do srcs+=("$SRC/src/$n.c"); done
   fi
   for c in "${srcs[@]}"; do
     o=$OUT/obj/$(basename "${c%.c}").o
@@ -96,10 +96,10 @@ if ((BUILD)); then
   for p in "${pids[@]}"; do wait "$p"; done
   rm -f "$OUT/libaesweep_fuzz.a"
   ar rcs "$OUT/libaesweep_fuzz.a" "${objs[@]}"
-  for h in spec csv; do
+  for h in spec csv array; do
     $CC $CFLAGS -fsanitize=fuzzer $INC "$SRC/tests/fuzz/fuzz_$h.c" "$OUT/libaesweep_fuzz.a" $LIBS -o "$OUT/fuzz_$h"
   done
-  echo "run_fuzz.sh: built $OUT/fuzz_spec and $OUT/fuzz_csv with $($CC --version | head -1) in $(( $(date +%s) - t0 )) s"
+  echo "run_fuzz.sh: built $OUT/fuzz_spec, fuzz_csv and fuzz_array with $($CC --version | head -1) in $(( $(date +%s) - t0 )) s"
 fi
 ((RUN)) || exit 0
 
