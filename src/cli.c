@@ -432,7 +432,7 @@ static const cli_option_t export_options[] = {
     {NULL, NULL, NULL, NULL}};
 
 static const cli_option_t train_options[] = {
-    {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset|FILE.npy|IDX",
+    {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset|FILE.npy|FILE.idx|FILE.gz",
      "the data set (default moons); a name ending in .npy is a numpy array, one ending in -ubyte or .idx an IDX file (either may end .gz)"},
     {"--labels", NULL, "FILE", "labels of an IDX/.npy data file (IDX or .npy, 1-d; kept for analysis)"},
     {"--test", NULL, "FILE", "a test file: train on all of --data, test on FILE (default: a seeded 2/3 : 1/3 split of --data)"},

@@ -430,14 +430,17 @@ static int check_output(const study_t *s, const char *spec_path, const char *out
     }
     /* every file the run writes, against every file it reads */
     const char *sfx[] = {"", ".tmp", ".journal", ".lock"};
-    char inputs[2 + SPEC_MAX_TESTS][SPEC_PATH_LEN];
-    const char *what[2 + SPEC_MAX_TESTS];
+    char inputs[2 + 2 * SPEC_MAX_TESTS + 1][SPEC_PATH_LEN];
+    const char *what[2 + 2 * SPEC_MAX_TESTS + 1];
     int ni = 0;
     snprintf(inputs[ni], SPEC_PATH_LEN, "%s", spec_path), what[ni++] = "the spec";
     if (s->source != SRC_MOONS) {
         data_file_part(s, s->data_path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "data.path";
         for (int t = 0; t < s->ntests; t++)
             if (s->tests[t].path[0]) data_file_part(s, s->tests[t].path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "tests.path";
+        if (s->labels_path[0]) snprintf(inputs[ni], SPEC_PATH_LEN, "%s", s->labels_path), what[ni++] = "data.labels";
+        for (int t = 0; t < s->ntests; t++)
+            if (s->tests[t].labels_path[0]) snprintf(inputs[ni], SPEC_PATH_LEN, "%s", s->tests[t].labels_path), what[ni++] = "tests.labels";
     }
     for (int k = 0; k < 4; k++) {
         char o[SPEC_PATH_LEN + 16];
@@ -486,7 +489,7 @@ static int check_output(const study_t *s, const char *spec_path, const char *out
 #define INPUTS_MARK "# aesweep inputs (compared on --resume):\n"
 static char *inputs_text(const study_t *s, const study_data_t *sd)
 {
-    size_t cap = 512 + (size_t)(2 + s->ntests) * (SPEC_PATH_LEN + 128);
+    size_t cap = 512 + (size_t)(2 + 2 * s->ntests + 1) * (SPEC_PATH_LEN + 128);
     char *t = malloc(cap);
     if (!t) return NULL;
     size_t n = snprintf(t, cap, INPUTS_MARK);
@@ -499,6 +502,11 @@ static char *inputs_text(const study_t *s, const study_data_t *sd)
         data_crc32_file(f, &crc, &size);
         n += snprintf(t + n, cap - n, "# data %s crc32=%08x bytes=%llu rows=%zu features=%d\n", f, crc,
                       (unsigned long long)size, sd->file_rows, sd->in_dim);
+        if (s->labels_path[0]) { /* idx/npy labels: kept in the result file, so part of it */
+            crc = 0, size = 0;
+            data_crc32_file(s->labels_path, &crc, &size);
+            n += snprintf(t + n, cap - n, "# labels %s crc32=%08x bytes=%llu\n", s->labels_path, crc, (unsigned long long)size);
+        }
     }
     n += snprintf(t + n, cap - n, "# pool rows=%zu features=%d\n", sd->pool.n, sd->pool.d);
     for (int i = 0; i < s->ntests; i++) {
@@ -508,6 +516,11 @@ static char *inputs_text(const study_t *s, const study_data_t *sd)
             crc = 0, size = 0;
             data_crc32_file(f, &crc, &size);
             n += snprintf(t + n, cap - n, " file %s crc32=%08x bytes=%llu", f, crc, (unsigned long long)size);
+        }
+        if (s->tests[i].labels_path[0]) {
+            crc = 0, size = 0;
+            data_crc32_file(s->tests[i].labels_path, &crc, &size);
+            n += snprintf(t + n, cap - n, " labels %s crc32=%08x bytes=%llu", s->tests[i].labels_path, crc, (unsigned long long)size);
         }
         n += snprintf(t + n, cap - n, "\n");
     }

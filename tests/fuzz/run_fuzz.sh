@@ -15,7 +15,9 @@
 # an instrumented archive; each harness links it with HDF5, libconfig, zlib,
 # OpenBLAS and MPI (pkg-config, mpicc --showme), as the CMake build does.
 # (Not every source by default: clang -O1 with ASan needs minutes for the
-# SIMD kernels, which the parsers never call.)
+# SIMD kernels, which the parsers never call.  spec.c calls model.c, which
+# refers to the kernels: those (FUZZ_LINK_ONLY, default kernel_fast.c and
+# kernel_lanes.c) are compiled without instrumentation, only to link.)
 # The seed corpora are tests/fuzz/corpus_spec, corpus_csv and corpus_array; the
 # working corpora, crash artifacts and logs go to DIR.  A crash input is
 # reproduced with: DIR/fuzz_spec DIR/artifacts/spec-crash-...
@@ -83,7 +85,17 @@ if ((BUILD)); then
   if [ "${FUZZ_SOURCES:-}" = all ]; then
     for c in "$SRC"/src/*.c; do [ "$(basename "$c")" = main.c ] || srcs+=("$c"); done
   else
-    for n in ${FUZZ_SOURCES:-spec data data_array rng}; do srcs+=("$SRC/src/$n.c"); done
+    for n in ${FUZZ_SOURCES:-spec data data_array rng model}; do srcs+=("$SRC/src/$n.c"); done
+  fi
+  link_only=()
+  if [ "${FUZZ_SOURCES:-}" != all ]; then
+    for n in ${FUZZ_LINK_ONLY-kernel_fast kernel_lanes}; do
+      c=$SRC/src/$n.c
+      o=$OUT/obj/$n.plain.o
+      $CC -std=gnu17 -O1 $([ "${AESWEEP_NATIVE:-ON}" = ON ] && echo -march=native) $INC -c "$c" -o "$o" &
+      pids+=($!)
+      link_only+=("$o")
+    done
   fi
   for c in "${srcs[@]}"; do
     o=$OUT/obj/$(basename "${c%.c}").o
@@ -95,7 +107,7 @@ if ((BUILD)); then
   done
   for p in "${pids[@]}"; do wait "$p"; done
   rm -f "$OUT/libaesweep_fuzz.a"
-  ar rcs "$OUT/libaesweep_fuzz.a" "${objs[@]}"
+  ar rcs "$OUT/libaesweep_fuzz.a" "${objs[@]}" "${link_only[@]}"
   for h in spec csv array; do
     $CC $CFLAGS -fsanitize=fuzzer $INC "$SRC/tests/fuzz/fuzz_$h.c" "$OUT/libaesweep_fuzz.a" $LIBS -o "$OUT/fuzz_$h"
   done
