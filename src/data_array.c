@@ -414,24 +414,43 @@ static int load_labels(const char *path, size_t max_rows, int **out, size_t *n_o
     }
     size_t n = (size_t)h.dims[0], keep = max_rows && max_rows < n ? max_rows : n;
     int es = elem_size[h.kind];
-    lab = malloc((keep ? keep : 1) * sizeof(int));
-    buf = malloc((keep ? keep : 1) * (size_t)es);
-    if (!lab || !buf) {
-        snprintf(err, DATA_ERR_LEN, "%s: out of memory for %zu labels", path, keep);
+    /* read in chunks into a growing array (a header may declare more than the file holds) */
+    size_t cap = 0, got = 0, chunk = 65536;
+    buf = malloc(chunk * (size_t)es);
+    if (!buf) {
+        snprintf(err, DATA_ERR_LEN, "%s: out of memory", path);
         goto out;
     }
-    size_t got = gz_read_n(f, buf, keep * (size_t)es);
-    if (got == keep * (size_t)es) {
-        for (size_t i = 0; i < keep; i++) {
-            double v = elem_value(buf + i * (size_t)es, h.kind, h.big_endian);
-            if (v < INT_MIN || v > INT_MAX) {
-                snprintf(err, DATA_ERR_LEN, "%s: label %zu is %.17g, outside the int range; labels are class numbers", path, i, v);
+    for (size_t i = 0; i < keep;) {
+        size_t k = keep - i < chunk ? keep - i : chunk;
+        size_t g = gz_read_n(f, buf, k * (size_t)es);
+        got += g;
+        if (g < k * (size_t)es) break; /* check_end reports it */
+        if (i + k > cap) {
+            size_t c = cap * 2 > i + k ? (cap * 2 > keep ? keep : cap * 2) : i + k;
+            int *l = realloc(lab, c * sizeof(int));
+            if (!l) {
+                snprintf(err, DATA_ERR_LEN, "%s: out of memory for %zu labels", path, c);
                 goto out;
             }
-            lab[i] = (int)v;
+            lab = l;
+            cap = c;
         }
+        for (size_t j = 0; j < k; j++) {
+            double v = elem_value(buf + j * (size_t)es, h.kind, h.big_endian);
+            if (v < INT_MIN || v > INT_MAX) {
+                snprintf(err, DATA_ERR_LEN, "%s: label %zu is %.17g, outside the int range; labels are class numbers", path, i + j, v);
+                goto out;
+            }
+            lab[i + j] = (int)v;
+        }
+        i += k;
     }
     if (check_end(f, path, &h, (uint64_t)n * (uint64_t)es, got, err)) goto out;
+    if (!lab && !(lab = malloc(sizeof(int)))) { /* no labels: an empty (but valid) array */
+        snprintf(err, DATA_ERR_LEN, "%s: out of memory", path);
+        goto out;
+    }
     *out = lab;
     lab = NULL;
     *n_out = keep;
@@ -486,10 +505,16 @@ static int load_array(dataset_t *out, const char *path, int npy, const char *lab
                  path, keep, (unsigned long long)d, need / 1073741824.0, phys / 1073741824.0);
         goto out;
     }
-    if (data_alloc(out, keep, (int)d, 0)) {
-        snprintf(err, DATA_ERR_LEN, "%s: out of memory for %zu rows of %llu features", path, keep, (unsigned long long)d);
+    /* The rows are stored as they arrive, the array growing by doubling:
+     * a header may declare far more rows than the file holds (a truncated
+     * or forged file), which must not cost that memory before the end of
+     * the data shows it (found by fuzz_array). */
+    size_t cap_rows = keep < 4096 ? keep : 4096;
+    if (data_alloc(out, cap_rows, (int)d, 0)) {
+        snprintf(err, DATA_ERR_LEN, "%s: out of memory for %zu rows of %llu features", path, cap_rows, (unsigned long long)d);
         goto out;
     }
+    out->n = keep;
     int es = elem_size[h.kind];
     size_t row_bytes = (size_t)d * (size_t)es, chunk_rows = (1u << 20) / row_bytes + 1;
     buf = malloc(chunk_rows * row_bytes);
@@ -503,6 +528,17 @@ static int load_array(dataset_t *out, const char *path, int npy, const char *lab
         size_t got = gz_read_n(f, buf, k * row_bytes);
         done += got;
         if (got < k * row_bytes) break; /* check_end reports it */
+        if (r + k > cap_rows) {
+            size_t c = cap_rows * 2 > keep ? keep : cap_rows * 2;
+            if (c < r + k) c = r + k;
+            float *x = realloc(out->x, c * (size_t)d * sizeof(float));
+            if (!x) {
+                snprintf(err, DATA_ERR_LEN, "%s: out of memory for %zu rows of %llu features", path, c, (unsigned long long)d);
+                goto out;
+            }
+            out->x = x;
+            cap_rows = c;
+        }
         for (size_t i = 0; i < k * (size_t)d; i++) {
             float v;
             if (h.kind == E_U8)

@@ -460,6 +460,18 @@ static void test_idx_npy_errors(void **st)
     t = tmp_variant("f32_5x6.npy", 128 + 20, 0, ".npy");
     expect_fail(data_load_npy(&ds, t, NULL, DATA_PIXELS_AUTO, 0, err), err, "truncated", "5 x 6 float32");
     unlink(t);
+    /* a header that declares 2^29 rows of 2 x 2 int16 (8 GiB as float) over 12 bytes of data:
+     * refused as truncated, with memory for what arrived only (fuzz_array found the allocation) */
+    snprintf(l, sizeof l, "/tmp/aesweep_test_big_%d.idx", (int)getpid());
+    {
+        FILE *f = fopen(l, "wb");
+        unsigned char h[16] = {0, 0, 0x0B, 3, 0x20, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 2}, z[12] = {0};
+        fwrite(h, 1, 16, f), fwrite(z, 1, 12, f);
+        fclose(f);
+    }
+    expect_fail(data_load_idx(&ds, l, NULL, DATA_PIXELS_AUTO, 0, err), err, "truncated", "536870912 x 2 x 2 int16");
+    expect_fail(data_load_idx(&ds, "fixtures/arrays/img7x3x4.idx", l, DATA_PIXELS_AUTO, 0, err), err, "one integer per row", NULL);
+    unlink(l);
     /* NaN in float data */
     snprintf(l, sizeof l, "/tmp/aesweep_test_nan_%d.idx", (int)getpid());
     {
