@@ -100,6 +100,43 @@ def test_cube_equals_train_cell_by_cell(tmp_path):
         assert checked == 24
 
 
+def test_arch_cells_equal_train(tmp_path):
+    """Width lists, arch and activation as axes (issue 17): every cell equals `aesweep train` with
+    --hidden a,b --arch --activation, bit for bit."""
+    cfg = tmp_path / "arch.cfg"
+    cfg.write_text('study = "arch";\nseed = 11;\n'
+                   'data = { source = "moons"; pool = 400; noise = 0.1; };\n'
+                   'tests = ( { name = "test"; noise = 0.1; size = 300; } );\n'
+                   'defaults = { train_size = 300; epochs = 15; lr = 0.003; layers = 1; bottleneck = 1; };\n'
+                   'stages = ( { name = "a"; axes = { hidden = ([6, 4], 5); arch = ["mlp", "resnet"];\n'
+                   '             activation = ["relu", "tanh", "elu"]; }; } );\n')
+    out = str(tmp_path / "arch.h5")
+    run(2, str(cfg), out)
+    import json
+    with h5py.File(out, "r") as f:
+        g = f["a"]
+        labels = g["hidden"].attrs["labels"]
+        labels = (labels.decode() if isinstance(labels, bytes) else labels).split(";")
+        archs = [a.decode() if isinstance(a, bytes) else ["mlp", "resnet"][int(a)] for a in g["arch"][()]]
+        acts = [a.decode() if isinstance(a, bytes) else ["relu", "tanh", "elu"][int(a)] for a in g["activation"][()]]
+        cube = g["test_mse_test"][()]
+        assert labels == ["[6, 4]", "5"]
+        assert cube.shape[:3] == (2, 2, 3) and np.all(np.isfinite(cube))
+        checked = 0
+        for i, h in enumerate(labels):
+            for j, a in enumerate(archs):
+                for k, act in enumerate(acts):
+                    p = subprocess.run([BIN, "train", "--data", "moons", "--seed", "11", "--stage", "a",
+                                        "--hidden", h.strip("[]").replace(" ", ""), "--arch", a, "--activation", act,
+                                        "--train-size", "300", "--epochs", "15", "--lr", "0.003", "--layers", "1",
+                                        "--bottleneck", "1", "--noise", "0.1", "--pool", "400", "--test-size", "300",
+                                        "--json"], capture_output=True, text=True, env=ENV)
+                    assert p.returncode == 0, p.stderr
+                    assert json.loads(p.stdout)["test_mse"] == cube[i, j, k].flat[0]
+                    checked += 1
+        assert checked == 12
+
+
 def test_epoch_reuse_is_exact(tmp_path):
     """One trajectory filling the epochs axis equals separate runs per epochs value."""
     text = open(spec("cube.cfg")).read()
