@@ -73,8 +73,7 @@ DIGITS_FIGURES = ["grid_profile", "structure_heatmap", "bneck_profile", "bneck_d
 
 FASHION = "/usr/share/datasets/fashion-mnist/"
 # A short run of jobs/fashion.cfg's design on the real files (scripts/deps.sh installs them): the first 600
-# training and 300 test images, two small stages; the width stays above the input so the spec is valid with
-# or without the reference study's width rule.
+# training and 300 test images, two small stages, 784-64-b-64-784 networks (widths below the input).
 FASHION_SPEC = """
 study = "tiny_fashion";
 seed = 9;
@@ -83,7 +82,7 @@ data = { source = "idx"; path = "%(d)strain-images-idx3-ubyte.gz"; labels = "%(d
          train_fraction = 1; pool = 600; pixels = "unit"; };
 tests = ( { name = "test"; path = "%(d)st10k-images-idx3-ubyte.gz"; labels = "%(d)st10k-labels-idx1-ubyte.gz";
             size = 300; } );
-defaults = { train_size = 600; layers = 0; hidden = 800; batch_size = 100; epochs = 3; lr = 0.001; };
+defaults = { train_size = 600; layers = 0; hidden = 64; batch_size = 100; epochs = 3; lr = 0.003; };
 stages = (
   { name = "F1"; axes = { bottleneck = [2, 8]; lr = [0.001, 0.003]; }; },
   { name = "F2"; inherit = ["lr"]; axes = { bottleneck = [2, 4, 8]; }; repeats = 2; save_models = true; }
