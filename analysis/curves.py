@@ -115,8 +115,9 @@ def learning_curves(report, st):
     fig.tight_layout()
     spread = "band: lowest to highest of %d repeats" % nrep if nrep > 1 else "one repeat per cell"
     d.figure(fig, "%s_curves.png" % st.name,
-             "Learning curves of stage %s: the %d best trajectories by mean %s (solid: %s, mean over repeats; "
+             "Learning curves of stage %s: %s by mean %s (solid: %s, mean over repeats; "
              "dashed: train_mse; %s; red x: a repeat diverged there). %d points per curve." % (
-                 st.name, len(rows), st.select_metric, test_m, spread, len(ep)))
+                 st.name, "the %d best trajectories" % len(rows) if len(rows) > 1 else "the best trajectory",
+                 st.select_metric, test_m, spread, len(ep)))
     d.table(["rank", "cell", "%s at the last epoch" % test_m, "lowest", "at epoch", "diverged repeats"], rows,
             key="curves:%s" % st.name)
