@@ -349,9 +349,10 @@ t_export() {
 # not requeue a cancelled job.
 # Why 2 minutes: the controller looks at time limits every 30 s and sends the signal at the first
 # look that finds the job within 60 + 30 s of its limit. With a 1-minute limit that is the first look
-# after the start, which can come before the batch script runs: the signal was then lost (the
-# controller marks it sent), no USR1 came and the job ran into its limit (seen under ctest -j2).
-# With 2 minutes the first look that sends it comes 30 to 60 s after the start.
+# after the start. Under ctest -j2 no USR1 came once and the job ran into its limit (slurmctld logged
+# no signal; the limit at exactly 60 s): most likely that look came before the batch script ran, and
+# the controller, which sends the warning once, lost it. With 2 minutes the first look that can send
+# it comes 30 to 60 s after the start, when the script is long running.
 restarts_are() { [ "$(field "$1" Restarts)" = "$2" ]; }
 cancel_stays() {  # cancel_stays JOB LOG: scancel; the job ends CANCELLED and is not requeued
   local j=$1 log=$2 r
