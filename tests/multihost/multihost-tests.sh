@@ -150,7 +150,16 @@ do_teardown() {
   W=$BASE/work/slow stop_slow   # a delay hub left by a killed slow test
   "$CI" stop </dev/null || true
   "$NET" down
-  say "teardown done: $(ip netns list | grep -c '^aesw-h' || true) test hosts left"
+  # nothing of the test network may remain: namespaces, bridge, veths, persisted namespaces
+  # (a deleted namespace's devices go away asynchronously: allow them 10 s)
+  local left i
+  for i in $(seq 50); do
+    left=$( { ip netns list | grep '^aesw-h'; ip -o link show | grep -o 'aesw[a-z0-9-]*'; ls /run/aesw 2>/dev/null; } || true)
+    [ -z "$left" ] && break
+    sleep 0.2
+  done
+  [ -z "$left" ] || fail "teardown left: $(echo $left)"
+  say "teardown done: nothing of the test network left"
 }
 
 # 3 hosts x 2 ranks with mpirun and a hostfile: metrics byte-identical to 1 rank on 1 host
