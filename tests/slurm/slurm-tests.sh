@@ -27,6 +27,9 @@ export SLURM_CI_CPUS=${SLURM_CI_CPUS:-4}
 # scheduler looks at pending jobs every 2 s instead of every 30-60 s: the tests then take seconds
 export SLURM_CI_CRED_EXPIRE=${SLURM_CI_CRED_EXPIRE:-5}
 export SLURM_CI_SCHED_PARAMS=${SLURM_CI_SCHED_PARAMS:-sched_interval=2,bf_interval=2}
+# on a loaded machine slurmd once took longer than the default 10 s to answer a job launch: Slurm
+# then requeues the job held ("launch failed requeued held") and the test waits in vain
+export SLURM_CI_MSG_TIMEOUT=${SLURM_CI_MSG_TIMEOUT:-60}
 export SLURM_CONF=$SLURM_CI_DIR/etc/slurm.conf
 if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 export AESWEEP_PROGRESS_SECONDS=2   # progress lines in the job logs every 2 s
