@@ -16,7 +16,6 @@
  * flag to a command: parse it in the command's function and add a row to its
  * option table.
  */
-#define _GNU_SOURCE /* dl_iterate_phdr, RTLD_NODELETE (mpi_pin_plugins) */
 #include "aesweep/cli.h"
 #include "aesweep/journal.h"
 #include "aesweep/plan.h"
@@ -27,8 +26,6 @@
 #include "aesweep/task.h"
 #include "aesweep/version.h"
 #include <cblas.h>
-#include <dlfcn.h>
-#include <link.h>
 #include <hdf5.h>
 #include <errno.h>
 #include <math.h>
@@ -373,38 +370,6 @@ static int cmd_validate(int argc, char **argv)
     return rc ? rc : sweep_validate(&o);
 }
 
-/* dl_iterate_phdr callback: marks one loaded object RTLD_NODELETE (a dlopen
- * with RTLD_NOLOAD loads nothing, it only promotes the flag). */
-static int pin_object(struct dl_phdr_info *info, size_t size, void *data)
-{
-    (void)size;
-    (void)data;
-    if (info->dlpi_name && info->dlpi_name[0])
-        (void)dlopen(info->dlpi_name, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
-    return 0;
-}
-
-/* Keeps every shared object loaded so far (after MPI_Init: Open MPI's MCA
- * components, PMIx and their dependencies) mapped until the process exits.
- * Why: Open MPI 4.1's singleton finalize (ess/singleton rte_finalize) calls
- * the PMIx client's finalize and closes the pmix framework, which dlcloses
- * mca_pmix_ext3x.so (and libpmix), and only THEN stops and joins the OPAL
- * progress thread.  Most likely an event that ext3x had handed to that thread (PMIx
- * thread-shifts its callbacks onto it) and that the thread has not yet run,
- * because the machine is busy, then executes unmapped code: SIGSEGV on a
- * non-main thread, and Open MPI's SIGSEGV handler faults again in
- * libgcc_s's unwinder while printing the backtrace, so the kernel reports
- * `segfault ... in libgcc_s.so.1[158ee]` and the run exits 139 (seen ~1 in
- * 450..2000 singleton runs under load; notes/crash.md).  The faulting
- * address is always 0x807f70 below the faulting thread's stack pointer, i.e.
- * in the object mapped just under the progress thread's 8 MB stack, which
- * is mca_pmix_ext3x.so (inferred from the layout and dmesg; no core was
- * caught).  With the objects pinned, dlclose leaves the code in
- * place and the late callback runs it; the process exits right after.
- * Not _exit() after MPI_Finalize: both Open MPI threads are joined inside
- * MPI_Finalize, so the fault is over before exit() begins. */
-static void mpi_pin_plugins(void) { dl_iterate_phdr(pin_object, NULL); }
-
 static int cmd_run(int argc, char **argv)
 {
     sweep_opts_t o;
@@ -428,7 +393,6 @@ static int cmd_run(int argc, char **argv)
     const char *md = getenv("AESWEEP_MPI_DEFAULTS");
     if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
     MPI_Init(&argc, &argv);
-    mpi_pin_plugins();
     sweep_install_signals();
     rc = sweep_run(&o);
     MPI_Finalize();
