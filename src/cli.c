@@ -370,6 +370,18 @@ static int cmd_validate(int argc, char **argv)
     return rc ? rc : sweep_validate(&o);
 }
 
+/* True when no launcher started us: neither mpirun (Open MPI sets
+ * OMPI_COMM_WORLD_SIZE), a PMIx/PMI launcher (PMIX_RANK, PMI_RANK, PMI_SIZE:
+ * srun --mpi=..., MPICH's hydra) nor Slurm (SLURM_PROCID).  Unsure counts as
+ * launched: the caller then only skips a shortcut. */
+static int singleton(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i])) return 0;
+    return 1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     sweep_opts_t o;
@@ -390,6 +402,29 @@ static int cmd_run(int argc, char **argv)
      * delayed ACK, but with it a singleton run (no mpirun) crashed or
      * hung in Open MPI 4.1's finalize about once in 300 runs under
      * load (0 in 600 without it). */
+    /* A singleton refuses a bad spec before MPI_Init, with sweep_run's own
+     * message, so that a refused run never starts Open MPI.  Why: in Open
+     * MPI 4.1 a singleton's MPI_Init notifies a PMIx event (the programming
+     * model) whose handler, in mca_pmix_ext3x.so, is handed to the OPAL
+     * progress thread; MPI_Finalize then dlcloses mca_pmix_ext3x.so and only
+     * afterwards joins that thread.  A run refused a few ms after MPI_Init
+     * on a busy machine can reach the dlclose before the thread has run the
+     * handler: SIGSEGV at the unmapped handler's address, and Open MPI's
+     * SIGSEGV handler faults again in libgcc_s printing the backtrace (exit
+     * 139; ~1 in 450-3000 refused runs under load; core in notes/crash.md).
+     * Keeping the component mapped (RTLD_NODELETE) turns the crash into a
+     * hang: the late handler then calls into the finalized PMIx.  Not an
+     * _exit() after MPI_Finalize: the fault is inside MPI_Finalize.  Refusals
+     * after the spec (data, output, journal) still run under MPI; a run
+     * that trains is long enough for the thread to have run the handler. */
+    if (singleton()) {
+        study_t s;
+        char err[SPEC_ERR_LEN] = "";
+        rc = spec_load(&s, o.spec_path, NULL, err) ? AES_EXIT_USAGE : 0;
+        if (rc) fprintf(stderr, "aesweep: %s\n", err);
+        spec_free(&s);
+        if (rc) return rc;
+    }
     const char *md = getenv("AESWEEP_MPI_DEFAULTS");
     if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
     MPI_Init(&argc, &argv);
