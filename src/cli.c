@@ -404,19 +404,19 @@ static int cmd_run(int argc, char **argv)
      * load (0 in 600 without it). */
     /* A singleton refuses a bad spec before MPI_Init, with sweep_run's own
      * message, so that a refused run never starts Open MPI.  Why: in Open
-     * MPI 4.1 a singleton's MPI_Init notifies a PMIx event (the programming
-     * model) whose handler, in mca_pmix_ext3x.so, is handed to the OPAL
-     * progress thread; MPI_Finalize then dlcloses mca_pmix_ext3x.so and only
-     * afterwards joins that thread.  A run refused a few ms after MPI_Init
-     * on a busy machine can reach the dlclose before the thread has run the
-     * handler: SIGSEGV at the unmapped handler's address, and Open MPI's
+     * MPI 4.1 mca_pmix_ext3x.so hands every PMIx event (MPI_Init itself
+     * notifies one, the programming model) to the OPAL progress thread, and
+     * a singleton's MPI_Finalize dlcloses mca_pmix_ext3x.so before it joins
+     * that thread.  A run refused a few ms after MPI_Init on a busy machine
+     * can reach the dlclose before the thread has run the event: SIGSEGV in
+     * libevent's call of ext3x's unmapped process_event, and Open MPI's
      * SIGSEGV handler faults again in libgcc_s printing the backtrace (exit
      * 139; ~1 in 450-3000 refused runs under load; core in notes/crash.md).
      * Keeping the component mapped (RTLD_NODELETE) turns the crash into a
      * hang: the late handler then calls into the finalized PMIx.  Not an
      * _exit() after MPI_Finalize: the fault is inside MPI_Finalize.  Refusals
-     * after the spec (data, output, journal) still run under MPI; a run
-     * that trains is long enough for the thread to have run the handler. */
+     * after the spec (data, output, journal) still run under MPI, exposed
+     * less (data loading gives the thread time); a run that trains, far less. */
     if (singleton()) {
         study_t s;
         char err[SPEC_ERR_LEN] = "";
