@@ -43,6 +43,7 @@ down() {
   ip link del "$BR" 2>/dev/null || true
   if [ -d "$UTS" ]; then
     for n in "$UTS"/uts-h* "$UTS"/mnt-h*; do [ -e "$n" ] && { umount "$n" 2>/dev/null || true; rm -f "$n"; }; done
+    for n in "$UTS"/realtmp-h*; do [ -d "$n" ] && { umount "$n" 2>/dev/null || true; rmdir "$n" 2>/dev/null || true; }; done
     umount "$UTS" 2>/dev/null || true
     rmdir "$UTS" 2>/dev/null || true
   fi
@@ -75,7 +76,23 @@ up() {
     touch "$UTS/uts-h$i"
     unshare --uts="$UTS/uts-h$i" hostname "$n"
     mkdir -p "$TMPS/h$i"; chmod 1777 "$TMPS/h$i"; touch "$UTS/mnt-h$i"
-    unshare --mount="$UTS/mnt-h$i" --propagation private mount --bind "$TMPS/h$i" /tmp
+    # The host's own /tmp hides the machine's; a checkout or build folder that lives under /tmp
+    # (a CI clone in /tmp/X) must stay visible, as a cluster's shared file system would be: the
+    # machine's /tmp stays reachable at $UTS/realtmp-hH inside the namespace, and each top-level
+    # entry of /tmp named in MULTIHOST_KEEP (paths; default: this checkout and the working folder)
+    # is bound back over the host's /tmp.
+    keep=()
+    for k in ${MULTIHOST_KEEP:-$(cd "$(dirname "$0")/../.." && pwd) $PWD}; do
+      k=$(realpath -m "$k")
+      case $k in /tmp/?*) k=${k#/tmp/}; keep+=("${k%%/*}") ;; esac
+    done
+    mkdir -p "$UTS/realtmp-h$i"
+    unshare --mount="$UTS/mnt-h$i" --propagation private /bin/sh -c '
+      set -e; real=$1; own=$2; shift 2
+      mount --bind /tmp "$real"
+      mount --bind "$own" /tmp
+      for e in "$@"; do mkdir -p "/tmp/$e"; mount --bind "$real/$e" "/tmp/$e"; done' \
+      sh "$UTS/realtmp-h$i" "$TMPS/h$i" ${keep[@]+"${keep[@]}"}
   done
   # wait until every host reaches the bridge (a new bridge port may take a moment to forward)
   for ((i = 1; i <= N; i++)); do
