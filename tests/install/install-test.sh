@@ -96,12 +96,16 @@ check_app() {  # check_app APP HOW
 export PKG_CONFIG_PATH=$P/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
 pkg-config --exists aesweep || fail "pkg-config does not find aesweep in $P/lib/pkgconfig"
 # shellcheck disable=SC2046
-if cc -o "$T/app-pc" "$HERE/app/app.c" $(pkg-config --cflags --libs aesweep) 2>"$T/cc.log"; then
+# A sanitizer build installs an instrumented archive: the program must link the sanitizer runtimes
+# too (INSTALL_TEST_SANFLAGS, set by tests/install.cmake when AESWEEP_SANITIZE is on; empty otherwise).
+SAN=${INSTALL_TEST_SANFLAGS:-}
+# shellcheck disable=SC2086
+if cc $SAN -o "$T/app-pc" "$HERE/app/app.c" $(pkg-config --cflags --libs aesweep) 2>"$T/cc.log"; then
   check_app "$T/app-pc" pkg-config
 else
   fail "cc app.c \$(pkg-config --cflags --libs aesweep): $(head -n 5 "$T/cc.log")"
 fi
-if cmake -S "$HERE/app" -B "$T/app-build" -DCMAKE_PREFIX_PATH="$P" >"$T/cmake.log" 2>&1 &&
+if cmake -S "$HERE/app" -B "$T/app-build" -DCMAKE_PREFIX_PATH="$P" -DCMAKE_C_FLAGS="$SAN" -DCMAKE_EXE_LINKER_FLAGS="$SAN" >"$T/cmake.log" 2>&1 &&
    cmake --build "$T/app-build" >>"$T/cmake.log" 2>&1; then
   grep -o 'aesweep [0-9.]* from .*' "$T/cmake.log" || true
   check_app "$T/app-build/app" cmake
