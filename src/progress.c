@@ -15,7 +15,7 @@ double progress_now(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static void fmt_dur(char *out, size_t n, double s)
+void progress_format_duration(char *out, size_t n, double s)
 {
     if (!(s >= 0) || s > 1e7) { snprintf(out, n, "--:--"); return; }
     long t = (long)(s + 0.5);
@@ -48,8 +48,8 @@ static void emit(progress_t *p, int final, const char *extra)
     double crate = el > 0 ? (p->cost_done) / el : 0;
     double eta = crate > 0 ? (p->cost_total - p->cost_done) / crate : -1;
     char e1[32], e2[32];
-    fmt_dur(e1, sizeof e1, el);
-    fmt_dur(e2, sizeof e2, final ? 0 : eta);
+    progress_format_duration(e1, sizeof e1, el);
+    progress_format_duration(e2, sizeof e2, final ? 0 : eta);
     double pct = p->total ? 100.0 * p->done / p->total : 100.0;
     fprintf(stderr, "%s[%s] %zu/%zu tasks (%5.1f%%)  %.1f tasks/s  elapsed %s  %s %s%s%s",
             p->tty ? "\r\033[K" : "", p->stage, p->done, p->total, pct, rate, e1,

@@ -2,6 +2,7 @@
 #include "aesweep/status.h"
 #include "aesweep/journal.h"
 #include "aesweep/plan.h"
+#include "aesweep/progress.h"
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
 #include "aesweep/sweep.h"
@@ -53,14 +54,6 @@ static double wall_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void fmt_dur(char *out, size_t n, double s)
-{
-    if (!(s >= 0) || s > 1e8) { snprintf(out, n, "--:--"); return; }
-    long t = (long)(s + 0.5);
-    if (t >= 3600) snprintf(out, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(out, n, "%ld:%02ld", t / 60, t % 60);
 }
 
 static void fmt_param(int q, double v, char *out, size_t n)
@@ -436,7 +429,7 @@ static void print_text(FILE *o, const run_status_t *rs)
     char a[32], b[32], c[32];
     fprintf(o, "study %s (%s): %s", rs->study, rs->path, rs->state);
     if (rs->lock.pid > 0 && rs->alive) {
-        fmt_dur(a, sizeof a, rs->elapsed);
+        progress_format_duration(a, sizeof a, rs->elapsed);
         fprintf(o, " - pid %ld on %s, %d rank(s), started %s (%s ago)", rs->lock.pid, rs->lock.host, rs->lock.ranks,
                 rs->lock.start_iso, a);
     } else if (!strcmp(rs->state, "cut off"))
@@ -447,7 +440,7 @@ static void print_text(FILE *o, const run_status_t *rs)
         const stage_status_t *ss = &rs->st[k];
         char t[48];
         snprintf(t, sizeof t, "%zu/%zu", ss->done, ss->total);
-        fmt_dur(a, sizeof a, ss->eta);
+        progress_format_duration(a, sizeof a, ss->eta);
         fprintf(o, "  %-14s %13s %8zu  %-11s %8s  ", ss->name, t, ss->diverged, stage_state_name[ss->state],
                 ss->state == ST_DONE || !rs->alive ? "-" : a);
         if (ss->have_best) {
@@ -457,8 +450,8 @@ static void print_text(FILE *o, const run_status_t *rs)
             fputs("-", o);
         fputc('\n', o);
     }
-    fmt_dur(b, sizeof b, rs->eta_stage);
-    fmt_dur(c, sizeof c, rs->eta_study);
+    progress_format_duration(b, sizeof b, rs->eta_stage);
+    progress_format_duration(c, sizeof c, rs->eta_study);
     fprintf(o, "  total %zu/%zu tasks", rs->done, rs->total);
     if (rs->alive) fprintf(o, ", %.2f tasks/s this run, ETA stage %s, study about %s", rs->rate, b, c);
     fputc('\n', o);

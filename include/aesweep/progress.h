@@ -20,5 +20,8 @@ void progress_start(progress_t *p, const char *stage, size_t total, size_t alrea
 void progress_update(progress_t *p, size_t done_inc, double cost_inc);
 void progress_finish(progress_t *p, const char *extra);
 double progress_now(void);
+/* A duration as M:SS or H:MM:SS ("--:--" when unknown or beyond ~115 days); the progress line and
+ * `aesweep status` print durations the same way. */
+void progress_format_duration(char *out, size_t n, double seconds);
 
 #endif
