@@ -646,10 +646,10 @@ static void layer_dim(const model_t *m, int l, char *out, size_t n)
     else snprintf(out, n, "units%d", l);
 }
 
-int results_write_model(results_t *r, const plan_t *p, const char *group, const model_t *m,
-                        const scaler_t *sc, const double *hp, long cell, int draw, int repeat,
-                        const dataset_t *train, study_data_t *sd, char *err)
+int results_write_model(results_t *r, const plan_t *p, const char *group, const results_model_t *mod, char *err)
 {
+    const model_t *m = mod->m;
+    const scaler_t *sc = mod->sc;
     hid_t mg = open_or_create(r, r->f, "models");
     hid_t sg = open_or_create(r, mg, p->spec->name);
     hid_t g = sg;
@@ -676,11 +676,11 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
     attr_i64(g, "bottleneck", m->arch.bottleneck);
     attr_i64(g, "nlin", m->nlin);
     attr_i64(g, "code_layer", m->code_layer);
-    attr_i64(g, "cell", cell);
-    attr_i64(g, "draw", draw);
-    attr_i64(g, "repeat", repeat);
+    attr_i64(g, "cell", mod->cell);
+    attr_i64(g, "draw", mod->draw);
+    attr_i64(g, "repeat", mod->repeat);
     attr_str(g, "scaler", scaler_kind_name(sc->kind));
-    for (int q = 0; q < P_COUNT; q++) attr_param(g, param_names[q], q, hp[q]);
+    for (int q = 0; q < P_COUNT; q++) attr_param(g, param_names[q], q, mod->hp[q]);
     char nm[64], ln[160];
     for (int l = 0; l < m->nlin; l++) {
         char d0[32], d1[32];
@@ -702,27 +702,15 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
     put_on_dims(r, g, "scaler_scale", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, fd, sc->scale,
                 "scaler scale: x_model = (x - shift) / scale", "1");
     int b = m->arch.bottleneck, in = m->arch.in;
-    model_ws_t *ws = model_ws_create(m, 1024);
-    /* codes and reconstructions in data units (model_data = "weights": none;
-     * analysis/ recomputes them from the weights) */
-    if (r->s->model_data) attr_str(g, "model_data", "weights");
-    for (int t = -1; t < sd->ntests && !r->s->model_data; t++) {
-        const dataset_t *D = t < 0 ? train : &sd->tests[t];
-        if (!D) continue;
-        float *X = malloc(D->n * (size_t)in * sizeof(float));
-        float *codes = malloc(D->n * (size_t)b * sizeof(float));
-        float *rec = malloc(D->n * (size_t)in * sizeof(float));
-        memcpy(X, D->x, D->n * (size_t)in * sizeof(float));
-        scaler_apply(sc, X, D->n);
-        model_apply(m, ws, X, D->n, codes, rec);
-        scaler_invert(sc, rec, D->n);
-        char base[SPEC_NAME_LEN + 8], rows[SPEC_NAME_LEN + 16], what[SPEC_NAME_LEN + 32];
-        if (t < 0) snprintf(base, sizeof base, "train");
-        else snprintf(base, sizeof base, "test_%s", r->s->tests[t].name);
-        snprintf(rows, sizeof rows, "%s_row", base);
-        if (t < 0) snprintf(what, sizeof what, "its training set");
-        else snprintf(what, sizeof what, "test set %s", r->s->tests[t].name);
-        if (t < 0) {
+    /* codes and reconstructions in data units, computed by saved.c
+     * (model_data = "weights": none; analysis/ recomputes them) */
+    if (mod->weights_only) attr_str(g, "model_data", "weights");
+    for (int i = 0; i < mod->nout; i++) {
+        const results_model_output_t *o = &mod->out[i];
+        const dataset_t *D = o->data;
+        char rows[SPEC_NAME_LEN + 16];
+        snprintf(rows, sizeof rows, "%s_row", o->base);
+        if (!strcmp(o->base, "train")) {
             put_f32_2d(r, g, "train_x", D->x, D->n, in, rows, "feature", "the model's own training set (data units)");
             if (D->labels) {
                 hsize_t n = D->n;
@@ -731,15 +719,13 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
                             "class label of each training row", "1");
             }
         }
-        snprintf(nm, sizeof nm, "%s_codes", base);
-        snprintf(ln, sizeof ln, "codes of %s", what);
-        put_f32_2d(r, g, nm, codes, D->n, b, rows, "code", ln);
-        snprintf(nm, sizeof nm, "%s_recon", base);
-        snprintf(ln, sizeof ln, "reconstruction of %s (data units)", what);
-        put_f32_2d(r, g, nm, rec, D->n, in, rows, "feature", ln);
-        free(X), free(codes), free(rec);
+        snprintf(nm, sizeof nm, "%s_codes", o->base);
+        snprintf(ln, sizeof ln, "codes of %s", o->what);
+        put_f32_2d(r, g, nm, o->codes, D->n, b, rows, "code", ln);
+        snprintf(nm, sizeof nm, "%s_recon", o->base);
+        snprintf(ln, sizeof ln, "reconstruction of %s (data units)", o->what);
+        put_f32_2d(r, g, nm, o->recon, D->n, in, rows, "feature", ln);
     }
-    model_ws_free(ws);
     H5Gclose(g);
     if (mid >= 0) H5Gclose(mid);
     H5Gclose(sg);

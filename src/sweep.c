@@ -10,6 +10,7 @@
 #include "aesweep/plan.h"
 #include "aesweep/progress.h"
 #include "aesweep/results.h"
+#include "aesweep/saved.h"
 #include "aesweep/task.h"
 #include "aesweep/version.h"
 #include <errno.h>
@@ -673,98 +674,6 @@ int sweep_validate(const sweep_opts_t *o)
 
 /* ---- run ---------------------------------------------------------------- */
 
-static int write_models(results_t *res, plan_t *p, study_data_t *sd, run_t *r, char *err)
-{
-    /* best cell, repeat 0 / draw 0: from the weights its task shipped, or
-     * retrained from its seeds (same seeds => bitwise the same numbers,
-     * which is checked) when they were too large to keep */
-    if (p->best_cell >= 0) {
-        size_t idx = (size_t)p->best_cell * p->nrep;
-        const float *shipped = NULL;
-        for (size_t t = 0; t < p->ntasks && !shipped && r->cell_params; t++)
-            for (int sl = 0; sl < p->nslots; sl++)
-                if (p->tasks[t].first_cube + p->slot_offset[sl] == idx && r->cell_params[t]) {
-                    model_arch_t a = task_arch(sd, p->tasks[t].hp);
-                    shipped = r->cell_params[t] + (size_t)sl * model_param_count(&a);
-                }
-        scaler_t *sc = malloc(sizeof *sc);
-        dataset_t tr;
-        model_t *m;
-        if (shipped) {
-            model_arch_t a = task_arch(sd, p->best_hp);
-            m = model_create(&a);
-            if (m && task_training_set(sd, p, p->best_hp, 0, &tr) == 0) {
-                memcpy(m->params, shipped, m->nparams * sizeof(float));
-                scaler_fit(sc, sd->s->scaler, &tr);
-            } else {
-                model_free(m);
-                m = NULL;
-            }
-        } else {
-            double vals[PLAN_MAX_METRICS];
-            int st;
-            m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
-            double cube = p->metrics[(size_t)p->select_metric * p->ncube + idx];
-            if (m && !(vals[p->select_metric] == cube))
-                fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (non-deterministic BLAS?)\n",
-                        p->spec->name, vals[p->select_metric], cube);
-        }
-        if (!m) { free(sc); snprintf(err, SPEC_ERR_LEN, "out of memory building the best model"); return -1; }
-        int rc = results_write_model(res, p, "best", m, sc, p->best_hp, p->best_cell, 0, 0, &tr, sd, err);
-        model_free(m);
-        data_free(&tr);
-        free(sc);
-        if (rc) return rc;
-    }
-    if (p->spec->save_models && r->cell_params) {
-        /* in cube order, so that cells/<index> come back sorted (the file
-         * tracks link creation order) */
-        size_t *task_of = malloc(p->ncube * sizeof(size_t));
-        int *slot_of = malloc(p->ncube * sizeof(int));
-        if (!task_of || !slot_of) {
-            free(task_of), free(slot_of);
-            snprintf(err, SPEC_ERR_LEN, "out of memory ordering the saved models");
-            return -1;
-        }
-        for (size_t i = 0; i < p->ncube; i++) task_of[i] = (size_t)-1;
-        for (size_t t = 0; t < p->ntasks; t++)
-            for (int s = 0; s < p->nslots; s++) {
-                task_of[p->tasks[t].first_cube + p->slot_offset[s]] = t;
-                slot_of[p->tasks[t].first_cube + p->slot_offset[s]] = s;
-            }
-        size_t cur = (size_t)-1;
-        model_t *m = NULL;
-        scaler_t *sc = malloc(sizeof *sc);
-        dataset_t tr = {0};
-        int rc = 0;
-        for (size_t idx = 0; idx < p->ncube && !rc; idx++) {
-            size_t t = task_of[idx];
-            if (t == (size_t)-1 || !r->cell_params[t] || p->status[idx] != 0) continue;
-            task_t *tk = &p->tasks[t];
-            if (t != cur) { /* the task's model, scaler and training set */
-                model_free(m);
-                data_free(&tr);
-                model_arch_t a = task_arch(sd, tk->hp);
-                m = model_create(&a);
-                task_training_set(sd, p, tk->hp, tk->draw, &tr);
-                scaler_fit(sc, sd->s->scaler, &tr);
-                cur = t;
-            }
-            memcpy(m->params, r->cell_params[t] + (size_t)slot_of[idx] * m->nparams, m->nparams * sizeof(float));
-            double hp[P_COUNT];
-            plan_cube_hp(p, idx, hp);
-            char g[64];
-            snprintf(g, sizeof g, "cells/%zu", idx);
-            rc = results_write_model(res, p, g, m, sc, hp, (long)(idx / p->nrep), tk->draw, tk->repeat, &tr, sd, err);
-        }
-        model_free(m);
-        data_free(&tr);
-        free(sc), free(task_of), free(slot_of);
-        if (rc) return -1;
-    }
-    return 0;
-}
-
 int sweep_run(const sweep_opts_t *o)
 {
     int rank, nranks;
@@ -1187,7 +1096,7 @@ int sweep_run(const sweep_opts_t *o)
                         jpath, strerror(jr.failed));
                 msg[0] = 2;
             } else if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
-                (complete && write_models(res, &p, &sd, &r, err))) {
+                (complete && saved_write_stage(res, &p, &sd, r.cell_params, err))) {
                 fprintf(stderr, "aesweep: %s\n", err);
                 msg[0] = 2;
             } else if (r.failed) {

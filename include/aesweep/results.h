@@ -17,10 +17,28 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
                         int nranks, const char *start_time, char *err);
 int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
                         double predicted_makespan, char *err);
-/* group: "best" or "cells/<index>". */
-int results_write_model(results_t *r, const plan_t *p, const char *group, const model_t *m,
-                        const scaler_t *sc, const double *hp, long cell, int draw, int repeat,
-                        const dataset_t *train, study_data_t *sd, char *err);
+/* One stored model as saved.c hands it to the writer: the weights and
+ * scaler, where it sits in the cube, and what saved.c computed from it. */
+typedef struct {
+    char base[SPEC_NAME_LEN + 8];  /* dataset prefix: "train" or "test_<name>" */
+    char what[SPEC_NAME_LEN + 32]; /* for long_name: "its training set", "test set <name>" */
+    const dataset_t *data;         /* the rows, data units ("train": stored too, as train_x) */
+    float *codes;                  /* [data->n][bottleneck] */
+    float *recon;                  /* [data->n][in], data units */
+} results_model_output_t;
+typedef struct {
+    const model_t *m;
+    const scaler_t *sc;
+    const double *hp;  /* [P_COUNT] */
+    long cell;
+    int draw, repeat;
+    int weights_only;  /* spec model_data = "weights": no outputs, attribute model_data */
+    int nout;          /* the training set first (if any), then each test set */
+    results_model_output_t out[1 + SPEC_MAX_TESTS];
+} results_model_t;
+/* Write models/<stage>/<group>; group: "best" (replaced if present) or
+ * "cells/<index>". */
+int results_write_model(results_t *r, const plan_t *p, const char *group, const results_model_t *mod, char *err);
 int results_close(results_t *r, int complete, size_t done, size_t total, char *err);
 void results_abort(results_t *r); /* close and delete the temporary file; NULL harmless */
 
