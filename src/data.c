@@ -308,8 +308,21 @@ const char *data_h5_error(char *out, size_t n)
     out[0] = 0;
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, h5_innermost, &c);
     if (!out[0]) snprintf(out, n, "HDF5 error");
-    char *t = strstr(out, ": time ="); /* the low-level write error's dump of its arguments */
-    if (t) *t = 0;
+    /* The low-level I/O errors dump their arguments after ": time =",
+     * among them the system's "error message = '...'" (errno's text, e.g.
+     * "No space left on device"): keep the first part and that text. */
+    char *t = strstr(out, ": time =");
+    if (t) {
+        char sys[128] = "";
+        const char *em = strstr(t, "error message = '");
+        if (em) {
+            em += strlen("error message = '");
+            size_t k = strcspn(em, "'");
+            snprintf(sys, sizeof sys, "%.*s", (int)(k < sizeof sys - 1 ? k : sizeof sys - 1), em);
+        }
+        *t = 0;
+        if (sys[0] && (size_t)(t - out) + 2 + strlen(sys) < n) snprintf(t, n - (size_t)(t - out), ": %s", sys);
+    }
     for (char *p = out; *p; p++)
         if ((unsigned char)*p < 32) *p = ' ';
     return out;

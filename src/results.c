@@ -20,11 +20,18 @@
 
 struct results {
     hid_t f;
-    hid_t gcpl;  /* groups: link and attribute creation order tracked */
-    hid_t dcpl;  /* datasets: attribute creation order tracked */
+    hid_t gcpl; /* groups: link and attribute creation order tracked */
+    hid_t dcpl; /* datasets: attribute creation order tracked */
+    hid_t vstr; /* variable-length UTF-8 string: every string attribute and string coordinate */
     char final_path[SPEC_PATH_LEN];
     char tmp_path[SPEC_PATH_LEN + 8];
     const study_t *s;
+    /* The first failure (what, where, HDF5's message).  Every write checks
+     * `failed` first and does nothing once it is set, so that the message
+     * names the cause and not the calls that failed because of it; the
+     * public functions return -1 with it. */
+    int failed;
+    char msg[SPEC_ERR_LEN];
 };
 
 /* A failed H5Fclose (disk full) leaves a half-destroyed file object behind
@@ -42,29 +49,98 @@ void results_now_iso(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static void attr_str(hid_t loc, const char *name, const char *v)
+/* ---- failures ----------------------------------------------------------- */
+
+/* Record the first failure: "<file>.tmp: cannot <what> <object> (HDF5:
+ * <innermost message>)".  The object is named by its path in the file
+ * (loc's path, then name); an attribute as "attribute A of /path".  Call
+ * right after the failing HDF5 call, before any other: HDF5 clears its
+ * error stack at the start of every API call. */
+static int fail_at(results_t *r, hid_t loc, const char *what, const char *name, int is_attr)
 {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
-    hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, t, &v);
-    H5Aclose(a), H5Sclose(sp), H5Tclose(t);
+    if (r->failed) return -1;
+    char why[256], at[256] = "";
+    data_h5_error(why, sizeof why);
+    if (loc >= 0) {
+        H5E_BEGIN_TRY { if (H5Iget_name(loc, at, sizeof at) < 0) at[0] = 0; }
+        H5E_END_TRY;
+    }
+    char obj[600];
+    if (is_attr) snprintf(obj, sizeof obj, "attribute %s of %s", name, at[0] ? at : "?");
+    else if (name) snprintf(obj, sizeof obj, "%s%s%s", at, strcmp(at, "/") ? "/" : "", name);
+    else snprintf(obj, sizeof obj, "%s", at);
+    snprintf(r->msg, sizeof r->msg, "%s: cannot %s%s%s (HDF5: %s)", r->tmp_path, what, obj[0] ? " " : "", obj, why);
+    r->failed = 1;
+    return -1;
 }
 
-static void attr_num(hid_t loc, const char *name, hid_t type, const void *v)
+static int fail_oom(results_t *r, const char *what, size_t bytes)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
-    if (H5Aexists(loc, name) > 0) H5Adelete(loc, name);
-    hid_t a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, type, v);
-    H5Aclose(a), H5Sclose(sp);
+    if (r->failed) return -1;
+    snprintf(r->msg, sizeof r->msg, "%s: out of memory (%zu bytes) for %s", r->tmp_path, bytes, what);
+    r->failed = 1;
+    return -1;
 }
 
-static void attr_i64(hid_t loc, const char *name, long long v) { attr_num(loc, name, H5T_NATIVE_LLONG, &v); }
-static void attr_f64(hid_t loc, const char *name, double v) { attr_num(loc, name, H5T_NATIVE_DOUBLE, &v); }
+/* The public writers' message: the first failure, that the final path
+ * is untouched, and what to do (hint; NULL: the run's journal keeps the
+ * finished tasks, so --resume continues). */
+#define RESUME_HINT "the journal keeps the finished tasks: fix that (free space?) and run with --resume"
+static int report(const results_t *r, char *err, const char *hint)
+{
+    snprintf(err, SPEC_ERR_LEN, "%s; %s is untouched, %s", r->msg, r->final_path, hint ? hint : RESUME_HINT);
+    return -1;
+}
+
+/* Close a dataset or group; a failure (a close flushes) is recorded. */
+static void close_ds(results_t *r, hid_t id)
+{
+    if (id >= 0 && H5Dclose(id) < 0) fail_at(r, id, "close dataset", NULL, 0);
+}
+
+static void close_g(results_t *r, hid_t id)
+{
+    if (id >= 0 && H5Gclose(id) < 0) fail_at(r, id, "close group", NULL, 0);
+}
+
+/* ---- attributes --------------------------------------------------------- */
+
+/* Write attribute name of loc (replaced if present): n values (0: a scalar)
+ * of file type ftype from v in memory type mtype. */
+static int attr_write(results_t *r, hid_t loc, const char *name, hid_t ftype, hid_t mtype, hsize_t n,
+                      const void *v)
+{
+    if (r->failed) return -1;
+    htri_t ex = H5Aexists(loc, name);
+    if (ex < 0 || (ex > 0 && H5Adelete(loc, name) < 0)) return fail_at(r, loc, "replace", name, 1);
+    hid_t sp = n ? H5Screate_simple(1, &n, NULL) : H5Screate(H5S_SCALAR);
+    if (sp < 0) return fail_at(r, loc, "make the dataspace of", name, 1);
+    hid_t a = H5Acreate2(loc, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    H5Sclose(sp);
+    if (a < 0) return fail_at(r, loc, "create", name, 1);
+    if (H5Awrite(a, mtype, v) < 0) {
+        fail_at(r, loc, "write", name, 1);
+        H5Aclose(a);
+        return -1;
+    }
+    if (H5Aclose(a) < 0) return fail_at(r, loc, "close", name, 1);
+    return 0;
+}
+
+static int attr_str(results_t *r, hid_t loc, const char *name, const char *v)
+{
+    return attr_write(r, loc, name, r->vstr, r->vstr, 0, &v);
+}
+
+static int attr_i64(results_t *r, hid_t loc, const char *name, long long v)
+{
+    return attr_write(r, loc, name, H5T_NATIVE_LLONG, H5T_NATIVE_LLONG, 0, &v);
+}
+
+static int attr_f64(results_t *r, hid_t loc, const char *name, double v)
+{
+    return attr_write(r, loc, name, H5T_NATIVE_DOUBLE, H5T_NATIVE_DOUBLE, 0, &v);
+}
 
 /* ---- parameters: integers as integers, categories as strings ------------ */
 
@@ -101,47 +177,87 @@ static const char *param_long_name(int p)
     }
 }
 
-static void attr_param(hid_t loc, const char *name, int p, double v)
+static int attr_param(results_t *r, hid_t loc, const char *name, int p, double v)
 {
     const char *c = param_category(p, v);
-    if (c) attr_str(loc, name, c);
-    else if (param_is_integer(p)) attr_i64(loc, name, (long long)v);
-    else attr_f64(loc, name, v);
+    if (c) return attr_str(r, loc, name, c);
+    if (param_is_integer(p)) return attr_i64(r, loc, name, (long long)v);
+    return attr_f64(r, loc, name, v);
 }
 
 /* ---- datasets and dimensions -------------------------------------------- */
 
-static hid_t write_ds(const results_t *r, hid_t loc, const char *name, hid_t mem_type, hid_t file_type,
+/* Create dataset name in loc (rank 0: a scalar) and write data unless
+ * NULL; the open dataset, or -1 (recorded). */
+static hid_t write_ds(results_t *r, hid_t loc, const char *name, hid_t mem_type, hid_t file_type,
                       int rank, const hsize_t *dims, const void *data)
 {
+    if (r->failed) return -1;
     hid_t sp = rank > 0 ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_SCALAR);
+    if (sp < 0) return fail_at(r, loc, "make the dataspace of", name, 0);
     hid_t d = H5Dcreate2(loc, name, file_type, sp, H5P_DEFAULT, r->dcpl, H5P_DEFAULT);
-    if (d >= 0 && data) H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
     H5Sclose(sp);
+    if (d < 0) return fail_at(r, loc, "create dataset", name, 0);
+    if (data && H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+        fail_at(r, loc, "write dataset", name, 0);
+        H5Dclose(d);
+        return -1;
+    }
     return d;
 }
 
 /* CF: every variable and coordinate gets a long_name and units ("1" for
  * dimensionless numbers, counts and indices; the moons and digits data are
  * dimensionless, so MSEs are too). */
-static void describe(hid_t ds, const char *long_name, const char *units)
+static int describe(results_t *r, hid_t ds, const char *long_name, const char *units)
 {
-    attr_str(ds, "long_name", long_name);
-    if (units) attr_str(ds, "units", units);
+    attr_str(r, ds, "long_name", long_name);
+    if (units) attr_str(r, ds, "units", units);
+    return r->failed ? -1 : 0;
 }
 
-static hid_t new_group(const results_t *r, hid_t loc, const char *name)
+static hid_t new_group(results_t *r, hid_t loc, const char *name)
 {
-    return H5Gcreate2(loc, name, H5P_DEFAULT, r->gcpl, H5P_DEFAULT);
+    if (r->failed) return -1;
+    hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, r->gcpl, H5P_DEFAULT);
+    return g < 0 ? fail_at(r, loc, "create group", name, 0) : g;
 }
 
-static hid_t open_or_create(const results_t *r, hid_t loc, const char *name)
+/* Does link name exist in loc?  1, 0, or -1 (recorded). */
+static int has_link(results_t *r, hid_t loc, const char *name)
 {
-    hid_t g;
-    H5E_BEGIN_TRY { g = H5Gopen2(loc, name, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (g < 0) g = new_group(r, loc, name);
-    return g;
+    if (r->failed) return -1;
+    htri_t e = H5Lexists(loc, name, H5P_DEFAULT);
+    return e < 0 ? fail_at(r, loc, "look up", name, 0) : e > 0;
+}
+
+static hid_t open_or_create(results_t *r, hid_t loc, const char *name)
+{
+    int e = has_link(r, loc, name);
+    if (e <= 0) return e < 0 ? -1 : new_group(r, loc, name);
+    hid_t g = H5Gopen2(loc, name, H5P_DEFAULT);
+    return g < 0 ? fail_at(r, loc, "open group", name, 0) : g;
+}
+
+/* Remove link name from loc if present (a stage or model written again). */
+static int remove_link(results_t *r, hid_t loc, const char *name)
+{
+    int e = has_link(r, loc, name);
+    if (e > 0 && H5Ldelete(loc, name, H5P_DEFAULT) < 0) return fail_at(r, loc, "replace", name, 0);
+    return e < 0 ? -1 : 0;
+}
+
+static int set_scale(results_t *r, hid_t ds, const char *name)
+{
+    if (r->failed || ds < 0) return -1;
+    return H5DSset_scale(ds, name) < 0 ? fail_at(r, ds, "make a dimension scale of", NULL, 0) : 0;
+}
+
+static int attach_all(results_t *r, hid_t ds, const hid_t *scales, int n)
+{
+    for (int d = 0; d < n && !r->failed; d++)
+        if (H5DSattach_scale(ds, scales[d], d) < 0) fail_at(r, ds, "attach a dimension scale to", NULL, 0);
+    return r->failed ? -1 : 0;
 }
 
 /* A netCDF-4 dimension without a coordinate variable (row and feature
@@ -149,39 +265,40 @@ static hid_t open_or_create(const results_t *r, hid_t loc, const char *name)
  * and xarray read as a bare dimension.  No data is ever written, so it
  * takes no space.  Opened if it exists (same length). */
 #define NC_DIM_ONLY "This is a netCDF dimension but not a netCDF variable."
-static hid_t bare_dim(const results_t *r, hid_t g, const char *name, size_t n)
+static hid_t bare_dim(results_t *r, hid_t g, const char *name, size_t n)
 {
-    hid_t ds;
-    H5E_BEGIN_TRY { ds = H5Dopen2(g, name, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (ds >= 0) return ds;
+    int e = has_link(r, g, name);
+    if (e < 0) return -1;
+    if (e > 0) {
+        hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+        return ds < 0 ? fail_at(r, g, "open dataset", name, 0) : ds;
+    }
     hsize_t d = n;
-    ds = write_ds(r, g, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 1, &d, NULL);
+    hid_t ds = write_ds(r, g, name, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, 1, &d, NULL);
     char nm[96];
     snprintf(nm, sizeof nm, "%s%10zu", NC_DIM_ONLY, n);
-    H5DSset_scale(ds, nm);
+    set_scale(r, ds, nm);
     return ds;
 }
 
 /* Write a dataset whose dims are the named bare dimensions (created on
  * first use in group g) and describe it. */
-static int put_on_dims(const results_t *r, hid_t g, const char *name, hid_t mem_type, hid_t file_type,
+static int put_on_dims(results_t *r, hid_t g, const char *name, hid_t mem_type, hid_t file_type,
                        int rank, const hsize_t *dims, const char *const *dim_names, const void *data,
                        const char *long_name, const char *units)
 {
     hid_t ds = write_ds(r, g, name, mem_type, file_type, rank, dims, data);
-    if (ds < 0) return -1;
-    for (int i = 0; i < rank; i++) {
+    for (int i = 0; i < rank && !r->failed; i++) {
         hid_t sc = bare_dim(r, g, dim_names[i], dims[i]);
-        H5DSattach_scale(ds, sc, i);
-        H5Dclose(sc);
+        if (!r->failed && H5DSattach_scale(ds, sc, i) < 0) fail_at(r, ds, "attach a dimension scale to", NULL, 0);
+        close_ds(r, sc);
     }
-    describe(ds, long_name, units);
-    H5Dclose(ds);
-    return 0;
+    describe(r, ds, long_name, units);
+    close_ds(r, ds);
+    return r->failed ? -1 : 0;
 }
 
-static int put_f32_2d(const results_t *r, hid_t g, const char *name, const float *x, size_t n, int d,
+static int put_f32_2d(results_t *r, hid_t g, const char *name, const float *x, size_t n, int d,
                       const char *row_dim, const char *col_dim, const char *long_name)
 {
     hsize_t dims[2] = {n, (hsize_t)d};
@@ -224,61 +341,73 @@ static void metric_long_name(const char *m, char *out, size_t n)
         snprintf(out, n, "%s", m);
 }
 
-results_t *results_open(const char *final_path, const study_t *s, const study_data_t *sd,
-                        int nranks, const char *start_time, char *err)
+/* Create "<final>.tmp" with creation order tracked (and indexed, which
+ * netCDF-C needs to use it): groups, stages, cells and variables come back
+ * in the order written.  The file closes STRONG: H5Fclose also closes any
+ * object a failed write left open, so that a failure never leaves the file
+ * half-open. */
+static int create_file(results_t *r, char *err)
 {
-    results_t *r = calloc(1, sizeof *r);
-    snprintf(r->final_path, sizeof r->final_path, "%s", final_path);
-    snprintf(r->tmp_path, sizeof r->tmp_path, "%s.tmp", final_path);
-    r->s = s;
-    /* creation order tracked (and indexed, which netCDF-C needs to use it):
-     * groups, stages, cells and variables come back in the order written */
     unsigned crt = H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED;
-    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
-    H5Pset_link_creation_order(fcpl, crt);
-    H5Pset_attr_creation_order(fcpl, crt);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE), fapl = H5Pcreate(H5P_FILE_ACCESS);
     r->gcpl = H5Pcreate(H5P_GROUP_CREATE);
-    H5Pset_link_creation_order(r->gcpl, crt);
-    H5Pset_attr_creation_order(r->gcpl, crt);
     r->dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    H5Pset_attr_creation_order(r->dcpl, crt);
-    H5E_BEGIN_TRY { r->f = H5Fcreate(r->tmp_path, H5F_ACC_TRUNC, fcpl, H5P_DEFAULT); }
-    H5E_END_TRY;
-    H5Pclose(fcpl);
-    if (r->f < 0) {
-        int e = errno;
-        unlink(r->tmp_path); /* H5Fcreate may have left an empty file (disk full) */
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot create the result file (%s); free space or choose another output (-o)",
-                 r->tmp_path, strerror(e));
-        H5Pclose(r->gcpl), H5Pclose(r->dcpl);
-        free(r);
-        return NULL;
+    r->vstr = H5Tcopy(H5T_C_S1);
+    int ok = fcpl >= 0 && fapl >= 0 && r->gcpl >= 0 && r->dcpl >= 0 && r->vstr >= 0 &&
+             H5Pset_link_creation_order(fcpl, crt) >= 0 && H5Pset_attr_creation_order(fcpl, crt) >= 0 &&
+             H5Pset_link_creation_order(r->gcpl, crt) >= 0 && H5Pset_attr_creation_order(r->gcpl, crt) >= 0 &&
+             H5Pset_attr_creation_order(r->dcpl, crt) >= 0 && H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) >= 0 &&
+             H5Tset_size(r->vstr, H5T_VARIABLE) >= 0 && H5Tset_cset(r->vstr, H5T_CSET_UTF8) >= 0;
+    if (!ok) {
+        char why[256];
+        data_h5_error(why, sizeof why);
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot set up the result file's properties (HDF5: %s)", r->tmp_path, why);
+    } else {
+        errno = 0;
+        r->f = H5Fcreate(r->tmp_path, H5F_ACC_TRUNC, fcpl, fapl);
+        if (r->f < 0) {
+            int e = errno;
+            char why[256];
+            data_h5_error(why, sizeof why);
+            unlink(r->tmp_path); /* H5Fcreate may have left an empty file (disk full) */
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot create the result file (%s; HDF5: %s); free space or choose another output (-o)",
+                     r->tmp_path, e ? strerror(e) : "I/O error", why);
+            ok = 0;
+        }
     }
+    if (fcpl >= 0) H5Pclose(fcpl);
+    if (fapl >= 0) H5Pclose(fapl);
+    return ok ? 0 : -1;
+}
+
+/* CF-1.8 global attributes first, then the run's. */
+static int root_attrs(results_t *r, const study_data_t *sd, int nranks, const char *start_time)
+{
+    const study_t *s = r->s;
     hid_t f = r->f;
     char buf[2048];
-    /* CF-1.8 global attributes first */
-    attr_str(f, "Conventions", "CF-1.8");
+    attr_str(r, f, "Conventions", "CF-1.8");
     snprintf(buf, sizeof buf, "aesweep study %s: autoencoder hyperparameter sweep", s->study);
-    attr_str(f, "title", buf);
+    attr_str(r, f, "title", buf);
     snprintf(buf, sizeof buf, "%s: aesweep %s run %s on %d rank(s)", start_time, AESWEEP_VERSION, s->path, nranks);
-    attr_str(f, "history", buf);
+    attr_str(r, f, "history", buf);
     snprintf(buf, sizeof buf, "aesweep %s (commit %s)", AESWEEP_VERSION, AESWEEP_GIT_COMMIT);
-    attr_str(f, "source", buf);
-    attr_str(f, "references", "docs/results-format.md of aesweep");
-    attr_str(f, "format", "aesweep-results");
-    attr_i64(f, "schema_version", AESWEEP_SCHEMA_VERSION);
-    attr_str(f, "aesweep_version", AESWEEP_VERSION);
-    attr_str(f, "git_commit", AESWEEP_GIT_COMMIT);
-    attr_str(f, "study", s->study);
-    attr_i64(f, "seed", (long long)s->seed);
-    attr_str(f, "spec", s->text ? s->text : "");
-    attr_str(f, "spec_path", s->path);
-    attr_i64(f, "ranks", nranks);
-    attr_str(f, "start_time", start_time);
-    attr_str(f, "end_time", "");
-    attr_i64(f, "complete", 0);
+    attr_str(r, f, "source", buf);
+    attr_str(r, f, "references", "docs/results-format.md of aesweep");
+    attr_str(r, f, "format", "aesweep-results");
+    attr_i64(r, f, "schema_version", AESWEEP_SCHEMA_VERSION);
+    attr_str(r, f, "aesweep_version", AESWEEP_VERSION);
+    attr_str(r, f, "git_commit", AESWEEP_GIT_COMMIT);
+    attr_str(r, f, "study", s->study);
+    attr_i64(r, f, "seed", (long long)s->seed);
+    attr_str(r, f, "spec", s->text ? s->text : "");
+    attr_str(r, f, "spec_path", s->path);
+    attr_i64(r, f, "ranks", nranks);
+    attr_str(r, f, "start_time", start_time);
+    attr_str(r, f, "end_time", "");
+    attr_i64(r, f, "complete", 0);
     join_names(buf, sizeof buf, s->nstages, stage_name_at, s);
-    attr_str(f, "stages", buf);
+    attr_str(r, f, "stages", buf);
     char names[PLAN_MAX_METRICS][SPEC_NAME_LEN];
     int nm = spec_metric_names(s, names, PLAN_MAX_METRICS);
     buf[0] = 0;
@@ -286,43 +415,58 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
         strncat(buf, names[i], sizeof buf - strlen(buf) - 2);
         if (i + 1 < nm) strcat(buf, ",");
     }
-    attr_str(f, "metrics", buf);
+    attr_str(r, f, "metrics", buf);
     if (spec_has_mmd(s) && sd->ntests > 0) {
         /* the fixed kernel of the MMD metrics, so that they can be recomputed */
-        attr_str(f, "mmd_metric_kernel",
+        attr_str(r, f, "mmd_metric_kernel",
                  "imq, C = 2 dim var x {0.1,0.2,0.5,1,2,5,10}; codes: dim = bottleneck, var = 1 vs a fixed "
                  "N(0,I) sample of 1000 (stream derive(seed,'metric.z')); gen: dim = in_dim, var = "
                  "mmd_metric_data_variance, decoded sample vs the first test set's first 1000 rows");
-        attr_f64(f, "mmd_metric_data_variance", task_metric_variance(&sd->tests[0]));
+        attr_f64(r, f, "mmd_metric_data_variance", task_metric_variance(&sd->tests[0]));
     }
+    return r->failed ? -1 : 0;
+}
 
-    hid_t g = new_group(r, f, "data");
-    attr_str(g, "source", src_name(s->source));
-    attr_str(g, "path", s->data_path);
-    attr_str(g, "scaler", scaler_kind_name(s->scaler));
-    attr_i64(g, "in_dim", sd->in_dim);
-    attr_f64(g, "noise", s->noise);
-    attr_f64(g, "train_fraction", s->train_fraction);
+/* A data file's identity (CRC, size) and the seeded split of its rows. */
+static int data_split(results_t *r, hid_t g, const study_data_t *sd)
+{
+    const study_t *s = r->s;
+    uint32_t crc = 0;
+    uint64_t size = 0;
+    data_crc32_file(s->data_path, &crc, &size);
+    attr_i64(r, g, "file_crc32", crc);
+    attr_i64(r, g, "file_size", (long long)size);
+    hsize_t n = sd->file_rows;
+    long long *ix = malloc((n ? n : 1) * sizeof(long long));
+    if (!ix) return fail_oom(r, "the split indices", n * sizeof(long long));
+    for (size_t i = 0; i < n; i++) ix[i] = (long long)sd->split[i];
+    const char *dn[1] = {"file_row"};
+    put_on_dims(r, g, "split", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, dn, ix,
+                "seeded permutation of the data file's rows; the first len(pool) are the training split", "1");
+    free(ix);
+    return r->failed ? -1 : 0;
+}
+
+/* /data: where the data came from, the pool and the test sets. */
+static int data_group(results_t *r, const study_data_t *sd)
+{
+    const study_t *s = r->s;
+    char buf[2048];
+    hid_t g = new_group(r, r->f, "data");
+    if (g < 0) return -1;
+    attr_str(r, g, "source", src_name(s->source));
+    attr_str(r, g, "path", s->data_path);
+    attr_str(r, g, "scaler", scaler_kind_name(s->scaler));
+    attr_i64(r, g, "in_dim", sd->in_dim);
+    attr_f64(r, g, "noise", s->noise);
+    attr_f64(r, g, "train_fraction", s->train_fraction);
     join_names(buf, sizeof buf, s->ntests, test_name_at, s);
-    attr_str(g, "tests", buf);
+    attr_str(r, g, "tests", buf);
     if (s->source == SRC_IDX || s->source == SRC_NPY) {
-        attr_str(g, "labels", s->labels_path);
-        attr_str(g, "pixels", data_pixels_name(s->pixels));
+        attr_str(r, g, "labels", s->labels_path);
+        attr_str(r, g, "pixels", data_pixels_name(s->pixels));
     }
-    if (s->source != SRC_MOONS) {
-        uint32_t crc = 0;
-        uint64_t size = 0;
-        data_crc32_file(s->data_path, &crc, &size);
-        attr_i64(g, "file_crc32", crc);
-        attr_i64(g, "file_size", (long long)size);
-        hsize_t n = sd->file_rows;
-        long long *ix = malloc(n * sizeof(long long));
-        for (size_t i = 0; i < n; i++) ix[i] = (long long)sd->split[i];
-        const char *dn[1] = {"file_row"};
-        put_on_dims(r, g, "split", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, dn, ix,
-                    "seeded permutation of the data file's rows; the first len(pool) are the training split", "1");
-        free(ix);
-    }
+    if (s->source != SRC_MOONS) data_split(r, g, sd);
     put_f32_2d(r, g, "pool", sd->pool.x, sd->pool.n, sd->pool.d, "pool_row", "feature",
                s->source == SRC_MOONS ? "training pool" : "training split of the data file");
     if (sd->pool.labels) {
@@ -331,7 +475,7 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
         put_on_dims(r, g, "pool_labels", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, dn, sd->pool.labels,
                     "class label of each pool row", "1");
     }
-    for (int t = 0; t < s->ntests; t++) {
+    for (int t = 0; t < s->ntests && !r->failed; t++) {
         char nm2[SPEC_NAME_LEN + 16], rows[SPEC_NAME_LEN + 16], ln[SPEC_NAME_LEN + 32];
         snprintf(nm2, sizeof nm2, "test_%s", s->tests[t].name);
         snprintf(rows, sizeof rows, "test_%s_row", s->tests[t].name);
@@ -345,50 +489,83 @@ results_t *results_open(const char *final_path, const study_t *s, const study_da
             put_on_dims(r, g, nm2, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, dn, sd->tests[t].labels, ln, "1");
         }
     }
-    H5Gclose(g);
-    hid_t mg = new_group(r, f, "models");
-    H5Gclose(mg);
+    close_g(r, g);
+    return r->failed ? -1 : 0;
+}
+
+/* Free r and its property lists (the file is closed). */
+static void release(results_t *r)
+{
+    if (r->gcpl >= 0) H5Pclose(r->gcpl);
+    if (r->dcpl >= 0) H5Pclose(r->dcpl);
+    if (r->vstr >= 0) H5Tclose(r->vstr);
+    free(r);
+}
+
+results_t *results_open(const char *final_path, const study_t *s, const study_data_t *sd,
+                        int nranks, const char *start_time, char *err)
+{
+    results_t *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, SPEC_ERR_LEN, "%s: out of memory opening the result file", final_path);
+        return NULL;
+    }
+    r->f = r->gcpl = r->dcpl = r->vstr = -1;
+    snprintf(r->final_path, sizeof r->final_path, "%s", final_path);
+    snprintf(r->tmp_path, sizeof r->tmp_path, "%s.tmp", final_path);
+    r->s = s;
+    if (create_file(r, err)) {
+        release(r);
+        return NULL;
+    }
+    if (root_attrs(r, sd, nranks, start_time) == 0 && data_group(r, sd) == 0)
+        close_g(r, new_group(r, r->f, "models"));
+    if (r->failed) {
+        report(r, err, "free space or choose another output (-o)");
+        results_abort(r);
+        return NULL;
+    }
     return r;
 }
 
 /* The coordinate variable of cube dimension d: the axis values (integers
  * as int64, categories as strings, others as float64), or draw / repeat
  * indices (int32). */
-static hid_t make_axis_scale(const results_t *r, hid_t g, const plan_t *p, int d)
+static hid_t make_axis_scale(results_t *r, hid_t g, const plan_t *p, int d)
 {
     const char *name = p->dim_names[d];
     hsize_t n = p->dim_len[d];
     int q = p->dim_param[d];
-    hid_t ds;
+    hid_t ds = -1;
+    if (r->failed) return -1;
     if (q < 0) {
-        int *iv = malloc(n * sizeof(int));
+        int *iv = malloc((n ? n : 1) * sizeof(int));
+        if (!iv) return fail_oom(r, "a coordinate", n * sizeof(int));
         for (size_t i = 0; i < n; i++) iv[i] = (int)i;
         ds = write_ds(r, g, name, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, iv);
         free(iv);
-        describe(ds, !strcmp(name, "draw") ? "data draw (a freshly drawn training set)"
-                                            : "repeat (initialisation) index",
+        describe(r, ds, !strcmp(name, "draw") ? "data draw (a freshly drawn training set)"
+                                               : "repeat (initialisation) index",
                  "1");
     } else {
         int ax = 0;
         while (p->spec->axes[ax].param != q) ax++;
         const double *v = p->spec->axes[ax].values;
         if (param_category(q, v[0])) {
-            const char **sv = malloc(n * sizeof(char *));
+            const char **sv = calloc(n ? n : 1, sizeof(char *));
+            if (!sv) return fail_oom(r, "a coordinate", n * sizeof(char *));
             for (size_t i = 0; i < n; i++) sv[i] = param_category(q, v[i]);
-            hid_t t = H5Tcopy(H5T_C_S1);
-            H5Tset_size(t, H5T_VARIABLE);
-            H5Tset_cset(t, H5T_CSET_UTF8);
-            ds = write_ds(r, g, name, t, t, 1, &n, sv);
-            H5Tclose(t);
+            ds = write_ds(r, g, name, r->vstr, r->vstr, 1, &n, sv);
             free(sv);
         } else if (param_is_integer(q)) {
-            long long *iv = malloc(n * sizeof(long long));
+            long long *iv = malloc((n ? n : 1) * sizeof(long long));
+            if (!iv) return fail_oom(r, "a coordinate", n * sizeof(long long));
             for (size_t i = 0; i < n; i++) iv[i] = (long long)v[i];
             ds = write_ds(r, g, name, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, iv);
             free(iv);
         } else
             ds = write_ds(r, g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &n, v);
-        describe(ds, param_long_name(q), param_category(q, v[0]) ? NULL : "1");
+        describe(r, ds, param_long_name(q), param_category(q, v[0]) ? NULL : "1");
         if (q == P_HIDDEN) {
             /* width lists are coded -(1 + i); the labels say what each value
              * is, as the spec writes it: "[512, 256];800" */
@@ -400,27 +577,22 @@ static hid_t make_axis_scale(const results_t *r, hid_t g, const plan_t *p, int d
                 spec_format_value(p->study, q, v[i], one, sizeof one);
                 snprintf(lab + strlen(lab), sizeof lab - strlen(lab), "%s%s", i ? ";" : "", one);
             }
-            if (coded) attr_str(ds, "labels", lab);
+            if (coded) attr_str(r, ds, "labels", lab);
         }
     }
-    H5DSset_scale(ds, name);
+    set_scale(r, ds, name);
     return ds;
-}
-
-static void attach_all(hid_t ds, const hid_t *scales, int n)
-{
-    for (int d = 0; d < n; d++) H5DSattach_scale(ds, scales[d], d);
 }
 
 /* /<stage>/curves: the learning curves on dims (the cube's dims without
  * the epochs axis, then `epoch`), with their own coordinate variables so
  * that the group opens on its own. */
-static int write_curves(const results_t *r, hid_t g, const plan_t *p)
+static int write_curves(results_t *r, hid_t g, const plan_t *p)
 {
     hid_t cg = new_group(r, g, "curves");
     if (cg < 0) return -1;
-    attr_i64(cg, "curve_points", p->spec->curve_points);
-    attr_str(cg, "description",
+    attr_i64(r, cg, "curve_points", p->spec->curve_points);
+    attr_str(r, cg, "description",
              "learning curves: each test set's MSE and train_mse after `epoch` optimiser epochs, as a run "
              "stopped there reports them; NaN after divergence or where a task never ran");
     hid_t scales[PLAN_MAX_DIMS + 1];
@@ -433,208 +605,225 @@ static int write_curves(const results_t *r, hid_t g, const plan_t *p)
     }
     hsize_t ne = p->ncurve;
     scales[nd] = write_ds(r, cg, "epoch", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &ne, p->curve_epochs);
-    describe(scales[nd], "optimiser epochs completed", "1");
-    H5DSset_scale(scales[nd], "epoch");
+    describe(r, scales[nd], "optimiser epochs completed", "1");
+    set_scale(r, scales[nd], "epoch");
     dims[nd++] = ne;
     char ln[256];
-    for (int m = 0; m < p->ncurve_metrics; m++) {
+    for (int m = 0; m < p->ncurve_metrics && !r->failed; m++) {
         hid_t ds = write_ds(r, cg, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, nd, dims,
                             p->curves + (size_t)m * p->ntraj * p->ncurve);
-        attach_all(ds, scales, nd);
+        attach_all(r, ds, scales, nd);
         metric_long_name(p->metric_names[m], ln, sizeof ln);
-        describe(ds, ln, "1");
-        H5Dclose(ds);
+        describe(r, ds, ln, "1");
+        close_ds(r, ds);
     }
-    for (int d = 0; d < nd; d++) H5Dclose(scales[d]);
-    H5Gclose(cg);
-    return 0;
+    for (int d = 0; d < nd; d++) close_ds(r, scales[d]);
+    close_g(r, cg);
+    return r->failed ? -1 : 0;
 }
 
-int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
-                        double predicted_makespan, char *err)
+/* The cube variables, each on all the cube's dims: one dataset per metric,
+ * then the training status (a CF flag variable) and the seconds. */
+static int write_cube(results_t *r, hid_t g, const plan_t *p, const hid_t *scales, const hsize_t *dims)
+{
+    char ln[512];
+    for (int m = 0; m < p->nmetrics && !r->failed; m++) {
+        hid_t ds = write_ds(r, g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims,
+                            p->metrics + (size_t)m * p->ncube);
+        metric_long_name(p->metric_names[m], ln, sizeof ln);
+        describe(r, ds, ln, "1");
+        attach_all(r, ds, scales, p->ndims);
+        close_ds(r, ds);
+    }
+    hid_t ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
+    describe(r, ds, "training status of the cube point", "1");
+    const int8_t fv[4] = {0, 1, 2, 3};
+    attr_write(r, ds, "flag_values", H5T_STD_I8LE, H5T_NATIVE_INT8, 4, fv);
+    attr_str(r, ds, "flag_meanings", "ok diverged interrupted not_run");
+    attach_all(r, ds, scales, p->ndims);
+    close_ds(r, ds);
+    ds = write_ds(r, g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims, p->seconds);
+    describe(r, ds, "wall time of the task when it reached this cube point", "s");
+    attach_all(r, ds, scales, p->ndims);
+    close_ds(r, ds);
+    return r->failed ? -1 : 0;
+}
+
+/* One statistic over draw and repeat (dims: the axes only, sdims of them,
+ * or one value when the stage has no axes) with its CF cell_methods. */
+static void put_stat(results_t *r, hid_t g, const char *name, const double *v, int sdims, const hsize_t *cd,
+                     const hid_t *scales, const char *long_name, const char *cell_methods)
+{
+    hid_t ds = write_ds(r, g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, v);
+    attach_all(r, ds, scales, sdims);
+    describe(r, ds, long_name, "1");
+    attr_str(r, ds, "cell_methods", cell_methods);
+    close_ds(r, ds);
+}
+
+/* Per metric: mean, standard deviation and minimum over draws and repeats
+ * (and with draws the two spreads); then n_ok of the selection metric. */
+static int write_stats(results_t *r, hid_t g, const plan_t *p, const hid_t *scales, const hsize_t *dims)
 {
     const stage_spec_t *st = p->spec;
-    hid_t g;
-    H5E_BEGIN_TRY { H5Ldelete(r->f, st->name, H5P_DEFAULT); }
-    H5E_END_TRY;
-    g = new_group(r, r->f, st->name);
-    if (g < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot create group %s", r->tmp_path, st->name);
-        return -1;
-    }
-    hid_t scales[PLAN_MAX_DIMS + 1];
-    hsize_t dims[PLAN_MAX_DIMS];
-    int naxes = p->ndims - 1 - (st->data_draws > 1);
-    for (int d = 0; d < p->ndims; d++) {
-        dims[d] = p->dim_len[d];
-        scales[d] = make_axis_scale(r, g, p, d);
-    }
-    const char *over = st->data_draws > 1 ? "draw: repeat:" : "repeat:";
-    char ln[512], cm[128], nm[SPEC_NAME_LEN + 16];
-
-    /* cube variables */
-    for (int m = 0; m <= p->nmetrics + 1; m++) {
-        hid_t ds;
-        if (m < p->nmetrics) {
-            ds = write_ds(r, g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims,
-                          p->metrics + (size_t)m * p->ncube);
-            metric_long_name(p->metric_names[m], ln, sizeof ln);
-            describe(ds, ln, "1");
-        } else if (m == p->nmetrics) {
-            ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
-            describe(ds, "training status of the cube point", "1");
-            int8_t fv[4] = {0, 1, 2, 3};
-            hsize_t four = 4;
-            hid_t sp = H5Screate_simple(1, &four, NULL);
-            hid_t a = H5Acreate2(ds, "flag_values", H5T_STD_I8LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-            H5Awrite(a, H5T_NATIVE_INT8, fv);
-            H5Aclose(a), H5Sclose(sp);
-            attr_str(ds, "flag_meanings", "ok diverged interrupted not_run");
-        } else {
-            ds = write_ds(r, g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims, p->seconds);
-            describe(ds, "wall time of the task when it reached this cube point", "s");
-        }
-        attach_all(ds, scales, p->ndims);
-        H5Dclose(ds);
-    }
-    /* statistics over draw and repeat */
+    int draws = st->data_draws > 1;
+    int naxes = p->ndims - 1 - draws;
+    const char *over = draws ? "draw: repeat:" : "repeat:", *what = draws ? "draws and repeats" : "repeats";
     size_t nc = p->ncells;
-    double *mean = malloc(nc * sizeof(double)), *sd = malloc(nc * sizeof(double)),
-           *mn = malloc(nc * sizeof(double));
+    double *mean = malloc(nc * sizeof(double)), *sd = malloc(nc * sizeof(double)), *mn = malloc(nc * sizeof(double));
     int *cnt = malloc(nc * sizeof(int));
+    if (!mean || !sd || !mn || !cnt) {
+        free(mean), free(sd), free(mn), free(cnt);
+        return fail_oom(r, "the statistics over repeats", nc * (3 * sizeof(double) + sizeof(int)));
+    }
     hsize_t one = 1;
     int sdims = naxes > 0 ? naxes : 0;
-    hsize_t *cd = naxes > 0 ? dims : &one;
-    for (int m = 0; m < p->nmetrics; m++) {
-        char base[400];
+    const hsize_t *cd = naxes > 0 ? dims : &one;
+    char ln[512], cm[128], nm[SPEC_NAME_LEN + 16], base[400];
+    for (int m = 0; m < p->nmetrics && !r->failed; m++) {
         metric_long_name(p->metric_names[m], base, sizeof base);
         plan_stats(p, m, mean, sd, mn, cnt);
         const char *suf[3] = {"_mean", "_std", "_min"};
         const char *how[3] = {"mean", "standard_deviation", "minimum"};
         const char *word[3] = {"mean", "standard deviation (ddof 1)", "minimum"};
-        double *arr[3] = {mean, sd, mn};
+        const double *arr[3] = {mean, sd, mn};
         for (int k = 0; k < 3; k++) {
             snprintf(nm, sizeof nm, "%s%s", p->metric_names[m], suf[k]);
-            hid_t ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, arr[k]);
-            attach_all(ds, scales, sdims);
-            snprintf(ln, sizeof ln, "%s over %s of the %s", word[k], st->data_draws > 1 ? "draws and repeats" : "repeats", base);
+            snprintf(ln, sizeof ln, "%s over %s of the %s", word[k], what, base);
             snprintf(cm, sizeof cm, "%s %s", over, how[k]);
-            describe(ds, ln, "1");
-            attr_str(ds, "cell_methods", cm);
-            H5Dclose(ds);
+            put_stat(r, g, nm, arr[k], sdims, cd, scales, ln, cm);
         }
-        if (st->data_draws > 1) {
+        if (draws) {
             plan_spread(p, m, sd, mn);
             snprintf(nm, sizeof nm, "%s_init_std", p->metric_names[m]);
-            hid_t ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, sd);
-            attach_all(ds, scales, sdims);
             snprintf(ln, sizeof ln, "spread from initialisation: sqrt of the mean over draws of the variance over repeats of the %s", base);
-            describe(ds, ln, "1");
             /* sqrt(mean_draws(var_repeats)) is the RMS over draws of the std over repeats */
-            attr_str(ds, "cell_methods", "repeat: standard_deviation draw: root_mean_square");
-            H5Dclose(ds);
+            put_stat(r, g, nm, sd, sdims, cd, scales, ln, "repeat: standard_deviation draw: root_mean_square");
             snprintf(nm, sizeof nm, "%s_data_std", p->metric_names[m]);
-            ds = write_ds(r, g, nm, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, sdims, cd, mn);
-            attach_all(ds, scales, sdims);
             snprintf(ln, sizeof ln, "spread from data: standard deviation over draws of the mean over repeats of the %s", base);
-            describe(ds, ln, "1");
-            attr_str(ds, "cell_methods", "repeat: mean draw: standard_deviation");
-            H5Dclose(ds);
+            put_stat(r, g, nm, mn, sdims, cd, scales, ln, "repeat: mean draw: standard_deviation");
         }
     }
     plan_stats(p, p->select_metric, NULL, NULL, NULL, cnt);
     hid_t ds = write_ds(r, g, "n_ok", H5T_NATIVE_INT, H5T_STD_I32LE, sdims, cd, cnt);
-    attach_all(ds, scales, sdims);
-    snprintf(ln, sizeof ln, "number of finite values of %s over %s", p->metric_names[p->select_metric],
-             st->data_draws > 1 ? "draws and repeats" : "repeats");
-    describe(ds, ln, "1");
+    attach_all(r, ds, scales, sdims);
+    snprintf(ln, sizeof ln, "number of finite values of %s over %s", p->metric_names[p->select_metric], what);
+    describe(r, ds, ln, "1");
     snprintf(cm, sizeof cm, "%s sum", over);
-    attr_str(ds, "cell_methods", cm);
-    H5Dclose(ds);
+    attr_str(r, ds, "cell_methods", cm);
+    close_ds(r, ds);
     free(mean), free(sd), free(mn), free(cnt);
+    return r->failed ? -1 : 0;
+}
 
-    /* attributes */
-    attr_i64(g, "stage_index", p->stage_index);
-    attr_i64(g, "repeats", st->repeats);
-    attr_i64(g, "data_draws", st->data_draws);
-    attr_i64(g, "reuse_epochs", st->reuse_epochs);
-    attr_i64(g, "save_models", st->save_models);
-    attr_f64(g, "pool_noise", st->pool_noise);
-    attr_i64(g, "curve_points", st->curve_points);
-    attr_i64(g, "complete", p->ndone == p->ntasks);
-    attr_i64(g, "tasks_done", (long long)p->ndone);
-    attr_i64(g, "tasks_total", (long long)p->ntasks);
-    attr_str(g, "select_metric", p->metric_names[p->select_metric]);
-    attr_i64(g, "best_cell", p->best_cell);
-    attr_f64(g, "best_value", p->best_cell >= 0 ? p->best_value : NAN);
-    attr_i64(g, "n_skipped", (long long)p->nskipped);
+/* sum(busy) / nranks / max(busy): 1 when every rank trained equally long. */
+static double balance(const double *busy, int nranks)
+{
     double mx = 0, sum = 0;
     for (int i = 0; i < nranks; i++) {
         sum += busy[i];
         if (busy[i] > mx) mx = busy[i];
     }
-    attr_f64(g, "balance_efficiency", mx > 0 ? sum / nranks / mx : 1.0);
-    attr_f64(g, "predicted_makespan", predicted_makespan);
-    attr_str(g, "predicted_makespan_units", "FLOP");
-    attr_str(g, "inherited_from", p->inherited_from);
+    return mx > 0 ? sum / nranks / mx : 1.0;
+}
+
+/* The stage's attributes: its settings, progress, best cell, and where
+ * each parameter's value came from. */
+static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *busy, int nranks, double predicted)
+{
+    const stage_spec_t *st = p->spec;
+    char nm[SPEC_NAME_LEN + 16];
+    attr_i64(r, g, "stage_index", p->stage_index);
+    attr_i64(r, g, "repeats", st->repeats);
+    attr_i64(r, g, "data_draws", st->data_draws);
+    attr_i64(r, g, "reuse_epochs", st->reuse_epochs);
+    attr_i64(r, g, "save_models", st->save_models);
+    attr_f64(r, g, "pool_noise", st->pool_noise);
+    attr_i64(r, g, "curve_points", st->curve_points);
+    attr_i64(r, g, "complete", p->ndone == p->ntasks);
+    attr_i64(r, g, "tasks_done", (long long)p->ndone);
+    attr_i64(r, g, "tasks_total", (long long)p->ntasks);
+    attr_str(r, g, "select_metric", p->metric_names[p->select_metric]);
+    attr_i64(r, g, "best_cell", p->best_cell);
+    attr_f64(r, g, "best_value", p->best_cell >= 0 ? p->best_value : NAN);
+    attr_i64(r, g, "n_skipped", (long long)p->nskipped);
+    attr_f64(r, g, "balance_efficiency", balance(busy, nranks));
+    attr_f64(r, g, "predicted_makespan", predicted);
+    attr_str(r, g, "predicted_makespan_units", "FLOP");
+    attr_str(r, g, "inherited_from", p->inherited_from);
     static const char *srcn[] = {"default", "fixed", "inherited", "axis"};
-    for (int q = 0; q < P_COUNT; q++) {
+    for (int q = 0; q < P_COUNT && !r->failed; q++) {
         snprintf(nm, sizeof nm, "source_%s", param_names[q]);
-        attr_str(g, nm, srcn[p->source[q]]);
-        if (p->source[q] != VS_AXIS) attr_param(g, param_names[q], q, p->base[q]);
+        attr_str(r, g, nm, srcn[p->source[q]]);
+        if (p->source[q] != VS_AXIS) attr_param(r, g, param_names[q], q, p->base[q]);
         if (p->best_cell >= 0) {
             snprintf(nm, sizeof nm, "best_%s", param_names[q]);
-            attr_param(g, nm, q, p->best_hp[q]);
+            attr_param(r, g, nm, q, p->best_hp[q]);
         }
         if (q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) { /* the value as the spec writes it */
             char val[200];
             if (p->source[q] != VS_AXIS && (q != P_HIDDEN || p->base[q] < 0)) {
                 spec_format_value(p->study, q, p->base[q], val, sizeof val);
                 snprintf(nm, sizeof nm, "%s_label", param_names[q]);
-                attr_str(g, nm, val);
+                attr_str(r, g, nm, val);
             }
             if (p->best_cell >= 0 && (q != P_HIDDEN || p->best_hp[q] < 0)) {
                 spec_format_value(p->study, q, p->best_hp[q], val, sizeof val);
                 snprintf(nm, sizeof nm, "best_%s_label", param_names[q]);
-                attr_str(g, nm, val);
+                attr_str(r, g, nm, val);
             }
         }
     }
-    for (int d = 0; d < p->ndims; d++) H5Dclose(scales[d]);
+    return r->failed ? -1 : 0;
+}
 
-    /* per-rank figures in a group of their own, so that the stage's
-     * variables share the cube's dims (to_dataframe: one row per point) */
+/* Per-rank figures in a group of their own, so that the stage's variables
+ * share the cube's dims (to_dataframe: one row per point). */
+static int write_ranks(results_t *r, hid_t g, const double *busy, int nranks)
+{
     hid_t rg = new_group(r, g, "ranks");
     hsize_t nr = nranks;
     int *rk = malloc(nranks * sizeof(int));
+    if (!rk) {
+        close_g(r, rg);
+        return fail_oom(r, "the rank indices", nranks * sizeof(int));
+    }
     for (int i = 0; i < nranks; i++) rk[i] = i;
     hid_t rscale = write_ds(r, rg, "rank", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &nr, rk);
     free(rk);
-    describe(rscale, "MPI rank", "1");
-    H5DSset_scale(rscale, "rank");
-    ds = write_ds(r, rg, "busy_seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nr, busy);
-    H5DSattach_scale(ds, rscale, 0);
-    describe(ds, "seconds the rank spent training this stage", "s");
-    H5Dclose(ds);
-    H5Dclose(rscale);
-    attr_f64(rg, "balance_efficiency", mx > 0 ? sum / nranks / mx : 1.0);
-    H5Gclose(rg);
-    int rc = p->ncurve > 0 ? write_curves(r, g, p) : 0;
-    H5Gclose(g);
-    if (rc) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the learning curves of stage %s", r->tmp_path, st->name);
-        return rc;
+    describe(r, rscale, "MPI rank", "1");
+    set_scale(r, rscale, "rank");
+    hid_t ds = write_ds(r, rg, "busy_seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &nr, busy);
+    attach_all(r, ds, &rscale, 1);
+    describe(r, ds, "seconds the rank spent training this stage", "s");
+    close_ds(r, ds);
+    close_ds(r, rscale);
+    attr_f64(r, rg, "balance_efficiency", balance(busy, nranks));
+    close_g(r, rg);
+    return r->failed ? -1 : 0;
+}
+
+int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
+                        double predicted_makespan, char *err)
+{
+    hid_t scales[PLAN_MAX_DIMS + 1];
+    hsize_t dims[PLAN_MAX_DIMS];
+    int nd = 0;
+    hid_t g = remove_link(r, r->f, p->spec->name) ? -1 : new_group(r, r->f, p->spec->name);
+    for (; nd < p->ndims && !r->failed; nd++) {
+        dims[nd] = p->dim_len[nd];
+        scales[nd] = make_axis_scale(r, g, p, nd);
     }
-    errno = 0;
-    if (H5Fflush(r->f, H5F_SCOPE_GLOBAL) < 0) {
-        int en = errno;
-        char why[256];
-        data_h5_error(why, sizeof why);
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the result file (%s; HDF5: %s); the journal keeps the finished tasks: free space and run with --resume",
-                 r->tmp_path, en ? strerror(en) : "I/O error", why);
-        return -1;
-    }
-    return 0;
+    if (!r->failed) write_cube(r, g, p, scales, dims);
+    if (!r->failed) write_stats(r, g, p, scales, dims);
+    if (!r->failed) stage_attrs(r, g, p, busy, nranks, predicted_makespan);
+    for (int d = 0; d < nd; d++) close_ds(r, scales[d]);
+    if (!r->failed) write_ranks(r, g, busy, nranks);
+    if (!r->failed && p->ncurve > 0) write_curves(r, g, p);
+    close_g(r, g);
+    /* on disk now: what the journal holds is then in the file too */
+    if (!r->failed && H5Fflush(r->f, H5F_SCOPE_GLOBAL) < 0) fail_at(r, -1, "flush the file", NULL, 0);
+    return r->failed ? report(r, err, NULL) : 0;
 }
 
 /* The dimension of a model's layer boundary l (0 .. nlin): the input and
@@ -646,43 +835,24 @@ static void layer_dim(const model_t *m, int l, char *out, size_t n)
     else snprintf(out, n, "units%d", l);
 }
 
-int results_write_model(results_t *r, const plan_t *p, const char *group, const results_model_t *mod, char *err)
+/* A model's shape, place in the cube, weights, biases and scaler. */
+static int model_weights(results_t *r, hid_t g, const results_model_t *mod)
 {
     const model_t *m = mod->m;
     const scaler_t *sc = mod->sc;
-    hid_t mg = open_or_create(r, r->f, "models");
-    hid_t sg = open_or_create(r, mg, p->spec->name);
-    hid_t g = sg;
-    char path[256];
-    snprintf(path, sizeof path, "%s", group);
-    char *slash = strchr(path, '/');
-    hid_t mid = -1;
-    if (slash) {
-        *slash = 0;
-        mid = open_or_create(r, sg, path);
-        g = new_group(r, mid, slash + 1);
-    } else {
-        H5E_BEGIN_TRY { H5Ldelete(sg, group, H5P_DEFAULT); }
-        H5E_END_TRY;
-        g = new_group(r, sg, group);
-    }
-    if (g < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot create model group %s/%s", r->tmp_path, p->spec->name, group);
-        return -1;
-    }
-    attr_i64(g, "in", m->arch.in);
-    attr_i64(g, "hidden", m->arch.hidden);
-    attr_i64(g, "layers", m->arch.layers);
-    attr_i64(g, "bottleneck", m->arch.bottleneck);
-    attr_i64(g, "nlin", m->nlin);
-    attr_i64(g, "code_layer", m->code_layer);
-    attr_i64(g, "cell", mod->cell);
-    attr_i64(g, "draw", mod->draw);
-    attr_i64(g, "repeat", mod->repeat);
-    attr_str(g, "scaler", scaler_kind_name(sc->kind));
-    for (int q = 0; q < P_COUNT; q++) attr_param(g, param_names[q], q, mod->hp[q]);
+    attr_i64(r, g, "in", m->arch.in);
+    attr_i64(r, g, "hidden", m->arch.hidden);
+    attr_i64(r, g, "layers", m->arch.layers);
+    attr_i64(r, g, "bottleneck", m->arch.bottleneck);
+    attr_i64(r, g, "nlin", m->nlin);
+    attr_i64(r, g, "code_layer", m->code_layer);
+    attr_i64(r, g, "cell", mod->cell);
+    attr_i64(r, g, "draw", mod->draw);
+    attr_i64(r, g, "repeat", mod->repeat);
+    attr_str(r, g, "scaler", scaler_kind_name(sc->kind));
+    for (int q = 0; q < P_COUNT; q++) attr_param(r, g, param_names[q], q, mod->hp[q]);
     char nm[64], ln[160];
-    for (int l = 0; l < m->nlin; l++) {
+    for (int l = 0; l < m->nlin && !r->failed; l++) {
         char d0[32], d1[32];
         layer_dim(m, l, d0, sizeof d0);
         layer_dim(m, l + 1, d1, sizeof d1);
@@ -701,11 +871,17 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
                 "scaler shift: x_model = (x - shift) / scale", "1");
     put_on_dims(r, g, "scaler_scale", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &d, fd, sc->scale,
                 "scaler scale: x_model = (x - shift) / scale", "1");
-    int b = m->arch.bottleneck, in = m->arch.in;
-    /* codes and reconstructions in data units, computed by saved.c
-     * (model_data = "weights": none; analysis/ recomputes them) */
-    if (mod->weights_only) attr_str(g, "model_data", "weights");
-    for (int i = 0; i < mod->nout; i++) {
+    return r->failed ? -1 : 0;
+}
+
+/* Codes and reconstructions in data units, as saved.c computed them
+ * (model_data = "weights": none; analysis/ recomputes them). */
+static int model_outputs(results_t *r, hid_t g, const results_model_t *mod)
+{
+    int b = mod->m->arch.bottleneck, in = mod->m->arch.in;
+    char nm[64], ln[160];
+    if (mod->weights_only) attr_str(r, g, "model_data", "weights");
+    for (int i = 0; i < mod->nout && !r->failed; i++) {
         const results_model_output_t *o = &mod->out[i];
         const dataset_t *D = o->data;
         char rows[SPEC_NAME_LEN + 16];
@@ -726,44 +902,86 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
         snprintf(ln, sizeof ln, "reconstruction of %s (data units)", o->what);
         put_f32_2d(r, g, nm, o->recon, D->n, in, rows, "feature", ln);
     }
-    H5Gclose(g);
-    if (mid >= 0) H5Gclose(mid);
-    H5Gclose(sg);
-    H5Gclose(mg);
-    return 0;
+    return r->failed ? -1 : 0;
+}
+
+int results_write_model(results_t *r, const plan_t *p, const char *group, const results_model_t *mod, char *err)
+{
+    hid_t mg = open_or_create(r, r->f, "models");
+    hid_t sg = open_or_create(r, mg, p->spec->name);
+    hid_t mid = -1, g = -1;
+    char path[256];
+    snprintf(path, sizeof path, "%s", group);
+    char *slash = strchr(path, '/');
+    if (slash) { /* cells/<index> */
+        *slash = 0;
+        mid = open_or_create(r, sg, path);
+        g = new_group(r, mid, slash + 1);
+    } else if (remove_link(r, sg, group) == 0) /* best: replaced */
+        g = new_group(r, sg, group);
+    if (!r->failed && model_weights(r, g, mod) == 0) model_outputs(r, g, mod);
+    close_g(r, g);
+    close_g(r, mid);
+    close_g(r, sg);
+    close_g(r, mg);
+    return r->failed ? report(r, err, NULL) : 0;
+}
+
+/* A failure here is kept and returned by the next writer call. */
+void results_set_inputs(results_t *r, const char *inputs)
+{
+    attr_str(r, r->f, "inputs", inputs ? inputs : "");
+}
+
+/* Flush the closed file's bytes to disk before it takes the final name:
+ * a crash after the rename must not leave a short file there. */
+static int sync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return -1;
+    int rc = fsync(fd);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return rc;
 }
 
 int results_close(results_t *r, int complete, size_t done, size_t total, char *err)
 {
     char now[32];
     results_now_iso(now);
-    attr_str(r->f, "end_time", now);
-    attr_i64(r->f, "complete", complete);
-    attr_i64(r->f, "tasks_done", (long long)done);
-    attr_i64(r->f, "tasks_total", (long long)total);
+    attr_str(r, r->f, "end_time", now);
+    attr_i64(r, r->f, "complete", complete);
+    attr_i64(r, r->f, "tasks_done", (long long)done);
+    attr_i64(r, r->f, "tasks_total", (long long)total);
+    if (r->failed) {
+        report(r, err, NULL);
+        results_abort(r);
+        return -1;
+    }
     errno = 0;
     herr_t e = H5Fclose(r->f);
     r->f = -1;
-    H5Pclose(r->gcpl), H5Pclose(r->dcpl);
     int rc = 0;
     if (e < 0) {
         int en = errno;
         char why[256];
         data_h5_error(why, sizeof why);
         g_close_failed = 1;
-        unlink(r->tmp_path);
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the result file (%s; HDF5: %s); nothing was renamed and the journal keeps the finished tasks: free space and run with --resume",
-                 r->tmp_path, en ? strerror(en) : "I/O error", why);
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot write the result file (%s; HDF5: %s); nothing was renamed to %s and " RESUME_HINT,
+                 r->tmp_path, en ? strerror(en) : "I/O error", why, r->final_path);
         rc = -1;
-    } else {
-        int fd = open(r->tmp_path, O_RDONLY);
-        if (fd >= 0) { fsync(fd); close(fd); }
-        if (rename(r->tmp_path, r->final_path) != 0) {
-            snprintf(err, SPEC_ERR_LEN, "%s: cannot rename to %s (%s)", r->tmp_path, r->final_path, strerror(errno));
-            rc = -1;
-        }
+    } else if (sync_path(r->tmp_path) != 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot sync the result file to disk (%s); nothing was renamed to %s and " RESUME_HINT,
+                 r->tmp_path, strerror(errno), r->final_path);
+        rc = -1;
+    } else if (rename(r->tmp_path, r->final_path) != 0) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot rename to %s (%s); " RESUME_HINT, r->tmp_path, r->final_path,
+                 strerror(errno));
+        rc = -1;
     }
-    free(r);
+    if (rc) unlink(r->tmp_path);
+    release(r);
     return rc;
 }
 
@@ -771,9 +989,8 @@ void results_abort(results_t *r)
 {
     if (!r) return;
     if (r->f >= 0 && H5Fclose(r->f) < 0) g_close_failed = 1;
-    H5Pclose(r->gcpl), H5Pclose(r->dcpl);
     unlink(r->tmp_path);
-    free(r);
+    release(r);
 }
 
 static int read_attr_str(hid_t loc, const char *name, char *out, size_t len)
@@ -876,11 +1093,6 @@ int results_is_ours(const char *path)
 {
     int p = results_probe(path);
     return p == 2 ? 0 : p;
-}
-
-void results_set_inputs(results_t *r, const char *inputs)
-{
-    attr_str(r->f, "inputs", inputs ? inputs : "");
 }
 
 static char *read_attr_dup(hid_t f, const char *name)

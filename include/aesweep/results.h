@@ -2,7 +2,11 @@
  *
  * Written by rank 0 only, under "<final>.tmp"; results_close() flushes,
  * closes and renames it into place, so the final path never holds a
- * half-written file.  Every function returns 0 or -1 with a message in err.
+ * half-written file.  Every writer returns 0 or -1 with a one-line message
+ * in err: the first failure (what failed, where in the file, HDF5's
+ * innermost message), that the final path is untouched, and what to do.
+ * After a failure every later writer call does nothing and fails again;
+ * results_abort() then closes the file and removes the temporary.
  */
 #ifndef AESWEEP_RESULTS_H
 #define AESWEEP_RESULTS_H
@@ -49,7 +53,8 @@ int results_probe(const char *path);
 /* Spec text, inputs (see sweep.c; NULL in files without them; caller frees
  * both) and completeness of an existing result file; 0 ok. */
 int results_read_state(const char *path, char **spec_text, char **inputs, int *complete);
-/* Record the run's inputs (data files' CRCs, shapes) as the "inputs" attribute. */
+/* Record the run's inputs (data files' CRCs, shapes) as the "inputs"
+ * attribute.  A failure is kept and returned by the next writer call. */
 void results_set_inputs(results_t *r, const char *inputs);
 /* Print a summary of a result file to stdout. */
 int results_info(const char *path, char *err);
