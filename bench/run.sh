@@ -137,7 +137,7 @@ done
 echo "== (f) simulator"
 SPECS=$(ls jobs/moons.cfg jobs/digits.cfg 2>/dev/null || true)
 # shellcheck disable=SC2086
-"$B/simulate" $SPECS bench/m1.cfg --result "$OUT/m1_np1.h5" --calib-spec bench/m1.cfg --random 100000 \
+"$B/simulate" $SPECS bench/m1.cfg --result "$OUT/m1_np1.h5" --calib-spec bench/m1.cfg --random 100000 --hyperband 10000 \
     > "$OUT/simulate.txt" 2>&1 || true
 
 # ---- (g) wide layers (issue 17): aesweep's GEMM path beside PyTorch, narrow shapes again

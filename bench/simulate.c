@@ -24,14 +24,22 @@
  *   --msg-cost S  rank 0's time to receive and journal one result message
  *              (default 14e-6 s: 64 oversubscribed ranks on bench/tiny.cfg,
  *              AESWEEP_RANK0_STATS=1; see bench/README.md)
+ *   --hyperband N  also simulate a Hyperband stage of N sampled moons
+ *              configurations (issue 16): random samples (src/sample.c) of
+ *              train_size int [1000, 9000], lr log-uniform [0.0005, 0.003],
+ *              hidden in {10, 15, 20, 40, 50}, layers int [1, 4], scheduled by
+ *              src/halving.c (--hb-min 10 --hb-max 1000 --hb-eta 3
+ *              --hb-brackets 0 = all); see hyperband_table below
  * Prints one table per stage: ranks, tasks/rank, makespan (s), ideal (s),
  * efficiency = total / (ranks x makespan), the result messages per second
  * rank 0 must take (one per task) and its busy share receiving them
  * (tasks x msg-cost / makespan): at 1 or more rank 0 is the bottleneck and
  * the stage takes at least tasks x msg-cost.  Not a test; bench/run.sh calls it.
  */
+#include "aesweep/halving.h"
 #include "aesweep/plan.h"
 #include "aesweep/rng.h"
+#include "aesweep/sample.h"
 #include "aesweep/spec.h"
 #include <hdf5.h>
 #include <math.h>
@@ -164,12 +172,269 @@ static char *random_spec(long ntasks)
     return t;
 }
 
+/* ---- Hyperband in rounds (issue 16) ----------------------------------------------------------
+ * A Hyperband stage is a sequence of rungs; the trials of a rung are one
+ * round: rank 0 partitions them by predicted cost (LPT), scatters, gathers,
+ * promotes.  A promoted trial continues, so its task in rung i trains
+ * e_i - e_{i-1} epochs; its cost is plan_task_cost of its configuration at
+ * that many epochs.  Which trials are promoted does not change how many, so
+ * the simulation ranks them by a synthetic metric (uniform per trial and
+ * rung) through halving_promote.  Three ways to run the rounds:
+ *   rung rounds  every (bracket, rung) its own round, one after another;
+ *   merged       round k = rung k of every bracket together (brackets are
+ *                independent, so they can share a round);
+ *   dataflow     no barrier but the one promotion needs: a rung's trials
+ *                are ready when its bracket's previous rung has finished,
+ *                and an idle rank takes the longest ready task (one
+ *                bracket's next rung fills ranks while another's stragglers
+ *                finish).
+ * utilisation = work / (ranks x makespan); idle share = 1 - utilisation. */
+typedef struct {
+    int bracket, rung;
+    long n;
+    double *cost; /* [n] descending */
+} hb_rung_t;
+
+typedef struct {
+    int nrungs;
+    hb_rung_t r[HALVING_MAX_BRACKETS * HALVING_MAX_RUNGS];
+    double total;
+} hb_study_t;
+
+/* Restore the min-heap of (load, rank) after the root's load grew. */
+static void heap_down(double *hl, int *hr, int R)
+{
+    for (int i = 0;;) {
+        int a = 2 * i + 1, b = a + 1, m = i;
+        if (a < R && (hl[a] < hl[m] || (hl[a] == hl[m] && hr[a] < hr[m]))) m = a;
+        if (b < R && (hl[b] < hl[m] || (hl[b] == hl[m] && hr[b] < hr[m]))) m = b;
+        if (m == i) return;
+        double tl = hl[i];
+        int tr = hr[i];
+        hl[i] = hl[m], hr[i] = hr[m], hl[m] = tl, hr[m] = tr;
+        i = m;
+    }
+}
+
+/* LPT of cost[0..n-1] (descending) onto R ranks (least loaded, ties to the
+ * lowest rank; a binary heap of (load, rank)).  Returns the makespan. */
+static double lpt(const double *cost, long n, int R, double *hl, int *hr)
+{
+    for (int i = 0; i < R; i++) hl[i] = 0, hr[i] = i;
+    double mk = 0;
+    for (long t = 0; t < n; t++) {
+        hl[0] += cost[t];
+        if (hl[0] > mk) mk = hl[0];
+        heap_down(hl, hr, R);
+    }
+    return mk;
+}
+
+/* The rungs of N sampled moons trials under schedule h, with their segment costs. */
+static int hb_build(hb_study_t *hs, const halving_schedule_t *h, const plan_t *p)
+{
+    sample_space_t sp = {.method = SAMPLE_RANDOM, .n = h->ntrials, .nparams = 4};
+    sp.params[0] = (sample_param_t){.param = P_TRAIN_SIZE, .dist = DIST_INT, .lo = 1000, .hi = 9000};
+    sp.params[1] = (sample_param_t){.param = P_LR, .dist = DIST_LOG_UNIFORM, .lo = 0.0005, .hi = 0.003};
+    sp.params[2] = (sample_param_t){.param = P_HIDDEN, .dist = DIST_CHOICE, .nchoices = 5, .choices = {10, 15, 20, 40, 50}};
+    sp.params[3] = (sample_param_t){.param = P_LAYERS, .dist = DIST_INT, .lo = 1, .hi = 4};
+    memset(hs, 0, sizeof *hs);
+    long *alive = malloc((size_t)(h->ntrials + 1) * sizeof(long)), *win = malloc((size_t)(h->ntrials + 1) * sizeof(long));
+    double *met = malloc((size_t)(h->ntrials + 1) * sizeof(double));
+    if (!alive || !win || !met) return free(alive), free(win), free(met), -1;
+    for (int b = 0; b < h->nbrackets; b++) {
+        const halving_bracket_t *br = &h->b[b];
+        long n = br->ntrials;
+        for (long i = 0; i < n; i++) alive[i] = br->first_trial + i;
+        for (int i = 0; i < br->nrungs && n > 0; i++) {
+            hb_rung_t *r = &hs->r[hs->nrungs++];
+            r->bracket = b, r->rung = i, r->n = n;
+            r->cost = malloc((size_t)n * sizeof(double));
+            if (!r->cost) return free(alive), free(win), free(met), -1;
+            for (long t = 0; t < n; t++) {
+                task_t task = p->tasks[0];
+                double v[4];
+                sample_draw(&sp, 1, 0, alive[t], v);
+                for (int j = 0; j < 4; j++) task.hp[sp.params[j].param] = v[j];
+                task.hp[P_EPOCHS] = (double)(br->epochs[i] - (i ? br->epochs[i - 1] : 0));
+                r->cost[t] = plan_task_cost(p, &task);
+                hs->total += r->cost[t];
+                rng_t g = rng_stream(rng_derive(rng_derive(7, (uint64_t)alive[t]), (uint64_t)i));
+                met[t] = rng_uniform_d(&g);
+            }
+            qsort(r->cost, (size_t)n, sizeof(double), cmp_d);
+            for (long a = 0, z = n - 1; a < z; a++, z--) { double tmp = r->cost[a]; r->cost[a] = r->cost[z]; r->cost[z] = tmp; }
+            long k = halving_promote(met, alive, (size_t)n, h->eta, win);
+            if (i + 1 < br->nrungs && k != br->trials[i + 1]) {
+                fprintf(stderr, "simulate: bracket %d rung %d promoted %ld, the schedule says %ld\n", b, i, k, br->trials[i + 1]);
+                return free(alive), free(win), free(met), -1;
+            }
+            memcpy(alive, win, (size_t)k * sizeof(long));
+            n = k;
+        }
+    }
+    free(alive), free(win), free(met);
+    return 0;
+}
+
+/* Dataflow: list scheduling with each bracket's rung barrier.  Ranks in a
+ * heap by the time they are free; the earliest free rank takes the longest
+ * task of any ready rung, or waits for the next rung to become ready. */
+static int g_hb_tail = 1;
+static int *g_task_rung; /* rung of each task in hand-out order (hb_dataflow) */
+/* Per rung, the utilisation of all ranks over the rung's window (first start
+ * to last finish): how busy the machine is while that rung runs.  *umin gets
+ * the least over rungs of >= 4 trials per rank, *nbig their count. */
+static void hb_windows(const hb_study_t *hs, int R, const double *st, const double *fi, long ntask, double *umin, int *nbig)
+{
+    *umin = INFINITY, *nbig = 0;
+    for (int i = 0; i < hs->nrungs; i++) {
+        if (hs->r[i].n < 4L * R) continue;
+        double a = INFINITY, b = 0, busy = 0;
+        for (long t = 0; t < ntask; t++)
+            if (g_task_rung[t] == i) a = fmin(a, st[t]), b = fmax(b, fi[t]);
+        for (long t = 0; t < ntask; t++) busy += fmax(0, fmin(fi[t], b) - fmax(st[t], a));
+        (*nbig)++;
+        *umin = fmin(*umin, busy / (R * (b - a)));
+    }
+}
+
+static double hb_dataflow(const hb_study_t *hs, int R, double *hl, int *hr, double *st, double *fi)
+{
+    int nr = hs->nrungs;
+    long *next = calloc((size_t)nr, sizeof(long));
+    double *ready = malloc((size_t)nr * sizeof(double)), *last = calloc((size_t)nr, sizeof(double));
+    for (int i = 0; i < nr; i++) ready[i] = hs->r[i].rung == 0 ? 0 : INFINITY;
+    /* tail[i]: the bracket's longest chain after rung i (its later rungs' largest tasks) */
+    double *tail = calloc((size_t)nr, sizeof(double));
+    for (int i = nr - 2; i >= 0; i--)
+        if (g_hb_tail && hs->r[i + 1].bracket == hs->r[i].bracket) tail[i] = tail[i + 1] + hs->r[i + 1].cost[0];
+    for (int i = 0; i < R; i++) hl[i] = 0, hr[i] = i;
+    double mk = 0;
+    long ntask = 0;
+    for (;;) {
+        double t = hl[0];
+        int best = -1;
+        double wait = INFINITY;
+        for (int i = 0; i < nr; i++) {
+            if (next[i] >= hs->r[i].n) continue;
+            if (ready[i] <= t) {
+                if (best < 0 || hs->r[i].cost[next[i]] + tail[i] > hs->r[best].cost[next[best]] + tail[best]) best = i;
+            } else if (ready[i] < wait) wait = ready[i];
+        }
+        if (best < 0 && !isfinite(wait)) break; /* nothing left */
+        if (best < 0) hl[0] = wait;
+        else {
+            double fin = t + hs->r[best].cost[next[best]++];
+            st[ntask] = t, fi[ntask] = fin, g_task_rung[ntask++] = best;
+            if (fin > last[best]) last[best] = fin;
+            if (fin > mk) mk = fin;
+            hl[0] = fin;
+            /* the rung's last task handed out: its bracket's next rung is ready when all of it is done */
+            if (next[best] == hs->r[best].n && best + 1 < nr && hs->r[best + 1].bracket == hs->r[best].bracket)
+                ready[best + 1] = last[best];
+        }
+        heap_down(hl, hr, R);
+    }
+    free(next), free(ready), free(last), free(tail);
+    return mk;
+}
+
+/* merged rounds: round k holds rung k of every bracket */
+static double hb_merged(const hb_study_t *hs, int R, double *hl, int *hr, double *buf)
+{
+    double sum = 0;
+    for (int k = 0; k < HALVING_MAX_RUNGS; k++) {
+        long n = 0;
+        for (int i = 0; i < hs->nrungs; i++)
+            if (hs->r[i].rung == k) memcpy(buf + n, hs->r[i].cost, (size_t)hs->r[i].n * sizeof(double)), n += hs->r[i].n;
+        if (!n) continue;
+        qsort(buf, (size_t)n, sizeof(double), cmp_d);
+        for (long a = 0, z = n - 1; a < z; a++, z--) { double t = buf[a]; buf[a] = buf[z]; buf[z] = t; }
+        sum += lpt(buf, n, R, hl, hr);
+    }
+    return sum;
+}
+
+static void hyperband_table(long N, long mn, long mx, int eta, int nb, double fac, const int *ranks, int nranks)
+{
+    char err[SPEC_ERR_LEN];
+    halving_schedule_t h;
+    if (halving_schedule(&h, mn, mx, eta, nb, N, err, sizeof err)) {
+        fprintf(stderr, "simulate: hyperband: %s\n", err);
+        return;
+    }
+    const char *text = "study = \"hb\"; seed = 1; output = \"/dev/null\";\n"
+                       "data = { source = \"moons\"; pool = 10000; noise = 0.1; };\n"
+                       "tests = ( { name = \"clean\"; noise = 0.1; size = 10000; }, { name = \"noisy\"; noise = 0.2; size = 10000; } );\n"
+                       "defaults = { hidden = 20; layers = 3; bottleneck = 1; };\n"
+                       "stages = ( { name = \"hb\"; curve_points = 0; } );\n";
+    study_t s;
+    plan_t p;
+    hb_study_t hs;
+    if (spec_load(&s, "(hyperband)", text, err) || plan_build(&p, &s, 0, NULL, NULL, err)) {
+        fprintf(stderr, "simulate: hyperband: %s\n", err);
+        return;
+    }
+    if (hb_build(&hs, &h, &p)) return;
+    long maxn = 0, ntasks = 0;
+    for (int i = 0; i < hs.nrungs; i++) ntasks += hs.r[i].n, maxn += hs.r[i].n;
+    printf("== hyperband: %ld trials, min_epochs %ld, max_epochs %ld, eta %d, %d brackets, %d rungs, %ld tasks, "
+           "%.4g s of work (%.4g GFLOP)\n", h.ntrials, mn, mx, eta, h.nbrackets, hs.nrungs, ntasks, hs.total * fac, hs.total * 1e-9);
+    for (int b = 0; b < h.nbrackets; b++) {
+        printf("  bracket %d (s = %d):", b, h.b[b].s);
+        for (int i = 0; i < h.b[b].nrungs; i++) printf(" %ld@%ld", h.b[b].trials[i], h.b[b].epochs[i]);
+        printf("  (trials@epochs)\n");
+    }
+    /* critical path: the longest bracket chain of largest tasks; no schedule is shorter */
+    double cp = 0;
+    for (int b = 0, i = 0; b < h.nbrackets; b++) {
+        double c = 0;
+        for (; i < hs.nrungs && hs.r[i].bracket == b; i++) c += hs.r[i].cost[0];
+        cp = fmax(cp, c);
+    }
+    printf("  critical path %.4g s: utilisation at most work / (ranks x critical path)\n", cp * fac);
+    printf("  %6s %11s %9s %10s %12s %10s %10s %12s %9s %12s %9s\n", "ranks", "rung0/rank", "rungs>=4", "util_rung",
+           "min_rung>=4", "util_merge", "util_flow", "min_flow>=4", "bound", "makespan_s", "idle_flow");
+    double *buf = malloc((size_t)maxn * sizeof(double));
+    double *st = malloc((size_t)ntasks * sizeof(double)), *fi = malloc((size_t)ntasks * sizeof(double));
+    g_task_rung = malloc((size_t)ntasks * sizeof(int));
+    for (int q = 0; q < nranks; q++) {
+        int R = ranks[q];
+        double *hl = malloc((size_t)R * sizeof(double));
+        int *hr = malloc((size_t)R * sizeof(int));
+        double sum = 0, umin = INFINITY;
+        int nbig = 0;
+        for (int i = 0; i < hs.nrungs; i++) {
+            double mk = lpt(hs.r[i].cost, hs.r[i].n, R, hl, hr), w = 0;
+            for (long t = 0; t < hs.r[i].n; t++) w += hs.r[i].cost[t];
+            sum += mk;
+            if (hs.r[i].n >= 4L * R) nbig++, umin = fmin(umin, w / (R * mk));
+        }
+        double merged = hb_merged(&hs, R, hl, hr, buf), flow = hb_dataflow(&hs, R, hl, hr, st, fi), wmin;
+        int nw;
+        hb_windows(&hs, R, st, fi, ntasks, &wmin, &nw);
+        char um[16] = "-", wm[16] = "-";
+        if (nbig) snprintf(um, sizeof um, "%.3f", umin);
+        if (nw) snprintf(wm, sizeof wm, "%.3f", wmin);
+        printf("  %6d %11.1f %9d %10.3f %12s %10.3f %10.3f %12s %9.3f %12.4g %9.3f\n", R, (double)hs.r[0].n / R, nbig,
+               hs.total / (R * sum), um, hs.total / (R * merged), hs.total / (R * flow), wm, fmin(1, hs.total / (R * cp)),
+               flow * fac, 1 - hs.total / (R * flow));
+        free(hl), free(hr);
+    }
+    free(buf), free(st), free(fi), free(g_task_rung);
+    for (int i = 0; i < hs.nrungs; i++) free(hs.r[i].cost);
+    plan_free(&p);
+    spec_free(&s);
+}
+
 int main(int argc, char **argv)
 {
     const char *specs[16], *result = NULL, *stage = NULL, *calib = NULL;
     int nspecs = 0;
     double fac = 1.0 / 30e9;
-    long nrandom = 0;
+    long nrandom = 0, nhb = 0, hb_min = 10, hb_max = 1000;
+    int hb_eta = 3, hb_nb = 0;
     int ranks[64], nranks = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--result") && i + 1 < argc) result = argv[++i];
@@ -178,6 +443,12 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--factor") && i + 1 < argc) fac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--random") && i + 1 < argc) nrandom = atol(argv[++i]);
         else if (!strcmp(argv[i], "--msg-cost") && i + 1 < argc) g_msg_cost = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--hyperband") && i + 1 < argc) nhb = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--hb-min") && i + 1 < argc) hb_min = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--hb-max") && i + 1 < argc) hb_max = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--hb-eta") && i + 1 < argc) hb_eta = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--hb-brackets") && i + 1 < argc) hb_nb = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--hb-longest-first")) g_hb_tail = 0;
         else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
             for (char *tok = strtok(argv[++i], ","); tok && nranks < 64; tok = strtok(NULL, ",")) ranks[nranks++] = atoi(tok);
         } else if (argv[i][0] != '-' && nspecs < 16) specs[nspecs++] = argv[i];
@@ -188,8 +459,8 @@ int main(int argc, char **argv)
     }
     if (!nranks)
         for (size_t i = 0; i < sizeof DEFAULT_RANKS / sizeof DEFAULT_RANKS[0]; i++) ranks[nranks++] = DEFAULT_RANKS[i];
-    if (!nspecs && !(nrandom > 0)) {
-        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--ranks 16,64]\n");
+    if (!nspecs && !(nrandom > 0) && !(nhb > 0)) {
+        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64]\n");
         return 2;
     }
     char err[SPEC_ERR_LEN];
@@ -242,5 +513,6 @@ int main(int argc, char **argv)
         spec_free(&rs);
         free(text);
     }
+    if (nhb > 0) hyperband_table(nhb, hb_min, hb_max, hb_eta, hb_nb, fac, ranks, nranks);
     return 0;
 }
