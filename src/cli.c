@@ -17,13 +17,17 @@
  * option table.
  */
 #include "aesweep/cli.h"
+#include "aesweep/budget.h"
 #include "aesweep/journal.h"
+#include "aesweep/outdir.h"
 #include "aesweep/plan.h"
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
 #include "aesweep/status.h"
 #include "aesweep/sweep.h"
+#include "aesweep/study.h"
 #include "aesweep/task.h"
+#include "aesweep/validate.h"
 #include "aesweep/version.h"
 #include <cblas.h>
 #include <hdf5.h>
@@ -367,7 +371,7 @@ static int cmd_validate(int argc, char **argv)
 {
     sweep_opts_t o;
     int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 1);
-    return rc ? rc : sweep_validate(&o);
+    return rc ? rc : validate_study(&o);
 }
 
 /* True when no launcher started us: neither mpirun (Open MPI sets
@@ -380,6 +384,23 @@ static int singleton(void)
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
         if (getenv(vars[i])) return 0;
     return 1;
+}
+
+/* A singleton run's checks (see cmd_run): the study opened as every rank
+ * opens it (study.h) and the output admitted as rank 0 admits it
+ * (outdir.h), with this node's memory for one rank.  0, or the exit code
+ * after printing the refusal; od->note is printed here. */
+static int run_preflight(const sweep_opts_t *o, study_ctx_t *study, outdir_t *od)
+{
+    char err[SPEC_ERR_LEN] = "";
+    double limit = budget_mem_limit(o->max_mem_gb, 1);
+    study_source_t src = {.spec_path = o->spec_path, .mem_limit = limit, .check_data = 1};
+    if (study_open(study, &src, err) || outdir_admit(od, study, o, limit, 1, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return AES_EXIT_USAGE;
+    }
+    if (od->note[0] && !o->quiet) fprintf(stderr, "aesweep: %s\n", od->note);
+    return 0;
 }
 
 static int cmd_run(int argc, char **argv)
@@ -402,11 +423,13 @@ static int cmd_run(int argc, char **argv)
      * delayed ACK, but with it a singleton run (no mpirun) crashed or
      * hung in Open MPI 4.1's finalize about once in 300 runs under
      * load (0 in 600 without it). */
-    /* A singleton refuses a bad spec before MPI_Init, with sweep_run's own
-     * message, so that a refused run never starts Open MPI.  Why: in Open
-     * MPI 4.1 mca_pmix_ext3x.so hands every PMIx event (MPI_Init itself
-     * notifies one, the programming model) to the OPAL progress thread, and
-     * a singleton's MPI_Finalize dlcloses mca_pmix_ext3x.so before it joins
+    /* A singleton makes every check of a run before MPI_Init, with
+     * sweep_run's own messages (the same study_open and outdir_admit), so
+     * that a refused run never starts Open MPI, and hands the open study and
+     * the admitted output to sweep_run.  Why: in Open MPI 4.1
+     * mca_pmix_ext3x.so hands every PMIx event (MPI_Init itself notifies
+     * one, the programming model) to the OPAL progress thread, and a
+     * singleton's MPI_Finalize dlcloses mca_pmix_ext3x.so before it joins
      * that thread.  A run refused a few ms after MPI_Init on a busy machine
      * can reach the dlclose before the thread has run the event: SIGSEGV in
      * libevent's call of ext3x's unmapped process_event, and Open MPI's
@@ -414,16 +437,22 @@ static int cmd_run(int argc, char **argv)
      * 139; ~1 in 450-3000 refused runs under load; core in notes/crash.md).
      * Keeping the component mapped (RTLD_NODELETE) turns the crash into a
      * hang: the late handler then calls into the finalized PMIx.  Not an
-     * _exit() after MPI_Finalize: the fault is inside MPI_Finalize.  Refusals
-     * after the spec (data, output, journal) still run under MPI, exposed
-     * less (data loading gives the thread time); a run that trains, far less. */
+     * _exit() after MPI_Finalize: the fault is inside MPI_Finalize.  Under a
+     * launcher (several ranks) the checks run after MPI_Init (sweep_run):
+     * a run that trains is far less exposed. */
+    study_ctx_t study;
+    outdir_t od;
+    memset(&study, 0, sizeof study);
+    memset(&od, 0, sizeof od);
     if (singleton()) {
-        study_t s;
-        char err[SPEC_ERR_LEN] = "";
-        rc = spec_load(&s, o.spec_path, NULL, err) ? AES_EXIT_USAGE : 0;
-        if (rc) fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(&s);
-        if (rc) return rc;
+        rc = run_preflight(&o, &study, &od);
+        if (rc || od.action == OUTDIR_COMPLETE) { /* refused, or nothing to do */
+            outdir_close(&od);
+            study_close(&study);
+            return rc;
+        }
+        o.opened = &study;
+        o.admitted = &od;
     }
     const char *md = getenv("AESWEEP_MPI_DEFAULTS");
     if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
@@ -431,6 +460,8 @@ static int cmd_run(int argc, char **argv)
     sweep_install_signals();
     rc = sweep_run(&o);
     MPI_Finalize();
+    outdir_close(&od);
+    study_close(&study);
     return rc;
 }
 

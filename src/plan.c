@@ -1,5 +1,6 @@
 /* plan.c - cube layout, task enumeration, cost model, LPT partition, statistics. */
 #include "aesweep/plan.h"
+#include "aesweep/budget.h"
 #include "aesweep/model.h"
 #include "aesweep/train.h"
 #include <math.h>
@@ -264,23 +265,12 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     return train + evals + mmd + 1e5; /* + fixed per-task overhead */
 }
 
-static const plan_t *g_plan_sort;
-static int cost_desc(const void *a, const void *b)
-{
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double ci = g_plan_sort->tasks[i].cost, cj = g_plan_sort->tasks[j].cost;
-    if (ci != cj) return ci > cj ? -1 : 1;
-    return (i > j) - (i < j);
-}
-
 double plan_partition(const plan_t *p, int nranks, int *owner, double *load)
 {
     size_t n = p->ntasks;
     size_t *ord = malloc((n ? n : 1) * sizeof(size_t));
-    for (size_t i = 0; i < n; i++) ord[i] = i;
     /* descending cost, ties by ascending index: deterministic */
-    g_plan_sort = p;
-    qsort(ord, n, sizeof *ord, cost_desc);
+    budget_order_by_cost(p->tasks, n, ord);
     /* least-loaded rank from a binary min-heap ordered by (load, rank), which
      * picks exactly what a linear scan with ties to the lowest rank would,
      * in O(log R) per task */

@@ -5,8 +5,10 @@
  * depend on the number of ranks or on which rank ran what.
  */
 #include "aesweep/sweep.h"
+#include "aesweep/budget.h"
+#include "aesweep/outdir.h"
+#include "aesweep/study.h"
 #include "aesweep/journal.h"
-#include "aesweep/kernel_lanes.h"
 #include "aesweep/plan.h"
 #include "aesweep/progress.h"
 #include "aesweep/results.h"
@@ -202,34 +204,6 @@ static int tick(void *ctx)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* Unlink the lock file while still holding it, then close: a run that
- * opened the old file before the unlink retries on the next start. */
-static void release_lock(int fd, const char *path)
-{
-    if (fd < 0) return;
-    unlink(path);
-    close(fd);
-}
-
-/* qsort order: descending predicted cost, ties by index (deterministic). */
-static const task_t *g_sort_tasks;
-static int by_cost_desc(const void *a, const void *b)
-{
-    size_t i = *(const size_t *)a, j = *(const size_t *)b;
-    double ci = g_sort_tasks[i].cost, cj = g_sort_tasks[j].cost;
-    if (ci != cj) return ci > cj ? -1 : 1;
-    return (i > j) - (i < j);
-}
-
-static int bcast_text(char **text, int rank)
-{
-    long n = rank == 0 ? (long)strlen(*text) : 0;
-    MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
-    if (rank != 0) *text = calloc(n + 1, 1);
-    MPI_Bcast(*text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
-    return 0;
-}
-
 static int agree(int rc)
 {
     int worst = rc;
@@ -237,442 +211,16 @@ static int agree(int rc)
     return worst;
 }
 
-static void first_difference(const char *a, const char *b, char *out, size_t n)
-{
-    int line = 1;
-    const char *la = a, *lb = b;
-    while (*a && *a == *b) {
-        if (*a == '\n') { line++; la = a + 1; lb = b + 1; }
-        a++, b++;
-    }
-    /* a window of the line around the first differing column */
-    size_t col = (size_t)(a - la), from = col > 30 ? col - 30 : 0;
-    int ka = (int)strcspn(la + from, "\n"), kb = (int)strcspn(lb + from, "\n");
-    if (ka > 60) ka = 60;
-    if (kb > 60) kb = 60;
-    snprintf(out, n, "line %d was '%s%.*s', now '%s%.*s'", line, from ? "..." : "", ka, la + from,
-             from ? "..." : "", kb, lb + from);
-}
-
-/* Per-rank memory of the largest task (bytes): data, arenas, workspaces. */
-static double task_memory(const study_data_t *sd, const plan_t *p, const task_t *t)
-{
-    model_arch_t a = task_arch(sd, t->hp);
-    double np = (double)model_param_count(&a);
-    double rows = t->hp[P_TRAIN_SIZE];
-    if (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < rows) rows = t->hp[P_BATCH_SIZE];
-    double data = 2.0 * t->hp[P_TRAIN_SIZE] * a.in;
-    for (int i = 0; i < sd->ntests; i++) data += (double)sd->tests[i].n * a.in;
-    double save = p->spec->save_models ? np * p->nslots : 0;
-    /* the training and the evaluation workspace (task.c: >= 1024 rows), as
-     * model_ws_create sizes them */
-    double ws = model_ws_bytes(&a, rows) + model_ws_bytes(&a, rows < 1024 ? 1024 : rows);
-    /* 4 arenas (parameters, gradients, Adam m and v), data, saved weights */
-    return 4.0 * (4 * np + data + save) + ws;
-}
-
-static void fmt_bytes(char *out, size_t n, double b)
-{
-    if (b >= 1073741824.0) snprintf(out, n, "%.2f GiB", b / 1073741824.0);
-    else snprintf(out, n, "%.1f MiB", b / 1048576.0);
-}
-
-/* Memory a rank may use: --max-mem-gb, else the node's memory shared by
- * the ranks on it. */
-static double mem_limit(const sweep_opts_t *o, int node_ranks)
-{
-    if (o->max_mem_gb > 0) return o->max_mem_gb * 1073741824.0;
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
-    return phys / (node_ranks > 0 ? node_ranks : 1);
-}
-
-/* Largest task of stage k's plan, in bytes (0 if the plan cannot be built). */
-static double plan_peak_memory(const study_data_t *sd, const plan_t *p, const char **stage)
-{
-    double mx = 0;
-    for (size_t t = 0; t < p->ntasks; t++) {
-        double m = task_memory(sd, p, &p->tasks[t]);
-        if (m > mx) mx = m;
-    }
-    if (stage) *stage = p->spec->name;
-    return mx;
-}
-
-/* Inherited values for stage k + 1 that bound its cost, for validate's
- * estimate (the best cell of stage k is not known before it runs).  Start
- * from stage k's most expensive task; then, one inherited parameter at a
- * time, try each value it takes in stage k (up to BOUND_VALUES of them) and
- * keep the one that makes stage k + 1 costliest.  Trying them matters where
- * stage k's cost ignores a parameter that stage k + 1's does not (batch_size
- * before an MMD stage, say), so that many tasks tie. */
-#define BOUND_VALUES 32
-static void bound_inherited(const study_t *s, int k, const plan_t *p, double prev[P_COUNT])
-{
-    if (!p->ntasks) {
-        plan_cube_hp(p, 0, prev);
-        return;
-    }
-    size_t top = 0;
-    for (size_t t = 1; t < p->ntasks; t++)
-        if (p->tasks[t].cost > p->tasks[top].cost) top = t;
-    memcpy(prev, p->tasks[top].hp, sizeof(double) * P_COUNT);
-    if (k + 1 >= s->nstages) return;
-    for (int q = 0; q < P_COUNT; q++) {
-        if (!s->stages[k + 1].inherit[q]) continue;
-        double seen[BOUND_VALUES], best_v = prev[q], best_c = -1;
-        int ns = 0;
-        for (size_t t = 0; t < p->ntasks && ns < BOUND_VALUES; t++) {
-            double v = p->tasks[t].hp[q];
-            int dup = 0;
-            for (int i = 0; i < ns && !dup; i++) dup = seen[i] == v;
-            if (dup) continue;
-            seen[ns++] = v;
-            prev[q] = v;
-            plan_t nx;
-            char e[SPEC_ERR_LEN];
-            if (plan_build(&nx, s, k + 1, prev, s->stages[k].name, e)) continue;
-            double c = 0;
-            for (size_t u = 0; u < nx.ntasks; u++) c += nx.tasks[u].cost;
-            plan_free(&nx);
-            if (c > best_c) best_c = c, best_v = v;
-        }
-        prev[q] = best_v;
-    }
-}
-
-/* Refuse up front, with the numbers, when the largest task of any stage
- * will not fit; later stages are planned with inherited values taken from
- * the previous stage's first cell (their true values are not known yet, so
- * each stage is checked again once planned). */
-static int check_study_memory(const study_t *s, const study_data_t *sd, double limit, int node_ranks,
-                              const char *spec_path, double *peak, char *err)
-{
-    double prev[P_COUNT];
-    *peak = 0;
-    for (int k = 0; k < s->nstages; k++) {
-        plan_t p;
-        if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) return -1;
-        const char *name;
-        double m = plan_peak_memory(sd, &p, &name);
-        if (m > *peak) *peak = m;
-        plan_cube_hp(&p, 0, prev);
-        plan_free(&p);
-        if (m > limit) {
-            char a[32], b[32];
-            fmt_bytes(a, sizeof a, m);
-            fmt_bytes(b, sizeof b, limit);
-            snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %s per rank but %s is available per rank (%d rank(s) on this node); lower train_size or hidden, set batch_size, use fewer ranks per node, or raise --max-mem-gb",
-                     spec_path, name, a, b, node_ranks);
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Memory of the generated moons data, before generating it. */
-static int check_data_memory(const study_t *s, double limit, const char *spec_path, char *err)
-{
-    if (s->source != SRC_MOONS) return 0; /* file loaders check their own sizes */
-    double pts = (double)s->pool;
-    for (int t = 0; t < s->ntests; t++) pts += (double)s->tests[t].size;
-    double bytes = pts * 44.0; /* float x,y + label + the generator's doubles and permutation */
-    if (bytes > limit) {
-        char a[32], b[32];
-        fmt_bytes(a, sizeof a, bytes);
-        fmt_bytes(b, sizeof b, limit);
-        snprintf(err, SPEC_ERR_LEN, "%s: data.pool and tests need %s to generate but %s is available per rank; lower data.pool or tests.size",
-                 spec_path, a, b);
-        return -1;
-    }
-    return 0;
-}
-
-
-/* ---- output and inputs ---------------------------------------------------- */
-
-/* The file part of a data path ("f.h5:/dataset" -> "f.h5"). */
-static void data_file_part(const study_t *s, const char *path, char *out, size_t n)
-{
-    snprintf(out, n, "%s", path);
-    if (s->source == SRC_HDF5) {
-        char *c = strrchr(out, ':');
-        if (c && c[1] == '/') *c = 0;
-    }
-}
-
-/* The output path, refused before any work when it cannot be the file a
- * run writes: empty, a folder, too long for this build or the file system,
- * the same file as an input (compared by device and inode, so another name
- * of the file is caught too), or in a folder that cannot be written. */
-static int check_output(const study_t *s, const char *spec_path, const char *out, char *err)
-{
-    size_t n = strlen(out);
-    if (n == 0) {
-        snprintf(err, SPEC_ERR_LEN, "the output path is empty (-o \"\"); give a file name such as results/%s.h5", s->study);
-        return -1;
-    }
-    if (n + 16 > SPEC_PATH_LEN) {
-        snprintf(err, SPEC_ERR_LEN, "the output path is %zu characters long, more than the %d this build handles; choose a shorter output (-o): %.60s...",
-                 n, SPEC_PATH_LEN - 16, out);
-        return -1;
-    }
-    const char *base = strrchr(out, '/');
-    base = base ? base + 1 : out;
-    struct stat sb;
-    if (!*base || (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))) {
-        snprintf(err, SPEC_ERR_LEN, "%s: names a folder, not a file; give a file name inside it (-o), e.g. %s%s%s.h5", out, out,
-                 n && out[n - 1] == '/' ? "" : "/", s->study);
-        return -1;
-    }
-    if (strlen(base) + 8 > 255) { /* OUT.journal must fit NAME_MAX */
-        snprintf(err, SPEC_ERR_LEN, "the output file name is %zu characters long; file names have at most 255 and aesweep adds '.journal': use at most 247 (%.40s...)",
-                 strlen(base), base);
-        return -1;
-    }
-    /* every file the run writes, against every file it reads */
-    const char *sfx[] = {"", ".tmp", ".journal", ".lock"};
-    char inputs[2 + 2 * SPEC_MAX_TESTS + 1][SPEC_PATH_LEN];
-    const char *what[2 + 2 * SPEC_MAX_TESTS + 1];
-    int ni = 0;
-    snprintf(inputs[ni], SPEC_PATH_LEN, "%s", spec_path), what[ni++] = "the spec";
-    if (s->source != SRC_MOONS) {
-        data_file_part(s, s->data_path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "data.path";
-        for (int t = 0; t < s->ntests; t++)
-            if (s->tests[t].path[0]) data_file_part(s, s->tests[t].path, inputs[ni], SPEC_PATH_LEN), what[ni++] = "tests.path";
-        if (s->labels_path[0]) snprintf(inputs[ni], SPEC_PATH_LEN, "%s", s->labels_path), what[ni++] = "data.labels";
-        for (int t = 0; t < s->ntests; t++)
-            if (s->tests[t].labels_path[0]) snprintf(inputs[ni], SPEC_PATH_LEN, "%s", s->tests[t].labels_path), what[ni++] = "tests.labels";
-    }
-    for (int k = 0; k < 4; k++) {
-        char o[SPEC_PATH_LEN + 16];
-        snprintf(o, sizeof o, "%s%s", out, sfx[k]);
-        struct stat so;
-        if (stat(o, &so) != 0) continue;
-        for (int i = 0; i < ni; i++) {
-            struct stat si;
-            if (stat(inputs[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
-                snprintf(err, SPEC_ERR_LEN, "%s: the output%s%s is also an input (%s %s is the same file): writing it would destroy the input; choose another output (-o)",
-                         o, k ? " file " : "", k ? sfx[k] : "", what[i], inputs[i]);
-                return -1;
-            }
-        }
-    }
-    char dir[SPEC_PATH_LEN];
-    snprintf(dir, sizeof dir, "%s", out);
-    char *sl = strrchr(dir, '/');
-    if (sl == dir) sl[1] = 0;
-    else if (sl) *sl = 0;
-    else strcpy(dir, ".");
-    if (stat(dir, &sb) != 0 && errno == ENOENT) {
-        /* run creates a missing last folder; its parent must be writable */
-        char *s2 = strrchr(dir, '/');
-        if (s2 == dir) s2[1] = 0;
-        else if (s2) *s2 = 0;
-        else strcpy(dir, ".");
-        if (stat(dir, &sb) != 0) {
-            snprintf(err, SPEC_ERR_LEN, "%s: output folder %s does not exist (%s); create it or choose another output (-o)",
-                     spec_path, dir, strerror(errno));
-            return -1;
-        }
-    }
-    if (access(dir, W_OK) != 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: output folder %s is not writable (%s); create it or choose another output (-o)",
-                 spec_path, dir, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-/* What a partial run depends on besides the spec text: every data file's
- * CRC-32 and size and the data's shape.  Appended as comment lines to the
- * effective spec in the journal, stored in the result file's "inputs"
- * attribute, and compared on --resume. */
-#define INPUTS_MARK "# aesweep inputs (compared on --resume):\n"
-static char *inputs_text(const study_t *s, const study_data_t *sd)
-{
-    size_t cap = 512 + (size_t)(2 + 2 * s->ntests + 1) * (SPEC_PATH_LEN + 128);
-    char *t = malloc(cap);
-    if (!t) return NULL;
-    size_t n = snprintf(t, cap, INPUTS_MARK);
-    char f[SPEC_PATH_LEN];
-    uint32_t crc;
-    uint64_t size;
-    if (s->source != SRC_MOONS) {
-        data_file_part(s, s->data_path, f, sizeof f);
-        crc = 0, size = 0;
-        data_crc32_file(f, &crc, &size);
-        n += snprintf(t + n, cap - n, "# data %s crc32=%08x bytes=%llu rows=%zu features=%d\n", f, crc,
-                      (unsigned long long)size, sd->file_rows, sd->in_dim);
-        if (s->labels_path[0]) { /* idx/npy labels: kept in the result file, so part of it */
-            crc = 0, size = 0;
-            data_crc32_file(s->labels_path, &crc, &size);
-            n += snprintf(t + n, cap - n, "# labels %s crc32=%08x bytes=%llu\n", s->labels_path, crc, (unsigned long long)size);
-        }
-    }
-    n += snprintf(t + n, cap - n, "# pool rows=%zu features=%d\n", sd->pool.n, sd->pool.d);
-    for (int i = 0; i < s->ntests; i++) {
-        n += snprintf(t + n, cap - n, "# test %s rows=%zu", s->tests[i].name, sd->tests[i].n);
-        if (s->tests[i].path[0]) {
-            data_file_part(s, s->tests[i].path, f, sizeof f);
-            crc = 0, size = 0;
-            data_crc32_file(f, &crc, &size);
-            n += snprintf(t + n, cap - n, " file %s crc32=%08x bytes=%llu", f, crc, (unsigned long long)size);
-        }
-        if (s->tests[i].labels_path[0]) {
-            crc = 0, size = 0;
-            data_crc32_file(s->tests[i].labels_path, &crc, &size);
-            n += snprintf(t + n, cap - n, " labels %s crc32=%08x bytes=%llu", s->tests[i].labels_path, crc, (unsigned long long)size);
-        }
-        n += snprintf(t + n, cap - n, "\n");
-    }
-    return t;
-}
-
-/* A journal's header text: the effective spec, then its inputs. */
-static char *identity_text(const char *spec, const char *inputs)
-{
-    size_t a = strlen(spec), b = strlen(inputs);
-    char *t = malloc(a + b + 2);
-    if (!t) return NULL;
-    memcpy(t, spec, a);
-    size_t n = a;
-    if (a && spec[a - 1] != '\n') t[n++] = '\n';
-    memcpy(t + n, inputs, b + 1);
-    return t;
-}
-
-/* Split a journal header at its inputs section ("" when it has none). */
-static const char *identity_inputs(char *text)
-{
-    char *m = strstr(text, "\n" INPUTS_MARK);
-    if (!m) return "";
-    m[1] = 0; /* text is now the spec alone */
-    return m + 1 + strlen(INPUTS_MARK);
-}
-
-/* The first input line that differs, for the message. */
-static void first_input_change(const char *was, const char *now, char *out, size_t n)
-{
-    while (*was && *now) {
-        size_t ka = strcspn(was, "\n"), kb = strcspn(now, "\n");
-        if (ka != kb || strncmp(was, now, ka)) break;
-        was += ka + (was[ka] != 0), now += kb + (now[kb] != 0);
-    }
-    if (!strncmp(was, "# ", 2)) was += 2;
-    if (!strncmp(now, "# ", 2)) now += 2;
-    int ka = (int)strcspn(was, "\n"), kb = (int)strcspn(now, "\n");
-    snprintf(out, n, "was '%.*s', now '%.*s'", ka > 150 ? 150 : ka, *was ? was : "(not recorded)", kb > 150 ? 150 : kb,
-             *now ? now : "(none)");
-}
-
-/* ---- validate ------------------------------------------------------------ */
-
-int sweep_validate(const sweep_opts_t *o)
-{
-    study_t s;
-    char err[SPEC_ERR_LEN] = "";
-    if (spec_load(&s, o->spec_path, NULL, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    int R = o->predict_ranks > 0 ? o->predict_ranks : 1;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    int node_ranks = R < ncpu ? R : (int)ncpu; /* ranks sharing one node like this one */
-    double limit = mem_limit(o, node_ranks);
-    if (check_data_memory(&s, limit, o->spec_path, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    study_data_t sd;
-    if (study_data_load(&sd, &s, err)) {
-        fprintf(stderr, "aesweep: %s: data: %s\n", o->spec_path, err);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    s.in_dim = sd.in_dim;
-    double peak_mem = 0;
-    if (spec_check_data(&s, sd.in_dim, sd.pool.n, err) ||
-        check_study_memory(&s, &sd, limit, node_ranks, o->spec_path, &peak_mem, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        study_data_free(&sd), spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    const char *out = o->output ? o->output : s.output;
-    if (check_output(&s, o->spec_path, out, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        study_data_free(&sd), spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    int ours = results_probe(out);
-    if (ours == 0 || ours == 2) {
-        if (ours == 0) fprintf(stderr, "aesweep: %s: exists and is not an aesweep result file; choose another output (-o) or move it away\n", out);
-        else fprintf(stderr, "aesweep: %s: another process holds this file open for writing (HDF5 file lock); wait for it to finish or choose another output (-o)\n", out);
-        study_data_free(&sd), spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s.study,
-           s.nstages, s.source == SRC_MOONS ? "moons" : s.data_path, sd.pool.n, sd.in_dim, out);
-    /* Later stages inherit from best cells not known yet: plan them with the
-     * inherited values that make them costliest (bound_inherited), so that
-     * the predicted time is an upper bound a job's time limit can be set
-     * from, not a guess.  (run checks memory up front with the first cell's
-     * values and each stage again once its inherited values are known;
-     * validate warns below if the bound does not fit.) */
-    double prev[P_COUNT];
-    double tot_cost = 0, tot_mk = 0, max_mem = peak_mem;
-    for (int k = 0; k < s.nstages; k++) {
-        plan_t p;
-        if (plan_build(&p, &s, k, k ? prev : NULL, k ? s.stages[k - 1].name : NULL, err)) {
-            fprintf(stderr, "aesweep: %s\n", err);
-            study_data_free(&sd), spec_free(&s);
-            return AES_EXIT_USAGE;
-        }
-        int *owner = malloc(p.ntasks * sizeof(int));
-        double *load = malloc(R * sizeof(double));
-        double mk = plan_partition(&p, R, owner, load);
-        double c = 0;
-        for (size_t t = 0; t < p.ntasks; t++) {
-            c += p.tasks[t].cost;
-            double m = task_memory(&sd, &p, &p.tasks[t]);
-            if (m > max_mem) max_mem = m;
-        }
-        tot_cost += c;
-        tot_mk += mk;
-        printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
-               p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, c * 1e-9, R, mk * 1e-9,
-               mk > 0 ? c / R / mk : 1.0);
-        bound_inherited(&s, k, &p, prev);
-        free(owner), free(load);
-        plan_free(&p);
-    }
-    /* Seconds from GFLOP at the rate the default training kernel of this
-     * build sustained on the study's shapes in bench/ (Zen 5 core, 4 GHz):
-     * fused AVX-512 step ~200 GFLOP/s, fused AVX2 step ~95, the portable
-     * 4-lane kernel at -march=x86-64-v2 ~16.  A rough guide: run
-     * bench/run.sh for this machine's rate; the progress line's ETA uses the
-     * measured one. */
-    const char *isa = klanes_isa();
-    double rate = !strcmp(isa, "avx512") ? 200e9 : !strcmp(isa, "avx2") ? 95e9 : 16e9;
-    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at %.0f GFLOP/s per rank, the %s kernel's rate in bench/; later stages assume the inherited values that make them costliest); peak task memory %.1f MiB per rank\n",
-           tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / rate, rate * 1e-9, isa, max_mem / 1048576.0);
-    if (max_mem > limit) {
-        char a[32], b[32];
-        fmt_bytes(a, sizeof a, max_mem);
-        fmt_bytes(b, sizeof b, limit);
-        printf("warning: with those inherited values a task needs %s per rank, over the limit of %s: run "
-               "starts, and refuses the stage whose inherited values do not fit (--max-mem-gb raises the "
-               "limit; fewer ranks per node give each more)\n",
-               a, b);
-    }
-    printf("ok\n");
-    study_data_free(&sd);
-    spec_free(&s);
-    return AES_EXIT_OK;
-}
-
 /* ---- run ---------------------------------------------------------------- */
+
+/* Free what sweep_run opened itself (a singleton's study and output are
+ * its caller's: cli.c opened them before MPI_Init). */
+static void setup_close(study_ctx_t *st, outdir_t *od, int own)
+{
+    if (!own) return;
+    outdir_close(od);
+    study_close(st);
+}
 
 int sweep_run(const sweep_opts_t *o)
 {
@@ -680,9 +228,6 @@ int sweep_run(const sweep_opts_t *o)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
     char err[SPEC_ERR_LEN] = "";
-    study_t s;
-    memset(&s, 0, sizeof s);
-    char *text = NULL;
     int rc = 0;
     /* ranks sharing rank 0's node share its memory */
     MPI_Comm node;
@@ -690,185 +235,35 @@ int sweep_run(const sweep_opts_t *o)
     MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
     MPI_Comm_size(node, &node_ranks);
     MPI_Comm_free(&node);
-    /* rank 0 reads the spec; everyone parses the same text */
-    if (rank == 0) {
-        if (spec_load(&s, o->spec_path, NULL, err)) rc = AES_EXIT_USAGE;
-        else text = strdup(s.text);
-    }
-    if (agree(rc)) {
-        if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    bcast_text(&text, rank);
-    if (rank != 0 && spec_load(&s, o->spec_path, text, err)) rc = AES_EXIT_USAGE;
-    free(text);
-    study_data_t sd;
-    memset(&sd, 0, sizeof sd);
-    double limit = mem_limit(o, node_ranks);
-    if (!rc && check_data_memory(&s, limit, o->spec_path, err)) rc = AES_EXIT_USAGE;
-    if (!rc && study_data_load(&sd, &s, err)) {
-        char e2[SPEC_ERR_LEN];
-        snprintf(e2, sizeof e2, "%s: data: %s", o->spec_path, err);
-        memcpy(err, e2, SPEC_ERR_LEN);
-        rc = AES_EXIT_USAGE;
-    }
-    if (!rc) s.in_dim = sd.in_dim;
-    if (!rc && rank == 0 && spec_check_data(&s, sd.in_dim, sd.pool.n, err)) rc = AES_EXIT_USAGE;
-    const char *out = o->output ? o->output : s.output;
-    char jpath[SPEC_PATH_LEN + 16];
-    snprintf(jpath, sizeof jpath, "%s.journal", out);
-    journal_data_t jd;
-    memset(&jd, 0, sizeof jd);
-    long jvalid = 0;
-    int already_complete = 0;
-    char lpath[SPEC_PATH_LEN + 16];
-    snprintf(lpath, sizeof lpath, "%s.lock", out);
-    int lock_fd = -1, lock_deferred = 0;
-    char *ident = NULL; /* journal header: effective spec + inputs */
-    char *inputs = NULL;
-    if (!rc && rank == 0 && check_output(&s, o->spec_path, out, err)) rc = AES_EXIT_USAGE;
-    if (!rc && rank == 0) {
-        inputs = inputs_text(&s, &sd);
-        ident = inputs ? identity_text(s.text, inputs) : NULL;
-        if (!ident) {
-            snprintf(err, SPEC_ERR_LEN, "out of memory");
-            rc = AES_EXIT_RUNTIME;
+    double limit = budget_mem_limit(o->max_mem_gb, node_ranks);
+    /* the study on every rank; rank 0 admits the output (study.h, outdir.h) */
+    study_ctx_t own_st, *study = o->opened;
+    outdir_t own_od, *od = o->admitted;
+    int own = !(study && od && nranks == 1);
+    if (own) {
+        study = &own_st, od = &own_od;
+        memset(od, 0, sizeof *od);
+        study_source_t src = {.spec_path = o->spec_path, .mem_limit = limit};
+        if (study_open_all(study, &src, rank, err)) {
+            if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
+            else if (err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", rank, err);
+            study_close(study);
+            return AES_EXIT_USAGE;
         }
-    }
-    if (!rc && rank == 0) {
-        /* one run per output: a second run (or a resume while the old ranks
-         * are still dying) would interleave journal records */
-        lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
-        if (lock_fd < 0 && errno == ENOENT)
-            lock_deferred = 1; /* no output folder yet: nothing to lock against */
-        else if (lock_fd < 0) {
-            snprintf(err, SPEC_ERR_LEN, "%s: cannot create the lock file %s (%s); the output folder must be writable: choose another output (-o)",
-                     out, lpath, strerror(errno));
-            rc = AES_EXIT_USAGE;
-        } else if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-            close(lock_fd); /* not ours: never unlink another run's lock */
-            lock_fd = -2;
-            snprintf(err, SPEC_ERR_LEN, "%s: another aesweep run is using this output (%s is locked); wait for it to finish or choose another output (-o)",
-                     out, lpath);
-            rc = AES_EXIT_USAGE;
+        if (rank == 0 && outdir_admit(od, study, o, limit, node_ranks, err)) rc = AES_EXIT_USAGE;
+        if (agree(rc)) {
+            if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
+            setup_close(study, od, own);
+            return AES_EXIT_USAGE;
         }
+        if (rank == 0 && od->note[0] && !o->quiet) fprintf(stderr, "aesweep: %s\n", od->note);
     }
-    /* Nothing is removed here: a refused command changes nothing.  --fresh
-     * discards the old journal only when the new one replaces it
-     * (journal_open, after every check). */
-    if (!rc && rank == 0) {
-        int ours = results_probe(out);
-        if (ours == 0) {
-            snprintf(err, SPEC_ERR_LEN, "%s: exists and is not an aesweep result file; choose another output (-o) or move it away", out);
-            rc = AES_EXIT_USAGE;
-        } else if (ours == 2) {
-            snprintf(err, SPEC_ERR_LEN, "%s: another process holds this file open for writing (HDF5 file lock); wait for it to finish or choose another output (-o)", out);
-            rc = AES_EXIT_USAGE;
-        }
-        int jr = rc ? -1 : journal_read(jpath, &jd, &jvalid, err);
-        const char *jinputs = jr == 0 ? identity_inputs(jd.spec_text) : "";
-        if (jr == -2 && o->fresh) {
-            journal_data_free(&jd);
-            jvalid = 0;
-            err[0] = 0;
-        } else if (jr == -2) rc = AES_EXIT_USAGE;
-        else if (jr == 0 && o->fresh) {
-            journal_data_free(&jd);
-            jvalid = 0;
-        } else if (jr == 0 && !o->resume) {
-            snprintf(err, SPEC_ERR_LEN, "%s: a partial run of this output exists (%zu tasks journaled); continue it with --resume or discard it with --fresh",
-                     jpath, jd.n);
-            rc = AES_EXIT_USAGE;
-        } else if (jr == 0 && strcmp(jd.spec_text, s.text) != 0) {
-            char diff[256];
-            first_difference(jd.spec_text, s.text, diff, sizeof diff);
-            snprintf(err, SPEC_ERR_LEN, "%s: the spec changed since the partial run in %s (%s; @include files count as part of the spec); restore it, or start over with --fresh",
-                     o->spec_path, jpath, diff);
-            rc = AES_EXIT_USAGE;
-        } else if (jr == 0 && !*jinputs) {
-            snprintf(err, SPEC_ERR_LEN, "%s: this journal was written by aesweep 0.3.0 or older and does not record its data, so resuming could mix cells of other data; start over with --fresh (or finish it with that version)",
-                     jpath);
-            rc = AES_EXIT_USAGE;
-        } else if (jr == 0 && strcmp(jinputs, inputs + strlen(INPUTS_MARK)) != 0) {
-            char diff[400];
-            first_input_change(jinputs, inputs + strlen(INPUTS_MARK), diff, sizeof diff);
-            snprintf(err, SPEC_ERR_LEN, "%s: the data changed since the partial run in %s (%s): its finished cells would mix with cells of other data; restore the data, or start over with --fresh",
-                     o->spec_path, jpath, diff);
-            rc = AES_EXIT_USAGE;
-        } else if (jr == -1 && o->resume) {
-            char *done_spec = NULL, *done_inputs = NULL;
-            int complete = 0;
-            if (results_read_state(out, &done_spec, &done_inputs, &complete) == 0 && complete) {
-                if (strcmp(done_spec, s.text) == 0 && (!done_inputs || !strcmp(done_inputs, inputs))) {
-                    if (!o->quiet) fprintf(stderr, "aesweep: %s is already complete for this spec; nothing to resume\n", out);
-                    already_complete = 1;
-                } else if (strcmp(done_spec, s.text) == 0) {
-                    char diff[400];
-                    first_input_change(done_inputs + strlen(INPUTS_MARK), inputs + strlen(INPUTS_MARK), diff, sizeof diff);
-                    snprintf(err, SPEC_ERR_LEN, "%s: complete, but for other data (%s); run without --resume to replace it, or choose another output (-o)",
-                             out, diff);
-                    rc = AES_EXIT_USAGE;
-                } else {
-                    char diff[256];
-                    first_difference(done_spec, s.text, diff, sizeof diff);
-                    snprintf(err, SPEC_ERR_LEN, "%s: complete, but for another spec (%s); run without --resume to replace it, or choose another output (-o)",
-                             out, diff);
-                    rc = AES_EXIT_USAGE;
-                }
-            } else if (!o->quiet)
-                fprintf(stderr, "aesweep: no journal at %s; starting from the beginning\n", jpath);
-            free(done_spec);
-            free(done_inputs);
-        }
-    }
-    if (!rc && rank == 0) {
-        double peak;
-        if (check_study_memory(&s, &sd, limit, node_ranks, o->spec_path, &peak, err)) rc = AES_EXIT_USAGE;
-    }
-    if (!rc && rank == 0) { /* last check, so a refused run leaves nothing behind */
-        /* create the output folder (one level, like mkdir) when it is missing */
-        char dir[SPEC_PATH_LEN];
-        snprintf(dir, sizeof dir, "%s", out);
-        char *sl = strrchr(dir, '/');
-        if (sl && sl != dir) {
-            *sl = 0;
-            struct stat sb;
-            if (stat(dir, &sb) != 0 && mkdir(dir, 0775) != 0) {
-                snprintf(err, SPEC_ERR_LEN, "%s: cannot create the output folder %s (%s); create it or choose another output (-o)",
-                         o->spec_path, dir, strerror(errno));
-                rc = AES_EXIT_USAGE;
-            }
-        }
-        if (!rc && lock_deferred) {
-            lock_fd = open(lpath, O_RDWR | O_CREAT, 0644);
-            if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-                if (lock_fd >= 0) close(lock_fd);
-                lock_fd = -1;
-                snprintf(err, SPEC_ERR_LEN, "%s: cannot lock %s (%s); check that the output folder is writable",
-                         out, lpath, strerror(errno));
-                rc = AES_EXIT_USAGE;
-            }
-        }
-    }
-    if (agree(rc)) {
-        if (rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
-        else if (rc && err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", rank, err);
-        release_lock(lock_fd, lpath);
-        journal_data_free(&jd);
-        study_data_free(&sd);
-        free(ident), free(inputs);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-
+    study_t *s = &study->s;
+    study_data_t *sd = &study->sd;
+    int already_complete = rank == 0 && od->action == OUTDIR_COMPLETE;
     MPI_Bcast(&already_complete, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (already_complete) {
-        release_lock(lock_fd, lpath);
-        journal_data_free(&jd);
-        study_data_free(&sd);
-        free(ident), free(inputs);
-        spec_free(&s);
+        setup_close(study, od, own);
         return AES_EXIT_OK;
     }
     results_t *res = NULL;
@@ -876,52 +271,36 @@ int sweep_run(const sweep_opts_t *o)
     char start[32];
     results_now_iso(start);
     if (rank == 0) {
-        res = results_open(out, &s, &sd, nranks, start, err);
-        if (res) results_set_inputs(res, inputs);
-        if (res && journal_open(&jr, jpath, ident, jd.n ? jvalid : 0, err)) {
-            results_abort(res);
-            res = NULL;
-        }
-        rc = res ? 0 : AES_EXIT_RUNTIME; /* the output was checked: an I/O error (disk full) */
-        if (res && lock_fd >= 0) journal_lock_note(lock_fd, nranks, start, jd.n);
+        rc = outdir_begin(od, study, nranks, start, &res, &jr, err) ? AES_EXIT_RUNTIME : 0; /* the output was checked: an I/O error (disk full) */
         if (!o->quiet && res)
-            fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, s.study,
-                    s.nstages, nranks, out, jd.n ? " (resuming)" : "");
+            fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, s->study,
+                    s->nstages, nranks, od->out, od->jd.n ? " (resuming)" : "");
     }
     int worst = agree(rc);
     if (worst) {
         if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
-        release_lock(lock_fd, lpath);
-        journal_data_free(&jd);
-        study_data_free(&sd);
-        free(ident), free(inputs);
-        spec_free(&s);
+        setup_close(study, od, own);
         return worst;
     }
+    const char *out = od->out, *jpath = od->journal_path;
+    journal_data_t jd = od->jd; /* the old journal's records (a view; od frees them) */
 
     double prev_best[P_COUNT];
     int have_prev = 0;
     size_t all_done = 0, all_total = 0;
     int final = AES_EXIT_OK;
-    for (int k = 0; k < s.nstages; k++) {
+    for (int k = 0; k < s->nstages; k++) {
         plan_t p;
-        if (plan_build(&p, &s, k, have_prev ? prev_best : NULL, k ? s.stages[k - 1].name : NULL, err)) {
+        if (plan_build(&p, s, k, have_prev ? prev_best : NULL, k ? s->stages[k - 1].name : NULL, err)) {
             if (rank == 0) fprintf(stderr, "aesweep: %s\n", err);
             final = AES_EXIT_RUNTIME;
             break;
         }
-        s.in_dim = sd.in_dim;
+        s->in_dim = sd->in_dim;
         int too_big = 0;
-        if (rank == 0) {
-            double m = plan_peak_memory(&sd, &p, NULL);
-            if (m > limit) {
-                char a[32], b[32];
-                fmt_bytes(a, sizeof a, m);
-                fmt_bytes(b, sizeof b, limit);
-                fprintf(stderr, "aesweep: %s: stage %s: with the inherited values its largest task needs %s per rank but %s is available; earlier stages are saved: change the grid and run with --resume\n",
-                        o->spec_path, s.stages[k].name, a, b);
-                too_big = 1;
-            }
+        if (rank == 0 && budget_check_stage(sd, &p, limit, o->spec_path, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            too_big = 1;
         }
         MPI_Bcast(&too_big, 1, MPI_INT, 0, MPI_COMM_WORLD);
         if (too_big) {
@@ -980,9 +359,7 @@ int sweep_run(const sweep_opts_t *o)
             int *fill = calloc(nranks, sizeof(int));
             /* each rank's list in descending cost: big tasks first */
             size_t *ord = malloc((nleft ? nleft : 1) * sizeof(size_t));
-            for (size_t i = 0; i < nleft; i++) ord[i] = i;
-            g_sort_tasks = left;
-            qsort(ord, nleft, sizeof *ord, by_cost_desc);
+            budget_order_by_cost(left, nleft, ord);
             for (size_t i = 0; i < nleft; i++) {
                 int o2 = owner[ord[i]];
                 list[displs[o2] + fill[o2]++] = (int)map[ord[i]];
@@ -993,7 +370,7 @@ int sweep_run(const sweep_opts_t *o)
                 ctot += p.tasks[t].cost;
                 if (p.task_done[t]) cdone += p.tasks[t].cost;
             }
-            progress_start(&prog, s.stages[k].name, p.ntasks, p.ndone, ctot, cdone, o->quiet);
+            progress_start(&prog, s->stages[k].name, p.ntasks, p.ndone, ctot, cdone, o->quiet);
             r.prog = &prog;
         }
         MPI_Scatter(counts, 1, MPI_INT, &mycount, 1, MPI_INT, 0, MPI_COMM_WORLD);
@@ -1005,7 +382,7 @@ int sweep_run(const sweep_opts_t *o)
         double busy = 0;
         size_t maxnp = 0;
         for (int i = 0; i < mycount; i++) {
-            model_arch_t a = task_arch(&sd, p.tasks[mine[i]].hp);
+            model_arch_t a = task_arch(sd, p.tasks[mine[i]].hp);
             size_t np = model_param_count(&a);
             if (np > maxnp) maxnp = np;
         }
@@ -1023,8 +400,8 @@ int sweep_run(const sweep_opts_t *o)
         int interrupted = 0, failed = 0;
         for (int i = 0; i < mycount && !r.stop; i++) {
             size_t t = (size_t)mine[i];
-            model_arch_t a = task_arch(&sd, p.tasks[t].hp);
-            size_t np = ships_params(&p, &sd, t, &keep_best) ? model_param_count(&a) : 0;
+            model_arch_t a = task_arch(sd, p.tasks[t].hp);
+            size_t np = ships_params(&p, sd, t, &keep_best) ? model_param_count(&a) : 0;
             int ns = p.nslots, nm = p.nmetrics;
             double *pl = plbuf[cur];
             if (rank != 0) MPI_Wait(&sreq[cur], MPI_STATUS_IGNORE);
@@ -1032,11 +409,11 @@ int sweep_run(const sweep_opts_t *o)
             int8_t st[ns];
             double secs[ns];
             pl[0] = k, pl[1] = (double)t, pl[2] = ns, pl[3] = nm, pl[4] = (double)np;
-            int status = task_run_curve(&sd, &p, t, pl + HDR, st, secs, params, pl + payload_len(&p, np), tick, &r);
+            int status = task_run_curve(sd, &p, t, pl + HDR, st, secs, params, pl + payload_len(&p, np), tick, &r);
             busy += progress_now() - t0;
             if (status < 0) {
                 fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
-                        rank, t, s.stages[k].name, np, p.tasks[t].hp[P_TRAIN_SIZE]);
+                        rank, t, s->stages[k].name, np, p.tasks[t].hp[P_TRAIN_SIZE]);
                 failed = 1;
                 interrupted = 1;
                 r.stop = 1;
@@ -1090,36 +467,36 @@ int sweep_run(const sweep_opts_t *o)
             progress_finish(&prog, complete ? line : "interrupted");
             if (getenv("AESWEEP_RANK0_STATS"))
                 fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages, %.3f s receiving and journalling them, %.3f s in its own tasks (receiving between their epochs included), %.3f s wall\n",
-                        s.stages[k].name, r.rx_msgs, r.rx_seconds, r.busy[0], progress_now() - prog.t0);
+                        s->stages[k].name, r.rx_msgs, r.rx_seconds, r.busy[0], progress_now() - prog.t0);
             if (r.journal_failed) {
                 fprintf(stderr, "aesweep: %s: cannot write the journal (%s); the tasks journaled before stand: free space and run with --resume\n",
                         jpath, strerror(jr.failed));
                 msg[0] = 2;
             } else if (results_write_stage(res, &p, r.busy, nranks, predicted, err) ||
-                (complete && saved_write_stage(res, &p, &sd, r.cell_params, err))) {
+                (complete && saved_write_stage(res, &p, sd, r.cell_params, err))) {
                 fprintf(stderr, "aesweep: %s\n", err);
                 msg[0] = 2;
             } else if (r.failed) {
                 msg[0] = 2; /* what finished is in the journal; the file stays partial */
             } else if (!complete) {
                 msg[0] = 1;
-            } else if (p.best_cell < 0 && k + 1 < s.nstages) {
+            } else if (p.best_cell < 0 && k + 1 < s->nstages) {
                 int needs = 0;
-                for (int q = 0; q < P_COUNT; q++) needs |= s.stages[k + 1].inherit[q];
+                for (int q = 0; q < P_COUNT; q++) needs |= s->stages[k + 1].inherit[q];
                 if (needs) {
                     fprintf(stderr, "aesweep: stage %s: every cell diverged or failed, so stage %s has nothing to inherit; lower lr or change the grid\n",
-                            s.stages[k].name, s.stages[k + 1].name);
+                            s->stages[k].name, s->stages[k + 1].name);
                     msg[0] = 2;
                 }
             }
             if (p.best_cell >= 0) memcpy(msg + 1, p.best_hp, sizeof(double) * P_COUNT);
             else memcpy(msg + 1, p.base, sizeof(double) * P_COUNT);
             if (p.best_cell >= 0 && !o->quiet) {
-                fprintf(stderr, "  %s best cell:", s.stages[k].name);
+                fprintf(stderr, "  %s best cell:", s->stages[k].name);
                 for (int q = 0; q < P_COUNT; q++)
                     if (p.source[q] == VS_AXIS || p.source[q] == VS_INHERITED) {
                         char val[160];
-                        spec_format_value(&s, q, p.best_hp[q], val, sizeof val);
+                        spec_format_value(s, q, p.best_hp[q], val, sizeof val);
                         if (q == P_MMD_KERNEL || q == P_ARCH || q == P_ACTIVATION || (q == P_HIDDEN && p.best_hp[q] < 0))
                             fprintf(stderr, " %s=%s", param_names[q], val);
                         else
@@ -1162,7 +539,7 @@ int sweep_run(const sweep_opts_t *o)
                 fprintf(stderr, "aesweep: %s\n", err);
                 final = AES_EXIT_RUNTIME;
             } else if (complete) {
-                unlink(jpath); /* the result file is now the record */
+                outdir_finish(od); /* the result file is now the record */
                 if (!o->quiet) fprintf(stderr, "aesweep: wrote %s\n", out);
             } else {
                 fprintf(stderr, "aesweep: interrupted (signal %d); %zu tasks are saved in %s and a partial result in %s. Resume with: aesweep run --resume %s%s%s\n",
@@ -1170,11 +547,7 @@ int sweep_run(const sweep_opts_t *o)
             }
         }
     }
-    release_lock(lock_fd, lpath);
     MPI_Bcast(&final, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    journal_data_free(&jd);
-    study_data_free(&sd);
-    free(ident), free(inputs);
-    spec_free(&s);
+    setup_close(study, od, own);
     return final;
 }

@@ -1,4 +1,4 @@
-/* sweep.h - the distributed study: `aesweep run` and `aesweep validate`.
+/* sweep.h - the distributed study: `aesweep run` (`validate`: validate.h).
  *
  * Exit codes (also the documented CLI codes):
  *   0  complete;  2  bad command line or bad input (nothing written);
@@ -18,12 +18,16 @@ typedef struct {
     int quiet;           /* no progress lines */
     int predict_ranks;   /* validate: makespan at this many ranks */
     double max_mem_gb;   /* per-rank memory limit for the up-front check */
+    /* A singleton run's study and output, opened and admitted before
+     * MPI_Init (cli.c, so that a refused run never starts MPI); sweep_run
+     * uses them when MPI_COMM_WORLD has one rank and leaves closing them to
+     * the caller.  NULL: sweep_run opens and admits them itself. */
+    struct study_ctx *opened;
+    struct outdir *admitted;
 } sweep_opts_t;
 
 /* Under MPI (MPI_Init already called). Returns an exit code, same on all ranks. */
 int sweep_run(const sweep_opts_t *o);
-/* No MPI. Prints cells, tasks, predicted cost and makespan; writes nothing. */
-int sweep_validate(const sweep_opts_t *o);
 /* Install the SIGTERM/SIGINT/SIGUSR1 handlers; sweep_stop_requested() reads the flag. */
 void sweep_install_signals(void);
 int sweep_stop_requested(void);

@@ -19,26 +19,12 @@
 #include "aesweep/model.h"
 #include "aesweep/plan.h"
 #include "aesweep/spec.h"
+#include "aesweep/study.h"
 #include "aesweep/train.h"
 
 #define TASK_METRIC_ROWS 1000 /* rows used by the MMD metrics */
 
-typedef struct {
-    const study_t *s;
-    int in_dim;
-    dataset_t pool;                       /* moons pool, or the training split of a file */
-    int ntests;
-    dataset_t tests[SPEC_MAX_TESTS];      /* unscaled */
-    size_t *split;                        /* files: permutation of the file's rows */
-    size_t nsplit_train;
-    size_t file_rows;
-    dataset_t alt_pool;                   /* last stage pool_noise pool */
-    double alt_noise;
-    int have_alt;
-} study_data_t;
-
-int study_data_load(study_data_t *sd, const study_t *s, char *err);
-void study_data_free(study_data_t *sd);
+/* study_data_t and its loading: study.h */
 
 uint64_t task_key(const study_t *s, const char *stage, const double *hp, int draw, int repeat);
 /* The (unscaled) training set of a task. */

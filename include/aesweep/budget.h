@@ -1,0 +1,59 @@
+/* budget.h - admission by memory and cost: what a task needs per rank,
+ * what a rank may use, whether a study or a stage fits, the cost order the
+ * scheduler and the dispatcher share, and seconds predicted from cost.
+ *
+ * Pure arithmetic over plans and the study's data, no MPI and no I/O (but
+ * budget_mem_limit, which asks the OS for the node's memory).  Checks
+ * return 0, or -1 with one line in err (SPEC_ERR_LEN) that gives both
+ * numbers and the ways out; the caller decides the exit code (2).
+ *
+ * The memory model (budget_task_memory), per rank, in bytes:
+ *   4 x (4 np + data + saved)  +  ws(train rows) + ws(max(rows, 1024))
+ * np = model_param_count (parameters; the gradient and both Adam moments
+ * are arenas of the same size), data = 2 x train_size x in + every test set's rows x in, saved = np x
+ * nslots when the stage saves its models, ws = model_ws_bytes for the
+ * training batch and for the evaluation (task.c evaluates >= 1024 rows).
+ */
+#ifndef AESWEEP_BUDGET_H
+#define AESWEEP_BUDGET_H
+#include "aesweep/plan.h"
+#include "aesweep/spec.h"
+#include "aesweep/study.h"
+#include <stddef.h>
+
+/* Bytes one rank needs to run task t of plan p (the model above). */
+double budget_task_memory(const study_data_t *sd, const plan_t *p, const task_t *t);
+/* The largest budget_task_memory of plan p's tasks (0 for no task). */
+double budget_plan_peak(const study_data_t *sd, const plan_t *p);
+/* Memory a rank may use: max_mem_gb GiB when > 0, else the node's
+ * physical memory shared by the node_ranks ranks on it. */
+double budget_mem_limit(double max_mem_gb, int node_ranks);
+/* "12.3 MiB" / "1.50 GiB" */
+void budget_fmt_bytes(char *out, size_t n, double bytes);
+
+/* Generated (moons) data of the study over limit: -1 with err.  File data
+ * is not checked here (the loaders check their own sizes). */
+int budget_check_data(const study_t *s, double limit, const char *spec_path, char *err);
+/* The largest task of every stage against limit, later stages planned with
+ * the first cell of the stage before (their inherited values are not known
+ * until it runs, so run checks each stage again: budget_check_stage).
+ * peak receives the largest task seen. */
+int budget_check_study(const study_t *s, const study_data_t *sd, double limit, int node_ranks,
+                       const char *spec_path, double *peak, char *err);
+/* A planned stage (its inherited values now known) against limit. */
+int budget_check_stage(const study_data_t *sd, const plan_t *p, double limit, const char *spec_path, char *err);
+
+/* For validate's upper bound: the inherited values for stage k + 1 that
+ * make it costliest, found from stage k's plan p (see budget.c). */
+void budget_bound_inherited(const study_t *s, int k, const plan_t *p, double prev[P_COUNT]);
+
+/* ord[0..n) = 0..n-1 ordered by descending tasks[i].cost, ties by
+ * ascending index: the one cost order (LPT and each rank's task list). */
+void budget_order_by_cost(const task_t *tasks, size_t n, size_t *ord);
+
+/* Sustained GFLOP/s of a rank with the default training kernel of an ISA
+ * (klanes_isa(): "avx512", "avx2", anything else = the portable kernel),
+ * as bench/ measured it; validate turns cost into seconds with it. */
+double budget_rate(const char *isa);
+
+#endif

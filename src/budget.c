@@ -1,0 +1,183 @@
+/* budget.c - admission by memory and cost (see budget.h): the memory a
+ * task needs, the limit a rank has, the checks that refuse a study or a
+ * stage up front with the numbers, the one cost order, the rate table. */
+#define _GNU_SOURCE /* qsort_r: a comparator with context, no global */
+#include "aesweep/budget.h"
+#include "aesweep/task.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+double budget_task_memory(const study_data_t *sd, const plan_t *p, const task_t *t)
+{
+    model_arch_t a = task_arch(sd, t->hp);
+    double np = (double)model_param_count(&a);
+    double rows = t->hp[P_TRAIN_SIZE];
+    if (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < rows) rows = t->hp[P_BATCH_SIZE];
+    double data = 2.0 * t->hp[P_TRAIN_SIZE] * a.in;
+    for (int i = 0; i < sd->ntests; i++) data += (double)sd->tests[i].n * a.in;
+    double save = p->spec->save_models ? np * p->nslots : 0;
+    /* the training and the evaluation workspace (task.c: >= 1024 rows), as
+     * model_ws_create sizes them */
+    double ws = model_ws_bytes(&a, rows) + model_ws_bytes(&a, rows < 1024 ? 1024 : rows);
+    /* 4 arenas (parameters, gradients, Adam m and v), data, saved weights */
+    return 4.0 * (4 * np + data + save) + ws;
+}
+
+double budget_plan_peak(const study_data_t *sd, const plan_t *p)
+{
+    double mx = 0;
+    for (size_t t = 0; t < p->ntasks; t++) {
+        double m = budget_task_memory(sd, p, &p->tasks[t]);
+        if (m > mx) mx = m;
+    }
+    return mx;
+}
+
+void budget_fmt_bytes(char *out, size_t n, double b)
+{
+    if (b >= 1073741824.0) snprintf(out, n, "%.2f GiB", b / 1073741824.0);
+    else snprintf(out, n, "%.1f MiB", b / 1048576.0);
+}
+
+double budget_mem_limit(double max_mem_gb, int node_ranks)
+{
+    if (max_mem_gb > 0) return max_mem_gb * 1073741824.0;
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGE_SIZE);
+    return phys / (node_ranks > 0 ? node_ranks : 1);
+}
+
+int budget_check_study(const study_t *s, const study_data_t *sd, double limit, int node_ranks,
+                       const char *spec_path, double *peak, char *err)
+{
+    double prev[P_COUNT];
+    *peak = 0;
+    for (int k = 0; k < s->nstages; k++) {
+        plan_t p;
+        if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) return -1;
+        const char *name = p.spec->name;
+        double m = budget_plan_peak(sd, &p);
+        if (m > *peak) *peak = m;
+        plan_cube_hp(&p, 0, prev);
+        plan_free(&p);
+        if (m > limit) {
+            char a[32], b[32];
+            budget_fmt_bytes(a, sizeof a, m);
+            budget_fmt_bytes(b, sizeof b, limit);
+            snprintf(err, SPEC_ERR_LEN, "%s: stage %s: the largest task needs %s per rank but %s is available per rank (%d rank(s) on this node); lower train_size or hidden, set batch_size, use fewer ranks per node, or raise --max-mem-gb",
+                     spec_path, name, a, b, node_ranks);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int budget_check_stage(const study_data_t *sd, const plan_t *p, double limit, const char *spec_path, char *err)
+{
+    double m = budget_plan_peak(sd, p);
+    if (m <= limit) return 0;
+    char a[32], b[32];
+    budget_fmt_bytes(a, sizeof a, m);
+    budget_fmt_bytes(b, sizeof b, limit);
+    snprintf(err, SPEC_ERR_LEN, "%s: stage %s: with the inherited values its largest task needs %s per rank but %s is available; earlier stages are saved: change the grid and run with --resume",
+             spec_path, p->spec->name, a, b);
+    return -1;
+}
+
+int budget_check_data(const study_t *s, double limit, const char *spec_path, char *err)
+{
+    if (s->source != SRC_MOONS) return 0; /* file loaders check their own sizes */
+    double pts = (double)s->pool;
+    for (int t = 0; t < s->ntests; t++) pts += (double)s->tests[t].size;
+    double bytes = pts * 44.0; /* float x,y + label + the generator's doubles and permutation */
+    if (bytes > limit) {
+        char a[32], b[32];
+        budget_fmt_bytes(a, sizeof a, bytes);
+        budget_fmt_bytes(b, sizeof b, limit);
+        snprintf(err, SPEC_ERR_LEN, "%s: data.pool and tests need %s to generate but %s is available per rank; lower data.pool or tests.size",
+                 spec_path, a, b);
+        return -1;
+    }
+    return 0;
+}
+
+/* Inherited values for stage k + 1 that bound its cost, for validate's
+ * estimate (the best cell of stage k is not known before it runs).  Start
+ * from stage k's most expensive task; then, one inherited parameter at a
+ * time, try each value it takes in stage k (up to BOUND_VALUES of them) and
+ * keep the one that makes stage k + 1 costliest.  Trying them matters where
+ * stage k's cost ignores a parameter that stage k + 1's does not (batch_size
+ * before an MMD stage, say), so that many tasks tie. */
+#define BOUND_VALUES 32
+void budget_bound_inherited(const study_t *s, int k, const plan_t *p, double prev[P_COUNT])
+{
+    if (!p->ntasks) {
+        plan_cube_hp(p, 0, prev);
+        return;
+    }
+    size_t top = 0;
+    for (size_t t = 1; t < p->ntasks; t++)
+        if (p->tasks[t].cost > p->tasks[top].cost) top = t;
+    memcpy(prev, p->tasks[top].hp, sizeof(double) * P_COUNT);
+    if (k + 1 >= s->nstages) return;
+    for (int q = 0; q < P_COUNT; q++) {
+        if (!s->stages[k + 1].inherit[q]) continue;
+        double seen[BOUND_VALUES], best_v = prev[q], best_c = -1;
+        int ns = 0;
+        for (size_t t = 0; t < p->ntasks && ns < BOUND_VALUES; t++) {
+            double v = p->tasks[t].hp[q];
+            int dup = 0;
+            for (int i = 0; i < ns && !dup; i++) dup = seen[i] == v;
+            if (dup) continue;
+            seen[ns++] = v;
+            prev[q] = v;
+            plan_t nx;
+            char e[SPEC_ERR_LEN];
+            if (plan_build(&nx, s, k + 1, prev, s->stages[k].name, e)) continue;
+            double c = 0;
+            for (size_t u = 0; u < nx.ntasks; u++) c += nx.tasks[u].cost;
+            plan_free(&nx);
+            if (c > best_c) best_c = c, best_v = v;
+        }
+        prev[q] = best_v;
+    }
+}
+
+/* Descending cost, ties by ascending index: a total order, so qsort's
+ * result does not depend on its algorithm. */
+static int cost_desc(const void *a, const void *b, void *ctx)
+{
+    const task_t *tasks = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    double ci = tasks[i].cost, cj = tasks[j].cost;
+    if (ci != cj) return ci > cj ? -1 : 1;
+    return (i > j) - (i < j);
+}
+
+void budget_order_by_cost(const task_t *tasks, size_t n, size_t *ord)
+{
+    for (size_t i = 0; i < n; i++) ord[i] = i;
+    qsort_r(ord, n, sizeof *ord, cost_desc, (void *)tasks);
+}
+
+/* GFLOP/s of one rank with the default training kernel of this build, as
+ * bench/ measured it on the study's shapes (Zen 5 core, 4 GHz): the fused
+ * AVX-512 step ~200, the fused AVX2 step ~95, the portable 4-lane kernel at
+ * -march=x86-64-v2 ~16.  A rough guide (bench/run.sh measures this
+ * machine's); the progress line's ETA uses the rate measured in the run. */
+static const struct {
+    const char *isa;
+    double gflops;
+} rates[] = {
+    {"avx512", 200},
+    {"avx2", 95},
+    {NULL, 16}, /* any other: the portable kernel */
+};
+
+double budget_rate(const char *isa)
+{
+    size_t i = 0;
+    while (rates[i].isa && strcmp(rates[i].isa, isa)) i++;
+    return rates[i].gflops * 1e9;
+}

@@ -1,0 +1,115 @@
+/* validate.c - the `validate` command (see validate.h): the checks of
+ * `run` without MPI and without writing, then the predicted cost. */
+#include "aesweep/validate.h"
+#include "aesweep/budget.h"
+#include "aesweep/kernel_lanes.h"
+#include "aesweep/outdir.h"
+#include "aesweep/results.h"
+#include "aesweep/study.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Open the study and make run's checks: data, memory, output.  0, or -1
+ * after printing the refusal. */
+static int validate_open(study_ctx_t *c, const sweep_opts_t *o, int R, double *limit, double *peak)
+{
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    int node_ranks = R < ncpu ? R : (int)ncpu; /* ranks sharing one node like this one */
+    *limit = budget_mem_limit(o->max_mem_gb, node_ranks);
+    char err[SPEC_ERR_LEN] = "";
+    study_source_t src = {.spec_path = o->spec_path, .mem_limit = *limit, .check_data = 1};
+    if (study_open(c, &src, err) ||
+        budget_check_study(&c->s, &c->sd, *limit, node_ranks, o->spec_path, peak, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return -1;
+    }
+    const char *out = o->output ? o->output : c->s.output;
+    if (outdir_check(&c->s, o->spec_path, out, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return -1;
+    }
+    int ours = results_probe(out);
+    if (ours == 0)
+        fprintf(stderr, "aesweep: %s: exists and is not an aesweep result file; choose another output (-o) or move it away\n", out);
+    else if (ours == 2)
+        fprintf(stderr, "aesweep: %s: another process holds this file open for writing (HDF5 file lock); wait for it to finish or choose another output (-o)\n", out);
+    return ours == 0 || ours == 2 ? -1 : 0;
+}
+
+/* One line per stage; totals of cost and makespan at R ranks, the largest
+ * task's memory.  Later stages inherit from best cells not known yet: they
+ * are planned with the inherited values that make them costliest
+ * (budget_bound_inherited), so the prediction is an upper bound a job's time
+ * limit can be set from, not a guess.  (run checks memory up front with the
+ * first cell's values and each stage again once its inherited values are
+ * known; validate warns if the bound does not fit.)  0 or -1 after printing. */
+static int validate_stages(const study_ctx_t *c, int R, double *tot_cost, double *tot_mk, double *max_mem)
+{
+    const study_t *s = &c->s;
+    double prev[P_COUNT];
+    char err[SPEC_ERR_LEN];
+    for (int k = 0; k < s->nstages; k++) {
+        plan_t p;
+        if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            return -1;
+        }
+        int *owner = malloc((p.ntasks ? p.ntasks : 1) * sizeof(int));
+        double *load = malloc(R * sizeof(double));
+        if (!owner || !load) {
+            free(owner), free(load), plan_free(&p);
+            fprintf(stderr, "aesweep: out of memory planning stage %s\n", s->stages[k].name);
+            return -1;
+        }
+        double mk = plan_partition(&p, R, owner, load);
+        double cost = 0;
+        for (size_t t = 0; t < p.ntasks; t++) cost += p.tasks[t].cost;
+        double m = budget_plan_peak(&c->sd, &p);
+        if (m > *max_mem) *max_mem = m;
+        *tot_cost += cost;
+        *tot_mk += mk;
+        printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
+               p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, cost * 1e-9, R, mk * 1e-9,
+               mk > 0 ? cost / R / mk : 1.0);
+        budget_bound_inherited(s, k, &p, prev);
+        free(owner), free(load);
+        plan_free(&p);
+    }
+    return 0;
+}
+
+int validate_study(const sweep_opts_t *o)
+{
+    int R = o->predict_ranks > 0 ? o->predict_ranks : 1;
+    study_ctx_t c;
+    double limit, peak = 0;
+    if (validate_open(&c, o, R, &limit, &peak)) {
+        study_close(&c);
+        return AES_EXIT_USAGE;
+    }
+    const study_t *s = &c.s;
+    printf("study %s: %d stage(s), data %s (%zu training rows, %d features), output %s\n", s->study, s->nstages,
+           s->source == SRC_MOONS ? "moons" : s->data_path, c.sd.pool.n, c.sd.in_dim, o->output ? o->output : s->output);
+    double tot_cost = 0, tot_mk = 0, max_mem = peak;
+    if (validate_stages(&c, R, &tot_cost, &tot_mk, &max_mem)) {
+        study_close(&c);
+        return AES_EXIT_USAGE;
+    }
+    const char *isa = klanes_isa();
+    double rate = budget_rate(isa);
+    printf("total %.3g GFLOP; predicted makespan at %d rank(s): %.3g GFLOP (about %.0f s at %.0f GFLOP/s per rank, the %s kernel's rate in bench/; later stages assume the inherited values that make them costliest); peak task memory %.1f MiB per rank\n",
+           tot_cost * 1e-9, R, tot_mk * 1e-9, tot_mk / rate, rate * 1e-9, isa, max_mem / 1048576.0);
+    if (max_mem > limit) {
+        char a[32], b[32];
+        budget_fmt_bytes(a, sizeof a, max_mem);
+        budget_fmt_bytes(b, sizeof b, limit);
+        printf("warning: with those inherited values a task needs %s per rank, over the limit of %s: run "
+               "starts, and refuses the stage whose inherited values do not fit (--max-mem-gb raises the "
+               "limit; fewer ranks per node give each more)\n",
+               a, b);
+    }
+    printf("ok\n");
+    study_close(&c);
+    return AES_EXIT_OK;
+}
