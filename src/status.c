@@ -287,25 +287,23 @@ static int collect(run_status_t *rs, const char *path, const char *snap_path, ch
     rs->eta_stage = rs->eta_study = -1;
     if (rs->have_journal) {
         results_t *snap = NULL;
-        study_t s2;
-        study_data_t sd;
-        int have_sd = 0;
+        study_ctx_t sc;
+        memset(&sc, 0, sizeof sc);
         size_t sdone = 0, stotal = 0;
         if (snap_path) {
             /* the study's data, as the run built it, then the stages */
-            if (spec_load(&s2, jpath, jd.spec_text, err) || study_data_load(&sd, &s2, err)) {
-                spec_free(&s2);
+            study_source_t src = {.spec_path = jpath, .text = jd.spec_text, .data_label = ""};
+            if (study_open(&sc, &src, err)) {
+                study_close(&sc);
                 journal_data_free(&jd);
                 return -1;
             }
-            have_sd = 1;
-            s2.in_dim = sd.in_dim;
             char now[32];
             results_now_iso(now);
-            snap = results_open(snap_path, &s2, &sd, rs->lock.ranks > 0 ? rs->lock.ranks : 1,
+            snap = results_open(snap_path, &sc.s, &sc.sd, rs->lock.ranks > 0 ? rs->lock.ranks : 1,
                                 rs->lock.start_iso[0] ? rs->lock.start_iso : now, err);
             if (!snap) {
-                study_data_free(&sd), spec_free(&s2);
+                study_close(&sc);
                 journal_data_free(&jd);
                 return -1;
             }
@@ -315,7 +313,7 @@ static int collect(run_status_t *rs, const char *path, const char *snap_path, ch
             if (rc) results_abort(snap);
             else rc = results_close(snap, 0, sdone, stotal, err);
         }
-        if (have_sd) study_data_free(&sd), spec_free(&s2);
+        study_close(&sc);
         journal_data_free(&jd);
         if (rc) return -1;
     } else if (rs->have_file) {

@@ -150,7 +150,8 @@ static int open_data(study_ctx_t *c, const study_source_t *src, int check_data, 
     if (src->mem_limit > 0 && budget_check_data(&c->s, src->mem_limit, src->spec_path, err)) return -1;
     char e[SPEC_ERR_LEN];
     if (study_data_load(&c->sd, &c->s, e)) {
-        if (src->data_label) snprintf(err, SPEC_ERR_LEN, "%s: %s", src->data_label, e);
+        if (src->data_label && !*src->data_label) snprintf(err, SPEC_ERR_LEN, "%s", e);
+        else if (src->data_label) snprintf(err, SPEC_ERR_LEN, "%s: %s", src->data_label, e);
         else snprintf(err, SPEC_ERR_LEN, "%s: data: %s", src->spec_path, e);
         return -1;
     }

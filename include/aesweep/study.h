@@ -50,7 +50,7 @@ typedef struct study_ctx {
 typedef struct {
     const char *spec_path;  /* the file read, and the name in messages */
     const char *text;       /* NULL: read spec_path; else parse this text (named spec_path) */
-    const char *data_label; /* prefix of a data error ("--data"); NULL: "<spec_path>: data" */
+    const char *data_label; /* prefix of a data error ("--data"); NULL: "<spec_path>: data"; "": none */
     double mem_limit;       /* bytes a rank may use: generated data over it is refused; 0: no check */
     int check_data;         /* check the spec against the data's shape (spec_check_data) */
 } study_source_t;
