@@ -74,7 +74,7 @@ def learning_curves(report, st):
             continue
         y = cur[t]  # [nrep, epoch]
         col = colors[j % len(colors)]
-        label = ", ".join("%s=%s" % (a, fmt(v, a) if a != "mmd_kernel" else ("imq" if v == 1 else "rbf"))
+        label = ", ".join("%s=%s" % (a, st.label(a, v) or fmt(v, a) if a != "mmd_kernel" else ("imq" if v == 1 else "rbf"))
                           for a, v in coords.items()) or "the cell"
         fin = np.isfinite(y)
         with np.errstate(all="ignore"):

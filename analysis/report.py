@@ -101,10 +101,21 @@ def _image_shape(in_dim):
     return (s, s) if s >= 16 and s * s == in_dim else None
 
 
-def _axis_ticklabels(param, vals):
+def fmt_in(st, v, param):
+    """fmt, with a value the file codes (a hidden width list) as the spec writes it: "[512, 256]"."""
+    lab = st.label(param, v) if st is not None else None
+    return lab if lab is not None else fmt(v, param)
+
+
+def _axis_ticklabels(param, vals, st=None):
     if param == "mmd_kernel":
         return [KERNEL_NAMES.get(int(v), fmt(v)) for v in vals]
-    return [fmt(v, param) for v in vals]
+    return [fmt_in(st, v, param) for v in vals]
+
+
+def _positional(st, a):
+    """Axes drawn at positions 0..n-1 with labels, not at their values: categories and coded values."""
+    return a == "mmd_kernel" or a in st.axis_labels
 
 
 class Report:
@@ -284,7 +295,7 @@ class Report:
             bp = st.best_params()
             rows.append([st.name, st.select_metric, fmt(st.attr("best_value")), st.best_cell,
                          fmti(st.attr("n_skipped"))] +
-                        [fmt(bp.get(p), p) + ("*" if p in st.axes else "") for p in params])
+                        [fmt_in(st, bp.get(p), p) + ("*" if p in st.axes else "") for p in params])
         d.p("Best cell of every stage: lowest mean of the select metric over repeats "
             "(* marks the stage's axes).")
         d.table(["stage", "select_metric", "best_value", "best_cell", "n_skipped"] + params, rows, key="best")
@@ -306,11 +317,11 @@ class Report:
         if st.is_mmd:
             roles.append("MMD autoencoder (M8)")
         d.h(2, "Stage %s%s" % (st.name, ": " + "; ".join(roles) if roles else ""))
-        fixed = ["%s=%s" % (p, fmt(st.param_value(p), p)) for p in PARAMS
+        fixed = ["%s=%s" % (p, fmt_in(st, st.param_value(p), p)) for p in PARAMS
                  if p not in st.axes and math.isfinite(st.param_value(p))
                  and (not p.startswith("mmd_") or st.is_mmd) and (p != "batch_size" or st.param_value(p))]
         d.p("Axes: %s. Repeats %d, data draws %d. Other parameters: %s. Select metric `%s`; best value %s." % (
-            ", ".join("%s (%s)" % (a, ", ".join(_axis_ticklabels(a, st.axis_values[a]))) for a in st.axes) or "none",
+            ", ".join("%s (%s)" % (a, ", ".join(_axis_ticklabels(a, st.axis_values[a], st))) for a in st.axes) or "none",
             st.repeats, st.data_draws, ", ".join(fixed) or "-", st.select_metric, fmt(st.attr("best_value"))))
         if st.attr("complete") is not None and int(as_float(st.attr("complete"), 1)) != 1:
             d.p("**This stage is incomplete**: %s of %s tasks; %d of %d cells have no result." % (
@@ -351,7 +362,7 @@ class Report:
                 sub = np.take(mean, v, axis=i)
                 if not np.any(np.isfinite(sub)):
                     ys.append(np.nan), es.append(np.nan)
-                    rows.append([fmt(vals[v], a), "n/a", "n/a", 0, "no result"])
+                    rows.append([fmt_in(st, vals[v], a), "n/a", "n/a", 0, "no result"])
                     continue
                 k = int(np.nanargmin(np.where(np.isfinite(sub), sub, np.inf)))
                 full = list(np.unravel_index(k, sub.shape))
@@ -360,13 +371,13 @@ class Report:
                 ys.append(float(mean[full]))
                 e = float(std[full]) if std is not None else np.nan
                 es.append(e)
-                at = ", ".join("%s=%s" % (b, fmt(st.axis_values[b][full[q]], b))
+                at = ", ".join("%s=%s" % (b, fmt_in(st, st.axis_values[b][full[q]], b))
                                for q, b in enumerate(st.axes) if b != a)
-                rows.append([fmt(vals[v], a), fmt(mean[full]), fmt(e),
+                rows.append([fmt_in(st, vals[v], a), fmt(mean[full]), fmt(e),
                              int(nok[full]) if nok is not None else "n/a", at or "-"])
             ax = axs[0, j]
             ys, es = np.array(ys), np.array(es)
-            x = np.arange(len(vals)) if a == "mmd_kernel" else vals
+            x = np.arange(len(vals)) if _positional(st, a) else vals
             ax.errorbar(x, ys, yerr=np.where(np.isfinite(es), es, 0) if with_err else None, fmt="o-",
                         capsize=3, color="C0")
             miss = ~np.isfinite(ys)
@@ -376,9 +387,9 @@ class Report:
                         clip_on=False, transform=blended_transform_factory(ax.transData, ax.transAxes),
                         label="no result")
                 ax.legend(fontsize=8)
-            if a == "mmd_kernel":
+            if _positional(st, a):
                 ax.set_xticks(x)
-                ax.set_xticklabels(_axis_ticklabels(a, vals))
+                ax.set_xticklabels(_axis_ticklabels(a, vals, st), rotation=30 if a in st.axis_labels else 0)
             elif _is_log(vals):
                 ax.set_xscale("log")
                 ax.set_xticks(vals)
@@ -438,9 +449,9 @@ class Report:
             idx = st.cell_index(bc)
             ax.add_patch(plt.Rectangle((idx[il] - 0.5, idx[ih] - 0.5), 1, 1, fill=False, ec="red", lw=2.5))
         ax.set_xticks(range(len(L)))
-        ax.set_xticklabels(_axis_ticklabels("layers", L))
+        ax.set_xticklabels(_axis_ticklabels("layers", L, st))
         ax.set_yticks(range(len(H)))
-        ax.set_yticklabels(_axis_ticklabels("hidden", H))
+        ax.set_yticklabels(_axis_ticklabels("hidden", H, st))
         ax.set_xlabel("layers")
         ax.set_ylabel("hidden")
         fig.colorbar(im, ax=ax, label="mean " + m)
@@ -448,7 +459,7 @@ class Report:
         d.figure(fig, "%s_heatmap.png" % st.name,
                  "Stage %s: mean %s over repeats by hidden width and layers%s; red box: the best cell; "
                  "gray: no result." % (st.name, m, " (min over the other axes)" if others else ""))
-        rows = [[fmt(H[r], "hidden")] + [fmt(grid[r, c]) for c in range(len(L))] for r in range(len(H))]
+        rows = [[fmt_in(st, H[r], "hidden")] + [fmt(grid[r, c]) for c in range(len(L))] for r in range(len(H))]
         d.table(["hidden \\ layers"] + [fmt(v, "layers") for v in L], rows, key="heatmap:%s" % st.name,
                 caption="Stage %s, mean `%s`%s:" % (st.name, m, " (min over the other axes)" if others else ""))
 
@@ -476,7 +487,7 @@ class Report:
                          int(np.asarray(nok)[idx]) if nok is not None else "n/a", m, fmt(at("mean")),
                          fmt(at("std")), fmt(at("init_std")) if st.data_draws > 1 else "-",
                          fmt(at("data_std")) if st.data_draws > 1 else "-",
-                         ", ".join("%s=%s" % (a, fmt(v, a)) for a, v in
+                         ", ".join("%s=%s" % (a, fmt_in(st, v, a)) for a, v in
                                    st.cell_params(cell).items() if a in st.axes) or "-"])
         d.p("Test error over repeats of one configuration (the best cell of stages with axes). "
             "*Same data*: one training set, different initialisations. *Fresh data*: a new training set per "
@@ -543,7 +554,7 @@ class Report:
         g = st.best_model()
         bp = st.best_params()
         d.p("The best model of stage %s (%s), repeat 0, retrained by aesweep and stored in the file." % (
-            st.name, ", ".join("%s=%s" % (p, fmt(bp.get(p), p)) for p in
+            st.name, ", ".join("%s=%s" % (p, fmt_in(st, bp.get(p), p)) for p in
                                ("train_size", "epochs", "lr", "hidden", "layers", "bottleneck"))))
         for t in self.rf.tests:
             self.guarded("reconstruction on %s" % t, self.best_recon, st, g, t)
@@ -659,8 +670,7 @@ class Report:
         rows = []
         for c in range(st.ncells):
             idx = st.cell_index(c)
-            rows.append([fmt(st.axis_values[a][i], a) if a != "mmd_kernel" else
-                         _axis_ticklabels(a, [st.axis_values[a][i]])[0] for a, i in zip(st.axes, idx)] +
+            rows.append([_axis_ticklabels(a, [st.axis_values[a][i]], st)[0] for a, i in zip(st.axes, idx)] +
                         [fmt(np.asarray(means[m])[idx]) if means[m] is not None else "n/a" for m in cols])
         d.table(list(st.axes) + ["mean " + m for m in cols], rows, key="mmd:%s" % st.name,
                 caption="Stage %s: how far the codes are from N(0, I) (gen_mmd, code_mmd: MMD^2; "
@@ -703,7 +713,7 @@ class Report:
         d.figure(fig, "%s_mmd.png" % st.name,
                  "M8: best model of %s (%s): training points and reconstructions; the codes over a N(0, I) "
                  "sample; 500 codes drawn from N(0, I) (seed 0) and decoded, over the training points." % (
-                     st.name, ", ".join("%s=%s" % (a, fmt(bp.get(a), a)) for a in st.axes)))
+                     st.name, ", ".join("%s=%s" % (a, fmt_in(st, bp.get(a), a)) for a in st.axes)))
 
     # ---------- digits (D3-D6) ----------
     def bottleneck_models(self, st):

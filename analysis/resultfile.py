@@ -145,12 +145,36 @@ class Stage:
                     self.dim_values[i] = coord_values(n, d[()])
                 else:
                     self.dim_values[i] = np.arange(shape[i], dtype=np.float64)
+        # coded coordinates (hidden width lists are -(1 + i)) carry their values as the spec writes
+        # them in the scale's `labels` attribute, ";"-separated: "[512, 256];800"
+        self.axis_labels = {}
+        for i, n in enumerate(self.dim_names):
+            d = self.group.get(n)
+            if isinstance(d, h5py.Dataset) and "labels" in d.attrs and d.shape == (shape[i],):
+                lab = str(py(d.attrs["labels"])).split(";")
+                if len(lab) == shape[i]:
+                    self.axis_labels[n] = lab
         self.shape = tuple(shape)
         self.axes = [n for n in self.dim_names if n not in ("draw", "repeat")]
         self.axis_values = {n: v for n, v in zip(self.dim_names, self.dim_values)}
         self.naxes = len(self.axes)
         self.axes_shape = tuple(self.shape[:self.naxes])
         self.ncells = int(np.prod(self.axes_shape)) if self.naxes else 1
+
+    def label(self, p, v):
+        """Value v of parameter p as the spec writes it when the file codes it (a hidden width list,
+        -(1 + i) in the file: "[512, 256]"), from the axis' labels or the stage's `<p>_label` and
+        `best_<p>_label` attributes; None for a plain value."""
+        f = as_float(v)
+        if not f < 0:
+            return None
+        for val, lab in zip(self.axis_values.get(p, ()), self.axis_labels.get(p, ())):
+            if val == f:
+                return lab
+        for key in (p, "best_" + p):
+            if key + "_label" in self.attrs and as_float(self.attrs.get(key)) == f:
+                return str(self.attrs[key + "_label"])
+        return None
 
     # ---------- attributes ----------
     def attr(self, key, default=None):

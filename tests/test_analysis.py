@@ -602,3 +602,47 @@ def test_fashion_classifier_agreement(fashion):
             assert close(r[col["agreement (std)"]], float(np.std(agree, ddof=1))) or \
                 (agree[0] == agree[1] and float(r[col["agreement (std)"]]) == 0)
     assert "logistic regression" in md
+
+
+# ---------------------------------------------------------------- width lists (issue 17 leftover)
+
+WIDTHS_SPEC = """
+study = "widths";
+seed = 5;
+data = { source = "moons"; pool = 400; noise = 0.1; };
+tests = ( { name = "test"; noise = 0.1; size = 200; } );
+defaults = { train_size = 300; epochs = 10; lr = 0.003; layers = 1; bottleneck = 1; };
+stages = (
+  { name = "wl"; axes = { hidden = ([6, 4], 5); layers = [0, 1]; }; },
+  { name = "wl_profile"; axes = { hidden = ([6, 4], 8, [5, 3]); }; },
+  { name = "wl_inherit"; inherit = ["hidden"]; fixed = { layers = 0; }; }
+);
+"""
+
+
+def test_width_list_report(tmp_path):
+    """hidden axes holding width lists (coded -(1 + i) in the file, labels on the scale) are reported
+    as the spec writes them: heat map rows and ticks, profile rows, axes, best and inherited values."""
+    h5 = run_study(str(tmp_path), "widths", WIDTHS_SPEC)
+    out = str(tmp_path / "report")
+    md = make_report(h5, out)
+    tables = parse_tables(md)
+    with h5py.File(h5, "r") as f:
+        labels = str(py(f["wl/hidden"].attrs["labels"])).split(";")
+        assert labels == ["[6, 4]", "5"]
+        best = [float(v) for v in f["wl_profile/test_mse_test_mean"][()]]
+    hdr, rows = tables["heatmap:wl"]
+    assert [r[0] for r in rows] == ["[6, 4]", "5"]
+    hdr, rows = tables["profile:wl_profile:hidden"]
+    assert [r[0] for r in rows] == ["[6, 4]", "8", "[5, 3]"]
+    for r, want in zip(rows, best):
+        assert close(r[1], want)
+    assert "hidden ([6, 4], 5)" in md and "hidden ([6, 4], 8, [5, 3])" in md
+    # the best-cell table and the inherited stage's parameters: never a code
+    hdr, rows = tables["best"]
+    col = hdr.index("hidden")
+    for r in rows:
+        assert not r[col].rstrip("*").startswith("-"), r
+        assert r[col].rstrip("*") in ("[6, 4]", "5", "8", "[5, 3]"), r
+    assert "hidden=-" not in md
+    check_figures(out, md, ["wl_heatmap", "wl_profile_profile"])
