@@ -41,10 +41,26 @@ typedef struct {
 
 static double Phi(double z) { return 0.5 * erfc(-z * M_SQRT1_2); }
 
-static int cmp_double(const void *a, const void *b)
+/* log P(a <= Z <= b), Z standard normal, a <= b, without the cancellation
+ * of Phi(b) - Phi(a) in a tail: both above 0 use the upper tail's symmetry,
+ * a straddle is 1 minus the two tails. */
+static double log_mass(double a, double b)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    if (b <= 0) return log(Phi(b) - Phi(a));
+    if (a >= 0) return log(Phi(-a) - Phi(-b));
+    return log1p(-Phi(a) - Phi(-b));
+}
+
+typedef struct {
+    double v;
+    size_t i;
+} centre_t;
+
+static int cmp_centre(const void *pa, const void *pb)
+{
+    const centre_t *a = pa, *b = pb;
+    if (a->v != b->v) return a->v < b->v ? -1 : 1;
+    return (a->i > b->i) - (a->i < b->i);
 }
 
 /* The transformed value of p's parameter value v: the axis the mixture lives on. */
@@ -118,27 +134,27 @@ static int parzen_build(parzen_t *z, const sample_param_t *p, const double *x, s
     if (!z->mu || !z->sigma || !z->logz || !s) return free(s), -1;
     for (size_t i = 0; i < n; i++) z->mu[i] = x[i];
     z->mu[n] = 0.5 * (z->lo + z->hi);
-    /* sorted centres with the bounds as sentinels: s[0] = lo, s[nc + 1] = hi */
+    /* sorted centres with the bounds as sentinels: s[0] = lo, s[nc + 1] = hi;
+     * each component keeps its own sorted position (equal centres by
+     * component index), so one of two equal centres takes the gap to its
+     * left and the other the gap to its right, as Optuna's argsort does */
+    centre_t *ord = malloc(nc * sizeof *ord);
+    if (!ord) return free(s), -1;
+    for (size_t i = 0; i < nc; i++) ord[i] = (centre_t){z->mu[i], i};
+    qsort(ord, nc, sizeof *ord, cmp_centre);
     s[0] = z->lo, s[nc + 1] = z->hi;
-    memcpy(s + 1, z->mu, nc * sizeof(double));
-    qsort(s + 1, nc, sizeof(double), cmp_double);
+    for (size_t r = 1; r <= nc; r++) s[r] = ord[r - 1].v;
     double minsig = range / fmin(100.0, 1.0 + (double)nc);
-    for (size_t i = 0; i < nc; i++) {
-        /* the component's rank among the sorted centres (equal centres share a gap) */
-        size_t r = 1, hi = nc; /* first of s[1..nc] >= mu_i, by bisection */
-        while (r < hi) {
-            size_t mid = (r + hi) / 2;
-            if (s[mid] < z->mu[i]) r = mid + 1;
-            else hi = mid;
-        }
-        double left = s[r] - s[r - 1], right = s[r + 1] - s[r], sg = fmax(left, right);
+    for (size_t r = 1; r <= nc; r++) {
+        double sg = fmax(s[r] - s[r - 1], s[r + 1] - s[r]);
         if (nc >= 2 && r == 1) sg = s[2] - s[1];              /* consider_endpoints = False */
         else if (nc >= 2 && r == nc) sg = s[nc] - s[nc - 1];
-        z->sigma[i] = fmin(fmax(sg, minsig), range);
+        z->sigma[ord[r - 1].i] = fmin(fmax(sg, minsig), range); /* magic clip */
     }
+    free(ord);
     z->sigma[n] = range; /* the prior: N(mid, range) */
     for (size_t i = 0; i < nc; i++)
-        z->logz[i] = log(Phi((z->hi - z->mu[i]) / z->sigma[i]) - Phi((z->lo - z->mu[i]) / z->sigma[i]));
+        z->logz[i] = log_mass((z->lo - z->mu[i]) / z->sigma[i], (z->hi - z->mu[i]) / z->sigma[i]);
     free(s);
     return 0;
 }
@@ -153,12 +169,13 @@ static double parzen_logpdf(const parzen_t *z, const sample_param_t *p, double x
         double t;
         if (bin) {
             double a = fmax(x - 0.5, z->lo), b = fmin(x + 0.5, z->hi);
-            t = log(Phi((b - z->mu[i]) / z->sigma[i]) - Phi((a - z->mu[i]) / z->sigma[i]));
+            t = log_mass((a - z->mu[i]) / z->sigma[i], (b - z->mu[i]) / z->sigma[i]);
         } else {
             double u = (x - z->mu[i]) / z->sigma[i];
             t = -0.5 * u * u - log(z->sigma[i]) - 0.5 * log(2 * M_PI);
         }
         t += log(z->w[i]) - z->logz[i];
+        if (t == -INFINITY) continue; /* a component with no mass here (far tail) */
         if (t > m) acc = acc * exp(m - t) + 1.0, m = t;
         else acc += exp(t - m);
     }
@@ -231,21 +248,32 @@ static void propose_random(const sample_space_t *sp, uint64_t key, int batch, do
     }
 }
 
-/* below: ranks[0..nb-1], above: the rest; both re-sorted by trial (oldest first). */
+/* l (from below: ranks[0..nb-1]) and g (from above) of parameter p; both
+ * groups in trial order (oldest first).  0, or -1 when out of memory. */
+static int build_pair(const sample_param_t *sp_p, int p, double prior_weight, const rank_t *below, size_t nb,
+                      const rank_t *above, size_t na, const tpe_obs_t *obs, parzen_t *l, parzen_t *g)
+{
+    double *x = malloc((nb + na + 1) * sizeof(double));
+    int rc = -1;
+    memset(l, 0, sizeof *l), memset(g, 0, sizeof *g);
+    if (!x) return -1;
+    for (size_t i = 0; i < nb; i++) x[i] = to_axis(sp_p, obs[below[i].pos].values[p]);
+    if (parzen_build(l, sp_p, x, nb, prior_weight)) goto out;
+    for (size_t i = 0; i < na; i++) x[i] = to_axis(sp_p, obs[above[i].pos].values[p]);
+    if (parzen_build(g, sp_p, x, na, prior_weight)) goto out;
+    rc = 0;
+out:
+    free(x);
+    return rc;
+}
+
 static int propose_param(const sample_space_t *sp, const tpe_opts_t *o, uint64_t key, int p, const rank_t *below,
                          size_t nb, const rank_t *above, size_t na, const tpe_obs_t *obs, double *out)
 {
     const sample_param_t *sp_p = &sp->params[p];
-    double *x = malloc((nb + na + 1) * sizeof(double));
     parzen_t l, g;
-    int rc = -1;
-    memset(&l, 0, sizeof l), memset(&g, 0, sizeof g);
-    if (!x) return -1;
-    for (size_t i = 0; i < nb; i++) x[i] = to_axis(sp_p, obs[below[i].pos].values[p]);
-    if (parzen_build(&l, sp_p, x, nb, o->prior_weight)) goto out;
-    for (size_t i = 0; i < na; i++) x[i] = to_axis(sp_p, obs[above[i].pos].values[p]);
-    if (parzen_build(&g, sp_p, x, na, o->prior_weight)) goto out;
-    for (int j = 0; j < o->batch; j++) {
+    int rc = build_pair(sp_p, p, o->prior_weight, below, nb, above, na, obs, &l, &g);
+    for (int j = 0; !rc && j < o->batch; j++) {
         rng_t r = rng_stream(rng_derive(rng_derive(key, (uint64_t)j), (uint64_t)p));
         double best = -INFINITY, bx = 0;
         for (int c = 0; c < o->n_ei_candidates; c++) {
@@ -255,12 +283,41 @@ static int propose_param(const sample_space_t *sp, const tpe_opts_t *o, uint64_t
         }
         out[j * sp->nparams + p] = from_axis(sp_p, bx);
     }
-    rc = 0;
-out:
     parzen_free(&l);
     parzen_free(&g);
-    free(x);
     return rc;
+}
+
+/* The split: rk sorted by (-epochs, metric, trial); the first gamma(n) are
+ * "below"; each group then in trial order, as Optuna keeps it.  NULL when
+ * out of memory. */
+static rank_t *split(const tpe_obs_t *obs, size_t nobs, size_t *nb)
+{
+    rank_t *rk = malloc((nobs ? nobs : 1) * sizeof *rk);
+    if (!rk) return NULL;
+    for (size_t i = 0; i < nobs; i++) rk[i] = (rank_t){obs[i].trial, obs[i].epochs, obs[i].metric, i};
+    qsort(rk, nobs, sizeof *rk, cmp_rank);
+    *nb = (size_t)tpe_gamma(nobs);
+    qsort(rk, *nb, sizeof *rk, cmp_trial);
+    qsort(rk + *nb, nobs - *nb, sizeof *rk, cmp_trial);
+    return rk;
+}
+
+double tpe_score(const sample_space_t *sp, const tpe_opts_t *o, const tpe_obs_t *obs, size_t nobs, int p,
+                 double value)
+{
+    size_t nb;
+    rank_t *rk = split(obs, nobs, &nb);
+    parzen_t l, g;
+    memset(&l, 0, sizeof l), memset(&g, 0, sizeof g);
+    double s = NAN;
+    const sample_param_t *sp_p = &sp->params[p];
+    if (rk && !build_pair(sp_p, p, o->prior_weight, rk, nb, rk + nb, nobs - nb, obs, &l, &g))
+        s = parzen_logpdf(&l, sp_p, to_axis(sp_p, value)) - parzen_logpdf(&g, sp_p, to_axis(sp_p, value));
+    parzen_free(&l);
+    parzen_free(&g);
+    free(rk);
+    return s;
 }
 
 int tpe_propose(const sample_space_t *sp, const tpe_opts_t *o, uint64_t seed, int stage, int round,
@@ -279,14 +336,9 @@ int tpe_propose(const sample_space_t *sp, const tpe_opts_t *o, uint64_t seed, in
         propose_random(sp, key, o->batch, out);
         return 0;
     }
-    rank_t *rk = malloc(nobs * sizeof *rk);
+    size_t nb;
+    rank_t *rk = split(obs, nobs, &nb);
     if (!rk) return snprintf(err, errlen, "tpe: out of memory for %zu trials", nobs), -1;
-    for (size_t i = 0; i < nobs; i++) rk[i] = (rank_t){obs[i].trial, obs[i].epochs, obs[i].metric, i};
-    qsort(rk, nobs, sizeof *rk, cmp_rank);
-    size_t nb = (size_t)tpe_gamma(nobs);
-    /* chronological (trial) order inside each group, as Optuna keeps it */
-    qsort(rk, nb, sizeof *rk, cmp_trial);
-    qsort(rk + nb, nobs - nb, sizeof *rk, cmp_trial);
     for (int p = 0; p < sp->nparams; p++)
         if (propose_param(sp, o, key, p, rk, nb, rk + nb, nobs - nb, obs, out)) {
             free(rk);

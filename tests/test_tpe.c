@@ -1,8 +1,9 @@
 /* test_tpe.c - TPE proposals in rounds (tpe.h): on synthetic objectives
  * (1-d log-scale learning rate; 3-d real x int x categorical) the proposals
  * of the later rounds lie much nearer the optimum than random samples;
- * ranking by rung reached; Optuna's gamma and weights; purity (same inputs
- * same bits, any order of the completed trials). */
+ * ranking by rung reached; Optuna's gamma and weights; the score log l - log g
+ * against Optuna's own Parzen estimators (tests/make_tpe_fixtures.py); purity
+ * (same inputs same bits, any order of the completed trials). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,12 +108,12 @@ static void test_concentrates(void **st)
                       "3-d median distance tpe %.4f random %.4f (x%.2f)\n",
                       (unsigned long)seed, t1, r1, t1 / r1, t3, r3, t3 / r3);
         assert_true(t1 < 0.35 * r1); /* measured x0.14-0.29 */
-        assert_true(t3 < 0.6 * r3);  /* measured x0.19-0.50 */
+        assert_true(t3 < 0.6 * r3);  /* measured x0.19-0.41 */
         q1[seed - 1] = t1 / r1, q3[seed - 1] = t3 / r3;
     }
-    /* over the five seeds: about 5x and 3x nearer (measured 0.19 and 0.33) */
+    /* over the five seeds: about 5x and 3x nearer (measured medians 0.19 and 0.35) */
     assert_true(median(q1, 5) < 0.25);
-    assert_true(median(q3, 5) < 0.4);
+    assert_true(median(q3, 5) < 0.5);
 }
 
 static void test_categorical(void **st)
@@ -185,6 +186,49 @@ static void test_optuna_defaults(void **st)
     assert_true(o.prior_weight == 1.0);
 }
 
+/* tpe_score (log l - log g) against Optuna 3.1's own _ParzenEstimator on the same 40 trials
+ * (tests/fixtures/tpe_optuna.txt, from tests/make_tpe_fixtures.py): a uniform real, a log-uniform
+ * real, an integer (scored by the mass of its unit bin) and a choice; the split by
+ * (-epochs, metric, trial) included. */
+static void test_matches_optuna(void **st)
+{
+    (void)st;
+    FILE *f = fopen("fixtures/tpe_optuna.txt", "r");
+    assert_non_null(f);
+    int n = 0, nq = 0;
+    assert_int_equal(fscanf(f, "trials %d", &n), 1);
+    assert_int_equal(n, 40);
+    static double vals[40][4];
+    tpe_obs_t obs[40];
+    for (int i = 0; i < n; i++) {
+        long t, e;
+        double m;
+        assert_int_equal(fscanf(f, "%ld %ld %lf %lf %lf %lf %lf", &t, &e, &m, &vals[i][0], &vals[i][1], &vals[i][2],
+                                &vals[i][3]), 7);
+        obs[i] = (tpe_obs_t){.trial = t, .values = vals[i], .metric = m, .epochs = e};
+    }
+    sample_space_t sp = {.method = SAMPLE_RANDOM, .n = 40, .nparams = 4};
+    sp.params[0] = (sample_param_t){.param = P_MMD_LAMBDA, .dist = DIST_UNIFORM, .lo = 0, .hi = 1};
+    sp.params[1] = (sample_param_t){.param = P_LR, .dist = DIST_LOG_UNIFORM, .lo = 1e-4, .hi = 1e-1};
+    sp.params[2] = (sample_param_t){.param = P_LAYERS, .dist = DIST_INT, .lo = 0, .hi = 200};
+    sp.params[3] = (sample_param_t){.param = P_HIDDEN, .dist = DIST_CHOICE, .nchoices = 4, .choices = {10, 15, 20, 40}};
+    tpe_opts_t o = tpe_defaults(8);
+    assert_int_equal(fscanf(f, " queries %d", &nq), 1);
+    double worst = 0;
+    for (int q = 0; q < nq; q++) {
+        int p;
+        double v, want;
+        assert_int_equal(fscanf(f, "%d %lf %lf", &p, &v, &want), 3);
+        double got = tpe_score(&sp, &o, obs, 40, p, v);
+        worst = fmax(worst, fabs(got - want));
+        if (!(fabs(got - want) <= 1e-9 * (1 + fabs(want))))
+            fail_msg("param %d at %g: log l - log g = %.15g, Optuna %.15g", p, v, got, want);
+    }
+    fclose(f);
+    assert_int_equal(nq, 7 * 3 + 4);
+    print_message("tpe_score vs Optuna's _ParzenEstimator: %d points, max |diff| %.3g\n", nq, worst);
+}
+
 static void test_purity(void **st)
 {
     (void)st;
@@ -225,7 +269,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concentrates),  cmocka_unit_test(test_categorical),
         cmocka_unit_test(test_rungs_rank_first), cmocka_unit_test(test_optuna_defaults),
-        cmocka_unit_test(test_purity),
+        cmocka_unit_test(test_purity),        cmocka_unit_test(test_matches_optuna),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

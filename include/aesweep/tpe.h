@@ -32,6 +32,12 @@
  *   - n_ei_candidates (24) draws from l = below's mixture; the one with the
  *     largest log l(x) - log g(x) (g = above's) is proposed (first on ties).
  *     Integers are scored by the mass of their unit bin, as Optuna does.
+ *     Each component's density is the truncated normal's, -log(sigma)
+ *     included: Optuna 3.1 leaves that term out (optuna/optuna#5109, fixed
+ *     in 3.5 by #5110).  Equal centres take their own sorted positions,
+ *     ties by trial order (Optuna's numpy argsort leaves that order to the
+ *     sort).  test_tpe checks the score against Optuna's estimator with the
+ *     fix, to 1e-9.
  *
  * Not for: the space and its distributions (sample.h), running trials.
  */
@@ -63,6 +69,13 @@ typedef struct {
  * in its list, bad options). */
 int tpe_propose(const sample_space_t *sp, const tpe_opts_t *o, uint64_t seed, int stage, int round,
                 const tpe_obs_t *obs, size_t nobs, double *out, char *err, size_t errlen);
+
+/* log l(x) - log g(x) of parameter p at value (a parameter value, as in
+ * tpe_obs_t) for these completed trials: the score a candidate is chosen
+ * by.  For the tests (checked against Optuna's own _ParzenEstimator); NaN
+ * when out of memory.  l and g are built the way tpe_propose builds them. */
+double tpe_score(const sample_space_t *sp, const tpe_opts_t *o, const tpe_obs_t *obs, size_t nobs, int p,
+                 double value);
 
 /* Optuna's default_gamma and default_weights, exposed for the tests. */
 int tpe_gamma(size_t n);
