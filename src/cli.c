@@ -24,6 +24,7 @@
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
 #include "aesweep/status.h"
+#include "aesweep/signals.h"
 #include "aesweep/sweep.h"
 #include "aesweep/study.h"
 #include "aesweep/task.h"
@@ -288,7 +289,7 @@ static int cmd_train(int argc, char **argv)
         return AES_EXIT_USAGE;
     }
     p.tasks[0].repeat = (int)repeat;
-    sweep_install_signals();
+    signals_install();
     double vals[PLAN_MAX_METRICS];
     int8_t st;
     double secs;
@@ -411,7 +412,7 @@ static int cmd_run(int argc, char **argv)
     /* Handlers before MPI_Init (a signal during start-up is then a clean
      * stop at the first stage) and again after it, in case the MPI
      * library installed its own. */
-    sweep_install_signals();
+    signals_install();
     /* Open MPI: unless the user (or mpirun --mca pml X) chose a PML, use
      * ob1.  aesweep sends a few small messages per task, which any BTL
      * (shared memory, TCP) carries well, while probing the high-speed
@@ -457,7 +458,7 @@ static int cmd_run(int argc, char **argv)
     const char *md = getenv("AESWEEP_MPI_DEFAULTS");
     if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
     MPI_Init(&argc, &argv);
-    sweep_install_signals();
+    signals_install();
     rc = sweep_run(&o);
     MPI_Finalize();
     outdir_close(&od);

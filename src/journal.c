@@ -14,6 +14,7 @@
 
 #define J_MAGIC "AESWEEP-JOURNAL-1\n"
 #define R_MAGIC 0x52534541u /* 'AESR' little-endian */
+#define JOURNAL_SYNC_S 1.0  /* fdatasync at most this often between stage ends */
 
 static double mono(void)
 {
@@ -68,8 +69,9 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
     size_t cap = 0;
     for (;;) {
         uint32_t hdr[2], crc;
-        if (fread(hdr, 4, 2, f) != 2 || hdr[0] != R_MAGIC || hdr[1] % 8 || hdr[1] > (256u << 20)) break;
+        if (fread(hdr, 4, 2, f) != 2 || hdr[0] != R_MAGIC || hdr[1] % 8 || hdr[1] > JOURNAL_MAX_RECORD) break;
         double *p = malloc(hdr[1] ? hdr[1] : 8);
+        if (!p) break; /* a corrupt length (or no memory): the journal ends here */
         if (fread(p, 1, hdr[1], f) != hdr[1] || fread(&crc, 4, 1, f) != 1 ||
             crc != (uint32_t)crc32(0, (const Bytef *)p, hdr[1])) {
             free(p);
@@ -138,21 +140,38 @@ int journal_open(journal_t *j, const char *path, const char *spec_text, long app
     return 0;
 }
 
-int journal_append(journal_t *j, const double *payload, size_t n)
+size_t journal_frame(const double *payload, size_t n, unsigned char *out)
 {
     size_t nb = n * sizeof(double);
-    size_t tot = 8 + nb + 4;
-    char *buf = malloc(tot);
     uint32_t hdr[2] = {R_MAGIC, (uint32_t)nb};
     uint32_t crc = (uint32_t)crc32(0, (const Bytef *)payload, (uInt)nb);
-    memcpy(buf, hdr, 8);
-    memcpy(buf + 8, payload, nb);
-    memcpy(buf + 8 + nb, &crc, 4);
-    if (j->failed) {
-        free(buf);
+    if (out) {
+        memcpy(out, hdr, 8);
+        memcpy(out + 8, payload, nb);
+        memcpy(out + 8 + nb, &crc, 4);
+    }
+    return 8 + nb + 4;
+}
+
+int journal_append_many(journal_t *j, const double *const *payloads, const size_t *n, size_t count)
+{
+    if (j->failed) return -1;
+    size_t tot = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (n[i] > JOURNAL_MAX_RECORD / sizeof(double)) {
+            j->failed = EFBIG;
+            return -1;
+        }
+        tot += journal_frame(payloads[i], n[i], NULL);
+    }
+    unsigned char *buf = malloc(tot ? tot : 1);
+    if (!buf) {
+        j->failed = ENOMEM;
         return -1;
     }
-    int rc = write_all(j->fd, buf, tot); /* one write: a record is never interleaved */
+    size_t off = 0;
+    for (size_t i = 0; i < count; i++) off += journal_frame(payloads[i], n[i], buf + off);
+    int rc = write_all(j->fd, buf, tot); /* one write: records are never interleaved */
     free(buf);
     if (rc) {
         /* disk full or an I/O error: cut the torn record off so that the
@@ -163,11 +182,16 @@ int journal_append(journal_t *j, const double *payload, size_t n)
     }
     j->good += (long)tot;
     double t = mono();
-    if (t - j->last_sync > 1.0) {
+    if (t - j->last_sync > JOURNAL_SYNC_S) {
         fdatasync(j->fd);
         j->last_sync = t;
     }
-    return rc;
+    return 0;
+}
+
+int journal_append(journal_t *j, const double *payload, size_t n)
+{
+    return journal_append_many(j, &payload, &n, 1);
 }
 
 void journal_sync(journal_t *j)
@@ -227,24 +251,4 @@ int journal_lock_probe(const char *lock_path, run_lock_t *info)
     }
     close(fd);
     return alive;
-}
-
-int journal_decode(const double *pl, size_t len, journal_task_t *o)
-{
-    memset(o, 0, sizeof *o);
-    if (len < 5) return -1;
-    if (!(pl[2] >= 1 && pl[2] < 1e6 && pl[3] >= 1 && pl[3] < 1e3 && pl[4] >= 0 && pl[1] >= 0)) return -1;
-    o->stage = (int)pl[0];
-    o->task = (size_t)pl[1];
-    o->nslots = (int)pl[2];
-    o->nmetrics = (int)pl[3];
-    o->nparams = (size_t)pl[4];
-    size_t ns = (size_t)o->nslots, base = 5 + ns * (o->nmetrics + 2) + ns * o->nparams;
-    if (len < base) return -1;
-    o->vals = pl + 5;
-    o->status = o->vals + ns * o->nmetrics;
-    o->seconds = o->status + ns;
-    o->curve = pl + base;
-    o->ncurve_values = len - base;
-    return 0;
 }

@@ -265,38 +265,69 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     return train + evals + mmd + 1e5; /* + fixed per-task overhead */
 }
 
-double plan_partition(const plan_t *p, int nranks, int *owner, double *load)
+double plan_partition_subset(const plan_t *p, const size_t *ids, size_t n, int nranks, size_t *order, int *owner,
+                             double *load)
 {
-    size_t n = p->ntasks;
-    size_t *ord = malloc((n ? n : 1) * sizeof(size_t));
-    /* descending cost, ties by ascending index: deterministic */
-    budget_order_by_cost(p->tasks, n, ord);
+    if (nranks < 1 || (!ids && n != p->ntasks)) return -1;
+    /* the subset in the one cost order (budget_order_by_cost: descending
+     * cost, ties by ascending index), taken from the whole plan's order */
+    size_t *all = malloc((p->ntasks ? p->ntasks : 1) * sizeof *all);
+    uint8_t *in = ids ? calloc(p->ntasks ? p->ntasks : 1, 1) : NULL;
+    int *heap = malloc((size_t)nranks * sizeof(int));
+    if (!all || (ids && !in) || !heap) {
+        free(all), free(in), free(heap);
+        return -1;
+    }
+    budget_order_by_cost(p->tasks, p->ntasks, all);
+    size_t m = 0;
+    if (ids) {
+        for (size_t i = 0; i < n; i++)
+            if (ids[i] < p->ntasks) in[ids[i]] = 1;
+        for (size_t i = 0; i < p->ntasks; i++)
+            if (in[all[i]] && m < n) order[m++] = all[i];
+    } else
+        for (m = 0; m < n; m++) order[m] = all[m];
+    free(all), free(in);
+    if (m != n) { /* an id out of range or given twice */
+        free(heap);
+        return -1;
+    }
     /* least-loaded rank from a binary min-heap ordered by (load, rank), which
      * picks exactly what a linear scan with ties to the lowest rank would,
      * in O(log R) per task */
-    int *heap = malloc((size_t)nranks * sizeof(int));
     for (int r = 0; r < nranks; r++) load[r] = 0, heap[r] = r;
 #define HLESS(a, b) (load[a] < load[b] || (load[a] == load[b] && (a) < (b)))
     for (size_t i = 0; i < n; i++) {
         int best = heap[0];
-        owner[ord[i]] = best;
-        load[best] += p->tasks[ord[i]].cost;
+        owner[i] = best;
+        load[best] += p->tasks[order[i]].cost;
         int k = 0; /* sift down the root */
         for (;;) {
-            int l = 2 * k + 1, r = l + 1, m = k;
-            if (l < nranks && HLESS(heap[l], heap[m])) m = l;
-            if (r < nranks && HLESS(heap[r], heap[m])) m = r;
-            if (m == k) break;
-            int t = heap[k]; heap[k] = heap[m]; heap[m] = t;
-            k = m;
+            int l = 2 * k + 1, r = l + 1, mm = k;
+            if (l < nranks && HLESS(heap[l], heap[mm])) mm = l;
+            if (r < nranks && HLESS(heap[r], heap[mm])) mm = r;
+            if (mm == k) break;
+            int t = heap[k]; heap[k] = heap[mm]; heap[mm] = t;
+            k = mm;
         }
     }
 #undef HLESS
     free(heap);
-    free(ord);
     double mk = 0;
     for (int r = 0; r < nranks; r++)
         if (load[r] > mk) mk = load[r];
+    return mk;
+}
+
+double plan_partition(const plan_t *p, int nranks, int *owner, double *load)
+{
+    size_t n = p->ntasks;
+    size_t *order = malloc((n ? n : 1) * sizeof *order);
+    int *own = malloc((n ? n : 1) * sizeof *own);
+    double mk = order && own ? plan_partition_subset(p, NULL, n, nranks, order, own, load) : -1;
+    if (mk >= 0)
+        for (size_t i = 0; i < n; i++) owner[order[i]] = own[i];
+    free(order), free(own);
     return mk;
 }
 

@@ -1,6 +1,7 @@
 /* status.c - `aesweep status`, `aesweep info` and snapshots (see status.h). */
 #include "aesweep/status.h"
 #include "aesweep/journal.h"
+#include "aesweep/wire.h"
 #include "aesweep/plan.h"
 #include "aesweep/progress.h"
 #include "aesweep/results.h"
@@ -132,18 +133,13 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
             return -1;
         }
         for (size_t i = 0; i < jd->n; i++) {
-            journal_task_t jt;
-            if (journal_decode(jd->rec[i], jd->len[i], &jt) || jt.stage != k) continue;
-            if (jt.task >= p.ntasks || jt.nslots != p.nslots || jt.nmetrics != p.nmetrics) continue;
-            int8_t st8[jt.nslots];
+            wire_result_t jt;
+            if (wire_result_unpack(&jt, jd->rec[i], jd->len[i])) continue;
+            int was;
+            if (wire_result_store(&jt, &p, &was)) continue;
             double tsec = 0;
-            for (int q = 0; q < jt.nslots; q++) {
-                st8[q] = (int8_t)jt.status[q];
+            for (int q = 0; q < jt.nslots; q++)
                 if (isfinite(jt.seconds[q]) && jt.seconds[q] > tsec) tsec = jt.seconds[q];
-            }
-            int was = p.task_done[jt.task];
-            plan_store(&p, jt.task, jt.vals, st8, jt.seconds);
-            if (p.ncurve && jt.ncurve_values >= (size_t)p.ncurve * p.ncurve_metrics) plan_store_curve(&p, jt.task, jt.curve);
             if (!was) {
                 ss->cost_done += p.tasks[jt.task].cost;
                 ss->secs_done += tsec;

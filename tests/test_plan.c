@@ -88,6 +88,66 @@ static void test_lpt(void **st)
     spec_free(&s);
 }
 
+/* Any subset, in any order: the same placement as a linear-scan LPT of
+ * just those tasks, placement order by descending cost (ties by id). */
+static void test_lpt_subset(void **st)
+{
+    (void)st;
+    study_t s;
+    char err[SPEC_ERR_LEN];
+    assert_int_equal(spec_load(&s, "t.cfg", SPEC, err), 0);
+    plan_t p;
+    plan_build(&p, &s, 0, NULL, NULL, err);
+    srand(5);
+    for (size_t t = 0; t < p.ntasks; t++) p.tasks[t].cost = 1 + rand() % 50; /* ties happen */
+    size_t ids[64], n = 0;
+    for (size_t t = p.ntasks; t-- > 0;) /* every third task, descending ids */
+        if (t % 3 != 1) ids[n++] = t;
+    assert_true(n > 4 && n < p.ntasks);
+    for (int R = 1; R <= 5; R++) {
+        size_t order[64];
+        int owner[64];
+        double load[5];
+        double mk = plan_partition_subset(&p, ids, n, R, order, owner, load);
+        /* placement order: a permutation of ids, descending cost, ties by id */
+        for (size_t i = 0; i < n; i++) {
+            int found = 0;
+            for (size_t k = 0; k < n; k++) found += ids[k] == order[i];
+            assert_int_equal(found, 1);
+            if (i) {
+                double a = p.tasks[order[i - 1]].cost, b = p.tasks[order[i]].cost;
+                assert_true(a > b || (a == b && order[i - 1] < order[i]));
+            }
+        }
+        double l2[5] = {0}, worst = 0;
+        for (size_t i = 0; i < n; i++) {
+            int b = 0;
+            for (int r = 1; r < R; r++)
+                if (l2[r] < l2[b]) b = r;
+            assert_int_equal(owner[i], b);
+            l2[b] += p.tasks[order[i]].cost;
+        }
+        for (int r = 0; r < R; r++) {
+            assert_true(load[r] == l2[r]);
+            if (l2[r] > worst) worst = l2[r];
+        }
+        assert_true(mk == worst);
+    }
+    /* the whole plan as a subset gives plan_partition's owners */
+    size_t all[64], order[64];
+    int own[64], owner[64];
+    double load[3], load2[3];
+    for (size_t t = 0; t < p.ntasks; t++) all[t] = p.ntasks - 1 - t;
+    double a = plan_partition_subset(&p, all, p.ntasks, 3, order, own, load);
+    double b = plan_partition(&p, 3, owner, load2);
+    assert_true(a == b);
+    for (size_t i = 0; i < p.ntasks; i++) assert_int_equal(owner[order[i]], own[i]);
+    /* an empty subset */
+    assert_true(plan_partition_subset(&p, ids, 0, 3, order, own, load) == 0);
+    plan_free(&p);
+    spec_free(&s);
+}
+
 static void test_stats(void **st)
 {
     (void)st;
@@ -131,7 +191,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_and_tasks),
-        cmocka_unit_test(test_lpt),
+        cmocka_unit_test(test_lpt), cmocka_unit_test(test_lpt_subset),
         cmocka_unit_test(test_stats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,20 @@
 /* journal.h - append-only record of finished tasks, for crash safety and resume.
  *
- * File "<output>.journal": a header (magic, the full spec text) then records
+ * File "<output>.journal": a header
+ *   "AESWEEP-JOURNAL-1\n" | u32 length | the effective spec and its inputs (text)
+ * then records, each
  *   u32 magic 'AESR' | u32 nbytes | payload (nbytes) | u32 crc32(payload)
- * where the payload is an array of doubles (see sweep.c for the fields).
- * Rank 0 write()s each record as it arrives, so a kill -9 of any process
- * loses only tasks not yet received; fdatasync() runs at most once a second
- * and at every stage end, bounding what a machine crash can lose.  A torn
- * last record fails its checksum and is dropped (and truncated on append).
+ * (little-endian, as written by this machine).  The payload is an array of
+ * doubles, a result record of wire.h; this file frames payloads and never
+ * looks inside them.  The format is that of aesweep 0.3.0 and 0.4.0.
+ *
+ * Rank 0 write()s the records of each result message as it arrives (one
+ * write() per message, so records are never interleaved), so a kill -9 of
+ * any process loses only tasks not yet received; fdatasync() runs at most
+ * once a second and at every stage end, bounding what a machine crash can
+ * lose.  A torn or corrupt record (short, bad magic or length, bad CRC) ends
+ * the journal: it and anything after it are dropped on reading, and cut off
+ * when the journal is reopened for appending.
  */
 #ifndef AESWEEP_JOURNAL_H
 #define AESWEEP_JOURNAL_H
@@ -36,6 +44,13 @@ int journal_open(journal_t *j, const char *path, const char *spec_text, long app
 /* 0, or -1 after a write error (j->failed holds errno; the torn record is
  * cut off, so the journal still ends with a whole record). */
 int journal_append(journal_t *j, const double *payload, size_t n);
+/* The same for count payloads (payloads[i] of n[i] doubles) in one write(). */
+int journal_append_many(journal_t *j, const double *const *payloads, const size_t *n, size_t count);
+/* The framed bytes of one payload of n doubles (magic, length, payload,
+ * CRC) into out when not NULL; returns their number (n * 8 + 12). */
+size_t journal_frame(const double *payload, size_t n, unsigned char *out);
+/* Largest payload a record can hold, in bytes (its u32 length field). */
+#define JOURNAL_MAX_RECORD 0xFFFFFFF8u
 void journal_sync(journal_t *j);
 void journal_close(journal_t *j);
 
@@ -61,20 +76,5 @@ void journal_lock_note(int fd, int nranks, const char *start_iso, size_t journal
  * otherwise).  On the writer's host the pid is checked; elsewhere a
  * non-blocking shared flock is tried and released at once. */
 int journal_lock_probe(const char *lock_path, run_lock_t *info);
-
-/* ---- a journal record (the payload sweep.c writes) -------------------------
- * stage, task, nslots, nmetrics, nparams, vals [nslots][nmetrics],
- * status [nslots], seconds [nslots], params [nslots][nparams], then the
- * learning curve (the rest; may be absent in records of older versions). */
-typedef struct {
-    int stage;
-    size_t task;
-    int nslots, nmetrics;
-    size_t nparams;
-    const double *vals, *status, *seconds, *curve;
-    size_t ncurve_values;
-} journal_task_t;
-/* Decode a payload of len doubles; 0 ok, -1 malformed. */
-int journal_decode(const double *pl, size_t len, journal_task_t *out);
 
 #endif

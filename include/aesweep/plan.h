@@ -89,6 +89,15 @@ double plan_task_cost(const plan_t *p, const task_t *t);
  * to the least loaded rank (ties to the lowest rank).  owner[ntasks];
  * load[nranks] gets the predicted load.  Returns the predicted makespan. */
 double plan_partition(const plan_t *p, int nranks, int *owner, double *load);
+/* The same over a subset of the tasks: ids[n] (NULL: all tasks, n =
+ * ntasks), in any order.  order[n] gets the subset's task ids in placement
+ * order (descending cost, ties by ascending id) and owner[n] the rank of
+ * order[i], so each rank's tasks in that order run largest first.  Returns
+ * the predicted makespan, -1 when out of memory (or nranks < 1).  Any
+ * subset can be partitioned this way: what a resumed stage has left, or one
+ * round of a stage run in several rounds (dispatch.h). */
+double plan_partition_subset(const plan_t *p, const size_t *ids, size_t n, int nranks, size_t *order, int *owner,
+                             double *load);
 
 /* Cell coordinates: hyperparameters of cube point idx. */
 void plan_cube_hp(const plan_t *p, size_t idx, double *hp);

@@ -28,8 +28,5 @@ typedef struct {
 
 /* Under MPI (MPI_Init already called). Returns an exit code, same on all ranks. */
 int sweep_run(const sweep_opts_t *o);
-/* Install the SIGTERM/SIGINT/SIGUSR1 handlers; sweep_stop_requested() reads the flag. */
-void sweep_install_signals(void);
-int sweep_stop_requested(void);
 
 #endif

@@ -1,0 +1,120 @@
+/* dispatch.h - running a stage's tasks on every rank and gathering the
+ * results on rank 0.
+ *
+ * A stage runs in one or more rounds.  A round is a set of the stage's
+ * tasks (any subset: what a resumed stage has left, or one rung of a
+ * successive-halving search): rank 0 partitions it by predicted cost
+ * (plan_partition_subset, longest first onto the least-loaded rank),
+ * scatters each rank its list, every rank (rank 0 too) trains its list
+ * largest first, and rank 0 gathers the results (wire.h) as they come,
+ * storing each in the plan's cube, appending it to the journal and
+ * advancing the progress line.  dispatch_round returns on every rank once
+ * every rank has finished its list (or stopped), with one agreed outcome.
+ *
+ * Result messages are batched: a worker whose tasks finish faster than a
+ * bound (DISPATCH_BATCH_MIN_S, more with many ranks, see dispatch.c) puts
+ * several records in one message, so that rank 0 takes at most a few
+ * thousand messages a second however many ranks there are.  A task that
+ * took longer than the bound is sent at once with whatever waits; a held
+ * record is sent once it is that old (checked between epochs), at the end
+ * of the worker's list, and before the worker stops.  The journal still
+ * gets one record per task, and nothing in the result file changes.
+ *
+ * The per-epoch callback (dispatch_tick), its contract.  task_run_curve
+ * calls it (train.c -> task.c on_tick -> dispatch_tick) after every epoch
+ * of every task, on every rank:
+ * - It returns nonzero to stop the task after this epoch (a signal, a STOP
+ *   from rank 0, or on rank 0 a failed journal write); the task then
+ *   reports TRAIN_INTERRUPTED and is not recorded (it is redone on resume).
+ * - It polls MPI at most every DISPATCH_POLL_S seconds (an MPI_Iprobe costs
+ *   about a microsecond; epochs of tiny tasks take less): rank 0 then
+ *   receives every waiting result message (root_drain), which stores into
+ *   the cube, appends to the journal and updates the progress line; a
+ *   worker checks for STOP and sends a batch that has waited long enough.
+ * - What it may touch: the plan's result arrays (metrics, status, seconds,
+ *   curves, task_done), the journal, the progress line and the dispatch
+ *   state.  It never touches the task being trained (its model, workspace
+ *   or result record), the task table or the study data, which are
+ *   read-only while a stage runs, so the running task is unaffected.
+ * - It is not re-entrant and never re-entered: nothing it calls trains,
+ *   and the signal handler only sets a flag (signals.h).  It is only ever
+ *   called from the thread running dispatch_round.
+ * - A result arriving during rank 0's own task is journaled then, not when
+ *   the task ends; how late depends on the epoch length of rank 0's task
+ *   (a long epoch delays the gathering by at most that epoch).
+ */
+#ifndef AESWEEP_DISPATCH_H
+#define AESWEEP_DISPATCH_H
+#include "aesweep/journal.h"
+#include "aesweep/plan.h"
+#include "aesweep/progress.h"
+#include "aesweep/task.h"
+#include <stddef.h>
+
+#define DISPATCH_POLL_S 0.005          /* MPI polling interval between epochs */
+#define DISPATCH_SHIP_CAP_BYTES (256.0 * 1048576.0) /* best-candidate weights kept on rank 0 */
+
+typedef struct {
+    int quiet;            /* no progress line */
+    int stats;            /* rank 0 prints its message statistics per stage */
+    double batch_seconds; /* hold results up to this long (< 0: automatic; 0: one message per result) */
+} dispatch_opts_t;
+
+struct dispatch_io; /* MPI requests and buffers (dispatch.c) */
+
+typedef struct {
+    int rank, nranks;
+    plan_t *p;
+    study_data_t *sd;
+    journal_t *j;          /* rank 0: where results are journaled, NULL: nowhere */
+    dispatch_opts_t opt;
+    /* outcome so far, over the stage's rounds (rank 0) */
+    double *busy;          /* [nranks] seconds each rank spent in its tasks */
+    double predicted;      /* sum of the rounds' predicted makespans (cost units) */
+    int failed;            /* a rank could not run a task (out of memory) */
+    int interrupted;       /* a round ended before all its tasks were gathered */
+    int journal_failed;    /* rank 0: a journal write failed; the run stops */
+    float **cell_params;   /* rank 0: [ntasks] weights a task shipped, [nslots][nparams] */
+    size_t *cell_nparams;  /* rank 0: [ntasks] nparams of those */
+    /* rank 0's gathering, for AESWEEP_RANK0_STATS-style reports */
+    size_t rx_msgs, rx_records;
+    double rx_seconds;     /* receiving, storing and journaling (not waiting) */
+    progress_t prog;
+    int have_prog;
+    /* private */
+    int stop, stop_sent, ndone_ranks, keep_best;
+    double last_poll, batch_s;
+    struct dispatch_io *io;
+} dispatch_t;
+
+/* Prepare to run plan p's tasks (on every rank; rank 0 holds the cube, a
+ * worker needs only the task table).  j: rank 0's journal or NULL.
+ * 0, or -1 when out of memory. */
+int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, const dispatch_opts_t *o);
+/* Rank 0: take the journal's records of this stage (a resumed run). */
+void dispatch_replay(dispatch_t *d, const journal_data_t *jd);
+/* Rank 0: the tasks not done yet, into ids[ntasks]; returns how many. */
+size_t dispatch_pending(const dispatch_t *d, size_t *ids);
+/* Rank 0: start the stage's progress line (after replay). */
+void dispatch_progress_start(dispatch_t *d);
+/* Collective: run one round.  Rank 0 passes the round's task ids (any
+ * subset of the plan's tasks, none of them done); other ranks pass NULL, 0.
+ * Returns, the same on every rank: 0 (enum wire_done) every task of the
+ * round gathered, WIRE_DONE_INTERRUPTED (stop requested: signal, STOP,
+ * journal failure) or WIRE_DONE_FAILED (a rank ran out of memory). */
+int dispatch_round(dispatch_t *d, const size_t *ids, size_t n);
+/* Convenience: every task not done yet as one round (rank 0 chooses). */
+int dispatch_stage(dispatch_t *d);
+/* Rank 0: end the progress line with `line` and print the statistics if asked. */
+void dispatch_progress_finish(dispatch_t *d, const char *line);
+/* Balance of the stage so far: mean busy / max busy (1 when idle). */
+double dispatch_balance(const dispatch_t *d);
+/* Has a stop been requested (signal, STOP)? */
+int dispatch_stopping(const dispatch_t *d);
+/* Free everything; a worker first takes any STOP still queued for it. */
+void dispatch_close(dispatch_t *d);
+
+/* The per-epoch callback (task_tick_fn) with ctx a dispatch_t; see above. */
+int dispatch_tick(void *ctx);
+
+#endif

@@ -1,0 +1,526 @@
+/* dispatch.c - partition, scatter, train, gather; see dispatch.h.
+ *
+ * All randomness comes from task.h's streams, so the metrics do not depend
+ * on the number of ranks, on which rank ran what, or on how results were
+ * batched on the way to rank 0.
+ */
+#include "aesweep/dispatch.h"
+#include "aesweep/signals.h"
+#include "aesweep/wire.h"
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Batching (see dispatch.h).  A worker holds finished results for up to
+ * batch_s seconds: at least DISPATCH_BATCH_MIN_S, and with many ranks
+ * nranks / DISPATCH_RANK0_MSG_RATE, so that rank 0 receives at most about
+ * that many messages a second (it spends ~12 us on one, bench/README.md),
+ * at most DISPATCH_BATCH_MAX_S.  A batch is also sent when it holds
+ * DISPATCH_BATCH_MAX_RECORDS records or DISPATCH_BATCH_MAX_DOUBLES doubles
+ * (shipped weights). */
+#define DISPATCH_BATCH_MIN_S 0.05
+#define DISPATCH_BATCH_MAX_S 1.0
+#define DISPATCH_RANK0_MSG_RATE 8000.0
+#define DISPATCH_BATCH_MAX_RECORDS 4096
+#define DISPATCH_BATCH_MAX_DOUBLES ((size_t)1 << 20)
+
+struct dispatch_io {
+    /* worker: two batches, one being filled while the other is in flight */
+    wire_batch_t batch[2];
+    MPI_Request req[2];
+    int cur;
+    /* every rank: the record of the task being trained */
+    double *rec;
+    size_t rec_cap;
+    /* rank 0: the receive buffer, and the records of one message to journal */
+    double *rx;
+    size_t rxcap;
+    const double **jrec;
+    size_t *jlen;
+    size_t jcap;
+};
+
+/* ---- rank 0: taking results ---------------------------------------------- */
+
+/* Store one record in the cube (and keep its weights); 0, or -1 when it is
+ * not a record of this stage's plan (a foreign journal record: ignored). */
+static int root_store(dispatch_t *d, double *buf, size_t len, int from_journal)
+{
+    plan_t *p = d->p;
+    wire_result_t r;
+    int was_done;
+    if (wire_result_unpack(&r, buf, len) || wire_result_store(&r, p, &was_done)) return -1;
+    if (r.nparams > 0 && d->cell_params) {
+        float *w = malloc((size_t)r.nslots * r.nparams * sizeof(float));
+        if (w) wire_result_get_params(&r, w);
+        else { /* a model to write would be missing: fail, what is journaled stands */
+            fprintf(stderr, "aesweep: rank 0: out of memory keeping the weights of task %zu of stage %s\n", r.task, p->spec->name);
+            d->failed = 1;
+            d->stop = 1;
+        }
+        free(d->cell_params[r.task]);
+        d->cell_params[r.task] = w;
+        d->cell_nparams[r.task] = w ? r.nparams : 0;
+    }
+    if (!was_done && d->have_prog && !from_journal) progress_update(&d->prog, 1, p->tasks[r.task].cost);
+    return 0;
+}
+
+/* Journal n accepted records in one write; a failure stops the run (what
+ * is journaled stands). */
+static void root_journal(dispatch_t *d, const double *const *recs, const size_t *lens, size_t n)
+{
+    if (!d->j || !n) return;
+    if (journal_append_many(d->j, recs, lens, n) && !d->journal_failed) {
+        d->journal_failed = 1;
+        d->stop = 1;
+    }
+}
+
+static void root_accept(dispatch_t *d, double *buf, size_t len)
+{
+    d->rx_records++;
+    if (root_store(d, buf, len, 0) == 0) {
+        const double *rec = buf;
+        root_journal(d, &rec, &len, 1);
+    }
+}
+
+/* A batch message: store each record, then journal the batch at once. */
+static void root_accept_batch(dispatch_t *d, double *msg, size_t len)
+{
+    struct dispatch_io *io = d->io;
+    size_t pos = 0, n = 0, rl;
+    double *rec;
+    while (wire_batch_next(msg, len, &pos, &rec, &rl) == 1) {
+        d->rx_records++;
+        if (root_store(d, rec, rl, 0)) continue;
+        if (n == io->jcap) {
+            size_t cap = io->jcap ? 2 * io->jcap : 64;
+            const double **a = realloc(io->jrec, cap * sizeof *a);
+            if (a) io->jrec = a;
+            size_t *b = realloc(io->jlen, cap * sizeof *b);
+            if (b) io->jlen = b;
+            if (!a || !b) { /* journal what we have, then one at a time */
+                root_journal(d, io->jrec, io->jlen, n);
+                n = 0;
+                const double *one = rec;
+                root_journal(d, &one, &rl, 1);
+                continue;
+            }
+            io->jcap = cap;
+        }
+        io->jrec[n] = rec;
+        io->jlen[n++] = rl;
+    }
+    root_journal(d, io->jrec, io->jlen, n);
+}
+
+static void root_send_stop(dispatch_t *d)
+{
+    if (d->stop_sent) return;
+    d->stop_sent = 1;
+    int one = 1;
+    for (int k = 1; k < d->nranks; k++) {
+        MPI_Request q;
+        MPI_Isend(&one, 1, MPI_INT, k, WIRE_TAG_STOP, MPI_COMM_WORLD, &q);
+        MPI_Request_free(&q);
+    }
+}
+
+static void root_done(dispatch_t *d, int from, const double *msg, int cnt)
+{
+    if (cnt >= 2) {
+        d->busy[from] += msg[0];
+        if (msg[1] == WIRE_DONE_FAILED) d->failed = 1;
+        if (msg[1] != WIRE_DONE_OK) {
+            d->interrupted = 1;
+            d->stop = 1;
+            root_send_stop(d);
+        }
+    }
+    d->ndone_ranks++;
+}
+
+/* Receive everything that is waiting (block: wait for one message).  The
+ * time it takes, less a blocking wait, is rank 0's cost of gathering. */
+static void root_drain(dispatch_t *d, int block)
+{
+    struct dispatch_io *io = d->io;
+    double t0 = progress_now();
+    for (;;) {
+        int flag = 0;
+        MPI_Status stt;
+        if (block) {
+            MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
+            t0 = progress_now();
+            flag = 1;
+        } else
+            MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
+        if (!flag) break;
+        d->rx_msgs++;
+        int cnt;
+        MPI_Get_count(&stt, MPI_DOUBLE, &cnt);
+        if ((size_t)cnt > io->rxcap) {
+            double *nb = realloc(io->rx, (size_t)cnt * sizeof(double));
+            if (!nb) { /* a message cannot be left unreceived: end the job; the journal stands */
+                fprintf(stderr, "aesweep: rank 0: out of memory receiving %d result values; stopping the job (finished tasks are journaled: --resume)\n", cnt);
+                MPI_Abort(MPI_COMM_WORLD, 3);
+            }
+            io->rx = nb;
+            io->rxcap = (size_t)cnt;
+        }
+        MPI_Recv(io->rx, cnt, MPI_DOUBLE, stt.MPI_SOURCE, stt.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (stt.MPI_TAG == WIRE_TAG_RESULTS) root_accept_batch(d, io->rx, (size_t)cnt);
+        else if (stt.MPI_TAG == WIRE_TAG_DONE) root_done(d, stt.MPI_SOURCE, io->rx, cnt);
+        if (block) break;
+    }
+    d->rx_seconds += progress_now() - t0;
+}
+
+/* ---- workers: sending results -------------------------------------------- */
+
+/* Send the current batch and switch to the other, waiting for that one's
+ * previous send (two batches in flight at most: a worker rarely waits for
+ * rank 0, busy with its own task, to match a large message). */
+static void worker_flush(dispatch_t *d)
+{
+    struct dispatch_io *io = d->io;
+    wire_batch_t *b = &io->batch[io->cur];
+    if (!b->count) return;
+    MPI_Isend(b->buf, (int)b->len, MPI_DOUBLE, 0, WIRE_TAG_RESULTS, MPI_COMM_WORLD, &io->req[io->cur]);
+    io->cur ^= 1;
+    MPI_Wait(&io->req[io->cur], MPI_STATUS_IGNORE);
+    wire_batch_clear(&io->batch[io->cur]);
+}
+
+static int batch_due(const dispatch_t *d, double now)
+{
+    const wire_batch_t *b = &d->io->batch[d->io->cur];
+    return b->count > 0 && (now - b->first_at >= d->batch_s || b->count >= DISPATCH_BATCH_MAX_RECORDS ||
+                            b->len >= DISPATCH_BATCH_MAX_DOUBLES);
+}
+
+/* Queue a finished record of len doubles (in io->rec); send the batch when
+ * the task was slow (took batch_s or more) or the batch is due. */
+static int worker_queue(dispatch_t *d, size_t len, double task_seconds)
+{
+    struct dispatch_io *io = d->io;
+    wire_batch_t *b = &io->batch[io->cur];
+    double *dst = wire_batch_reserve(b, len);
+    if (!dst) return -1;
+    memcpy(dst, io->rec, len * sizeof(double));
+    double now = progress_now();
+    wire_batch_commit(b, len, now);
+    if (task_seconds >= d->batch_s || batch_due(d, now)) worker_flush(d);
+    return 0;
+}
+
+/* ---- the per-epoch callback ------------------------------------------------ */
+
+int dispatch_tick(void *ctx)
+{
+    dispatch_t *d = ctx;
+    if (signals_caught()) d->stop = 1;
+    double t = progress_now();
+    /* an MPI_Iprobe costs ~1 us, and rank 0's receives also progress the
+     * workers' large (rendezvous) sends */
+    if (t - d->last_poll > DISPATCH_POLL_S) {
+        d->last_poll = t;
+        if (d->rank == 0) {
+            root_drain(d, 0);
+        } else {
+            int flag = 0;
+            MPI_Iprobe(0, WIRE_TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                int x;
+                MPI_Recv(&x, 1, MPI_INT, 0, WIRE_TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+                d->stop = 1;
+            }
+            if (batch_due(d, t)) worker_flush(d);
+        }
+    }
+    if (d->stop && d->rank == 0) root_send_stop(d);
+    return d->stop;
+}
+
+int dispatch_stopping(const dispatch_t *d) { return d->stop || signals_caught(); }
+
+/* ---- set-up -------------------------------------------------------------- */
+
+int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, const dispatch_opts_t *o)
+{
+    memset(d, 0, sizeof *d);
+    MPI_Comm_rank(MPI_COMM_WORLD, &d->rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &d->nranks);
+    d->p = p;
+    d->sd = sd;
+    d->j = d->rank == 0 ? j : NULL;
+    d->opt = *o;
+    d->keep_best = -1;
+    d->stop = signals_caught() != 0;
+    double auto_s = d->nranks / DISPATCH_RANK0_MSG_RATE;
+    d->batch_s = o->batch_seconds >= 0 ? o->batch_seconds
+                 : auto_s < DISPATCH_BATCH_MIN_S ? DISPATCH_BATCH_MIN_S
+                 : auto_s > DISPATCH_BATCH_MAX_S ? DISPATCH_BATCH_MAX_S : auto_s;
+    d->io = calloc(1, sizeof *d->io);
+    if (!d->io) return -1;
+    d->io->req[0] = d->io->req[1] = MPI_REQUEST_NULL;
+    if (d->rank == 0) {
+        d->busy = calloc((size_t)d->nranks, sizeof(double));
+        d->cell_params = calloc(p->ntasks ? p->ntasks : 1, sizeof(float *));
+        d->cell_nparams = calloc(p->ntasks ? p->ntasks : 1, sizeof(size_t));
+        if (!d->busy || !d->cell_params || !d->cell_nparams) return -1;
+    }
+    return 0;
+}
+
+void dispatch_replay(dispatch_t *d, const journal_data_t *jd)
+{
+    for (size_t i = 0; i < jd->n; i++) root_store(d, jd->rec[i], jd->len[i], 1);
+}
+
+size_t dispatch_pending(const dispatch_t *d, size_t *ids)
+{
+    size_t n = 0;
+    for (size_t t = 0; t < d->p->ntasks; t++)
+        if (!d->p->task_done[t]) ids[n++] = t;
+    return n;
+}
+
+void dispatch_progress_start(dispatch_t *d)
+{
+    const plan_t *p = d->p;
+    double ctot = 0, cdone = 0;
+    for (size_t t = 0; t < p->ntasks; t++) {
+        ctot += p->tasks[t].cost;
+        if (p->task_done[t]) cdone += p->tasks[t].cost;
+    }
+    progress_start(&d->prog, p->spec->name, p->ntasks, p->ndone, ctot, cdone, d->opt.quiet);
+    d->have_prog = 1;
+}
+
+void dispatch_progress_finish(dispatch_t *d, const char *line)
+{
+    if (!d->have_prog) return;
+    progress_finish(&d->prog, line);
+    if (d->opt.stats) {
+        double wall = progress_now() - d->prog.t0;
+        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages (%zu results, %.1f per message), %.3f s receiving and journalling them (%.1f%% of the stage, %.1f us per message), %.3f s in its own tasks (receiving between their epochs included), %.3f s wall, batch bound %.3f s\n",
+                d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0,
+                d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
+                d->rx_msgs ? 1e6 * d->rx_seconds / d->rx_msgs : 0.0, d->busy[0], wall, d->batch_s);
+    }
+}
+
+double dispatch_balance(const dispatch_t *d)
+{
+    double mx = 0, sum = 0;
+    for (int i = 0; i < d->nranks; i++) {
+        sum += d->busy[i];
+        if (d->busy[i] > mx) mx = d->busy[i];
+    }
+    return mx > 0 ? sum / d->nranks / mx : 1.0;
+}
+
+/* ---- a round --------------------------------------------------------------- */
+
+/* Rank 0: partition the round's tasks and scatter each rank its list,
+ * largest first.  Returns my list (its length in *mine_n), NULL on every
+ * rank when rank 0 is out of memory for the partition. */
+static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_n)
+{
+    int R = d->nranks;
+    int *counts = NULL, *displs = NULL, *list = NULL, ok = 0;
+    *mine_n = 0;
+    if (d->rank == 0) {
+        size_t *order = malloc((n ? n : 1) * sizeof *order);
+        int *owner = malloc((n ? n : 1) * sizeof *owner), *fill = calloc((size_t)R, sizeof *fill);
+        double *load = malloc((size_t)R * sizeof *load);
+        counts = calloc((size_t)R, sizeof *counts);
+        displs = calloc((size_t)R, sizeof *displs);
+        list = malloc((n ? n : 1) * sizeof *list);
+        double mk = order && owner && fill && load && counts && displs && list
+                        ? plan_partition_subset(d->p, ids, n, R, order, owner, load)
+                        : -1;
+        if (mk >= 0) {
+            ok = 1;
+            d->predicted += mk;
+            for (size_t i = 0; i < n; i++) counts[owner[i]]++;
+            for (int i = 1; i < R; i++) displs[i] = displs[i - 1] + counts[i - 1];
+            /* in placement order: each rank's list runs largest first */
+            for (size_t i = 0; i < n; i++) list[displs[owner[i]] + fill[owner[i]]++] = (int)order[i];
+        } else
+            fprintf(stderr, "aesweep: rank 0: out of memory partitioning %zu tasks of stage %s\n", n, d->p->spec->name);
+        free(order), free(owner), free(fill), free(load);
+    }
+    MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    int *mine = NULL;
+    if (ok) {
+        MPI_Scatter(counts, 1, MPI_INT, mine_n, 1, MPI_INT, 0, MPI_COMM_WORLD);
+        mine = malloc((size_t)(*mine_n ? *mine_n : 1) * sizeof *mine);
+        if (!mine) { /* the scatter cannot be left half done */
+            fprintf(stderr, "aesweep: rank %d: out of memory for its list of %d tasks; stopping the job\n", d->rank, *mine_n);
+            MPI_Abort(MPI_COMM_WORLD, 3);
+        }
+        MPI_Scatterv(list, counts, displs, MPI_INT, mine, *mine_n, MPI_INT, 0, MPI_COMM_WORLD);
+    }
+    free(counts), free(displs), free(list);
+    return mine;
+}
+
+/* Does task t ship its weights to rank 0?  Every task of a save_models
+ * stage does; otherwise the draw-0 / repeat-0 tasks do, so that rank 0 can
+ * store the best model without training it again, unless those weights
+ * would take more than DISPATCH_SHIP_CAP_BYTES on rank 0 (then the best is
+ * retrained).  Every rank decides the same from the task table. */
+static int ships_params(dispatch_t *d, size_t t)
+{
+    const plan_t *p = d->p;
+    if (p->spec->save_models) return 1;
+    if (d->keep_best < 0) {
+        double bytes = 0;
+        for (size_t i = 0; i < p->ntasks; i++)
+            if (p->tasks[i].draw == 0 && p->tasks[i].repeat == 0) {
+                model_arch_t a = task_arch(d->sd, p->tasks[i].hp);
+                bytes += 4.0 * (double)model_param_count(&a) * p->nslots;
+            }
+        d->keep_best = bytes <= DISPATCH_SHIP_CAP_BYTES;
+    }
+    return d->keep_best && p->tasks[t].draw == 0 && p->tasks[t].repeat == 0;
+}
+
+/* Train one task into io->rec; its record length, 0 when interrupted, or
+ * (size_t)-1 when out of memory. */
+static size_t run_task(dispatch_t *d, size_t t, float *params, double *busy)
+{
+    plan_t *p = d->p;
+    model_arch_t a = task_arch(d->sd, p->tasks[t].hp);
+    wire_result_t r = {.stage = p->stage_index, .task = t, .nslots = p->nslots, .nmetrics = p->nmetrics,
+                       .nparams = ships_params(d, t) ? model_param_count(&a) : 0,
+                       .ncurve = (size_t)p->ncurve * p->ncurve_metrics};
+    size_t len = wire_result_frame(&r, d->io->rec, d->io->rec_cap);
+    int8_t st[p->nslots];
+    double t0 = progress_now();
+    int status = len ? task_run_curve(d->sd, p, t, r.metrics, st, r.seconds, params, r.curve, dispatch_tick, d) : -1;
+    *busy += progress_now() - t0;
+    if (status < 0) {
+        fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
+                d->rank, t, p->spec->name, model_param_count(&a), p->tasks[t].hp[P_TRAIN_SIZE]);
+        return (size_t)-1;
+    }
+    if (status == TRAIN_INTERRUPTED) return 0; /* in flight: not recorded, redone on resume */
+    wire_result_put_status(&r, st);
+    if (r.nparams) wire_result_put_params(&r, params);
+    return len;
+}
+
+/* Every rank: train my list, send (or on rank 0 take) each result.
+ * Returns enum wire_done for this rank. */
+static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
+{
+    plan_t *p = d->p;
+    struct dispatch_io *io = d->io;
+    size_t maxnp = 0;
+    for (int i = 0; i < n; i++) {
+        model_arch_t a = task_arch(d->sd, p->tasks[mine[i]].hp);
+        size_t np = model_param_count(&a);
+        if (np > maxnp) maxnp = np;
+    }
+    size_t cap = wire_result_len(p->nslots, p->nmetrics, maxnp, (size_t)p->ncurve * p->ncurve_metrics);
+    if (cap > io->rec_cap) {
+        free(io->rec);
+        io->rec = malloc(cap * sizeof(double));
+        io->rec_cap = io->rec ? cap : 0;
+    }
+    float *params = malloc((size_t)p->nslots * (maxnp ? maxnp : 1) * sizeof(float));
+    int code = io->rec && params ? WIRE_DONE_OK : WIRE_DONE_FAILED;
+    for (int i = 0; i < n && code == WIRE_DONE_OK && !d->stop; i++) {
+        double b0 = *busy;
+        size_t len = run_task(d, (size_t)mine[i], params, busy);
+        if (len == (size_t)-1) code = WIRE_DONE_FAILED;
+        else if (len == 0) code = WIRE_DONE_INTERRUPTED;
+        else if (d->rank == 0) root_accept(d, io->rec, len);
+        else if (worker_queue(d, len, *busy - b0)) code = WIRE_DONE_FAILED;
+    }
+    if (code == WIRE_DONE_FAILED) {
+        if (!io->rec || !params) fprintf(stderr, "aesweep: rank %d: out of memory for the results of stage %s\n", d->rank, p->spec->name);
+        d->stop = 1;
+    }
+    if (d->stop && code == WIRE_DONE_OK) code = WIRE_DONE_INTERRUPTED;
+    free(params);
+    return code;
+}
+
+int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
+{
+    int mine_n = 0;
+    int *mine = scatter_round(d, ids, n, &mine_n);
+    double busy = 0;
+    int code = mine ? run_list(d, mine, mine_n, &busy) : WIRE_DONE_FAILED;
+    free(mine);
+    if (d->rank != 0) {
+        worker_flush(d); /* finished results before DONE, also when stopping */
+        MPI_Waitall(2, d->io->req, MPI_STATUSES_IGNORE);
+        double done[2] = {busy, code};
+        MPI_Send(done, 2, MPI_DOUBLE, 0, WIRE_TAG_DONE, MPI_COMM_WORLD);
+    } else {
+        d->busy[0] += busy;
+        if (code == WIRE_DONE_FAILED) d->failed = 1;
+        if (code != WIRE_DONE_OK) {
+            d->interrupted = 1;
+            root_send_stop(d);
+        }
+        d->ndone_ranks = 0;
+        while (d->ndone_ranks < d->nranks - 1) root_drain(d, 1);
+    }
+    int outcome = d->failed ? WIRE_DONE_FAILED : d->interrupted || d->stop_sent ? WIRE_DONE_INTERRUPTED : WIRE_DONE_OK;
+    MPI_Bcast(&outcome, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (outcome != WIRE_DONE_OK) d->stop = 1;
+    return outcome;
+}
+
+int dispatch_stage(dispatch_t *d)
+{
+    size_t n = 0, *ids = NULL;
+    if (d->rank == 0) {
+        ids = malloc((d->p->ntasks ? d->p->ntasks : 1) * sizeof *ids);
+        if (ids) n = dispatch_pending(d, ids);
+        else { /* an empty round that ends failed on every rank */
+            fprintf(stderr, "aesweep: rank 0: out of memory listing the tasks of stage %s\n", d->p->spec->name);
+            d->failed = 1;
+        }
+    }
+    int rc = dispatch_round(d, ids, n);
+    free(ids);
+    return rc;
+}
+
+void dispatch_close(dispatch_t *d)
+{
+    if (d->rank != 0) { /* a STOP that may still be queued for me */
+        int flag = 1;
+        while (flag) {
+            MPI_Iprobe(0, WIRE_TAG_STOP, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+            if (flag) {
+                int x;
+                MPI_Recv(&x, 1, MPI_INT, 0, WIRE_TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            }
+        }
+    }
+    if (d->cell_params) {
+        for (size_t t = 0; t < d->p->ntasks; t++) free(d->cell_params[t]);
+        free(d->cell_params);
+    }
+    free(d->cell_nparams);
+    free(d->busy);
+    if (d->io) {
+        wire_batch_free(&d->io->batch[0]);
+        wire_batch_free(&d->io->batch[1]);
+        free(d->io->rec), free(d->io->rx), free(d->io->jrec), free(d->io->jlen);
+        free(d->io);
+    }
+    memset(d, 0, sizeof *d);
+}
