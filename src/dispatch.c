@@ -457,6 +457,9 @@ static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
 int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
 {
     int mine_n = 0;
+    /* counted from here: a worker done before rank 0 is, is counted in
+     * rank 0's own tasks' ticks */
+    d->ndone_ranks = 0;
     int *mine = scatter_round(d, ids, n, &mine_n);
     double busy = 0;
     int code = mine ? run_list(d, mine, mine_n, &busy) : WIRE_DONE_FAILED;
@@ -473,7 +476,6 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
             d->interrupted = 1;
             root_send_stop(d);
         }
-        d->ndone_ranks = 0;
         while (d->ndone_ranks < d->nranks - 1) root_drain(d, 1);
     }
     int outcome = d->failed ? WIRE_DONE_FAILED : d->interrupted || d->stop_sent ? WIRE_DONE_INTERRUPTED : WIRE_DONE_OK;
