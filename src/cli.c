@@ -29,6 +29,7 @@
 #include "aesweep/study.h"
 #include "aesweep/task.h"
 #include "aesweep/validate.h"
+#include "aesweep/util.h"
 #include "aesweep/version.h"
 #include <cblas.h>
 #include <hdf5.h>
@@ -48,13 +49,28 @@ typedef struct {
     const char *alias; /* "-o", or NULL */
     const char *arg;   /* "N", "rbf|imq", "OUT.h5", or NULL for a switch */
     const char *help;  /* one line, ending with the default where there is one */
+    int param;         /* OPT_PARAM(p): the flag sets parameter p, whose default (spec.h's
+                          param_info) the help appends; 0: none */
 } cli_option_t;
+#define OPT_PARAM(p) ((p) + 1)
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
-/* One command.  `fn` gets main's argc/argv unchanged: argv[1] is the
- * command's name and its arguments start at argv[2]. */
+/* One command line parsed against a command's option table: the value of each row (NULL: not
+ * given; "" for a switch given; the last one when given twice) and the operands in order. */
+enum { CLI_MAX_OPTIONS = 40, CLI_MAX_OPERANDS = 4 };
+typedef struct {
+    const cli_option_t *options;
+    const char *val[CLI_MAX_OPTIONS];
+    const char *operand[CLI_MAX_OPERANDS];
+    int noperands;
+} cli_args_t;
+
+/* One command.  `fn` gets main's argc/argv unchanged (argv[1] is the command's name and its
+ * arguments start at argv[2]) and the same arguments parsed against its option table. */
 typedef struct {
     const char *name;
-    int (*fn)(int argc, char **argv);
+    int (*fn)(int argc, char **argv, const cli_args_t *a);
     const char *operands;         /* what follows the name besides options: "SPEC", "RESULT.h5", "" */
     const char *summary;          /* one line for `aesweep --help` */
     const char *description;      /* a paragraph for `COMMAND --help` and the man page */
@@ -122,204 +138,233 @@ static void json_num(const char *key, double v)
     else printf(", \"%s\": null", key);
 }
 
-static int cmd_train(int argc, char **argv)
+/* The value of a flag of the command's table, or NULL when not given. */
+static const char *arg_of(const cli_args_t *a, const char *flag)
 {
-    const char *data = "moons", *scaler = "none", *stage = "train", *kernel = "rbf";
-    const char *hidden = NULL, *arch = "mlp", *act = "relu"; /* hidden: as given, number or list */
-    const char *labels = NULL, *test = NULL, *test_labels = NULL, *pixels = NULL;
-    int pool_given = 0, test_size_given = 0;
-    int above = 0;
-    double v[P_COUNT] = {[P_TRAIN_SIZE] = 9000, [P_EPOCHS] = 1000, [P_LR] = 0.002, [P_HIDDEN] = 20,
-                         [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0, [P_MMD_LAMBDA] = 0,
-                         [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1, [P_MMD_NSCALES] = 5};
-    double seed = 1, noise = 0.1, repeat = 0, pool = 10000, test_size = 10000;
-    unsigned long long seed_u = 1;
-    int json = 0;
-    static const struct { const char *flag; int p; } pf[] = {
-        {"--train-size", P_TRAIN_SIZE}, {"--epochs", P_EPOCHS}, {"--lr", P_LR},
-        {"--layers", P_LAYERS}, {"--bottleneck", P_BOTTLENECK}, {"--batch-size", P_BATCH_SIZE},
-        {"--mmd-lambda", P_MMD_LAMBDA}, {"--mmd-scale", P_MMD_SCALE}, {"--mmd-nscales", P_MMD_NSCALES}};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--json")) { json = 1; continue; }
-        if (!strcmp(a, "--hidden-above-input")) { above = 1; continue; }
-        int matched = 0;
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        for (size_t k = 0; k < sizeof pf / sizeof pf[0]; k++)
-            if (!strcmp(a, pf[k].flag)) {
-                if (!val) return bad("%s needs a value%s", a, "");
-                if (parse_num(a, val, &v[pf[k].p])) return AES_EXIT_USAGE;
-                matched = 1;
-            }
-        if (!matched) {
-            if (!val && (!strcmp(a, "--data") || !strcmp(a, "--seed") || !strcmp(a, "--noise") ||
-                         !strcmp(a, "--scaler") || !strcmp(a, "--stage") || !strcmp(a, "--repeat") ||
-                         !strcmp(a, "--pool") || !strcmp(a, "--test-size") ||
-                         !strcmp(a, "--mmd-kernel") || !strcmp(a, "--hidden") ||
-                         !strcmp(a, "--arch") || !strcmp(a, "--activation") || !strcmp(a, "--labels") ||
-                         !strcmp(a, "--test") || !strcmp(a, "--test-labels") || !strcmp(a, "--pixels")))
-                return bad("%s needs a value%s", a, "");
-            if (!strcmp(a, "--data")) data = val;
-            else if (!strcmp(a, "--seed")) {
-                /* full width: a seed is a 64-bit integer, not a double */
-                char *end;
-                errno = 0;
-                if (val[0] >= '0' && val[0] <= '9' && (seed_u = strtoull(val, &end, 10), !*end)) {
-                    if (errno == ERANGE || seed_u > (1ULL << 53))
-                        return bad("--seed: '%s' is out of range; use an integer 0..9007199254740992%s", val, "");
-                    seed = (double)seed_u;
-                } else {
-                    if (parse_num(a, val, &seed)) return AES_EXIT_USAGE;
-                    if (seed < 0 || seed != floor(seed) || seed > 9007199254740992.0)
-                        return bad("--seed: '%s' must be an integer 0..9007199254740992%s", val, "");
-                    seed_u = (unsigned long long)seed;
-                }
-            }
-            else if (!strcmp(a, "--noise")) { if (parse_num(a, val, &noise)) return AES_EXIT_USAGE; }
-            else if (!strcmp(a, "--repeat")) { if (parse_num(a, val, &repeat)) return AES_EXIT_USAGE; }
-            else if (!strcmp(a, "--pool")) { if (parse_num(a, val, &pool)) return AES_EXIT_USAGE; pool_given = 1; }
-            else if (!strcmp(a, "--test-size")) { if (parse_num(a, val, &test_size)) return AES_EXIT_USAGE; test_size_given = 1; }
-            else if (!strcmp(a, "--labels")) labels = val;
-            else if (!strcmp(a, "--test")) test = val;
-            else if (!strcmp(a, "--test-labels")) test_labels = val;
-            else if (!strcmp(a, "--pixels")) pixels = val;
-            else if (!strcmp(a, "--scaler")) scaler = val;
-            else if (!strcmp(a, "--stage")) stage = val;
-            else if (!strcmp(a, "--mmd-kernel")) kernel = val;
-            else if (!strcmp(a, "--hidden")) hidden = val;
-            else if (!strcmp(a, "--arch")) arch = val;
-            else if (!strcmp(a, "--activation")) act = val;
-            else return bad("unknown flag '%s' for train%s", a, "");
+    for (int i = 0; a->options[i].flag; i++)
+        if (!strcmp(a->options[i].flag, flag)) return a->val[i];
+    return NULL;
+}
+
+/* aesweep train's flags, read once and checked: every parameter starts at param_info's default. */
+typedef struct {
+    const char *data, *scaler, *stage, *labels, *test, *test_labels, *pixels;
+    const char *hidden;        /* as given: a width or a list "512,256"; NULL: the default */
+    int has_pool, has_noise, has_test_size; /* 0: the spec's default */
+    double pool, noise, test_size;
+    double v[P_COUNT];         /* parameters; arch, activation and mmd_kernel by index */
+    double repeat;
+    unsigned long long seed;
+    int json, above;
+} train_flags_t;
+
+/* --seed at full width: a seed is a 64-bit integer below 2^53 (exact in a double), not a double. */
+static int parse_seed(const char *val, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (val[0] >= '0' && val[0] <= '9' && (*out = strtoull(val, &end, 10), !*end)) {
+        if (errno == ERANGE || *out > (1ULL << 53))
+            return bad("--seed: '%s' is out of range; use an integer 0..9007199254740992%s", val, "");
+        return 0;
+    }
+    double x;
+    if (parse_num("--seed", val, &x)) return AES_EXIT_USAGE;
+    if (x < 0 || x != floor(x) || x > 9007199254740992.0)
+        return bad("--seed: '%s' must be an integer 0..9007199254740992%s", val, "");
+    *out = (unsigned long long)x;
+    return 0;
+}
+
+static int train_read_flags(const cli_args_t *a, train_flags_t *f)
+{
+    memset(f, 0, sizeof *f);
+    for (int p = 0; p < P_COUNT; p++) f->v[p] = param_info[p].def;
+    f->seed = 1;
+    f->data = arg_of(a, "--data") ? arg_of(a, "--data") : "moons";
+    f->scaler = arg_of(a, "--scaler") ? arg_of(a, "--scaler") : "none";
+    f->stage = arg_of(a, "--stage") ? arg_of(a, "--stage") : "train";
+    f->labels = arg_of(a, "--labels"), f->test = arg_of(a, "--test"), f->test_labels = arg_of(a, "--test-labels");
+    f->pixels = arg_of(a, "--pixels"), f->hidden = arg_of(a, "--hidden");
+    f->json = arg_of(a, "--json") != NULL, f->above = arg_of(a, "--hidden-above-input") != NULL;
+    char err[SPEC_ERR_LEN];
+    for (int i = 0; a->options[i].flag; i++) {
+        int p = a->options[i].param - 1;
+        const char *val = a->val[i];
+        if (p < 0 || p == P_HIDDEN || !val) continue;
+        if (param_info[p].names ? param_parse_name(p, val, a->options[i].flag, &f->v[p], err, sizeof err)
+                                : (parse_num(a->options[i].flag, val, &f->v[p]) ? (err[0] = 0, -1)
+                                   : param_check(p, f->v[p], a->options[i].flag, err, sizeof err))) {
+            if (err[0]) fprintf(stderr, "aesweep: %s (see aesweep train --help)\n", err);
+            return AES_EXIT_USAGE;
         }
-        i++;
     }
-    if (repeat < 0 || repeat != floor(repeat) || repeat >= 100000)
+    /* data sizes and noise: numbers here, ranges checked by the spec parser (data.pool, ...) */
+    const char *nums[] = {"--pool", "--noise", "--test-size"};
+    double *dst[] = {&f->pool, &f->noise, &f->test_size};
+    int *has[] = {&f->has_pool, &f->has_noise, &f->has_test_size};
+    for (int i = 0; i < 3; i++)
+        if ((*has[i] = arg_of(a, nums[i]) != NULL) && parse_num(nums[i], arg_of(a, nums[i]), dst[i])) return AES_EXIT_USAGE;
+    if (arg_of(a, "--seed") && parse_seed(arg_of(a, "--seed"), &f->seed)) return AES_EXIT_USAGE;
+    if (arg_of(a, "--repeat") && parse_num("--repeat", arg_of(a, "--repeat"), &f->repeat)) return AES_EXIT_USAGE;
+    if (f->repeat < 0 || f->repeat != floor(f->repeat) || f->repeat >= 100000)
         return bad("--repeat must be an integer 0..99999 (a stage has at most 100000 repeats)%s%s", "", "");
-    if (strcmp(kernel, "rbf") && strcmp(kernel, "imq")) return bad("--mmd-kernel: '%s' is not a kernel; use rbf or imq%s", kernel, "");
-    v[P_MMD_KERNEL] = strcmp(kernel, "imq") ? 0 : 1;
-    /* --hidden 512,256: encoder widths; checked by the spec parser below */
-    char hid[256] = "20";
-    if (hidden) {
-        if (strlen(hidden) > 200 || !*hidden || strspn(hidden, "0123456789, ") != strlen(hidden))
-            return bad("--hidden: '%s' is not a width or a list of widths; use e.g. --hidden 256 or --hidden 512,256%s", hidden, "");
-        snprintf(hid, sizeof hid, "[%s]", hidden);
-    }
-    if (strcmp(arch, "mlp") && strcmp(arch, "resnet")) return bad("--arch: '%s' is not an architecture; use mlp or resnet%s", arch, "");
-    if (strcmp(act, "relu") && strcmp(act, "tanh") && strcmp(act, "elu"))
-        return bad("--activation: '%s' is not an activation; use relu, tanh or elu%s", act, "");
-    /* Build a one-stage spec and go through the same parser, validator and
-     * task code as `run`, so a cell of a study and `train` agree exactly. */
-    char src[128], extra[16400] = "", tests[8400] = "";
-    char q_data[4096], q_scaler[256], q_stage[256], q_kernel[64];
-    char q_labels[4096] = "", q_test[4096] = "", q_tlabels[4096] = "";
-    if (!cfg_quote(q_data, sizeof q_data, data)) return bad("--data: the path is longer than %s characters%s", "1000", "");
-    if ((labels && !cfg_quote(q_labels, sizeof q_labels, labels)) || (test && !cfg_quote(q_test, sizeof q_test, test)) ||
-        (test_labels && !cfg_quote(q_tlabels, sizeof q_tlabels, test_labels)))
+    /* --hidden 512,256: encoder widths; checked by the spec parser */
+    if (f->hidden && (strlen(f->hidden) > 200 || !*f->hidden || strspn(f->hidden, "0123456789, ") != strlen(f->hidden)))
+        return bad("--hidden: '%s' is not a width or a list of widths; use e.g. --hidden 256 or --hidden 512,256%s", f->hidden, "");
+    return 0;
+}
+
+/* The data and tests lines of the one-stage spec for train's --data (moons, digits or a file). */
+static int train_data_text(const train_flags_t *f, char *data, size_t dn, char *tests, size_t tn)
+{
+    char q_data[4096], q_labels[4096] = "", q_test[4096] = "", q_tlabels[4096] = "", q_scaler[256];
+    if (!cfg_quote(q_data, sizeof q_data, f->data)) return bad("--data: the path is longer than %s characters%s", "1000", "");
+    if ((f->labels && !cfg_quote(q_labels, sizeof q_labels, f->labels)) || (f->test && !cfg_quote(q_test, sizeof q_test, f->test)) ||
+        (f->test_labels && !cfg_quote(q_tlabels, sizeof q_tlabels, f->test_labels)))
         return bad("--labels, --test, --test-labels: a path is longer than %s characters%s", "1000", "");
+    if (!cfg_quote(q_scaler, sizeof q_scaler, f->scaler)) return bad("--scaler: '%s' is unknown; use none, standard or minmax%s", "(long)", "");
     /* IDX and .npy by name (their headers are checked when read) */
-    size_t dl = strlen(data);
-#define ENDS(x) (dl >= sizeof(x) - 1 && !strcmp(data + dl - (sizeof(x) - 1), x))
+    size_t dl = strlen(f->data);
+#define ENDS(x) (dl >= sizeof(x) - 1 && !strcmp(f->data + dl - (sizeof(x) - 1), x))
     int is_npy = ENDS(".npy") || ENDS(".npy.gz");
     int is_idx = ENDS("ubyte") || ENDS("ubyte.gz") || ENDS(".idx") || ENDS(".idx.gz");
 #undef ENDS
-    int is_h5 = strstr(data, ".h5:/") || strstr(data, ".hdf5:/");
-    if ((labels || test_labels || pixels) && !is_npy && !is_idx)
-        return bad("--labels, --test-labels and --pixels apply to IDX and .npy data; '%s' is neither (a name ending in -ubyte, .idx or .npy, optionally .gz)%s", data, "");
-    if (test && (!strcmp(data, "moons") || !strcmp(data, "digits")))
-        return bad("--test applies to data files; %s has its own test set%s", data, "");
-    if (test_labels && !test) return bad("--test-labels needs --test FILE%s%s", "", "");
-    if (pixels && strcmp(pixels, "unit") && strcmp(pixels, "raw"))
-        return bad("--pixels: '%s' is unknown; use unit (uint8 / 255) or raw (0..255)%s", pixels, "");
-    if (test) { /* a train/test pair: the test file is the test set, its first --test-size rows if given */
-        int k = snprintf(tests, sizeof tests, "tests = ( { name = \"test\"; path = \"%s\";", q_test);
-        if (test_size_given) k += snprintf(tests + k, sizeof tests - k, " size = %.17g;", test_size);
-        if (test_labels) k += snprintf(tests + k, sizeof tests - k, " labels = \"%s\";", q_tlabels);
-        snprintf(tests + k, sizeof tests - k, " } );\n");
+    int is_h5 = strstr(f->data, ".h5:/") || strstr(f->data, ".hdf5:/");
+    int moons = !strcmp(f->data, "moons"), digits = !strcmp(f->data, "digits");
+    if ((f->labels || f->test_labels || f->pixels) && !is_npy && !is_idx)
+        return bad("--labels, --test-labels and --pixels apply to IDX and .npy data; '%s' is neither (a name ending in -ubyte, .idx or .npy, optionally .gz)%s", f->data, "");
+    if (f->test && (moons || digits)) return bad("--test applies to data files; %s has its own test set%s", f->data, "");
+    if (f->test_labels && !f->test) return bad("--test-labels needs --test FILE%s%s", "", "");
+    if (f->pixels && strcmp(f->pixels, "unit") && strcmp(f->pixels, "raw"))
+        return bad("--pixels: '%s' is unknown; use unit (uint8 / 255) or raw (0..255)%s", f->pixels, "");
+    size_t k = (size_t)snprintf(data, dn, "data = { source = \"%s\";", moons ? "moons" : digits ? "digits" : is_h5 ? "hdf5" : is_npy ? "npy" : is_idx ? "idx" : "csv");
+    tests[0] = 0;
+    if (moons) {
+        if (f->has_pool) k += (size_t)snprintf(data + k, dn - k, " pool = %.17g;", f->pool);
+        if (f->has_noise) k += (size_t)snprintf(data + k, dn - k, " noise = %.17g;", f->noise);
+        /* the test set's noise is the pool's (spec default) unless --noise says otherwise, as before */
+        int t = snprintf(tests, tn, "tests = ( { name = \"test\";");
+        if (f->has_test_size) t += snprintf(tests + t, tn - t, " size = %.17g;", f->test_size);
+        snprintf(tests + t, tn - t, " } );\n");
+    } else if (!digits) {
+        k += (size_t)snprintf(data + k, dn - k, " path = \"%s\";", q_data);
+        if (f->labels) k += (size_t)snprintf(data + k, dn - k, " labels = \"%s\";", q_labels);
+        if (f->pixels) k += (size_t)snprintf(data + k, dn - k, " pixels = \"%s\";", f->pixels);
+        if (f->test) k += (size_t)snprintf(data + k, dn - k, " train_fraction = 1;");
+        if (f->test && f->has_pool) k += (size_t)snprintf(data + k, dn - k, " pool = %.17g;", f->pool);
     }
-    if (!cfg_quote(q_scaler, sizeof q_scaler, scaler)) return bad("--scaler: '%s' is unknown; use none, standard or minmax%s", "(long)", "");
-    if (!cfg_quote(q_stage, sizeof q_stage, stage)) return bad("--stage: the name is too long%s%s", "", "");
-    if (!cfg_quote(q_kernel, sizeof q_kernel, kernel)) return bad("--mmd-kernel: not a kernel; use rbf or imq%s%s", "", "");
-    if (!strcmp(data, "moons")) {
-        snprintf(src, sizeof src, "moons");
-        snprintf(extra, sizeof extra, " pool = %.17g; noise = %.17g;", pool, noise);
-        snprintf(tests, sizeof tests, "tests = ( { name = \"test\"; noise = %.17g; size = %.17g; } );\n", noise, test_size);
-    } else if (!strcmp(data, "digits")) {
-        snprintf(src, sizeof src, "digits");
-    } else {
-        snprintf(src, sizeof src, is_h5 ? "hdf5" : is_npy ? "npy" : is_idx ? "idx" : "csv");
-        size_t k = (size_t)snprintf(extra, sizeof extra, " path = \"%s\";", q_data);
-        if (labels) k += (size_t)snprintf(extra + k, sizeof extra - k, " labels = \"%s\";", q_labels);
-        if (pixels) k += (size_t)snprintf(extra + k, sizeof extra - k, " pixels = \"%s\";", pixels);
-        if (test) k += (size_t)snprintf(extra + k, sizeof extra - k, " train_fraction = 1;");
-        if (test && pool_given) snprintf(extra + k, sizeof extra - k, " pool = %.17g;", pool);
+    if (f->test) { /* a train/test pair: the test file is the test set, its first --test-size rows if given */
+        int t = snprintf(tests, tn, "tests = ( { name = \"test\"; path = \"%s\";", q_test);
+        if (f->has_test_size) t += snprintf(tests + t, tn - t, " size = %.17g;", f->test_size);
+        if (f->test_labels) t += snprintf(tests + t, tn - t, " labels = \"%s\";", q_tlabels);
+        snprintf(tests + t, tn - t, " } );\n");
     }
+    snprintf(data + k, dn - k, " scaler = \"%s\"; };\n", q_scaler);
+    return 0;
+}
+
+/* The one-stage spec of train's flags: the same parser, validator and task code as `run` then
+ * make a study's cell and `train` agree exactly.  Returns malloc'd text, or NULL after a message. */
+static char *train_spec_text(const train_flags_t *f, int *rc)
+{
+    char q_stage[256], hid[256] = "", data[16600], tests[8600];
+    if ((*rc = train_data_text(f, data, sizeof data, tests, sizeof tests))) return NULL;
+    if (!cfg_quote(q_stage, sizeof q_stage, f->stage)) {
+        *rc = bad("--stage: the name is too long%s%s", "", "");
+        return NULL;
+    }
+    if (f->hidden) snprintf(hid, sizeof hid, " hidden = [%s];", f->hidden);
+    else snprintf(hid, sizeof hid, " hidden = %.17g;", f->v[P_HIDDEN]);
     char *text = malloc(65536);
-    int n = snprintf(text, 65536, "study = \"train\";\nseed = %llu;\nhidden_above_input = %s;\ndata = { source = \"%s\";%s scaler = \"%s\"; };\n%sdefaults = {",
-                     seed_u, above ? "true" : "false", src, extra, q_scaler, tests);
-    for (int p = 0; p < P_COUNT; p++)
-        if (p != P_MMD_KERNEL && p != P_HIDDEN && p != P_ARCH && p != P_ACTIVATION)
-            n += snprintf(text + n, 65536 - n, " %s = %.17g;", param_names[p], v[p]);
-    n += snprintf(text + n, 65536 - n, " hidden = %s; arch = \"%s\"; activation = \"%s\";", hid, arch, act);
-    n += snprintf(text + n, 65536 - n, " mmd_kernel = \"%s\"; };\nstages = ( { name = \"%s\"; } );\n", q_kernel, q_stage);
-    study_t s;
-    char err[SPEC_ERR_LEN];
-    if (spec_load(&s, "(train flags)", text, err)) {
-        free(text);
-        fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(&s);
-        return AES_EXIT_USAGE;
+    if (!text) {
+        fprintf(stderr, "aesweep: out of memory\n");
+        *rc = AES_EXIT_RUNTIME;
+        return NULL;
     }
+    int n = snprintf(text, 65536, "study = \"train\";\nseed = %llu;\nhidden_above_input = %s;\n%s%sdefaults = {%s",
+                     f->seed, f->above ? "true" : "false", data, tests, hid);
+    for (int p = 0; p < P_COUNT; p++) {
+        if (p == P_HIDDEN) continue;
+        if (param_info[p].names) n += snprintf(text + n, 65536 - n, " %s = \"%s\";", param_names[p], param_info[p].names[(int)f->v[p]]);
+        else n += snprintf(text + n, 65536 - n, " %s = %.17g;", param_names[p], f->v[p]);
+    }
+    snprintf(text + n, 65536 - n, " };\nstages = ( { name = \"%s\"; } );\n", q_stage);
+    return text;
+}
+
+/* The study of train's flags, its data, checks and one-task plan (the set-up `run` does). */
+static int train_setup(const train_flags_t *f, study_t *s, study_data_t *sd, plan_t *p)
+{
+    int rc = 0;
+    char *text = train_spec_text(f, &rc), err[SPEC_ERR_LEN];
+    if (!text) return rc;
+    rc = spec_load(s, "(train flags)", text, err);
     free(text);
-    study_data_t sd;
-    if (study_data_load(&sd, &s, err)) {
+    if (rc) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        spec_free(s);
+        return AES_EXIT_USAGE;
+    }
+    if (study_data_load(sd, s, err)) {
         fprintf(stderr, "aesweep: --data: %s\n", err);
-        spec_free(&s);
+        spec_free(s);
         return AES_EXIT_USAGE;
     }
-    s.in_dim = sd.in_dim;
-    if (spec_check_data(&s, sd.in_dim, sd.pool.n, err)) {
+    s->in_dim = sd->in_dim;
+    if (spec_check_data(s, sd->in_dim, sd->pool.n, err) || plan_build(p, s, 0, NULL, NULL, err)) {
         fprintf(stderr, "aesweep: %s\n", err);
-        study_data_free(&sd), spec_free(&s);
+        study_data_free(sd), spec_free(s);
         return AES_EXIT_USAGE;
     }
-    plan_t p;
-    if (plan_build(&p, &s, 0, NULL, NULL, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        study_data_free(&sd), spec_free(&s);
-        return AES_EXIT_USAGE;
-    }
-    p.tasks[0].repeat = (int)repeat;
-    signals_install();
-    double vals[PLAN_MAX_METRICS];
-    int8_t st;
-    double secs;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status = task_run(&sd, &p, 0, vals, &st, &secs, NULL, NULL, NULL);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double wall = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    int nt = s.ntests;
-    if (json) {
-        char hv[200];
-        spec_format_value(&s, P_HIDDEN, s.defaults[P_HIDDEN], hv, sizeof hv);
-        printf("{\"data\": ");
-        json_str(data);
-        printf(", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %s, "
-               "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"arch\": \"%s\", "
-               "\"activation\": \"%s\", \"seed\": %.0f, \"status\": \"%s\"",
-               v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], hv, v[P_LAYERS], v[P_BOTTLENECK],
-               v[P_BATCH_SIZE], arch, act, seed, train_status_name(status));
-        json_num("train_mse", vals[nt]);
-        json_num("test_mse", vals[0]);
-        for (int m = nt + 1; m < p.nmetrics; m++) json_num(p.metric_names[m], vals[m]);
-        printf(", \"seconds\": %.6f}\n", wall);
-    } else {
+    p->tasks[0].repeat = (int)f->repeat;
+    return 0;
+}
+
+static void train_print(const train_flags_t *f, const study_t *s, const plan_t *p, int status,
+                        const double *vals, double wall)
+{
+    int nt = s->ntests;
+    if (!f->json) {
         printf("status     %s\n", train_status_name(status));
         printf("train_mse  %.8g\n", vals[nt]);
         printf("test_mse   %.8g\n", vals[0]);
-        for (int m = nt + 1; m < p.nmetrics; m++) printf("%-10s %.8g\n", p.metric_names[m], vals[m]);
+        for (int m = nt + 1; m < p->nmetrics; m++) printf("%-10s %.8g\n", p->metric_names[m], vals[m]);
         printf("seconds    %.3f\n", wall);
+        return;
     }
+    const double *v = s->defaults;
+    char hv[200];
+    spec_format_value(s, P_HIDDEN, v[P_HIDDEN], hv, sizeof hv);
+    printf("{\"data\": ");
+    json_str(f->data);
+    printf(", \"train_size\": %.0f, \"epochs\": %.0f, \"lr\": %.17g, \"hidden\": %s, "
+           "\"layers\": %.0f, \"bottleneck\": %.0f, \"batch_size\": %.0f, \"arch\": \"%s\", "
+           "\"activation\": \"%s\", \"seed\": %llu, \"status\": \"%s\"",
+           v[P_TRAIN_SIZE], v[P_EPOCHS], v[P_LR], hv, v[P_LAYERS], v[P_BOTTLENECK], v[P_BATCH_SIZE],
+           param_info[P_ARCH].names[(int)v[P_ARCH]], param_info[P_ACTIVATION].names[(int)v[P_ACTIVATION]],
+           f->seed, train_status_name(status));
+    json_num("train_mse", vals[nt]);
+    json_num("test_mse", vals[0]);
+    for (int m = nt + 1; m < p->nmetrics; m++) json_num(p->metric_names[m], vals[m]);
+    printf(", \"seconds\": %.6f}\n", wall);
+}
+
+static int cmd_train(const cli_args_t *a)
+{
+    train_flags_t f;
+    int rc = train_read_flags(a, &f);
+    if (rc) return rc;
+    study_t s;
+    study_data_t sd;
+    plan_t p;
+    if ((rc = train_setup(&f, &s, &sd, &p))) return rc;
+    signals_install();
+    double vals[PLAN_MAX_METRICS], secs;
+    int8_t st;
+    double t0 = util_mono_seconds();
+    int status = task_run(&sd, &p, 0, vals, &st, &secs, NULL, NULL, NULL);
+    train_print(&f, &s, &p, status, vals, util_mono_seconds() - t0);
     plan_free(&p);
     study_data_free(&sd);
     spec_free(&s);
@@ -329,32 +374,28 @@ static int cmd_train(int argc, char **argv)
 
 /* ---- run / validate ------------------------------------------------------ */
 
-static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate)
+/* run's and validate's options (their tables: run_options, validate_options) into o. */
+static int parse_sweep_opts(const cli_args_t *a, sweep_opts_t *o, int validate)
 {
     memset(o, 0, sizeof *o);
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (i + 1 >= argc) return bad("%s needs a file name%s", a, "");
-            o->output = argv[++i];
-        } else if (!validate && !strcmp(a, "--resume")) o->resume = 1;
-        else if (!validate && !strcmp(a, "--fresh")) o->fresh = 1;
-        else if (!strcmp(a, "--quiet")) o->quiet = 1;
-        else if (validate && !strcmp(a, "--ranks")) {
-            double r;
-            if (i + 1 >= argc) return bad("%s needs a number%s", a, "");
-            if (parse_num(a, argv[++i], &r)) return AES_EXIT_USAGE;
-            if (r < 1 || r != floor(r) || r > 1e7) return bad("--ranks: '%s' must be a positive integer%s", argv[i], "");
-            o->predict_ranks = (int)r;
-        } else if (!strcmp(a, "--max-mem-gb")) {
-            if (i + 1 >= argc) return bad("%s needs a number%s", a, "");
-            if (parse_num(a, argv[++i], &o->max_mem_gb)) return AES_EXIT_USAGE;
-            if (!(o->max_mem_gb > 0)) return bad("--max-mem-gb: '%s' must be positive%s", argv[i], "");
-        } else if (a[0] == '-') return bad("unknown option '%s' for %s", a, validate ? "validate" : "run");
-        else if (o->spec_path) return bad("one spec at a time: '%s' after '%s'", a, o->spec_path);
-        else o->spec_path = a;
+    const char *cmd = validate ? "validate" : "run", *v;
+    o->output = arg_of(a, "--output");
+    o->resume = !validate && arg_of(a, "--resume");
+    o->fresh = !validate && arg_of(a, "--fresh");
+    o->quiet = arg_of(a, "--quiet") != NULL;
+    if (validate && (v = arg_of(a, "--ranks"))) {
+        double r;
+        if (parse_num("--ranks", v, &r)) return AES_EXIT_USAGE;
+        if (r < 1 || r != floor(r) || r > 1e7) return bad("--ranks: '%s' must be a positive integer%s", v, "");
+        o->predict_ranks = (int)r;
     }
-    if (!o->spec_path) return bad("%s needs a spec file, e.g. jobs/quick.cfg%s", validate ? "validate" : "run", "");
+    if ((v = arg_of(a, "--max-mem-gb"))) {
+        if (parse_num("--max-mem-gb", v, &o->max_mem_gb)) return AES_EXIT_USAGE;
+        if (!(o->max_mem_gb > 0)) return bad("--max-mem-gb: '%s' must be positive%s", v, "");
+    }
+    if (a->noperands > 1) return bad("one spec at a time: '%s' after '%s'", a->operand[1], a->operand[0]);
+    if (!a->noperands) return bad("%s needs a spec file, e.g. jobs/quick.cfg%s", cmd, "");
+    o->spec_path = a->operand[0];
     if (o->resume && o->fresh) return bad("--resume and --fresh contradict each other; pick one%s%s", "", "");
     return 0;
 }
@@ -362,16 +403,17 @@ static int parse_sweep_opts(int argc, char **argv, sweep_opts_t *o, int validate
 /* ---- info ---------------------------------------------------------------- */
 
 /* info, status and export live in status.c and export.c */
-static int cmd_info(int argc, char **argv) { return status_info_main(argc - 2, argv + 2); }
-static int cmd_status(int argc, char **argv) { return status_main(argc - 2, argv + 2); }
-static int cmd_export(int argc, char **argv) { return export_main(argc - 2, argv + 2); }
+static int cmd_info(int argc, char **argv, const cli_args_t *a) { (void)a; return status_info_main(argc - 2, argv + 2); }
+static int cmd_status(int argc, char **argv, const cli_args_t *a) { (void)a; return status_main(argc - 2, argv + 2); }
+static int cmd_export(int argc, char **argv, const cli_args_t *a) { (void)a; return export_main(argc - 2, argv + 2); }
 
 /* ---- the commands' tables ------------------------------------------------- */
 
-static int cmd_validate(int argc, char **argv)
+static int cmd_validate(int argc, char **argv, const cli_args_t *a)
 {
+    (void)argc, (void)argv;
     sweep_opts_t o;
-    int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 1);
+    int rc = parse_sweep_opts(a, &o, 1);
     return rc ? rc : validate_study(&o);
 }
 
@@ -404,10 +446,10 @@ static int run_preflight(const sweep_opts_t *o, study_ctx_t *study, outdir_t *od
     return 0;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(int argc, char **argv, const cli_args_t *a)
 {
     sweep_opts_t o;
-    int rc = parse_sweep_opts(argc - 2, argv + 2, &o, 0);
+    int rc = parse_sweep_opts(a, &o, 0);
     if (rc) return rc;
     /* Handlers before MPI_Init (a signal during start-up is then a clean
      * stop at the first stage) and again after it, in case the MPI
@@ -466,68 +508,72 @@ static int cmd_run(int argc, char **argv)
     return rc;
 }
 
-static int cmd_train_main(int argc, char **argv) { return cmd_train(argc - 2, argv + 2); }
+static int cmd_train_main(int argc, char **argv, const cli_args_t *a)
+{
+    (void)argc, (void)argv;
+    return cmd_train(a);
+}
 
 static const cli_option_t run_options[] = {
-    {"--output", "-o", "OUT.h5", "the result file (default: the spec's output key, else results/STUDY.h5)"},
-    {"--resume", NULL, NULL, "finish a cut-off run: keep the journal's finished tasks, compute the rest"},
-    {"--fresh", NULL, NULL, "start over, deleting an earlier run's journal and result file"},
-    {"--quiet", NULL, NULL, "no progress lines"},
-    {"--max-mem-gb", NULL, "G", "refuse a stage that needs more than G GB per rank"},
-    {NULL, NULL, NULL, NULL}};
+    {"--output", "-o", "OUT.h5", "the result file (default: the spec's output key, else results/STUDY.h5)", 0},
+    {"--resume", NULL, NULL, "finish a cut-off run: keep the journal's finished tasks, compute the rest", 0},
+    {"--fresh", NULL, NULL, "start over, deleting an earlier run's journal and result file", 0},
+    {"--quiet", NULL, NULL, "no progress lines", 0},
+    {"--max-mem-gb", NULL, "G", "refuse a stage that needs more than G GB per rank", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 static const cli_option_t validate_options[] = {
-    {"--output", "-o", "OUT.h5", "the result file whose folder must be writable (default as for run)"},
-    {"--ranks", NULL, "N", "predict the makespan at N ranks (default 1)"},
-    {"--quiet", NULL, NULL, "accepted for symmetry with run"},
-    {"--max-mem-gb", NULL, "G", "the memory limit per rank to check against, in GB"},
-    {NULL, NULL, NULL, NULL}};
+    {"--output", "-o", "OUT.h5", "the result file whose folder must be writable (default as for run)", 0},
+    {"--ranks", NULL, "N", "predict the makespan at N ranks (default 1)", 0},
+    {"--quiet", NULL, NULL, "accepted for symmetry with run", 0},
+    {"--max-mem-gb", NULL, "G", "the memory limit per rank to check against, in GB", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 static const cli_option_t info_options[] = {
-    {"--json", NULL, NULL, "print one JSON object: the file's metadata, its stages and the journal's run"},
-    {NULL, NULL, NULL, NULL}};
+    {"--json", NULL, NULL, "print one JSON object: the file's metadata, its stages and the journal's run", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 static const cli_option_t status_options[] = {
-    {"--json", NULL, NULL, "print one JSON object (one per redraw with --watch)"},
-    {"--watch", NULL, NULL, "redraw every 2 s (or every SECONDS given after it) until the run ends"},
-    {"--snapshot", NULL, "SNAP.h5", "write what is finished as a partial result file, for the report"},
-    {NULL, NULL, NULL, NULL}};
+    {"--json", NULL, NULL, "print one JSON object (one per redraw with --watch)", 0},
+    {"--watch", NULL, NULL, "redraw every 2 s (or every SECONDS given after it) until the run ends", 0},
+    {"--snapshot", NULL, "SNAP.h5", "write what is finished as a partial result file, for the report", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 static const cli_option_t export_options[] = {
-    {"--csv", NULL, "OUT.csv", "the CSV file to write (- for standard output)"},
-    {"--stage", NULL, "NAME", "only this stage (default every stage)"},
-    {NULL, NULL, NULL, NULL}};
+    {"--csv", NULL, "OUT.csv", "the CSV file to write (- for standard output)", 0},
+    {"--stage", NULL, "NAME", "only this stage (default every stage)", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 static const cli_option_t train_options[] = {
     {"--data", NULL, "moons|digits|FILE.csv|FILE.h5:/dataset|FILE.npy|FILE.idx|FILE.gz",
-     "the data set (default moons); a name ending in .npy is a numpy array, one ending in -ubyte or .idx an IDX file (either may end .gz)"},
-    {"--labels", NULL, "FILE", "labels of an IDX/.npy data file (IDX or .npy, 1-d; kept for analysis)"},
-    {"--test", NULL, "FILE", "a test file: train on all of --data, test on FILE (default: a seeded 2/3 : 1/3 split of --data)"},
-    {"--test-labels", NULL, "FILE", "labels of the --test file"},
-    {"--pixels", NULL, "unit|raw", "uint8 IDX/.npy pixels divided by 255, or kept as 0..255 (default unit)"},
-    {"--train-size", NULL, "N", "training rows (default 9000)"},
-    {"--epochs", NULL, "N", "training epochs (default 1000)"},
-    {"--lr", NULL, "X", "Adam learning rate (default 0.002)"},
-    {"--hidden", NULL, "N|N,N,..", "encoder widths, e.g. 512,256; the decoder mirrors them (default 20)"},
-    {"--layers", NULL, "N", "more layers of the last hidden width on each side of the code (default 3)"},
-    {"--bottleneck", NULL, "N", "width of the code (default 1)"},
-    {"--arch", NULL, "mlp|resnet", "resnet: residual blocks between equal widths (default mlp)"},
-    {"--activation", NULL, "relu|tanh|elu", "activation after every hidden layer (default relu)"},
-    {"--hidden-above-input", NULL, NULL, "refuse hidden widths not above the input size (the reference study's rule)"},
-    {"--batch-size", NULL, "N", "rows per Adam step, 0 = full batch (default 0)"},
-    {"--seed", NULL, "N", "the study seed (default 1)"},
-    {"--scaler", NULL, "none|standard|minmax", "input scaling fitted on the training rows (default none)"},
-    {"--noise", NULL, "X", "moons: noise of the training pool and the test set (default 0.1)"},
-    {"--pool", NULL, "N", "moons: size of the training pool (default 10000); with --test: the first N rows of --data (default all)"},
-    {"--test-size", NULL, "N", "moons: size of the test set (default 10000); with --test: the first N rows of the test file (default all)"},
-    {"--mmd-lambda", NULL, "X", "weight of the MMD penalty on the codes, 0 = none (default 0)"},
-    {"--mmd-kernel", NULL, "rbf|imq", "kernel of the MMD penalty (default rbf)"},
-    {"--mmd-scale", NULL, "X", "the kernel's base scale (default 1)"},
-    {"--mmd-nscales", NULL, "N", "number of kernel scales (default 5)"},
-    {"--stage", NULL, "NAME", "stage name, for a study cell's seeds (default train)"},
-    {"--repeat", NULL, "R", "repeat index, for a study cell's seeds (default 0)"},
-    {"--json", NULL, NULL, "print one JSON object instead of a table"},
-    {NULL, NULL, NULL, NULL}};
+     "the data set (default moons); a name ending in .npy is a numpy array, one ending in -ubyte or .idx an IDX file (either may end .gz)", 0},
+    {"--labels", NULL, "FILE", "labels of an IDX/.npy data file (IDX or .npy, 1-d; kept for analysis)", 0},
+    {"--test", NULL, "FILE", "a test file: train on all of --data, test on FILE (default: a seeded 2/3 : 1/3 split of --data)", 0},
+    {"--test-labels", NULL, "FILE", "labels of the --test file", 0},
+    {"--pixels", NULL, "unit|raw", "uint8 IDX/.npy pixels divided by 255, or kept as 0..255 (default unit)", 0},
+    {"--train-size", NULL, "N", "training rows", OPT_PARAM(P_TRAIN_SIZE)},
+    {"--epochs", NULL, "N", "training epochs", OPT_PARAM(P_EPOCHS)},
+    {"--lr", NULL, "X", "Adam learning rate", OPT_PARAM(P_LR)},
+    {"--hidden", NULL, "N|N,N,..", "encoder widths, e.g. 512,256; the decoder mirrors them", OPT_PARAM(P_HIDDEN)},
+    {"--layers", NULL, "N", "more layers of the last hidden width on each side of the code", OPT_PARAM(P_LAYERS)},
+    {"--bottleneck", NULL, "N", "width of the code", OPT_PARAM(P_BOTTLENECK)},
+    {"--arch", NULL, "mlp|resnet", "resnet: residual blocks between equal widths", OPT_PARAM(P_ARCH)},
+    {"--activation", NULL, "relu|tanh|elu", "activation after every hidden layer", OPT_PARAM(P_ACTIVATION)},
+    {"--hidden-above-input", NULL, NULL, "refuse hidden widths not above the input size (the reference study's rule)", 0},
+    {"--batch-size", NULL, "N", "rows per Adam step, 0 = full batch", OPT_PARAM(P_BATCH_SIZE)},
+    {"--seed", NULL, "N", "the study seed (default 1)", 0},
+    {"--scaler", NULL, "none|standard|minmax", "input scaling fitted on the training rows (default none)", 0},
+    {"--noise", NULL, "X", "moons: noise of the training pool and the test set (default " STR(SPEC_DEFAULT_NOISE) ")", 0},
+    {"--pool", NULL, "N", "moons: size of the training pool (default " STR(SPEC_DEFAULT_POOL) "); with --test: the first N rows of --data (default all)", 0},
+    {"--test-size", NULL, "N", "moons: size of the test set (default " STR(SPEC_DEFAULT_TEST_SIZE) "); with --test: the first N rows of the test file (default all)", 0},
+    {"--mmd-lambda", NULL, "X", "weight of the MMD penalty on the codes, 0 = none", OPT_PARAM(P_MMD_LAMBDA)},
+    {"--mmd-kernel", NULL, "rbf|imq", "kernel of the MMD penalty", OPT_PARAM(P_MMD_KERNEL)},
+    {"--mmd-scale", NULL, "X", "the kernel's base scale", OPT_PARAM(P_MMD_SCALE)},
+    {"--mmd-nscales", NULL, "N", "number of kernel scales", OPT_PARAM(P_MMD_NSCALES)},
+    {"--stage", NULL, "NAME", "stage name, for a study cell's seeds (default train)", 0},
+    {"--repeat", NULL, "R", "repeat index, for a study cell's seeds (default 0)", 0},
+    {"--json", NULL, NULL, "print one JSON object instead of a table", 0},
+    {NULL, NULL, NULL, NULL, 0}};
 
 /* The order is the order of `aesweep --help` and of the man page. */
 static const cli_command_t commands[] = {
@@ -613,8 +659,20 @@ static void print_wrapped(FILE *f, const char *text, int indent)
     if (col) fputc('\n', f);
 }
 
+/* An option's help line; a parameter's ends with its default from spec.h's param_info. */
+static const char *option_help(const cli_option_t *o, char *buf, size_t n)
+{
+    if (!o->param) return o->help;
+    int p = o->param - 1;
+    const param_info_t *q = &param_info[p];
+    if (q->names) snprintf(buf, n, "%s (default %s)", o->help, q->names[(int)q->def]);
+    else snprintf(buf, n, "%s (default %g)", o->help, q->def);
+    return buf;
+}
+
 static void print_command_help(const cli_command_t *c)
 {
+    char hb[256];
     printf("usage: aesweep %s%s%s%s\n\n", c->name, *c->operands ? " " : "", c->operands,
            c->options[0].flag ? " [options]" : "");
     print_wrapped(stdout, c->description, 0);
@@ -623,8 +681,8 @@ static void print_command_help(const cli_command_t *c)
         char head[96];
         snprintf(head, sizeof head, "%s%s%s%s%s", o->alias ? o->alias : "", o->alias ? ", " : "", o->flag,
                  o->arg ? " " : "", o->arg ? o->arg : "");
-        if (strlen(head) > 24) printf("  %s\n  %-24s %s\n", head, "", o->help);
-        else printf("  %-24s %s\n", head, o->help);
+        if (strlen(head) > 24) printf("  %s\n  %-24s %s\n", head, "", option_help(o, hb, sizeof hb));
+        else printf("  %-24s %s\n", head, option_help(o, hb, sizeof hb));
     }
     printf("\n%s", EXIT_CODES);
 }
@@ -643,6 +701,7 @@ static void roff_text(const char *t)
 /* The COMMANDS section of aesweep(1): docs/man.cmake puts it into docs/aesweep.1.in. */
 static void print_man_commands(void)
 {
+    char hb[256];
     for (int c = 0; c < NCOMMANDS; c++) {
         const cli_command_t *k = &commands[c];
         printf(".SS \"aesweep %s%s%s\"\n", k->name, *k->operands ? " " : "", k->operands);
@@ -654,7 +713,7 @@ static void print_man_commands(void)
             printf("\\fB"), roff_text(o->flag), printf("\\fR");
             if (o->arg) printf(" \\fI"), roff_text(o->arg), printf("\\fR");
             putchar('\n');
-            roff_text(o->help);
+            roff_text(option_help(o, hb, sizeof hb));
             putchar('\n');
         }
     }
@@ -686,6 +745,35 @@ static int print_completion(int argc, char **argv)
  * build, another BLAS) links too.  Any later openblas_set_num_threads call
  * would restart the pool; aesweep makes none. */
 extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+/* The one option parser: argv (the words after the command's name) against the command's table.
+ * A flag the table lacks, or one without its value, is refused here, before the command runs, so
+ * the help cannot drift from what is accepted.  A value may start with '-' (--seed -1 is a value,
+ * refused by the command with the flag's own message); "-" alone is an operand. */
+static int cli_parse(const cli_command_t *c, int argc, char **argv, cli_args_t *a)
+{
+    memset(a, 0, sizeof *a);
+    a->options = c->options;
+    for (int i = 0; i < argc; i++) {
+        const char *w = argv[i];
+        if (w[0] != '-' || !w[1]) {
+            if (a->noperands < CLI_MAX_OPERANDS) a->operand[a->noperands++] = w;
+            continue;
+        }
+        const cli_option_t *o = find_option(c, w);
+        if (!o) {
+            fprintf(stderr, "aesweep: unknown option '%s' for %s (see aesweep %s --help)\n", w, c->name, c->name);
+            return AES_EXIT_USAGE;
+        }
+        if (o->arg && i + 1 >= argc) {
+            int file = strchr(o->arg, '.') || !strcmp(o->arg, "FILE");
+            fprintf(stderr, "aesweep: %s needs a %s (%s); see aesweep %s --help\n", w, file ? "file name" : "value", o->arg, c->name);
+            return AES_EXIT_USAGE;
+        }
+        a->val[o - c->options] = o->arg ? argv[++i] : "";
+    }
+    return 0;
+}
 
 static int dispatch(int argc, char **argv);
 
@@ -732,21 +820,16 @@ static int dispatch(int argc, char **argv)
             snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? ", " : "", commands[k].name);
         return bad("unknown command '%s'; commands are %s", cmd, names);
     }
-    /* --help anywhere (except as an option's value) asks for help; a flag
-     * the table does not list is refused here, before the command runs. */
+    /* --help anywhere (except as an option's value) asks for help */
     for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             print_command_help(c);
             return 0;
         }
-        if (a[0] != '-' || !a[1]) continue;
-        const cli_option_t *o = find_option(c, a);
-        if (!o) {
-            fprintf(stderr, "aesweep: unknown option '%s' for %s (see aesweep %s --help)\n", a, c->name, c->name);
-            return AES_EXIT_USAGE;
-        }
-        if (o->arg) i++;
+        const cli_option_t *o = argv[i][0] == '-' && argv[i][1] ? find_option(c, argv[i]) : NULL;
+        if (o && o->arg) i++;
     }
-    return c->fn(argc, argv);
+    cli_args_t a;
+    int rc = cli_parse(c, argc - 2, argv + 2, &a);
+    return rc ? rc : c->fn(argc, argv, &a);
 }

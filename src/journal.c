@@ -1,5 +1,6 @@
 /* journal.c - see journal.h. */
 #include "aesweep/journal.h"
+#include "aesweep/util.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,13 +16,6 @@
 #define J_MAGIC "AESWEEP-JOURNAL-1\n"
 #define R_MAGIC 0x52534541u /* 'AESR' little-endian */
 #define JOURNAL_SYNC_S 1.0  /* fdatasync at most this often between stage ends */
-
-static double mono(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int write_all(int fd, const void *buf, size_t n)
 {
@@ -102,7 +96,7 @@ void journal_data_free(journal_data_t *jd)
 
 int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err)
 {
-    j->last_sync = mono();
+    j->last_sync = util_mono_seconds();
     j->failed = 0;
     j->good = append_at;
     if (append_at > 0) {
@@ -181,7 +175,7 @@ int journal_append_many(journal_t *j, const double *const *payloads, const size_
         return -1;
     }
     j->good += (long)tot;
-    double t = mono();
+    double t = util_mono_seconds();
     if (t - j->last_sync > JOURNAL_SYNC_S) {
         fdatasync(j->fd);
         j->last_sync = t;
@@ -212,11 +206,9 @@ void journal_lock_note(int fd, int nranks, const char *start_iso, size_t journal
 {
     char host[256] = "";
     gethostname(host, sizeof host - 1);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     char line[512];
     int n = snprintf(line, sizeof line, "pid=%ld host=%s ranks=%d start=%.3f start_iso=%s journaled=%zu\n",
-                     (long)getpid(), host, nranks, ts.tv_sec + ts.tv_nsec * 1e-9, start_iso, journaled);
+                     (long)getpid(), host, nranks, util_wall_seconds(), start_iso, journaled);
     if (ftruncate(fd, 0) == 0 && lseek(fd, 0, SEEK_SET) == 0) {
         if (write_all(fd, line, (size_t)n) == 0) fdatasync(fd);
     }

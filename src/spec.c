@@ -3,10 +3,12 @@
 #include "aesweep/spec.h"
 #include "aesweep/model.h"
 #include "aesweep/paths.h"
+#include "aesweep/train.h"
 #include <errno.h>
 #include <libconfig.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,66 @@ int param_lookup(const char *name)
 int param_is_integer(int p)
 {
     return p != P_LR && p != P_MMD_LAMBDA && p != P_MMD_SCALE;
+}
+
+static const char *const arch_names[] = {"mlp", "resnet", NULL};
+static const char *const act_names[] = {"relu", "tanh", "elu", NULL};
+static const char *const kernel_names[] = {"rbf", "imq", NULL};
+
+/* The one table of defaults and ranges (spec.h).  Sizes stop at 1e9 rows and 1e5 widths: far
+ * beyond any study that fits in memory, and small enough that every product of them stays exact
+ * in a double and an int64. */
+const param_info_t param_info[P_COUNT] = {
+    [P_TRAIN_SIZE] = {1000, 2, 1e9, 0, "at least 2 rows (2..1000000000)", NULL},
+    [P_EPOCHS] = {TRAIN_DEFAULT_EPOCHS, 0, 1e8, 0, "0..100000000", NULL},
+    [P_LR] = {TRAIN_DEFAULT_LR, 0, 10, 1, "a value in (0, 10]", NULL},
+    [P_HIDDEN] = {20, 1, 100000, 0, "1..100000", NULL},
+    [P_LAYERS] = {3, 0, MODEL_MAX_DEPTH, 0, "0..32", NULL},
+    [P_BOTTLENECK] = {1, 1, 100000, 0, "1..100000", NULL},
+    [P_BATCH_SIZE] = {0, 0, 1e9, 0, "0 (full batch) or a positive size", NULL},
+    [P_MMD_LAMBDA] = {0, 0, 1, 0, "0..1", NULL},
+    [P_MMD_KERNEL] = {0, 0, 1, 0, "\"rbf\" or \"imq\"", kernel_names},
+    [P_MMD_SCALE] = {1.0, 0, 1e300, 1, "a positive number", NULL},
+    [P_MMD_NSCALES] = {5, 1, 16, 0, "1..16", NULL},
+    [P_ARCH] = {MODEL_MLP, 0, 1, 0, "\"mlp\" or \"resnet\"", arch_names},
+    [P_ACTIVATION] = {MODEL_RELU, 0, 2, 0, "\"relu\", \"tanh\" or \"elu\"", act_names},
+};
+
+/* A number as the user wrote it: the shortest of %.15g and %.17g that reads back as x (%g made
+ * 100000001 "1e+08", the very value the message is about, shown wrong). */
+static const char *num_text(double x, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.15g", x);
+    if (strtod(buf, NULL) != x) snprintf(buf, n, "%.17g", x);
+    return buf;
+}
+
+int param_check(int p, double x, const char *key, char *err, size_t len)
+{
+    const param_info_t *q = &param_info[p];
+    char xs[32];
+    if (param_is_integer(p) && x != floor(x)) {
+        snprintf(err, len, "%s: %s is not an integer; use a whole number", key, num_text(x, xs, sizeof xs));
+        return -1;
+    }
+    if (x < q->min || (q->min_open && x == q->min) || x > q->max) {
+        snprintf(err, len, q->names ? "%s: %s is not one of the choices; use %s" : "%s: %s is out of range; use %s",
+                 key, num_text(x, xs, sizeof xs), q->range);
+        return -1;
+    }
+    return 0;
+}
+
+int param_parse_name(int p, const char *word, const char *key, double *v, char *err, size_t len)
+{
+    const char *const *names = param_info[p].names;
+    for (int i = 0; names && names[i]; i++)
+        if (!strcmp(word, names[i])) {
+            *v = i;
+            return 0;
+        }
+    snprintf(err, len, "%s: \"%s\" is unknown; use %s", key, word, names ? param_info[p].range : "a number");
+    return -1;
 }
 
 const char *const spec_source_names[SRC_COUNT] = {"moons", "digits", "csv", "hdf5", "idx", "npy"};
@@ -123,25 +185,6 @@ static int get_number(const study_t *s, const config_setting_t *c, const char *k
     return 0;
 }
 
-static const char *const arch_names[] = {"mlp", "resnet", NULL};
-static const char *const act_names[] = {"relu", "tanh", "elu", NULL};
-
-/* A string naming one of names[] (arch, activation): its index into *v. */
-static int get_named(const study_t *s, const config_setting_t *c, const char *key,
-                     const char *const *names, double *v, char *err)
-{
-    const char *k = config_setting_get_string(c);
-    for (int i = 0; names[i]; i++)
-        if (!strcmp(k, names[i])) {
-            *v = i;
-            return 0;
-        }
-    char list[128] = "";
-    for (int i = 0; names[i]; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? (names[i + 1] ? ", " : " or ") : "", names[i]);
-    return fail(err, s, c, "%s: \"%s\" is unknown; use %s", key, k, list);
-}
-
 /* hidden = [w1, w2, ...]: encoder widths.  One width is the number itself;
  * two or more are stored once in the study's table and named by
  * -(1 + index), so a cell stays a double[P_COUNT]. */
@@ -174,8 +217,8 @@ static int get_width_list(study_t *s, const config_setting_t *c, const char *key
     return 0;
 }
 
-/* Parameter value: numbers, for mmd_kernel the strings "rbf"/"imq", for
- * arch and activation their names, for hidden also a list of widths. */
+/* Parameter value: numbers, for arch, activation and mmd_kernel their names, for hidden also a
+ * list of widths; checked against param_info's range. */
 static int get_param_value(study_t *s, const config_setting_t *c, const char *where, int p,
                            double *v, char *err)
 {
@@ -183,62 +226,14 @@ static int get_param_value(study_t *s, const config_setting_t *c, const char *wh
     snprintf(key, sizeof key, "%s.%s", where, param_names[p]);
     if (p == P_HIDDEN && (config_setting_is_array(c) || config_setting_is_list(c)))
         return get_width_list(s, c, key, v, err);
-    if ((p == P_ARCH || p == P_ACTIVATION) && config_setting_type(c) == CONFIG_TYPE_STRING)
-        return get_named(s, c, key, p == P_ARCH ? arch_names : act_names, v, err);
-    if (p == P_MMD_KERNEL && config_setting_type(c) == CONFIG_TYPE_STRING) {
-        const char *k = config_setting_get_string(c);
-        if (!strcmp(k, "rbf")) *v = 0;
-        else if (!strcmp(k, "imq")) *v = 1;
-        else return fail(err, s, c, "%s: \"%s\" is not a kernel; use \"rbf\" or \"imq\"", key, k);
+    char why[SPEC_ERR_LEN];
+    if (param_info[p].names && config_setting_type(c) == CONFIG_TYPE_STRING) {
+        if (param_parse_name(p, config_setting_get_string(c), key, v, why, sizeof why))
+            return fail(err, s, c, "%s", why);
         return 0;
     }
     if (get_number(s, c, key, v, err)) return -1;
-    double x = *v;
-    if (param_is_integer(p) && x != floor(x))
-        return fail(err, s, c, "%s: %g is not an integer; use a whole number", key, x);
-    switch (p) {
-    case P_TRAIN_SIZE:
-        if (x < 2) return fail(err, s, c, "%s: %g is too small; use at least 2 rows", key, x);
-        if (x > 1e9) return fail(err, s, c, "%s: %g is out of range; use 2..1000000000 rows", key, x);
-        break;
-    case P_EPOCHS:
-        if (x < 0 || x > 1e8) return fail(err, s, c, "%s: %g is out of range; use 0..100000000", key, x);
-        break;
-    case P_LR:
-        if (!(x > 0) || x > 10) return fail(err, s, c, "%s: %g is out of range; use a value in (0, 10]", key, x);
-        break;
-    case P_HIDDEN:
-    case P_BOTTLENECK:
-        if (x < 1 || x > 100000)
-            return fail(err, s, c, "%s: %g is out of range; use 1..100000", key, x);
-        break;
-    case P_LAYERS:
-        if (x < 0 || x > MODEL_MAX_DEPTH)
-            return fail(err, s, c, "%s: %g is out of range; use 0..%d", key, x, MODEL_MAX_DEPTH);
-        break;
-    case P_BATCH_SIZE:
-        if (x < 0 || x > 1e9) return fail(err, s, c, "%s: %g is out of range; use 0 (full batch) or a positive size", key, x);
-        break;
-    case P_MMD_LAMBDA:
-        if (x < 0 || x > 1) return fail(err, s, c, "%s: %g is out of range; use 0..1", key, x);
-        break;
-    case P_MMD_KERNEL:
-        if (x != 0 && x != 1) return fail(err, s, c, "%s: %g is not a kernel; use \"rbf\" or \"imq\"", key, x);
-        break;
-    case P_MMD_SCALE:
-        if (!(x > 0)) return fail(err, s, c, "%s: %g must be positive", key, x);
-        break;
-    case P_MMD_NSCALES:
-        if (x < 1 || x > 16) return fail(err, s, c, "%s: %g is out of range; use 1..16", key, x);
-        break;
-    case P_ARCH:
-        if (x != 0 && x != 1) return fail(err, s, c, "%s: %g is not an architecture; use \"mlp\" or \"resnet\"", key, x);
-        break;
-    case P_ACTIVATION:
-        if (x != 0 && x != 1 && x != 2)
-            return fail(err, s, c, "%s: %g is not an activation; use \"relu\", \"tanh\" or \"elu\"", key, x);
-        break;
-    }
+    if (param_check(p, *v, key, why, sizeof why)) return fail(err, s, c, "%s", why);
     return 0;
 }
 
@@ -329,25 +324,147 @@ static int parse_param_group(study_t *s, const config_setting_t *g, const char *
     return 0;
 }
 
-static const char *const top_keys[] = {"study", "seed", "output", "data", "tests", "defaults",
-                                       "stages", "reuse_epochs", "hidden_above_input", "curve_points", "model_data", NULL};
-static const char *const data_keys[] = {"source", "path", "pool", "noise", "header", "label_column",
-                                        "train_fraction", "scaler", "labels", "pixels", NULL};
-static const char *const test_keys[] = {"name", "noise", "size", "path", "labels", NULL};
-static const char *const stage_keys[] = {"name", "axes", "fixed", "inherit", "repeats",
-                                         "data_draws", "reuse_epochs", "save_models",
-                                         "pool_noise", "select", "curve_points", NULL};
+/* ---- the table of scalar keys ---------------------------------------------- */
 
-/* curve_points: learning-curve points per task (0 = none), see plan.h. */
-static int get_curve_points(const study_t *s, const config_setting_t *g, int *out, char *err)
+/* A key of the top level, the data group or a stage that holds one value: its type, where it goes
+ * and what it accepts.  parse_keys reads every row; the unknown-key check lists the rows too.  A
+ * new key (e.g. a sampled stage's budget) is one row here and a field in spec.h. */
+enum key_kind { K_BOOL, K_INT, K_LONG, K_REAL, K_STR };
+typedef struct {
+    const char *key;
+    enum key_kind kind;
+    size_t off;       /* offsetof the field: int (K_BOOL, K_INT), long, double or char[len] */
+    double min, max;  /* K_INT, K_LONG, K_REAL: accepted range (min excluded when min_open) */
+    int min_open;
+    const char *fix;  /* the accepted values as a message says them */
+    size_t len;       /* K_STR: size of the field */
+} key_rule_t;
+
+#define KEY_END {NULL, K_BOOL, 0, 0, 0, 0, NULL, 0}
+
+static const key_rule_t top_rules[] = {
+    {"output", K_STR, offsetof(study_t, output), 0, 0, 0, NULL, SPEC_PATH_LEN},
+    {"reuse_epochs", K_BOOL, offsetof(study_t, reuse_epochs), 0, 0, 0, NULL, 0},
+    {"hidden_above_input", K_BOOL, offsetof(study_t, hidden_above_input), 0, 0, 0, NULL, 0},
+    {"curve_points", K_INT, offsetof(study_t, curve_points), 0, 100000, 0, "a whole number 0..100000 (0 = no learning curves)", 0},
+    KEY_END};
+static const key_rule_t data_rules[] = {
+    {"pool", K_LONG, offsetof(study_t, pool), 2, 1e9, 0, "an integer 2..1e9", 0},
+    {"noise", K_REAL, offsetof(study_t, noise), 0, SPEC_MAX_NOISE, 0, "0..1e+30", 0},
+    {"header", K_BOOL, offsetof(study_t, header), 0, 0, 0, NULL, 0},
+    {"label_column", K_INT, offsetof(study_t, label_column), -2, 100000, 0, "a 0-based column, -1 (none) or -2 (last)", 0},
+    {"train_fraction", K_REAL, offsetof(study_t, train_fraction), 0, 1, 1, "(0, 1], 1 for a train/test pair of files", 0},
+    KEY_END};
+static const key_rule_t stage_rules[] = {
+    {"repeats", K_INT, offsetof(stage_spec_t, repeats), 1, 100000, 0, "an integer 1..100000", 0},
+    {"data_draws", K_INT, offsetof(stage_spec_t, data_draws), 1, 100000, 0, "an integer 1..100000", 0},
+    {"pool_noise", K_REAL, offsetof(stage_spec_t, pool_noise), 0, SPEC_MAX_NOISE, 0, "0..1e+30", 0},
+    {"reuse_epochs", K_BOOL, offsetof(stage_spec_t, reuse_epochs), 0, 0, 0, NULL, 0},
+    {"save_models", K_BOOL, offsetof(stage_spec_t, save_models), 0, 0, 0, NULL, 0},
+    {"select", K_STR, offsetof(stage_spec_t, select), 0, 0, 0, NULL, SPEC_NAME_LEN},
+    {"curve_points", K_INT, offsetof(stage_spec_t, curve_points), 0, 100000, 0, "a whole number 0..100000 (0 = no learning curves)", 0},
+    KEY_END};
+
+/* Keys handled by code of their own (structure, or rules across keys), beside the rows above. */
+static const char *const top_other[] = {"study", "seed", "data", "tests", "defaults", "stages", "model_data", NULL};
+static const char *const data_other[] = {"source", "path", "scaler", "labels", "pixels", NULL};
+static const char *const test_keys[] = {"name", "noise", "size", "path", "labels", NULL};
+static const char *const stage_other[] = {"name", "axes", "fixed", "inherit", NULL};
+
+/* Reject a key that is neither in rules nor in other (the usual cause: a typo). */
+static int check_keys_rules(const study_t *s, const config_setting_t *g, const char *where,
+                            const key_rule_t *rules, const char *const *other, char *err)
 {
-    config_setting_t *c = config_setting_get_member(g, "curve_points");
-    double v = 0;
-    if (!c) return 0;
-    if (get_number(s, c, "curve_points", &v, err)) return -1;
-    if (v < 0 || v > 100000 || v != floor(v))
-        return fail(err, s, c, "curve_points: %g must be a whole number in 0..100000 (0 = no learning curves)", v);
-    *out = (int)v;
+    const char *all[64];
+    int n = 0;
+    for (; *other && n < 63; other++) all[n++] = *other;
+    for (; rules->key && n < 63; rules++) all[n++] = rules->key;
+    all[n] = NULL;
+    return check_keys(s, g, where, all, err);
+}
+
+/* Every row of rules present in group g, into the struct at base; prefix names the group in
+ * messages ("data." or ""). */
+static int parse_keys(const study_t *s, const config_setting_t *g, const key_rule_t *rules,
+                      const char *prefix, void *base, char *err)
+{
+    for (const key_rule_t *r = rules; r->key; r++) {
+        char key[64];
+        snprintf(key, sizeof key, "%s%s", prefix, r->key);
+        char *field = (char *)base + r->off;
+        if (r->kind == K_STR) {
+            if (get_str(s, g, r->key, field, r->len, 0, err)) return -1;
+            continue;
+        }
+        if (r->kind == K_BOOL) {
+            if (get_bool(s, g, r->key, (int *)field, err)) return -1;
+            continue;
+        }
+        config_setting_t *c = config_setting_get_member(g, r->key);
+        double v;
+        if (!c) continue;
+        if (get_number(s, c, key, &v, err)) return -1;
+        char vs[32];
+        if ((r->kind != K_REAL && v != floor(v)) || v < r->min || v > r->max || (r->min_open && v == r->min))
+            return fail(err, s, c, "%s: %s is out of range; use %s", key, num_text(v, vs, sizeof vs), r->fix);
+        if (r->kind == K_INT) *(int *)field = (int)v;
+        else if (r->kind == K_LONG) *(long *)field = (long)v;
+        else *(double *)field = v;
+    }
+    return 0;
+}
+
+/* axes = { param = [v1, v2, ...]; ... }: the stage's grid, values checked like defaults. */
+static int parse_axes(study_t *s, stage_spec_t *st, const config_setting_t *ax, char *err)
+{
+    if (!config_setting_is_group(ax))
+        return fail(err, s, ax, "axes: a group { param = [v1, v2, ...]; ... } is needed");
+    int n = config_setting_length(ax);
+    if (n > SPEC_MAX_AXES) return fail(err, s, ax, "axes: %d axes, at most %d", n, SPEC_MAX_AXES);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *a = config_setting_get_elem(ax, i);
+        const char *an = config_setting_name(a);
+        int p = param_lookup(an);
+        if (p < 0) return fail(err, s, a, "axes: unknown parameter '%s'; known: %s", an, param_list());
+        if (!config_setting_is_array(a) && !config_setting_is_list(a))
+            return fail(err, s, a, "axes.%s: a list of values [v1, v2, ...] is needed", an);
+        int nv = config_setting_length(a);
+        if (nv == 0) return fail(err, s, a, "axes.%s: empty list []; give at least one value", an);
+        if (nv > SPEC_MAX_AXIS_VALUES)
+            return fail(err, s, a, "axes.%s: %d values, at most %d per axis; use a coarser grid", an, nv,
+                        SPEC_MAX_AXIS_VALUES);
+        axis_t *x = &st->axes[st->naxes++];
+        x->param = p;
+        x->nvalues = nv;
+        x->values = calloc(nv, sizeof(double));
+        if (!x->values) return fail(err, s, a, "out of memory");
+        for (int v = 0; v < nv; v++) {
+            config_setting_t *e = config_setting_get_elem(a, v);
+            if (get_param_value(s, e, "axes", p, &x->values[v], err)) return -1;
+            for (int w = 0; w < v; w++)
+                if (x->values[w] == x->values[v])
+                    return fail(err, s, e, "axes.%s: value %g appears twice; remove the duplicate", an, x->values[v]);
+        }
+    }
+    return 0;
+}
+
+/* inherit = ["epochs", "lr"]: parameters taken from the previous stage's best cell. */
+static int parse_inherit(const study_t *s, stage_spec_t *st, const config_setting_t *in, int k, char *err)
+{
+    if (!config_setting_is_array(in) && !config_setting_is_list(in))
+        return fail(err, s, in, "inherit: a list of parameter names [\"epochs\", \"lr\"] is needed");
+    if (k == 0 && config_setting_length(in) > 0)
+        return fail(err, s, in, "inherit: the first stage has no previous stage to inherit from");
+    for (int i = 0; i < config_setting_length(in); i++) {
+        config_setting_t *e = config_setting_get_elem(in, i);
+        const char *pn = config_setting_get_string(e);
+        if (!pn)
+            return fail(err, s, e, "inherit: element %d is not a string; use parameter names in quotes, e.g. [\"epochs\", \"lr\"]", i + 1);
+        int p = param_lookup(pn);
+        if (p < 0) return fail(err, s, e, "inherit: \"%s\" is not a parameter name; known: %s", pn, param_list());
+        st->inherit[p] = 1;
+    }
     return 0;
 }
 
@@ -364,65 +481,18 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
     st->pool_noise = -1;
     if (!config_setting_is_group(g))
         return fail(err, s, g, "stages: each stage is a group { name = \"...\"; axes = {...}; }");
-    if (check_keys(s, g, "a stage", stage_keys, err)) return -1;
+    if (check_keys_rules(s, g, "a stage", stage_rules, stage_other, err)) return -1;
     if (get_str(s, g, "name", st->name, sizeof st->name, 1, err)) return -1;
     if (!valid_name(st->name))
         return fail(err, s, g, "stage name \"%s\": use letters, digits, '_' or '-'", st->name);
     for (int j = 0; j < k; j++)
         if (!strcmp(s->stages[j].name, st->name))
             return fail(err, s, g, "stage name \"%s\" used twice; stage names must be unique", st->name);
-    config_setting_t *ax = config_setting_get_member(g, "axes");
-    if (ax) {
-        if (!config_setting_is_group(ax))
-            return fail(err, s, ax, "axes: a group { param = [v1, v2, ...]; ... } is needed");
-        int n = config_setting_length(ax);
-        if (n > SPEC_MAX_AXES) return fail(err, s, ax, "axes: %d axes, at most %d", n, SPEC_MAX_AXES);
-        for (int i = 0; i < n; i++) {
-            config_setting_t *a = config_setting_get_elem(ax, i);
-            const char *an = config_setting_name(a);
-            int p = param_lookup(an);
-            if (p < 0) return fail(err, s, a, "axes: unknown parameter '%s'; known: %s", an, param_list());
-            if (!config_setting_is_array(a) && !config_setting_is_list(a))
-                return fail(err, s, a, "axes.%s: a list of values [v1, v2, ...] is needed", an);
-            int nv = config_setting_length(a);
-            if (nv == 0) return fail(err, s, a, "axes.%s: empty list []; give at least one value", an);
-            if (nv > SPEC_MAX_AXIS_VALUES)
-                return fail(err, s, a, "axes.%s: %d values, at most %d per axis; use a coarser grid", an, nv,
-                            SPEC_MAX_AXIS_VALUES);
-            axis_t *x = &st->axes[st->naxes++];
-            x->param = p;
-            x->nvalues = nv;
-            x->values = calloc(nv, sizeof(double));
-            if (!x->values) return fail(err, s, a, "out of memory");
-            for (int v = 0; v < nv; v++) {
-                config_setting_t *e = config_setting_get_elem(a, v);
-                if (get_param_value(s, e, "axes", p, &x->values[v], err)) return -1;
-                for (int w = 0; w < v; w++)
-                    if (x->values[w] == x->values[v])
-                        return fail(err, s, e, "axes.%s: value %g appears twice; remove the duplicate",
-                                    an, x->values[v]);
-            }
-        }
-    }
-    config_setting_t *fx = config_setting_get_member(g, "fixed");
-    if (fx && parse_param_group(s, fx, "fixed", st->fixed, st->has_fixed, err)) return -1;
-    config_setting_t *in = config_setting_get_member(g, "inherit");
-    if (in) {
-        if (!config_setting_is_array(in) && !config_setting_is_list(in))
-            return fail(err, s, in, "inherit: a list of parameter names [\"epochs\", \"lr\"] is needed");
-        if (k == 0 && config_setting_length(in) > 0)
-            return fail(err, s, in, "inherit: the first stage has no previous stage to inherit from");
-        for (int i = 0; i < config_setting_length(in); i++) {
-            config_setting_t *e = config_setting_get_elem(in, i);
-            const char *pn = config_setting_get_string(e);
-            if (!pn)
-                return fail(err, s, e, "inherit: element %d is not a string; use parameter names in quotes, e.g. [\"epochs\", \"lr\"]", i + 1);
-            int p = param_lookup(pn);
-            if (p < 0)
-                return fail(err, s, e, "inherit: \"%s\" is not a parameter name; known: %s", pn, param_list());
-            st->inherit[p] = 1;
-        }
-    }
+    config_setting_t *c;
+    if ((c = config_setting_get_member(g, "axes")) && parse_axes(s, st, c, err)) return -1;
+    if ((c = config_setting_get_member(g, "fixed")) && parse_param_group(s, c, "fixed", st->fixed, st->has_fixed, err))
+        return -1;
+    if ((c = config_setting_get_member(g, "inherit")) && parse_inherit(s, st, c, k, err)) return -1;
     /* each parameter from one place only */
     for (int p = 0; p < P_COUNT; p++) {
         int on_axis = 0;
@@ -431,35 +501,14 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
             return fail(err, s, g, "stage %s: '%s' is given more than once (axes, fixed, inherit); keep one",
                         st->name, param_names[p]);
     }
-    double v;
-    config_setting_t *c;
-    if ((c = config_setting_get_member(g, "repeats"))) {
-        if (get_number(s, c, "repeats", &v, err)) return -1;
-        if (v < 1 || v > 100000 || v != floor(v))
-            return fail(err, s, c, "repeats: %g is not valid; use an integer 1..100000", v);
-        st->repeats = (int)v;
-    }
-    if ((c = config_setting_get_member(g, "data_draws"))) {
-        if (get_number(s, c, "data_draws", &v, err)) return -1;
-        if (v < 1 || v > 100000 || v != floor(v))
-            return fail(err, s, c, "data_draws: %g is not valid; use an integer 1..100000", v);
-        st->data_draws = (int)v;
-    }
+    if (parse_keys(s, g, stage_rules, "", st, err)) return -1;
     double points = (double)st->repeats * st->data_draws;
     for (int i = 0; i < st->naxes; i++) points *= st->axes[i].nvalues;
     if (points > SPEC_MAX_POINTS)
         return fail(err, s, g, "stage %s: %.4g points (cells x repeats x data_draws), at most %.0f; split it into stages or use coarser axes",
                     st->name, points, SPEC_MAX_POINTS);
-    if ((c = config_setting_get_member(g, "pool_noise"))) {
-        if (get_number(s, c, "pool_noise", &v, err)) return -1;
-        if (v < 0 || v > SPEC_MAX_NOISE) return fail(err, s, c, "pool_noise: %g is out of range; use 0..%g", v, SPEC_MAX_NOISE);
-        if (s->source != SRC_MOONS) return fail(err, s, c, "pool_noise applies to moons data only");
-        st->pool_noise = v;
-    }
-    if (get_bool(s, g, "reuse_epochs", &st->reuse_epochs, err)) return -1;
-    if (get_bool(s, g, "save_models", &st->save_models, err)) return -1;
-    if (get_str(s, g, "select", st->select, sizeof st->select, 0, err)) return -1;
-    if (get_curve_points(s, g, &st->curve_points, err)) return -1;
+    if ((c = config_setting_get_member(g, "pool_noise")) && s->source != SRC_MOONS)
+        return fail(err, s, c, "pool_noise applies to moons data only");
     return 0;
 }
 
@@ -663,14 +712,6 @@ static void syntax_error(const study_t *s, const config_t *cfg, char *err)
     const char *file = map_line(s, &line);
     snprintf(err, SPEC_ERR_LEN, "%s:%d: syntax error%s%s%s; %s", file, line, *what ? ": " : "", what, near, hint);
 }
-
-/* Messages are one line: a path or a string value may hold control characters. */
-static void one_line(char *err)
-{
-    for (unsigned char *c = (unsigned char *)err; *c; c++)
-        if (*c < 32 || *c == 127) *c = '?';
-}
-
 
 /* ---- the text libconfig parses ------------------------------------------ */
 
@@ -936,12 +977,13 @@ int spec_load(study_t *s, const char *path, const char *text, char *err)
     int rc = load(s, path, text, err);
     if (rc) {
         if (!err[0]) snprintf(err, SPEC_ERR_LEN, "%s: invalid spec", path);
-        one_line(err);
+        util_one_line(err);
     }
     return rc;
 }
 
-static int load(study_t *s, const char *path, const char *text, char *err)
+/* The study's defaults before the spec is read: param_info's table, moons data, one test set. */
+static void set_defaults(study_t *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -949,26 +991,20 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     s->curve_points = SPEC_CURVE_POINTS;
     s->scaler = SCALER_NONE;
     s->label_column = -1;
-    s->pool = 10000;
-    s->noise = 0.1;
+    s->pool = SPEC_DEFAULT_POOL;
+    s->noise = SPEC_DEFAULT_NOISE;
     s->train_fraction = 2.0 / 3.0;
-    /* the reference study's defaults (docs/study.md) */
-    double def[P_COUNT] = {[P_TRAIN_SIZE] = 1000, [P_EPOCHS] = 100, [P_LR] = 0.001, [P_HIDDEN] = 20,
-                           [P_LAYERS] = 3, [P_BOTTLENECK] = 1, [P_BATCH_SIZE] = 0,
-                           [P_MMD_LAMBDA] = 0, [P_MMD_KERNEL] = 0, [P_MMD_SCALE] = 1.0,
-                           [P_MMD_NSCALES] = 5};
-    memcpy(s->defaults, def, sizeof def);
+    for (int p = 0; p < P_COUNT; p++) s->defaults[p] = param_info[p].def;
+}
 
-    /* s->text is the effective spec (every @include expanded, without a
-     * byte-order mark): what is stored in the result file and compared on
-     * --resume.  libconfig parses it with its integers widened. */
-    map_reset();
+/* s->text is the effective spec (every @include expanded, without a byte-order mark): what is
+ * stored in the result file and compared on --resume.  libconfig parses it with its integers
+ * widened.  0 with cfg read, or -1 with err set. */
+static int read_spec(study_t *s, const char *path, const char *text, config_t *cfg, char *err)
+{
     strbuf_t eff = {0};
-    if (text) {
-        if (expand_text(s, path, text, 0, &eff, err)) { free(eff.p); map_reset(); return -1; }
-    } else if (expand_file(s, path, NULL, 0, 0, &eff, err)) {
+    if (text ? expand_text(s, path, text, 0, &eff, err) : expand_file(s, path, NULL, 0, 0, &eff, err)) {
         free(eff.p);
-        map_reset();
         return -1;
     }
     s->text = eff.p ? eff.p : strdup("");
@@ -978,201 +1014,192 @@ static int load(study_t *s, const char *path, const char *text, char *err)
     }
     if (s->text[strspn(s->text, " \t\r\n")] == 0) {
         snprintf(err, SPEC_ERR_LEN, "%s: the spec is empty; see jobs/quick.cfg for an example", path);
-        map_reset();
         return -1;
     }
     char *parse_text = widen_integers(s, s->text, err);
-    if (!parse_text) { map_reset(); return -1; }
-    config_t cfg;
-    config_init(&cfg);
-    int rc = -1;
-    int parsed = config_read_string(&cfg, parse_text);
+    if (!parse_text) return -1;
+    int parsed = config_read_string(cfg, parse_text);
     free(parse_text);
     if (!parsed) {
-        syntax_error(s, &cfg, err);
-        goto out;
+        syntax_error(s, cfg, err);
+        return -1;
     }
-    config_setting_t *root = config_root_setting(&cfg), *c, *g;
-    if (check_keys(s, root, "the spec", top_keys, err)) goto out;
-    if (get_str(s, root, "study", s->study, sizeof s->study, 1, err)) goto out;
-    if (!valid_name(s->study)) {
-        fail(err, s, config_setting_get_member(root, "study"), "study \"%s\": use letters, digits, '_' or '-'", s->study);
-        goto out;
-    }
-    if ((c = config_setting_get_member(root, "seed"))) {
-        double v;
-        if (get_number(s, c, "seed", &v, err)) goto out;
-        if (v < 0 || v != floor(v) || v > 9007199254740992.0) {
-            fail(err, s, c, "seed: %g is not valid; use a non-negative integer", v);
-            goto out;
-        }
-        /* a seed written 5.0 is a float setting: take the checked value, not get_int64 (0) */
-        s->seed = config_setting_type(c) == CONFIG_TYPE_FLOAT ? (uint64_t)v : (uint64_t)config_setting_get_int64(c);
-    } else {
-        fail(err, s, root, "missing key 'seed'; every study needs an explicit seed (e.g. seed = 1;)");
-        goto out;
-    }
-    if (get_str(s, root, "output", s->output, sizeof s->output, 0, err)) goto out;
-    if (!s->output[0]) snprintf(s->output, sizeof s->output, "results/%s.h5", s->study);
-    if (get_bool(s, root, "reuse_epochs", &s->reuse_epochs, err)) goto out;
-    if (get_bool(s, root, "hidden_above_input", &s->hidden_above_input, err)) goto out;
-    if (get_curve_points(s, root, &s->curve_points, err)) goto out;
-    {
-        char md[32] = "";
-        if (get_str(s, root, "model_data", md, sizeof md, 0, err)) goto out;
-        if (md[0] && strcmp(md, "full") && strcmp(md, "weights")) {
-            fail(err, s, config_setting_get_member(root, "model_data"),
-                 "model_data: \"%s\" is unknown; use \"full\" (weights, codes, reconstructions) or \"weights\"", md);
-            goto out;
-        }
-        s->model_data = !strcmp(md, "weights");
-    }
+    return 0;
+}
 
-    /* data */
-    g = config_setting_get_member(root, "data");
-    if (!g) { fail(err, s, root, "missing group 'data' (e.g. data = { source = \"moons\"; };)"); goto out; }
-    if (!config_setting_is_group(g)) { fail(err, s, g, "data: a group { source = ...; } is needed"); goto out; }
-    if (check_keys(s, g, "data", data_keys, err)) goto out;
+/* study, seed, output and the study-wide switches. */
+static int parse_top(study_t *s, config_setting_t *root, char *err)
+{
+    if (check_keys_rules(s, root, "the spec", top_rules, top_other, err)) return -1;
+    if (get_str(s, root, "study", s->study, sizeof s->study, 1, err)) return -1;
+    if (!valid_name(s->study))
+        return fail(err, s, config_setting_get_member(root, "study"), "study \"%s\": use letters, digits, '_' or '-'", s->study);
+    config_setting_t *c = config_setting_get_member(root, "seed");
+    if (!c) return fail(err, s, root, "missing key 'seed'; every study needs an explicit seed (e.g. seed = 1;)");
+    double v;
+    if (get_number(s, c, "seed", &v, err)) return -1;
+    /* below 2^53, exact in a double; as a double 2^53 + 1 is 2^53, so the integer is checked too */
+    int whole = config_setting_type(c) != CONFIG_TYPE_FLOAT;
+    if (v < 0 || v != floor(v) || v > 9007199254740992.0 ||
+        (whole && (config_setting_get_int64(c) < 0 || config_setting_get_int64(c) > (1LL << 53)))) {
+        char vs[32];
+        if (whole) snprintf(vs, sizeof vs, "%lld", config_setting_get_int64(c));
+        else num_text(v, vs, sizeof vs);
+        return fail(err, s, c, "seed: %s is not valid; use a non-negative integer up to 9007199254740992 (2^53)", vs);
+    }
+    /* a seed written 5.0 is a float setting: take the checked value, not get_int64 (0) */
+    s->seed = config_setting_type(c) == CONFIG_TYPE_FLOAT ? (uint64_t)v : (uint64_t)config_setting_get_int64(c);
+    if (parse_keys(s, root, top_rules, "", s, err)) return -1;
+    if (!s->output[0]) snprintf(s->output, sizeof s->output, "results/%s.h5", s->study);
+    char md[32] = "";
+    if (get_str(s, root, "model_data", md, sizeof md, 0, err)) return -1;
+    if (md[0] && strcmp(md, "full") && strcmp(md, "weights"))
+        return fail(err, s, config_setting_get_member(root, "model_data"),
+                    "model_data: \"%s\" is unknown; use \"full\" (weights, codes, reconstructions) or \"weights\"", md);
+    s->model_data = !strcmp(md, "weights");
+    return 0;
+}
+
+/* data.source and the keys that only some sources take (path, labels, pixels). */
+static int parse_source(study_t *s, config_setting_t *g, char *err)
+{
     char src[32] = "";
-    if (get_str(s, g, "source", src, sizeof src, 1, err)) goto out;
+    if (get_str(s, g, "source", src, sizeof src, 1, err)) return -1;
     s->source = -1;
     for (int i = 0; i < SRC_COUNT; i++)
         if (!strcmp(src, spec_source_names[i])) s->source = i;
-    if (s->source < 0) {
-        fail(err, s, config_setting_get_member(g, "source"),
-             "data.source: \"%s\" is unknown; use \"moons\", \"digits\", \"csv\", \"hdf5\", \"idx\" or \"npy\"", src);
-        goto out;
-    }
+    if (s->source < 0)
+        return fail(err, s, config_setting_get_member(g, "source"),
+                    "data.source: \"%s\" is unknown; use \"moons\", \"digits\", \"csv\", \"hdf5\", \"idx\" or \"npy\"", src);
     int arrays = s->source == SRC_IDX || s->source == SRC_NPY;
-    if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source != SRC_MOONS && s->source != SRC_DIGITS, err)) goto out;
-    if (get_str(s, g, "labels", s->labels_path, sizeof s->labels_path, 0, err)) goto out;
-    if (s->labels_path[0] && !arrays) {
-        fail(err, s, config_setting_get_member(g, "labels"), "data.labels applies to source = \"idx\" or \"npy\"; %s",
-             s->source == SRC_MOONS ? "moons points carry their labels" : "a CSV holds its labels in a column (label_column)");
-        goto out;
-    }
+    if (get_str(s, g, "path", s->data_path, sizeof s->data_path, s->source != SRC_MOONS && s->source != SRC_DIGITS, err))
+        return -1;
+    if (get_str(s, g, "labels", s->labels_path, sizeof s->labels_path, 0, err)) return -1;
+    if (s->labels_path[0] && !arrays)
+        return fail(err, s, config_setting_get_member(g, "labels"), "data.labels applies to source = \"idx\" or \"npy\"; %s",
+                    s->source == SRC_MOONS ? "moons points carry their labels" : "a CSV holds its labels in a column (label_column)");
     s->pixels = DATA_PIXELS_AUTO;
-    {
-        char px[32] = "";
-        if (get_str(s, g, "pixels", px, sizeof px, 0, err)) goto out;
-        if (px[0] && !arrays) {
-            fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels applies to source = \"idx\" or \"npy\"; drop it (use scaler for other data)");
-            goto out;
-        }
-        if (px[0] && (s->pixels = data_pixels_parse(px)) < 0) {
-            fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels: \"%s\" is unknown; use \"unit\" (uint8 / 255, the default) or \"raw\" (0..255)", px);
-            goto out;
-        }
-    }
-    if (s->source == SRC_MOONS && s->data_path[0]) {
-        fail(err, s, config_setting_get_member(g, "path"), "data.path: moons data is generated, not read; drop 'path' or use source = \"csv\" or \"hdf5\"");
-        goto out;
-    }
+    char px[32] = "";
+    if (get_str(s, g, "pixels", px, sizeof px, 0, err)) return -1;
+    if (px[0] && !arrays)
+        return fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels applies to source = \"idx\" or \"npy\"; drop it (use scaler for other data)");
+    if (px[0] && (s->pixels = data_pixels_parse(px)) < 0)
+        return fail(err, s, config_setting_get_member(g, "pixels"), "data.pixels: \"%s\" is unknown; use \"unit\" (uint8 / 255, the default) or \"raw\" (0..255)", px);
+    if (s->source == SRC_MOONS && s->data_path[0])
+        return fail(err, s, config_setting_get_member(g, "path"), "data.path: moons data is generated, not read; drop 'path' or use source = \"csv\" or \"hdf5\"");
     /* the shipped copy: in the checkout, next to an installed binary, ... (paths.h) */
     if (s->source == SRC_DIGITS && !s->data_path[0]) paths_find_data("digits.csv.gz", s->data_path, sizeof s->data_path);
     if (s->source == SRC_DIGITS) s->label_column = -2;
-    double v;
-    if ((c = config_setting_get_member(g, "pool"))) {
-        if (get_number(s, c, "data.pool", &v, err)) goto out;
-        if (v < 2 || v > 1e9 || v != floor(v)) { fail(err, s, c, "data.pool: %g is not valid; use an integer 2..1e9", v); goto out; }
-        s->pool = (long)v;
-        s->pool_given = 1;
-    }
-    if ((c = config_setting_get_member(g, "noise"))) {
-        if (get_number(s, c, "data.noise", &v, err)) goto out;
-        if (v < 0 || v > SPEC_MAX_NOISE) { fail(err, s, c, "data.noise: %g is out of range; use 0..%g", v, SPEC_MAX_NOISE); goto out; }
-        s->noise = v;
-    }
-    if (get_bool(s, g, "header", &s->header, err)) goto out;
-    if ((c = config_setting_get_member(g, "label_column"))) {
-        if (get_number(s, c, "data.label_column", &v, err)) goto out;
-        if (v != floor(v) || v < -2 || v > 100000) { fail(err, s, c, "data.label_column: %g is not valid; use a 0-based column, -1 (none) or -2 (last)", v); goto out; }
-        s->label_column = (int)v;
-    }
-    if ((c = config_setting_get_member(g, "train_fraction"))) {
-        if (get_number(s, c, "data.train_fraction", &v, err)) goto out;
-        if (!(v > 0 && v <= 1)) { fail(err, s, c, "data.train_fraction: %g must be in (0, 1], 1 for a train/test pair of files", v); goto out; }
-        s->train_fraction = v;
-    }
-    int pair = s->source != SRC_MOONS && s->train_fraction == 1.0;
-    if (s->pool_given && s->source != SRC_MOONS && !pair) {
-        fail(err, s, config_setting_get_member(g, "pool"), "data.pool applies to moons and to a train/test pair of files (train_fraction = 1); a split file's pool is its training split");
-        goto out;
-    }
-    char sc[32] = "";
-    if (get_str(s, g, "scaler", sc, sizeof sc, 0, err)) goto out;
-    if (sc[0] && (s->scaler = scaler_kind_parse(sc)) < 0) {
-        fail(err, s, config_setting_get_member(g, "scaler"), "data.scaler: \"%s\" is unknown; use \"none\", \"standard\" or \"minmax\"", sc);
-        goto out;
-    }
+    return 0;
+}
 
-    /* tests */
-    g = config_setting_get_member(root, "tests");
-    if (!g && pair) {
-        fail(err, s, root, "train_fraction = 1 trains on the whole file: add tests = ( { name = \"test\"; path = \"...\"; } ); with the test file");
-        goto out;
-    }
+/* data = { source = ...; ... }: the training pool. */
+static int parse_data(study_t *s, config_setting_t *root, char *err)
+{
+    config_setting_t *g = config_setting_get_member(root, "data");
+    if (!g) return fail(err, s, root, "missing group 'data' (e.g. data = { source = \"moons\"; };)");
+    if (!config_setting_is_group(g)) return fail(err, s, g, "data: a group { source = ...; } is needed");
+    if (check_keys_rules(s, g, "data", data_rules, data_other, err)) return -1;
+    if (parse_source(s, g, err)) return -1;
+    if (parse_keys(s, g, data_rules, "data.", s, err)) return -1;
+    s->pool_given = config_setting_get_member(g, "pool") != NULL;
+    int pair = s->source != SRC_MOONS && s->train_fraction == 1.0;
+    if (s->pool_given && s->source != SRC_MOONS && !pair)
+        return fail(err, s, config_setting_get_member(g, "pool"), "data.pool applies to moons and to a train/test pair of files (train_fraction = 1); a split file's pool is its training split");
+    char sc[32] = "";
+    if (get_str(s, g, "scaler", sc, sizeof sc, 0, err)) return -1;
+    if (sc[0] && (s->scaler = scaler_kind_parse(sc)) < 0)
+        return fail(err, s, config_setting_get_member(g, "scaler"), "data.scaler: \"%s\" is unknown; use \"none\", \"standard\" or \"minmax\"", sc);
+    return 0;
+}
+
+/* One element of tests = ( {...}, ... ). */
+static int parse_test(study_t *s, config_setting_t *t, int i, char *err)
+{
+    test_spec_t *ts = &s->tests[i];
+    int arrays = s->source == SRC_IDX || s->source == SRC_NPY;
+    int pair = s->source != SRC_MOONS && s->train_fraction == 1.0;
+    if (!config_setting_is_group(t)) return fail(err, s, t, "tests: each test set is a group { name = \"...\"; }");
+    if (check_keys(s, t, "a test set", test_keys, err)) return -1;
+    if (get_str(s, t, "name", ts->name, sizeof ts->name, 1, err)) return -1;
+    if (!valid_name(ts->name)) return fail(err, s, t, "test name \"%s\": use letters, digits, '_' or '-'", ts->name);
+    for (int j = 0; j < i; j++)
+        if (!strcmp(s->tests[j].name, ts->name)) return fail(err, s, t, "test name \"%s\" used twice", ts->name);
+    ts->noise = s->noise;
+    ts->size = s->source == SRC_MOONS ? SPEC_DEFAULT_TEST_SIZE : 0;
+    if (get_num_key(s, t, "noise", &ts->noise, 0, err)) return -1;
+    if (ts->noise < 0 || ts->noise > SPEC_MAX_NOISE)
+        return fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g is out of range; use 0..%g", ts->noise, SPEC_MAX_NOISE);
+    double sz = (double)ts->size;
+    config_setting_t *size = config_setting_get_member(t, "size");
+    if (get_num_key(s, t, "size", &sz, 0, err)) return -1;
+    if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) return -1;
+    if (s->source != SRC_MOONS && size && !ts->path[0])
+        return fail(err, s, size, "tests.size applies to moons test sets and to test files ('path'); a file's held-out split is all of its rows");
+    if (size && (sz < 2 || sz > 1e9 || sz != floor(sz)))
+        return fail(err, s, size, "tests.size: %g is not valid; use an integer >= 2", sz);
+    ts->size = (long)sz;
+    if (s->source == SRC_MOONS && ts->path[0])
+        return fail(err, s, t, "tests.path: moons test sets are generated; drop 'path' or use a file source");
+    if (pair && !ts->path[0])
+        return fail(err, s, t, "test set \"%s\" has no path, but train_fraction = 1 leaves no held-out rows; give it the test file (path = \"...\")", ts->name);
+    if (get_str(s, t, "labels", ts->labels_path, sizeof ts->labels_path, 0, err)) return -1;
+    if (ts->labels_path[0] && (!arrays || !ts->path[0]))
+        return fail(err, s, config_setting_get_member(t, "labels"), "tests.labels applies to an idx or npy test file ('path'); %s",
+                    arrays ? "the held-out split keeps the data file's labels" : "drop it");
+    return 0;
+}
+
+/* tests = ( ... ), or the one test set "test" when absent. */
+static int parse_tests(study_t *s, config_setting_t *root, char *err)
+{
+    config_setting_t *g = config_setting_get_member(root, "tests");
+    int pair = s->source != SRC_MOONS && s->train_fraction == 1.0;
+    if (!g && pair)
+        return fail(err, s, root, "train_fraction = 1 trains on the whole file: add tests = ( { name = \"test\"; path = \"...\"; } ); with the test file");
     if (!g) {
         s->ntests = 1;
         snprintf(s->tests[0].name, SPEC_NAME_LEN, "test");
         s->tests[0].noise = s->noise;
-        s->tests[0].size = s->source == SRC_MOONS ? 10000 : 0;
-    } else {
-        if (!config_setting_is_list(g)) { fail(err, s, g, "tests: a list ( { name = \"...\"; }, ... ) is needed"); goto out; }
-        int n = config_setting_length(g);
-        if (n < 1 || n > SPEC_MAX_TESTS) { fail(err, s, g, "tests: %d test sets; give 1..%d", n, SPEC_MAX_TESTS); goto out; }
-        for (int i = 0; i < n; i++) {
-            config_setting_t *t = config_setting_get_elem(g, i);
-            test_spec_t *ts = &s->tests[i];
-            if (!config_setting_is_group(t)) { fail(err, s, t, "tests: each test set is a group { name = \"...\"; }"); goto out; }
-            if (check_keys(s, t, "a test set", test_keys, err)) goto out;
-            if (get_str(s, t, "name", ts->name, sizeof ts->name, 1, err)) goto out;
-            if (!valid_name(ts->name)) { fail(err, s, t, "test name \"%s\": use letters, digits, '_' or '-'", ts->name); goto out; }
-            for (int j = 0; j < i; j++)
-                if (!strcmp(s->tests[j].name, ts->name)) { fail(err, s, t, "test name \"%s\" used twice", ts->name); goto out; }
-            ts->noise = s->noise;
-            ts->size = s->source == SRC_MOONS ? 10000 : 0;
-            if (get_num_key(s, t, "noise", &ts->noise, 0, err)) goto out;
-            if (ts->noise < 0 || ts->noise > SPEC_MAX_NOISE) { fail(err, s, config_setting_get_member(t, "noise"), "tests.noise: %g is out of range; use 0..%g", ts->noise, SPEC_MAX_NOISE); goto out; }
-            double sz = (double)ts->size;
-            if (get_num_key(s, t, "size", &sz, 0, err)) goto out;
-            if (get_str(s, t, "path", ts->path, sizeof ts->path, 0, err)) goto out;
-            if (s->source != SRC_MOONS && config_setting_get_member(t, "size") && !ts->path[0]) {
-                fail(err, s, config_setting_get_member(t, "size"), "tests.size applies to moons test sets and to test files ('path'); a file's held-out split is all of its rows");
-                goto out;
-            }
-            if (config_setting_get_member(t, "size") && (sz < 2 || sz > 1e9 || sz != floor(sz))) { fail(err, s, config_setting_get_member(t, "size"), "tests.size: %g is not valid; use an integer >= 2", sz); goto out; }
-            ts->size = (long)sz;
-            if (s->source == SRC_MOONS && ts->path[0]) { fail(err, s, t, "tests.path: moons test sets are generated; drop 'path' or use a file source"); goto out; }
-            if (pair && !ts->path[0]) { fail(err, s, t, "test set \"%s\" has no path, but train_fraction = 1 leaves no held-out rows; give it the test file (path = \"...\")", ts->name); goto out; }
-            if (get_str(s, t, "labels", ts->labels_path, sizeof ts->labels_path, 0, err)) goto out;
-            if (ts->labels_path[0] && (!arrays || !ts->path[0])) {
-                fail(err, s, config_setting_get_member(t, "labels"), "tests.labels applies to an idx or npy test file ('path'); %s",
-                     arrays ? "the held-out split keeps the data file's labels" : "drop it");
-                goto out;
-            }
-        }
-        s->ntests = n;
+        s->tests[0].size = s->source == SRC_MOONS ? SPEC_DEFAULT_TEST_SIZE : 0;
+        return 0;
     }
+    if (!config_setting_is_list(g)) return fail(err, s, g, "tests: a list ( { name = \"...\"; }, ... ) is needed");
+    int n = config_setting_length(g);
+    if (n < 1 || n > SPEC_MAX_TESTS) return fail(err, s, g, "tests: %d test sets; give 1..%d", n, SPEC_MAX_TESTS);
+    for (int i = 0; i < n; i++)
+        if (parse_test(s, config_setting_get_elem(g, i), i, err)) return -1;
+    s->ntests = n;
+    return 0;
+}
 
-    /* defaults */
-    if ((g = config_setting_get_member(root, "defaults")) &&
-        parse_param_group(s, g, "defaults", s->defaults, NULL, err))
-        goto out;
-
-    /* stages */
-    g = config_setting_get_member(root, "stages");
-    if (!g || !config_setting_is_list(g) || config_setting_length(g) < 1) {
-        fail(err, s, g ? g : root, "stages: a non-empty list ( { name = \"S1\"; axes = {...}; }, ... ) is needed");
-        goto out;
-    }
-    if (config_setting_length(g) > SPEC_MAX_STAGES) { fail(err, s, g, "stages: at most %d stages", SPEC_MAX_STAGES); goto out; }
+/* stages = ( ... ), then the checks that need every stage (select, dataset names). */
+static int parse_stages(study_t *s, config_setting_t *root, char *err)
+{
+    config_setting_t *g = config_setting_get_member(root, "stages");
+    if (!g || !config_setting_is_list(g) || config_setting_length(g) < 1)
+        return fail(err, s, g ? g : root, "stages: a non-empty list ( { name = \"S1\"; axes = {...}; }, ... ) is needed");
+    if (config_setting_length(g) > SPEC_MAX_STAGES) return fail(err, s, g, "stages: at most %d stages", SPEC_MAX_STAGES);
     s->nstages = config_setting_length(g);
     for (int k = 0; k < s->nstages; k++)
-        if (parse_stage(s, config_setting_get_elem(g, k), k, err)) goto out;
-    if (check_select(s, g, err)) goto out;
-    if (check_names(s, root, err)) goto out;
-    rc = 0;
+        if (parse_stage(s, config_setting_get_elem(g, k), k, err)) return -1;
+    if (check_select(s, g, err)) return -1;
+    return check_names(s, root, err);
+}
+
+static int load(study_t *s, const char *path, const char *text, char *err)
+{
+    set_defaults(s, path);
+    map_reset();
+    config_t cfg;
+    config_init(&cfg);
+    int rc = -1;
+    if (read_spec(s, path, text, &cfg, err)) goto out;
+    config_setting_t *root = config_root_setting(&cfg), *g;
+    if (parse_top(s, root, err) || parse_data(s, root, err) || parse_tests(s, root, err)) goto out;
+    if ((g = config_setting_get_member(root, "defaults")) && parse_param_group(s, g, "defaults", s->defaults, NULL, err))
+        goto out;
+    rc = parse_stages(s, root, err);
 out:
     config_destroy(&cfg);
     map_reset();
@@ -1259,7 +1286,7 @@ int spec_check_data(const study_t *s, int in_dim, size_t pool_rows, char *err)
 {
     err[0] = 0;
     int rc = check_data(s, in_dim, pool_rows, err);
-    if (rc) one_line(err);
+    if (rc) util_one_line(err);
     return rc;
 }
 
@@ -1313,7 +1340,7 @@ void spec_format_value(const study_t *s, int p, double v, char *buf, size_t len)
     else if (p == P_ACTIVATION && v >= 0 && v <= 2 && v == i)
         snprintf(buf, len, "%s", act_names[i]);
     else if (p == P_MMD_KERNEL && (v == 0 || v == 1))
-        snprintf(buf, len, "%s", v == 1 ? "imq" : "rbf");
+        snprintf(buf, len, "%s", kernel_names[i]);
     else
         snprintf(buf, len, "%.17g", v);
 }

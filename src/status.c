@@ -1,5 +1,6 @@
 /* status.c - `aesweep status`, `aesweep info` and snapshots (see status.h). */
 #include "aesweep/status.h"
+#include "aesweep/util.h"
 #include "aesweep/journal.h"
 #include "aesweep/wire.h"
 #include "aesweep/plan.h"
@@ -49,13 +50,6 @@ typedef struct {
     size_t done, total, done_this_run;
     double elapsed, rate, eta_stage, eta_study;
 } run_status_t;
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void fmt_param(int q, double v, char *out, size_t n)
 {
@@ -329,7 +323,7 @@ static int collect(run_status_t *rs, const char *path, const char *snap_path, ch
     if (rs->alive) {
         rs->state = rs->have_journal ? "running" : "starting";
         if (rs->lock.start > 0) {
-            rs->elapsed = wall_now() - rs->lock.start;
+            rs->elapsed = util_wall_seconds() - rs->lock.start;
             rs->rate = rs->elapsed > 0 ? rs->done_this_run / rs->elapsed : 0;
         }
     } else if (rs->have_journal) rs->state = "cut off";

@@ -1,5 +1,6 @@
 /* task.c - one task from seeds to metrics (see task.h); the study's data is built in study.c. */
 #include "aesweep/task.h"
+#include "aesweep/util.h"
 #include "aesweep/mmd.h"
 #include "aesweep/rng.h"
 #include <math.h>
@@ -7,13 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 uint64_t task_key(const study_t *s, const char *stage, const double *hp, int draw, int repeat)
 {
@@ -209,7 +203,7 @@ static void on_ckpt(void *ctx, int idx, int epoch, const model_t *m, double trai
     c->ck_epoch = epoch;
     c->ck_idx = idx;
     if (c->params_out) memcpy(c->params_out + (size_t)idx * m->nparams, m->params, m->nparams * sizeof(float));
-    c->secs[idx] = now_s() - c->t0;
+    c->secs[idx] = util_mono_seconds() - c->t0;
 }
 
 /* A learning-curve point: each test set's MSE, then train_mse, in data
@@ -261,7 +255,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
         status[i] = TRAIN_NOT_RUN;
         secs[i] = NAN;
     }
-    double t0 = now_s();
+    double t0 = util_mono_seconds();
     dataset_t train;
     if (task_training_set(sd, p, hp, draw, &train)) return NULL;
     scaler_fit(sc, s->scaler, &train);

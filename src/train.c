@@ -20,8 +20,8 @@ train_cfg_t train_cfg_default(void)
 {
     train_cfg_t c;
     memset(&c, 0, sizeof c);
-    c.epochs = 100;
-    c.lr = 1e-3f;
+    c.epochs = TRAIN_DEFAULT_EPOCHS;
+    c.lr = (float)TRAIN_DEFAULT_LR;
     c.beta1 = 0.9f;
     c.beta2 = 0.999f;
     c.eps = 1e-8f;

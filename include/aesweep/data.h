@@ -8,6 +8,7 @@
  */
 #ifndef AESWEEP_DATA_H
 #define AESWEEP_DATA_H
+#include "aesweep/util.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,7 +19,7 @@ typedef struct {
     int *labels; /* [n] or NULL */
 } dataset_t;
 
-#define DATA_ERR_LEN 512
+#define DATA_ERR_LEN AES_ERR_LEN /* util.h: one size for every error buffer */
 
 void data_free(dataset_t *ds);
 int data_alloc(dataset_t *ds, size_t n, int d, int with_labels);

@@ -11,6 +11,7 @@
 #define AESWEEP_SPEC_H
 #include "aesweep/data.h"
 #include "aesweep/model.h"
+#include "aesweep/util.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,14 +35,38 @@ extern const char *const param_names[P_COUNT];
 int param_lookup(const char *name); /* -1 if unknown */
 int param_is_integer(int p);
 
+/* The one table of parameter defaults and ranges: a spec's `defaults` group starts from `def`, and
+ * so does every flag of `aesweep train` (--train-size ... --mmd-nscales); both refuse a value
+ * outside [min, max] (min excluded when min_open) with the same words.  The defaults are the
+ * reference study's (docs/study.md); epochs and lr are train.h's TRAIN_DEFAULT_EPOCHS/_LR, which
+ * train_cfg_default() uses too.  A new parameter is one row here, one enum value and one name. */
+typedef struct {
+    double def;
+    double min, max;
+    int min_open;         /* 1: min itself is refused (lr > 0) */
+    const char *range;    /* the accepted values as a fix says them ("use 0..100000000") */
+    const char *const *names; /* string values (index = value), NULL-terminated, or NULL */
+} param_info_t;
+extern const param_info_t param_info[P_COUNT];
+/* Checks x against p's type and range; 0, or -1 with "KEY: X is ...; use ..." in err (KEY as
+ * given: "defaults.lr", "--lr").  Named values (arch, activation, mmd_kernel) are their index. */
+int param_check(int p, double x, const char *key, char *err, size_t len);
+/* A named value ("resnet", "imq") to its index in *v; 0, or -1 with the choices in err. */
+int param_parse_name(int p, const char *word, const char *key, double *v, char *err, size_t len);
+
 #define SPEC_MAX_AXES 8
 #define SPEC_MAX_TESTS 8
 #define SPEC_MAX_STAGES 32
 #define SPEC_NAME_LEN 64
 #define SPEC_PATH_LEN 1024
-#define SPEC_ERR_LEN 1024
+#define SPEC_ERR_LEN AES_ERR_LEN /* util.h: one size for every error buffer */
 #define PLAN_MAX_METRICS_SPEC 32
 #define SPEC_MAX_WIDTH_LISTS 64  /* distinct `hidden` lists of two or more widths */
+/* Data defaults of a spec (and of `aesweep train`'s --pool, --noise, --test-size): moons with a
+ * pool of 10,000 points, noise 0.1, and 10,000 test points per moons test set. */
+#define SPEC_DEFAULT_POOL 10000
+#define SPEC_DEFAULT_NOISE 0.1
+#define SPEC_DEFAULT_TEST_SIZE 10000
 #define SPEC_CURVE_POINTS 20 /* default learning-curve points per task (bench/curves.sh: cost) */
 
 enum data_source { SRC_MOONS = 0, SRC_DIGITS, SRC_CSV, SRC_HDF5, SRC_IDX, SRC_NPY, SRC_COUNT };

@@ -45,6 +45,10 @@ typedef struct {
     void (*curve_fn)(void *ctx, int idx, int epoch, const model_t *m, double train_mse);
 } train_cfg_t;
 
+/* Defaults of a training run: train_cfg_default() and spec.h's param_info (a spec's defaults and
+ * `aesweep train`'s flags) take epochs and the learning rate from here. */
+#define TRAIN_DEFAULT_EPOCHS 100
+#define TRAIN_DEFAULT_LR 0.001
 train_cfg_t train_cfg_default(void);
 
 /* Called at each checkpoint; idx indexes cfg->checkpoints. */
