@@ -2,18 +2,14 @@
  * do divided by the cost rate so far, which is steadier than a task rate
  * when task sizes differ by orders of magnitude. */
 #include "aesweep/progress.h"
+#include "aesweep/util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-double progress_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+double progress_now(void) { return util_mono_seconds(); }
 
 void progress_format_duration(char *out, size_t n, double s)
 {
@@ -35,8 +31,8 @@ void progress_start(progress_t *p, const char *stage, size_t total, size_t alrea
     p->t0 = p->last = progress_now();
     p->tty = isatty(2);
     const char *iv = getenv("AESWEEP_PROGRESS_SECONDS");
-    p->interval = p->tty ? 0.5 : (iv ? atof(iv) : 10.0);
-    if (p->interval <= 0) p->interval = 10.0;
+    p->interval = p->tty ? PROGRESS_TTY_SECONDS : (iv ? atof(iv) : PROGRESS_LOG_SECONDS);
+    if (p->interval <= 0) p->interval = PROGRESS_LOG_SECONDS;
     p->quiet = quiet;
 }
 

@@ -458,7 +458,7 @@ int status_main(int argc, char **argv)
 {
     const char *path = NULL, *snap = NULL;
     int json = 0, watch = 0;
-    double every = 2.0;
+    double every = STATUS_WATCH_SECONDS;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
         else if (!strcmp(argv[i], "--watch")) {

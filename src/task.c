@@ -305,7 +305,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.ntrain = train.n;
     c.curve = curve;
     c.ck_epoch = -1;
-    int erows = !tw || tw->rows < 1024 ? 1024 : tw->rows;
+    int erows = !tw || tw->rows < TASK_EVAL_ROWS ? TASK_EVAL_ROWS : tw->rows;
     c.ews = model_ws_create(m, erows);
     int oom = !tw || !c.ews;
     for (int t = 0; t < sd->ntests; t++) {

@@ -3,6 +3,10 @@
  * line every AESWEEP_PROGRESS_SECONDS seconds (default 10). */
 #ifndef AESWEEP_PROGRESS_H
 #define AESWEEP_PROGRESS_H
+/* Seconds between progress lines: on a terminal (the line redraws in place), and in a log
+ * (AESWEEP_PROGRESS_SECONDS overrides it). */
+#define PROGRESS_TTY_SECONDS 0.5
+#define PROGRESS_LOG_SECONDS 10.0
 #include <stddef.h>
 
 typedef struct {

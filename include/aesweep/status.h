@@ -14,6 +14,8 @@
  */
 #ifndef AESWEEP_STATUS_H
 #define AESWEEP_STATUS_H
+/* `aesweep status --watch`: seconds between reads of the journal and lock when none are given. */
+#define STATUS_WATCH_SECONDS 2.0
 
 /* aesweep status OUT.h5 [--json] [--watch [SECONDS]] [--snapshot SNAP.h5] */
 int status_main(int argc, char **argv);

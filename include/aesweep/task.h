@@ -23,6 +23,10 @@
 #include "aesweep/train.h"
 
 #define TASK_METRIC_ROWS 1000 /* rows used by the MMD metrics */
+/* Rows of the workspace that evaluates a model (test MSE, codes, reconstructions) in chunks: at
+ * least this many, so that a small training batch does not make evaluation a loop of tiny passes;
+ * the chunking gives the same sums whatever the chunk size (model.h). */
+#define TASK_EVAL_ROWS 1024
 
 /* study_data_t and its loading: study.h */
 
