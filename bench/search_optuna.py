@@ -26,6 +26,10 @@ when more than half did not).
 
     /usr/bin/python3 bench/search_optuna.py --procs 1 --seeds 1,2,3 --time-limit 300
     /usr/bin/python3 bench/search_optuna.py --procs 2 --seeds 1,2,3 --time-limit 300
+    # on a shared machine: stop on CPU time, seeds in parallel, then the medians
+    for s in 1 2 3; do python3 bench/search_optuna.py --procs 1 --seeds $s --cpu-limit 90 \
+        --time-limit 3600 > np1_$s.jsonl & done; wait
+    python3 bench/search_optuna.py --summarize np1_1.jsonl np1_2.jsonl np1_3.jsonl
 
 Prints one JSON line per seed and a final {"summary": ...} line.  Not a test.
 """
@@ -68,6 +72,13 @@ def worker(a, seed, rank, storage, t0, logpath):
         pruner=optuna.pruners.HyperbandPruner(min_resource=a.min_epochs, max_resource=a.max_epochs,
                                               reduction_factor=a.eta))
 
+    def over_cpu():
+        return a.cpu_limit > 0 and time.process_time() - cpu0 > a.cpu_limit
+
+    def stop_at_cpu_limit(study, trial):
+        if over_cpu():
+            study.stop()
+
     def objective(trial):
         n = trial.suggest_categorical("train_size", SIZES)
         lr = trial.suggest_float("lr", 0.0005, 0.003)
@@ -91,11 +102,12 @@ def worker(a, seed, rank, storage, t0, logpath):
                                   "trial": trial.number, "epoch": epoch}) + "\n")
             log.flush()
             trial.report(mse, epoch)
-            if trial.should_prune() or time.time() > deadline:
+            if trial.should_prune() or time.time() > deadline or over_cpu():
                 raise optuna.TrialPruned()
         return mse
 
-    study.optimize(objective, timeout=max(1.0, deadline - time.time()), catch=(RuntimeError,))
+    study.optimize(objective, timeout=max(1.0, deadline - time.time()), catch=(RuntimeError,),
+                   callbacks=[stop_at_cpu_limit])
     log.close()
 
 
@@ -164,15 +176,34 @@ def main():
     ap.add_argument("--max-epochs", type=int, default=1000)
     ap.add_argument("--eta", type=int, default=3)
     ap.add_argument("--report-every", type=int, default=10, help="epochs between reports to the pruner")
+    ap.add_argument("--cpu-limit", type=float, default=0.0,
+                    help="CPU seconds per process after which it stops (0: none); on a shared machine the "
+                         "CPU time is the measure that does not depend on the other load")
+    ap.add_argument("--summarize", nargs="+", metavar="JSONL",
+                    help="no run: medians over the per-seed lines of these outputs (seeds run separately)")
     a = ap.parse_args()
-    seeds = [int(s) for s in a.seeds.split(",") if s]
-    runs = []
-    for seed in seeds:
-        r = run_seed(a, seed)
-        runs.append(r)
-        print(json.dumps(r), flush=True)
-    summary = {"procs": a.procs, "seeds": seeds, "time_limit": a.time_limit, "optuna": optuna.__version__,
-               "torch": torch.__version__}
+    if a.summarize:
+        runs = []
+        for path in a.summarize:
+            with open(path) as f:
+                runs += [json.loads(line) for line in f if line.startswith('{"seed"')]
+        procs = sorted({r["procs"] for r in runs})
+        if len(procs) != 1:
+            print("search_optuna.py: the outputs mix --procs %s; summarize one at a time" % procs, file=sys.stderr)
+            return 2
+        a.procs = procs[0]
+        seeds = [r["seed"] for r in runs]
+    else:
+        seeds = [int(s) for s in a.seeds.split(",") if s]
+        runs = []
+        for seed in seeds:
+            r = run_seed(a, seed)
+            runs.append(r)
+            print(json.dumps(r), flush=True)
+    summary = {"procs": a.procs, "seeds": seeds, "time_limit": a.time_limit, "cpu_limit": a.cpu_limit,
+               "optuna": optuna.__version__, "torch": torch.__version__,
+               "best_mse": [r["best_mse"] for r in runs], "trials": [r["trials"] for r in runs],
+               "cpu_seconds": [r["cpu_seconds"] for r in runs]}
     for th in THRESHOLDS:
         summary[str(th)] = {"median_wall": median_time(runs, th, "wall"), "median_cpu": median_time(runs, th, "cpu"),
                             "reached": sum(str(th) in r["crossings"] for r in runs)}
