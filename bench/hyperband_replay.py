@@ -22,6 +22,11 @@ test-set evaluations at the rungs are left out on both sides.
 
     /usr/bin/python3 bench/hyperband_replay.py RESULT.h5 [--stage grid] [--metric test_mse_clean]
         [--min-epochs 50] [--max-epochs 1000] [--eta 3] [--brackets 0] [--perm-seeds 1,2,...,20]
+        [--grid-cpu-seconds S] [--thresholds 0.0085,0.0065]
+
+With --grid-cpu-seconds (the CPU time the grid run took, e.g. from `time`), the compute at which the
+best test MSE so far (any rung) first fell below each threshold is also given as an estimate of CPU
+seconds: the grid's CPU time times that share of the grid's compute.
 
 Prints, per permutation seed, the best metric among the trials Hyperband trained to max_epochs
 (its answer), its share of the grid's compute, and the gap to the grid's best at max_epochs; then
@@ -67,26 +72,36 @@ def macs_per_row(d, hidden, layers, bottleneck=1):
     return sum(dims[i] * dims[i + 1] for i in range(len(dims) - 1))
 
 
-def replay(curves, ep, cost_per_epoch, perm, mn, mx, eta, nb):
-    """Best metric found and compute used by Hyperband with trials = cells in perm order."""
+def replay(curves, ep, cost_per_epoch, perm, mn, mx, eta, nb, thresholds=()):
+    """Best metric found and compute used by Hyperband with trials = cells in perm order; and for
+    each threshold the compute spent when the best metric so far (any rung) first fell below it,
+    the rounds taken in the order (rung, bracket), trials in index order inside a round."""
     col = {int(e): i for i, e in enumerate(ep)}
-    best, used = math.inf, 0.0
-    for first, n, epochs in schedule(len(perm), mn, mx, eta, nb):
-        alive = list(range(first, first + n))
-        prev = 0
-        for i, e in enumerate(epochs):
+    best, used, so_far, cross = math.inf, 0.0, math.inf, {}
+    brackets = schedule(len(perm), mn, mx, eta, nb)
+    alive = [list(range(first, first + n)) for first, n, _ in brackets]
+    for i in range(max(len(e) for _, _, e in brackets)):
+        for b, (first, n, epochs) in enumerate(brackets):
+            if i >= len(epochs):
+                continue
+            e, prev = epochs[i], epochs[i - 1] if i else 0
             if e not in col:
                 raise SystemExit("hyperband_replay.py: no learning-curve point at epoch %d; curve epochs %s" % (
                     e, list(map(int, ep))))
-            vals = {t: curves[perm[t], col[e]] for t in alive}
-            used += sum(cost_per_epoch[perm[t]] for t in alive) * (e - prev)
-            prev = e
-            fin = [t for t in alive if math.isfinite(vals[t])]
+            vals = {t: curves[perm[t], col[e]] for t in alive[b]}
+            for t in alive[b]:
+                used += cost_per_epoch[perm[t]] * (e - prev)
+                if math.isfinite(vals[t]):
+                    so_far = min(so_far, vals[t])
+                for th in thresholds:
+                    if so_far < th and th not in cross:
+                        cross[th] = used
+            fin = [t for t in alive[b] if math.isfinite(vals[t])]
             if fin and e == mx:  # Hyperband's answer: the best trial trained to max_epochs
                 best = min(best, min(vals[t] for t in fin))
-            k = max(1, len(alive) // eta) if alive else 0
-            alive = sorted(fin, key=lambda t: (vals[t], t))[:k]
-    return best, used
+            k = max(1, len(alive[b]) // eta) if alive[b] else 0
+            alive[b] = sorted(fin, key=lambda t: (vals[t], t))[:k]
+    return best, used, cross
 
 
 def main():
@@ -99,6 +114,9 @@ def main():
     ap.add_argument("--eta", type=int, default=3)
     ap.add_argument("--brackets", type=int, default=0)
     ap.add_argument("--perm-seeds", default=",".join(str(i) for i in range(1, 21)))
+    ap.add_argument("--grid-cpu-seconds", type=float, default=0.0,
+                    help="CPU seconds the grid run took: converts compute to estimated CPU seconds")
+    ap.add_argument("--thresholds", default="0.0085,0.0065")
     a = ap.parse_args()
     with ResultFile(a.result) as rf:
         st = rf.stage(a.stage)
@@ -134,13 +152,28 @@ def main():
         print("  bracket: trials %d-%d, rungs %s" % (first, first + k - 1, " ".join(
             "%d@%d" % (t, e) for t, e in zip(tr, epochs))))
     gaps, shares = [], []
+    ths = [float(x) for x in a.thresholds.split(",") if x]
+    at = {th: [] for th in ths}
     for seed in [int(s) for s in a.perm_seeds.split(",") if s]:
         perm = np.random.RandomState(seed).permutation(n)
-        best, used = replay(cells, ep, cost, perm, a.min_epochs, a.max_epochs, a.eta, a.brackets)
+        best, used, cross = replay(cells, ep, cost, perm, a.min_epochs, a.max_epochs, a.eta, a.brackets, ths)
         gaps.append(100 * (best / grid_best - 1))
         shares.append(100 * used / grid_cost)
-        print("perm seed %2d: best %.6g (%+.2f%% of the grid's best), compute %.1f%% of the grid's" % (
-            seed, best, gaps[-1], shares[-1]))
+        for th in ths:
+            at[th].append(cross.get(th, math.inf))
+        print("perm seed %2d: best %.6g (%+.2f%% of the grid's best), compute %.1f%% of the grid's; %s" % (
+            seed, best, gaps[-1], shares[-1], ", ".join(
+                "below %g after %s" % (th, "%.1f%%" % (100 * cross[th] / grid_cost) if th in cross else "never")
+                for th in ths)))
+    for th in ths:
+        m = statistics.median(at[th])
+        if math.isinf(m):
+            print("below %g: not reached in most permutations (%d of %d reached it)" % (
+                th, sum(math.isfinite(x) for x in at[th]), len(at[th])))
+            continue
+        est = " = %.2f CPU s (the grid's %.1f CPU s x that share)" % (
+            m / grid_cost * a.grid_cpu_seconds, a.grid_cpu_seconds) if a.grid_cpu_seconds > 0 else ""
+        print("below %g: median %.2f%% of the grid's compute%s" % (th, 100 * m / grid_cost, est))
     print("median over %d permutations: %+.2f%% of the grid's best (range %+.2f%% .. %+.2f%%), %.1f%% of its "
           "compute (range %.1f .. %.1f%%); within 5%%: %d of %d" % (
               len(gaps), statistics.median(gaps), min(gaps), max(gaps), statistics.median(shares), min(shares),
