@@ -165,8 +165,9 @@ static const char *npy_value(const char *dict, const char *key)
 /* numpy's format (numpy.lib.format): "\x93NUMPY", major and minor version,
  * the header length (2 bytes little-endian in version 1, 4 in 2 and 3),
  * then a Python dict literal {'descr': '<f4', 'fortran_order': False,
- * 'shape': (n, d), } padded with spaces and a newline. */
-static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
+ * 'shape': (n, d), } padded with spaces and a newline.  The fixed part:
+ * the header text's length and the bytes before it, or -1. */
+static int npy_preamble(gzFile f, const char *path, uint64_t *hlen, size_t *pre, char *err)
 {
     unsigned char m[10];
     size_t got = gz_read_n(f, m, 10);
@@ -187,53 +188,35 @@ static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
         snprintf(err, DATA_ERR_LEN, "%s: .npy format version %d.%d is not supported (1.0-3.0 are); re-save it with numpy.save", path, m[6], m[7]);
         return -1;
     }
-    size_t hl_bytes = major == 1 ? 2 : 4, pre = 8 + hl_bytes;
+    *pre = 8 + (major == 1 ? 2 : 4);
     if (got < 10) {
         snprintf(err, DATA_ERR_LEN, "%s: truncated .npy header (the file ends after %zu bytes); re-create it", path, got);
         return -1;
     }
-    uint64_t hlen = major == 1 ? (uint64_t)m[8] | (uint64_t)m[9] << 8 : 0;
+    *hlen = (uint64_t)m[8] | (uint64_t)m[9] << 8;
     if (major > 1) {
         unsigned char e[2];
         if (gz_read_n(f, e, 2) < 2) {
             snprintf(err, DATA_ERR_LEN, "%s: truncated .npy header (the file ends after %zu bytes); re-create it", path, got);
             return -1;
         }
-        hlen = (uint64_t)m[8] | (uint64_t)m[9] << 8 | (uint64_t)e[0] << 16 | (uint64_t)e[1] << 24;
+        *hlen |= (uint64_t)e[0] << 16 | (uint64_t)e[1] << 24;
     }
-    if (hlen < 10 || hlen > 65536) {
-        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: its length field says %llu bytes; the file is damaged, re-create it with numpy.save", path, (unsigned long long)hlen);
+    if (*hlen < 10 || *hlen > 65536) {
+        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: its length field says %llu bytes; the file is damaged, re-create it with numpy.save", path, (unsigned long long)*hlen);
         return -1;
     }
-    char *dict = malloc(hlen + 1);
-    if (!dict) {
-        snprintf(err, DATA_ERR_LEN, "%s: out of memory", path);
-        return -1;
-    }
-    size_t k = gz_read_n(f, dict, hlen);
-    dict[k] = 0;
-    int rc = -1;
-    if (k < hlen) {
-        snprintf(err, DATA_ERR_LEN, "%s: truncated .npy header: %llu bytes declared, the file ends after %zu; re-create it", path, (unsigned long long)hlen, k);
-        goto out;
-    }
-    if (strlen(dict) != k) {
-        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: NUL bytes in the header text; the file is damaged, re-create it with numpy.save", path);
-        goto out;
-    }
-    const char *d = npy_value(dict, "descr"), *fo = npy_value(dict, "fortran_order"), *sh = npy_value(dict, "shape");
-    if (dict[0] != '{' || !d || !fo || !sh) {
-        size_t e = strlen(dict);
-        while (e && (dict[e - 1] == ' ' || dict[e - 1] == '\n')) dict[--e] = 0;
-        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header %.80s: no '%s' entry; re-create the file with numpy.save", path, dict,
-                 dict[0] != '{' ? "{" : !d ? "descr" : !fo ? "fortran_order" : "shape");
-        goto out;
-    }
-    /* descr: '<f4', '|u1', ... ; a structured dtype is a list '[(...' */
+    return 0;
+}
+
+/* descr: '<f4', '|u1', ... (a structured dtype is a list '[(...'): the
+ * element kind and byte order into h, or -1. */
+static int npy_descr(const char *d, const char *path, arr_hdr_t *h, char *err)
+{
     char q = *d;
     if ((q != '\'' && q != '"') || !strchr(d + 1, q)) {
         snprintf(err, DATA_ERR_LEN, "%s: .npy dtype %.40s is a structured or unknown type; save a plain numeric array (float32, float64 or uint8)", path, d);
-        goto out;
+        return -1;
     }
     char descr[16];
     size_t dl = (size_t)(strchr(d + 1, q) - (d + 1));
@@ -256,20 +239,18 @@ static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
     }
     if (h->kind < 0) {
         snprintf(err, DATA_ERR_LEN, "%s: .npy dtype '%s' is not supported; save float32, float64 or uint8 (x.astype('float32'))", path, descr);
-        goto out;
+        return -1;
     }
     h->big_endian = endian == '>';
-    if (!strncmp(fo, "True", 4)) {
-        snprintf(err, DATA_ERR_LEN, "%s: the array is stored in Fortran (column-major) order; save numpy.ascontiguousarray(x) instead", path);
-        goto out;
-    }
-    if (strncmp(fo, "False", 5)) {
-        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: fortran_order is '%.10s', not True or False; re-create it with numpy.save", path, fo);
-        goto out;
-    }
+    return 0;
+}
+
+/* shape: a tuple of sizes "(n, d)" into h->dims, or -1. */
+static int npy_shape(const char *sh, const char *path, arr_hdr_t *h, char *err)
+{
     if (*sh != '(') {
         snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: shape '%.30s' is not a tuple; re-create it with numpy.save", path, sh);
-        goto out;
+        return -1;
     }
     h->ndims = 0;
     const char *p = sh + 1;
@@ -281,11 +262,11 @@ static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
         unsigned long long v = strtoull(p, &end, 10);
         if (end == p || errno || *p == '-') {
             snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: shape '%.30s' is not a tuple of sizes; re-create it with numpy.save", path, sh);
-            goto out;
+            return -1;
         }
         if (h->ndims == ARR_MAX_DIMS) {
             snprintf(err, DATA_ERR_LEN, "%s: .npy array has more than %d dimensions; reshape it to (rows, features)", path, ARR_MAX_DIMS);
-            goto out;
+            return -1;
         }
         h->dims[h->ndims++] = v;
         p = end;
@@ -293,15 +274,57 @@ static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
         if (*p == ',') p++;
         else if (*p != ')') {
             snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: shape '%.30s' is not a tuple of sizes; re-create it with numpy.save", path, sh);
-            goto out;
+            return -1;
         }
     }
     if (h->ndims == 0) {
         snprintf(err, DATA_ERR_LEN, "%s: the .npy array is a scalar (shape ()); save a (rows, features) array", path);
+        return -1;
+    }
+    return 0;
+}
+
+static int npy_header(gzFile f, const char *path, arr_hdr_t *h, char *err)
+{
+    uint64_t hlen;
+    size_t pre;
+    if (npy_preamble(f, path, &hlen, &pre, err)) return -1;
+    char *dict = malloc(hlen + 1);
+    if (!dict) {
+        snprintf(err, DATA_ERR_LEN, "%s: out of memory for the .npy header (%llu bytes)", path, (unsigned long long)hlen);
+        return -1;
+    }
+    size_t k = gz_read_n(f, dict, hlen);
+    dict[k] = 0;
+    int rc = -1;
+    if (k < hlen) {
+        snprintf(err, DATA_ERR_LEN, "%s: truncated .npy header: %llu bytes declared, the file ends after %zu; re-create it", path, (unsigned long long)hlen, k);
         goto out;
     }
+    if (strlen(dict) != k) {
+        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: NUL bytes in the header text; the file is damaged, re-create it with numpy.save", path);
+        goto out;
+    }
+    const char *d = npy_value(dict, "descr"), *fo = npy_value(dict, "fortran_order"), *sh = npy_value(dict, "shape");
+    if (dict[0] != '{' || !d || !fo || !sh) {
+        size_t e = strlen(dict);
+        while (e && (dict[e - 1] == ' ' || dict[e - 1] == '\n')) dict[--e] = 0;
+        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header %.80s: no '%s' entry; re-create the file with numpy.save", path, dict,
+                 dict[0] != '{' ? "{" : !d ? "descr" : !fo ? "fortran_order" : "shape");
+        goto out;
+    }
+    if (npy_descr(d, path, h, err)) goto out;
+    if (!strncmp(fo, "True", 4)) {
+        snprintf(err, DATA_ERR_LEN, "%s: the array is stored in Fortran (column-major) order; save numpy.ascontiguousarray(x) instead", path);
+        goto out;
+    }
+    if (strncmp(fo, "False", 5)) {
+        snprintf(err, DATA_ERR_LEN, "%s: bad .npy header: fortran_order is '%.10s', not True or False; re-create it with numpy.save", path, fo);
+        goto out;
+    }
+    if (npy_shape(sh, path, h, err)) goto out;
     h->format = ".npy";
-    h->header_bytes = pre + (major > 1 ? 2 : 0) + hlen;
+    h->header_bytes = pre + hlen; /* the data's offset in the file */
     rc = 0;
 out:
     free(dict);

@@ -98,47 +98,67 @@ static herr_t scale_name_cb(hid_t did, unsigned dim, hid_t sid, void *data)
     return 1; /* the first scale is enough */
 }
 
-static int read_dim(hid_t g, ex_dim_t *d)
+/* HDF5's innermost message after a failed call, for the one-line error. */
+static const char *h5why(char *buf, size_t n) { return data_h5_error(buf, n); }
+
+/* The coordinate values of dimension d (numbers, or strings for
+ * categories): 0, or -1 with err set. */
+static int read_dim(hid_t g, ex_dim_t *d, const char *stage, char *err)
 {
+    char why[256];
     hid_t ds = H5Dopen2(g, d->name, H5P_DEFAULT);
-    if (ds < 0) return -1;
-    hid_t t = H5Dget_type(ds);
-    int rc = 0;
-    if (H5Tget_class(t) == H5T_STRING) {
-        d->str = calloc(d->len, sizeof(char *));
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5T_CSET_UTF8);
-        rc = H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->str) < 0 ? -1 : 0;
-        H5Tclose(mt);
-    } else {
-        d->num = malloc(d->len * sizeof(double));
-        rc = H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->num) < 0 ? -1 : 0;
-        if (d->param == P_HIDDEN) results_attr_str(ds, "labels", d->labels, sizeof d->labels);
+    hid_t t = ds < 0 ? -1 : H5Dget_type(ds);
+    H5T_class_t cls = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    int rc = cls == H5T_NO_CLASS ? -1 : 0;
+    if (!rc && cls == H5T_STRING) {
+        d->str = calloc(d->len ? d->len : 1, sizeof(char *));
+        hid_t mt = d->str ? H5Tcopy(H5T_C_S1) : -1;
+        rc = mt < 0 || H5Tset_size(mt, H5T_VARIABLE) < 0 || H5Tset_cset(mt, H5T_CSET_UTF8) < 0 ||
+                     H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->str) < 0
+                 ? -1
+                 : 0;
+        if (mt >= 0) H5Tclose(mt);
+    } else if (!rc) {
+        d->num = malloc((d->len ? d->len : 1) * sizeof(double));
+        rc = !d->num || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d->num) < 0 ? -1 : 0;
+        if (!rc && d->param == P_HIDDEN) results_attr_str(ds, "labels", d->labels, sizeof d->labels);
     }
-    H5Tclose(t);
-    H5Dclose(ds);
+    if (rc)
+        snprintf(err, SPEC_ERR_LEN, "stage %s: cannot read the coordinate %s (%s)", stage, d->name,
+                 (cls != H5T_NO_CLASS && !d->str && !d->num) ? "out of memory" : h5why(why, sizeof why));
+    if (t >= 0) H5Tclose(t);
+    if (ds >= 0) H5Dclose(ds);
     return rc;
 }
 
-static double *read_all(hid_t g, const char *name, size_t n, hid_t mem)
+/* Dataset name of g (n values) read as mem: 0 with *out set, 0 with *out
+ * NULL when the file has no such dataset (or another shape: an older
+ * file), -1 with err set when reading failed. */
+static int read_all(hid_t g, const char *name, size_t n, hid_t mem, void **out, const char *stage, char *err)
 {
-    hid_t ds;
-    H5E_BEGIN_TRY { ds = H5Dopen2(g, name, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (ds < 0) return NULL;
-    hid_t sp = H5Dget_space(ds);
-    double *v = NULL;
-    if ((size_t)H5Sget_simple_extent_npoints(sp) == n) {
-        v = malloc((n ? n : 1) * (mem == H5T_NATIVE_INT8 ? 1 : sizeof(double)));
-        if (v && H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
+    char why[256];
+    *out = NULL;
+    htri_t e = H5Lexists(g, name, H5P_DEFAULT);
+    if (e == 0) return 0;
+    hid_t ds = e < 0 ? -1 : H5Dopen2(g, name, H5P_DEFAULT);
+    hid_t sp = ds < 0 ? -1 : H5Dget_space(ds);
+    hssize_t np = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    int rc = np < 0 ? -1 : 0;
+    if (!rc && (size_t)np == n) {
+        void *v = malloc((n ? n : 1) * (mem == H5T_NATIVE_INT8 ? 1 : sizeof(double)));
+        if (!v) {
+            snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory reading %s (%zu values)", stage, name, n);
+            rc = -2;
+        } else if (H5Dread(ds, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0) {
             free(v);
-            v = NULL;
-        }
+            rc = -1;
+        } else
+            *out = v;
     }
-    H5Sclose(sp);
-    H5Dclose(ds);
-    return v;
+    if (rc == -1) snprintf(err, SPEC_ERR_LEN, "stage %s: cannot read %s (HDF5: %s)", stage, name, h5why(why, sizeof why));
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return rc ? -1 : 0;
 }
 
 static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN], int nm, FILE *o,
@@ -155,14 +175,16 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         return -1;
     }
     hid_t sp = H5Dget_space(st);
-    int nd = H5Sget_simple_extent_ndims(sp);
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
     hsize_t dims[EX_MAX_DIMS];
-    if (nd < 1 || nd > EX_MAX_DIMS) {
-        H5Sclose(sp), H5Dclose(st), H5Gclose(g);
-        snprintf(err, SPEC_ERR_LEN, "stage %s: status has %d dims", stage, nd);
+    if (nd < 1 || nd > EX_MAX_DIMS || H5Sget_simple_extent_dims(sp, dims, NULL) < 0) {
+        char why[256];
+        if (nd < 0) snprintf(err, SPEC_ERR_LEN, "stage %s: cannot read the shape of status (HDF5: %s)", stage, h5why(why, sizeof why));
+        else snprintf(err, SPEC_ERR_LEN, "stage %s: status has %d dims", stage, nd);
+        if (sp >= 0) H5Sclose(sp);
+        H5Dclose(st), H5Gclose(g);
         return -1;
     }
-    H5Sget_simple_extent_dims(sp, dims, NULL);
     H5Sclose(sp);
     ex_dim_t dim[EX_MAX_DIMS];
     memset(dim, 0, sizeof dim);
@@ -178,10 +200,7 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         }
         dim[i].param = param_lookup(dim[i].name);
         if (dim[i].param < 0) nrep *= dims[i];
-        if (read_dim(g, &dim[i])) {
-            snprintf(err, SPEC_ERR_LEN, "stage %s: cannot read the coordinate %s", stage, dim[i].name);
-            rc = -1;
-        }
+        if (read_dim(g, &dim[i], stage, err)) rc = -1;
     }
     H5Dclose(st);
     /* values of the parameters that are not axes */
@@ -205,9 +224,17 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         else if (!strcmp(dim[i].name, "repeat")) rep_dim = i;
     }
     double **mv = calloc(nm ? nm : 1, sizeof(double *));
-    int8_t *status = rc ? NULL : (int8_t *)read_all(g, "status", ncube, H5T_NATIVE_INT8);
-    double *secs = rc ? NULL : read_all(g, "seconds", ncube, H5T_NATIVE_DOUBLE);
-    for (int m = 0; m < nm && !rc; m++) mv[m] = read_all(g, metrics[m], ncube, H5T_NATIVE_DOUBLE);
+    int8_t *status = NULL;
+    double *secs = NULL;
+    if (!mv && !rc) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory", stage);
+        rc = -2;
+    }
+    /* a failed read (not an absent dataset) is an I/O error: -2, exit 3 */
+    if (!rc && read_all(g, "status", ncube, H5T_NATIVE_INT8, (void **)&status, stage, err)) rc = -2;
+    if (!rc && read_all(g, "seconds", ncube, H5T_NATIVE_DOUBLE, (void **)&secs, stage, err)) rc = -2;
+    for (int m = 0; m < nm && !rc; m++)
+        if (read_all(g, metrics[m], ncube, H5T_NATIVE_DOUBLE, (void **)&mv[m], stage, err)) rc = -2;
     static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
     char buf[64];
     for (size_t idx = 0; idx < ncube && !rc; idx++) {
@@ -238,7 +265,7 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         }
         fputc('\n', o);
     }
-    for (int m = 0; m < nm; m++) free(mv[m]);
+    for (int m = 0; m < nm && mv; m++) free(mv[m]);
     free(mv), free(status), free(secs);
     for (int i = 0; i < nd; i++) {
         free(dim[i].num);
@@ -287,8 +314,15 @@ int export_main(int argc, char **argv)
         return AES_EXIT_USAGE;
     }
     char stages[4096] = "", mlist[4096] = "", err[SPEC_ERR_LEN] = "";
-    results_attr_str(f, "stages", stages, sizeof stages);
-    results_attr_str(f, "metrics", mlist, sizeof mlist);
+    /* absent: an empty list; present but unreadable: an I/O error */
+    if ((H5Aexists(f, "stages") != 0 && results_attr_str(f, "stages", stages, sizeof stages)) ||
+        (H5Aexists(f, "metrics") != 0 && results_attr_str(f, "metrics", mlist, sizeof mlist))) {
+        char why[256];
+        fprintf(stderr, "aesweep: export: %s: cannot read the stages and metrics attributes (HDF5: %s)\n", path,
+                h5why(why, sizeof why));
+        H5Fclose(f);
+        return AES_EXIT_RUNTIME;
+    }
     char metrics[64][SPEC_NAME_LEN];
     int nm = 0;
     char *save = NULL;

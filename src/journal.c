@@ -53,6 +53,11 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
         return -2;
     }
     jd->spec_text = malloc(slen + 1);
+    if (!jd->spec_text) {
+        snprintf(err, 512, "%s: out of memory reading the journal's header (%u bytes)", path, slen);
+        fclose(f);
+        return -2;
+    }
     if (fread(jd->spec_text, 1, slen, f) != slen) {
         snprintf(err, 512, "%s: truncated journal header; run with --fresh", path);
         fclose(f);
@@ -72,9 +77,16 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
             break; /* torn or corrupt tail: everything before it stands */
         }
         if (jd->n == cap) {
-            cap = cap ? 2 * cap : 256;
-            jd->rec = realloc(jd->rec, cap * sizeof *jd->rec);
-            jd->len = realloc(jd->len, cap * sizeof *jd->len);
+            size_t c2 = cap ? 2 * cap : 256;
+            double **r2 = realloc(jd->rec, c2 * sizeof *jd->rec);
+            if (r2) jd->rec = r2;
+            size_t *l2 = r2 ? realloc(jd->len, c2 * sizeof *jd->len) : NULL;
+            if (l2) jd->len = l2;
+            if (!r2 || !l2) {
+                free(p);
+                goto oom;
+            }
+            cap = c2;
         }
         jd->rec[jd->n] = p;
         jd->len[jd->n++] = hdr[1] / 8;
@@ -83,6 +95,11 @@ int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *
     fclose(f);
     if (valid_bytes) *valid_bytes = good;
     return 0;
+oom:
+    snprintf(err, 512, "%s: out of memory reading the journal (%zu records read)", path, jd->n);
+    fclose(f);
+    journal_data_free(jd);
+    return -2;
 }
 
 void journal_data_free(journal_data_t *jd)
@@ -177,7 +194,12 @@ int journal_append_many(journal_t *j, const double *const *payloads, const size_
     j->good += (long)tot;
     double t = util_mono_seconds();
     if (t - j->last_sync > JOURNAL_SYNC_S) {
-        fdatasync(j->fd);
+        if (fdatasync(j->fd) != 0) {
+            /* the records are written but may not reach the disk (EIO: the
+             * kernel may have dropped the pages): stop like a failed write */
+            j->failed = errno ? errno : EIO;
+            return -1;
+        }
         j->last_sync = t;
     }
     return 0;
@@ -188,18 +210,25 @@ int journal_append(journal_t *j, const double *payload, size_t n)
     return journal_append_many(j, &payload, &n, 1);
 }
 
-void journal_sync(journal_t *j)
+int journal_sync(journal_t *j)
 {
-    if (j->fd >= 0) fdatasync(j->fd);
+    if (j->fd < 0 || j->failed) return j->failed ? -1 : 0;
+    if (fdatasync(j->fd) != 0) {
+        j->failed = errno ? errno : EIO; /* the next append reports it */
+        return -1;
+    }
+    return 0;
 }
 
-void journal_close(journal_t *j)
+int journal_close(journal_t *j)
 {
+    int rc = 0;
     if (j->fd >= 0) {
-        fdatasync(j->fd);
-        close(j->fd);
+        if (fdatasync(j->fd) != 0) rc = -1;
+        if (close(j->fd) != 0) rc = -1;
     }
     j->fd = -1;
+    return rc;
 }
 
 void journal_lock_note(int fd, int nranks, const char *start_iso, size_t journaled)

@@ -993,37 +993,40 @@ void results_abort(results_t *r)
     release(r);
 }
 
+/* A variable-length string attribute into out: 0, or -1 (absent, not a
+ * variable-length string, or unreadable: HDF5's stack says which). */
 static int read_attr_str(hid_t loc, const char *name, char *out, size_t len)
 {
     out[0] = 0;
     if (H5Aexists(loc, name) <= 0) return -1;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t t = H5Aget_type(a);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a);
     int rc = -1;
-    if (H5Tget_class(t) == H5T_STRING) {
-        if (H5Tis_variable_str(t)) {
-            char *s = NULL;
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            H5Tset_cset(mt, H5Tget_cset(t));
-            if (H5Aread(a, mt, &s) >= 0 && s) {
-                snprintf(out, len, "%s", s);
-                H5free_memory(s);
-                rc = 0;
-            }
-            H5Tclose(mt);
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0) {
+        char *s = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5T_cset_t cs = H5Tget_cset(t);
+        if (mt >= 0 && cs >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Tset_cset(mt, cs) >= 0 &&
+            H5Aread(a, mt, &s) >= 0 && s) {
+            snprintf(out, len, "%s", s);
+            H5free_memory(s);
+            rc = 0;
         }
+        if (mt >= 0) H5Tclose(mt);
     }
-    H5Tclose(t), H5Aclose(a);
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
     return rc;
 }
 
+/* A numeric attribute, or NaN (absent or unreadable). */
 static double read_attr_f64(hid_t loc, const char *name)
 {
     double v = NAN;
     if (H5Aexists(loc, name) <= 0) return v;
     hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+    if (a < 0) return v;
+    if (H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) v = NAN;
     H5Aclose(a);
     return v;
 }
@@ -1056,7 +1059,10 @@ void results_param_attr(long long loc, const char *name, int q, char *out, size_
 static hid_t open_ro(const char *path)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_file_locking(fapl, 0, 1);
+    if (fapl < 0 || H5Pset_file_locking(fapl, 0, 1) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return -1;
+    }
     hid_t f;
     H5E_BEGIN_TRY { f = H5Fopen(path, H5F_ACC_RDONLY, fapl); }
     H5E_END_TRY;
@@ -1095,21 +1101,22 @@ int results_is_ours(const char *path)
     return p == 2 ? 0 : p;
 }
 
+/* A string attribute as a new string (caller frees), or NULL (absent,
+ * unreadable, out of memory). */
 static char *read_attr_dup(hid_t f, const char *name)
 {
     char *out = NULL;
-    if (H5Aexists(f, name) > 0) {
-        hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5T_CSET_UTF8);
-        char *s = NULL;
-        if (H5Aread(a, mt, &s) >= 0 && s) {
-            out = strdup(s);
-            H5free_memory(s);
-        }
-        H5Tclose(mt), H5Aclose(a);
+    if (H5Aexists(f, name) <= 0) return NULL;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    hid_t mt = a < 0 ? -1 : H5Tcopy(H5T_C_S1);
+    char *s = NULL;
+    if (mt >= 0 && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Tset_cset(mt, H5T_CSET_UTF8) >= 0 &&
+        H5Aread(a, mt, &s) >= 0 && s) {
+        out = strdup(s);
+        H5free_memory(s);
     }
+    if (mt >= 0) H5Tclose(mt);
+    if (a >= 0) H5Aclose(a);
     return out;
 }
 
@@ -1144,7 +1151,8 @@ int results_info(const char *path, char *err)
     }
     hid_t f = open_ro(path);
     if (f < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot open the result file", path);
+        char why[256];
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot open the result file (HDF5: %s)", path, data_h5_error(why, sizeof why));
         return -1;
     }
     char s[256], stages[2048], t0[64], t1[64], ver[64], commit[64];
@@ -1166,6 +1174,12 @@ int results_info(const char *path, char *err)
             continue;
         }
         hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+        if (g < 0) {
+            char why[256];
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot open stage %s (HDF5: %s)", path, name, data_h5_error(why, sizeof why));
+            H5Fclose(f);
+            return -1;
+        }
         char sel[64], from[64];
         read_attr_str(g, "select_metric", sel, sizeof sel);
         read_attr_str(g, "inherited_from", from, sizeof from);

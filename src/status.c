@@ -203,14 +203,19 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
 static int from_file(run_status_t *rs, const char *path, char *err)
 {
     hid_t f;
+    char why[256];
     f = results_open_readonly(path);
     if (f < 0) {
-        snprintf(err, SPEC_ERR_LEN, "%s: cannot open", path);
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot open (HDF5: %s)", path, data_h5_error(why, sizeof why));
         return -1;
     }
-    char stages[4096];
+    char stages[4096] = "";
     results_attr_str(f, "study", rs->study, sizeof rs->study);
-    results_attr_str(f, "stages", stages, sizeof stages);
+    if (H5Aexists(f, "stages") != 0 && results_attr_str(f, "stages", stages, sizeof stages)) {
+        snprintf(err, SPEC_ERR_LEN, "%s: cannot read its stages attribute (HDF5: %s)", path, data_h5_error(why, sizeof why));
+        H5Fclose(f);
+        return -1;
+    }
     rs->file_complete = results_attr_f64(f, "complete") == 1;
     rs->nstages = 0;
     int blocked = 0;
@@ -225,6 +230,11 @@ static int from_file(run_status_t *rs, const char *path, char *err)
             continue;
         }
         hid_t g = H5Gopen2(f, name, H5P_DEFAULT);
+        if (g < 0) {
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot open stage %s (HDF5: %s)", path, name, data_h5_error(why, sizeof why));
+            H5Fclose(f);
+            return -1;
+        }
         ss->done = (size_t)results_attr_f64(g, "tasks_done");
         ss->total = (size_t)results_attr_f64(g, "tasks_total");
         ss->state = ss->done == ss->total && !blocked ? ST_DONE : ST_CUT;
@@ -232,12 +242,21 @@ static int from_file(run_status_t *rs, const char *path, char *err)
         hid_t d = H5Dopen2(g, "status", H5P_DEFAULT);
         if (d >= 0) {
             hid_t sp = H5Dget_space(d);
-            hssize_t n = H5Sget_simple_extent_npoints(sp);
-            int8_t *v = malloc(n > 0 ? (size_t)n : 1);
-            if (v && H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0)
+            hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+            int8_t *v = n < 0 ? NULL : malloc(n > 0 ? (size_t)n : 1);
+            int ok = v && H5Dread(d, H5T_NATIVE_INT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0;
+            if (ok)
                 for (hssize_t i = 0; i < n; i++) ss->diverged += v[i] == TRAIN_DIVERGED;
+            else
+                snprintf(err, SPEC_ERR_LEN, "%s: cannot read %s/status (%s)", path, name,
+                         n >= 0 && !v ? "out of memory" : data_h5_error(why, sizeof why));
             free(v);
-            H5Sclose(sp), H5Dclose(d);
+            if (sp >= 0) H5Sclose(sp);
+            H5Dclose(d);
+            if (!ok) {
+                H5Gclose(g), H5Fclose(f);
+                return -1;
+            }
         }
         if (results_attr_f64(g, "best_cell") >= 0) {
             ss->have_best = 1;

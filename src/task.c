@@ -366,6 +366,7 @@ int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, in
     const int *ck = p->nslots > 1 || (p->spec->reuse_epochs && p->epoch_dim >= 0) ? p->slot_epochs : &ck1;
     int nck = p->nslots;
     scaler_t *sc = malloc(sizeof *sc);
+    if (!sc) return -1; /* out of memory: as train_one's own failures */
     int st = TRAIN_NOT_RUN;
     model_t *m = train_one(sd, p, tk->hp, tk->draw, tk->repeat, ck, nck, vals, status, secs, tick,
                            ctx, sc, NULL, &st, params_out, p->ncurve ? curve : NULL);

@@ -35,14 +35,16 @@ typedef struct {
     char *spec_text; /* spec the journal was written for */
 } journal_data_t;
 
-/* Read an existing journal: 0 ok, -1 absent, -2 not a journal / unreadable.
+/* Read an existing journal: 0 ok, -1 absent, -2 not a journal / unreadable
+ * or out of memory reading it (err says which; jd is empty).
  * valid_bytes receives the offset after the last good record. */
 int journal_read(const char *path, journal_data_t *jd, long *valid_bytes, char *err);
 void journal_data_free(journal_data_t *jd);
 /* Create a fresh journal (truncating) or open for append at valid_bytes. */
 int journal_open(journal_t *j, const char *path, const char *spec_text, long append_at, char *err);
-/* 0, or -1 after a write error (j->failed holds errno; the torn record is
- * cut off, so the journal still ends with a whole record). */
+/* 0, or -1 after a write, sync or allocation error (j->failed holds errno;
+ * a torn record is cut off, so the journal still ends with a whole record;
+ * every later append fails too). */
 int journal_append(journal_t *j, const double *payload, size_t n);
 /* The same for count payloads (payloads[i] of n[i] doubles) in one write(). */
 int journal_append_many(journal_t *j, const double *const *payloads, const size_t *n, size_t count);
@@ -51,8 +53,10 @@ int journal_append_many(journal_t *j, const double *const *payloads, const size_
 size_t journal_frame(const double *payload, size_t n, unsigned char *out);
 /* Largest payload a record can hold, in bytes (its u32 length field). */
 #define JOURNAL_MAX_RECORD 0xFFFFFFF8u
-void journal_sync(journal_t *j);
-void journal_close(journal_t *j);
+/* fdatasync: 0, or -1 (j->failed is set, so the next append fails). */
+int journal_sync(journal_t *j);
+/* Sync and close: 0, or -1 if either failed. */
+int journal_close(journal_t *j);
 
 /* ---- the run's lock file, "<output>.lock" ----------------------------------
  * Rank 0 holds an exclusive flock on it for the whole run (sweep.c) and
