@@ -582,7 +582,9 @@ int data_crc32_file(const char *path, uint32_t *crc, uint64_t *size)
         c = crc32(c, buf, (uInt)k);
         sz += k;
     }
+    int bad = ferror(f);
     fclose(f);
+    if (bad) return -1; /* a read error: no checksum rather than a wrong one */
     *crc = (uint32_t)c;
     *size = sz;
     return 0;

@@ -67,6 +67,7 @@ static int fail_at(results_t *r, hid_t loc, const char *what, const char *name, 
     }
     char obj[600];
     if (is_attr) snprintf(obj, sizeof obj, "attribute %s of %s", name, at[0] ? at : "?");
+    else if (name && !at[0]) snprintf(obj, sizeof obj, "%s", name);
     else if (name) snprintf(obj, sizeof obj, "%s%s%s", at, strcmp(at, "/") ? "/" : "", name);
     else snprintf(obj, sizeof obj, "%s", at);
     snprintf(r->msg, sizeof r->msg, "%s: cannot %s%s%s (HDF5: %s)", r->tmp_path, what, obj[0] ? " " : "", obj, why);
@@ -92,16 +93,22 @@ static int report(const results_t *r, char *err, const char *hint)
     return -1;
 }
 
-/* Close a dataset or group; a failure (a close flushes) is recorded. */
-static void close_ds(results_t *r, hid_t id)
+/* Close a dataset or group; a failure (a close flushes) is recorded under
+ * the object's name, taken before the close (a failed close still releases
+ * the identifier). */
+static void close_obj(results_t *r, hid_t id, int is_group)
 {
-    if (id >= 0 && H5Dclose(id) < 0) fail_at(r, id, "close dataset", NULL, 0);
+    if (id < 0) return;
+    char at[256] = "";
+    if (!r->failed) {
+        H5E_BEGIN_TRY { if (H5Iget_name(id, at, sizeof at) < 0) at[0] = 0; }
+        H5E_END_TRY;
+    }
+    if ((is_group ? H5Gclose(id) : H5Dclose(id)) < 0) fail_at(r, -1, is_group ? "close group" : "close dataset", at, 0);
 }
 
-static void close_g(results_t *r, hid_t id)
-{
-    if (id >= 0 && H5Gclose(id) < 0) fail_at(r, id, "close group", NULL, 0);
-}
+static void close_ds(results_t *r, hid_t id) { close_obj(r, id, 0); }
+static void close_g(results_t *r, hid_t id) { close_obj(r, id, 1); }
 
 /* ---- attributes --------------------------------------------------------- */
 
@@ -433,7 +440,12 @@ static int data_split(results_t *r, hid_t g, const study_data_t *sd)
     const study_t *s = r->s;
     uint32_t crc = 0;
     uint64_t size = 0;
-    data_crc32_file(s->data_path, &crc, &size);
+    if (data_crc32_file(s->data_path, &crc, &size) && !r->failed) {
+        snprintf(r->msg, sizeof r->msg, "%s: cannot read the data file %s to record its checksum (%s)", r->tmp_path,
+                 s->data_path, strerror(errno));
+        r->failed = 1;
+        return -1;
+    }
     attr_i64(r, g, "file_crc32", crc);
     attr_i64(r, g, "file_size", (long long)size);
     hsize_t n = sd->file_rows;

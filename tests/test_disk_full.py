@@ -143,3 +143,35 @@ def test_journal_full_while_running_then_resume(full_dir, tmp_path):
     rc, lines = run(ref, spec=SLOW)
     assert rc == 0, lines
     same(ref, out)
+
+
+def test_full_during_run_keeps_previous_result(full_dir, reference, tmp_path):
+    """A previous result file (another seed) at the output path, and room for
+    it and about a third of the new one: the disk fills while the new file is
+    written.  One line naming the file, the object and the system's message,
+    exit 3; the previous file byte for byte as it was; once space is freed the
+    run (--resume when a journal was made) gives the uninterrupted file."""
+    import hashlib
+    prev_spec = str(tmp_path / "prev.cfg")
+    with open(SPEC) as f, open(prev_spec, "w") as g:
+        g.write(f.read().replace("seed = 5;", "seed = 6;"))
+    prev = str(tmp_path / "prev.h5")
+    rc, lines = run(prev, spec=prev_spec)
+    assert rc == 0, lines
+    size_k = os.path.getsize(prev) // 1024
+    resize(size_k + 140)
+    out = os.path.join(full_dir, "out.h5")
+    with open(prev, "rb") as f, open(out, "wb") as g:
+        g.write(f.read())
+    before = hashlib.sha256(open(out, "rb").read()).hexdigest()
+    rc, lines = run(out)
+    assert rc == 3, (rc, lines)
+    assert len(lines) == 1 and "No space left on device" in lines[0] and "out.h5 is untouched" in lines[0], lines
+    assert re.search(r"out\.h5\.tmp: cannot \w+", lines[0]), lines  # the file and what failed
+    assert hashlib.sha256(open(out, "rb").read()).hexdigest() == before
+    assert "out.h5.tmp" not in os.listdir(full_dir)
+    journal = os.path.exists(out + ".journal")
+    resize(size_k + 2048)
+    rc, lines = run(out, *(["--resume"] if journal else []))
+    assert rc == 0, lines
+    same(reference, out)
