@@ -21,9 +21,12 @@
  *   --random N also simulate a random grid of about N tasks (moons; random
  *              values on the axes train_size 10 x lr 10 x hidden 10 x layers 5 x
  *              bottleneck 4 = 20,000 cells, epochs 200, repeats to reach N)
- *   --msg-cost S  rank 0's time to receive and journal one result message
- *              (default 14e-6 s: 64 oversubscribed ranks on bench/tiny.cfg,
- *              AESWEEP_RANK0_STATS=1; see bench/README.md)
+ *   --msg-cost S  rank 0's CPU time per result message (default 2.6e-6 s)
+ *   --result-cost S  and per result in it (default 0.8e-6 s; both measured
+ *              with 64 oversubscribed ranks on bench/tiny.cfg,
+ *              AESWEEP_RANK0_STATS=1, see bench/README.md)
+ *   --batch-seconds T  the workers' batching bound (default: aesweep's,
+ *              dispatch_batch_seconds: 50 ms, ranks / 8000 s from 400 ranks, <= 1 s)
  *   --hyperband N  also simulate a Hyperband stage of N sampled moons
  *              configurations (issue 16): random samples (src/sample.c) of
  *              train_size int [1000, 9000], lr log-uniform [0.0005, 0.003],
@@ -31,12 +34,14 @@
  *              src/halving.c (--hb-min 10 --hb-max 1000 --hb-eta 3
  *              --hb-brackets 0 = all); see hyperband_table below
  * Prints one table per stage: ranks, tasks/rank, makespan (s), ideal (s),
- * efficiency = total / (ranks x makespan), the result messages per second
- * rank 0 must take (one per task) and its busy share receiving them
- * (tasks x msg-cost / makespan): at 1 or more rank 0 is the bottleneck and
- * the stage takes at least tasks x msg-cost.  Not a test; bench/run.sh calls it.
+ * efficiency = total / (ranks x makespan); then rank 0's load: results per
+ * second at that makespan and rank 0's busy share with one message per
+ * result (as 0.4.0 sent them), and with batching (the bound T, messages per
+ * second: at most ranks / T, and the busy share).  At a busy share of 1 or
+ * more rank 0 is the bottleneck.  Not a test; bench/run.sh calls it.
  */
 #include "aesweep/halving.h"
+#include "aesweep/dispatch.h"
 #include "aesweep/plan.h"
 #include "aesweep/rng.h"
 #include "aesweep/sample.h"
@@ -123,7 +128,11 @@ static double calibrate(const study_t *s, const char *path, const char *stage_na
     return fac;
 }
 
-static double g_msg_cost = 14e-6;
+/* Rank 0's CPU cost of gathering: a fixed cost per message and a cost per
+ * result in it (AESWEEP_RANK0_STATS=1 on bench/tiny.cfg at 64 ranks, this
+ * machine: 3.4 us per message of one result; 54-62 us per message of 65-71
+ * results; bench/README.md).  g_batch_s < 0: dispatch_batch_seconds. */
+static double g_msg_cost = 2.6e-6, g_result_cost = 0.8e-6, g_batch_s = -1;
 
 static void table(const plan_t *p, double fac, const int *ranks, int nranks)
 {
@@ -134,17 +143,27 @@ static void table(const plan_t *p, double fac, const int *ranks, int nranks)
     }
     printf("stage %s: %zu tasks, %.4g s of work in total, largest task %.3g s\n", p->spec->name, p->ntasks,
            tot * fac, big * fac);
-    printf("  %6s %10s %12s %12s %10s %12s %11s\n", "ranks", "tasks/rank", "makespan_s", "ideal_s", "efficiency",
-           "rank0_msg/s", "rank0_busy");
+    printf("  %6s %10s %12s %12s %10s %12s %10s %8s %12s %10s\n", "ranks", "tasks/rank", "makespan_s", "ideal_s",
+           "efficiency", "1/msg msg/s", "busy", "batch_s", "batched/s", "busy");
     int *owner = malloc((p->ntasks ? p->ntasks : 1) * sizeof(int));
     for (int i = 0; i < nranks; i++) {
         int R = ranks[i];
         double *load = malloc((size_t)R * sizeof(double));
         double mk = plan_partition(p, R, owner, load);
-        double rate = mk > 0 ? (double)p->ntasks / (mk * fac) : 0;
-        printf("  %6d %10.1f %12.4g %12.4g %10.3f %12.4g %11.3f%s\n", R, (double)p->ntasks / R, mk * fac, tot / R * fac,
-               mk > 0 ? tot / (R * mk) : 1.0, rate, rate * g_msg_cost,
-               rate * g_msg_cost >= 1 ? "  rank 0 bound" : "");
+        double rate = mk > 0 ? (double)p->ntasks / (mk * fac) : 0; /* results per second */
+        double busy1 = rate * (g_msg_cost + g_result_cost);         /* one message per result */
+        /* batched: a worker sends a message at most every T seconds and at
+         * the end of its list (at least one), each result at once when its
+         * tasks take T or longer: R x max(1, makespan / T) messages, at
+         * most one per task */
+        double T = g_batch_s >= 0 ? g_batch_s : dispatch_batch_seconds(R);
+        double span = mk * fac, nmsg = T > 0 ? R * fmax(1.0, span / T) : (double)p->ntasks;
+        if (nmsg > (double)p->ntasks) nmsg = (double)p->ntasks;
+        double msgs = span > 0 ? nmsg / span : 0;
+        double busyb = msgs * g_msg_cost + rate * g_result_cost;
+        printf("  %6d %10.1f %12.4g %12.4g %10.3f %12.4g %10.3f %8.3f %12.4g %10.3f%s\n", R, (double)p->ntasks / R,
+               mk * fac, tot / R * fac, mk > 0 ? tot / (R * mk) : 1.0, rate, busy1, T, msgs, busyb,
+               busyb >= 1 ? "  rank 0 bound" : busy1 >= 1 ? "  rank 0 bound unbatched" : "");
         free(load);
     }
     free(owner);
@@ -443,6 +462,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--factor") && i + 1 < argc) fac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--random") && i + 1 < argc) nrandom = atol(argv[++i]);
         else if (!strcmp(argv[i], "--msg-cost") && i + 1 < argc) g_msg_cost = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--result-cost") && i + 1 < argc) g_result_cost = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--batch-seconds") && i + 1 < argc) g_batch_s = atof(argv[++i]);
         else if (!strcmp(argv[i], "--hyperband") && i + 1 < argc) nhb = atol(argv[++i]);
         else if (!strcmp(argv[i], "--hb-min") && i + 1 < argc) hb_min = atol(argv[++i]);
         else if (!strcmp(argv[i], "--hb-max") && i + 1 < argc) hb_max = atol(argv[++i]);
@@ -460,7 +481,7 @@ int main(int argc, char **argv)
     if (!nranks)
         for (size_t i = 0; i < sizeof DEFAULT_RANKS / sizeof DEFAULT_RANKS[0]; i++) ranks[nranks++] = DEFAULT_RANKS[i];
     if (!nspecs && !(nrandom > 0) && !(nhb > 0)) {
-        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64]\n");
+        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64] [--msg-cost S] [--result-cost S] [--batch-seconds T]\n");
         return 2;
     }
     char err[SPEC_ERR_LEN];

@@ -12,19 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-/* Batching (see dispatch.h).  A worker holds finished results for up to
- * batch_s seconds: at least DISPATCH_BATCH_MIN_S, and with many ranks
- * nranks / DISPATCH_RANK0_MSG_RATE, so that rank 0 receives at most about
- * that many messages a second (it spends ~12 us on one, bench/README.md),
- * at most DISPATCH_BATCH_MAX_S.  A batch is also sent when it holds
- * DISPATCH_BATCH_MAX_RECORDS records or DISPATCH_BATCH_MAX_DOUBLES doubles
- * (shipped weights). */
-#define DISPATCH_BATCH_MIN_S 0.05
-#define DISPATCH_BATCH_MAX_S 1.0
-#define DISPATCH_RANK0_MSG_RATE 8000.0
+/* A batch is also sent when it holds DISPATCH_BATCH_MAX_RECORDS records or
+ * DISPATCH_BATCH_MAX_DOUBLES doubles (shipped weights). */
 #define DISPATCH_BATCH_MAX_RECORDS 4096
 #define DISPATCH_BATCH_MAX_DOUBLES ((size_t)1 << 20)
+
+double dispatch_batch_seconds(int nranks)
+{
+    double t = nranks / DISPATCH_RANK0_MSG_RATE;
+    return t < DISPATCH_BATCH_MIN_S ? DISPATCH_BATCH_MIN_S : t > DISPATCH_BATCH_MAX_S ? DISPATCH_BATCH_MAX_S : t;
+}
 
 struct dispatch_io {
     /* worker: two batches, one being filled while the other is in flight */
@@ -146,16 +145,25 @@ static void root_done(dispatch_t *d, int from, const double *msg, int cnt)
 
 /* Receive everything that is waiting (block: wait for one message).  The
  * time it takes, less a blocking wait, is rank 0's cost of gathering. */
+/* CPU seconds of this thread: rank 0's true cost of gathering, also when
+ * ranks outnumber cores and rank 0 is descheduled inside its loop. */
+static double thread_cpu(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void root_drain(dispatch_t *d, int block)
 {
     struct dispatch_io *io = d->io;
-    double t0 = progress_now();
+    double t0 = progress_now(), c0 = thread_cpu();
     for (;;) {
         int flag = 0;
         MPI_Status stt;
         if (block) {
             MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
-            t0 = progress_now();
+            t0 = progress_now(), c0 = thread_cpu();
             flag = 1;
         } else
             MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
@@ -178,6 +186,7 @@ static void root_drain(dispatch_t *d, int block)
         if (block) break;
     }
     d->rx_seconds += progress_now() - t0;
+    d->rx_cpu_seconds += thread_cpu() - c0;
 }
 
 /* ---- workers: sending results -------------------------------------------- */
@@ -261,10 +270,7 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
     d->opt = *o;
     d->keep_best = -1;
     d->stop = signals_caught() != 0;
-    double auto_s = d->nranks / DISPATCH_RANK0_MSG_RATE;
-    d->batch_s = o->batch_seconds >= 0 ? o->batch_seconds
-                 : auto_s < DISPATCH_BATCH_MIN_S ? DISPATCH_BATCH_MIN_S
-                 : auto_s > DISPATCH_BATCH_MAX_S ? DISPATCH_BATCH_MAX_S : auto_s;
+    d->batch_s = o->batch_seconds >= 0 ? o->batch_seconds : dispatch_batch_seconds(d->nranks);
     d->io = calloc(1, sizeof *d->io);
     if (!d->io) return -1;
     d->io->req[0] = d->io->req[1] = MPI_REQUEST_NULL;
@@ -308,10 +314,12 @@ void dispatch_progress_finish(dispatch_t *d, const char *line)
     progress_finish(&d->prog, line);
     if (d->opt.stats) {
         double wall = progress_now() - d->prog.t0;
-        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages (%zu results, %.1f per message), %.3f s receiving and journalling them (%.1f%% of the stage, %.1f us per message), %.3f s in its own tasks (receiving between their epochs included), %.3f s wall, batch bound %.3f s\n",
-                d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0,
-                d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
-                d->rx_msgs ? 1e6 * d->rx_seconds / d->rx_msgs : 0.0, d->busy[0], wall, d->batch_s);
+        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages (%zu results, %.1f per message) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
+                d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0, wall,
+                wall > 0 ? d->rx_msgs / wall : 0.0, d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
+                d->rx_cpu_seconds, wall > 0 ? 100.0 * d->rx_cpu_seconds / wall : 0.0,
+                d->rx_msgs ? 1e6 * d->rx_cpu_seconds / d->rx_msgs : 0.0,
+                d->rx_records ? 1e6 * d->rx_cpu_seconds / d->rx_records : 0.0, d->busy[0], d->batch_s);
     }
 }
 

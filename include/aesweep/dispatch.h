@@ -12,7 +12,7 @@
  * every rank has finished its list (or stopped), with one agreed outcome.
  *
  * Result messages are batched: a worker whose tasks finish faster than a
- * bound (DISPATCH_BATCH_MIN_S, more with many ranks, see dispatch.c) puts
+ * bound (dispatch_batch_seconds: 50 ms, more with many ranks) puts
  * several records in one message, so that rank 0 takes at most a few
  * thousand messages a second however many ranks there are.  A task that
  * took longer than the bound is sent at once with whatever waits; a held
@@ -52,6 +52,14 @@
 #include <stddef.h>
 
 #define DISPATCH_POLL_S 0.005          /* MPI polling interval between epochs */
+/* Batching bound: a worker holds results up to dispatch_batch_seconds(R) =
+ * R / DISPATCH_RANK0_MSG_RATE seconds, at least DISPATCH_BATCH_MIN_S and
+ * at most DISPATCH_BATCH_MAX_S, so that rank 0 takes at most about
+ * DISPATCH_RANK0_MSG_RATE messages a second from R ranks (it spends a few
+ * microseconds of CPU on each, bench/README.md). */
+#define DISPATCH_BATCH_MIN_S 0.05
+#define DISPATCH_BATCH_MAX_S 1.0
+#define DISPATCH_RANK0_MSG_RATE 8000.0
 #define DISPATCH_SHIP_CAP_BYTES (256.0 * 1048576.0) /* best-candidate weights kept on rank 0 */
 
 typedef struct {
@@ -78,7 +86,8 @@ typedef struct {
     size_t *cell_nparams;  /* rank 0: [ntasks] nparams of those */
     /* rank 0's gathering, for AESWEEP_RANK0_STATS-style reports */
     size_t rx_msgs, rx_records;
-    double rx_seconds;     /* receiving, storing and journaling (not waiting) */
+    double rx_seconds;     /* receiving, storing and journaling (not waiting), wall */
+    double rx_cpu_seconds; /* the same in rank 0's CPU time (without being descheduled) */
     progress_t prog;
     int have_prog;
     /* private */
@@ -113,6 +122,9 @@ double dispatch_balance(const dispatch_t *d);
 int dispatch_stopping(const dispatch_t *d);
 /* Free everything; a worker first takes any STOP still queued for it. */
 void dispatch_close(dispatch_t *d);
+
+/* The automatic batching bound at nranks ranks (see above). */
+double dispatch_batch_seconds(int nranks);
 
 /* The per-epoch callback (task_tick_fn) with ctx a dispatch_t; see above. */
 int dispatch_tick(void *ctx);
