@@ -6,6 +6,7 @@
  */
 #include "aesweep/dispatch.h"
 #include "aesweep/signals.h"
+#include "aesweep/util.h"
 #include "aesweep/wire.h"
 #include <math.h>
 #include <mpi.h>
@@ -157,13 +158,13 @@ static double thread_cpu(void)
 static void root_drain(dispatch_t *d, int block)
 {
     struct dispatch_io *io = d->io;
-    double t0 = progress_now(), c0 = thread_cpu();
+    double t0 = util_mono_seconds(), c0 = thread_cpu();
     for (;;) {
         int flag = 0;
         MPI_Status stt;
         if (block) {
             MPI_Probe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
-            t0 = progress_now(), c0 = thread_cpu();
+            t0 = util_mono_seconds(), c0 = thread_cpu();
             flag = 1;
         } else
             MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
@@ -185,7 +186,7 @@ static void root_drain(dispatch_t *d, int block)
         else if (stt.MPI_TAG == WIRE_TAG_DONE) root_done(d, stt.MPI_SOURCE, io->rx, cnt);
         if (block) break;
     }
-    d->rx_seconds += progress_now() - t0;
+    d->rx_seconds += util_mono_seconds() - t0;
     d->rx_cpu_seconds += thread_cpu() - c0;
 }
 
@@ -221,7 +222,7 @@ static int worker_queue(dispatch_t *d, size_t len, double task_seconds)
     double *dst = wire_batch_reserve(b, len);
     if (!dst) return -1;
     memcpy(dst, io->rec, len * sizeof(double));
-    double now = progress_now();
+    double now = util_mono_seconds();
     wire_batch_commit(b, len, now);
     if (task_seconds >= d->batch_s || batch_due(d, now)) worker_flush(d);
     return 0;
@@ -233,7 +234,7 @@ int dispatch_tick(void *ctx)
 {
     dispatch_t *d = ctx;
     if (signals_caught()) d->stop = 1;
-    double t = progress_now();
+    double t = util_mono_seconds();
     /* an MPI_Iprobe costs ~1 us, and rank 0's receives also progress the
      * workers' large (rendezvous) sends */
     if (t - d->last_poll > DISPATCH_POLL_S) {
@@ -313,7 +314,7 @@ void dispatch_progress_finish(dispatch_t *d, const char *line)
     if (!d->have_prog) return;
     progress_finish(&d->prog, line);
     if (d->opt.stats) {
-        double wall = progress_now() - d->prog.t0;
+        double wall = util_mono_seconds() - d->prog.t0;
         fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages (%zu results, %.1f per message) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
                 d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0, wall,
                 wall > 0 ? d->rx_msgs / wall : 0.0, d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
@@ -411,9 +412,9 @@ static size_t run_task(dispatch_t *d, size_t t, float *params, double *busy)
                        .ncurve = (size_t)p->ncurve * p->ncurve_metrics};
     size_t len = wire_result_frame(&r, d->io->rec, d->io->rec_cap);
     int8_t st[p->nslots];
-    double t0 = progress_now();
+    double t0 = util_mono_seconds();
     int status = len ? task_run_curve(d->sd, p, t, r.metrics, st, r.seconds, params, r.curve, dispatch_tick, d) : -1;
-    *busy += progress_now() - t0;
+    *busy += util_mono_seconds() - t0;
     if (status < 0) {
         fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
                 d->rank, t, p->spec->name, model_param_count(&a), p->tasks[t].hp[P_TRAIN_SIZE]);
