@@ -86,6 +86,44 @@ void plan_store_curve(plan_t *p, size_t task, const double *curve)
             p->curves[((size_t)m * p->ntraj + tr) * p->ncurve + i] = curve[(size_t)i * p->ncurve_metrics + m];
 }
 
+/* The epochs slots of a task: with epoch reuse, every value of the epochs
+ * axis in ascending order with the cube offset of its position on the axis;
+ * else one slot.  Returns whether epochs are reused (slot arrays NULL when
+ * out of memory: plan_build checks them). */
+static int plan_slots(plan_t *p, const stage_spec_t *st)
+{
+    int reuse = st->reuse_epochs && p->epoch_dim >= 0;
+    if (!reuse) {
+        p->nslots = 1;
+        p->slot_epochs = malloc(sizeof(int));
+        p->slot_offset = calloc(1, sizeof(size_t));
+        return 0;
+    }
+    const axis_t *ea = &st->axes[p->epoch_dim];
+    p->nslots = ea->nvalues;
+    p->slot_epochs = malloc(p->nslots * sizeof(int));
+    p->slot_offset = malloc(p->nslots * sizeof(size_t));
+    int *ord = malloc(p->nslots * sizeof(int));
+    if (!p->slot_epochs || !p->slot_offset || !ord) {
+        free(p->slot_epochs), free(p->slot_offset), free(ord);
+        p->slot_epochs = NULL, p->slot_offset = NULL;
+        return 1;
+    }
+    /* ascending epochs (insertion sort: a handful of values), remembering
+     * each value's position on the axis */
+    for (int i = 0; i < p->nslots; i++) ord[i] = i;
+    for (int i = 1; i < p->nslots; i++)
+        for (int j = i; j > 0 && ea->values[ord[j]] < ea->values[ord[j - 1]]; j--) {
+            int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
+        }
+    for (int i = 0; i < p->nslots; i++) {
+        p->slot_epochs[i] = (int)ea->values[ord[i]];
+        p->slot_offset[i] = (size_t)ord[i] * p->dim_stride[p->epoch_dim];
+    }
+    free(ord);
+    return 1;
+}
+
 int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
                char *err)
 {
@@ -147,29 +185,7 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     p->ncells = p->ncube / p->nrep;
 
     /* epochs slots: with reuse, the epochs axis collapses into one task */
-    int reuse = st->reuse_epochs && p->epoch_dim >= 0;
-    if (reuse) {
-        const axis_t *ea = &st->axes[p->epoch_dim];
-        p->nslots = ea->nvalues;
-        p->slot_epochs = malloc(p->nslots * sizeof(int));
-        p->slot_offset = malloc(p->nslots * sizeof(size_t));
-        /* ascending epochs, remembering each value's position on the axis */
-        int *ord = malloc(p->nslots * sizeof(int));
-        for (int i = 0; i < p->nslots; i++) ord[i] = i;
-        for (int i = 1; i < p->nslots; i++)
-            for (int j = i; j > 0 && ea->values[ord[j]] < ea->values[ord[j - 1]]; j--) {
-                int t = ord[j]; ord[j] = ord[j - 1]; ord[j - 1] = t;
-            }
-        for (int i = 0; i < p->nslots; i++) {
-            p->slot_epochs[i] = (int)ea->values[ord[i]];
-            p->slot_offset[i] = (size_t)ord[i] * p->dim_stride[p->epoch_dim];
-        }
-        free(ord);
-    } else {
-        p->nslots = 1;
-        p->slot_epochs = malloc(sizeof(int));
-        p->slot_offset = calloc(1, sizeof(size_t));
-    }
+    int reuse = plan_slots(p, st);
     p->ntasks = reuse ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
     p->tasks = calloc(p->ntasks, sizeof(task_t));
     p->nmetrics = spec_metric_names(s, p->metric_names, PLAN_MAX_METRICS);
@@ -177,7 +193,7 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     p->status = malloc(p->ncube);
     p->seconds = malloc(p->ncube * sizeof(double));
     p->task_done = calloc(p->ntasks, 1);
-    if (!p->tasks || !p->metrics || !p->status || !p->seconds || !p->task_done || !p->slot_epochs) {
+    if (!p->tasks || !p->metrics || !p->status || !p->seconds || !p->task_done || !p->slot_epochs || !p->slot_offset) {
         snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory for %zu cells", st->name, p->ncube);
         plan_free(p);
         return -1;
