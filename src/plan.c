@@ -419,24 +419,29 @@ void plan_spread(const plan_t *p, int m, double *init_sd, double *data_sd)
 
 int plan_select_best(plan_t *p)
 {
-    double *mean = malloc(p->ncells * sizeof(double));
-    int *cnt = malloc(p->ncells * sizeof(int));
-    plan_stats(p, p->select_metric, mean, NULL, NULL, cnt);
+    /* each cell's mean over its repeats, summed in plan_stats' order (the
+     * same bits as the stored <metric>_mean), one cell at a time: nothing
+     * to allocate, so nothing that can fail */
+    const double *x = p->metrics + (size_t)p->select_metric * p->ncube;
     p->best_cell = -1;
     p->nskipped = 0;
     for (size_t c = 0; c < p->ncells; c++) {
-        if (!isfinite(mean[c]) || cnt[c] < (int)p->nrep) {
+        const double *v = x + c * p->nrep;
+        double sum = 0;
+        size_t k = 0;
+        for (size_t r = 0; r < p->nrep; r++)
+            if (isfinite(v[r])) sum += v[r], k++;
+        double mean = k ? sum / k : NAN;
+        if (!isfinite(mean) || k < p->nrep) {
             /* a cell with a diverged or missing repeat is not comparable */
             p->nskipped++;
             continue;
         }
-        if (p->best_cell < 0 || mean[c] < p->best_value) {
+        if (p->best_cell < 0 || mean < p->best_value) {
             p->best_cell = (long)c;
-            p->best_value = mean[c];
+            p->best_value = mean;
         }
     }
     if (p->best_cell >= 0) plan_cube_hp(p, (size_t)p->best_cell * p->nrep, p->best_hp);
-    free(mean);
-    free(cnt);
     return p->best_cell >= 0 ? 0 : -1;
 }

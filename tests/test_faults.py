@@ -56,7 +56,7 @@ for k in ("AESWEEP_FAULT", "AESWEEP_FAULT_LOG", "AESWEEP_FAULT_HIT"):
 MPI_NOISE = re.compile(r"^(\[[\w.-]+:\d+\]|-{20,}|\s*$)")
 
 # Files whose every site must end with exit 3 (2 in the set-up) and one line.
-CHECKED = {"results.c", "saved.c", "journal.c", "export.c", "data.c", "data_array.c", "status.c", "task.c"}
+CHECKED = {"results.c", "saved.c", "journal.c", "export.c", "data.c", "data_array.c", "status.c", "task.c", "plan.c"}
 
 # (function called, enclosing function in aesweep) -> why its failure is harmless
 ABSORBED = {
