@@ -106,7 +106,7 @@ static int stage_verdict(run_t *st, int k, plan_t *p, dispatch_t *d)
 {
     const study_t *s = st->s;
     char err[SPEC_ERR_LEN] = "";
-    journal_sync(&st->jr);
+    if (journal_sync(&st->jr)) d->journal_failed = 1; /* what it holds may not be on disk: stop */
     st->all_done += p->ndone;
     st->all_total += p->ntasks;
     int complete = p->ndone == p->ntasks;
