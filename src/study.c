@@ -7,6 +7,7 @@
 #include "aesweep/study.h"
 #include "aesweep/budget.h"
 #include "aesweep/rng.h"
+#include "aesweep/sweep.h"
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
@@ -176,46 +177,33 @@ static int agree(int rc)
     return worst;
 }
 
-/* Rank 0's text to every rank (others receive a fresh copy); 0 or -1 (out
- * of memory on a receiving rank: it gets an empty text and fails to parse). */
-static int bcast_text(char **text, int rank)
+/* Rank 0's text to every rank (the others receive a fresh copy).  A rank
+ * that cannot allocate it cannot join the broadcast and the others would
+ * wait for it forever: it stops the job (exit 3), as the style guide asks
+ * of a failure under MPI that cannot be agreed on. */
+static void bcast_text(char **text, int rank)
 {
     long n = rank == 0 ? (long)strlen(*text) : 0;
     MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
-    char *buf = rank == 0 ? *text : calloc(n + 1, 1);
-    char dummy = 0;
-    /* every rank joins the broadcast, even one that could not allocate */
-    if (!buf) {
-        char *scratch = malloc(n ? n : 1);
-        MPI_Bcast(scratch ? scratch : &dummy, scratch ? (int)n : 0, MPI_CHAR, 0, MPI_COMM_WORLD);
-        free(scratch);
-        return -1;
+    if (rank != 0 && !(*text = calloc(n + 1, 1))) {
+        fprintf(stderr, "aesweep: rank %d: out of memory receiving the spec (%ld bytes)\n", rank, n);
+        MPI_Abort(MPI_COMM_WORLD, AES_EXIT_RUNTIME);
     }
-    MPI_Bcast(buf, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
-    *text = buf;
-    return 0;
+    MPI_Bcast(*text, (int)n, MPI_CHAR, 0, MPI_COMM_WORLD);
 }
 
 int study_open_all(study_ctx_t *c, const study_source_t *src, int rank, char *err)
 {
     memset(c, 0, sizeof *c);
     err[0] = 0;
-    char *text = NULL;
-    int rc = 0;
-    if (rank == 0) {
-        if (spec_load(&c->s, src->spec_path, NULL, err)) rc = 1;
-        else if (!(text = strdup(c->s.text))) rc = 1, snprintf(err, SPEC_ERR_LEN, "%s: out of memory", src->spec_path);
-    }
-    if (agree(rc)) {
+    int rc = rank == 0 && spec_load(&c->s, src->spec_path, NULL, err);
+    if (agree(rc)) return -1;
+    char *text = rank == 0 ? c->s.text : NULL; /* rank 0 sends its own copy */
+    bcast_text(&text, rank);
+    if (rank != 0) {
+        rc = spec_load(&c->s, src->spec_path, text, err) != 0;
         free(text);
-        return -1;
     }
-    if (bcast_text(&text, rank)) {
-        snprintf(err, SPEC_ERR_LEN, "%s: out of memory receiving the spec", src->spec_path);
-        rc = 1;
-    } else if (rank != 0 && spec_load(&c->s, src->spec_path, text, err))
-        rc = 1;
-    free(text);
     if (!rc && open_data(c, src, rank == 0, err)) rc = 1;
     return agree(rc) ? -1 : 0;
 }
