@@ -293,28 +293,19 @@ static char *train_spec_text(const train_flags_t *f, int *rc)
     return text;
 }
 
-/* The study of train's flags, its data, checks and one-task plan (the set-up `run` does). */
-static int train_setup(const train_flags_t *f, study_t *s, study_data_t *sd, plan_t *p)
+/* The study of train's flags, opened as `run` opens one (study.h: spec,
+ * data, checks), and its one-task plan. */
+static int train_setup(const train_flags_t *f, study_ctx_t *c, plan_t *p)
 {
     int rc = 0;
     char *text = train_spec_text(f, &rc), err[SPEC_ERR_LEN];
     if (!text) return rc;
-    rc = spec_load(s, "(train flags)", text, err);
+    study_source_t src = {.spec_path = "(train flags)", .text = text, .data_label = "--data", .check_data = 1};
+    rc = study_open(c, &src, err) || plan_build(p, &c->s, 0, NULL, NULL, err);
     free(text);
     if (rc) {
         fprintf(stderr, "aesweep: %s\n", err);
-        spec_free(s);
-        return AES_EXIT_USAGE;
-    }
-    if (study_data_load(sd, s, err)) {
-        fprintf(stderr, "aesweep: --data: %s\n", err);
-        spec_free(s);
-        return AES_EXIT_USAGE;
-    }
-    s->in_dim = sd->in_dim;
-    if (spec_check_data(s, sd->in_dim, sd->pool.n, err) || plan_build(p, s, 0, NULL, NULL, err)) {
-        fprintf(stderr, "aesweep: %s\n", err);
-        study_data_free(sd), spec_free(s);
+        study_close(c);
         return AES_EXIT_USAGE;
     }
     p->tasks[0].repeat = (int)f->repeat;
@@ -355,19 +346,17 @@ static int cmd_train(const cli_args_t *a)
     train_flags_t f;
     int rc = train_read_flags(a, &f);
     if (rc) return rc;
-    study_t s;
-    study_data_t sd;
+    study_ctx_t c;
     plan_t p;
-    if ((rc = train_setup(&f, &s, &sd, &p))) return rc;
+    if ((rc = train_setup(&f, &c, &p))) return rc;
     signals_install();
     double vals[PLAN_MAX_METRICS], secs;
     int8_t st;
     double t0 = util_mono_seconds();
-    int status = task_run(&sd, &p, 0, vals, &st, &secs, NULL, NULL, NULL);
-    train_print(&f, &s, &p, status, vals, util_mono_seconds() - t0);
+    int status = task_run(&c.sd, &p, 0, vals, &st, &secs, NULL, NULL, NULL);
+    train_print(&f, &c.s, &p, status, vals, util_mono_seconds() - t0);
     plan_free(&p);
-    study_data_free(&sd);
-    spec_free(&s);
+    study_close(&c);
     if (status == TRAIN_INTERRUPTED) return AES_EXIT_INTERRUPTED;
     return status == TRAIN_OK || status == TRAIN_DIVERGED ? AES_EXIT_OK : AES_EXIT_RUNTIME;
 }
