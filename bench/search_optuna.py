@@ -181,8 +181,34 @@ def main():
                          "CPU time is the measure that does not depend on the other load")
     ap.add_argument("--summarize", nargs="+", metavar="JSONL",
                     help="no run: medians over the per-seed lines of these outputs (seeds run separately)")
+    ap.add_argument("--from-logs", nargs="+", metavar="DIR",
+                    help="no run: per-seed lines and medians from the event logs of runs (their temporary "
+                         "folders search_optuna_*, log<proc>.jsonl), e.g. of runs still going or cut off")
     a = ap.parse_args()
-    if a.summarize:
+    if a.from_logs:
+        runs = []
+        for d in a.from_logs:
+            logs = sorted(f for f in os.listdir(d) if f.startswith("log") and f.endswith(".jsonl"))
+            events = []
+            for r, name in enumerate(logs):
+                with open(os.path.join(d, name)) as f:
+                    for line in f:
+                        if line.endswith("\n"):  # a line being written is skipped
+                            e = json.loads(line)
+                            e["proc"] = r
+                            events.append(e)
+            cross, best = crossings(events, len(logs))
+            cpu = sum(max((e["cpu"] for e in events if e["proc"] == r), default=0.0) for r in range(len(logs)))
+            runs.append({"seed": d, "procs": len(logs), "seconds": max((e["t"] for e in events), default=0.0),
+                         "cpu_seconds": cpu, "best_mse": best, "trials": 1 + max((e["trial"] for e in events), default=-1),
+                         "reports": len(events), "crossings": cross, "from_logs": True})
+            print(json.dumps(runs[-1]), flush=True)
+        a.summarize, a.procs, seeds = None, sorted({r["procs"] for r in runs}), [r["seed"] for r in runs]
+        if len(a.procs) != 1:
+            print("search_optuna.py: the logs mix %s processes; give one kind at a time" % a.procs, file=sys.stderr)
+            return 2
+        a.procs = a.procs[0]
+    elif a.summarize:
         runs = []
         for path in a.summarize:
             with open(path) as f:
