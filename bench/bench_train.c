@@ -91,7 +91,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: bad architecture\n");
         return 2;
     }
-    train_ws_t *tw = train_ws_create(m, (size_t)n, 0, NULL);
     train_cfg_t cfg = train_cfg_default();
     cfg.epochs = epochs;
     cfg.lr = (float)lr;
@@ -109,8 +108,14 @@ int main(int argc, char **argv)
                   : !strcmp(k, "ref")   ? MODEL_KERNEL_REF
                   : !strcmp(k, "tiled") ? MODEL_KERNEL_TILED
                                         : MODEL_KERNEL_FAST;
-        model_set_kernel(kid);
-        klanes_set_skip_dead(strcmp(k, "dense") != 0);
+        /* the kernel is chosen per workspace (model.h); "dense" is the default
+         * kernel with the fused step's dead-unit skip off */
+        model_opts_t ko = {.kernel = kid, .keep_dead = !strcmp(k, "dense")};
+        train_ws_t *tw = train_ws_create(m, (size_t)n, 0, NULL, &ko);
+        if (!tw) {
+            fprintf(stderr, "bench_train: out of memory\n");
+            return 3;
+        }
         double *t = malloc((size_t)reps * sizeof(double)), *cpu = malloc((size_t)reps * sizeof(double));
         double final_mse = NAN;
         for (int r = 0; r < reps; r++) {
@@ -137,14 +142,13 @@ int main(int argc, char **argv)
         printf("], \"median\": %.6f, \"cpu_median\": %.6f, \"gflops\": %.3f, \"final_mse\": %.9g, \"maxrss_mb\": %.1f, "
                "\"dead\": %.4f}\n",
                med, cmed, flops / med * 1e-9, final_mse, ru.ru_maxrss / 1024.0,
-               tw->ws->kl_units ? (double)tw->ws->kl_dead / (double)tw->ws->kl_units : 0.0);
-        tw->ws->kl_units = tw->ws->kl_dead = 0;
+               tw->ws->units ? (double)tw->ws->dead / (double)tw->ws->units : 0.0);
+        train_ws_free(tw);
         fflush(stdout);
         free(t);
         free(cpu);
         free(s);
     }
-    train_ws_free(tw);
     model_free(m);
     data_free(&ds);
     return 0;

@@ -18,11 +18,13 @@
  *        [--arch mlp|resnet] [--batch 256] [--epochs 1] [--rows 40000]
  *        [--test-rows 10000] [--data train-images-idx3-ubyte.gz]
  *        [--test t10k-images-idx3-ubyte.gz] [--synthetic] [--label NAME]
- * The kernel is the library's (AESWEEP_KERNEL, AESWEEP_GEMM).
+ * The kernel options are read from the environment as aesweep reads them
+ * (AESWEEP_KERNEL, AESWEEP_GEMM: options.h).
  * Not a test; bench/run.sh calls it.
  */
 #include "aesweep/kernel_gemm.h"
 #include "aesweep/model.h"
+#include "aesweep/options.h"
 #include "aesweep/rng.h"
 #include "aesweep/train.h"
 #include <math.h>
@@ -101,6 +103,12 @@ int main(int argc, char **argv)
         else { fprintf(stderr, "bench_wide: unknown flag %s\n", a); return 2; }
         i++;
     }
+    options_t opt;
+    char err[512];
+    if (options_from_env(&opt, err, sizeof err)) {
+        fprintf(stderr, "bench_wide: %s\n", err);
+        return 2;
+    }
     double t0 = wall();
     int d = 784;
     float *X = synthetic ? synth(rows, d, 1) : load_idx(data, rows, &d);
@@ -115,8 +123,8 @@ int main(int argc, char **argv)
     model_t *m = model_create(&a);
     if (!m) { fprintf(stderr, "bench_wide: bad architecture\n"); return 2; }
     model_init(m, 7);
-    train_ws_t *tw = train_ws_create(m, rows, batch, NULL);
-    model_ws_t *ews = model_ws_create(m, 1024 < trows ? 1024 : (int)trows);
+    train_ws_t *tw = train_ws_create(m, rows, batch, NULL, &opt.model);
+    model_ws_t *ews = model_ws_create(m, 1024 < trows ? 1024 : (int)trows, &opt.model);
     if (!tw || !ews) { fprintf(stderr, "bench_wide: out of memory\n"); return 3; }
     train_cfg_t cfg = train_cfg_default();
     cfg.epochs = epochs;
@@ -148,12 +156,12 @@ int main(int argc, char **argv)
            "\"eval_s\": %.4f, \"total_s\": %.4f, \"steps\": %ld, \"step_ms\": %.4f, \"gflops\": %.2f, "
            "\"final_mse\": %.6g, \"test_mse\": %.6g, \"maxrss_mb\": %.1f, \"data_mb\": %.1f, "
            "\"params_mb\": %.1f, \"ws_mb\": %.1f}\n",
-           label, *label ? " " : "", desc, desc, batch, epochs, rows, model_kernel_name(model_get_kernel()),
-           kgemm_isa(), st, t_load, t_train, c_train, t_eval, t_load + t_train + t_eval, steps,
+           label, *label ? " " : "", desc, desc, batch, epochs, rows, model_kernel_name(opt.model.kernel),
+           model_ws_kernel_name(tw->ws), st, t_load, t_train, c_train, t_eval, t_load + t_train + t_eval, steps,
            1e3 * t_train / (double)steps, 6.0 * macs * (double)rows * epochs / t_train * 1e-9, fmse, tmse,
            ru.ru_maxrss / 1024.0, (double)(rows + trows) * d * 4 / 1048576.0,
            4.0 * 4 * (double)m->nparams / 1048576.0,
-           model_ws_bytes(&a, batch > 0 && (size_t)batch < rows ? batch : (double)rows) / 1048576.0);
+           model_ws_bytes(&a, batch > 0 && (size_t)batch < rows ? batch : (double)rows, &opt.model) / 1048576.0);
     model_ws_free(ews);
     train_ws_free(tw);
     model_free(m);

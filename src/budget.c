@@ -20,7 +20,7 @@ double budget_task_memory(const study_data_t *sd, const plan_t *p, const task_t 
     double save = p->spec->save_models ? np * p->nslots : 0;
     /* the training and the evaluation workspace (task.c: >= 1024 rows), as
      * model_ws_create sizes them */
-    double ws = model_ws_bytes(&a, rows) + model_ws_bytes(&a, rows < 1024 ? 1024 : rows);
+    double ws = model_ws_bytes(&a, rows, &sd->kernel) + model_ws_bytes(&a, rows < 1024 ? 1024 : rows, &sd->kernel);
     /* 4 arenas (parameters, gradients, Adam m and v), data, saved weights */
     return 4.0 * (4 * np + data + save) + ws;
 }

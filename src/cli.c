@@ -20,6 +20,8 @@
 #include "aesweep/budget.h"
 #include "aesweep/journal.h"
 #include "aesweep/outdir.h"
+#include "aesweep/options.h"
+#include "aesweep/paths.h"
 #include "aesweep/plan.h"
 #include "aesweep/results.h"
 #include "aesweep/spec.h"
@@ -40,6 +42,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* The run-time options (options.h), read once from the environment by
+ * cli_main before any command runs; the commands pass them down. */
+static options_t g_opts;
 
 /* One option of a command.  `arg` names its value (NULL: a switch); a value
  * made of words separated by '|' lists the choices, which completion offers;
@@ -300,7 +306,8 @@ static int train_setup(const train_flags_t *f, study_ctx_t *c, plan_t *p)
     int rc = 0;
     char *text = train_spec_text(f, &rc), err[SPEC_ERR_LEN];
     if (!text) return rc;
-    study_source_t src = {.spec_path = "(train flags)", .text = text, .data_label = "--data", .check_data = 1};
+    study_source_t src = {.spec_path = "(train flags)", .text = text, .data_label = "--data", .check_data = 1,
+                          .kernel = &g_opts.model};
     rc = study_open(c, &src, err) || plan_build(p, &c->s, 0, NULL, NULL, err);
     free(text);
     if (rc) {
@@ -367,6 +374,7 @@ static int cmd_train(const cli_args_t *a)
 static int parse_sweep_opts(const cli_args_t *a, sweep_opts_t *o, int validate)
 {
     memset(o, 0, sizeof *o);
+    o->opt = g_opts; /* the run-time options (options.h) */
     const char *cmd = validate ? "validate" : "run", *v;
     o->output = arg_of(a, "--output");
     o->resume = !validate && arg_of(a, "--resume");
@@ -426,7 +434,7 @@ static int run_preflight(const sweep_opts_t *o, study_ctx_t *study, outdir_t *od
 {
     char err[SPEC_ERR_LEN] = "";
     double limit = budget_mem_limit(o->max_mem_gb, 1);
-    study_source_t src = {.spec_path = o->spec_path, .mem_limit = limit, .check_data = 1};
+    study_source_t src = {.spec_path = o->spec_path, .mem_limit = limit, .check_data = 1, .kernel = &o->opt.model};
     if (study_open(study, &src, err) || outdir_admit(od, study, o, limit, 1, err)) {
         fprintf(stderr, "aesweep: %s\n", err);
         return AES_EXIT_USAGE;
@@ -486,8 +494,7 @@ static int cmd_run(int argc, char **argv, const cli_args_t *a)
         o.opened = &study;
         o.admitted = &od;
     }
-    const char *md = getenv("AESWEEP_MPI_DEFAULTS");
-    if (!(md && !strcmp(md, "0"))) setenv("OMPI_MCA_pml", "ob1", 0);
+    if (g_opts.mpi_defaults) setenv("OMPI_MCA_pml", "ob1", 0);
     MPI_Init(&argc, &argv);
     signals_install();
     rc = sweep_run(&o);
@@ -774,7 +781,14 @@ int cli_main(int argc, char **argv)
     /* HDF5 prints its whole error stack (a dozen HDF5-DIAG lines) on every
      * failed call; aesweep turns the stack into its one-line messages. */
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    int rc = dispatch(argc, argv);
+    char err[512];
+    int rc = AES_EXIT_USAGE;
+    if (options_from_env(&g_opts, err, sizeof err))
+        fprintf(stderr, "aesweep: %s\n", err);
+    else {
+        paths_set_data_dir(g_opts.data_dir);
+        rc = dispatch(argc, argv);
+    }
     if (!results_close_failed()) H5close();
     return rc;
 }

@@ -305,7 +305,7 @@ void dispatch_progress_start(dispatch_t *d)
         ctot += p->tasks[t].cost;
         if (p->task_done[t]) cdone += p->tasks[t].cost;
     }
-    progress_start(&d->prog, p->spec->name, p->ntasks, p->ndone, ctot, cdone, d->opt.quiet);
+    progress_start(&d->prog, p->spec->name, p->ntasks, p->ndone, ctot, cdone, d->opt.quiet, d->opt.progress_seconds);
     d->have_prog = 1;
 }
 

@@ -33,6 +33,7 @@
  * reference); the backward mask is "activation > 0" (like the BLAS path).
  */
 #include "aesweep/kernel_fast.h"
+#include "aesweep/kernel.h"
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,25 @@ static inline int pad_to(int x) { return (x + VW - 1) / VW * VW; }
 
 /* ---- workspace scratch --------------------------------------------------- */
 
-size_t kfast_ws_floats(const model_t *m)
+/* The kernel's scratch, one aligned block: this header, then per layer the
+ * padded copies of W_l [out][pad(in)] and W_l^T [in][pad(out)], the bias
+ * [pad(out)] and the bias-gradient accumulator [pad(out)], and the packed
+ * 4-row tails of W^T and W ([in][16], [out][16]).  pad() rounds up to the
+ * build's vector width; the padding stays zero from creation. */
+struct kfast_scratch {
+    int no_tail; /* the packed-tail micro-kernels off (model_opts_t.no_tail) */
+    float *w[MODEL_MAX_LINEAR];
+    float *wt[MODEL_MAX_LINEAR];
+    float *b[MODEL_MAX_LINEAR];
+    float *db[MODEL_MAX_LINEAR];
+    float *tf[MODEL_MAX_LINEAR];
+    float *tb[MODEL_MAX_LINEAR];
+};
+
+/* the header rounded up to whole 64-byte lines, so the floats stay aligned */
+static size_t head_bytes(void) { return (sizeof(kfast_scratch_t) + 63) / 64 * 64; }
+
+size_t kfast_ws_bytes(const model_t *m)
 {
     size_t t = 0;
     for (int l = 0; l < m->nlin; l++) {
@@ -83,42 +102,45 @@ size_t kfast_ws_floats(const model_t *m)
         t += 2 * (size_t)pad_to(dout);    /* bias, bias-gradient accumulator */
         t += 16 * (size_t)(din + dout);   /* packed tails of W^T and W */
     }
-    return t;
+    return head_bytes() + (t * sizeof(float) + 63) / 64 * 64;
 }
 
-void kfast_ws_init(const model_t *m, model_ws_t *ws)
+kfast_scratch_t *kfast_ws_init(const model_t *m, int no_tail, void *mem)
 {
-    float *p = ws->fast_;
+    kfast_scratch_t *s = mem;
+    s->no_tail = no_tail;
+    float *p = (float *)((char *)mem + head_bytes());
     for (int l = 0; l < m->nlin; l++) {
         int din = m->dims[l], dout = m->dims[l + 1];
-        ws->kf_w[l] = p;
+        s->w[l] = p;
         p += (size_t)dout * pad_to(din);
-        ws->kf_wt[l] = p;
+        s->wt[l] = p;
         p += (size_t)din * pad_to(dout);
-        ws->kf_b[l] = p;
+        s->b[l] = p;
         p += pad_to(dout);
-        ws->kf_db[l] = p;
+        s->db[l] = p;
         p += pad_to(dout);
-        ws->kf_tf[l] = p;
+        s->tf[l] = p;
         p += 16 * (size_t)din;
-        ws->kf_tb[l] = p;
+        s->tb[l] = p;
         p += 16 * (size_t)dout;
     }
+    return s;
 }
 
 /* Padded copies of W_l (and W_l^T); the padding stays zero from creation. */
-static void prep_w(const model_t *m, model_ws_t *ws, int l)
+static void prep_w(const model_t *m, kfast_scratch_t *ks, int l)
 {
     int din = m->dims[l], dout = m->dims[l + 1], ld = pad_to(din);
     const float *W = m->params + m->w_off[l];
-    for (int j = 0; j < dout; j++) memcpy(ws->kf_w[l] + (size_t)j * ld, W + (size_t)j * din, din * sizeof(float));
+    for (int j = 0; j < dout; j++) memcpy(ks->w[l] + (size_t)j * ld, W + (size_t)j * din, din * sizeof(float));
 }
 
-static void prep_wt(const model_t *m, model_ws_t *ws, int l)
+static void prep_wt(const model_t *m, kfast_scratch_t *ks, int l)
 {
     int din = m->dims[l], dout = m->dims[l + 1], ld = pad_to(dout);
     const float *W = m->params + m->w_off[l];
-    float *T = ws->kf_wt[l];
+    float *T = ks->wt[l];
     for (int j = 0; j < dout; j++)
         for (int k = 0; k < din; k++) T[(size_t)k * ld + j] = W[(size_t)j * din + k];
 }
@@ -352,14 +374,12 @@ static const rkt_fn rkt_big[5] = {rkt_6_0, rkt_4_1, rkt_2_2, rkt_2_3, rkt_1_4};
 static const rkt_fn rkt_one[5] = {rkt_1_0, rkt_1_1, rkt_1_2, rkt_1_3, rkt_1_4};
 static const int rkt_pg[5] = {6, 4, 2, 2, 1};
 
-static int g_notail = -1;
-static inline int tail_ok(int n)
+static inline int tail_ok(int n, int no_tail)
 {
-    if (g_notail < 0) g_notail = getenv("AESWEEP_KF_NOTAIL") != NULL;
-    return !g_notail && n % 16 >= 1 && n % 16 <= 4 && n / 16 <= TAIL_NM_MAX;
+    return !no_tail && n % 16 >= 1 && n % 16 <= 4 && n / 16 <= TAIL_NM_MAX;
 }
 #else
-static inline int tail_ok(int n) { (void)n; return 0; }
+static inline int tail_ok(int n, int no_tail) { (void)n, (void)no_tail; return 0; }
 #endif
 
 /* BT [K][16] for a B [K][ldb] whose N columns end in a tail of t = N % 16 <= 4
@@ -570,16 +590,18 @@ static void run_rk_plain(const rk_t *o, int rows, int pb)
     }
 }
 
-static void run_rk(const rk_t *o, int rows)
+static void run_rk(const rk_t *o, int rows, int no_tail)
 {
 #if VW == 16
-    if (!o->trans && tail_ok(o->Q) && o->P >= 4) {
+    if (!o->trans && tail_ok(o->Q, no_tail) && o->P >= 4) {
         int nm = o->Q / 16, t = o->Q - 16 * nm, blk = 4 * rkt_pg[nm], p = 0;
         for (; p + blk <= o->P; p += blk) rkt_big[nm](o, rows, p, t);
         for (; p + 4 <= o->P; p += 4) rkt_one[nm](o, rows, p, t);
         run_rk_plain(o, rows, p);
         return;
     }
+#else
+    (void)no_tail;
 #endif
     run_rk_plain(o, rows, 0);
 }
@@ -628,32 +650,32 @@ int kfast_tile_rows(const model_t *m)
     return t;
 }
 
-static void forward_layer(const model_t *m, model_ws_t *ws, int l, const float *A, int rows, float *C)
+static void forward_layer(const model_t *m, kfast_scratch_t *ks, int l, const float *A, int rows, float *C)
 {
     int din = m->dims[l], dout = m->dims[l + 1];
-    lop_t o = {.A = A, .lda = din, .K = din, .N = dout, .relu = model_relu_after(m, l), .C = C};
+    lop_t o = {.A = A, .lda = din, .K = din, .N = dout, .relu = m->act_after[l], .C = C};
     if (dout <= DOT_N) {
-        o.B = ws->kf_w[l];
+        o.B = ks->w[l];
         o.ldb = pad_to(din);
         o.bias = m->params + m->b_off[l];
         run_dot(&o, rows);
     } else {
-        o.B = ws->kf_wt[l];
+        o.B = ks->wt[l];
         o.ldb = pad_to(dout);
-        o.bias = ws->kf_b[l];
-        run_axpy(&o, rows, tail_ok(dout) ? ws->kf_tf[l] : NULL);
+        o.bias = ks->b[l];
+        run_axpy(&o, rows, tail_ok(dout, ks->no_tail) ? ks->tf[l] : NULL);
     }
 }
 
-void kfast_forward(const model_t *m, model_ws_t *ws, const float *X, int n, int l0, int l1)
+void kfast_forward(const model_t *m, model_ws_t *ws, kfast_scratch_t *ks, const float *X, int n, int l0, int l1)
 {
     for (int l = l0; l < l1; l++) {
         int dout = m->dims[l + 1];
-        if (dout <= DOT_N) prep_w(m, ws, l);
+        if (dout <= DOT_N) prep_w(m, ks, l);
         else {
-            prep_wt(m, ws, l);
-            memcpy(ws->kf_b[l], m->params + m->b_off[l], dout * sizeof(float));
-            if (tail_ok(dout)) prep_tail(ws->kf_wt[l], m->dims[l], pad_to(dout), dout, ws->kf_tf[l]);
+            prep_wt(m, ks, l);
+            memcpy(ks->b[l], m->params + m->b_off[l], dout * sizeof(float));
+            if (tail_ok(dout, ks->no_tail)) prep_tail(ks->wt[l], m->dims[l], pad_to(dout), dout, ks->tf[l]);
         }
     }
     /* Forward rows are independent: any tiling gives the same bits. */
@@ -663,26 +685,26 @@ void kfast_forward(const model_t *m, model_ws_t *ws, const float *X, int n, int 
         const float *A = X + (size_t)r0 * m->dims[l0];
         for (int l = l0; l < l1; l++) {
             float *C = ws->act[l + 1] + (size_t)r0 * m->dims[l + 1];
-            forward_layer(m, ws, l, A, rows, C);
+            forward_layer(m, ks, l, A, rows, C);
             A = C;
         }
     }
 }
 
-void kfast_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+void kfast_backward(model_t *m, model_ws_t *ws, kfast_scratch_t *ks, const float *X, int n, float mse_scale,
                     const float *dcode)
 {
     const int L = m->nlin, in = m->arch.in;
     for (int l = 1; l < L; l++) {
         int din = m->dims[l], dout = m->dims[l + 1];
-        if (din <= DOT_N) prep_wt(m, ws, l);
+        if (din <= DOT_N) prep_wt(m, ks, l);
         else {
-            prep_w(m, ws, l);
-            if (tail_ok(din)) prep_tail(ws->kf_w[l], dout, pad_to(din), din, ws->kf_tb[l]);
+            prep_w(m, ks, l);
+            if (tail_ok(din, ks->no_tail)) prep_tail(ks->w[l], dout, pad_to(din), din, ks->tb[l]);
         }
     }
     memset(m->grads, 0, m->nparams * sizeof(float));
-    for (int l = 0; l < L; l++) memset(ws->kf_db[l], 0, pad_to(m->dims[l + 1]) * sizeof(float));
+    for (int l = 0; l < L; l++) memset(ks->db[l], 0, pad_to(m->dims[l + 1]) * sizeof(float));
     /* dL/dX_hat = 2 * scale * (X_hat - X) / (n * in), as the BLAS path. */
     const float c = 2.0f * mse_scale / (float)((size_t)n * in);
     const float *Yout = ws->act[L];
@@ -706,27 +728,61 @@ void kfast_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse
             else
                 g = (rk_t){.X = D, .ldx = dout, .P = dout, .Y = A, .ldy = din, .Q = din,
                            .out = m->grads + m->w_off[l], .trans = 0};
-            run_rk(&g, rows);
-            colsum_add(D, rows, dout, ws->kf_db[l]);
+            run_rk(&g, rows, ks->no_tail);
+            colsum_add(D, rows, dout, ks->db[l]);
             if (l == 0) break;
             /* dA = D W (+ dcode), zeroed where act[l] <= 0 when a ReLU made act[l] */
             float *dA = ws->dbuf[cur ^ 1];
             lop_t o = {.A = D, .lda = dout, .K = dout, .N = din, .C = dA};
             if (dcode && l == m->code_layer + 1) o.add = dcode + (size_t)r0 * din;
-            if (model_relu_after(m, l - 1)) o.mask = ws->act[l] + (size_t)r0 * din;
+            if (m->act_after[l - 1]) o.mask = ws->act[l] + (size_t)r0 * din;
             if (din <= DOT_N) {
-                o.B = ws->kf_wt[l];
+                o.B = ks->wt[l];
                 o.ldb = pad_to(dout);
                 run_dot(&o, rows);
             } else {
-                o.B = ws->kf_w[l];
+                o.B = ks->w[l];
                 o.ldb = pad_to(din);
-                run_axpy(&o, rows, tail_ok(din) ? ws->kf_tb[l] : NULL);
+                run_axpy(&o, rows, tail_ok(din, ks->no_tail) ? ks->tb[l] : NULL);
             }
             cur ^= 1;
             D = dA;
         }
     }
     for (int l = 0; l < L; l++)
-        memcpy(m->grads + m->b_off[l], ws->kf_db[l], m->dims[l + 1] * sizeof(float));
+        memcpy(m->grads + m->b_off[l], ks->db[l], m->dims[l + 1] * sizeof(float));
 }
+
+/* ---- the table of operations (kernel.h) ----------------------------------- */
+
+static size_t tiled_ws_bytes(const model_t *m, int rows, const model_opts_t *o)
+{
+    (void)rows, (void)o;
+    return kfast_ws_bytes(m);
+}
+
+static void tiled_ws_init(const model_t *m, int rows, const model_opts_t *o, void *mem)
+{
+    (void)rows;
+    kfast_ws_init(m, o->no_tail, mem);
+}
+
+static void tiled_forward(const model_t *m, model_ws_t *ws, void *ks, const float *X, int n, int l0, int l1)
+{
+    kfast_forward(m, ws, ks, X, n, l0, l1);
+}
+
+static void tiled_backward(model_t *m, model_ws_t *ws, void *ks, const float *X, int n, float mse_scale,
+                           const float *dcode)
+{
+    kfast_backward(m, ws, ks, X, n, mse_scale, dcode);
+}
+
+const kernel_ops_t kernel_tiled = {
+    .name = "tiled",
+    .ws_bytes = tiled_ws_bytes,
+    .ws_init = tiled_ws_init,
+    .forward = tiled_forward,
+    .backward = tiled_backward,
+    .step = NULL,
+};

@@ -28,6 +28,8 @@
  * multiples of 8) fills whole row tiles.
  */
 #include "aesweep/kernel_gemm.h"
+#include "aesweep/kernel.h"
+#include "kernel_util.h"
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,7 @@
 size_t kgemm_pack_floats(void) { return (size_t)KC * NC + (size_t)MC * KC; }
 
 /* OpenBLAS, then the epilogue as a second pass: the portable path, and the
- * A/B alternative on AVX-512 (AESWEEP_GEMM=blas). */
+ * default on AVX-512 (kgemm with pack = NULL). */
 static void kgemm_blas(int M, int N, int K, const float *A, size_t ars, size_t acs, const float *B,
                        size_t brs, size_t bcs, float *C, size_t ldc, int beta, int relu,
                        const float *mask, size_t ldm)
@@ -67,37 +69,6 @@ static void kgemm_blas(int M, int N, int K, const float *A, size_t ars, size_t a
         }
     }
 }
-
-static int g_impl = -1; /* 1 packed micro-kernel, 0 OpenBLAS; -1 not read yet */
-
-int kgemm_packed(void)
-{
-    if (g_impl < 0) {
-        const char *e = getenv("AESWEEP_GEMM");
-#if defined(SIMD_AVX512)
-        /* OpenBLAS by default: on the shared 2-core test machine the packed
-         * kernel measured 5-10% slower than OpenBLAS's Haswell kernel on the
-         * 784-800x1-32 products (bench/README.md "Wide layers") */
-        g_impl = e && !strcmp(e, "packed");
-#else
-        (void)e;
-        g_impl = 0;
-#endif
-    }
-    return g_impl;
-}
-
-void kgemm_set_packed(int on)
-{
-#if defined(SIMD_AVX512)
-    g_impl = on != 0;
-#else
-    (void)on;
-    g_impl = 0;
-#endif
-}
-
-const char *kgemm_isa(void) { return kgemm_packed() ? "avx512" : "blas"; }
 
 #if defined(SIMD_AVX512)
 /* A[i0 .. i0+mc) x [k0 .. k0+kc) into panels of MR rows: pa[p][k][MR]. */
@@ -200,7 +171,7 @@ void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const fl
            size_t bcs, float *C, size_t ldc, int beta, int relu, const float *mask, size_t ldm,
            float *pack)
 {
-    if (!kgemm_packed()) {
+    if (!pack) {
         kgemm_blas(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, beta, relu, mask, ldm);
         return;
     }
@@ -238,3 +209,116 @@ void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const fl
     kgemm_blas(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, beta, relu, mask, ldm);
 }
 #endif
+
+int kgemm_packed_available(void)
+{
+#if defined(SIMD_AVX512)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+/* ---- the layer path: kernel_gemm, kernel_gemm_packed, kernel_blas ---------
+ * Per linear layer one kgemm per product: the bias as the forward GEMM's
+ * starting value, the ReLU in its last store, and the ReLU' mask of the layer
+ * below in the dA GEMM's last store, so each activation and each input
+ * gradient is written once.  Other activations and the residual adds are
+ * separate passes.  The products run on OpenBLAS (kernel_gemm, kernel_blas:
+ * no scratch) or on the packed micro-kernel above (kernel_gemm_packed: the
+ * scratch is its packing blocks, kgemm_pack_floats floats). */
+
+static size_t packed_ws_bytes(const model_t *m, int rows, const model_opts_t *o)
+{
+    (void)m, (void)rows, (void)o;
+    return kgemm_pack_floats() * sizeof(float);
+}
+
+static void layers_forward(const model_t *m, model_ws_t *ws, void *ks, const float *X, int n, int l0, int l1)
+{
+    float *pack = ks;
+    const float *A = X;
+    for (int l = l0; l < l1; l++) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *W = m->params + m->w_off[l], *b = m->params + m->b_off[l];
+        float *Y = ws->act[l + 1];
+        int relu = m->act_after[l] && m->arch.act == MODEL_RELU;
+        for (int i = 0; i < n; i++) memcpy(Y + (size_t)i * dout, b, dout * sizeof(float));
+        /* Y[n][out] = b + A[n][in] W^T  (B = W^T: element (k, j) at W[j * in + k]), ReLU fused */
+        kgemm(n, dout, din, A, din, 1, W, 1, din, Y, dout, 1, relu, NULL, 0, pack);
+        size_t k = (size_t)n * dout;
+        if (m->act_after[l] && !relu) ku_act_forward(m->arch.act, Y, k);
+        if (m->skip_src[l] >= 0) { /* residual block: Y += its input */
+            const float *S = ku_layer_input(ws, X, m->skip_src[l], l0);
+            for (size_t i = 0; i < k; i++) Y[i] += S[i];
+        }
+        A = Y;
+    }
+}
+
+/* D holds dL/d(output of layer l); a residual block's second layer also
+ * passes its D to the block's input (pend, added when the pass reaches
+ * act[pend_at]: d(h + F(h))/dh = 1 + dF/dh). */
+static void layers_backward(model_t *m, model_ws_t *ws, void *ks, const float *X, int n, float mse_scale,
+                            const float *dcode)
+{
+    float *pack = ks;
+    float *D = ws->dbuf[0];
+    const float *pend = NULL;
+    int pend_at = -1, masked = 0; /* masked: D already holds dZ (ReLU' fused above) */
+    ku_mse_grad(m, ws, X, n, mse_scale, D);
+    for (int l = m->nlin - 1; l >= 0; l--) {
+        int din = m->dims[l], dout = m->dims[l + 1];
+        const float *A = l ? ws->act[l] : X;
+        const float *W = m->params + m->w_off[l];
+        float *dW = m->grads + m->w_off[l], *db = m->grads + m->b_off[l];
+        if (m->act_after[l] && !masked) ku_act_backward(m->arch.act, ws->act[l + 1], D, (size_t)n * dout);
+        if (m->skip_src[l] >= 0) {
+            pend = D;
+            pend_at = m->skip_src[l];
+        }
+        /* dW[out][in] = D^T A  (element (j, r) of D^T at D[r * out + j]) */
+        kgemm(dout, din, n, D, 1, dout, A, din, 1, dW, din, 0, 0, NULL, 0, pack);
+        /* db[out] = sum over rows of D */
+        for (int j = 0; j < dout; j++) db[j] = 0.0f;
+        for (int i = 0; i < n; i++) {
+            const float *d = D + (size_t)i * dout;
+            for (int j = 0; j < dout; j++) db[j] += d[j];
+        }
+        if (l == 0) break;
+        float *dA = ku_free_dbuf(ws, D, pend);
+        int adds = (dcode && l == m->code_layer + 1) || (pend && pend_at == l);
+        int fuse = !adds && m->act_after[l - 1] && m->arch.act == MODEL_RELU;
+        /* dA[n][in] = D[n][out] W[out][in], x 1[act[l] > 0] when fused */
+        kgemm(n, din, dout, D, dout, 1, W, din, 1, dA, din, 0, 0, fuse ? ws->act[l] : NULL, din, pack);
+        size_t kin = (size_t)n * din;
+        if (dcode && l == m->code_layer + 1)
+            for (size_t i = 0; i < kin; i++) dA[i] += dcode[i];
+        if (pend && pend_at == l) {
+            for (size_t i = 0; i < kin; i++) dA[i] += pend[i];
+            pend = NULL;
+        }
+        masked = fuse;
+        D = dA;
+    }
+}
+
+const kernel_ops_t kernel_gemm = {
+    .name = "gemm",
+    .forward = layers_forward,
+    .backward = layers_backward,
+};
+
+const kernel_ops_t kernel_gemm_packed = {
+    .name = "gemm-packed",
+    .ws_bytes = packed_ws_bytes,
+    .forward = layers_forward,
+    .backward = layers_backward,
+};
+
+/* AESWEEP_KERNEL=blas: the same path on OpenBLAS whatever the width */
+const kernel_ops_t kernel_blas = {
+    .name = "blas",
+    .forward = layers_forward,
+    .backward = layers_backward,
+};

@@ -41,6 +41,9 @@
  * fuses nothing else; no reassociation.
  */
 #include "aesweep/kernel_lanes.h"
+#include "aesweep/kernel.h"
+#include "aesweep/kernel_fast.h"
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -520,20 +523,15 @@ static void ldw_run(const ldw_t *p, int no)
 
 /* ---- the step ------------------------------------------------------------ */
 
-/* Skipping the units a tile leaves dead (on unless AESWEEP_SKIP_DEAD=0 or
- * klanes_set_skip_dead(0); see klanes_mse_grad). */
-static int g_skip = -1;
-
-void klanes_set_skip_dead(int on) { g_skip = on != 0; }
-
-int klanes_skip_dead(void)
-{
-    if (g_skip < 0) {
-        const char *e = getenv("AESWEEP_SKIP_DEAD");
-        g_skip = !(e && !strcmp(e, "0"));
-    }
-    return g_skip;
-}
+/* The kernel's scratch: this header, the tiled kernel's scratch (for the
+ * forward and backward of this table, kernel_fast.h), then the fused step's
+ * floats (klanes_ws_floats). */
+typedef struct {
+    kfast_scratch_t *fast;
+    float *kl;  /* klanes_ws_floats(m, rows) floats */
+    int T;      /* rows per tile */
+    int skip;   /* skip dead units (model_opts_t.keep_dead == 0) */
+} lanes_scratch_t;
 
 /* Dead units.  A ReLU unit whose output is +-0 on every row of a tile adds
  * nothing to that tile's sums: W[j][k] * 0 leaves the forward sum of the
@@ -549,13 +547,14 @@ int klanes_skip_dead(void)
  * (-0 + 0 = +0) and a non-finite weight times a dead unit (inf * 0 = NaN),
  * which only a run that has already diverged has.  A lane holding NaN or
  * inf counts as live, so non-finite activations still propagate. */
-double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale)
+static double klanes_mse_grad(model_t *m, model_ws_t *ws, const lanes_scratch_t *ks, const float *X, int n,
+                             float mse_scale)
 {
     const int L = m->nlin, in = m->arch.in;
-    const int T = ws->kl_T;
-    const int skip = klanes_skip_dead();
+    const int T = ks->T;
+    const int skip = ks->skip;
     /* carve the scratch: Xt, act[1..L], two gradient buffers, lane partials */
-    float *p = ws->kl_;
+    float *p = ks->kl;
     float *act[MODEL_MAX_LINEAR + 1];
     int maxd = 1;
     for (int l = 0; l <= L; l++) {
@@ -622,7 +621,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         lv[0] = ident;
         nl[0] = in;
         for (int l = 0; l < L; l++) {
-            const int dout = m->dims[l + 1], relu = model_relu_after(m, l);
+            const int dout = m->dims[l + 1], relu = m->act_after[l];
             lmm_t f = {.W = m->params + m->w_off[l], .so = m->dims[l], .B = act[l], .ii = lv[l],
                        .ni = nl[l], .T = T, .oi = NULL, .C = act[l + 1],
                        .bias = m->params + m->b_off[l], .live = flag,
@@ -665,7 +664,7 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
             ldw_run(&g, nl[l + 1]); /* dW and db */
             if (l == 0) break;
             float *dA = gbuf[cur ^ 1];
-            const int relu_below = model_relu_after(m, l - 1);
+            const int relu_below = m->act_after[l - 1];
             lmm_t b = {.W = wt[l], .so = dout, .B = D, .ii = lv[l + 1], .ni = nl[l + 1], .T = T,
                        .oi = lv[l], .C = dA, .mask = relu_below ? act[l] : NULL,
                        .mode = relu_below ? LMM_MASK : LMM_PLAIN};
@@ -681,9 +680,72 @@ double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float 
         klanes_lane_sums(gw[l], nw, dW);
         klanes_lane_sums(gb[l], (size_t)m->dims[l + 1], db);
     }
-    ws->kl_units = units;
-    ws->kl_dead = dead;
+    ws->units = units;
+    ws->dead = dead;
     return dsum(sq) / (double)((size_t)n * in);
 }
 
 int klanes_tile_rows(const model_t *m, int rows) { return tile_rows(m, rows); }
+
+/* ---- the table of operations (kernel.h) ----------------------------------- */
+
+static size_t head_bytes(void) { return (sizeof(lanes_scratch_t) + 63) / 64 * 64; }
+
+static size_t lanes_ws_bytes(const model_t *m, int rows, const model_opts_t *o)
+{
+    (void)o;
+    return head_bytes() + kfast_ws_bytes(m) + klanes_ws_floats(m, rows) * sizeof(float);
+}
+
+static void lanes_ws_init(const model_t *m, int rows, const model_opts_t *o, void *mem)
+{
+    lanes_scratch_t *s = mem;
+    char *p = (char *)mem + head_bytes();
+    s->fast = kfast_ws_init(m, o->no_tail, p);
+    s->kl = (float *)(p + kfast_ws_bytes(m)); /* whole 64-byte lines before it */
+    s->T = tile_rows(m, rows);
+    s->skip = !o->keep_dead;
+}
+
+static void lanes_forward(const model_t *m, model_ws_t *ws, void *ks, const float *X, int n, int l0, int l1)
+{
+    kfast_forward(m, ws, ((lanes_scratch_t *)ks)->fast, X, n, l0, l1);
+}
+
+static void lanes_backward(model_t *m, model_ws_t *ws, void *ks, const float *X, int n, float mse_scale,
+                           const float *dcode)
+{
+    kfast_backward(m, ws, ((lanes_scratch_t *)ks)->fast, X, n, mse_scale, dcode);
+}
+
+int klanes_ws_tile(const model_ws_t *ws)
+{
+    return ws->kernel == &kernel_lanes ? ((const lanes_scratch_t *)ws->scratch)->T : 0;
+}
+
+void klanes_ws_set_tile(model_ws_t *ws, int T)
+{
+    lanes_scratch_t *s = ws->kernel == &kernel_lanes ? ws->scratch : NULL;
+    if (s && T >= LW && T <= s->T && T % LW == 0) s->T = T;
+}
+
+void klanes_ws_poison(model_ws_t *ws, const model_t *m)
+{
+    lanes_scratch_t *s = ws->kernel == &kernel_lanes ? ws->scratch : NULL;
+    size_t nf = s ? klanes_ws_floats(m, ws->rows) : 0;
+    for (size_t i = 0; i < nf; i++) s->kl[i] = NAN;
+}
+
+static double lanes_step(model_t *m, model_ws_t *ws, void *ks, const float *X, int n, float mse_scale)
+{
+    return klanes_mse_grad(m, ws, ks, X, n, mse_scale);
+}
+
+const kernel_ops_t kernel_lanes = {
+    .name = "lanes",
+    .ws_bytes = lanes_ws_bytes,
+    .ws_init = lanes_ws_init,
+    .forward = lanes_forward,
+    .backward = lanes_backward,
+    .step = lanes_step,
+};

@@ -1,5 +1,6 @@
 /* paths.c - finding the data files aesweep ships (see paths.h for the order and why). */
 #include "aesweep/paths.h"
+#include "aesweep/options.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +13,19 @@
 
 static int is_file(const char *p) { return access(p, R_OK) == 0; }
 
+/* The folder of options_t.data_dir (AESWEEP_DATA), set once by cli_main. */
+static char g_data_dir[OPTIONS_PATH_LEN];
+
+void paths_set_data_dir(const char *dir)
+{
+    snprintf(g_data_dir, sizeof g_data_dir, "%s", dir ? dir : "");
+}
+
 void paths_find_data(const char *name, char *out, size_t n)
 {
     char cand[PATH_MAX + 64];
-    const char *env = getenv("AESWEEP_DATA");
-    if (env && *env) {
-        snprintf(cand, sizeof cand, "%s/%s", env, name);
+    if (g_data_dir[0]) {
+        snprintf(cand, sizeof cand, "%s/%s", g_data_dir, name);
         if (is_file(cand)) { snprintf(out, n, "%s", cand); return; }
     }
     snprintf(cand, sizeof cand, "data/%s", name);

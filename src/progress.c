@@ -20,7 +20,7 @@ void progress_format_duration(char *out, size_t n, double s)
 }
 
 void progress_start(progress_t *p, const char *stage, size_t total, size_t already_done,
-                    double cost_total, double cost_done, int quiet)
+                    double cost_total, double cost_done, int quiet, double interval)
 {
     memset(p, 0, sizeof *p);
     snprintf(p->stage, sizeof p->stage, "%s", stage);
@@ -30,8 +30,7 @@ void progress_start(progress_t *p, const char *stage, size_t total, size_t alrea
     p->cost_done = cost_done;
     p->t0 = p->last = progress_now();
     p->tty = isatty(2);
-    const char *iv = getenv("AESWEEP_PROGRESS_SECONDS");
-    p->interval = p->tty ? PROGRESS_TTY_SECONDS : (iv ? atof(iv) : PROGRESS_LOG_SECONDS);
+    p->interval = p->tty ? PROGRESS_TTY_SECONDS : interval;
     if (p->interval <= 0) p->interval = PROGRESS_LOG_SECONDS;
     p->quiet = quiet;
 }

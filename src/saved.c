@@ -42,7 +42,7 @@ int saved_outputs(results_model_t *mod, const model_t *m, const scaler_t *sc, co
                   const study_data_t *sd, char *err)
 {
     mod->nout = 0;
-    model_ws_t *ws = model_ws_create(m, TASK_EVAL_ROWS);
+    model_ws_t *ws = model_ws_create(m, TASK_EVAL_ROWS, &sd->kernel);
     int rc = ws ? 0 : -1;
     for (int t = train ? -1 : 0; t < sd->ntests && !rc; t++) {
         results_model_output_t *o = &mod->out[mod->nout++];

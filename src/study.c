@@ -157,6 +157,7 @@ static int open_data(study_ctx_t *c, const study_source_t *src, int check_data, 
         return -1;
     }
     c->s.in_dim = c->sd.in_dim;
+    if (src->kernel) c->sd.kernel = *src->kernel;
     if (check_data && spec_check_data(&c->s, c->sd.in_dim, c->sd.pool.n, err)) return -1;
     return 0;
 }

@@ -154,7 +154,7 @@ static int run_stage(run_t *st, int k)
     plan_t p;
     int rc = stage_plan(st, k, &p);
     if (rc) return rc;
-    dispatch_opts_t dopt = {.quiet = st->o->quiet, .stats = getenv("AESWEEP_RANK0_STATS") != NULL, .batch_seconds = -1};
+    dispatch_opts_t dopt = {.quiet = st->o->quiet, .stats = st->o->opt.rank0_stats, .progress_seconds = st->o->opt.progress_seconds, .batch_seconds = -1};
     dispatch_t d;
     double msg[1 + P_COUNT] = {WIRE_STOP_FAILED};
     int ok = dispatch_open(&d, &p, st->sd, &st->jr, &dopt) == 0;
@@ -218,7 +218,7 @@ static int run_open(run_t *r, const sweep_opts_t *o)
     if (r->own) {
         r->study = &r->own_st, r->od = &r->own_od;
         memset(r->od, 0, sizeof *r->od);
-        study_source_t src = {.spec_path = o->spec_path, .mem_limit = r->limit};
+        study_source_t src = {.spec_path = o->spec_path, .mem_limit = r->limit, .kernel = &o->opt.model};
         if (study_open_all(r->study, &src, r->rank, err)) {
             if (r->rank == 0 && err[0]) fprintf(stderr, "aesweep: %s\n", err);
             else if (err[0]) fprintf(stderr, "aesweep: rank %d: %s\n", r->rank, err);

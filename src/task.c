@@ -288,7 +288,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
         tc.ncurve = plan_curve_reach(p, tc.epochs);
         tc.curve_fn = on_curve;
     }
-    train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd);
+    train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd, &sd->kernel);
 
     run_ctx_t c = {0};
     c.sd = sd;
@@ -306,7 +306,7 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
     c.curve = curve;
     c.ck_epoch = -1;
     int erows = !tw || tw->rows < TASK_EVAL_ROWS ? TASK_EVAL_ROWS : tw->rows;
-    c.ews = model_ws_create(m, erows);
+    c.ews = model_ws_create(m, erows, &sd->kernel);
     int oom = !tw || !c.ews;
     for (int t = 0; t < sd->ntests; t++) {
         c.tests_scaled[t] = malloc(sd->tests[t].n * (size_t)a.in * sizeof(float));

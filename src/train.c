@@ -28,14 +28,15 @@ train_cfg_t train_cfg_default(void)
     return c;
 }
 
-train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd)
+train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd,
+                            const model_opts_t *kopt)
 {
     train_ws_t *tw = calloc(1, sizeof *tw);
     if (!tw) return NULL;
     int full = batch_size <= 0 || (size_t)batch_size >= n;
     tw->n = n;
     tw->rows = full ? (int)n : batch_size;
-    tw->ws = model_ws_create(m, tw->rows);
+    tw->ws = model_ws_create(m, tw->rows, kopt);
     if (!tw->ws) goto fail;
     if (!full) {
         tw->perm = malloc(n * sizeof *tw->perm);

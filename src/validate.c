@@ -18,7 +18,7 @@ static int validate_open(study_ctx_t *c, const sweep_opts_t *o, int R, double *l
     int node_ranks = R < ncpu ? R : (int)ncpu; /* ranks sharing one node like this one */
     *limit = budget_mem_limit(o->max_mem_gb, node_ranks);
     char err[SPEC_ERR_LEN] = "";
-    study_source_t src = {.spec_path = o->spec_path, .mem_limit = *limit, .check_data = 1};
+    study_source_t src = {.spec_path = o->spec_path, .mem_limit = *limit, .check_data = 1, .kernel = &o->opt.model};
     if (study_open(c, &src, err) ||
         budget_check_study(&c->s, &c->sd, *limit, node_ranks, o->spec_path, peak, err)) {
         fprintf(stderr, "aesweep: %s\n", err);

@@ -49,7 +49,7 @@ static void test_task_memory_arithmetic(void **st)
     double m100 = budget_task_memory(&c.sd, &p, t100), m300 = budget_task_memory(&c.sd, &p, t300);
     /* 4 bytes x (4 arenas of 211 floats + 2 x 100 training rows x 2 + 100
      * test rows x 2) + the workspaces of 50 and 1024 rows */
-    double ws = model_ws_bytes(&a, 50) + model_ws_bytes(&a, 1024);
+    double ws = model_ws_bytes(&a, 50, NULL) + model_ws_bytes(&a, 1024, NULL);
     assert_true(ws > 0);
     assert_true(m100 == 4.0 * (4 * 211 + 2 * 100 * 2 + 100 * 2) + ws);
     /* 200 more training rows: 4 bytes x 2 copies x 200 rows x 2 features */

@@ -5,8 +5,9 @@
  *            length, the dot form for 1- and 2-wide layers, more than 8
  *            vectors per row so the column chunking runs), n from 1 to
  *            several backward tiles (tile rows = kfast_tile_rows);
- *   forward: model_forward_fast vs model_forward_ref, every act[l];
- *   backward: model_backward_fast vs model_backward_ref on the same
+ *   forward: the tiled kernel (a workspace made for MODEL_KERNEL_TILED) vs
+ *            the reference kernel (MODEL_KERNEL_REF), every act[l];
+ *   backward: the tiled vs the reference backward on the same
  *            activations (those of the fast forward, so no ReLU mask can
  *            differ), with (scale 1, no dcode) and (scale 0.37, dcode);
  *            tolerance per tensor max|x - ref| <= KTOL * max|ref| as in
@@ -23,8 +24,9 @@
  *            gradients (nearly dead units) into full-size steps, so any two
  *            float32 kernels (BLAS vs reference included) drift ~1e-3 apart
  *            in a few steps there while the loss agrees to ~1e-8;
- *   selection: the fast kernel is the default of model_forward/backward and
- *            model_set_kernel switches it.
+ *   selection: each workspace runs the kernel its options chose (kernel.h),
+ *            the default picks per model, and the packing blocks of the GEMM
+ *            path are allocated only for the packed kernel.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,6 +41,8 @@
 #include <string.h>
 
 #include "aesweep/kernel_fast.h"
+#include "aesweep/kernel_gemm.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/model.h"
 #include "aesweep/rng.h"
 
@@ -76,28 +80,29 @@ static void one_case(const fcase_t *c)
     float *xb, *cb;
     float *X = tu_random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, 0, 0, &xb);
     float *C = tu_random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 0, 0, &cb);
-    model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
+    model_ws_t *ws = tu_ws(m, n, MODEL_KERNEL_TILED), *wr = tu_ws(m, n, MODEL_KERNEL_REF);
     assert_non_null(ws);
     assert_non_null(wr);
     float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
     assert_true(g && gref);
 
     double wf = 0, wb = 0;
-    model_forward_fast(m, ws, X, n);
-    model_forward_ref(m, wr, X, n);
+    model_forward(m, ws, X, n);
+    model_forward(m, wr, X, n);
     int bad = 0;
     for (int l = 1; l <= m->nlin; l++) bad += tu_check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wf);
     assert_int_equal(bad, 0);
     assert_true(max_abs(wr->act[m->nlin], (size_t)n * in) > 0.0);
 
+    tu_copy_acts(m, wr, ws, n);
     for (int variant = 0; variant < 2; variant++) {
         float scale = variant ? 0.37f : 1.0f;
         const float *dcode = variant ? C : NULL;
         for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN; /* must be overwritten */
-        model_backward_fast(m, ws, X, n, scale, dcode);
+        model_backward(m, ws, X, n, scale, dcode);
         memcpy(g, m->grads, m->nparams * sizeof(float));
         for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-        model_backward_ref(m, ws, X, n, scale, dcode);
+        model_backward(m, wr, X, n, scale, dcode); /* on ws's activations (copied above) */
         memcpy(gref, m->grads, m->nparams * sizeof(float));
         assert_true(max_abs(gref, m->nparams) > 0.0);
         assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
@@ -106,18 +111,18 @@ static void one_case(const fcase_t *c)
            model_fast_isa(), in, c->a.hidden, c->a.layers, bn, n, kfast_tile_rows(m), wf, wb);
 
     /* Bitwise reproducibility at other alignments and workspace sizes. */
-    model_backward_fast(m, ws, X, n, 0.37f, C);
+    model_backward(m, ws, X, n, 0.37f, C);
     memcpy(g, m->grads, m->nparams * sizeof(float));
     for (int shift = 1; shift < 16; shift += 7) {
         float *xb2, *cb2;
         float *X2 = tu_random_rows(c->key, "fast-X", (size_t)n * in, c->sigma, shift, 0, &xb2);
         float *C2 = tu_random_rows(c->key, "fast-dcode", (size_t)n * bn, 1.0f / (float)n, 16 - shift, 0, &cb2);
-        model_ws_t *w2 = model_ws_create(m, n + shift);
+        model_ws_t *w2 = tu_ws(m, n + shift, MODEL_KERNEL_TILED);
         assert_non_null(w2);
-        model_forward_fast(m, w2, X2, n);
+        model_forward(m, w2, X2, n);
         for (int l = 1; l <= m->nlin; l++)
             assert_memory_equal(w2->act[l], ws->act[l], (size_t)n * m->dims[l] * sizeof(float));
-        model_backward_fast(m, w2, X2, n, 0.37f, C2);
+        model_backward(m, w2, X2, n, 0.37f, C2);
         assert_memory_equal(m->grads, g, m->nparams * sizeof(float));
         model_ws_free(w2);
         free(xb2);
@@ -125,12 +130,10 @@ static void one_case(const fcase_t *c)
     }
     /* Forward in chunks of 7 rows: the same bits as one call. */
     if (n > 7) {
-        model_ws_t *w7 = model_ws_create(m, 7);
+        model_ws_t *w7 = tu_ws(m, 7, MODEL_KERNEL_TILED); /* the tiled kernel whatever the width */
         float *rec = malloc((size_t)n * in * sizeof(float));
         assert_true(w7 && rec);
-        model_set_kernel(MODEL_KERNEL_LANES); /* the fast kernel whatever the width */
         model_apply(m, w7, X, (size_t)n, NULL, rec);
-        model_set_kernel(MODEL_KERNEL_FAST);
         assert_memory_equal(rec, ws->act[m->nlin], (size_t)n * in * sizeof(float));
         free(rec);
         model_ws_free(w7);
@@ -154,45 +157,73 @@ static void test_against_reference(void **state)
 /* 20 Adam steps, the tiled kernel's forward/backward vs the BLAS kernel. */
 static double step_fast(model_t *m, model_ws_t *ws, const float *X, int n)
 {
-    model_forward_fast(m, ws, X, n);
+    model_forward(m, ws, X, n);
     double l = model_mse(m, ws, X, n);
-    model_backward_fast(m, ws, X, n, 1.0f, NULL);
+    model_backward(m, ws, X, n, 1.0f, NULL);
     return l;
 }
 
 static void test_training_close(void **state)
 {
     (void)state;
-    tu_training_close("fastpath", step_fast, 500, "train-X", TRAIN_TOL);
+    tu_training_close("fastpath", step_fast, MODEL_KERNEL_TILED, 500, "train-X", TRAIN_TOL);
 }
 
+/* The kernel is chosen once per workspace from the options: each forced
+ * kernel gives its own table (and the same forward bits as a second
+ * workspace of that kernel), the default picks per model (model.h), and
+ * the names parse back. */
 static void test_selection(void **state)
 {
     (void)state;
-    const char *env = getenv("AESWEEP_KERNEL");
-    if (!env || !*env || !strcmp(env, "fast")) assert_int_equal(model_get_kernel(), MODEL_KERNEL_FAST);
     model_arch_t a = {.in = 3, .hidden = 6, .layers = 1, .bottleneck = 2};
     model_t *m = model_create(&a);
     assert_non_null(m);
     model_init(m, 9);
     float *xb;
     float *X = tu_random_rows(9, "sel-X", 30, 1.0f, 0, 0, &xb);
-    model_ws_t *w1 = model_ws_create(m, 10), *w2 = model_ws_create(m, 10);
-    assert_true(w1 && w2);
-    static const int kinds[] = {MODEL_KERNEL_REF, MODEL_KERNEL_BLAS, MODEL_KERNEL_FAST};
-    for (int i = 0; i < 3; i++) {
-        model_set_kernel(kinds[i]);
-        assert_int_equal(model_get_kernel(), kinds[i]);
+    static const int kinds[] = {MODEL_KERNEL_REF, MODEL_KERNEL_BLAS, MODEL_KERNEL_TILED, MODEL_KERNEL_LANES, MODEL_KERNEL_GEMM};
+    static const char *const names[] = {"ref", "blas", "tiled", "lanes", "gemm"};
+    for (int i = 0; i < 5; i++) {
+        model_ws_t *w1 = tu_ws(m, 10, kinds[i]), *w2 = tu_ws(m, 10, kinds[i]);
+        assert_true(w1 && w2);
+        assert_string_equal(model_ws_kernel_name(w1), names[i]);
+        assert_int_equal(model_kernel_parse(model_kernel_name(kinds[i])), kinds[i]);
         model_forward(m, w1, X, 10);
-        if (kinds[i] == MODEL_KERNEL_REF) model_forward_ref(m, w2, X, 10);
-        else if (kinds[i] == MODEL_KERNEL_BLAS) model_forward_blas(m, w2, X, 10);
-        else model_forward_fast(m, w2, X, 10);
+        model_forward(m, w2, X, 10);
         assert_memory_equal(w1->act[m->nlin], w2->act[m->nlin], 10 * 3 * sizeof(float));
+        model_ws_free(w1);
+        model_ws_free(w2);
     }
+    /* the default: the fused step where this build prefers it, else tiled */
+    model_ws_t *wd = model_ws_create(m, 10, NULL);
+    assert_non_null(wd);
+    assert_string_equal(model_ws_kernel_name(wd), klanes_preferred() ? "lanes" : "tiled");
+    model_ws_free(wd);
     assert_string_equal(model_kernel_name(MODEL_KERNEL_FAST), "fast");
-    model_set_kernel(MODEL_KERNEL_FAST);
-    model_ws_free(w1);
-    model_ws_free(w2);
+    assert_int_equal(model_kernel_parse("fast"), MODEL_KERNEL_FAST);
+    assert_int_equal(model_kernel_parse("nonsense"), -1);
+    /* a wide model goes to the GEMM path by default, a narrow residual one to BLAS */
+    model_arch_t wa = {.in = 300, .hidden = 260, .layers = 0, .bottleneck = 2};
+    model_arch_t ra = {.in = 3, .hidden = 6, .layers = 1, .bottleneck = 2, .kind = MODEL_RESNET};
+    model_t *mw = model_create(&wa), *mr = model_create(&ra);
+    assert_true(mw && mr);
+    model_ws_t *ww = model_ws_create(mw, 4, NULL), *wr = model_ws_create(mr, 4, NULL);
+    assert_true(ww && wr);
+    assert_string_equal(model_ws_kernel_name(ww), "gemm");
+    assert_string_equal(model_ws_kernel_name(wr), "blas");
+    model_opts_t po = {.gemm_packed = 1};
+    model_ws_t *wp = model_ws_create(mw, 4, &po);
+    assert_non_null(wp);
+    assert_string_equal(model_ws_kernel_name(wp), kgemm_packed_available() ? "gemm-packed" : "gemm");
+    /* the packing blocks only when the packed kernel runs */
+    assert_true(model_ws_bytes(&wa, 4, &po) - model_ws_bytes(&wa, 4, NULL) ==
+                (kgemm_packed_available() ? 4.0 * (double)kgemm_pack_floats() : 0.0));
+    model_ws_free(wp);
+    model_ws_free(ww);
+    model_ws_free(wr);
+    model_free(mw);
+    model_free(mr);
     model_free(m);
     free(xb);
 }

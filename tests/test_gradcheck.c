@@ -154,7 +154,7 @@ static void gradcheck(const gc_case_t *c, int mode, int kink)
     float s = mode == MODE_PLAIN ? 1.0f : mode == MODE_DCODE ? 0.7f : 0.0f;
     const float *dcode = mode == MODE_PLAIN ? NULL : C;
 
-    model_ws_t *ws = model_ws_create(m, n);
+    model_ws_t *ws = model_ws_create(m, n, NULL);
     assert_non_null(ws);
     model_forward(m, ws, X, n);
     model_backward(m, ws, X, n, s, dcode);

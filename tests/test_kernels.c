@@ -3,16 +3,16 @@
  * On random networks (model_init) and N(0, sigma^2) data, for several shapes
  * (n = 1 .. 1000, in = 2 .. 64, layers 0..3, hidden 1 .. 300):
  *
- *   forward:  model_forward vs model_forward_ref, every activation act[1..L]
+ *   forward:  model_forward vs the reference kernel, every activation act[1..L]
  *             (so the codes and the reconstruction included);
- *   backward: model_backward vs model_backward_ref, every W_l and b_l
+ *   backward: model_backward vs the reference kernel, every W_l and b_l
  *             gradient, with (scale 1, no dcode) and (scale 0.37, random
  *             dcode).  Both backward passes run on the SAME forward
  *             activations (those of model_forward), so a pre-activation
  *             that rounds to the other side of 0 in the two forwards cannot
  *             flip a ReLU mask between them and the comparison isolates the
  *             backward kernels;
- *   gemm:     model_forward_gemm / model_backward_gemm (the wide-layer
+ *   gemm:     the GEMM kernel (MODEL_KERNEL_GEMM; the wide-layer
  *             path: packed micro-kernel, then OpenBLAS) the same way;
  *   chunked:  model_eval_mse / model_apply / model_decode with a workspace
  *             smaller than n vs one full forward.
@@ -38,6 +38,9 @@
 #include "aesweep/rng.h"
 
 #define KTOL 1e-5
+
+/* the kernel of the group that runs (use_blas, use_fast) */
+static int g_kernel = MODEL_KERNEL_FAST;
 
 typedef struct {
     model_arch_t a;
@@ -81,7 +84,7 @@ static void one_case(const kcase_t *c)
     float *X = tu_random_rows(c->key, "kernels-X", (size_t)n * in, c->sigma, 0, 0, &blk_);
     /* dcode of the order of the MSE gradient (2 (x_hat - x) / (n in)). */
     float *C = tu_random_rows(c->key, "kernels-dcode", (size_t)n * bn, 1.0f / (float)n, 0, 0, &blk_);
-    model_ws_t *ws = model_ws_create(m, n + c->extra), *wr = model_ws_create(m, n + c->extra);
+    model_ws_t *ws = tu_ws(m, n + c->extra, g_kernel), *wr = tu_ws(m, n + c->extra, MODEL_KERNEL_REF);
     assert_non_null(ws);
     assert_non_null(wr);
     float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
@@ -91,7 +94,7 @@ static void one_case(const kcase_t *c)
     /* Forward. */
     double wf = 0, wb = 0;
     model_forward(m, ws, X, n);
-    model_forward_ref(m, wr, X, n);
+    model_forward(m, wr, X, n);
     int bad = 0;
     for (int l = 1; l <= m->nlin; l++)
         bad += tu_check("act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wf);
@@ -101,6 +104,9 @@ static void one_case(const kcase_t *c)
                 1e-5 * model_mse(m, wr, X, n));
 
     /* Backward on ws's activations, both kernels. */
+    model_ws_t *wc = tu_ws(m, n + c->extra, MODEL_KERNEL_REF);
+    assert_non_null(wc);
+    tu_copy_acts(m, wc, ws, n);
     for (int variant = 0; variant < 2; variant++) {
         float scale = variant ? 0.37f : 1.0f;
         const float *dcode = variant ? C : NULL;
@@ -108,7 +114,7 @@ static void one_case(const kcase_t *c)
         model_backward(m, ws, X, n, scale, dcode);
         memcpy(g, m->grads, m->nparams * sizeof(float));
         for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-        model_backward_ref(m, ws, X, n, scale, dcode);
+        model_backward(m, wc, X, n, scale, dcode);
         memcpy(gref, m->grads, m->nparams * sizeof(float));
         assert_true(max_abs(gref, m->nparams) > 0.0);
         assert_int_equal(tu_grads_match(m, g, gref, variant ? "dcode" : "plain", KTOL, &wb), 0);
@@ -117,28 +123,32 @@ static void one_case(const kcase_t *c)
      * OpenBLAS, held to the reference the same way. */
     double wgf = 0, wgb = 0;
     for (int packed = 1; packed >= 0; packed--) {
-        kgemm_set_packed(packed);
-        model_forward_gemm(m, ws, X, n);
+        model_opts_t go = {.kernel = MODEL_KERNEL_GEMM, .gemm_packed = packed};
+        model_ws_t *wg = model_ws_create(m, n + c->extra, &go);
+        assert_non_null(wg);
+        model_forward(m, wg, X, n);
+        tu_copy_acts(m, wc, wg, n);
         bad = 0;
         for (int l = 1; l <= m->nlin; l++)
-            bad += tu_check("gemm act", l, ws->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wgf);
+            bad += tu_check("gemm act", l, wg->act[l], wr->act[l], (size_t)n * m->dims[l], KTOL, &wgf);
         assert_int_equal(bad, 0);
         for (int variant = 0; variant < 2; variant++) {
             float scale = variant ? 0.37f : 1.0f;
             const float *dcode = variant ? C : NULL;
             for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-            model_backward_gemm(m, ws, X, n, scale, dcode);
+            model_backward(m, wg, X, n, scale, dcode);
             memcpy(g, m->grads, m->nparams * sizeof(float));
             for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-            model_backward_ref(m, ws, X, n, scale, dcode);
+            model_backward(m, wc, X, n, scale, dcode);
             assert_int_equal(tu_grads_match(m, g, m->grads, variant ? "gemm dcode" : "gemm plain", KTOL, &wgb), 0);
         }
+        model_ws_free(wg);
     }
-    kgemm_set_packed(1);
+    model_ws_free(wc);
     char desc[128];
     model_arch_describe(&c->a, desc, sizeof desc);
     printf("[ kernels  ] %-28s n %4d: gemm (%s and blas) forward %.2e backward %.2e\n", desc, n,
-           kgemm_isa(), wgf, wgb);
+           kgemm_packed_available() ? "avx512" : "blas", wgf, wgb);
     printf("[ kernels  ] %-28s n %4d: worst rel forward %.2e backward %.2e\n", desc, n, wf, wb);
 
     model_ws_free(ws);
@@ -168,7 +178,7 @@ static void test_chunked(void **state)
     const int n = 50;
     float *blk_; /* shift 0: the block is X itself */
     float *X = tu_random_rows(77, "chunk-X", (size_t)n * a.in, 1.0f, 0, 0, &blk_);
-    model_ws_t *big = model_ws_create(m, n), *small = model_ws_create(m, 7);
+    model_ws_t *big = tu_ws(m, n, MODEL_KERNEL_REF), *small = tu_ws(m, 7, g_kernel);
     assert_non_null(big);
     assert_non_null(small);
     float *codes = malloc((size_t)n * a.bottleneck * sizeof(float));
@@ -176,7 +186,7 @@ static void test_chunked(void **state)
     float *dec = malloc((size_t)n * a.in * sizeof(float));
     assert_true(codes && recon && dec);
 
-    model_forward_ref(m, big, X, n);
+    model_forward(m, big, X, n);
     double mse = model_mse(m, big, X, n);
     assert_true(fabs(model_eval_mse(m, small, X, (size_t)n) - mse) <= 1e-5 * mse);
     model_apply(m, small, X, (size_t)n, codes, recon);
@@ -212,14 +222,14 @@ static void test_check_can_fail(void **state)
 static int use_blas(void **st)
 {
     (void)st;
-    model_set_kernel(MODEL_KERNEL_BLAS);
+    g_kernel = MODEL_KERNEL_BLAS;
     return 0;
 }
 
 static int use_fast(void **st)
 {
     (void)st;
-    model_set_kernel(MODEL_KERNEL_FAST);
+    g_kernel = MODEL_KERNEL_FAST;
     return 0;
 }
 

@@ -4,8 +4,8 @@
  *   shapes:  widths 1..130 on every layer role (JB/KB blocks of every size,
  *            the 1-wide code layer, 2-wide outputs), n from 1 to several
  *            tiles, with n % 16 = 0 and != 0 (padding lanes);
- *   values:  model_mse_grad_lanes(scale 0.37) vs model_forward_ref +
- *            model_mse + model_backward_ref: every W_l and b_l within
+ *   values:  model_mse_grad(scale 0.37) on a lanes workspace vs the
+ *            reference kernel's forward, MSE and backward: every W_l and b_l within
  *            max|g - ref| <= KTOL * max|ref| (float32 vs double
  *            accumulation, as test_fastpath.c), the MSE within 1e-6
  *            relative; gradients are overwritten (NaN beforehand);
@@ -19,10 +19,9 @@
  *            shape, the final weights within 1e-4;
  *   dead units: skipping the ReLU units a tile leaves at zero gives the
  *            same gradients and weights bit for bit (test_dead_units);
- *   selection: model_mse_grad runs the fused step only under
- *            MODEL_KERNEL_FAST in a build where it is preferred (AVX-512,
- *            AVX2);
- *            under TILED it fills act[] as before.
+ *   selection: model_mse_grad runs the fused step under the default
+ *            kernel in a build where it is preferred (AVX-512, AVX2);
+ *            a TILED workspace fills act[] as before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -79,19 +78,19 @@ static void one_case(const lcase_t *c)
     /* the scratch is allocated with aligned_alloc(64, size): C requires a
      * multiple of the alignment (glibc does not check; ASan does) */
     assert_int_equal(klanes_ws_floats(m, n) % 16, 0);
-    model_ws_t *ws = model_ws_create(m, n), *wr = model_ws_create(m, n);
+    model_ws_t *ws = tu_ws(m, n, MODEL_KERNEL_LANES), *wr = tu_ws(m, n, MODEL_KERNEL_REF);
     assert_true(ws && wr);
     float *g = malloc(m->nparams * sizeof(float)), *gref = malloc(m->nparams * sizeof(float));
     assert_true(g && gref);
     const float scale = 0.37f;
 
     for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN; /* must be overwritten */
-    double mse = model_mse_grad_lanes(m, ws, X, n, scale);
+    double mse = model_mse_grad(m, ws, X, n, scale);
     memcpy(g, m->grads, m->nparams * sizeof(float));
-    model_forward_ref(m, wr, X, n);
+    model_forward(m, wr, X, n);
     double mref = model_mse(m, wr, X, n);
     for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-    model_backward_ref(m, wr, X, n, scale, NULL);
+    model_backward(m, wr, X, n, scale, NULL);
     memcpy(gref, m->grads, m->nparams * sizeof(float));
     assert_true(max_abs(gref, m->nparams) > 0.0);
     assert_true(mref > 0.0);
@@ -100,21 +99,22 @@ static void one_case(const lcase_t *c)
     double worst = 0;
     assert_int_equal(tu_grads_match(m, g, gref, "fused", KTOL, &worst), 0);
     printf("[ lanes    ] %s: in %2d h %3d layers %d b %d n %4d (tile %4d): worst rel grad %.2e, mse %.2e\n",
-           klanes_isa(), in, c->a.hidden, c->a.layers, c->a.bottleneck, n, ws->kl_T, worst,
+           klanes_isa(), in, c->a.hidden, c->a.layers, c->a.bottleneck, n, klanes_ws_tile(ws), worst,
            fabs(mse - mref) / mref);
 
     /* Bit for bit at smaller tiles and other alignments of X. */
     static const int tiles[] = {16, 32, 48};
     for (int t = 0; t < 3; t++) {
-        if (tiles[t] > ws->kl_T) continue;
+        if (tiles[t] > klanes_ws_tile(ws)) continue;
         for (int shift = 0; shift < 16; shift += 5) {
             float *xb2;
             float *X2 = tu_random_rows(c->key, "lanes-X", (size_t)n * in, c->sigma, shift, 64 * (size_t)in, &xb2);
-            model_ws_t *w2 = model_ws_create(m, n + shift);
+            model_ws_t *w2 = tu_ws(m, n + shift, MODEL_KERNEL_LANES);
             assert_non_null(w2);
-            w2->kl_T = tiles[t]; /* a smaller tile fits the scratch of a larger one */
+            klanes_ws_set_tile(w2, tiles[t]); /* a smaller tile fits the scratch of a larger one */
+            assert_int_equal(klanes_ws_tile(w2), tiles[t]);
             for (size_t i = 0; i < m->nparams; i++) m->grads[i] = NAN;
-            double mse2 = model_mse_grad_lanes(m, w2, X2, n, scale);
+            double mse2 = model_mse_grad(m, w2, X2, n, scale);
             assert_memory_equal(&mse2, &mse, sizeof mse);
             assert_memory_equal(m->grads, g, m->nparams * sizeof(float));
             model_ws_free(w2);
@@ -146,8 +146,7 @@ static double step_fused(model_t *m, model_ws_t *ws, const float *X, int n)
 static void test_training_close(void **state)
 {
     (void)state;
-    model_set_kernel(MODEL_KERNEL_FAST);
-    tu_training_close("lanes", step_fused, 700, "lanes-X", TRAIN_TOL);
+    tu_training_close("lanes", step_fused, MODEL_KERNEL_FAST, 700, "lanes-X", TRAIN_TOL);
 }
 
 /* FAST runs the fused step (act[] untouched); TILED runs forward/backward
@@ -161,26 +160,25 @@ static void test_selection(void **state)
     model_init(m, 19);
     float *xb;
     float *X = tu_random_rows(19, "lanes-X", 30, 1.0f, 0, 0, &xb);
-    model_ws_t *ws = model_ws_create(m, 10);
-    assert_non_null(ws);
+    model_ws_t *ws = model_ws_create(m, 10, NULL), *wt = tu_ws(m, 10, MODEL_KERNEL_TILED);
+    assert_true(ws && wt);
     float g[256];
     assert_true(m->nparams <= 256);
     float *out = ws->act[m->nlin];
     for (int i = 0; i < 30; i++) out[i] = -7.0f;
-    model_set_kernel(MODEL_KERNEL_FAST);
     double l1 = model_mse_grad(m, ws, X, 10, 1.0f);
     memcpy(g, m->grads, m->nparams * sizeof(float));
     /* the fused step (AVX-512/AVX2 builds) leaves act[] alone; elsewhere FAST is
      * the tiled kernel's forward/backward, which fills it */
     for (int i = 0; i < 30; i++) assert_true((out[i] == -7.0f) == (klanes_preferred() != 0));
-    model_set_kernel(MODEL_KERNEL_TILED);
-    assert_string_equal(model_kernel_name(model_get_kernel()), "tiled");
-    double l2 = model_mse_grad(m, ws, X, 10, 1.0f);
-    assert_true(out[0] != -7.0f);
+    assert_string_equal(model_ws_kernel_name(wt), "tiled");
+    for (int i = 0; i < 30; i++) wt->act[m->nlin][i] = -7.0f;
+    double l2 = model_mse_grad(m, wt, X, 10, 1.0f);
+    assert_true(wt->act[m->nlin][0] != -7.0f);
     assert_true(fabs(l1 - l2) <= MSE_TOL * l2);
     assert_int_equal(tu_check("grad", 0, g, m->grads, m->nparams, KTOL, NULL), 0);
-    model_set_kernel(MODEL_KERNEL_FAST);
     model_ws_free(ws);
+    model_ws_free(wt);
     model_free(m);
     free(xb);
 }
@@ -235,11 +233,6 @@ static void test_lane_sums(void **state)
  *      and its db comes from the separate pass;
  *   3  2-20x3-1 with one NaN in the input (one step): NaN activations count
  *      as live, so the loss is NaN with the skip as without. */
-static void poison(model_ws_t *ws, const model_t *m, int n)
-{
-    size_t nf = klanes_ws_floats(m, n);
-    for (size_t i = 0; i < nf; i++) ws->kl_[i] = NAN;
-}
 
 static int cmp_x0(const void *a, const void *b)
 {
@@ -269,27 +262,28 @@ static void dead_case(int which)
         for (int k = 0; k < m1->dims[1]; k++) m1->params[m1->b_off[0] + k] = -50.0f;
     }
     memcpy(m0->params, m1->params, m1->nparams * sizeof(float));
-    model_ws_t *w1 = model_ws_create(m1, n), *w0 = model_ws_create(m0, n), *w16 = model_ws_create(m1, n);
+    model_opts_t keep = {.kernel = MODEL_KERNEL_LANES, .keep_dead = 1};
+    model_ws_t *w1 = tu_ws(m1, n, MODEL_KERNEL_LANES), *w0 = model_ws_create(m0, n, &keep),
+               *w16 = tu_ws(m1, n, MODEL_KERNEL_LANES);
     assert_true(w1 && w0 && w16);
-    w16->kl_T = 16;
+    klanes_ws_set_tile(w16, 16);
+    assert_int_equal(klanes_ws_tile(w16), 16);
     float *g1 = malloc(m1->nparams * sizeof(float));
     assert_non_null(g1);
     long units = 0, dead = 0;
     for (int s = 0; s < steps; s++) {
-        poison(w1, m1, n);
-        poison(w0, m0, n);
-        poison(w16, m1, n);
-        klanes_set_skip_dead(1);
-        double l16 = model_mse_grad_lanes(m1, w16, X, n, 1.0f);
+        klanes_ws_poison(w1, m1);
+        klanes_ws_poison(w0, m0);
+        klanes_ws_poison(w16, m1);
+        double l16 = model_mse_grad(m1, w16, X, n, 1.0f);
         memcpy(g1, m1->grads, m1->nparams * sizeof(float));
-        double l1 = model_mse_grad_lanes(m1, w1, X, n, 1.0f);
+        double l1 = model_mse_grad(m1, w1, X, n, 1.0f);
         assert_memory_equal(g1, m1->grads, m1->nparams * sizeof(float));
         assert_memory_equal(&l16, &l1, sizeof l1);
-        units += w1->kl_units;
-        dead += w1->kl_dead;
-        klanes_set_skip_dead(0);
-        double l0 = model_mse_grad_lanes(m0, w0, X, n, 1.0f);
-        assert_int_equal(w0->kl_dead, 0);
+        units += w1->units;
+        dead += w1->dead;
+        double l0 = model_mse_grad(m0, w0, X, n, 1.0f);
+        assert_int_equal(w0->dead, 0);
         assert_true(which == 3 ? isnan(l0) : l0 == l0 && l0 > 0);
         assert_memory_equal(&l0, &l1, sizeof l1);
         assert_memory_equal(m0->grads, m1->grads, m1->nparams * sizeof(float));
@@ -303,7 +297,6 @@ static void dead_case(int which)
     assert_true(units > 0);
     if (which == 0) assert_true(dead * 10 > units);
     if (which == 2) assert_true(dead * 6 >= units); /* a whole layer of the six */
-    klanes_set_skip_dead(1);
     model_ws_free(w1);
     model_ws_free(w0);
     model_ws_free(w16);

@@ -433,7 +433,7 @@ static void grad_encoder_case(int kc, float lam, uint64_t key)
     to_double(X, Xd, (size_t)n * in);
 
     /* train.c step_grad, with the stream drawn once */
-    model_ws_t *ws = model_ws_create(m, n);
+    model_ws_t *ws = model_ws_create(m, n, NULL);
     assert_non_null(ws);
     model_forward(m, ws, X, n);
     const float *codes = ws->act[m->code_layer + 1];

@@ -6,7 +6,7 @@
  * weights, the loss before every step and the final weights.  Here we load
  * the initial weights into a model_t and replay the 20 steps with
  * model_forward / model_mse / model_backward / model_adam_step, and again
- * with the fused step model_mse_grad_lanes + model_adam_step, checking
+ * with the fused step (model_mse_grad on a lanes workspace) + model_adam_step, checking
  *
  *   - the architecture in the file matches model_create's layout (dims);
  *   - loss before step t vs torch:  |l - l_torch| / |l_torch| <= 1e-4;
@@ -297,24 +297,24 @@ static void parity(void **state)
     assert_true(norm2(grad0, m->nparams) > 1e-6);
     assert_true(loss[steps - 1] < loss[0]);
 
-    model_ws_t *ws = model_ws_create(m, n);
-    assert_non_null(ws);
     float *init = malloc(m->nparams * sizeof(float));
     assert_non_null(init);
     memcpy(init, m->params, m->nparams * sizeof(float));
     /* Twice: model_forward/model_mse/model_backward (the fast forward and
-     * backward kernels), then model_mse_grad_lanes (the fused training step
+     * backward kernels), then model_mse_grad on a lanes workspace (the fused training step
      * that train_run uses for the MSE loss). */
     for (int pass = 0; pass < 3; pass++) {
         /* pass 2: the wide-layer path (kernel_gemm.h), forward and backward */
         int fused = pass == 1;
-        model_set_kernel(pass == 2 ? MODEL_KERNEL_GEMM : MODEL_KERNEL_FAST);
+        model_opts_t ko = {.kernel = pass == 2 ? MODEL_KERNEL_GEMM : fused ? MODEL_KERNEL_LANES : MODEL_KERNEL_FAST};
+        model_ws_t *ws = model_ws_create(m, n, &ko);
+        assert_non_null(ws);
         memcpy(m->params, init, m->nparams * sizeof(float));
         model_reset_adam(m);
         double worst_loss = 0, worst_grad = 0, worst_w = 0;
         for (int t = 0; t < steps; t++) {
             double l;
-            if (fused) l = model_mse_grad_lanes(m, ws, X, n, 1.0f);
+            if (fused) l = model_mse_grad(m, ws, X, n, 1.0f);
             else {
                 model_forward(m, ws, X, n);
                 l = model_mse(m, ws, X, n);
@@ -341,11 +341,10 @@ static void parity(void **state)
                "weights %.2e\n",
                fx, pass == 2 ? "gemm" : fused ? "fused" : "split", n, loss[0], lf, fmax(worst_loss, relf),
                worst_grad, worst_w);
+        model_ws_free(ws);
     }
-    model_set_kernel(MODEL_KERNEL_FAST);
     free(init);
 
-    model_ws_free(ws);
     model_free(m);
     free(X);
     free(loss);

@@ -41,7 +41,7 @@ static model_t *trained(const dataset_t *d, int epochs, const int *ck, int nck, 
     c.shuffle_key = 77;
     c.checkpoints = ck;
     c.ncheck = nck;
-    train_ws_t *tw = train_ws_create(m, d->n, batch, NULL);
+    train_ws_t *tw = train_ws_create(m, d->n, batch, NULL, NULL);
     int nrep;
     *status = train_run(m, tw, d->x, d->n, &c, ckpt, NULL, rec, &nrep);
     assert_int_equal(nrep, rec ? rec->n : nrep);
@@ -88,7 +88,7 @@ static void test_minibatch_steps_and_shuffle(void **st)
     model_t *m = trained(&d, 3, ck, 1, 32, &r, &s);
     assert_int_equal(m->adam_t, 3 * 4); /* ceil(100 / 32) steps per epoch */
     /* train MSE at a checkpoint is over the whole training set */
-    model_ws_t *ws = model_ws_create(m, 100);
+    model_ws_t *ws = model_ws_create(m, 100, NULL);
     assert_true(fabs(model_eval_mse(m, ws, d.x, 100) - r.mse[0]) < 1e-12);
     model_t *full = trained(&d, 3, ck, 1, 0, &(rec_t){0}, &s);
     assert_int_equal(full->adam_t, 3);
@@ -137,7 +137,7 @@ static void test_interrupt(void **st)
     c.epochs = 10;
     c.checkpoints = ck;
     c.ncheck = 2;
-    train_ws_t *tw = train_ws_create(m, d.n, 0, NULL);
+    train_ws_t *tw = train_ws_create(m, d.n, 0, NULL, NULL);
     rec_t r = {0};
     int nrep, s = train_run(m, tw, d.x, d.n, &c, ckpt, stop_at_3, &r, &nrep);
     assert_int_equal(s, TRAIN_INTERRUPTED);

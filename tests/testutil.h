@@ -3,6 +3,7 @@
 #ifndef AESWEEP_TESTUTIL_H
 #define AESWEEP_TESTUTIL_H
 #include <math.h>
+#include <string.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -83,11 +84,27 @@ static inline float *tu_random_rows(uint64_t key, const char *tag, size_t n, flo
  * the step. */
 typedef double (*tu_step_fn)(model_t *m, model_ws_t *ws, const float *X, int n);
 
+/* A workspace of `rows` rows for kernel `kernel` (enum model_kernel). */
+static inline model_ws_t *tu_ws(const model_t *m, int rows, int kernel)
+{
+    model_opts_t o = {.kernel = kernel};
+    return model_ws_create(m, rows, &o);
+}
+
+/* Copy the activations of n rows from src to dst, so that one kernel's
+ * backward can run on another kernel's forward activations. */
+static inline void tu_copy_acts(const model_t *m, model_ws_t *dst, const model_ws_t *src, int n)
+{
+    for (int l = 1; l <= m->nlin; l++) memcpy(dst->act[l], src->act[l], (size_t)n * m->dims[l] * sizeof(float));
+}
+
+/* forward, MSE, backward on the workspace's kernel (the BLAS kernel's
+ * workspace in tu_training_close) */
 static inline double tu_step_blas(model_t *m, model_ws_t *ws, const float *X, int n)
 {
-    model_forward_blas(m, ws, X, n);
+    model_forward(m, ws, X, n);
     double l = model_mse(m, ws, X, n);
-    model_backward_blas(m, ws, X, n, 1.0f, NULL);
+    model_backward(m, ws, X, n, 1.0f, NULL);
     return l;
 }
 
@@ -109,7 +126,7 @@ static inline double tu_step_blas(model_t *m, model_ws_t *ws, const float *X, in
  * committed draws differs by 1.05e-4 from the BLAS path, in the main build
  * as in 0.3.0's (the test had failed there at tol). */
 
-static inline void tu_training_close(const char *label, tu_step_fn step, uint64_t key, const char *xtag, double tol)
+static inline void tu_training_close(const char *label, tu_step_fn step, int kernel, uint64_t key, const char *xtag, double tol)
 {
     static const model_arch_t arch[] = {{.in = 2, .hidden = 20, .layers = 3, .bottleneck = 1}, {.in = 64, .hidden = 100, .layers = 2, .bottleneck = 8}};
     for (int t = 0; t < 2; t++) {
@@ -120,7 +137,7 @@ static inline void tu_training_close(const char *label, tu_step_fn step, uint64_
         int n = 600, in = arch[t].in;
         float *xb;
         float *X = tu_random_rows(key + 100 + t, xtag, (size_t)n * in, 1.0f, 0, 0, &xb);
-        model_ws_t *wf = model_ws_create(mf, n), *wr = model_ws_create(mr, n);
+        model_ws_t *wf = tu_ws(mf, n, kernel), *wr = tu_ws(mr, n, MODEL_KERNEL_BLAS);
         assert_true(wf && wr);
         double worst = 0, ltol = t == 0 ? tol : klanes_fma() ? 3 * tol : 10 * tol;
         for (int s = 0; s < 20; s++) {

@@ -66,6 +66,7 @@ typedef struct {
     int quiet;            /* no progress line */
     int stats;            /* rank 0 prints its message statistics per stage */
     double batch_seconds; /* hold results up to this long (< 0: automatic; 0: one message per result) */
+    double progress_seconds; /* progress line interval off a terminal (options.h; 0: the default) */
 } dispatch_opts_t;
 
 struct dispatch_io; /* MPI requests and buffers (dispatch.c) */

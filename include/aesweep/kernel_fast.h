@@ -1,6 +1,8 @@
-/* kernel_fast.h - the fast forward/backward kernel behind model_forward and
- * model_backward (src/kernel_fast.c).  Internal to libaesweep: model.c is its
- * only caller; tests reach it through model.h.
+/* kernel_fast.h - the tiled forward/backward kernel (src/kernel_fast.c;
+ * its table of operations is kernel_tiled in kernel.h).  Internal to
+ * libaesweep: model.c reaches it through the table, kernel_lanes.c calls
+ * the forward and backward below for its own table; tests reach it through
+ * model.h (AESWEEP_KERNEL=tiled).
  *
  * What it is for: the skinny shapes of the reference study (widths 1..~128,
  * thousands of rows, full batch) on one core, one thread.  Rows go through
@@ -18,25 +20,28 @@
  * the tile size of the backward is a function of the architecture only.
  * The packed-tail kernels (AVX-512, widths 16 m + 1..4) perform the same
  * operations per output element in the same order as the plain ones, so
- * they change speed, not bits; AESWEEP_KF_NOTAIL=1 in the environment turns
- * them off (for A/B timing).
+ * they change speed, not bits; model_opts_t.no_tail (AESWEEP_KF_NOTAIL=1)
+ * turns them off (for A/B timing).
  */
 #ifndef AESWEEP_KERNEL_FAST_H
 #define AESWEEP_KERNEL_FAST_H
 #include "aesweep/model.h"
 #include <stddef.h>
 
-/* Floats of fast-path scratch a workspace needs for model m (padded weight
- * copies and bias/gradient accumulators). */
-size_t kfast_ws_floats(const model_t *m);
-/* Lay the scratch out in ws (ws->fast_ must point at kfast_ws_floats(m)
- * zeroed floats, 64-byte aligned). */
-void kfast_ws_init(const model_t *m, model_ws_t *ws);
+/* The kernel's own scratch (padded weight copies, bias and bias-gradient
+ * accumulators, packed tails; kernel_fast.c). */
+typedef struct kfast_scratch kfast_scratch_t;
+/* Bytes of scratch for model m (64-byte aligned, any row count). */
+size_t kfast_ws_bytes(const model_t *m);
+/* Lay the scratch out in mem (kfast_ws_bytes(m) zeroed bytes, 64-byte
+ * aligned); no_tail: the packed-tail micro-kernels off. */
+kfast_scratch_t *kfast_ws_init(const model_t *m, int no_tail, void *mem);
 
 /* Layers l0 .. l1-1 on n rows of X ([n][dims[l0]]); outputs in ws->act[l+1]. */
-void kfast_forward(const model_t *m, model_ws_t *ws, const float *X, int n, int l0, int l1);
+void kfast_forward(const model_t *m, model_ws_t *ws, kfast_scratch_t *ks, const float *X, int n, int l0,
+                   int l1);
 /* As model_backward. */
-void kfast_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
+void kfast_backward(model_t *m, model_ws_t *ws, kfast_scratch_t *ks, const float *X, int n, float mse_scale,
                     const float *dcode);
 
 /* Rows per backward tile for m (a function of the architecture only). */

@@ -1,6 +1,7 @@
-/* kernel_gemm.h - the packed GEMM behind the wide-layer path of model.c
- * (src/kernel_gemm.c).  Internal to libaesweep: model.c is its only caller
- * in the program; tests and bench/ call it directly.
+/* kernel_gemm.h - the packed GEMM behind the GEMM path (src/kernel_gemm.c,
+ * whose tables kernel_gemm, kernel_gemm_packed and kernel_blas in kernel.h
+ * run a model layer by layer on it).  Internal to libaesweep: those tables
+ * are its only callers in the program; tests and bench/ call it directly.
  *
  * What it is for: the three products of a wide linear layer (hundreds of
  * units) on a mini-batch or a full batch, one thread:
@@ -29,19 +30,15 @@ size_t kgemm_pack_floats(void);
 
 /* C[M][N] (leading dimension ldc) = (beta ? C : 0) + A B, then, if relu,
  * C = max(0, C); then, if mask, C = mask > 0 ? C : 0 (mask [M][ldm]).
- * pack: kgemm_pack_floats() floats, 64-byte aligned. */
+ * pack: kgemm_pack_floats() floats, 64-byte aligned, for the packed AVX-512
+ * micro-kernel; NULL: OpenBLAS sgemm with the epilogue as a second pass (the
+ * default: it measured faster here, bench/README.md). */
 void kgemm(int M, int N, int K, const float *A, size_t ars, size_t acs, const float *B, size_t brs,
            size_t bcs, float *C, size_t ldc, int beta, int relu, const float *mask, size_t ldm,
            float *pack);
 
-/* Which implementation kgemm runs: 1 the packed AVX-512 micro-kernel, 0
- * OpenBLAS sgemm with the epilogue as a second pass (always on builds
- * without AVX-512).  Initially from AESWEEP_GEMM (blas | packed, default
- * blas: it measured faster, bench/README.md); process-wide, for benchmarks
- * and tests. */
-int kgemm_packed(void);
-void kgemm_set_packed(int on);
-/* "avx512" (packed) or "blas". */
-const char *kgemm_isa(void);
+/* 1 when this build has the packed micro-kernel (AVX-512); without it kgemm
+ * runs OpenBLAS whatever pack is. */
+int kgemm_packed_available(void);
 
 #endif

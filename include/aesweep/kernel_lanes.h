@@ -1,7 +1,8 @@
 /* kernel_lanes.h - the fused rows-in-lanes training step behind
- * model_mse_grad (src/kernel_lanes.c).  Internal to libaesweep: model.c is
- * its only caller in the program; tests reach it through model.h, and tests
- * and bench/ use the dead-unit switch and the lane-sum helpers below.
+ * model_mse_grad (src/kernel_lanes.c).  Internal to libaesweep: model.c
+ * reaches it through its table of operations (kernel.h); tests reach it
+ * through model.h (AESWEEP_KERNEL=lanes), and use the lane-sum helpers
+ * below.
  *
  * What it is for: full-batch (or mini-batch) training steps with the MSE
  * loss on the narrow shapes of the reference study.  Rows run along the
@@ -27,16 +28,21 @@ size_t klanes_ws_floats(const model_t *m, int rows);
 /* Rows per tile for a workspace of `rows` rows (a multiple of the lanes per
  * vector: 16 with AVX-512, 8 with AVX2). */
 int klanes_tile_rows(const model_t *m, int rows);
-/* Gradient of scale * MSE(X_hat, X) over n <= ws->rows rows of X into
- * m->grads (overwritten); returns the MSE (unscaled).  ws->act is not
- * written. */
-double klanes_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
-/* Skip, per tile, the ReLU units that are zero on all its rows (on by
- * default; AESWEEP_SKIP_DEAD=0 in the environment turns it off).  The
- * gradients are the same bits either way (kernel_lanes.c says when they
- * are not); the switch is there for tests and benchmarks. */
-void klanes_set_skip_dead(int on);
-int klanes_skip_dead(void);
+/* The step itself is the table kernel_lanes (kernel.h): its step operation
+ * puts the gradient of scale * MSE(X_hat, X) over n <= ws->rows rows of X
+ * into m->grads (overwritten) and returns the MSE (unscaled), without
+ * writing ws->act; its forward and backward are the tiled kernel's.  It
+ * skips, per tile, the ReLU units that are zero on all its rows unless
+ * model_opts_t.keep_dead (AESWEEP_SKIP_DEAD=0); the gradients are the same
+ * bits either way (kernel_lanes.c says when they are not). */
+/* For tests, on a workspace of the lanes kernel (others: no effect, 0):
+ * its rows per tile; lower them to T (a multiple of the lane width, at most
+ * the tile it was made with: a smaller tile fits the scratch of a larger
+ * one); fill its fused-step scratch with NaN (it must be written before it
+ * is read). */
+int klanes_ws_tile(const model_ws_t *ws);
+void klanes_ws_set_tile(model_ws_t *ws, int T);
+void klanes_ws_poison(model_ws_t *ws, const model_t *m);
 /* Rows per vector: 16 with AVX-512, 8 with AVX2, 4 portable. */
 int klanes_lane_width(void);
 /* out[q] = the sum of p[q * W .. q * W + W - 1] (W = klanes_lane_width())

@@ -80,34 +80,55 @@ typedef struct {
     float *block_;                     /* the single allocation behind the four arenas */
 } model_t;
 
-/* Workspace for up to `rows` rows at once. act[l] is the output of layer
- * l-1 ([rows][dims[l]]); act[0] is unused (the input is passed by pointer). */
+/* Which kernel trains a model (the table of operations in kernel.h).
+ * MODEL_KERNEL_FAST (the default) is a policy, not a kernel: per model it
+ * picks the fused rows-in-lanes step with the tiled forward/backward
+ * (kernel_lanes.c, kernel_fast.c) for the narrow plain ReLU MLP on AVX-512 and
+ * AVX2 builds (the tiled kernel alone elsewhere), the GEMM path
+ * (kernel_gemm.c) for any model with a layer >= MODEL_WIDE_WIDTH wide, and the
+ * BLAS path for the other narrow models (residual, tanh, ELU).  The others
+ * force one kernel (for A/B timing and tests): TILED kernel_fast.c without
+ * the fused step, LANES the fused step whatever the width or the build, GEMM
+ * the GEMM path, BLAS the layer path on OpenBLAS, REF plain C.  TILED and
+ * LANES run the plain ReLU MLP only (others: the BLAS path).  Every kernel
+ * fills every ws->act[l] row-major in its forward, so any backward can
+ * follow any forward. */
+enum model_kernel {
+    MODEL_KERNEL_FAST = 0,
+    MODEL_KERNEL_BLAS = 1,
+    MODEL_KERNEL_REF = 2,
+    MODEL_KERNEL_TILED = 3,
+    MODEL_KERNEL_LANES = 4,
+    MODEL_KERNEL_GEMM = 5
+};
+
+/* The kernel's run-time options, chosen once per process at the command line
+ * (options.h) and handed to every workspace.  Zero-initialised (or a NULL
+ * pointer where one is taken) means the defaults. */
+typedef struct {
+    int kernel;      /* enum model_kernel (AESWEEP_KERNEL) */
+    int gemm_packed; /* 1: the GEMM path's products on the packed AVX-512 micro-kernel
+                      * of kernel_gemm.c (AESWEEP_GEMM=packed; AVX-512 builds) */
+    int no_tail;     /* 1: the tiled kernel's packed-tail micro-kernels off (same bits) */
+    int keep_dead;   /* 1: the fused step computes ReLU units dead on a whole tile (same bits) */
+} model_opts_t;
+
+struct kernel_ops; /* kernel.h */
+
+/* Workspace for up to `rows` rows at once, for one kernel chosen at creation.
+ * act[l] is the output of layer l-1 ([rows][dims[l]]); act[0] is unused (the
+ * input is passed by pointer). */
 typedef struct {
     int rows;
     float *act[MODEL_MAX_LINEAR + 1];
     float *dbuf[3]; /* gradient buffers [rows][max dim]; the third only with skips */
+    const struct kernel_ops *kernel; /* the kernel that runs this workspace */
+    void *scratch;  /* the kernel's own scratch (opaque; NULL if it has none) */
+    /* The last fused step's hidden ReLU units, counted once per tile, and how
+     * many of those it skipped as zero on every row of their tile (0, 0 for
+     * kernels without the skip). */
+    long units, dead;
     float *block_;
-    /* Fast-kernel scratch (kernel_fast.h), one aligned block: padded copies
-     * of W_l [out][pad(in)] and W_l^T [in][pad(out)], the bias [pad(out)] and
-     * the bias-gradient accumulator [pad(out)], and the packed 4-row tails of
-     * W^T and W ([in][16], [out][16]).  pad() rounds up to the build's
-     * vector width. */
-    float *fast_;
-    float *kf_w[MODEL_MAX_LINEAR];
-    float *kf_wt[MODEL_MAX_LINEAR];
-    float *kf_b[MODEL_MAX_LINEAR];
-    float *kf_db[MODEL_MAX_LINEAR];
-    float *kf_tf[MODEL_MAX_LINEAR];
-    float *kf_tb[MODEL_MAX_LINEAR];
-    /* Fused-step scratch (kernel_lanes.h): one tile of kl_T rows held
-     * feature-major, and the per-lane gradient partial sums. */
-    float *kl_;
-    int kl_T;
-    /* Wide-layer path scratch (kernel_gemm.h): the packed blocks. */
-    float *gemm_;
-    /* The last fused step's hidden (ReLU) units, counted once per tile, and
-     * how many of those it skipped as zero on every row of their tile. */
-    long kl_units, kl_dead;
 } model_ws_t;
 
 /* Returns 0 and fills *err (static string) on a bad architecture. */
@@ -136,36 +157,21 @@ int model_encoder_widths(const model_arch_t *a, int *e);
 /* "in-512-256-32 resnet tanh"-style description into buf. */
 void model_arch_describe(const model_arch_t *a, char *buf, size_t len);
 
-model_ws_t *model_ws_create(const model_t *m, int rows);
+/* A workspace for up to `rows` rows, for the kernel `o` selects for m
+ * (o = NULL: the defaults); the kernel's scratch is allocated here, once.
+ * NULL on rows < 1 or out of memory. */
+model_ws_t *model_ws_create(const model_t *m, int rows, const model_opts_t *o);
 /* Bytes model_ws_create allocates for a model of this shape and `rows`
- * rows (all three blocks), without allocating anything: for memory
- * estimates before any work. */
-double model_ws_bytes(const model_arch_t *a, double rows);
+ * rows (activations, gradients and the kernel's scratch), without
+ * allocating anything: for memory estimates before any work. */
+double model_ws_bytes(const model_arch_t *a, double rows, const model_opts_t *o);
 void model_ws_free(model_ws_t *ws);
+/* The name of the kernel a workspace runs: "lanes", "tiled", "gemm",
+ * "gemm-packed", "blas" or "ref" (kernel.h). */
+const char *model_ws_kernel_name(const model_ws_t *ws);
 
-/* Which kernel model_forward / model_backward (and the chunked helpers)
- * use.  MODEL_KERNEL_FAST (the default) is the tiled SIMD kernel of
- * kernel_fast.c; MODEL_KERNEL_BLAS one OpenBLAS sgemm per layer; MODEL_KERNEL_REF
- * the plain-C reference.  Process-wide, for benchmarks and tests; the
- * environment variable AESWEEP_KERNEL=fast|tiled|blas|ref|lanes sets the
- * initial choice.  MODEL_KERNEL_TILED is FAST without the fused training step
- * of model_mse_grad (for A/B timing).  FAST runs a wide model (model_wide)
- * on the wide-layer path (GEMM: one kgemm per product, bias, ReLU and the
- * ReLU' mask fused; AESWEEP_KERNEL=gemm forces it for every model); LANES is
- * FAST without that switch.  Models other than the
- * plain ReLU MLP run on the BLAS path under FAST, TILED and LANES.  Every
- * kernel fills every ws->act[l] row-major, so any backward can follow any
- * forward. */
-enum model_kernel {
-    MODEL_KERNEL_FAST = 0,
-    MODEL_KERNEL_BLAS = 1,
-    MODEL_KERNEL_REF = 2,
-    MODEL_KERNEL_TILED = 3,
-    MODEL_KERNEL_LANES = 4, /* FAST without the wide-layer switch (A/B timing) */
-    MODEL_KERNEL_GEMM = 5   /* the wide-layer path (kernel_gemm.h) for every model */
-};
-void model_set_kernel(int kernel);
-int model_get_kernel(void);
+/* enum model_kernel from its name (fast, tiled, lanes, gemm, blas, ref); -1 if unknown. */
+int model_kernel_parse(const char *name);
 const char *model_kernel_name(int kernel);
 /* SIMD flavour of the fast kernel in this build: "avx512", "avx2" or "generic". */
 const char *model_fast_isa(void);
@@ -182,34 +188,13 @@ double model_mse(const model_t *m, const model_ws_t *ws, const float *X, int n);
 void model_backward(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
                     const float *dcode);
 /* Forward, loss and backward in one call for loss scale * MSE(X_hat, X)
- * over n <= ws->rows rows of X: overwrites m->grads, returns the MSE.  The
- * fast kernel of an AVX-512 or AVX2 build runs it as one fused
- * rows-in-lanes pass (kernel_lanes.h) and leaves ws->act unwritten;
- * otherwise it is model_forward, model_mse and model_backward. */
+ * over n <= ws->rows rows of X: overwrites m->grads, returns the MSE.  A
+ * kernel with a fused step (the lanes kernel, kernel_lanes.h) runs it as
+ * one pass and leaves ws->act unwritten; otherwise it is model_forward,
+ * model_mse and model_backward. */
 double model_mse_grad(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
-/* The fused step itself, whatever the selected kernel (for tests). */
-double model_mse_grad_lanes(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale);
 /* One Adam step (PyTorch semantics) on the whole arena. */
 void model_adam_step(model_t *m, float lr, float beta1, float beta2, float eps);
-
-/* The kernels behind model_forward / model_backward, callable directly:
- * _fast the tiled SIMD kernel (kernel_fast.h), _blas one sgemm per layer,
- * _gemm one kgemm per product with fused epilogues (kernel_gemm.h),
- * _ref plain C with double accumulation.  The tests hold the others to _ref.
- * Results of _fast depend only on the build, the architecture and n (not on
- * buffer alignment, the caller, the rank or the thread). */
-void model_forward_fast(const model_t *m, model_ws_t *ws, const float *X, int n);
-void model_backward_fast(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
-                         const float *dcode);
-void model_forward_blas(const model_t *m, model_ws_t *ws, const float *X, int n);
-void model_backward_blas(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
-                         const float *dcode);
-void model_forward_gemm(const model_t *m, model_ws_t *ws, const float *X, int n);
-void model_backward_gemm(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
-                         const float *dcode);
-void model_forward_ref(const model_t *m, model_ws_t *ws, const float *X, int n);
-void model_backward_ref(model_t *m, model_ws_t *ws, const float *X, int n, float mse_scale,
-                        const float *dcode);
 
 /* Chunked evaluation: MSE of the model on n rows of X, using ws in chunks. */
 double model_eval_mse(const model_t *m, model_ws_t *ws, const float *X, size_t n);

@@ -19,8 +19,10 @@ typedef struct {
     int quiet;
 } progress_t;
 
+/* interval: seconds between lines when stderr is not a terminal (options_t.progress_seconds;
+ * <= 0: PROGRESS_LOG_SECONDS); on a terminal the line is redrawn every PROGRESS_TTY_SECONDS. */
 void progress_start(progress_t *p, const char *stage, size_t total, size_t already_done,
-                    double cost_total, double cost_done, int quiet);
+                    double cost_total, double cost_done, int quiet, double interval);
 void progress_update(progress_t *p, size_t done_inc, double cost_inc);
 void progress_finish(progress_t *p, const char *extra);
 double progress_now(void);

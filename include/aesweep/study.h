@@ -17,6 +17,7 @@
 #ifndef AESWEEP_STUDY_H
 #define AESWEEP_STUDY_H
 #include "aesweep/data.h"
+#include "aesweep/model.h"
 #include "aesweep/spec.h"
 #include <stddef.h>
 
@@ -33,6 +34,8 @@ typedef struct {
     dataset_t alt_pool;                   /* last stage pool_noise pool */
     double alt_noise;
     int have_alt;
+    model_opts_t kernel;                  /* run-time kernel options (options.h) for every
+                                           * workspace of this study's tasks; zero: the defaults */
 } study_data_t;
 
 /* Build the data of spec s (generate moons, or load and split the files).
@@ -53,6 +56,7 @@ typedef struct {
     const char *data_label; /* prefix of a data error ("--data"); NULL: "<spec_path>: data"; "": none */
     double mem_limit;       /* bytes a rank may use: generated data over it is refused; 0: no check */
     int check_data;         /* check the spec against the data's shape (spec_check_data) */
+    const model_opts_t *kernel; /* run-time kernel options (options.h) into sd.kernel; NULL: defaults */
 } study_source_t;
 
 /* One process: spec, the memory the generated data needs, data, in_dim,

@@ -7,6 +7,7 @@
  */
 #ifndef AESWEEP_SWEEP_H
 #define AESWEEP_SWEEP_H
+#include "aesweep/options.h"
 
 enum { AES_EXIT_OK = 0, AES_EXIT_USAGE = 2, AES_EXIT_RUNTIME = 3, AES_EXIT_INTERRUPTED = 75 };
 
@@ -24,6 +25,7 @@ typedef struct {
      * the caller.  NULL: sweep_run opens and admits them itself. */
     struct study_ctx *opened;
     struct outdir *admitted;
+    options_t opt;       /* run-time options, read once by cli_main (options.h) */
 } sweep_opts_t;
 
 /* Under MPI (MPI_Init already called). Returns an exit code, same on all ranks. */

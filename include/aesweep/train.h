@@ -65,7 +65,11 @@ typedef struct {
     int rows;
 } train_ws_t;
 
-train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd);
+/* The training workspace of model m on n rows in batches of batch_size
+ * (0 or >= n: full batch); kopt: the kernel options (model.h; NULL: the
+ * defaults). */
+train_ws_t *train_ws_create(const model_t *m, size_t n, int batch_size, const struct mmd_cfg *mmd,
+                            const model_opts_t *kopt);
 void train_ws_free(train_ws_t *tw);
 
 /* Train m (already initialised) on X [n][in].  Returns a train_status; the

@@ -1,0 +1,72 @@
+/* options.c - reading the run-time options from the environment (see options.h). */
+#include "aesweep/options.h"
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void options_default(options_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->model.kernel = MODEL_KERNEL_FAST;
+    o->mpi_defaults = 1;
+}
+
+/* 1 for "1", 0 for "0"; -1 for anything else. */
+static int flag01(const char *v)
+{
+    return !strcmp(v, "1") ? 1 : !strcmp(v, "0") ? 0 : -1;
+}
+
+int options_from_env(options_t *o, char *err, size_t len)
+{
+    options_default(o);
+    const char *v;
+    if ((v = getenv("AESWEEP_KERNEL")) && *v) {
+        int k = model_kernel_parse(v);
+        if (k < 0) {
+            snprintf(err, len, "AESWEEP_KERNEL=%s is unknown; use fast (the default), tiled, lanes, gemm, blas or ref", v);
+            return -1;
+        }
+        o->model.kernel = k;
+    }
+    if ((v = getenv("AESWEEP_GEMM")) && *v) {
+        if (strcmp(v, "blas") && strcmp(v, "packed")) {
+            snprintf(err, len, "AESWEEP_GEMM=%s is unknown; use blas (the default) or packed", v);
+            return -1;
+        }
+        o->model.gemm_packed = !strcmp(v, "packed");
+    }
+    /* set at all (any value, as before) turns the packed tails off */
+    if ((v = getenv("AESWEEP_KF_NOTAIL"))) o->model.no_tail = 1;
+    if ((v = getenv("AESWEEP_SKIP_DEAD")) && *v) {
+        int f = flag01(v);
+        if (f < 0) {
+            snprintf(err, len, "AESWEEP_SKIP_DEAD=%s is not valid; use 1 (skip, the default) or 0 (compute dead units)", v);
+            return -1;
+        }
+        o->model.keep_dead = !f;
+    }
+    if ((v = getenv("AESWEEP_DATA")) && *v) {
+        if (strlen(v) >= sizeof o->data_dir) {
+            snprintf(err, len, "AESWEEP_DATA is %zu characters long; use a folder path below %zu", strlen(v), sizeof o->data_dir);
+            return -1;
+        }
+        snprintf(o->data_dir, sizeof o->data_dir, "%s", v);
+    }
+    if ((v = getenv("AESWEEP_PROGRESS_SECONDS")) && *v) {
+        char *end;
+        errno = 0;
+        double s = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(s) || s <= 0) {
+            snprintf(err, len, "AESWEEP_PROGRESS_SECONDS=%s is not valid; use a number of seconds > 0 (default 10)", v);
+            return -1;
+        }
+        o->progress_seconds = s;
+    }
+    /* set at all: the statistics, as before */
+    if (getenv("AESWEEP_RANK0_STATS")) o->rank0_stats = 1;
+    if ((v = getenv("AESWEEP_MPI_DEFAULTS")) && !strcmp(v, "0")) o->mpi_defaults = 0;
+    return 0;
+}
