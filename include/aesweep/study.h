@@ -69,7 +69,9 @@ int study_open(study_ctx_t *c, const study_source_t *src, char *err);
  * then every rank builds the data, and rank 0 alone checks the spec
  * against the data.  src->text and src->check_data are ignored.  Returns
  * the same 0 or -1 on every rank; err is set on the ranks that failed and
- * "" on the others (rank 0's message is the one to print when it has one). */
+ * "" on the others (rank 0's message is the one to print when it has one).
+ * A rank that cannot allocate the broadcast text cannot join it: it stops
+ * the job with MPI_Abort (exit 3) rather than leave the others waiting. */
 int study_open_all(study_ctx_t *c, const study_source_t *src, int rank, char *err);
 
 void study_close(study_ctx_t *c);
