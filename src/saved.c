@@ -110,9 +110,7 @@ static int write_best(results_t *res, const plan_t *p, study_data_t *sd, float *
     scaler_t *sc = malloc(sizeof *sc);
     dataset_t tr = {0};
     model_t *m = NULL;
-    if (!sc) {
-        /* nothing */
-    } else if (shipped) {
+    if (sc && shipped) {
         model_arch_t a = task_arch(sd, p->best_hp);
         m = model_create(&a);
         if (m && task_training_set(sd, p, p->best_hp, 0, &tr) == 0) {
@@ -122,7 +120,7 @@ static int write_best(results_t *res, const plan_t *p, study_data_t *sd, float *
             model_free(m);
             m = NULL;
         }
-    } else {
+    } else if (sc) {
         double vals[PLAN_MAX_METRICS];
         int st;
         m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
