@@ -9,7 +9,13 @@
  * evaluate the test MSE.  One process, one thread.  Prints one JSON line:
  *   {"config", "kernel", "gemm", "load_s", "train_s", "train_cpu_s",
  *    "eval_s", "total_s", "steps", "step_ms", "gflops", "final_mse",
- *    "test_mse", "maxrss_mb", "data_mb", "ws_mb", "params_mb"}
+ *    "test_mse", "maxrss_mb", "data_mb", "ws_mb", "params_mb", "flops",
+ *    "gflops_cpu", "fma_peak", "fma_peak_after"}
+ * flops: the exact count of train_s (forward, dW, dA but the first
+ * layer's, and the training-MSE forward); gflops_cpu = flops / train_cpu_s;
+ * fma_peak(_after): the core's FMA peak by thread CPU time, measured just
+ * before (after) training, so the step's share of the peak is read from one
+ * process on a shared machine.
  * gflops = 6 x MACs/row x rows x epochs / train_s (forward 2, backward 4
  * flops per multiply-add); step_ms = train_s / steps.  maxrss_mb is the peak
  * resident set of the whole process (data, model, workspaces, libraries).
@@ -68,6 +74,53 @@ static float *load_idx(const char *path, size_t n, int *d)
     free(raw);
     gzclose(f);
     return X;
+}
+
+/* The core's FMA instruction peak right now, by this thread's CPU time: 12
+ * independent chains of vector FMAs on registers at the widest vector width
+ * (as sgemm_peak.c), best of 10 runs of ~20 ms.  On a shared machine the
+ * core's FMA units may be shared too, so this is measured in the same
+ * process as the training it normalises. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static double fma_peak(void)
+{
+    double best = 0;
+    for (int r = 0; r < 10; r++) {
+        __m512 a[12];
+        for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(1.0f + 1e-3f * i);
+        const __m512 b = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-7f);
+        const long it = 400000;
+        double t0 = thread_cpu();
+        for (long k = 0; k < it; k++)
+            for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], b, c);
+        double t = thread_cpu() - t0;
+        float s = 0;
+        for (int i = 0; i < 12; i++) s += _mm512_reduce_add_ps(a[i]);
+        if (s == 12345.0f) puts(""); /* keep the chains */
+        if (t > 0 && it * 12 * 32.0 / t * 1e-9 > best) best = it * 12 * 32.0 / t * 1e-9;
+    }
+    return best;
+}
+#else
+static double fma_peak(void) { return 0; }
+#endif
+
+/* Floating-point operations of one training pass over `rows` rows (forward,
+ * dW and dA of every layer but the first, 2 flops a multiply-add), exactly
+ * (the "gflops" field keeps the 6 x MACs convention of the table). */
+static double train_flops(const model_t *m, double rows)
+{
+    double f = 0;
+    for (int l = 0; l < m->nlin; l++) f += (double)m->dims[l] * m->dims[l + 1] * (l ? 3 : 2);
+    return 2.0 * f * rows;
 }
 
 static float *synth(size_t n, int d, uint64_t key)
@@ -137,10 +190,14 @@ int main(int argc, char **argv)
     /* train_run evaluates the training MSE at the checkpoint; in mini-batch
      * mode that is a forward pass over all rows, counted in train_s as the
      * study's tasks count it */
+    double peak0 = fma_peak();
     double c0 = cpu(), t1 = wall();
     int nrep = 0;
     int st = train_run(m, tw, X, rows, &cfg, NULL, NULL, NULL, &nrep);
     double t_train = wall() - t1, c_train = cpu() - c0;
+    double peak1 = fma_peak();
+    /* the steps' flops plus the training-MSE forward over all rows at the checkpoint */
+    double flops = train_flops(m, (double)rows) * epochs + 2.0 * model_macs_per_row(&a) * (double)rows;
     double t2 = wall();
     double tmse = model_eval_mse(m, ews, T, trows);
     double t_eval = wall() - t2;
@@ -155,13 +212,15 @@ int main(int argc, char **argv)
            "\"gemm\": \"%s\", \"status\": %d, \"load_s\": %.4f, \"train_s\": %.4f, \"train_cpu_s\": %.4f, "
            "\"eval_s\": %.4f, \"total_s\": %.4f, \"steps\": %ld, \"step_ms\": %.4f, \"gflops\": %.2f, "
            "\"final_mse\": %.6g, \"test_mse\": %.6g, \"maxrss_mb\": %.1f, \"data_mb\": %.1f, "
-           "\"params_mb\": %.1f, \"ws_mb\": %.1f}\n",
+           "\"params_mb\": %.1f, \"ws_mb\": %.1f, \"flops\": %.4g, \"gflops_cpu\": %.2f, "
+           "\"fma_peak\": %.1f, \"fma_peak_after\": %.1f}\n",
            label, *label ? " " : "", desc, desc, batch, epochs, rows, model_kernel_name(opt.model.kernel),
            model_ws_kernel_name(tw->ws), st, t_load, t_train, c_train, t_eval, t_load + t_train + t_eval, steps,
            1e3 * t_train / (double)steps, 6.0 * macs * (double)rows * epochs / t_train * 1e-9, fmse, tmse,
            ru.ru_maxrss / 1024.0, (double)(rows + trows) * d * 4 / 1048576.0,
            4.0 * 4 * (double)m->nparams / 1048576.0,
-           model_ws_bytes(&a, batch > 0 && (size_t)batch < rows ? batch : (double)rows, &opt.model) / 1048576.0);
+           model_ws_bytes(&a, batch > 0 && (size_t)batch < rows ? batch : (double)rows, &opt.model) / 1048576.0,
+           flops, flops / c_train * 1e-9, peak0, peak1);
     model_ws_free(ews);
     train_ws_free(tw);
     model_free(m);
