@@ -16,7 +16,7 @@
 # OpenBLAS and MPI (pkg-config, mpicc --showme), as the CMake build does.
 # (Not every source by default: clang -O1 with ASan needs minutes for the
 # SIMD kernels, which the parsers never call.  spec.c calls model.c, which
-# refers to the kernels: those (FUZZ_LINK_ONLY, default kernel_fast.c,
+# refers to the kernels: those (FUZZ_LINK_ONLY, default kernel_fast.c, kernel_ref.c,
 # kernel_lanes.c and kernel_gemm.c) are compiled without instrumentation,
 # only to link.)
 # The seed corpora are tests/fuzz/corpus_spec, corpus_csv and corpus_array; the
@@ -90,7 +90,7 @@ if ((BUILD)); then
   fi
   link_only=()
   if [ "${FUZZ_SOURCES:-}" != all ]; then
-    for n in ${FUZZ_LINK_ONLY-kernel_fast kernel_lanes kernel_gemm}; do
+    for n in ${FUZZ_LINK_ONLY-kernel_fast kernel_lanes kernel_gemm kernel_ref}; do
       c=$SRC/src/$n.c
       o=$OUT/obj/$n.plain.o
       $CC -std=gnu17 -O1 $([ "${AESWEEP_NATIVE:-ON}" = ON ] && echo -march=native) $INC -c "$c" -o "$o" &
