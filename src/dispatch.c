@@ -315,7 +315,7 @@ void dispatch_progress_finish(dispatch_t *d, const char *line)
     progress_finish(&d->prog, line);
     if (d->opt.stats) {
         double wall = util_mono_seconds() - d->prog.t0;
-        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages (%zu results, %.1f per message) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
+        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages received (%zu results stored, rank 0's own included: %.1f per message) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
                 d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0, wall,
                 wall > 0 ? d->rx_msgs / wall : 0.0, d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
                 d->rx_cpu_seconds, wall > 0 ? 100.0 * d->rx_cpu_seconds / wall : 0.0,

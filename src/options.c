@@ -65,6 +65,17 @@ int options_from_env(options_t *o, char *err, size_t len)
         }
         o->progress_seconds = s;
     }
+    if ((v = getenv("AESWEEP_RESULT_BATCH_SECONDS")) && *v) {
+        char *end;
+        errno = 0;
+        double s = strtod(v, &end);
+        if (end == v || *end || errno || !isfinite(s) || s < 0 || s > 3600) {
+            snprintf(err, len, "AESWEEP_RESULT_BATCH_SECONDS=%s is not valid; use seconds from 0 (one message per result) to 3600 (unset: automatic, 0.05 s and more with many ranks)", v);
+            return -1;
+        }
+        o->result_batch_seconds = s;
+        o->result_batch_off = s == 0;
+    }
     /* set at all: the statistics, as before */
     if (getenv("AESWEEP_RANK0_STATS")) o->rank0_stats = 1;
     if ((v = getenv("AESWEEP_MPI_DEFAULTS")) && !strcmp(v, "0")) o->mpi_defaults = 0;

@@ -154,7 +154,7 @@ static int run_stage(run_t *st, int k)
     plan_t p;
     int rc = stage_plan(st, k, &p);
     if (rc) return rc;
-    dispatch_opts_t dopt = {.quiet = st->o->quiet, .stats = st->o->opt.rank0_stats, .progress_seconds = st->o->opt.progress_seconds, .batch_seconds = -1};
+    dispatch_opts_t dopt = {.quiet = st->o->quiet, .stats = st->o->opt.rank0_stats, .progress_seconds = st->o->opt.progress_seconds, .batch_seconds = st->o->opt.result_batch_off ? 0 : st->o->opt.result_batch_seconds > 0 ? st->o->opt.result_batch_seconds : -1};
     dispatch_t d;
     double msg[1 + P_COUNT] = {WIRE_STOP_FAILED};
     int ok = dispatch_open(&d, &p, st->sd, &st->jr, &dopt) == 0;

@@ -31,7 +31,7 @@
 
 static const char *const VARS[] = {"AESWEEP_KERNEL", "AESWEEP_GEMM", "AESWEEP_KF_NOTAIL", "AESWEEP_SKIP_DEAD",
                                    "AESWEEP_DATA", "AESWEEP_PROGRESS_SECONDS", "AESWEEP_RANK0_STATS",
-                                   "AESWEEP_MPI_DEFAULTS"};
+                                   "AESWEEP_MPI_DEFAULTS", "AESWEEP_RESULT_BATCH_SECONDS"};
 
 static int clear_env(void **st)
 {
@@ -56,6 +56,8 @@ static void test_defaults(void **state)
     assert_string_equal(o.data_dir, "");
     assert_true(o.progress_seconds == 0.0);
     assert_int_equal(o.rank0_stats, 0);
+    assert_true(o.result_batch_seconds == 0.0);
+    assert_int_equal(o.result_batch_off, 0);
     assert_int_equal(o.mpi_defaults, 1);
 }
 
@@ -78,7 +80,10 @@ static void test_values(void **state)
     setenv("AESWEEP_PROGRESS_SECONDS", "2.5", 1);
     setenv("AESWEEP_RANK0_STATS", "1", 1);
     setenv("AESWEEP_MPI_DEFAULTS", "0", 1);
+    setenv("AESWEEP_RESULT_BATCH_SECONDS", "0.25", 1);
     assert_int_equal(options_from_env(&o, err, sizeof err), 0);
+    assert_true(o.result_batch_seconds == 0.25);
+    assert_int_equal(o.result_batch_off, 0);
     assert_int_equal(o.model.kernel, MODEL_KERNEL_GEMM);
     assert_int_equal(o.model.gemm_packed, 1);
     assert_int_equal(o.model.no_tail, 1);
@@ -89,7 +94,10 @@ static void test_values(void **state)
     assert_int_equal(o.mpi_defaults, 0);
     setenv("AESWEEP_GEMM", "blas", 1);
     setenv("AESWEEP_SKIP_DEAD", "1", 1);
+    setenv("AESWEEP_RESULT_BATCH_SECONDS", "0", 1); /* one message per result */
     assert_int_equal(options_from_env(&o, err, sizeof err), 0);
+    assert_int_equal(o.result_batch_off, 1);
+    assert_true(o.result_batch_seconds == 0.0);
     assert_int_equal(o.model.gemm_packed, 0);
     assert_int_equal(o.model.keep_dead, 0);
     clear_env(NULL);
@@ -105,6 +113,8 @@ static void test_refusals(void **state)
         {"AESWEEP_PROGRESS_SECONDS", "0", "AESWEEP_PROGRESS_SECONDS=0"},
         {"AESWEEP_PROGRESS_SECONDS", "10s", "AESWEEP_PROGRESS_SECONDS=10s"},
         {"AESWEEP_PROGRESS_SECONDS", "nan", "AESWEEP_PROGRESS_SECONDS=nan"},
+        {"AESWEEP_RESULT_BATCH_SECONDS", "-1", "AESWEEP_RESULT_BATCH_SECONDS=-1"},
+        {"AESWEEP_RESULT_BATCH_SECONDS", "50ms", "AESWEEP_RESULT_BATCH_SECONDS=50ms"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         options_t o;

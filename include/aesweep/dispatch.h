@@ -86,7 +86,7 @@ typedef struct {
     float **cell_params;   /* rank 0: [ntasks] weights a task shipped, [nslots][nparams] */
     size_t *cell_nparams;  /* rank 0: [ntasks] nparams of those */
     /* rank 0's gathering, for AESWEEP_RANK0_STATS-style reports */
-    size_t rx_msgs, rx_records;
+    size_t rx_msgs, rx_records; /* messages received (results and DONE), results stored (rank 0's own too) */
     double rx_seconds;     /* receiving, storing and journaling (not waiting), wall */
     double rx_cpu_seconds; /* the same in rank 0's CPU time (without being descheduled) */
     progress_t prog;

@@ -21,6 +21,7 @@
  *   AESWEEP_DATA=DIR                                data_dir
  *   AESWEEP_PROGRESS_SECONDS=S                      progress_seconds
  *   AESWEEP_RANK0_STATS=1                           rank0_stats
+ *   AESWEEP_RESULT_BATCH_SECONDS=S                  result_batch_seconds, result_batch_off (S = 0)
  *   AESWEEP_MPI_DEFAULTS=0                          mpi_defaults
  */
 #ifndef AESWEEP_OPTIONS_H
@@ -35,6 +36,8 @@ typedef struct {
     char data_dir[OPTIONS_PATH_LEN]; /* "" or the first folder searched for shipped data (paths.h) */
     double progress_seconds;        /* progress line interval off a terminal; 0 = 10 s */
     int rank0_stats;                /* 1: rank 0 prints its message statistics per stage */
+    double result_batch_seconds;    /* > 0: workers hold results up to this long; 0 = automatic (dispatch.h) */
+    int result_batch_off;           /* 1: one message per result (AESWEEP_RESULT_BATCH_SECONDS=0) */
     int mpi_defaults;               /* 1 (default): Open MPI's ob1 PML unless the user chose one */
 } options_t;
 
