@@ -3,6 +3,7 @@
 Run by CTest (tests/sweep.cmake) with AESWEEP_BIN pointing at the binary.
 Every test asserts values read back from the result files.
 """
+import json
 import os
 import shutil
 import signal
@@ -300,3 +301,24 @@ def test_sigkill_mpirun_then_resume(tmp_path):
         os.kill(p.pid, signal.SIGKILL)
         return None
     _resume_after(tmp_path, kill)
+
+
+def test_resume_journal_of_0_4_0(tmp_path):
+    """A journal written by aesweep 0.4.0 before the run layer was split (commit 373439a; 10 tasks of
+    specs/slow.cfg, mpirun killed with SIGKILL) resumes with this build to the file an uninterrupted
+    run gives: the journal's format and the result record's layout did not change."""
+    out = str(tmp_path / "old.h5")
+    shutil.copy(os.path.join(HERE, "fixtures", "slow_v040.h5.journal"), out + ".journal")
+    status = subprocess.run([BIN, "status", out, "--json"], env=ENV, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["tasks_done"] == 10
+    cmd = ["mpirun", "--oversubscribe", "-np", "2", BIN, "run", spec("slow.cfg"), "-o", out, "--quiet", "--resume"]
+    p = subprocess.run(cmd, env=dict(ENV, AESWEEP_RANK0_STATS="1"), capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    # the 10 journaled tasks were taken, not trained again: 38 of grid's 48 ran now
+    assert "stage grid: " in p.stderr and "38 results stored" in p.stderr, p.stderr[-2000:]
+    assert not os.path.exists(out + ".journal")
+    ref = str(tmp_path / "ref.h5")
+    run(2, spec("slow.cfg"), ref)
+    assert_identical(ref, out)
+
