@@ -351,9 +351,10 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
         counts = calloc((size_t)R, sizeof *counts);
         displs = calloc((size_t)R, sizeof *displs);
         list = malloc((n ? n : 1) * sizeof *list);
-        double mk = order && owner && fill && load && counts && displs && list
-                        ? plan_partition_subset(d->p, ids, n, R, order, owner, load)
-                        : -1;
+        /* d->failed already: dispatch_stage could not list the tasks and
+         * said so; the round only has to end failed on every rank */
+        int have = order && owner && fill && load && counts && displs && list;
+        double mk = have && !d->failed ? plan_partition_subset(d->p, ids, n, R, order, owner, load) : -1;
         if (mk >= 0) {
             ok = 1;
             d->predicted += mk;
@@ -361,7 +362,7 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
             for (int i = 1; i < R; i++) displs[i] = displs[i - 1] + counts[i - 1];
             /* in placement order: each rank's list runs largest first */
             for (size_t i = 0; i < n; i++) list[displs[owner[i]] + fill[owner[i]]++] = (int)order[i];
-        } else
+        } else if (!d->failed)
             fprintf(stderr, "aesweep: rank 0: out of memory partitioning %zu tasks of stage %s\n", n, d->p->spec->name);
         free(order), free(owner), free(fill), free(load);
     }
@@ -370,11 +371,21 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
     if (ok) {
         MPI_Scatter(counts, 1, MPI_INT, mine_n, 1, MPI_INT, 0, MPI_COMM_WORLD);
         mine = malloc((size_t)(*mine_n ? *mine_n : 1) * sizeof *mine);
-        if (!mine) { /* the scatter cannot be left half done */
-            fprintf(stderr, "aesweep: rank %d: out of memory for its list of %d tasks; stopping the job\n", d->rank, *mine_n);
-            MPI_Abort(MPI_COMM_WORLD, 3);
+        /* every rank must take part in the Scatterv or none: agree first,
+         * so that a rank out of memory fails the round (exit 3, the journal
+         * stands) instead of aborting the job */
+        int have = mine != NULL;
+        MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+        if (have)
+            MPI_Scatterv(list, counts, displs, MPI_INT, mine, *mine_n, MPI_INT, 0, MPI_COMM_WORLD);
+        else {
+            if (!mine)
+                fprintf(stderr, "aesweep: rank %d: out of memory for its list of %d tasks of stage %s; finished tasks are journaled: --resume\n",
+                        d->rank, *mine_n, d->p->spec->name);
+            free(mine);
+            mine = NULL;
+            *mine_n = 0;
         }
-        MPI_Scatterv(list, counts, displs, MPI_INT, mine, *mine_n, MPI_INT, 0, MPI_COMM_WORLD);
     }
     free(counts), free(displs), free(list);
     return mine;
