@@ -171,7 +171,7 @@ int study_open(study_ctx_t *c, const study_source_t *src, char *err)
 }
 
 /* The worst rc of all ranks, on every rank. */
-static int agree(int rc)
+int study_agree(int rc)
 {
     int worst = rc;
     MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -198,7 +198,7 @@ int study_open_all(study_ctx_t *c, const study_source_t *src, int rank, char *er
     memset(c, 0, sizeof *c);
     err[0] = 0;
     int rc = rank == 0 && spec_load(&c->s, src->spec_path, NULL, err);
-    if (agree(rc)) return -1;
+    if (study_agree(rc)) return -1;
     char *text = rank == 0 ? c->s.text : NULL; /* rank 0 sends its own copy */
     bcast_text(&text, rank);
     if (rank != 0) {
@@ -206,7 +206,7 @@ int study_open_all(study_ctx_t *c, const study_source_t *src, int rank, char *er
         free(text);
     }
     if (!rc && open_data(c, src, rank == 0, err)) rc = 1;
-    return agree(rc) ? -1 : 0;
+    return study_agree(rc) ? -1 : 0;
 }
 
 void study_close(study_ctx_t *c)

@@ -29,13 +29,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int agree(int rc)
-{
-    int worst = rc;
-    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    return worst;
-}
-
 /* ---- one stage: plan -> dispatch -> write -------------------------------- */
 
 typedef struct {
@@ -226,7 +219,7 @@ static int run_open(run_t *r, const sweep_opts_t *o)
             return AES_EXIT_USAGE;
         }
         if (r->rank == 0 && outdir_admit(r->od, r->study, o, r->limit, node_ranks, err)) rc = AES_EXIT_USAGE;
-        if (agree(rc)) {
+        if (study_agree(rc)) {
             if (r->rank == 0) fprintf(stderr, "aesweep: %s\n", err);
             setup_close(r);
             return AES_EXIT_USAGE;
@@ -251,7 +244,7 @@ static int run_open(run_t *r, const sweep_opts_t *o)
             fprintf(stderr, "aesweep %s: study %s, %d stage(s), %d rank(s), output %s%s\n", AESWEEP_VERSION, r->s->study,
                     r->s->nstages, r->nranks, r->od->out, r->od->jd.n ? " (resuming)" : "");
     }
-    int worst = agree(rc);
+    int worst = study_agree(rc);
     if (worst) {
         if (r->rank == 0) fprintf(stderr, "aesweep: %s\n", err);
         setup_close(r);

@@ -76,4 +76,8 @@ int study_open_all(study_ctx_t *c, const study_source_t *src, int rank, char *er
 
 void study_close(study_ctx_t *c);
 
+/* The worst of every rank's rc (MPI_MAX over MPI_COMM_WORLD): a collective,
+ * so that all ranks take the same branch after a step that may fail on some. */
+int study_agree(int rc);
+
 #endif
