@@ -279,7 +279,8 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
         d->busy = calloc((size_t)d->nranks, sizeof(double));
         d->cell_params = calloc(p->ntasks ? p->ntasks : 1, sizeof(float *));
         d->cell_nparams = calloc(p->ntasks ? p->ntasks : 1, sizeof(size_t));
-        if (!d->busy || !d->cell_params || !d->cell_nparams) return -1;
+        d->state = calloc(p->ntasks ? p->ntasks : 1, sizeof *d->state);
+        if (!d->busy || !d->cell_params || !d->cell_nparams || !d->state) return -1;
     }
     return 0;
 }
@@ -520,6 +521,15 @@ int dispatch_stage(dispatch_t *d)
     return rc;
 }
 
+void dispatch_drop_state(dispatch_t *d, size_t task)
+{
+    if (!d->state || task >= d->p->ntasks || !d->state[task]) return;
+    d->state_bytes -= task_state_bytes(d->state[task]->nparams);
+    d->nstates--;
+    task_state_free(d->state[task]);
+    d->state[task] = NULL;
+}
+
 void dispatch_close(dispatch_t *d)
 {
     if (d->rank != 0) { /* a STOP that may still be queued for me */
@@ -537,6 +547,10 @@ void dispatch_close(dispatch_t *d)
         free(d->cell_params);
     }
     free(d->cell_nparams);
+    if (d->state) {
+        for (size_t t = 0; t < d->p->ntasks; t++) task_state_free(d->state[t]);
+        free(d->state);
+    }
     free(d->busy);
     if (d->io) {
         wire_batch_free(&d->io->batch[0]);

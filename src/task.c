@@ -385,3 +385,94 @@ model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, i
                            train_out, status, NULL, NULL);
     return m;
 }
+
+/* ---- carried state ---------------------------------------------------------- */
+
+size_t task_state_len(size_t nparams) { return TASK_STATE_HDR + 3 * nparams; }
+
+double task_state_bytes(size_t nparams) { return (double)sizeof(task_state_t) + 12.0 * (double)nparams; }
+
+task_state_t *task_state_new(size_t nparams)
+{
+    if (nparams > ((size_t)1 << 40)) return NULL;
+    task_state_t *s = malloc(sizeof *s + 3 * nparams * sizeof(float));
+    if (!s) return NULL;
+    memset(s, 0, sizeof *s);
+    s->nparams = nparams;
+    s->arena = (float *)(s + 1);
+    return s;
+}
+
+void task_state_free(task_state_t *s) { free(s); }
+
+void task_state_header(const task_state_t *s, double *h)
+{
+    h[0] = TASK_STATE_MAGIC;
+    h[1] = s->pos.epoch;
+    h[2] = (double)s->adam_t;
+    h[3] = (double)(s->pos.shuffle_ctr >> 32);
+    h[4] = (double)(s->pos.shuffle_ctr & 0xffffffffu);
+    h[5] = (double)(s->pos.mmd_ctr >> 32);
+    h[6] = (double)(s->pos.mmd_ctr & 0xffffffffu);
+    h[7] = (double)s->nparams;
+}
+
+/* x is a whole number in [0, hi) */
+static int state_whole(double x, double hi) { return x >= 0 && x < hi && x == floor(x); }
+
+task_state_t *task_state_from_header(const double *h, int *bad)
+{
+    *bad = 1;
+    if (h[0] != TASK_STATE_MAGIC || !state_whole(h[1], 2147483648.0) || !state_whole(h[2], 9007199254740992.0) ||
+        !state_whole(h[3], 4294967296.0) || !state_whole(h[4], 4294967296.0) || !state_whole(h[5], 4294967296.0) ||
+        !state_whole(h[6], 4294967296.0) || !state_whole(h[7], 1099511627776.0))
+        return NULL;
+    *bad = 0;
+    task_state_t *s = task_state_new((size_t)h[7]);
+    if (!s) return NULL;
+    s->pos.epoch = (int)h[1];
+    s->adam_t = (long)h[2];
+    s->pos.shuffle_ctr = (uint64_t)h[3] << 32 | (uint64_t)h[4];
+    s->pos.mmd_ctr = (uint64_t)h[5] << 32 | (uint64_t)h[6];
+    return s;
+}
+
+void task_state_pack(const task_state_t *s, double *out)
+{
+    task_state_header(s, out);
+    for (size_t i = 0; i < 3 * s->nparams; i++) out[TASK_STATE_HDR + i] = s->arena[i];
+}
+
+task_state_t *task_state_unpack(const double *in, size_t len, int *bad)
+{
+    *bad = 1;
+    if (len < TASK_STATE_HDR) return NULL;
+    /* the length must be the header's: checked before allocating */
+    if (in[0] != TASK_STATE_MAGIC || !state_whole(in[7], 1099511627776.0) || task_state_len((size_t)in[7]) != len)
+        return NULL;
+    task_state_t *s = task_state_from_header(in, bad);
+    if (!s) return NULL;
+    for (size_t i = 0; i < 3 * s->nparams; i++) s->arena[i] = (float)in[TASK_STATE_HDR + i];
+    return s;
+}
+
+void task_state_save(task_state_t *s, const model_t *m, const train_pos_t *pos)
+{
+    size_t n = m->nparams;
+    memcpy(s->arena, m->params, n * sizeof(float));
+    memcpy(s->arena + n, m->adam_m, n * sizeof(float));
+    memcpy(s->arena + 2 * n, m->adam_v, n * sizeof(float));
+    s->adam_t = m->adam_t;
+    s->pos = *pos;
+}
+
+int task_state_load(const task_state_t *s, model_t *m)
+{
+    size_t n = m->nparams;
+    if (s->nparams != n) return -1;
+    memcpy(m->params, s->arena, n * sizeof(float));
+    memcpy(m->adam_m, s->arena + n, n * sizeof(float));
+    memcpy(m->adam_v, s->arena + 2 * n, n * sizeof(float));
+    m->adam_t = s->adam_t;
+    return 0;
+}

@@ -85,6 +85,14 @@ typedef struct {
     int journal_failed;    /* rank 0: a journal write failed; the run stops */
     float **cell_params;   /* rank 0: [ntasks] weights a task shipped, [nslots][nparams] */
     size_t *cell_nparams;  /* rank 0: [ntasks] nparams of those */
+    /* rank 0, halving stages: [ntasks] the end states kept for continuations
+     * (task.h task_state_t; NULL: none, not yet, or dropped).  A state is
+     * kept from its task's record (live or journaled) until the task that
+     * continues from it is stored, or dispatch_drop_state. */
+    struct task_state **state;
+    size_t nstates;            /* states kept now */
+    double state_bytes;        /* their bytes (task_state_bytes) */
+    double state_peak_bytes;   /* the most kept at once, over the stage */
     /* rank 0's gathering, for AESWEEP_RANK0_STATS-style reports */
     size_t rx_msgs, rx_records; /* messages received (results and DONE), results stored (rank 0's own too) */
     double rx_seconds;     /* receiving, storing and journaling (not waiting), wall */
@@ -121,6 +129,11 @@ void dispatch_progress_finish(dispatch_t *d, const char *line);
 double dispatch_balance(const dispatch_t *d);
 /* Has a stop been requested (signal, STOP)? */
 int dispatch_stopping(const dispatch_t *d);
+/* Rank 0: forget the end state of `task` (its trial was not promoted, or
+ * its continuation is done); harmless when none is kept, on a worker, out
+ * of range or twice.  Call it between rounds, never inside one (a round's
+ * continuations read their states while it runs). */
+void dispatch_drop_state(dispatch_t *d, size_t task);
 /* Free everything; a worker first takes any STOP still queued for it. */
 void dispatch_close(dispatch_t *d);
 

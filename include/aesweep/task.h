@@ -56,6 +56,52 @@ int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, in
 model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
                           scaler_t *sc, dataset_t *train_out, double *vals, int *status);
 
+/* ---- carried state (successive halving, issue 16) --------------------------
+ * A halving task (t, r > 0) continues from the end state of (t, r - 1): the
+ * model's parameters, Adam moments and step, and where its trajectory
+ * stands (train_pos_t: epochs, shuffle and MMD stream counters).  The
+ * stream keys are not carried: they come from task_key, which ignores the
+ * epochs, so every rung of a trial derives the same ones. */
+typedef struct task_state {
+    train_pos_t pos;
+    long adam_t;
+    size_t nparams;
+    float *arena; /* [3][nparams]: parameters, Adam m, Adam v (one allocation with the struct) */
+} task_state_t;
+
+/* Serialised form, in doubles (the params section of a halving task's wire
+ * record, wire.h, and the header of a WIRE_TAG_STATE message):
+ *   [0] TASK_STATE_MAGIC      [1] epoch         [2] Adam step t
+ *   [3] shuffle_ctr / 2^32    [4] shuffle_ctr % 2^32
+ *   [5] mmd_ctr / 2^32        [6] mmd_ctr % 2^32
+ *   [7] nparams
+ *   [8 ..] parameters [nparams], Adam m [nparams], Adam v [nparams]
+ * Floats are exact in doubles and the counters are split into 32-bit
+ * halves, so the round trip is exact. */
+#define TASK_STATE_HDR 8
+#define TASK_STATE_MAGIC 16016.0
+/* Doubles of the serialised state of a model of nparams parameters. */
+size_t task_state_len(size_t nparams);
+/* Bytes a kept state takes (rank 0's memory for carried states). */
+double task_state_bytes(size_t nparams);
+/* A state of nparams parameters (arena uninitialised); NULL when out of memory. */
+task_state_t *task_state_new(size_t nparams);
+void task_state_free(task_state_t *s); /* NULL is harmless */
+/* The header (TASK_STATE_HDR doubles) of s into h. */
+void task_state_header(const task_state_t *s, double *h);
+/* A new state with the header h (arena uninitialised): NULL with *bad = 1
+ * when h is not a state's header, with *bad = 0 when out of memory. */
+task_state_t *task_state_from_header(const double *h, int *bad);
+/* The whole serialised state into out[task_state_len(s->nparams)]. */
+void task_state_pack(const task_state_t *s, double *out);
+/* A new state from len doubles at in; NULL as task_state_from_header (a
+ * length that does not match the header is bad). */
+task_state_t *task_state_unpack(const double *in, size_t len, int *bad);
+/* The state of model m after training to pos, into s (same nparams). */
+void task_state_save(task_state_t *s, const model_t *m, const train_pos_t *pos);
+/* Load s into m: 0, or -1 when the parameter counts differ. */
+int task_state_load(const task_state_t *s, model_t *m);
+
 /* The study-wide kernel of the MMD metrics (see task.c): IMQ with
  * C = 2 dim var x {0.1, 0.2, 0.5, 1, 2, 5, 10}. */
 struct mmd_cfg;

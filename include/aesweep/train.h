@@ -78,4 +78,36 @@ void train_ws_free(train_ws_t *tw);
 int train_run(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_cfg_t *cfg,
               train_ckpt_fn ckpt, train_tick_fn tick, void *ctx, int *nreported);
 
+/* Where a trajectory stands between two calls (the carried state of a
+ * successive-halving rung, issue 16): the epochs trained and how far the
+ * two streams have been drawn.  The model holds the rest of the state: its
+ * parameters, the Adam moments m and v and the Adam step t.  {0, 0, 0} is
+ * a fresh start (what train_run does).
+ *
+ * Exactness: train_run_from to epoch a from {0} (end state S), then from S
+ * to b gives, bit for bit, what one call to b gives: every step sees the
+ * same parameters, moments, mini-batch order and MMD samples.  Two details
+ * make it so: (1) mini-batch: the shuffle of epoch e is drawn when epoch e
+ * + 1 is trained, so the end state's shuffle counter is the one after a
+ * permutations; (2) full batch: the pass that reports epoch e's train MSE
+ * is also epoch e + 1's gradient and, with MMD, draws that step's N(0, I)
+ * sample before the run stops at e = epochs; the end state records the MMD
+ * counter from before that draw, so the continuation draws the same sample
+ * again and that pass is simply recomputed. */
+typedef struct {
+    int epoch;            /* optimiser epochs trained */
+    uint64_t shuffle_ctr; /* outputs drawn from rng_stream(cfg->shuffle_key) */
+    uint64_t mmd_ctr;     /* outputs drawn from rng_stream(cfg->mmd_key) */
+} train_pos_t;
+
+/* train_run continuing from *start (NULL: a fresh start; m then holds the
+ * model after start->epoch epochs) to cfg->epochs >= start->epoch; on
+ * TRAIN_OK *end (if not NULL) gets the end state.  Checkpoints and curve
+ * points before start->epoch belong to the earlier call: they are passed
+ * over without a callback and counted in *nreported as if reported, so
+ * that the checkpoints from *nreported on are the ones not reached. */
+int train_run_from(model_t *m, train_ws_t *tw, const float *X, size_t n, const train_cfg_t *cfg,
+                   const train_pos_t *start, train_pos_t *end, train_ckpt_fn ckpt, train_tick_fn tick,
+                   void *ctx, int *nreported);
+
 #endif
