@@ -133,6 +133,7 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     p->spec = st;
     p->stage_index = k;
     p->best_cell = -1;
+    p->nrungs = 1;
     for (int q = 0; q < P_COUNT; q++) {
         p->base[q] = s->defaults[q];
         p->source[q] = VS_DEFAULT;
@@ -212,6 +213,7 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
         if (reuse && (idx / p->dim_stride[p->epoch_dim]) % p->dim_len[p->epoch_dim] != 0) continue;
         task_t *tk = &p->tasks[t++];
         tk->first_cube = idx;
+        tk->trial = -1, tk->prev_task = -1;
         plan_cube_hp(p, idx, tk->hp);
         if (reuse) tk->hp[P_EPOCHS] = p->slot_epochs[p->nslots - 1];
 
@@ -240,6 +242,10 @@ void plan_free(plan_t *p)
     free(p->task_done);
     free(p->curve_epochs);
     free(p->curves);
+    free(p->trial_hp);
+    free(p->sched);
+    free(p->trial_bracket);
+    free(p->task_round);
     memset(p, 0, sizeof *p);
 }
 
@@ -444,4 +450,11 @@ int plan_select_best(plan_t *p)
     }
     if (p->best_cell >= 0) plan_cube_hp(p, (size_t)p->best_cell * p->nrep, p->best_hp);
     return p->best_cell >= 0 ? 0 : -1;
+}
+
+int plan_complete(const plan_t *p)
+{
+    if (p->search & PLAN_HALVING) return p->search_complete;
+    if (p->sspec && p->sspec->sampler == SEARCH_TPE) return p->search_complete;
+    return p->ndone == p->ntasks;
 }

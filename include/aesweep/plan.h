@@ -10,6 +10,7 @@
  */
 #ifndef AESWEEP_PLAN_H
 #define AESWEEP_PLAN_H
+#include "aesweep/halving.h"
 #include "aesweep/spec.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -18,12 +19,21 @@
 #define PLAN_MAX_METRICS 32
 
 enum value_source { VS_DEFAULT = 0, VS_FIXED = 1, VS_INHERITED = 2, VS_AXIS = 3 };
+/* What kind of stage (plan_t.search, bits): a grid (0), sampled trials
+ * (`sample`), successive halving / Hyperband over trials (`halving`), or both. */
+enum plan_search { PLAN_GRID = 0, PLAN_SAMPLED = 1, PLAN_HALVING = 2 };
 
 typedef struct {
     size_t first_cube;   /* linear cube index of the task's first epochs slot */
     double cost;         /* predicted cost (flop-like units, see plan_task_cost) */
     int draw, repeat;
     double hp[P_COUNT];  /* hyperparameters, epochs = the largest epochs value */
+    /* search stages (docs/search.md); grid stages: trial -1, rung 0, start_epoch 0, prev_task -1, absent 0 */
+    long trial;          /* the trial index; -1 in grid stages */
+    int rung;            /* halving: the rung (0..); 0 otherwise */
+    int start_epoch;     /* halving: epochs trained before this task (the previous rung's); 0 otherwise */
+    long prev_task;      /* halving, rung > 0: the task whose end state this task continues; -1: fresh init */
+    int absent;          /* halving: 1 for (trial, rung) beyond its bracket's rungs: never run, cost 0 */
 } task_t;
 
 typedef struct {
@@ -72,6 +82,24 @@ typedef struct {
     int ncurve_metrics;            /* ntests + 1 */
     size_t ntraj;                  /* ncube / length of the epochs axis */
     double *curves;                /* [ncurve_metrics][ntraj][ncurve], NaN until filled */
+    /* Search stages (sample and/or halving; docs/search.md, CONTRACT16 section 1).
+     * Sampled, no halving: dims trial, [draw], repeat; ncells = ntrials; a
+     * task per (trial, draw, repeat), one slot.  Halving (sampled or grid):
+     * dims trial, rung, repeat (length 1); task id = trial * nrungs + rung =
+     * its cube index; ncells = ntrials * nrungs; each task trains from
+     * start_epoch to hp[P_EPOCHS] = its bracket's rung epochs. */
+    int search;                    /* enum plan_search bits; 0 for grids (nothing else changes) */
+    const search_spec_t *sspec;    /* &spec->search, NULL for grids */
+    size_t ntrials;
+    double *trial_hp;              /* [ntrials][P_COUNT]: trial t's values; epochs its largest (max_epochs) */
+    int nsearch_params;            /* parameters that vary along `trial`, spec order */
+    int search_params[P_COUNT];
+    halving_schedule_t *sched;     /* halving: the schedule, NULL otherwise */
+    int nrungs;                    /* halving: length of the rung dim (max rungs over brackets); 1 otherwise */
+    int *trial_bracket;            /* halving: [ntrials] bracket of each trial */
+    int *task_round;               /* rank 0: [ntasks] round the task ran in (-1: not run); search.c */
+    int search_complete;           /* rank 0: 1 once a search stage's last round finished */
+    double idle_share;             /* rank 0: 1 - sum busy / (nranks x sum of round walls) */
 } plan_t;
 
 /* Build the plan of stage k given the values inherited from the previous
@@ -121,5 +149,9 @@ void plan_stats(const plan_t *p, int m, double *mean, double *sd, double *mn, in
 void plan_spread(const plan_t *p, int m, double *init_sd, double *data_sd);
 /* Choose the best cell by the lowest mean of the select metric. 0 if found. */
 int plan_select_best(plan_t *p);
+/* Has the stage run to its end?  Grid and sampled stages: every task done
+ * (tpe: search_complete); halving: search_complete (absent and unpromoted
+ * tasks never run). */
+int plan_complete(const plan_t *p);
 
 #endif

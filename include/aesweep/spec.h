@@ -11,6 +11,7 @@
 #define AESWEEP_SPEC_H
 #include "aesweep/data.h"
 #include "aesweep/model.h"
+#include "aesweep/search_spec.h"
 #include "aesweep/util.h"
 #include <stddef.h>
 #include <stdint.h>
@@ -102,6 +103,7 @@ typedef struct {
     int line;                    /* line of the stage in the spec, for messages */
     int curve_points;            /* learning-curve points per task, 0 = none (plan.h) */
     char file[SPEC_PATH_LEN];    /* the file that line is in (the spec or a file it @includes) */
+    search_spec_t search;        /* the `sample` and `halving` groups (search_spec.h); zero for a grid */
 } stage_spec_t;
 
 typedef struct {
