@@ -69,23 +69,54 @@ class SearchStage:
                 if "labels" in g[p].attrs:  # coded values (hidden width lists): one label per trial
                     lab = str(py(g[p].attrs["labels"])).split(";")
                     self.labels[p] = dict(zip(self.values[p].tolist(), lab))
-        self.metric = np.asarray(g[self.metric_name][()], dtype=np.float64)  # [trial][rung]
-        self.bracket = np.asarray(g["trial_bracket"][()], dtype=np.int64)
-        self.rung_epochs = np.asarray(g["rung_epochs"][()], dtype=np.int64)  # [bracket][rung]
-        self.rung_trials = np.asarray(g["rung_trials"][()], dtype=np.int64)
-        self.stop_rung = np.asarray(g["stop_rung"][()], dtype=np.int64)
-        self.compute = np.asarray(g["compute"][()], dtype=np.float64)  # [trial][rung]
-        self.round = np.asarray(g["round"][()], dtype=np.int64)  # [trial][rung], -1 = not trained
+        self.halving = "rung" in g
+        if self.halving:
+            self.metric = np.asarray(g[self.metric_name][()], dtype=np.float64)  # [trial][rung]
+            self.bracket = np.asarray(g["trial_bracket"][()], dtype=np.int64)
+            self.rung_epochs = np.asarray(g["rung_epochs"][()], dtype=np.int64)  # [bracket][rung]
+            self.rung_trials = np.asarray(g["rung_trials"][()], dtype=np.int64)
+            self.stop_rung = np.asarray(g["stop_rung"][()], dtype=np.int64)  # -1: not trained yet
+            self.compute = np.asarray(g["compute"][()], dtype=np.float64)  # [trial][rung]
+            self.round = np.asarray(g["round"][()], dtype=np.int64)  # [trial][rung], -1 = not trained
+            self.trial_epochs = None
+        else:
+            self._read_sampled(g)
         self.nrungs_of = (self.rung_epochs > 0).sum(axis=1)  # rungs of each bracket
         self.best_trial = int(self.attrs.get("best_trial", -1))
 
+    def _read_sampled(self, g):
+        """A sampled stage without halving as one rung: a trial's metric is its mean over draws and
+        repeats (what selection ranks), its compute that of all its tasks, its round that of its last."""
+        mean = self.metric_name + "_mean"
+        if mean in g:
+            m = np.asarray(g[mean][()], dtype=np.float64)
+        else:
+            raw = np.asarray(g[self.metric_name][()], dtype=np.float64).reshape(self.n, -1)
+            with np.errstate(all="ignore"):
+                m = np.array([np.nanmean(row) if np.isfinite(row).any() else np.nan for row in raw])
+        self.metric = m.reshape(self.n, 1)
+        self.round = np.asarray(g["round"][()], dtype=np.int64).reshape(self.n, 1)
+        self.compute = np.where(self.round >= 0, np.asarray(g["compute_used"][()], dtype=np.float64).reshape(self.n, 1), 0)
+        self.stop_rung = np.where(self.round[:, 0] >= 0, 0, -1)
+        self.bracket = np.zeros(self.n, dtype=np.int64)
+        if "epochs" in self.params:
+            self.trial_epochs = self.values["epochs"].astype(np.int64)
+        else:
+            self.trial_epochs = np.full(self.n, int(float(self.attrs.get("epochs", 0) or 0)), dtype=np.int64)
+        self.rung_epochs = np.array([[max(1, int(self.trial_epochs.max(initial=1)))]], dtype=np.int64)
+        self.rung_trials = np.array([[self.n]], dtype=np.int64)
+
     def epochs(self, t, r):
+        if self.trial_epochs is not None:
+            return int(self.trial_epochs[t])
         return int(self.rung_epochs[self.bracket[t], r])
 
     def deepest(self):
-        """(metric at each trial's deepest rung reached, that rung's epochs)."""
-        m = np.array([self.metric[t, self.stop_rung[t]] for t in range(self.n)])
-        e = np.array([self.epochs(t, self.stop_rung[t]) for t in range(self.n)])
+        """(metric at each trial's deepest rung reached, that rung's epochs); NaN and 0 for a trial
+        that has not trained yet (a stage cut off)."""
+        m = np.array([self.metric[t, self.stop_rung[t]] if self.stop_rung[t] >= 0 else math.nan
+                      for t in range(self.n)])
+        e = np.array([self.epochs(t, self.stop_rung[t]) if self.stop_rung[t] >= 0 else 0 for t in range(self.n)])
         return m, e
 
     def finished(self):
@@ -116,8 +147,9 @@ class SearchStage:
 
 
 def find_search_stages(f):
+    """Stages with a `trial` dimension: halving stages (`stop_rung`) and sampled ones (`search_params`)."""
     return [n for n in split_names(py(f.attrs.get("stages", ""))) if isinstance(f.get(n), h5py.Group)
-            and "trial" in f[n] and "stop_rung" in f[n]]
+            and "trial" in f[n] and ("stop_rung" in f[n] or "search_params" in f[n].attrs)]
 
 
 def find_grid(f, st, name=None):
@@ -162,7 +194,7 @@ def fig_rungs(st, out):
     fin = st.finished()
     for t in np.argsort(fin, kind="stable"):  # stopped first, finished on top
         r = np.arange(st.stop_rung[t] + 1)
-        e = st.rung_epochs[st.bracket[t], r]
+        e = np.array([st.epochs(t, k) for k in r])
         y = st.metric[t, r]
         if fin[t]:
             ax.plot(e, y, "-o", color="C%d" % (st.bracket[t] % 10), lw=1.1, ms=3, alpha=0.9)
@@ -286,11 +318,17 @@ def write_markdown(st, grid, comp, best, out):
     lines = ["# Search stage %s\n" % st.name]
     fin = st.finished()
     total = float(np.nansum(st.compute))
-    lines.append("Sampler `%s`, %d trials in %d brackets (min_epochs %s, max_epochs %s, eta %s); %d trained "
-                 "to their bracket's last rung; compute %.4g %s.\n" % (
-                     st.attrs.get("sampler", "?"), st.n, st.rung_epochs.shape[0], st.attrs.get("min_epochs"),
-                     st.attrs.get("max_epochs"), st.attrs.get("eta"), int(fin.sum()), total,
-                     st.attrs.get("compute_units", "FLOP")))
+    if st.halving:
+        lines.append("Sampler `%s`, %d trials in %d brackets (min_epochs %s, max_epochs %s, eta %s); %d trained "
+                     "to their bracket's last rung; compute %.4g %s.\n" % (
+                         st.attrs.get("sampler", "?"), st.n, st.rung_epochs.shape[0], st.attrs.get("min_epochs"),
+                         st.attrs.get("max_epochs"), st.attrs.get("eta"), int(fin.sum()), total,
+                         st.attrs.get("compute_units", "FLOP")))
+    else:
+        lines.append("Sampler `%s`, %d trials without halving; %d trained; compute %.4g %s.\n" % (
+            st.attrs.get("sampler", "?"), st.n, int(fin.sum()), total, st.attrs.get("compute_units", "FLOP")))
+    if str(st.attrs.get("complete", 1)) in ("0", "False"):
+        lines.append("The stage was cut off: this is what it had finished.\n")
     rows = []
     for b in range(st.rung_epochs.shape[0]):
         rows.append([b, " ".join("%d@%d" % (st.rung_trials[b, r], st.rung_epochs[b, r])

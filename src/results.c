@@ -5,6 +5,8 @@
  * labelled arrays.  Strings are variable-length UTF-8 so h5py returns str.
  */
 #include "aesweep/results.h"
+#include "aesweep/halving.h"
+#include "aesweep/search_spec.h"
 #include "aesweep/version.h"
 #include <errno.h>
 #include <hdf5.h>
@@ -550,14 +552,23 @@ static hid_t make_axis_scale(results_t *r, hid_t g, const plan_t *p, int d)
     int q = p->dim_param[d];
     hid_t ds = -1;
     if (r->failed) return -1;
-    if (q < 0) {
+    if (q < 0 && !strcmp(name, "trial")) {
+        /* search stages: the sample index (a grid with halving: the permuted cell; tpe: proposal order) */
+        long long *tv = malloc((n ? n : 1) * sizeof(long long));
+        if (!tv) return fail_oom(r, "a coordinate", n * sizeof(long long));
+        for (size_t i = 0; i < n; i++) tv[i] = (long long)i;
+        ds = write_ds(r, g, name, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, tv);
+        free(tv);
+        describe(r, ds, "trial (sample index; its parameters are the variables along trial)", "1");
+    } else if (q < 0) {
         int *iv = malloc((n ? n : 1) * sizeof(int));
         if (!iv) return fail_oom(r, "a coordinate", n * sizeof(int));
         for (size_t i = 0; i < n; i++) iv[i] = (int)i;
         ds = write_ds(r, g, name, H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, iv);
         free(iv);
-        describe(r, ds, !strcmp(name, "draw") ? "data draw (a freshly drawn training set)"
-                                               : "repeat (initialisation) index",
+        describe(r, ds, !strcmp(name, "draw")   ? "data draw (a freshly drawn training set)"
+                        : !strcmp(name, "rung") ? "rung of successive halving (its epochs: rung_epochs)"
+                                                : "repeat (initialisation) index",
                  "1");
     } else {
         int ax = 0;
@@ -634,29 +645,34 @@ static int write_curves(results_t *r, hid_t g, const plan_t *p)
     return r->failed ? -1 : 0;
 }
 
-/* The cube variables, each on all the cube's dims: one dataset per metric,
- * then the training status (a CF flag variable) and the seconds. */
-static int write_cube(results_t *r, hid_t g, const plan_t *p, const hid_t *scales, const hsize_t *dims)
+/* The cube variables on the first nd of the cube's dims (all of them in a
+ * grid; a halving stage drops its repeat dim of length 1, which leaves the
+ * data as it is): one dataset per metric, then the training status (a CF
+ * flag variable) and the seconds.  coords: the CF `coordinates` attribute
+ * of each (a search stage's parameters along trial), or NULL. */
+static int write_cube(results_t *r, hid_t g, const plan_t *p, const hid_t *scales, const hsize_t *dims, int nd,
+                      const char *coords)
 {
     char ln[512];
     for (int m = 0; m < p->nmetrics && !r->failed; m++) {
-        hid_t ds = write_ds(r, g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims,
+        hid_t ds = write_ds(r, g, p->metric_names[m], H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, nd, dims,
                             p->metrics + (size_t)m * p->ncube);
         metric_long_name(p->metric_names[m], ln, sizeof ln);
         describe(r, ds, ln, "1");
-        attach_all(r, ds, scales, p->ndims);
+        if (coords) attr_str(r, ds, "coordinates", coords);
+        attach_all(r, ds, scales, nd);
         close_ds(r, ds);
     }
-    hid_t ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, p->ndims, dims, p->status);
+    hid_t ds = write_ds(r, g, "status", H5T_NATIVE_INT8, H5T_STD_I8LE, nd, dims, p->status);
     describe(r, ds, "training status of the cube point", "1");
     const int8_t fv[4] = {0, 1, 2, 3};
     attr_write(r, ds, "flag_values", H5T_STD_I8LE, H5T_NATIVE_INT8, 4, fv);
     attr_str(r, ds, "flag_meanings", "ok diverged interrupted not_run");
-    attach_all(r, ds, scales, p->ndims);
+    attach_all(r, ds, scales, nd);
     close_ds(r, ds);
-    ds = write_ds(r, g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, p->ndims, dims, p->seconds);
+    ds = write_ds(r, g, "seconds", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, nd, dims, p->seconds);
     describe(r, ds, "wall time of the task when it reached this cube point", "s");
-    attach_all(r, ds, scales, p->ndims);
+    attach_all(r, ds, scales, nd);
     close_ds(r, ds);
     return r->failed ? -1 : 0;
 }
@@ -739,6 +755,25 @@ static double balance(const double *busy, int nranks)
     return mx > 0 ? sum / nranks / mx : 1.0;
 }
 
+/* Is parameter q one that varies along a search stage's trials? */
+static int is_search_param(const plan_t *p, int q)
+{
+    for (int i = 0; p->search && i < p->nsearch_params; i++)
+        if (p->search_params[i] == q) return 1;
+    return 0;
+}
+
+/* Predicted cost (FLOP, plan_task_cost's model) of a grid stage's tasks,
+ * all of them (a search's share of a grid is then a ratio of these); of a
+ * search stage, the tasks it trained (what its trials used). */
+static double compute_total(const plan_t *p)
+{
+    double c = 0;
+    for (size_t t = 0; t < p->ntasks; t++)
+        if (!p->search || p->task_done[t]) c += p->tasks[t].cost;
+    return c;
+}
+
 /* The stage's attributes: its settings, progress, best cell, and where
  * each parameter's value came from. */
 static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *busy, int nranks, double predicted)
@@ -752,7 +787,7 @@ static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *bus
     attr_i64(r, g, "save_models", st->save_models);
     attr_f64(r, g, "pool_noise", st->pool_noise);
     attr_i64(r, g, "curve_points", st->curve_points);
-    attr_i64(r, g, "complete", p->ndone == p->ntasks);
+    attr_i64(r, g, "complete", plan_complete(p));
     attr_i64(r, g, "tasks_done", (long long)p->ndone);
     attr_i64(r, g, "tasks_total", (long long)p->ntasks);
     attr_str(r, g, "select_metric", p->metric_names[p->select_metric]);
@@ -763,18 +798,21 @@ static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *bus
     attr_f64(r, g, "predicted_makespan", predicted);
     attr_str(r, g, "predicted_makespan_units", "FLOP");
     attr_str(r, g, "inherited_from", p->inherited_from);
+    attr_f64(r, g, "compute_total", compute_total(p));
     static const char *srcn[] = {"default", "fixed", "inherited", "axis"};
     for (int q = 0; q < P_COUNT && !r->failed; q++) {
+        /* a search stage's parameters vary along trial: variables, not attributes */
+        int varies = p->source[q] == VS_AXIS || is_search_param(p, q);
         snprintf(nm, sizeof nm, "source_%s", param_names[q]);
-        attr_str(r, g, nm, srcn[p->source[q]]);
-        if (p->source[q] != VS_AXIS) attr_param(r, g, param_names[q], q, p->base[q]);
+        attr_str(r, g, nm, is_search_param(p, q) ? "search" : p->source[q] >= 0 && p->source[q] <= VS_AXIS ? srcn[p->source[q]] : "?");
+        if (!varies) attr_param(r, g, param_names[q], q, p->base[q]);
         if (p->best_cell >= 0) {
             snprintf(nm, sizeof nm, "best_%s", param_names[q]);
             attr_param(r, g, nm, q, p->best_hp[q]);
         }
         if (q == P_HIDDEN || q == P_ARCH || q == P_ACTIVATION) { /* the value as the spec writes it */
             char val[200];
-            if (p->source[q] != VS_AXIS && (q != P_HIDDEN || p->base[q] < 0)) {
+            if (!varies && (q != P_HIDDEN || p->base[q] < 0)) {
                 spec_format_value(p->study, q, p->base[q], val, sizeof val);
                 snprintf(nm, sizeof nm, "%s_label", param_names[q]);
                 attr_str(r, g, nm, val);
@@ -815,20 +853,253 @@ static int write_ranks(results_t *r, hid_t g, const double *busy, int nranks)
     return r->failed ? -1 : 0;
 }
 
+/* ---- search stages (docs/results-format.md, "Search stages") ------------ */
+
+/* Parameter q of every trial: typed as grid axes are (int64, float64,
+ * categories as strings), on dim `trial`; width lists (hidden < 0) coded
+ * -(1 + i) with every trial's value as the spec writes it in `labels`. */
+static int trial_param(results_t *r, hid_t g, const plan_t *p, int q, hid_t tscale)
+{
+    hsize_t n = p->ntrials;
+    size_t cnt = n ? n : 1;
+    const char *name = param_names[q];
+    hid_t ds;
+    if (param_category(q, 0)) {
+        const char **sv = calloc(cnt, sizeof *sv);
+        if (!sv) return fail_oom(r, "a trial coordinate", cnt * sizeof *sv);
+        for (size_t t = 0; t < n; t++) sv[t] = param_category(q, p->trial_hp[t * P_COUNT + q]);
+        ds = write_ds(r, g, name, r->vstr, r->vstr, 1, &n, sv);
+        free(sv);
+    } else if (param_is_integer(q)) {
+        long long *iv = malloc(cnt * sizeof *iv);
+        if (!iv) return fail_oom(r, "a trial coordinate", cnt * sizeof *iv);
+        for (size_t t = 0; t < n; t++) iv[t] = (long long)p->trial_hp[t * P_COUNT + q];
+        ds = write_ds(r, g, name, H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, &n, iv);
+        free(iv);
+    } else {
+        double *dv = malloc(cnt * sizeof *dv);
+        if (!dv) return fail_oom(r, "a trial coordinate", cnt * sizeof *dv);
+        for (size_t t = 0; t < n; t++) dv[t] = p->trial_hp[t * P_COUNT + q];
+        ds = write_ds(r, g, name, H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &n, dv);
+        free(dv);
+    }
+    describe(r, ds, param_long_name(q), param_category(q, 0) ? NULL : "1");
+    attach_all(r, ds, &tscale, 1);
+    int coded = 0;
+    for (size_t t = 0; t < n && q == P_HIDDEN; t++) coded |= p->trial_hp[t * P_COUNT + q] < 0;
+    if (coded && !r->failed) {
+        /* "[20, 10];15;40": one label per trial, as the spec writes it */
+        size_t cap = cnt * 200 + 1, len = 0;
+        char *lab = malloc(cap);
+        if (!lab) {
+            close_ds(r, ds);
+            return fail_oom(r, "the labels of hidden", cap);
+        }
+        lab[0] = 0;
+        for (size_t t = 0; t < n; t++) {
+            char one[200];
+            spec_format_value(p->study, q, p->trial_hp[t * P_COUNT + q], one, sizeof one);
+            len += (size_t)snprintf(lab + len, cap - len, "%s%s", t ? ";" : "", one);
+        }
+        attr_str(r, ds, "labels", lab);
+        free(lab);
+    }
+    close_ds(r, ds);
+    return r->failed ? -1 : 0;
+}
+
+/* A search stage's per-trial variable (int32 or float64) on `trial`, or on
+ * (trial, rung) when sc[1] >= 0, or an int64 bracket table on (bracket[, rung]). */
+static void put_search_var(results_t *r, hid_t g, const char *name, hid_t mem, hid_t file, int rank,
+                           const hsize_t *dims, const hid_t *sc, const void *v, const char *long_name)
+{
+    hid_t ds = write_ds(r, g, name, mem, file, rank, dims, v);
+    attach_all(r, ds, sc, rank);
+    describe(r, ds, long_name, !strncmp(name, "compute", 7) ? "FLOP" : "1");
+    close_ds(r, ds);
+}
+
+/* The bracket structure of a halving stage: rung_epochs and rung_trials
+ * [bracket][rung], bracket_first_trial and bracket_trials [bracket]. */
+static int write_brackets(results_t *r, hid_t g, const plan_t *p, hid_t rscale)
+{
+    const halving_schedule_t *h = p->sched;
+    size_t B = (size_t)h->nbrackets, R = (size_t)p->nrungs;
+    long long *e = calloc(B * R + 1, sizeof *e), *n = calloc(B * R + 1, sizeof *n);
+    long long *first = calloc(B + 1, sizeof *first), *cnt = calloc(B + 1, sizeof *cnt);
+    int *bi = calloc(B + 1, sizeof *bi);
+    if (!e || !n || !first || !cnt || !bi) {
+        free(e), free(n), free(first), free(cnt), free(bi);
+        return fail_oom(r, "the bracket structure", (B * R * 2 + B * 3) * sizeof(long long));
+    }
+    for (size_t b = 0; b < B; b++) {
+        bi[b] = (int)b;
+        first[b] = h->b[b].first_trial;
+        cnt[b] = h->b[b].ntrials;
+        for (size_t k = 0; k < R && (int)k < h->b[b].nrungs; k++) {
+            e[b * R + k] = h->b[b].epochs[k];
+            n[b * R + k] = h->b[b].trials[k];
+        }
+    }
+    hsize_t dims[2] = {B, R};
+    hid_t sc[2] = {write_ds(r, g, "bracket", H5T_NATIVE_INT, H5T_STD_I32LE, 1, dims, bi), rscale};
+    describe(r, sc[0], "Hyperband bracket (it makes s_max - bracket promotions)", "1");
+    set_scale(r, sc[0], "bracket");
+    put_search_var(r, g, "rung_epochs", H5T_NATIVE_LLONG, H5T_STD_I64LE, 2, dims, sc, e,
+                   "epochs trained by the end of the rung (0: the bracket has fewer rungs)");
+    put_search_var(r, g, "rung_trials", H5T_NATIVE_LLONG, H5T_STD_I64LE, 2, dims, sc, n,
+                   "trials scheduled into the rung (an upper bound: diverged trials are not promoted)");
+    put_search_var(r, g, "bracket_first_trial", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, dims, sc, first,
+                   "first trial of the bracket (its trials are contiguous)");
+    put_search_var(r, g, "bracket_trials", H5T_NATIVE_LLONG, H5T_STD_I64LE, 1, dims, sc, cnt,
+                   "trials of the bracket");
+    close_ds(r, sc[0]);
+    free(e), free(n), free(first), free(cnt), free(bi);
+    return r->failed ? -1 : 0;
+}
+
+/* Per trial and rung of a halving stage (task id = trial x nrungs + rung):
+ * what each trained (compute: its segment's predicted cost, 0 where not
+ * trained), the round that ran it, where it stopped, its bracket. */
+static int write_halving(results_t *r, hid_t g, const plan_t *p, const hid_t *sc)
+{
+    size_t N = p->ntrials, R = (size_t)p->nrungs;
+    int *stop = malloc((N + 1) * sizeof(int)), *rnd = malloc((N * R + 1) * sizeof(int));
+    int *tb = malloc((N + 1) * sizeof(int));
+    double *comp = malloc((N * R + 1) * sizeof(double)), *used = malloc((N + 1) * sizeof(double));
+    if (!stop || !rnd || !tb || !comp || !used) {
+        free(stop), free(rnd), free(tb), free(comp), free(used);
+        return fail_oom(r, "the rungs of the trials", N * R * (sizeof(int) + sizeof(double)));
+    }
+    for (size_t t = 0; t < N; t++) {
+        stop[t] = -1;
+        used[t] = 0;
+        tb[t] = p->trial_bracket[t];
+        for (size_t k = 0; k < R; k++) {
+            size_t i = t * R + k;
+            int done = p->task_done[i] != 0;
+            comp[i] = done ? p->tasks[i].cost : 0;
+            rnd[i] = !done ? -1 : p->task_round ? p->task_round[i] : 0;
+            used[t] += comp[i];
+            if (done) stop[t] = (int)k;
+        }
+    }
+    hsize_t dims[2] = {N, R};
+    put_search_var(r, g, "stop_rung", H5T_NATIVE_INT, H5T_STD_I32LE, 1, dims, sc, stop,
+                   "last rung the trial trained (-1: none yet); its metric there is its result");
+    put_search_var(r, g, "trial_bracket", H5T_NATIVE_INT, H5T_STD_I32LE, 1, dims, sc, tb, "bracket of the trial");
+    put_search_var(r, g, "compute", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 2, dims, sc, comp,
+                   "predicted cost of the segment the trial trained in the rung (0: not trained)");
+    put_search_var(r, g, "compute_used", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, dims, sc, used,
+                   "predicted cost of everything the trial trained");
+    put_search_var(r, g, "round", H5T_NATIVE_INT, H5T_STD_I32LE, 2, dims, sc, rnd,
+                   "round in which the segment ran, in the order the study ran them (-1: not trained)");
+    free(stop), free(rnd), free(tb), free(comp), free(used);
+    return write_brackets(r, g, p, sc[1]);
+}
+
+/* Per trial of a sampled stage without halving (tasks: trial x draw x
+ * repeat): the compute its tasks used and the round of its last one. */
+static int write_sampled(results_t *r, hid_t g, const plan_t *p, hid_t tscale)
+{
+    size_t N = p->ntrials;
+    int *rnd = malloc((N + 1) * sizeof(int));
+    double *used = calloc(N + 1, sizeof(double));
+    if (!rnd || !used) {
+        free(rnd), free(used);
+        return fail_oom(r, "the trials' compute", N * (sizeof(int) + sizeof(double)));
+    }
+    for (size_t t = 0; t < N; t++) rnd[t] = -1;
+    for (size_t i = 0; i < p->ntasks; i++) {
+        long t = p->tasks[i].trial;
+        if (!p->task_done[i] || t < 0 || (size_t)t >= N) continue;
+        used[t] += p->tasks[i].cost;
+        int k = p->task_round ? p->task_round[i] : 0;
+        if (k > rnd[t]) rnd[t] = k;
+    }
+    hsize_t n = N;
+    put_search_var(r, g, "compute_used", H5T_NATIVE_DOUBLE, H5T_IEEE_F64LE, 1, &n, &tscale, used,
+                   "predicted cost of the trial's tasks that ran (every draw and repeat)");
+    put_search_var(r, g, "round", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &n, &tscale, rnd,
+                   "round in which the trial's last task ran (-1: none ran)");
+    free(rnd), free(used);
+    return r->failed ? -1 : 0;
+}
+
+/* The search's settings and results as attributes (best_<param> come with
+ * the grid stages' attributes, so that `inherit` reads a search stage as
+ * it reads a grid). */
+static int search_attrs(results_t *r, hid_t g, const plan_t *p)
+{
+    const search_spec_t *ss = p->sspec;
+    char names[P_COUNT * (SPEC_NAME_LEN + 1)] = "";
+    for (int i = 0; i < p->nsearch_params; i++)
+        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? "," : "",
+                 param_names[p->search_params[i]]);
+    const char *sampler = !ss || !ss->has_sample        ? "grid"
+                          : ss->sampler == SEARCH_TPE ? "tpe"
+                          : ss->sampler >= 0 && ss->sampler < SAMPLE_METHOD_COUNT ? sample_method_names[ss->sampler]
+                                                                                 : "?";
+    attr_str(r, g, "sampler", sampler);
+    attr_i64(r, g, "n_trials", (long long)p->ntrials);
+    attr_str(r, g, "search_params", names);
+    if (ss && ss->has_sample && ss->sampler == SEARCH_TPE) {
+        attr_i64(r, g, "tpe_batch", ss->tpe_batch);
+        attr_i64(r, g, "tpe_startup", ss->tpe_startup);
+    }
+    if ((p->search & PLAN_HALVING) && p->sched) {
+        attr_i64(r, g, "min_epochs", p->sched->min_epochs);
+        attr_i64(r, g, "max_epochs", p->sched->max_epochs);
+        attr_i64(r, g, "eta", p->sched->eta);
+        attr_i64(r, g, "brackets", p->sched->nbrackets);
+        attr_i64(r, g, "s_max", p->sched->s_max);
+    }
+    attr_str(r, g, "compute_units", "FLOP");
+    attr_f64(r, g, "idle_share", p->idle_share);
+    long best = p->best_cell < 0 ? -1 : (p->search & PLAN_HALVING) ? p->best_cell / p->nrungs : p->best_cell;
+    attr_i64(r, g, "best_trial", best);
+    return r->failed ? -1 : 0;
+}
+
+/* A search stage's own variables: the parameters along trial, then the
+ * rungs and brackets (halving) or the trials' compute (sampled). */
+static int write_search(results_t *r, hid_t g, const plan_t *p, const hid_t *scales)
+{
+    for (int i = 0; i < p->nsearch_params && !r->failed; i++) trial_param(r, g, p, p->search_params[i], scales[0]);
+    if (r->failed) return -1;
+    if (p->search & PLAN_HALVING) write_halving(r, g, p, scales);
+    else write_sampled(r, g, p, scales[0]);
+    if (!r->failed) search_attrs(r, g, p);
+    return r->failed ? -1 : 0;
+}
+
+/* The CF `coordinates` of a search stage's cube variables: its parameters. */
+static void search_coords(const plan_t *p, char *out, size_t n)
+{
+    out[0] = 0;
+    for (int i = 0; i < p->nsearch_params; i++)
+        snprintf(out + strlen(out), n - strlen(out), "%s%s", i ? " " : "", param_names[p->search_params[i]]);
+}
+
 int results_write_stage(results_t *r, const plan_t *p, const double *busy, int nranks,
                         double predicted_makespan, char *err)
 {
     hid_t scales[PLAN_MAX_DIMS + 1];
     hsize_t dims[PLAN_MAX_DIMS];
     int nd = 0;
+    /* a halving cube is (trial, rung, repeat of 1): its variables are [trial][rung] */
+    int halving = (p->search & PLAN_HALVING) != 0, nout = halving ? 2 : p->ndims;
+    char coords[P_COUNT * (SPEC_NAME_LEN + 1)];
+    search_coords(p, coords, sizeof coords);
     hid_t g = remove_link(r, r->f, p->spec->name) ? -1 : new_group(r, r->f, p->spec->name);
-    for (; nd < p->ndims && !r->failed; nd++) {
+    for (; nd < nout && !r->failed; nd++) {
         dims[nd] = p->dim_len[nd];
         scales[nd] = make_axis_scale(r, g, p, nd);
     }
-    if (!r->failed) write_cube(r, g, p, scales, dims);
-    if (!r->failed) write_stats(r, g, p, scales, dims);
+    if (!r->failed) write_cube(r, g, p, scales, dims, nout, p->search ? coords : NULL);
+    if (!r->failed && !halving) write_stats(r, g, p, scales, dims);
     if (!r->failed) stage_attrs(r, g, p, busy, nranks, predicted_makespan);
+    if (!r->failed && p->search) write_search(r, g, p, scales);
     for (int d = 0; d < nd; d++) close_ds(r, scales[d]);
     if (!r->failed) write_ranks(r, g, busy, nranks);
     if (!r->failed && p->ncurve > 0) write_curves(r, g, p);

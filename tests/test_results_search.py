@@ -1,0 +1,124 @@
+"""Search stages as third-party readers see them (docs/results-format.md, "Search stages").
+
+tests/test_results_search.c writes three files from hand-built plans (a Hyperband stage run to
+the end, the same cut off after its first round, a sampled stage with repeats); this reads them
+with h5py, xarray (h5netcdf), netCDF-C's ncdump and analysis/search.py.  Run by CTest
+(tests/results_search.cmake) with AESWEEP_SEARCH_TEST at the C test's binary.  ~3 s.
+"""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.environ.get("AESWEEP_SRC", os.path.dirname(HERE))
+PY = os.environ.get("PYTHON", sys.executable)
+sys.path.insert(0, SRC)
+
+from analysis.search import SearchStage, find_search_stages  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("rsearch")
+    p = subprocess.run([os.environ["AESWEEP_SEARCH_TEST"]], cwd=str(d), capture_output=True, text=True,
+                       timeout=300, env=dict(os.environ, AESWEEP_SEARCH_FILES=str(d)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    return {k: str(d / ("search_%s.h5" % k)) for k in ("full", "partial", "sampled")}
+
+
+def scale_names(ds):
+    return [ds.dims[i][0].name.rsplit("/", 1)[-1] for i in range(ds.ndim)]
+
+
+def test_h5py_layout(files):
+    with h5py.File(files["full"], "r") as f:
+        g = f["hb"]
+        n, r = len(g["trial"]), len(g["rung"])
+        assert (n, r) == (6, 3) and g["trial"].dtype == np.int64
+        for v in ("test_mse_a", "train_mse", "status", "seconds", "compute", "round"):
+            assert g[v].shape == (n, r) and scale_names(g[v]) == ["trial", "rung"], v
+        for v in ("lr", "hidden", "stop_rung", "trial_bracket", "compute_used"):
+            assert g[v].shape == (n,) and scale_names(g[v]) == ["trial"], v
+        assert scale_names(g["rung_epochs"]) == ["bracket", "rung"]
+        assert g["rung_epochs"][()].tolist() == [[10, 30, 90], [30, 90, 0], [90, 0, 0]]
+        assert g["rung_trials"][()].tolist() == [[3, 1, 1], [2, 1, 0], [1, 0, 0]]
+        m, st, stop = g["test_mse_a"][()], g["status"][()], g["stop_rung"][()]
+        rnd, comp = g["round"][()], g["compute"][()]
+        # NaN exactly where not trained (and where trial 4 diverged); rounds = rungs here
+        trained = rnd >= 0
+        assert np.array_equal(trained, st != 3)
+        assert np.all(np.isnan(m[~trained])) and np.all(comp[~trained] == 0)
+        assert np.all(rnd[trained] == np.nonzero(trained)[1])
+        assert st[4, 0] == 1 and np.isnan(m[4, 0]) and stop[4] == 0
+        for t in range(n):
+            assert stop[t] == np.nonzero(trained[t])[0].max()
+        assert np.allclose(g["compute_used"][()], comp.sum(axis=1), rtol=0, atol=0)
+        a = g.attrs
+        assert a["compute_total"] == comp.sum() and a["best_trial"] >= 0
+        bt = int(a["best_trial"])
+        assert stop[bt] == 3 - 1 - g["trial_bracket"][bt]  # reached its bracket's last rung: max_epochs
+        assert a["best_value"] == m[bt, stop[bt]] and a["best_lr"] == g["lr"][bt]
+        assert a["source_lr"] == "search" and "lr" not in a
+
+
+def test_partial_stage(files):
+    """Cut off after the first round: what exists, nothing more; no best trial."""
+    with h5py.File(files["partial"], "r") as f:
+        g = f["hb"]
+        assert g.attrs["complete"] == 0 and g.attrs["best_trial"] == -1
+        rnd, m = g["round"][()], g["test_mse_a"][()]
+        assert np.all(rnd[:, 1:] == -1) and np.all(np.isnan(m[:, 1:]))
+        assert np.all(g["stop_rung"][()] == 0)
+
+
+def test_xarray_opens(files):
+    xr = pytest.importorskip("xarray")
+    with xr.open_dataset(files["full"], group="hb", engine="h5netcdf") as ds:
+        assert ds["test_mse_a"].dims == ("trial", "rung")
+        # the parameters are CF auxiliary coordinates along trial
+        assert "lr" in ds["test_mse_a"].coords and ds["lr"].dims == ("trial",)
+        assert ds["rung_epochs"].dims == ("bracket", "rung")
+        df = ds["test_mse_a"].to_dataframe()
+        assert len(df) == 18
+        assert int(ds["trial"][-1]) == 5
+    with xr.open_dataset(files["sampled"], group="smp", engine="h5netcdf") as ds:
+        assert ds["test_mse_a"].dims == ("trial", "repeat")
+        assert ds["test_mse_a_mean"].dims == ("trial",)
+        assert list(ds["activation"].values) == ["relu", "tanh", "elu"]
+        assert ds["compute_used"].attrs["units"] == "FLOP"
+
+
+def test_netcdf_c(files):
+    for k, path in files.items():
+        p = subprocess.run(["ncdump", "-h", path], capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, (k, p.stderr)
+    p = subprocess.run(["ncdump", "-v", "stop_rung,rung_epochs", "-g", "hb", files["full"]], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "double test_mse_a(trial, rung)" in p.stdout
+    assert "int64 rung_epochs(bracket, rung)" in p.stdout
+    assert "rung_epochs =\n  10, 30, 90,\n  30, 90, 0,\n  90, 0, 0 ;" in p.stdout
+
+
+def test_analysis_reads(files, tmp_path):
+    with h5py.File(files["full"], "r") as f:
+        assert find_search_stages(f) == ["hb"]
+        st = SearchStage(f, "hb")
+        assert st.n == 6 and st.params == ["lr", "hidden"]
+        assert st.labels["hidden"] == {10.0: "10", -1.0: "[20, 10]"}
+        comp, best, t, r = st.trace()
+        assert comp[-1] == f["hb"]["compute"][()].sum()
+    with h5py.File(files["partial"], "r") as f:
+        st = SearchStage(f, "hb")
+        m, e = st.deepest()
+        assert np.all(e[np.isfinite(m)] == st.rung_epochs[st.bracket[np.isfinite(m)], 0])
+    out = str(tmp_path / "out")
+    for k in ("full", "partial", "sampled"):
+        p = subprocess.run([PY, os.path.join(SRC, "analysis", "search.py"), files[k], "-o", out + k],
+                           capture_output=True, text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg"))
+        assert p.returncode == 0, (k, p.stderr)
+        assert os.path.exists(os.path.join(out + k, "search.md"))
