@@ -58,6 +58,8 @@ int budget_check_study(const study_t *s, const study_data_t *sd, double limit, i
         if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) return -1;
         const char *name = p.spec->name;
         double m = budget_plan_peak(sd, &p);
+        budget_search_t sb;
+        if (budget_search_bound(sd, &p, 1, &sb) == 0) m += sb.state_bytes; /* rank 0's carried states */
         if (m > *peak) *peak = m;
         plan_cube_hp(&p, 0, prev);
         plan_free(&p);
@@ -76,12 +78,23 @@ int budget_check_study(const study_t *s, const study_data_t *sd, double limit, i
 int budget_check_stage(const study_data_t *sd, const plan_t *p, double limit, const char *spec_path, char *err)
 {
     double m = budget_plan_peak(sd, p);
-    if (m <= limit) return 0;
-    char a[32], b[32];
+    budget_search_t sb;
+    if (budget_search_bound(sd, p, 1, &sb)) {
+        snprintf(err, SPEC_ERR_LEN, "%s: stage %s: out of memory bounding its rounds", spec_path, p->spec->name);
+        return -1;
+    }
+    /* rank 0 trains tasks too, and holds the carried states of a halving stage */
+    if (m + sb.state_bytes <= limit) return 0;
+    char a[32], b[32], c[32];
     budget_fmt_bytes(a, sizeof a, m);
     budget_fmt_bytes(b, sizeof b, limit);
-    snprintf(err, SPEC_ERR_LEN, "%s: stage %s: with the inherited values its largest task needs %s per rank but %s is available; earlier stages are saved: change the grid and run with --resume",
-             spec_path, p->spec->name, a, b);
+    budget_fmt_bytes(c, sizeof c, sb.state_bytes);
+    if (sb.state_bytes > 0)
+        snprintf(err, SPEC_ERR_LEN, "%s: stage %s: rank 0 needs %s for its largest task and up to %s for the trials' carried states (halving) but %s is available; earlier stages are saved: lower n_trials or the widths, raise --max-mem-gb, and run with --resume",
+                 spec_path, p->spec->name, a, c, b);
+    else
+        snprintf(err, SPEC_ERR_LEN, "%s: stage %s: with the inherited values its largest task needs %s per rank but %s is available; earlier stages are saved: change the grid and run with --resume",
+                 spec_path, p->spec->name, a, b);
     return -1;
 }
 
@@ -180,4 +193,117 @@ double budget_rate(const char *isa)
     size_t i = 0;
     while (rates[i].isa && strcmp(rates[i].isa, isa)) i++;
     return rates[i].gflops * 1e9;
+}
+
+/* ---- search stages: rounds, their makespan bound, carried states --------- */
+
+/* One group of a search stage's round: rung `rung` of the trials lo..hi-1
+ * (a bracket, or a TPE batch), of which at most n train it. */
+typedef struct {
+    long lo, hi, n;
+    int rung, round, last; /* last: the group's rung is its bracket's last */
+} sgroup_t;
+
+/* The groups of a halving stage in round order; count returned, out may be
+ * NULL to count.  Rounds are merged rungs (round k = rung k of every
+ * bracket that has one); with tpe, each batch of tpe_batch trials is one
+ * bracket run after the previous batch (CONTRACT16 section 2). */
+static size_t search_groups(const plan_t *p, sgroup_t *out)
+{
+    const halving_schedule_t *h = p->sched;
+    size_t n = 0;
+    int tpe = p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
+    if (tpe) {
+        long batch = p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : (long)p->ntrials;
+        int round = 0, R = h->b[0].nrungs;
+        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
+            long hi = lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials, m = hi - lo;
+            for (int k = 0; k < R; k++, n++, round++) {
+                if (out) out[n] = (sgroup_t){lo, hi, m, k, round, k == R - 1};
+                m = halving_promote_count(m, h->eta);
+            }
+        }
+        return n;
+    }
+    for (int k = 0; k < p->nrungs; k++)
+        for (int b = 0; b < h->nbrackets; b++) {
+            const halving_bracket_t *B = &h->b[b];
+            if (k >= B->nrungs || B->ntrials <= 0) continue;
+            if (out) out[n] = (sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, k, k == B->nrungs - 1};
+            n++;
+        }
+    return n;
+}
+
+static int desc_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x < y) - (x > y);
+}
+
+/* Sum of the n largest of v[0..m) (sorted in place, descending). */
+static double top_sum(double *v, size_t m, long n)
+{
+    qsort(v, m, sizeof *v, desc_double);
+    double s = 0;
+    for (size_t i = 0; i < m && (long)i < n; i++) s += v[i];
+    return s;
+}
+
+double budget_state_bytes(const study_data_t *sd, const double *hp)
+{
+    model_arch_t a = task_arch(sd, hp);
+    return 3.0 * sizeof(float) * (double)model_param_count(&a) + BUDGET_STATE_HEADER;
+}
+
+/* The segment costs (value 0) or the state sizes (1) of rung k of trials lo..hi-1 into v. */
+static void group_values(const study_data_t *sd, const plan_t *p, const sgroup_t *g, int states, double *v)
+{
+    for (long t = g->lo; t < g->hi; t++) {
+        const task_t *tk = &p->tasks[(size_t)t * p->nrungs + g->rung];
+        v[t - g->lo] = states ? budget_state_bytes(sd, tk->hp) : tk->cost;
+    }
+}
+
+int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!(p->search & PLAN_HALVING) || !p->sched) return 0;
+    size_t ng = search_groups(p, NULL);
+    sgroup_t *g = malloc((ng ? ng : 1) * sizeof *g);
+    double *v = malloc((p->ntrials ? p->ntrials : 1) * sizeof *v);
+    int nr = 0;
+    if (g) search_groups(p, g);
+    for (size_t i = 0; g && i < ng; i++) nr = g[i].round + 1 > nr ? g[i].round + 1 : nr;
+    double *rsum = calloc((size_t)nr + 1, sizeof *rsum), *rmax = calloc((size_t)nr + 1, sizeof *rmax);
+    double *rstate = calloc((size_t)nr + 1, sizeof *rstate), *rlast = calloc((size_t)nr + 1, sizeof *rlast);
+    if (!g || !v || !rsum || !rmax || !rstate || !rlast) {
+        free(g), free(v), free(rsum), free(rmax), free(rstate), free(rlast);
+        return -1;
+    }
+    for (size_t i = 0; i < ng; i++) {
+        size_t m = (size_t)(g[i].hi - g[i].lo);
+        group_values(sd, p, &g[i], 0, v);
+        double c = top_sum(v, m, g[i].n);
+        rsum[g[i].round] += c;
+        if (m && v[0] > rmax[g[i].round]) rmax[g[i].round] = v[0];
+        out->segments += g[i].n;
+        /* rank 0 holds the states the round continues from (its n trials'
+         * previous rung) and those it produces; a last rung's states are
+         * counted as kept until the stage ends */
+        group_values(sd, p, &g[i], 1, v);
+        double s = top_sum(v, m, g[i].n);
+        rstate[g[i].round] += (g[i].rung > 0 ? 2 : 1) * s;
+        if (g[i].last) rlast[g[i].round] += s;
+    }
+    double kept = 0;
+    for (int k = 0; k < nr; k++) {
+        out->cost += rsum[k];
+        out->makespan += rmax[k] + rsum[k] / (nranks > 0 ? nranks : 1);
+        if (kept + rstate[k] > out->state_bytes) out->state_bytes = kept + rstate[k];
+        kept += rlast[k];
+    }
+    out->nrounds = nr;
+    free(g), free(v), free(rsum), free(rmax), free(rstate), free(rlast);
+    return 0;
 }

@@ -5,6 +5,7 @@
 #include "aesweep/kernel_lanes.h"
 #include "aesweep/outdir.h"
 #include "aesweep/results.h"
+#include "aesweep/sample.h"
 #include "aesweep/study.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,58 @@ static int validate_open(study_ctx_t *c, const sweep_opts_t *o, int R, double *l
     return ours == 0 || ours == 2 ? -1 : 0;
 }
 
+/* A search stage: its trials and, with halving, the rungs of each bracket
+ * (trials@epochs), the cost and makespan bounds over its rounds and the
+ * memory its carried states need on rank 0 (budget_search_bound).  The
+ * stage's cost, makespan and rank 0's memory (largest task + states) are
+ * returned for the totals. 0, or -1 after printing. */
+static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double *cost, double *mk, double *mem)
+{
+    const search_spec_t *ss = p->sspec;
+    const char *sampler = !ss || !ss->has_sample ? "grid cells as trials"
+                          : ss->sampler == SEARCH_TPE ? "tpe"
+                                                      : sample_method_names[ss->sampler];
+    printf("  stage %-8s search: %zu trials (%s), %zu task(s) each", p->spec->name, p->ntrials, sampler,
+           p->search & PLAN_HALVING ? (size_t)1 : p->nrep);
+    if (!(p->search & PLAN_HALVING)) {
+        /* all tasks known up front (tpe: the plan's rows stand in for the proposals) */
+        *cost = 0;
+        double top = 0;
+        for (size_t t = 0; t < p->ntasks; t++) {
+            *cost += p->tasks[t].cost;
+            if (p->tasks[t].cost > top) top = p->tasks[t].cost;
+        }
+        long rounds = ss && ss->sampler == SEARCH_TPE && ss->tpe_batch > 0
+                          ? ((long)p->ntrials + ss->tpe_batch - 1) / ss->tpe_batch : 1;
+        *mk = rounds * top + *cost / R;
+        printf(", %ld round(s); cost %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (LPT bound per round)\n",
+               rounds, *cost * 1e-9, R, *mk * 1e-9);
+        *mem = budget_plan_peak(&c->sd, p);
+        return 0;
+    }
+    const halving_schedule_t *h = p->sched;
+    printf("; halving min_epochs %ld, max_epochs %ld, eta %d, %d bracket(s):\n", h->min_epochs, h->max_epochs, h->eta,
+           h->nbrackets);
+    for (int b = 0; b < h->nbrackets; b++) {
+        printf("    bracket %d: %ld trials, rungs (trials@epochs)", b, h->b[b].ntrials);
+        for (int k = 0; k < h->b[b].nrungs; k++) printf(" %ld@%ld", h->b[b].trials[k], h->b[b].epochs[k]);
+        printf("\n");
+    }
+    budget_search_t sb;
+    if (budget_search_bound(&c->sd, p, R, &sb)) {
+        fprintf(stderr, "aesweep: out of memory bounding stage %s\n", p->spec->name);
+        return -1;
+    }
+    double task = budget_plan_peak(&c->sd, p);
+    char st[32];
+    budget_fmt_bytes(st, sizeof st, sb.state_bytes);
+    printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
+           "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",
+           sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, st);
+    *cost = sb.cost, *mk = sb.makespan, *mem = task + sb.state_bytes;
+    return 0;
+}
+
 /* One line per stage; totals of cost and makespan at R ranks, the largest
  * task's memory.  Later stages inherit from best cells not known yet: they
  * are planned with the inherited values that make them costliest
@@ -62,16 +115,23 @@ static int validate_stages(const study_ctx_t *c, int R, double *tot_cost, double
             fprintf(stderr, "aesweep: out of memory planning stage %s\n", s->stages[k].name);
             return -1;
         }
-        double mk = plan_partition(&p, R, owner, load);
-        double cost = 0;
-        for (size_t t = 0; t < p.ntasks; t++) cost += p.tasks[t].cost;
-        double m = budget_plan_peak(&c->sd, &p);
+        double mk = 0, cost = 0, m = 0;
+        if (p.search) {
+            if (validate_search(c, &p, R, &cost, &mk, &m)) {
+                free(owner), free(load), plan_free(&p);
+                return -1;
+            }
+        } else {
+            mk = plan_partition(&p, R, owner, load);
+            for (size_t t = 0; t < p.ntasks; t++) cost += p.tasks[t].cost;
+            m = budget_plan_peak(&c->sd, &p);
+            printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
+                   p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, cost * 1e-9, R, mk * 1e-9,
+                   mk > 0 ? cost / R / mk : 1.0);
+        }
         if (m > *max_mem) *max_mem = m;
         *tot_cost += cost;
         *tot_mk += mk;
-        printf("  stage %-8s %6zu cells x %zu repeats = %7zu points, %6zu tasks, cost %.3g GFLOP, makespan at %d rank(s) %.3g GFLOP (efficiency %.3f)\n",
-               p.spec->name, p.ncells, p.nrep, p.ncube, p.ntasks, cost * 1e-9, R, mk * 1e-9,
-               mk > 0 ? cost / R / mk : 1.0);
         budget_bound_inherited(s, k, &p, prev);
         free(owner), free(load);
         plan_free(&p);

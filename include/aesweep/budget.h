@@ -51,6 +51,34 @@ void budget_bound_inherited(const study_t *s, int k, const plan_t *p, double pre
  * ascending index: the one cost order (LPT and each rank's task list). */
 void budget_order_by_cost(const task_t *tasks, size_t n, size_t *ord);
 
+/* Search stages (plan.h, p->search).  A halving task ships its end state
+ * to rank 0 (CONTRACT16 section 3): parameters, Adam m and v as floats, and
+ * a header (epoch, Adam step, stream counters) of at most
+ * BUDGET_STATE_HEADER bytes.  Bytes of one such state of a trial with
+ * hyperparameters hp: */
+#define BUDGET_STATE_HEADER 64
+double budget_state_bytes(const study_data_t *sd, const double *hp);
+/* Bounds of a halving stage before it runs (which trials are promoted is
+ * not known, so each rung of a bracket is taken to train its costliest,
+ * largest trials; diverged trials only lower the figures):
+ *   rounds: merged rungs (round k = rung k of every bracket; tpe: each
+ *     batch a bracket, its rungs one round each);
+ *   cost: every scheduled segment (epochs of the previous rung to this one's);
+ *   makespan at nranks: sum over rounds of the LPT bound, largest segment
+ *     + the round's cost / nranks (LPT's makespan never exceeds it);
+ *   state_bytes: the carried states rank 0 holds at once: in round k the
+ *     states the round continues from and those it produces, plus every
+ *     finished bracket's last-rung states (kept to the stage's end). */
+typedef struct {
+    int nrounds;
+    long segments;     /* (trial, rung) tasks scheduled */
+    double cost;       /* FLOP, plan_task_cost's model */
+    double makespan;   /* FLOP per rank */
+    double state_bytes;
+} budget_search_t;
+/* All zero for a stage without halving.  0, or -1 out of memory. */
+int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out);
+
 /* Sustained GFLOP/s of a rank with the default training kernel of an ISA
  * (klanes_isa(): "avx512", "avx2", anything else = the portable kernel),
  * as bench/ measured it; validate turns cost into seconds with it. */

@@ -1,0 +1,132 @@
+/* test_budget_search.c - validate's bounds of a halving stage (budget_search_bound): the cost
+ * bound is the costliest of every possible promotion outcome (enumerated), the makespan bound is
+ * at least the LPT makespan of every outcome's rounds (plan_partition_subset), and the carried
+ * states on rank 0 are what the rule in budget.h gives, recomputed here from the model's
+ * parameter count.  A Hyperband stage of 6 trials (min 10, max 90, eta 3: brackets of 3, 2 and 1
+ * trials), built by hand as plan.c builds it; no MPI. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include "aesweep/budget.h"
+#include "aesweep/halving.h"
+#include "aesweep/plan.h"
+#include "aesweep/study.h"
+#include "aesweep/task.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *SPEC = "study=\"b\"; seed=5; data={source=\"moons\"; pool=400;};\n"
+                          "tests=({name=\"a\"; size=50;});\n"
+                          "stages=({name=\"hb\"; axes={lr=[0.001];}; fixed={hidden=[20, 10];};});\n";
+
+#define NT 6
+static search_spec_t g_ss = {.has_sample = 1, .sampler = SAMPLE_RANDOM, .has_halving = 1, .min_epochs = 10,
+                             .max_epochs = 90, .eta = 3};
+
+static void make_plan(plan_t *p, const study_t *s)
+{
+    char err[SPEC_ERR_LEN];
+    assert_int_equal(plan_build(p, s, 0, NULL, NULL, err), 0);
+    halving_schedule_t *h = malloc(sizeof *h);
+    assert_int_equal(halving_schedule(h, 10, 90, 3, 0, NT, err, sizeof err), 0);
+    size_t R = 3, nc = NT * R;
+    free(p->tasks);
+    p->search = PLAN_SAMPLED | PLAN_HALVING, p->sspec = &g_ss, p->sched = h;
+    p->ntrials = NT, p->nrungs = (int)R, p->ntasks = nc;
+    p->tasks = calloc(nc, sizeof(task_t));
+    for (size_t i = 0; i < nc; i++) {
+        size_t t = i / R;
+        int k = (int)(i % R), b = halving_bracket_of(h, (long)t);
+        task_t *tk = &p->tasks[i];
+        memcpy(tk->hp, p->base, sizeof tk->hp);
+        tk->hp[P_HIDDEN] = t % 3 == 1 ? -1 : 8.0 + (double)t; /* -1: the list [20, 10], the largest state */
+        tk->trial = (long)t, tk->rung = k, tk->absent = k >= h->b[b].nrungs;
+        tk->hp[P_EPOCHS] = tk->absent ? 0 : (double)h->b[b].epochs[k];
+        tk->start_epoch = k && !tk->absent ? (int)h->b[b].epochs[k - 1] : 0;
+        tk->cost = tk->absent ? 0 : (tk->hp[P_EPOCHS] - tk->start_epoch) * (double)(1 + (t * 5) % 7);
+    }
+}
+
+/* Sum over rounds of each round's LPT makespan at R ranks when bracket 0 promotes trial a and
+ * bracket 1 trial c; *total gets the cost of every segment trained. */
+static double outcome(const plan_t *p, int R, long a, long c, double *total)
+{
+    size_t rounds[3][NT], n[3] = {0, 0, 0}, order[NT];
+    int owner[NT];
+    double load[8];
+    for (size_t t = 0; t < NT; t++) rounds[0][n[0]++] = t * 3;
+    rounds[1][n[1]++] = (size_t)a * 3 + 1, rounds[1][n[1]++] = (size_t)c * 3 + 1;
+    rounds[2][n[2]++] = (size_t)a * 3 + 2;
+    double mk = 0;
+    *total = 0;
+    for (int k = 0; k < 3; k++) {
+        mk += plan_partition_subset(p, rounds[k], n[k], R, order, owner, load);
+        for (size_t i = 0; i < n[k]; i++) *total += p->tasks[rounds[k][i]].cost;
+    }
+    return mk;
+}
+
+static void test_bounds(void **st)
+{
+    (void)st;
+    study_ctx_t c;
+    char err[SPEC_ERR_LEN];
+    study_source_t src = {.spec_path = "b.cfg", .text = SPEC, .data_label = ""};
+    assert_int_equal(study_open(&c, &src, err), 0);
+    plan_t p;
+    make_plan(&p, &c.s);
+    const halving_schedule_t *h = p.sched;
+    assert_true(h->b[0].ntrials == 3 && h->b[1].ntrials == 2 && h->b[2].ntrials == 1);
+    for (int R = 1; R <= 4; R++) {
+        budget_search_t sb;
+        assert_int_equal(budget_search_bound(&c.sd, &p, R, &sb), 0);
+        assert_int_equal(sb.nrounds, 3);
+        assert_int_equal(sb.segments, 6 + 2 + 1);
+        double worst = 0;
+        for (long a = 0; a < 3; a++)
+            for (long b = 3; b < 5; b++) {
+                double tot, mk = outcome(&p, R, a, b, &tot);
+                assert_true(mk <= sb.makespan * (1 + 1e-12));
+                if (tot > worst) worst = tot;
+            }
+        assert_true(sb.cost == worst); /* the bound is the costliest outcome, no looser */
+    }
+    /* states: round 0 produces 6 (no inputs); round 1 continues from and produces one per
+     * bracket 0 and 1 (bracket 2's single rung ended in round 0 and its state is kept); round 2:
+     * bracket 0's, with bracket 1's last state and bracket 2's kept */
+    double sz[NT];
+    for (size_t t = 0; t < NT; t++) {
+        model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
+        sz[t] = 12.0 * (double)model_param_count(&a) + BUDGET_STATE_HEADER;
+        assert_true(budget_state_bytes(&c.sd, p.tasks[t * 3].hp) == sz[t]);
+    }
+    double m0 = fmax(fmax(sz[0], sz[1]), sz[2]), m1 = fmax(sz[3], sz[4]);
+    double r0 = sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + sz[5];
+    double r1 = sz[5] + 2 * m0 + 2 * m1, r2 = sz[5] + m1 + 2 * m0;
+    budget_search_t sb;
+    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
+    assert_true(sz[1] > sz[0]); /* the width list makes a larger state */
+    assert_true(fabs(sb.state_bytes - fmax(r0, fmax(r1, r2))) < 1e-9);
+    /* budget_check_stage counts them on rank 0: a limit between the task alone and task + states */
+    double task = budget_plan_peak(&c.sd, &p);
+    assert_int_equal(budget_check_stage(&c.sd, &p, task + sb.state_bytes, "b.cfg", err), 0);
+    assert_int_equal(budget_check_stage(&c.sd, &p, task + sb.state_bytes / 2, "b.cfg", err), -1);
+    assert_non_null(strstr(err, "carried states"));
+    /* a grid stage has none */
+    plan_t g;
+    assert_int_equal(plan_build(&g, &c.s, 0, NULL, NULL, err), 0);
+    assert_int_equal(budget_search_bound(&c.sd, &g, 2, &sb), 0);
+    assert_true(sb.state_bytes == 0 && sb.nrounds == 0);
+    plan_free(&g);
+    plan_free(&p);
+    study_close(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bounds)};
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
