@@ -33,6 +33,7 @@ typedef struct {
     double *num;      /* numeric values, or NULL */
     char **str;       /* string values (categories), or NULL */
     char labels[4096]; /* hidden width lists: "20;[512, 256]" (the `labels` attribute), or "" */
+    char *big_labels;  /* a search stage's hidden along trial: one label per trial, or NULL */
 } ex_dim_t;
 
 /* A CSV field: quoted when it holds a comma or a quote (width lists). */
@@ -161,6 +162,151 @@ static int read_all(hid_t g, const char *name, size_t n, hid_t mem, void **out, 
     return rc ? -1 : 0;
 }
 
+/* The values of a stage's parameters that are attributes (not axes, not
+ * searched), as text. */
+static void fixed_values(hid_t g, char fixed[P_COUNT][256])
+{
+    for (int q = 0; q < P_COUNT; q++) {
+        fixed[q][0] = 0;
+        char sv[256], lab[SPEC_NAME_LEN + 16];
+        snprintf(lab, sizeof lab, "%s_label", param_names[q]);
+        if (q == P_HIDDEN && results_attr_str(g, lab, sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
+        else if (results_attr_str(g, param_names[q], sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
+        else if (H5Aexists(g, param_names[q]) <= 0 && (q == P_ARCH || q == P_ACTIVATION))
+            snprintf(fixed[q], 256, "%s", q == P_ARCH ? "mlp" : "relu"); /* schema 1: a plain ReLU MLP */
+        else fmt_value(q, results_attr_f64(g, param_names[q]), fixed[q], 256);
+    }
+}
+
+/* Value i of dimension / per-trial variable d of parameter q as text. */
+static void dim_value(const ex_dim_t *d, int q, size_t i, char *out, size_t n)
+{
+    if (d->str) snprintf(out, n, "%s", d->str[i] ? d->str[i] : "");
+    else if (d->labels[0]) nth_label(d->labels, i, out, n);
+    else fmt_value(q, d->num[i], out, n);
+}
+
+static void free_dim(ex_dim_t *d)
+{
+    free(d->num);
+    if (d->str) {
+        for (size_t k = 0; k < d->len; k++) H5free_memory(d->str[k]);
+        free(d->str);
+    }
+    free(d->big_labels);
+}
+
+/* The per-trial coordinate of parameter q of a search stage (a variable
+ * `q` along trial), into d: 1 if the stage has one, 0 if not (the value is
+ * an attribute), -1 with err when it cannot be read. */
+static int trial_coord(hid_t g, int q, size_t ntrials, ex_dim_t *d, const char *stage, char *err)
+{
+    if (H5Lexists(g, param_names[q], H5P_DEFAULT) <= 0) return 0;
+    snprintf(d->name, sizeof d->name, "%s", param_names[q]);
+    d->param = q;
+    d->len = ntrials;
+    if (read_dim(g, d, stage, err)) return -1;
+    if (q == P_HIDDEN && d->num) {
+        /* one label per trial: more than ex_dim_t.labels holds */
+        hid_t ds = H5Dopen2(g, d->name, H5P_DEFAULT);
+        size_t cap = ntrials * 256 + 1;
+        d->big_labels = ds < 0 ? NULL : malloc(cap);
+        if (d->big_labels && results_attr_str(ds, "labels", d->big_labels, cap)) d->big_labels[0] = 0;
+        if (ds >= 0) H5Dclose(ds);
+    }
+    return 1;
+}
+
+/* One row of a search stage: its trial, every parameter (searched ones
+ * from the trial's coordinates, the epochs of a halving rung), draw,
+ * repeat, status, seconds, metrics at cube index i. */
+static void search_row(FILE *o, const char *stage, size_t t, const ex_dim_t *coord, const int *has,
+                       char fixed[P_COUNT][256], double epochs, size_t draw, size_t rep, int st, double secs,
+                       double **mv, int nm, size_t i)
+{
+    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
+    char buf[256];
+    fprintf(o, "%s,%zu", stage, t);
+    for (int q = 0; q < P_COUNT; q++) {
+        if (q == P_EPOCHS && epochs >= 0) {
+            fprintf(o, ",%.0f", epochs);
+        } else if (has[q]) {
+            if (coord[q].big_labels && coord[q].big_labels[0]) nth_label(coord[q].big_labels, t, buf, sizeof buf);
+            else dim_value(&coord[q], q, t, buf, sizeof buf);
+            put_field(o, buf);
+        } else
+            put_field(o, fixed[q]);
+    }
+    fprintf(o, ",%zu,%zu,%s", draw, rep, st >= 0 && st <= 3 ? sn[st] : "not_run");
+    fmt_double(secs, buf, sizeof buf);
+    fprintf(o, ",%s", buf);
+    for (int m = 0; m < nm; m++) {
+        fmt_double(mv[m] ? mv[m][i] : NAN, buf, sizeof buf);
+        fprintf(o, ",%s", buf);
+    }
+    fputc('\n', o);
+}
+
+/* A search stage (a `trial` dimension; docs/results-format.md "Search
+ * stages") as rows, cell = the trial.  With halving: one row per trial and
+ * rung of its bracket (epochs = that rung's; not_run where it was not
+ * promoted); sampled: one per trial, draw and repeat. */
+static int export_search(hid_t g, const char *stage, const hsize_t *dims, int nd, char metrics[][SPEC_NAME_LEN],
+                         int nm, FILE *o, char *err)
+{
+    size_t N = dims[0], ncube = 1;
+    for (int i = 0; i < nd; i++) ncube *= dims[i];
+    int halving = H5Lexists(g, "rung", H5P_DEFAULT) > 0, rc = 0;
+    size_t R = halving ? dims[1] : 1, nrep = halving ? 1 : ncube / (N ? N : 1);
+    size_t reps = nd >= 2 ? dims[nd - 1] : 1; /* the repeat dim's length (sampled) */
+    ex_dim_t coord[P_COUNT];
+    int has[P_COUNT];
+    char fixed[P_COUNT][256];
+    memset(coord, 0, sizeof coord);
+    fixed_values(g, fixed);
+    for (int q = 0; q < P_COUNT && !rc; q++) {
+        has[q] = trial_coord(g, q, N, &coord[q], stage, err);
+        if (has[q] < 0) rc = -2;
+    }
+    double **mv = calloc(nm ? nm : 1, sizeof(double *)), *secs = NULL, *re = NULL, *tb = NULL;
+    int8_t *status = NULL;
+    size_t B = 0;
+    if (!mv && !rc) snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory", stage), rc = -2;
+    if (!rc && halving) {
+        hid_t bd = H5Dopen2(g, "bracket", H5P_DEFAULT);
+        hid_t sp = bd < 0 ? -1 : H5Dget_space(bd);
+        hssize_t nb = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+        if (sp >= 0) H5Sclose(sp);
+        if (bd >= 0) H5Dclose(bd);
+        B = nb > 0 ? (size_t)nb : 0;
+        if (nb < 0 || read_all(g, "rung_epochs", B * R, H5T_NATIVE_DOUBLE, (void **)&re, stage, err) ||
+            read_all(g, "trial_bracket", N, H5T_NATIVE_DOUBLE, (void **)&tb, stage, err) || !re || !tb) {
+            if (!err[0]) snprintf(err, SPEC_ERR_LEN, "stage %s: no bracket structure (rung_epochs, trial_bracket)", stage);
+            rc = -2;
+        }
+    }
+    if (!rc && read_all(g, "status", ncube, H5T_NATIVE_INT8, (void **)&status, stage, err)) rc = -2;
+    if (!rc && read_all(g, "seconds", ncube, H5T_NATIVE_DOUBLE, (void **)&secs, stage, err)) rc = -2;
+    for (int m = 0; m < nm && !rc; m++)
+        if (read_all(g, metrics[m], ncube, H5T_NATIVE_DOUBLE, (void **)&mv[m], stage, err)) rc = -2;
+    for (size_t t = 0; t < N && !rc; t++)
+        for (size_t k = 0; k < R * nrep; k++) {
+            size_t i = t * R * nrep + k;
+            double e = -1;
+            if (halving) {
+                size_t b = (size_t)tb[t];
+                e = b < B ? re[b * R + k] : 0;
+                if (e <= 0) continue; /* no such rung in its bracket */
+            }
+            search_row(o, stage, t, coord, has, fixed, e, halving ? 0 : k / reps, halving ? 0 : k % reps,
+                       status ? status[i] : 3, secs ? secs[i] : NAN, mv, nm, i);
+        }
+    for (int m = 0; m < nm && mv; m++) free(mv[m]);
+    free(mv), free(status), free(secs), free(re), free(tb);
+    for (int q = 0; q < P_COUNT; q++) free_dim(&coord[q]);
+    return rc;
+}
+
 static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN], int nm, FILE *o,
                         char *err)
 {
@@ -186,6 +332,12 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
         return -1;
     }
     H5Sclose(sp);
+    if (H5Lexists(g, "trial", H5P_DEFAULT) > 0) { /* a search stage */
+        H5Dclose(st);
+        int rc = export_search(g, stage, dims, nd, metrics, nm, o, err);
+        H5Gclose(g);
+        return rc;
+    }
     ex_dim_t dim[EX_MAX_DIMS];
     memset(dim, 0, sizeof dim);
     size_t ncube = 1, nrep = 1;
@@ -206,17 +358,8 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
     /* values of the parameters that are not axes */
     char fixed[P_COUNT][256];
     int axis_of[P_COUNT];
-    for (int q = 0; q < P_COUNT; q++) {
-        axis_of[q] = -1;
-        fixed[q][0] = 0;
-        char sv[256], lab[SPEC_NAME_LEN + 16];
-        snprintf(lab, sizeof lab, "%s_label", param_names[q]);
-        if (q == P_HIDDEN && results_attr_str(g, lab, sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
-        else if (results_attr_str(g, param_names[q], sv, sizeof sv) == 0) snprintf(fixed[q], 256, "%s", sv);
-        else if (H5Aexists(g, param_names[q]) <= 0 && (q == P_ARCH || q == P_ACTIVATION))
-            snprintf(fixed[q], 256, "%s", q == P_ARCH ? "mlp" : "relu"); /* schema 1: a plain ReLU MLP */
-        else fmt_value(q, results_attr_f64(g, param_names[q]), fixed[q], 256);
-    }
+    fixed_values(g, fixed);
+    for (int q = 0; q < P_COUNT; q++) axis_of[q] = -1;
     int draw_dim = -1, rep_dim = -1;
     for (int i = 0; i < nd; i++) {
         if (dim[i].param >= 0) axis_of[dim[i].param] = i;
@@ -267,13 +410,7 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
     }
     for (int m = 0; m < nm && mv; m++) free(mv[m]);
     free(mv), free(status), free(secs);
-    for (int i = 0; i < nd; i++) {
-        free(dim[i].num);
-        if (dim[i].str) {
-            for (size_t k = 0; k < dim[i].len; k++) H5free_memory(dim[i].str[k]);
-            free(dim[i].str);
-        }
-    }
+    for (int i = 0; i < nd; i++) free_dim(&dim[i]);
     H5Gclose(g);
     return rc;
 }

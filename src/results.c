@@ -1475,7 +1475,7 @@ int results_info(const char *path, char *err)
                 char nm[80], src[32];
                 snprintf(nm, sizeof nm, "source_%s", param_names[q]);
                 read_attr_str(g, nm, src, sizeof src);
-                if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
+                if (strcmp(src, "axis") && strcmp(src, "inherited") && strcmp(src, "search")) continue;
                 snprintf(nm, sizeof nm, "best_%s", param_names[q]);
                 char bv[200];
                 results_param_attr(g, nm, q, bv, sizeof bv);

@@ -1,6 +1,8 @@
 /* status.c - `aesweep status`, `aesweep info` and snapshots (see status.h). */
 #include "aesweep/status.h"
 #include "aesweep/util.h"
+#include "aesweep/budget.h"
+#include "aesweep/halving.h"
 #include "aesweep/journal.h"
 #include "aesweep/wire.h"
 #include "aesweep/plan.h"
@@ -36,6 +38,11 @@ typedef struct {
     char best_key[P_COUNT][SPEC_NAME_LEN];
     char best_val[P_COUNT][64];
     double eta;                /* seconds, -1 unknown */
+    /* search stages: trials that trained anything, and per rung the (trial, rung) tasks done */
+    int is_search;
+    size_t trials_done, trials_total;
+    int nrungs;
+    size_t rung_done[HALVING_MAX_RUNGS];
 } stage_status_t;
 
 typedef struct {
@@ -57,6 +64,13 @@ static void fmt_param(int q, double v, char *out, size_t n)
     else snprintf(out, n, "%g", v);
 }
 
+static int search_param(const plan_t *p, int q)
+{
+    for (int i = 0; p->search && i < p->nsearch_params; i++)
+        if (p->search_params[i] == q) return 1;
+    return 0;
+}
+
 static void set_best(stage_status_t *ss, const plan_t *p, const double *hp, double value)
 {
     ss->have_best = 1;
@@ -64,7 +78,7 @@ static void set_best(stage_status_t *ss, const plan_t *p, const double *hp, doub
     snprintf(ss->metric, sizeof ss->metric, "%s", p->metric_names[p->select_metric]);
     ss->nbest = 0;
     for (int q = 0; q < P_COUNT; q++)
-        if (p->source[q] == VS_AXIS || p->source[q] == VS_INHERITED) {
+        if (p->source[q] == VS_AXIS || p->source[q] == VS_INHERITED || search_param(p, q)) {
             snprintf(ss->best_key[ss->nbest], SPEC_NAME_LEN, "%s", param_names[q]);
             fmt_param(q, hp[q], ss->best_val[ss->nbest], 64);
             ss->nbest++;
@@ -91,6 +105,74 @@ static void partial_best(stage_status_t *ss, const plan_t *p)
     double hp[P_COUNT];
     plan_cube_hp(p, (size_t)best * p->nrep, hp);
     set_best(ss, p, hp, bv);
+}
+
+/* A search stage's progress from its plan: trials that trained anything,
+ * tasks done per rung. */
+static void search_progress(stage_status_t *ss, const plan_t *p)
+{
+    ss->is_search = 1;
+    ss->trials_total = p->ntrials;
+    ss->nrungs = p->nrungs < HALVING_MAX_RUNGS ? p->nrungs : HALVING_MAX_RUNGS;
+    uint8_t *seen = calloc(p->ntrials ? p->ntrials : 1, 1);
+    for (size_t i = 0; i < p->ntasks; i++) {
+        long t = p->tasks[i].trial;
+        if (!p->task_done[i] || t < 0 || (size_t)t >= p->ntrials) continue;
+        if (p->tasks[i].rung < ss->nrungs) ss->rung_done[p->tasks[i].rung]++;
+        if (seen && !seen[t]) seen[t] = 1, ss->trials_done++;
+    }
+    free(seen);
+}
+
+/* Has a halving stage rebuilt from the journal run every segment its
+ * rounds would run?  The rounds are a pure function of the cube (search.c):
+ * a bracket's rung 0 trains all its trials; rung r those promoted out of
+ * rung r-1, min(max(1, floor(m / eta)), finite metrics) of its m, which
+ * the count of rung r's done tasks must then equal.  tpe: each batch of
+ * tpe_batch trials is one bracket.  Sampled stages: every task done. */
+static int search_done(const plan_t *p)
+{
+    if (!(p->search & PLAN_HALVING)) return p->ndone == p->ntasks;
+    const halving_schedule_t *h = p->sched;
+    int tpe = p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
+    long batch = tpe && p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : 0;
+    int nb = tpe ? (int)((p->ntrials + (size_t)batch - 1) / (size_t)(batch ? batch : 1)) : h->nbrackets;
+    const double *v = p->metrics + (size_t)p->select_metric * p->ncube;
+    for (int b = 0; b < nb; b++) {
+        long lo = tpe ? b * batch : h->b[b].first_trial;
+        long hi = tpe ? (lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials) : lo + h->b[b].ntrials;
+        int nr = tpe ? h->b[0].nrungs : h->b[b].nrungs;
+        long want = hi - lo;
+        for (int r = 0; r < nr && want > 0; r++) {
+            long done = 0, finite = 0;
+            for (long t = lo; t < hi; t++) {
+                size_t i = (size_t)t * p->nrungs + r;
+                done += p->task_done[i];
+                finite += p->task_done[i] && isfinite(v[i]);
+            }
+            if (done != want) return 0;
+            long k = halving_promote_count(want, h->eta);
+            want = k < finite ? k : finite;
+        }
+    }
+    return 1;
+}
+
+/* A search stage rebuilt from the journal: its progress, whether it is
+ * complete (then p->search_complete is set, for selection), and with
+ * halving its totals as the scheduled segments and their cost bound (not
+ * every (trial, rung): unpromoted ones never run). */
+static int search_status(stage_status_t *ss, plan_t *p, const study_t *s)
+{
+    search_progress(ss, p);
+    p->search_complete = search_done(p);
+    budget_search_t sb;
+    study_data_t sd = {.s = s, .in_dim = s->in_dim > 0 ? s->in_dim : 2}; /* costs only: no data needed */
+    if ((p->search & PLAN_HALVING) && budget_search_bound(&sd, p, 1, &sb) == 0) {
+        ss->total = (size_t)sb.segments;
+        ss->cost_total = sb.cost;
+    }
+    return p->search_complete;
 }
 
 /* Stages from the journal: each plan rebuilt from the journal's spec, with
@@ -149,14 +231,15 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
         else plan_cube_hp(&p, 0, costliest);
         ss->done = p.ndone;
         ss->total = p.ntasks;
+        int complete = p.ndone == p.ntasks;
+        if (p.search) complete = search_status(ss, &p, &s);
         for (size_t i = 0; i < p.ncube; i++) ss->diverged += p.status[i] == TRAIN_DIVERGED;
         all_secs += ss->secs_done;
         all_cost += ss->cost_done;
         if (all_cost > 0) sec_per_cost = all_secs / all_cost;
         if (blocked) ss->state = inherits ? ST_WAITING : ST_NOT_STARTED;
-        else if (p.ndone == p.ntasks) ss->state = ST_DONE;
+        else if (complete) ss->state = ST_DONE;
         else if (p.ndone > 0 || k == 0 || have_prev) ss->state = rs->alive ? ST_RUNNING : ST_CUT;
-        int complete = p.ndone == p.ntasks;
         if (complete && !blocked) {
             plan_select_best(&p);
             if (p.best_cell >= 0) set_best(ss, &p, p.best_hp, p.best_value);
@@ -198,6 +281,38 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
     return 0;
 }
 
+/* A search stage of a result file: trials that trained anything, and per
+ * rung the segments done, from `round` ([trial][rung] with halving, [trial]
+ * otherwise; -1 = not trained).  0, or -1 when it cannot be read. */
+static int file_search_progress(hid_t g, stage_status_t *ss)
+{
+    ss->is_search = 1;
+    ss->trials_total = (size_t)results_attr_f64(g, "n_trials");
+    hid_t d = H5Dopen2(g, "round", H5P_DEFAULT);
+    if (d < 0) return -1;
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[2] = {0, 1};
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_dims(sp, dims, NULL);
+    size_t n = (size_t)dims[0] * (nd == 2 ? dims[1] : 1);
+    int *v = nd < 1 || nd > 2 ? NULL : malloc((n ? n : 1) * sizeof(int));
+    int rc = v && H5Dread(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0 ? 0 : -1;
+    size_t R = nd == 2 ? (size_t)dims[1] : 1;
+    ss->nrungs = R < HALVING_MAX_RUNGS ? (int)R : HALVING_MAX_RUNGS;
+    for (size_t t = 0; !rc && t < (size_t)dims[0]; t++) {
+        int any = 0;
+        for (size_t k = 0; k < R; k++)
+            if (v[t * R + k] >= 0) {
+                any = 1;
+                if ((int)k < ss->nrungs) ss->rung_done[k]++;
+            }
+        ss->trials_done += any;
+    }
+    free(v);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
 /* Stages from a result file (the run has ended, or was cut off before
  * journaling anything more). */
 static int from_file(run_status_t *rs, const char *path, char *err)
@@ -237,7 +352,13 @@ static int from_file(run_status_t *rs, const char *path, char *err)
         }
         ss->done = (size_t)results_attr_f64(g, "tasks_done");
         ss->total = (size_t)results_attr_f64(g, "tasks_total");
-        ss->state = ss->done == ss->total && !blocked ? ST_DONE : ST_CUT;
+        double cpl = results_attr_f64(g, "complete"); /* a halving stage ends with tasks never run */
+        ss->state = (isnan(cpl) ? ss->done == ss->total : cpl == 1) && !blocked ? ST_DONE : ST_CUT;
+        if (H5Lexists(g, "trial", H5P_DEFAULT) > 0 && file_search_progress(g, ss)) {
+            snprintf(err, SPEC_ERR_LEN, "%s: cannot read %s/round (HDF5: %s)", path, name, data_h5_error(why, sizeof why));
+            H5Gclose(g), H5Fclose(f);
+            return -1;
+        }
         if (ss->state != ST_DONE) blocked = 1;
         hid_t d = H5Dopen2(g, "status", H5P_DEFAULT);
         if (d >= 0) {
@@ -266,7 +387,7 @@ static int from_file(run_status_t *rs, const char *path, char *err)
                 char nm[SPEC_NAME_LEN + 16], src[32] = "";
                 snprintf(nm, sizeof nm, "source_%s", param_names[q]);
                 results_attr_str(g, nm, src, sizeof src);
-                if (strcmp(src, "axis") && strcmp(src, "inherited")) continue;
+                if (strcmp(src, "axis") && strcmp(src, "inherited") && strcmp(src, "search")) continue;
                 snprintf(nm, sizeof nm, "best_%s", param_names[q]);
                 snprintf(ss->best_key[ss->nbest], SPEC_NAME_LEN, "%s", param_names[q]);
                 results_param_attr(g, nm, q, ss->best_val[ss->nbest], 64);
@@ -407,6 +528,12 @@ static void print_json(FILE *o, const run_status_t *rs)
         fprintf(o, ", \"tasks_done\": %zu, \"tasks_total\": %zu, \"diverged\": %zu, \"eta_seconds\": ", ss->done,
                 ss->total, ss->diverged);
         json_num(o, ss->eta >= 0 ? ss->eta : NAN);
+        if (ss->is_search) {
+            fprintf(o, ", \"trials_done\": %zu, \"trials_total\": %zu, \"rung_tasks_done\": [", ss->trials_done,
+                    ss->trials_total);
+            for (int r = 0; r < ss->nrungs; r++) fprintf(o, r ? ", %zu" : "%zu", ss->rung_done[r]);
+            fputc(']', o);
+        }
         fputs(", \"best\": ", o);
         if (!ss->have_best) fputs("null", o);
         else {
@@ -455,6 +582,14 @@ static void print_text(FILE *o, const run_status_t *rs)
             for (int i = 0; i < ss->nbest; i++) fprintf(o, " %s=%s", ss->best_key[i], ss->best_val[i]);
         } else
             fputs("-", o);
+        if (ss->is_search) {
+            fprintf(o, "  [trials %zu/%zu", ss->trials_done, ss->trials_total);
+            if (ss->nrungs > 1) {
+                fputs(", by rung", o);
+                for (int r = 0; r < ss->nrungs; r++) fprintf(o, " %zu", ss->rung_done[r]);
+            }
+            fputc(']', o);
+        }
         fputc('\n', o);
     }
     progress_format_duration(b, sizeof b, rs->eta_stage);

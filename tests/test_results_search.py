@@ -122,3 +122,48 @@ def test_analysis_reads(files, tmp_path):
                            capture_output=True, text=True, timeout=300, env=dict(os.environ, MPLBACKEND="Agg"))
         assert p.returncode == 0, (k, p.stderr)
         assert os.path.exists(os.path.join(out + k, "search.md"))
+
+
+def test_export(files, tmp_path):
+    """`aesweep export`: a halving stage as one row per trial and rung of its bracket (epochs = the
+    rung's), a sampled one per trial, draw and repeat; values as in the file."""
+    import csv
+    binary = os.environ.get("AESWEEP_BIN")
+    if not binary:
+        pytest.skip("AESWEEP_BIN not set")
+    out = str(tmp_path / "full.csv")
+    p = subprocess.run([binary, "export", files["full"], "--csv", out], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    with h5py.File(files["full"], "r") as f:
+        g = f["hb"]
+        re, tb, m = g["rung_epochs"][()], g["trial_bracket"][()], g["test_mse_a"][()]
+        labels = g["hidden"].attrs["labels"].split(";")
+        want = [(t, k) for t in range(len(tb)) for k in range(3) if re[tb[t], k] > 0]
+        assert [(int(r["cell"]), int(r["epochs"])) for r in rows] == [(t, re[tb[t], k]) for t, k in want]
+        for r, (t, k) in zip(rows, want):
+            assert r["hidden"] == labels[t] and float(r["lr"]) == g["lr"][t]
+            assert (r["test_mse_a"] == "" and np.isnan(m[t, k])) or float(r["test_mse_a"]) == m[t, k]
+            assert r["status"] == ("ok", "diverged", "interrupted", "not_run")[g["status"][t, k]]
+    p = subprocess.run([binary, "export", files["sampled"], "--csv", "-"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    rows = list(csv.DictReader(p.stdout.splitlines()))
+    assert [(r["cell"], r["repeat"], r["activation"], r["train_size"]) for r in rows] == [
+        ("0", "0", "relu", "100"), ("0", "1", "relu", "100"), ("1", "0", "tanh", "200"), ("1", "1", "tanh", "200"),
+        ("2", "0", "elu", "300"), ("2", "1", "elu", "300")]
+    assert rows[-1]["status"] == "not_run" and rows[-1]["test_mse_a"] == ""
+
+
+def test_status(files):
+    binary = os.environ.get("AESWEEP_BIN")
+    if not binary:
+        pytest.skip("AESWEEP_BIN not set")
+    import json
+    p = subprocess.run([binary, "status", "--json", files["partial"]], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    hb = json.loads(p.stdout)["stages"][0]
+    assert hb["state"] == "cut off" and hb["trials_done"] == 6 and hb["rung_tasks_done"] == [6, 0, 0]
+    p = subprocess.run([binary, "status", files["full"]], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "[trials 6/6, by rung 6 2 1]" in p.stdout and " done " in p.stdout
