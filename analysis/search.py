@@ -2,7 +2,7 @@
 """search.py - the standard figures of an adaptive-search stage (issue 16).
 
 Reads a search stage of a result file in the layout of docs/results-format.md ("Search stages",
-a draft: a `trial` dimension, the parameters as coordinates along it, every metric per rung with NaN
+a `trial` dimension, the parameters as coordinates along it, every metric per rung with NaN
 beyond the rung a trial stopped at, `stop_rung`, `compute`, the bracket structure, the best trial)
 and writes into OUTDIR:
 

@@ -1,4 +1,4 @@
-"""Tests of analysis/search.py on a synthetic result file in the draft layout of search stages
+"""Tests of analysis/search.py on a synthetic result file in the layout of search stages
 (docs/results-format.md, "Search stages"), written here with h5py: a Hyperband stage of 98 trials
 (min_epochs 10, max_epochs 270, eta 3: brackets of 54, 24, 12 and 8 trials) over lr (log-uniform),
 hidden (numbers and a width list, coded -(1 + i) with labels), layers and arch (strings), whose
