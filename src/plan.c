@@ -19,7 +19,7 @@ static int plan_build_curves(plan_t *p, char *err)
     p->ncurve_metrics = p->study->ntests + 1;
     p->ntraj = p->epoch_dim >= 0 ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
     if (P <= 0) return 0;
-    double E = p->base[P_EPOCHS];
+    double E = p->search ? plan_search_max_epochs(p) : p->base[P_EPOCHS];
     int nax = 0;
     const double *axv = NULL;
     if (p->epoch_dim >= 0) {
@@ -124,18 +124,12 @@ static int plan_slots(plan_t *p, const stage_spec_t *st)
     return 1;
 }
 
-int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
-               char *err)
+/* The stage's values outside its axes: default, fixed or inherited. */
+static int plan_base(plan_t *p, const double *prev_best, const char *prev_name, char *err)
 {
-    memset(p, 0, sizeof *p);
-    const stage_spec_t *st = &s->stages[k];
-    p->study = s;
-    p->spec = st;
-    p->stage_index = k;
-    p->best_cell = -1;
-    p->nrungs = 1;
+    const stage_spec_t *st = p->spec;
     for (int q = 0; q < P_COUNT; q++) {
-        p->base[q] = s->defaults[q];
+        p->base[q] = p->study->defaults[q];
         p->source[q] = VS_DEFAULT;
         if (st->has_fixed[q]) {
             p->base[q] = st->fixed[q];
@@ -152,6 +146,13 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
         }
     }
     if (prev_name) snprintf(p->inherited_from, sizeof p->inherited_from, "%s", prev_name);
+    return 0;
+}
+
+/* A grid's dims: its axes in spec order, [draw], repeat. */
+static void plan_grid_dims(plan_t *p)
+{
+    const stage_spec_t *st = p->spec;
     p->epoch_dim = -1;
     int nd = 0;
     for (int i = 0; i < st->naxes; i++) {
@@ -171,43 +172,12 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
     snprintf(p->dim_names[nd], SPEC_NAME_LEN, "repeat");
     p->dim_len[nd++] = st->repeats;
     p->ndims = nd;
-    double dcube = 1; /* guard the size arithmetic below against overflow */
-    for (int d = 0; d < nd; d++) dcube *= (double)p->dim_len[d];
-    if (dcube * (PLAN_MAX_METRICS + 2) * 8.0 > 1e15) {
-        snprintf(err, SPEC_ERR_LEN, "stage %s: %.3g cube points is too many; shrink the axes or repeats", st->name, dcube);
-        return -1;
-    }
-    p->ncube = 1;
-    for (int d = nd - 1; d >= 0; d--) {
-        p->dim_stride[d] = p->ncube;
-        p->ncube *= p->dim_len[d];
-    }
-    p->nrep = (size_t)st->data_draws * st->repeats;
-    p->ncells = p->ncube / p->nrep;
+}
 
-    /* epochs slots: with reuse, the epochs axis collapses into one task */
-    int reuse = plan_slots(p, st);
-    p->ntasks = reuse ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
-    p->tasks = calloc(p->ntasks, sizeof(task_t));
-    p->nmetrics = spec_metric_names(s, p->metric_names, PLAN_MAX_METRICS);
-    p->metrics = malloc((size_t)p->nmetrics * p->ncube * sizeof(double));
-    p->status = malloc(p->ncube);
-    p->seconds = malloc(p->ncube * sizeof(double));
-    p->task_done = calloc(p->ntasks, 1);
-    if (!p->tasks || !p->metrics || !p->status || !p->seconds || !p->task_done || !p->slot_epochs || !p->slot_offset) {
-        snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory for %zu cells", st->name, p->ncube);
-        plan_free(p);
-        return -1;
-    }
-    for (size_t i = 0; i < (size_t)p->nmetrics * p->ncube; i++) p->metrics[i] = NAN;
-    memset(p->status, TRAIN_NOT_RUN, p->ncube);
-    for (size_t i = 0; i < p->ncube; i++) p->seconds[i] = NAN;
-
-    if (plan_build_curves(p, err)) {
-        plan_free(p);
-        return -1;
-    }
-    /* enumerate tasks: row-major over the cube with the epochs index held at 0 */
+/* A grid's tasks: row-major over the cube with the epochs index held at 0. */
+static void plan_grid_tasks(plan_t *p, int reuse)
+{
+    const stage_spec_t *st = p->spec;
     size_t t = 0;
     for (size_t idx = 0; idx < p->ncube; idx++) {
         if (reuse && (idx / p->dim_stride[p->epoch_dim]) % p->dim_len[p->epoch_dim] != 0) continue;
@@ -222,6 +192,71 @@ int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, cons
         tk->draw = (int)(r / st->repeats);
         tk->cost = plan_task_cost(p, tk);
     }
+}
+
+int plan_build(plan_t *p, const study_t *s, int k, const double *prev_best, const char *prev_name,
+               char *err)
+{
+    memset(p, 0, sizeof *p);
+    const stage_spec_t *st = &s->stages[k];
+    p->study = s;
+    p->spec = st;
+    p->stage_index = k;
+    p->best_cell = -1;
+    p->nrungs = 1;
+    if (plan_base(p, prev_best, prev_name, err)) return -1;
+    int search = st->search.has_sample || st->search.has_halving;
+    if (search) {
+        if (plan_search_setup(p, err)) {
+            plan_free(p);
+            return -1;
+        }
+    } else
+        plan_grid_dims(p);
+    int nd = p->ndims;
+    double dcube = 1; /* guard the size arithmetic below against overflow */
+    for (int d = 0; d < nd; d++) dcube *= (double)p->dim_len[d];
+    if (dcube * (PLAN_MAX_METRICS + 2) * 8.0 > 1e15) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: %.3g cube points is too many; shrink the axes or repeats", st->name, dcube);
+        plan_free(p);
+        return -1;
+    }
+    p->ncube = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        p->dim_stride[d] = p->ncube;
+        p->ncube *= p->dim_len[d];
+    }
+    p->nrep = (st->search.has_halving ? 1 : (size_t)st->data_draws) * st->repeats;
+    p->ncells = p->ncube / p->nrep;
+
+    /* epochs slots: with reuse, the epochs axis collapses into one task */
+    int reuse = plan_slots(p, st);
+    p->ntasks = reuse ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
+    p->tasks = calloc(p->ntasks ? p->ntasks : 1, sizeof(task_t));
+    p->nmetrics = spec_metric_names(s, p->metric_names, PLAN_MAX_METRICS);
+    size_t nval = (size_t)p->nmetrics * p->ncube;
+    p->metrics = malloc((nval ? nval : 1) * sizeof(double));
+    p->status = malloc(p->ncube ? p->ncube : 1);
+    p->seconds = malloc((p->ncube ? p->ncube : 1) * sizeof(double));
+    p->task_done = calloc(p->ntasks ? p->ntasks : 1, 1);
+    p->task_round = search ? malloc((p->ntasks ? p->ntasks : 1) * sizeof(int)) : NULL;
+    if (!p->tasks || !p->metrics || !p->status || !p->seconds || !p->task_done || !p->slot_epochs || !p->slot_offset ||
+        (search && !p->task_round)) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory for %zu cells", st->name, p->ncube);
+        plan_free(p);
+        return -1;
+    }
+    for (size_t i = 0; i < (size_t)p->nmetrics * p->ncube; i++) p->metrics[i] = NAN;
+    memset(p->status, TRAIN_NOT_RUN, p->ncube);
+    for (size_t i = 0; i < p->ncube; i++) p->seconds[i] = NAN;
+    for (size_t i = 0; search && i < p->ntasks; i++) p->task_round[i] = -1;
+
+    if (plan_build_curves(p, err)) {
+        plan_free(p);
+        return -1;
+    }
+    if (search) plan_search_tasks(p);
+    else plan_grid_tasks(p, reuse);
     /* the metric used for selection */
     p->select_metric = 0;
     if (st->select[0])
@@ -251,6 +286,10 @@ void plan_free(plan_t *p)
 
 void plan_cube_hp(const plan_t *p, size_t idx, double *hp)
 {
+    if (p->search) {
+        plan_search_cube_hp(p, idx, hp);
+        return;
+    }
     memcpy(hp, p->base, sizeof(double) * P_COUNT);
     for (int d = 0; d < p->ndims; d++) {
         if (p->dim_param[d] < 0) continue;
@@ -266,7 +305,9 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     int in = p->study->in_dim > 0 ? p->study->in_dim : (p->study->source == SRC_MOONS ? 2 : 64);
     model_arch_t a = spec_model_arch(p->study, t->hp, in);
     double macs = model_macs_per_row(&a);
-    double n = t->hp[P_TRAIN_SIZE], e = t->hp[P_EPOCHS];
+    if (t->absent) return 0; /* a rung its bracket does not have: never run */
+    /* a halving rung trains from start_epoch on (its trial's earlier rungs trained the rest) */
+    double n = t->hp[P_TRAIN_SIZE], e = t->hp[P_EPOCHS] - t->start_epoch;
     /* forward 2 flops per MAC, backward 4, plus ~8 flops per parameter for Adam */
     double train = n * e * 6.0 * macs + e * 8.0 * (double)model_param_count(&a);
     double evals = 0;
@@ -274,7 +315,7 @@ double plan_task_cost(const plan_t *p, const task_t *t)
         evals += (double)(p->study->tests[i].size > 0 ? p->study->tests[i].size : 600) * 2.0 * macs;
     /* the learning curve evaluates every test set at each point it reaches
      * (and the training set too in mini-batch mode or with a scaler) */
-    int reach = plan_curve_reach(p, e);
+    int reach = plan_curve_reach(p, t->hp[P_EPOCHS]);
     double train_eval = (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n) || p->study->scaler
                             ? n * 2.0 * macs : 0;
     evals = evals * (p->nslots + reach) + train_eval * reach;
@@ -425,6 +466,7 @@ void plan_spread(const plan_t *p, int m, double *init_sd, double *data_sd)
 
 int plan_select_best(plan_t *p)
 {
+    if (p->search & PLAN_HALVING) return plan_search_select(p);
     /* each cell's mean over its repeats, summed in plan_stats' order (the
      * same bits as the stored <metric>_mean), one cell at a time: nothing
      * to allocate, so nothing that can fail */

@@ -1,6 +1,7 @@
 /* spec.c - libconfig job specs -> study_t, with one-line errors that name
  * the file, line and key, the bad value and the fix. */
 #include "aesweep/spec.h"
+#include "aesweep/halving.h"
 #include "aesweep/model.h"
 #include "aesweep/paths.h"
 #include "aesweep/train.h"
@@ -369,7 +370,7 @@ static const key_rule_t stage_rules[] = {
 static const char *const top_other[] = {"study", "seed", "data", "tests", "defaults", "stages", "model_data", NULL};
 static const char *const data_other[] = {"source", "path", "scaler", "labels", "pixels", NULL};
 static const char *const test_keys[] = {"name", "noise", "size", "path", "labels", NULL};
-static const char *const stage_other[] = {"name", "axes", "fixed", "inherit", NULL};
+static const char *const stage_other[] = {"name", "axes", "fixed", "inherit", "sample", "halving", NULL};
 
 /* Reject a key that is neither in rules nor in other (the usual cause: a typo). */
 static int check_keys_rules(const study_t *s, const config_setting_t *g, const char *where,
@@ -468,6 +469,84 @@ static int parse_inherit(const study_t *s, stage_spec_t *st, const config_settin
     return 0;
 }
 
+/* search_spec.h's callbacks: a parameter value as spec.c reads it (names, width lists, ranges),
+ * and "file:line: msg" through the include map. */
+static int search_value(void *ctx, const config_setting_t *c, const char *key, int p, double *v, char *err)
+{
+    /* key ends in ".<param>"; get_param_value appends the parameter itself */
+    char where[160];
+    snprintf(where, sizeof where, "%s", key);
+    size_t n = strlen(where), m = strlen(param_names[p]);
+    if (n > m && where[n - m - 1] == '.' && !strcmp(where + n - m, param_names[p])) where[n - m - 1] = 0;
+    return get_param_value(ctx, c, where, p, v, err);
+}
+
+static int search_fail(void *ctx, const config_setting_t *c, const char *msg, char *err)
+{
+    return fail(err, ctx, c, "%s", msg);
+}
+
+/* The rules of a halving stage that need the rest of the stage (docs/search.md "Spec keys"). */
+static int check_halving(const study_t *s, const config_setting_t *g, stage_spec_t *st, char *err)
+{
+    const search_spec_t *ss = &st->search;
+    const config_setting_t *c;
+    if (st->data_draws > 1)
+        return fail(err, s, config_setting_get_member(g, "data_draws"), "stage %s: data_draws = %d with halving; a trial is one "
+                    "training set and one initialisation (use data_draws in a later stage)", st->name, st->data_draws);
+    if (st->repeats > 1)
+        return fail(err, s, config_setting_get_member(g, "repeats"), "stage %s: repeats = %d with halving; a trial is one "
+                    "initialisation (repeat the best trial in a later stage)", st->name, st->repeats);
+    if (st->has_fixed[P_EPOCHS] || st->inherit[P_EPOCHS])
+        return fail(err, s, g, "stage %s: epochs is the budget of halving (min_epochs..max_epochs); take it out of %s",
+                    st->name, st->has_fixed[P_EPOCHS] ? "fixed" : "inherit");
+    if ((c = config_setting_get_member(g, "curve_points")) && st->curve_points > 0)
+        return fail(err, s, c, "stage %s: curve_points = %d with halving is not supported (a rung continues another's "
+                    "trajectory); remove it, or curve the best trial in a later stage", st->name, st->curve_points);
+    st->curve_points = 0; /* the study-wide default does not apply */
+    if (ss->sampler == SEARCH_TPE && ss->brackets != 1)
+        return fail(err, s, config_setting_get_member(g, "halving"), "stage %s: sampler \"tpe\" with halving needs "
+                    "halving.brackets = 1 (each TPE round is one successive-halving bracket over its batch)", st->name);
+    return 0;
+}
+
+/* sample / halving groups (search_spec.c), then what only spec.c can check: the space against
+ * fixed and inherit, its bounds against each parameter's range, the stage's size. */
+static int parse_search(study_t *s, const config_setting_t *g, stage_spec_t *st, char *err)
+{
+    char where[SPEC_NAME_LEN + 16];
+    snprintf(where, sizeof where, "stages.%s", st->name);
+    search_spec_io_t io = {.ctx = s, .value = search_value, .fail_at = search_fail};
+    search_spec_t *ss = &st->search;
+    if (search_spec_parse(g, where, &io, ss, err)) return -1;
+    double points = (double)st->repeats * st->data_draws;
+    if (ss->has_sample) {
+        const config_setting_t *sp = config_setting_get_member(config_setting_get_member(g, "sample"), "space");
+        for (int j = 0; j < ss->space.nparams; j++) {
+            const sample_param_t *q = &ss->space.params[j];
+            const config_setting_t *c = config_setting_get_member(sp, param_names[q->param]);
+            if (st->has_fixed[q->param] || st->inherit[q->param])
+                return fail(err, s, c, "stage %s: '%s' is in sample.space and in %s; keep one", st->name,
+                            param_names[q->param], st->has_fixed[q->param] ? "fixed" : "inherit");
+            char key[SPEC_NAME_LEN + 64], why[SPEC_ERR_LEN];
+            snprintf(key, sizeof key, "%s.sample.space.%s", where, param_names[q->param]);
+            if (q->dist != DIST_CHOICE &&
+                (param_check(q->param, q->lo, key, why, sizeof why) || param_check(q->param, q->hi, key, why, sizeof why)))
+                return fail(err, s, c, "%s", why);
+        }
+        points *= (double)ss->space.n;
+    } else
+        for (int i = 0; i < st->naxes; i++) points *= st->axes[i].nvalues;
+    if (ss->has_halving) {
+        if (check_halving(s, g, st, err)) return -1;
+        points *= halving_s_max(ss->min_epochs, ss->max_epochs, ss->eta) + 1;
+    }
+    if (points > SPEC_MAX_POINTS)
+        return fail(err, s, g, "stage %s: %.4g points (trials x rungs x repeats x data_draws), at most %.0f; lower n_trials "
+                    "or split the search into stages", st->name, points, SPEC_MAX_POINTS);
+    return 0;
+}
+
 static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
 {
     stage_spec_t *st = &s->stages[k];
@@ -509,7 +588,7 @@ static int parse_stage(study_t *s, config_setting_t *g, int k, char *err)
                     st->name, points, SPEC_MAX_POINTS);
     if ((c = config_setting_get_member(g, "pool_noise")) && s->source != SRC_MOONS)
         return fail(err, s, c, "pool_noise applies to moons data only");
-    return 0;
+    return parse_search(s, g, st, err);
 }
 
 /* select names a metric; checked once every stage is known (an MMD stage
@@ -554,7 +633,7 @@ static int check_names(const study_t *s, config_setting_t *root, char *err)
             return fail(err, s, config_setting_get_elem(stages, k),
                         "stage name \"%s\" is reserved: the result file keeps the data in /data and the models in /models; rename the stage",
                         s->stages[k].name);
-    enum { MAXN = PLAN_MAX_METRICS_SPEC * 6 + SPEC_MAX_AXES + 8 };
+    enum { MAXN = PLAN_MAX_METRICS_SPEC * 6 + SPEC_MAX_AXES + SAMPLE_MAX_PARAMS + 8 };
     static char names[MAXN][SPEC_NAME_LEN + 24];
     static int owner[MAXN]; /* test set that made the name, -1 none */
     char metrics[PLAN_MAX_METRICS_SPEC][SPEC_NAME_LEN];
@@ -563,6 +642,8 @@ static int check_names(const study_t *s, config_setting_t *root, char *err)
         const stage_spec_t *st = &s->stages[k];
         int n = 0;
         for (int i = 0; i < st->naxes; i++) owner[n] = -1, snprintf(names[n++], sizeof names[0], "%s", param_names[st->axes[i].param]);
+        for (int j = 0; st->search.has_sample && j < st->search.space.nparams; j++)
+            owner[n] = -1, snprintf(names[n++], sizeof names[0], "%s", param_names[st->search.space.params[j].param]);
         const char *fixed[] = {"draw", "repeat", "rank", "status", "seconds", "n_ok", "rank_busy_seconds"};
         for (int i = 0; i < 7; i++) owner[n] = -1, snprintf(names[n++], sizeof names[0], "%s", fixed[i]);
         const char *suf[] = {"", "_mean", "_std", "_min", "_init_std", "_data_std"};
@@ -600,6 +681,13 @@ int spec_has_mmd(const study_t *s)
             if (st->axes[i].param == P_MMD_LAMBDA)
                 for (int v = 0; v < st->axes[i].nvalues; v++)
                     if (st->axes[i].values[v] > 0) return 1;
+        const sample_space_t *sp = &st->search.space;
+        for (int j = 0; st->search.has_sample && j < sp->nparams; j++)
+            if (sp->params[j].param == P_MMD_LAMBDA) {
+                if (sp->params[j].dist != DIST_CHOICE && sp->params[j].hi > 0) return 1;
+                for (int v = 0; v < sp->params[j].nchoices; v++)
+                    if (sp->params[j].choices[v] > 0) return 1;
+            }
     }
     return 0;
 }
@@ -1230,6 +1318,22 @@ static int stage_values(const study_t *s, int k, int p, double *vals, int max, c
             *from = "axes";
             return n;
         }
+    const search_spec_t *ss = &st->search;
+    for (int j = 0; ss->has_sample && j < ss->space.nparams; j++)
+        if (ss->space.params[j].param == p) {
+            /* a range: its ends (every check_value rule is monotone in the value) */
+            const sample_param_t *q = &ss->space.params[j];
+            int n = q->dist == DIST_CHOICE ? (q->nchoices < max ? q->nchoices : max) : 2;
+            if (q->dist == DIST_CHOICE) memcpy(vals, q->choices, n * sizeof(double));
+            else vals[0] = q->lo, vals[1] = q->hi;
+            *from = "sample.space";
+            return n;
+        }
+    if (ss->has_halving && p == P_EPOCHS) {
+        vals[0] = (double)ss->min_epochs, vals[1] = (double)ss->max_epochs;
+        *from = "halving";
+        return 2;
+    }
     if (st->has_fixed[p]) { vals[0] = st->fixed[p]; *from = "fixed"; return 1; }
     if (st->inherit[p] && k > 0) {
         const char *f;

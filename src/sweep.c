@@ -20,6 +20,7 @@
 #include "aesweep/plan.h"
 #include "aesweep/results.h"
 #include "aesweep/saved.h"
+#include "aesweep/search.h"
 #include "aesweep/signals.h"
 #include "aesweep/study.h"
 #include "aesweep/version.h"
@@ -106,7 +107,13 @@ static int stage_verdict(run_t *st, int k, plan_t *p, dispatch_t *d)
     char line[256] = "";
     if (complete) {
         plan_select_best(p);
-        if (p->best_cell >= 0)
+        char idle[48] = "";
+        if (p->search) snprintf(idle, sizeof idle, "; idle share %.3f", p->idle_share);
+        if (p->best_cell >= 0 && p->search)
+            snprintf(line, sizeof line, "balance %.3f%s; best trial %ld: %s = %.6g%s", dispatch_balance(d), idle,
+                     p->best_cell / (long)(p->ncells / p->ntrials), p->metric_names[p->select_metric], p->best_value,
+                     p->nskipped ? " (some trials skipped: diverged)" : "");
+        else if (p->best_cell >= 0)
             snprintf(line, sizeof line, "balance %.3f; best %s = %.6g%s", dispatch_balance(d),
                      p->metric_names[p->select_metric], p->best_value, p->nskipped ? " (some cells skipped: diverged)" : "");
         else /* best_value is not a value then: say why there is none */
@@ -156,9 +163,11 @@ static int run_stage(run_t *st, int k)
     if (ok) {
         if (st->rank == 0) {
             dispatch_replay(&d, &st->od->jd);
-            dispatch_progress_start(&d);
+            if (p.search) search_progress_start(&d);
+            else dispatch_progress_start(&d);
         }
-        dispatch_stage(&d);
+        if (p.search) search_run(&d); /* rounds: rungs, TPE batches (search.h) */
+        else dispatch_stage(&d);
         /* rank 0 decides: continue, stop (interrupted), or fail */
         if (st->rank == 0) {
             msg[0] = stage_verdict(st, k, &p, &d);

@@ -304,13 +304,58 @@ static void test_messages(void **st)
     refused("study = \"a\\nb\"; seed = 1;\ndata = { source = \"moons\"; };\nstages = ( { name = \"s\"; } );\n", "study", NULL);
 }
 
+/* Sampled and halving stages (docs/search.md "Spec keys"): what spec.c adds to search_spec.c's
+ * rules, each refusal one line naming file:line, the key and the fix. */
+#define SP "sample = { sampler = \"random\"; n_trials = 8; space = { lr = { log_uniform = [0.001, 0.01]; }; " \
+           "hidden = { choice = (8, [12, 8]); }; }; };"
+#define HV "halving = { min_epochs = 2; max_epochs = 18; };"
+static void test_search_stages(void **st)
+{
+    (void)st;
+    assert_int_equal(load(HEAD "stages = ( { name = \"s\"; " SP " " HV " } );\n"), 0);
+    const search_spec_t *ss = &S.stages[0].search;
+    assert_int_equal(ss->has_sample, 1);
+    assert_int_equal(ss->has_halving, 1);
+    assert_int_equal(ss->space.n, 8);
+    assert_int_equal(ss->space.params[1].param, P_HIDDEN);
+    assert_true(ss->space.params[1].choices[0] == 8 && ss->space.params[1].choices[1] == -1); /* width list 0 */
+    assert_int_equal(S.nwlists, 1);
+    assert_int_equal(S.stages[0].curve_points, 0); /* the study default does not apply with halving */
+    assert_int_equal(ss->eta, 3);
+    /* a grid with halving; a sampled stage without */
+    assert_int_equal(load(HEAD "stages = ( { name = \"s\"; axes = { lr = [0.001, 0.002]; }; " HV " } );\n"), 0);
+    assert_int_equal(S.stages[0].search.has_sample, 0);
+    assert_int_equal(load(HEAD "stages = ( { name = \"s\"; " SP " repeats = 2; data_draws = 2; } );\n"), 0);
+    assert_true(S.stages[0].curve_points > 0);
+    /* inheriting from a sampled stage */
+    assert_int_equal(load(HEAD "stages = ( { name = \"s\"; " SP " " HV " }, { name = \"b\"; inherit = [\"lr\", \"hidden\", \"epochs\"]; } );\n"), 0);
+
+    refused(HEAD "stages = ( { name = \"s\";\n " SP " " HV " data_draws = 2; } );\n", "t.cfg:5:", "data_draws = 2 with halving", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP " " HV "\n repeats = 3; } );\n", "t.cfg:5:", "repeats = 3 with halving", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP " " HV " fixed = { epochs = 5; }; } );\n", "epochs is the budget of halving",
+            "fixed", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP " " HV "\n curve_points = 5; } );\n", "t.cfg:5:", "curve_points = 5 with halving",
+            NULL);
+    refused(HEAD "stages = ( { name = \"s\"; axes = { epochs = [2, 4]; }; " HV " } );\n", "epochs is the budget of halving", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP " fixed = { lr = 0.1; }; } );\n", "'lr' is in sample.space and in fixed", NULL);
+    refused(HEAD "stages = ( { name = \"s\";\n sample = { sampler = \"random\"; n_trials = 4; space = {\n lr = { uniform = [0.0, 0.1]; }; }; }; } );\n",
+            "t.cfg:6:", "stages.s.sample.space.lr", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; sample = { sampler = \"random\"; n_trials = 4; space = {\n hidden = { choice = (8, [0, 4]); }; }; }; } );\n",
+            "t.cfg:5:", "hidden", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; sample = { sampler = \"tpe\"; tpe_batch = 4; n_trials = 8; space = { lr = { uniform = [0.001, 0.1]; }; }; };\n "
+                 HV " } );\n", "t.cfg:5:", "brackets = 1", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; sample = { sampler = \"random\"; n_trials = 20000000; space = { lr = { uniform = [0.001, 0.1]; }; }; }; } );\n",
+            "points", "n_trials", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP " samples = 3; } );\n", "unknown key 'samples'", "sample", "halving", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_key_type), cmocka_unit_test(test_defaults_table),
         cmocka_unit_test(test_ranges),         cmocka_unit_test(test_64bit_integers),
         cmocka_unit_test(test_includes),       cmocka_unit_test(test_stage_inheritance),
-        cmocka_unit_test(test_messages),
+        cmocka_unit_test(test_messages),       cmocka_unit_test(test_search_stages),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     spec_free(&S);

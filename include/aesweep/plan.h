@@ -154,4 +154,22 @@ int plan_select_best(plan_t *p);
  * tasks never run). */
 int plan_complete(const plan_t *p);
 
+/* ---- search stages (plan_search.c) ---- */
+/* Set the search fields, trials (trial_hp), schedule and dims of p's stage
+ * (a `sample` or `halving` stage); plan_build calls it.  0, or -1 with err. */
+int plan_search_setup(plan_t *p, char *err);
+/* Enumerate a search stage's tasks (task id = cube index). */
+void plan_search_tasks(plan_t *p);
+/* Trial t's values become hp (TPE proposals; halving keeps epochs =
+ * max_epochs), and its tasks' values and costs follow. */
+void plan_set_trial(plan_t *p, size_t t, const double *hp);
+/* plan_cube_hp of a search stage: trial_hp with that rung's epochs. */
+void plan_search_cube_hp(const plan_t *p, size_t idx, double *hp);
+/* The largest epochs any trial of a search stage trains. */
+double plan_search_max_epochs(const plan_t *p);
+/* plan_select_best of a halving stage: the lowest select metric among cells
+ * at max_epochs (the last rung of each bracket), ties to the lower trial;
+ * nskipped counts such cells that diverged. */
+int plan_search_select(plan_t *p);
+
 #endif

@@ -1,0 +1,67 @@
+/* search.h - the rounds of a search stage (`sample` and/or `halving`,
+ * docs/search.md): which tasks each round runs, promotion between rungs,
+ * TPE proposals between batches, and the collective loop that runs them
+ * through dispatch_round.
+ *
+ * Rounds (numbered 0.. in the order the stage runs them, the same at any
+ * number of ranks):
+ *   sampled (random, sobol, lhs), no halving: one round, every task.
+ *   halving (sampled or grid): round r = rung r of every bracket that has
+ *     one (merged rounds).  Rung 0 of a bracket: all its trials; rung r > 0:
+ *     halving_promote of rung r - 1's select metric over the trials that ran
+ *     rung r - 1 (lower first, ties to the lower trial, diverged never).
+ *   tpe, no halving: round j = trials j B .. (j + 1) B - 1 (B = tpe_batch),
+ *     proposed by tpe_propose from every trial of rounds < j.
+ *   tpe + halving (brackets = 1): TPE round j is one successive-halving
+ *     bracket over its batch: rounds j R .. j R + R - 1 (R = nrungs) are its
+ *     rungs; its proposals come from every trial of earlier batches at the
+ *     deepest rung it reached (tpe.h ranks deeper trials first).
+ * Everything a round needs is a pure function of the plan and the cube
+ * (the metrics of earlier rounds): a resumed run replays the journal, then
+ * recomputes every round, running only tasks not done; nothing else is
+ * stored.  Promotion ranks by the stage's select metric (plan_t.select_metric).
+ *
+ * Carried states (dispatch.h): before round r runs, rank 0 drops the end
+ * states of round r - 1's tasks that no task of round r continues (trials
+ * not promoted); after it, every state of round r - 1 and those of round
+ * r's last-rung tasks (nothing continues them).
+ *
+ * Idle share: 1 - sum of the ranks' busy seconds / (ranks x sum of the
+ * rounds' walls), over the rounds that ran tasks (plan_t.idle_share).
+ *
+ * Not for: the schedule and promotion rule (halving.h), proposals (tpe.h),
+ * moving tasks and states between ranks (dispatch.h).
+ */
+#ifndef AESWEEP_SEARCH_H
+#define AESWEEP_SEARCH_H
+#include "aesweep/dispatch.h"
+#include "aesweep/plan.h"
+#include <stddef.h>
+
+/* Rounds of a search stage (0 for a grid). */
+int search_nrounds(const plan_t *p);
+/* The rung a round runs (0 without halving). */
+int search_round_rung(const plan_t *p, int round);
+/* TPE: the trials a round proposes, *first .. *first + return - 1 (0 when
+ * the round proposes nothing: not TPE, or a rung > 0). */
+size_t search_round_proposals(const plan_t *p, int round, size_t *first);
+/* Rank 0 (needs the cube): every task of `round`, done or not, ascending,
+ * into ids[p->ntasks].  Returns the count, or -1 when out of memory. */
+long search_round_tasks(const plan_t *p, int round, size_t *ids);
+/* Rank 0, TPE: the proposals of `round` as trial rows, rows[n][P_COUNT]
+ * (n = search_round_proposals), from the trials of earlier batches in the
+ * cube.  0, or -1 with one line in err. */
+int search_tpe_rows(const plan_t *p, int round, double *rows, char *err);
+
+/* Rank 0, after the journal's replay: start the stage's progress line;
+ * with halving its total is the tasks the schedule runs (not the cube's). */
+void search_progress_start(dispatch_t *d);
+
+/* Collective: run every round of d's search stage (rank 0 decides and
+ * broadcasts each round; workers follow).  Sets p->task_round,
+ * p->search_complete and p->idle_share on rank 0.  Returns, the same on
+ * every rank, 0 when every round ran, else the outcome of the round that
+ * stopped (enum wire_done); rank 0 out of memory: WIRE_DONE_FAILED. */
+int search_run(dispatch_t *d);
+
+#endif
