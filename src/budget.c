@@ -253,7 +253,14 @@ static double top_sum(double *v, size_t m, long n)
 double budget_state_bytes(const study_data_t *sd, const double *hp)
 {
     model_arch_t a = task_arch(sd, hp);
-    return 3.0 * sizeof(float) * (double)model_param_count(&a) + BUDGET_STATE_HEADER;
+    return task_state_bytes(model_param_count(&a));
+}
+
+/* Bytes of the wire record that carries such a state (doubles, task.h). */
+static double state_record_bytes(const study_data_t *sd, const double *hp)
+{
+    model_arch_t a = task_arch(sd, hp);
+    return sizeof(double) * (double)task_state_len(model_param_count(&a));
 }
 
 /* The segment costs (value 0) or the state sizes (1) of rung k of trials lo..hi-1 into v. */
@@ -288,20 +295,24 @@ int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, bud
         rsum[g[i].round] += c;
         if (m && v[0] > rmax[g[i].round]) rmax[g[i].round] = v[0];
         out->segments += g[i].n;
-        /* rank 0 holds the states the round continues from (its n trials'
-         * previous rung) and those it produces; a last rung's states are
-         * counted as kept until the stage ends */
+        /* dispatch.c keeps a state until the task continuing it is stored
+         * (or promotion drops it), and none of a bracket's last rung: round
+         * k starts with the states of the rung's n trials (rung k - 1's,
+         * the promoted), each finished segment swaps its input for its
+         * output, and promotion then drops the losers: one state per trial
+         * of the rung (none for a bracket of one rung); plus one record in
+         * flight, unpacked beside its state */
         group_values(sd, p, &g[i], 1, v);
-        double s = top_sum(v, m, g[i].n);
-        rstate[g[i].round] += (g[i].rung > 0 ? 2 : 1) * s;
-        if (g[i].last) rlast[g[i].round] += s;
+        if (g[i].rung > 0 || !g[i].last) rstate[g[i].round] += top_sum(v, m, g[i].n);
+        for (long t = g[i].lo; t < g[i].hi; t++) {
+            double rec = state_record_bytes(sd, p->tasks[(size_t)t * p->nrungs + g[i].rung].hp);
+            if (rec > rlast[g[i].round]) rlast[g[i].round] = rec;
+        }
     }
-    double kept = 0;
     for (int k = 0; k < nr; k++) {
         out->cost += rsum[k];
         out->makespan += rmax[k] + rsum[k] / (nranks > 0 ? nranks : 1);
-        if (kept + rstate[k] > out->state_bytes) out->state_bytes = kept + rstate[k];
-        kept += rlast[k];
+        if (rstate[k] + rlast[k] > out->state_bytes) out->state_bytes = rstate[k] + rlast[k];
     }
     out->nrounds = nr;
     free(g), free(v), free(rsum), free(rmax), free(rstate), free(rlast);

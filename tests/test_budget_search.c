@@ -94,18 +94,21 @@ static void test_bounds(void **st)
             }
         assert_true(sb.cost == worst); /* the bound is the costliest outcome, no looser */
     }
-    /* states: round 0 produces 6 (no inputs); round 1 continues from and produces one per
-     * bracket 0 and 1 (bracket 2's single rung ended in round 0 and its state is kept); round 2:
-     * bracket 0's, with bracket 1's last state and bracket 2's kept */
-    double sz[NT];
+    /* states (dispatch.c keeps one per trial of a round's rungs, none of a last rung): round 0
+     * keeps brackets 0 and 1's five (bracket 2 has one rung); round 1 one per bracket 0 and 1
+     * (bracket 1's input, dropped when its last rung is stored); round 2 bracket 0's input; each
+     * with the largest state record of the round in flight (8 + 3 np doubles, task.h) */
+    double sz[NT], rec[NT];
     for (size_t t = 0; t < NT; t++) {
         model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
-        sz[t] = 12.0 * (double)model_param_count(&a) + BUDGET_STATE_HEADER;
+        sz[t] = 12.0 * (double)model_param_count(&a) + (double)sizeof(task_state_t);
+        rec[t] = 8.0 * (8 + 3.0 * (double)model_param_count(&a));
         assert_true(budget_state_bytes(&c.sd, p.tasks[t * 3].hp) == sz[t]);
     }
     double m0 = fmax(fmax(sz[0], sz[1]), sz[2]), m1 = fmax(sz[3], sz[4]);
-    double r0 = sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + sz[5];
-    double r1 = sz[5] + 2 * m0 + 2 * m1, r2 = sz[5] + m1 + 2 * m0;
+    double q02 = fmax(fmax(rec[0], rec[1]), rec[2]), q04 = fmax(q02, fmax(rec[3], rec[4])), q05 = fmax(q04, rec[5]);
+    double r0 = sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + q05;
+    double r1 = m0 + m1 + q04, r2 = m0 + q02;
     budget_search_t sb;
     assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
     assert_true(sz[1] > sz[0]); /* the width list makes a larger state */

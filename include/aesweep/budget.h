@@ -51,12 +51,10 @@ void budget_bound_inherited(const study_t *s, int k, const plan_t *p, double pre
  * ascending index: the one cost order (LPT and each rank's task list). */
 void budget_order_by_cost(const task_t *tasks, size_t n, size_t *ord);
 
-/* Search stages (plan.h, p->search).  A halving task ships its end state
- * to rank 0 (CONTRACT16 section 3): parameters, Adam m and v as floats, and
- * a header (epoch, Adam step, stream counters) of at most
- * BUDGET_STATE_HEADER bytes.  Bytes of one such state of a trial with
- * hyperparameters hp: */
-#define BUDGET_STATE_HEADER 64
+/* Search stages (plan.h, p->search).  Rank 0 keeps a halving task's end
+ * state (task.h task_state_t: parameters, Adam m and v as floats, the
+ * position) for the task that continues it.  Bytes of one such state of a
+ * trial with hyperparameters hp (task_state_bytes): */
 double budget_state_bytes(const study_data_t *sd, const double *hp);
 /* Bounds of a halving stage before it runs (which trials are promoted is
  * not known, so each rung of a bracket is taken to train its costliest,
@@ -66,9 +64,10 @@ double budget_state_bytes(const study_data_t *sd, const double *hp);
  *   cost: every scheduled segment (epochs of the previous rung to this one's);
  *   makespan at nranks: sum over rounds of the LPT bound, largest segment
  *     + the round's cost / nranks (LPT's makespan never exceeds it);
- *   state_bytes: the carried states rank 0 holds at once: in round k the
- *     states the round continues from and those it produces, plus every
- *     finished bracket's last-rung states (kept to the stage's end). */
+ *   state_bytes: the carried states rank 0 holds at once (dispatch.c keeps
+ *     a state until its continuation is stored or promotion drops it, none
+ *     of a last rung): the most over rounds of one state per trial of the
+ *     round's rungs, plus the largest state record in flight. */
 typedef struct {
     int nrounds;
     long segments;     /* (trial, rung) tasks scheduled */
