@@ -8,7 +8,8 @@ and writes into OUTDIR:
 
   best_so_far.png   the best metric so far against cumulative compute, segments taken in the order
                     the study ran them (round, then trial), with the full grid's best as a reference
-                    line when the file has a grid stage over the same parameters (or --grid STAGE);
+                    line when the file has a grid stage over the same parameters (or --grid STAGE,
+                    or --grid FILE.h5[:STAGE] for a grid run as a study of its own);
   rungs.png         the metric against epochs for every trial, one line through its rungs; trials
                     stopped before the last rung of their bracket faded;
   params.png        the metric at each trial's deepest rung against each parameter (log axes for
@@ -19,7 +20,7 @@ and writes into OUTDIR:
                     metric from the parameters, impurity (MDI) and permutation importances, at the
                     first rung (every trial) and at the deepest rung reached by >= 10 trials.
 
-    /usr/bin/python3 analysis/search.py RESULT.h5 [--stage NAME] [--grid NAME] -o OUTDIR
+    /usr/bin/python3 analysis/search.py RESULT.h5 [--stage NAME] [--grid NAME | FILE.h5[:NAME]] -o OUTDIR
 
 Prints the path of search.md.  Exit 2 on a file without a search stage (one line saying why).
 """
@@ -165,6 +166,33 @@ def find_grid(f, st, name=None):
             tot = py(g.attrs.get("compute_total")) if "compute_total" in g.attrs else None
             return n, bv, (float(tot) if tot is not None else None)
     return None
+
+
+def resolve_grid(f, st, spec):
+    """find_grid for --grid SPEC: a stage of this file (STAGE), another file's grid stage over the
+    same parameters (FILE.h5) or a named one (FILE.h5:STAGE), or (None) a grid stage of this file over
+    the same parameters.  Raises ValueError with one line when a named grid is not there."""
+    if not spec:
+        return find_grid(f, st)
+    path, stage = spec, None
+    if not os.path.exists(path) and ":" in spec:
+        path, stage = spec.rsplit(":", 1)
+    if not os.path.exists(path):
+        found = find_grid(f, st, spec)
+        if found is None:
+            raise ValueError("--grid %s: no such stage in %s, nor a file" % (spec, f.filename))
+        return found
+    try:
+        other = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError("--grid %s: cannot open %s: %s" % (spec, path, e))
+    with other:
+        if stage and not isinstance(other.get(stage), h5py.Group):
+            raise ValueError("--grid %s: %s has no stage %s" % (spec, path, stage))
+        found = find_grid(other, st, stage)
+    if found is None:
+        raise ValueError("--grid %s: %s has no grid stage over %s" % (spec, path, ", ".join(st.params)))
+    return ("%s:%s" % (os.path.basename(path), found[0]),) + tuple(found[1:])
 
 
 def fig_best_so_far(st, grid, out):
@@ -368,7 +396,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("result")
     ap.add_argument("--stage", help="the search stage (default: the first one)")
-    ap.add_argument("--grid", help="the grid stage for the reference line (default: one over the same parameters)")
+    ap.add_argument("--grid", help="the grid for the reference line: STAGE of this file, or FILE.h5[:STAGE] "
+                    "(default: a grid stage of this file over the same parameters)")
     ap.add_argument("-o", "--outdir", required=True)
     a = ap.parse_args(argv)
     try:
@@ -383,7 +412,11 @@ def main(argv=None):
                   "docs/results-format.md)" % (a.result, " named " + a.stage if a.stage else ""), file=sys.stderr)
             return 2
         st = SearchStage(f, a.stage or stages[0])
-        grid = find_grid(f, st, a.grid)
+        try:
+            grid = resolve_grid(f, st, a.grid)
+        except ValueError as e:
+            print("search.py: %s" % e, file=sys.stderr)
+            return 2
     os.makedirs(a.outdir, exist_ok=True)
     comp, best = fig_best_so_far(st, grid, a.outdir)
     fig_rungs(st, a.outdir)

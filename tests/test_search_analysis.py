@@ -221,3 +221,21 @@ def test_no_search_stage(tmp_path):
     assert p.returncode == 2
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "no search stage" in lines[0] and path in lines[0]
+
+
+def test_grid_in_another_file(tmp_path):
+    """--grid FILE.h5:STAGE: the reference grid run as a study of its own (jobs/moons-search-grid.cfg)."""
+    search, other = str(tmp_path / "search.h5"), str(tmp_path / "grid.h5")
+    truth = write_file(search, with_grid=False)
+    write_file(other, with_grid=True)
+    run = [PY, os.path.join(SRC, "analysis", "search.py"), search, "-o", str(tmp_path / "o")]
+    p = subprocess.run(run + ["--grid", other + ":nosuch"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "no stage nosuch" in p.stderr
+    p = subprocess.run(run + ["--grid", other + ":grid"], capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, MPLBACKEND="Agg"))
+    assert p.returncode == 0, p.stderr
+    with open(p.stdout.strip().splitlines()[-1]) as f:
+        md = f.read()
+    fb = np.nanmin(truth["metric"])
+    assert "Grid stage grid.h5:grid: best 0.0052; the search's best %.6g is %+.2f%% of it (25.0%% of its compute)" % (
+        fb, 100 * (fb / 0.0052 - 1)) in md
