@@ -40,26 +40,97 @@ struct dispatch_io {
     const double **jrec;
     size_t *jlen;
     size_t jcap;
+    /* worker, halving rounds: [its list's length] the states its tasks
+     * continue from (NULL: a fresh start, or already trained) */
+    task_state_t **wstate;
+    int nwstate;
 };
 
 /* ---- rank 0: taking results ---------------------------------------------- */
 
-/* Store one record in the cube (and keep its weights); 0, or -1 when it is
- * not a record of this stage's plan (a foreign journal record: ignored). */
+static int halving(const dispatch_t *d) { return (d->p->search & PLAN_HALVING) != 0; }
+
+/* Parameters of task t's model. */
+static size_t task_nparams(const dispatch_t *d, size_t t)
+{
+    model_arch_t a = task_arch(d->sd, d->p->tasks[t].hp);
+    return model_param_count(&a);
+}
+
+/* Is r's params section what a halving task ships (wire.h): its end state,
+ * at its epochs, of its model's size, or nothing when it did not end ok?
+ * Checked without allocating, before the record is stored. */
+static int state_fits(const dispatch_t *d, const wire_result_t *r)
+{
+    if (r->nparams == 0) return r->status[0] != TRAIN_OK;
+    const double *h = r->params;
+    size_t np = task_nparams(d, r->task);
+    return r->status[0] == TRAIN_OK && r->nparams == task_state_len(np) && h[0] == TASK_STATE_MAGIC &&
+           h[7] == (double)np && h[1] == d->p->tasks[r->task].hp[P_EPOCHS];
+}
+
+/* Keep s as task's state (replacing one kept before). */
+static void keep_state(dispatch_t *d, size_t task, task_state_t *s)
+{
+    dispatch_drop_state(d, task);
+    d->state[task] = s;
+    d->nstates++;
+    d->state_bytes += task_state_bytes(s->nparams);
+    if (d->state_bytes > d->state_peak_bytes) d->state_peak_bytes = d->state_bytes;
+}
+
+static void keep_failed(dispatch_t *d, const char *what, size_t task)
+{
+    fprintf(stderr, "aesweep: rank 0: out of memory keeping the %s of task %zu of stage %s; finished tasks are journaled: --resume\n",
+            what, task, d->p->spec->name);
+    d->failed = 1;
+    d->stop = 1;
+}
+
+/* A halving record's state and weights on rank 0: the state is kept for
+ * the task continuing it (live records; a replay keeps only the states
+ * still needed, replay_states), the state this task continued from is no
+ * longer needed, and a save_models stage keeps the weights as a grid's. */
+static void root_keep_halving(dispatch_t *d, const wire_result_t *r, int from_journal)
+{
+    const plan_t *p = d->p;
+    if (p->tasks[r->task].prev_task >= 0) dispatch_drop_state(d, (size_t)p->tasks[r->task].prev_task);
+    if (!r->nparams) return;
+    size_t np = task_nparams(d, r->task);
+    if (p->spec->save_models) {
+        float *w = malloc((np ? np : 1) * sizeof(float));
+        if (w)
+            for (size_t i = 0; i < np; i++) w[i] = (float)r->params[TASK_STATE_HDR + i];
+        else keep_failed(d, "weights", r->task);
+        free(d->cell_params[r->task]);
+        d->cell_params[r->task] = w;
+        d->cell_nparams[r->task] = w ? np : 0;
+    }
+    if (from_journal) return;
+    int bad;
+    task_state_t *s = task_state_unpack(r->params, r->nparams, &bad);
+    if (s) keep_state(d, r->task, s);
+    else keep_failed(d, "end state", r->task);
+}
+
+/* Store one record in the cube (and keep its weights or state); 0, or -1
+ * when it is not a record of this stage's plan (a foreign journal record,
+ * or a halving record whose state does not fit: ignored, the task is
+ * redone). */
 static int root_store(dispatch_t *d, double *buf, size_t len, int from_journal)
 {
     plan_t *p = d->p;
     wire_result_t r;
     int was_done;
-    if (wire_result_unpack(&r, buf, len) || wire_result_store(&r, p, &was_done)) return -1;
-    if (r.nparams > 0 && d->cell_params) {
+    if (wire_result_unpack(&r, buf, len)) return -1;
+    int hv = halving(d);
+    if (hv && (r.stage != p->stage_index || r.task >= p->ntasks || r.nslots != 1 || !state_fits(d, &r))) return -1;
+    if (wire_result_store(&r, p, &was_done)) return -1;
+    if (hv) root_keep_halving(d, &r, from_journal);
+    else if (r.nparams > 0 && d->cell_params) {
         float *w = malloc((size_t)r.nslots * r.nparams * sizeof(float));
         if (w) wire_result_get_params(&r, w);
-        else { /* a model to write would be missing: fail, what is journaled stands */
-            fprintf(stderr, "aesweep: rank 0: out of memory keeping the weights of task %zu of stage %s\n", r.task, p->spec->name);
-            d->failed = 1;
-            d->stop = 1;
-        }
+        else keep_failed(d, "weights", r.task); /* a model to write would be missing: fail, what is journaled stands */
         free(d->cell_params[r.task]);
         d->cell_params[r.task] = w;
         d->cell_nparams[r.task] = w ? r.nparams : 0;
@@ -285,9 +356,42 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
     return 0;
 }
 
+/* After a replay of a halving stage: keep the journaled end states that a
+ * task still to run may continue from (a task not done, not absent, whose
+ * prev_task is done), the last record of a task winning; the others
+ * (continued already, or beyond the search) are never loaded, so rank 0
+ * holds no more states than the run had live when it stopped. */
+static void replay_states(dispatch_t *d, const journal_data_t *jd)
+{
+    const plan_t *p = d->p;
+    uint8_t *need = calloc(p->ntasks ? p->ntasks : 1, 1);
+    if (!need) {
+        fprintf(stderr, "aesweep: rank 0: out of memory replaying the end states of stage %s\n", p->spec->name);
+        d->failed = 1;
+        d->stop = 1;
+        return;
+    }
+    for (size_t y = 0; y < p->ntasks; y++) {
+        long x = p->tasks[y].prev_task;
+        if (x >= 0 && (size_t)x < p->ntasks && !p->tasks[y].absent && !p->task_done[y] && p->task_done[x]) need[x] = 1;
+    }
+    for (size_t i = 0; i < jd->n && !d->failed; i++) {
+        wire_result_t r;
+        if (wire_result_unpack(&r, jd->rec[i], jd->len[i]) || r.stage != p->stage_index || r.task >= p->ntasks ||
+            r.nslots != 1 || !need[r.task] || !r.nparams || !state_fits(d, &r))
+            continue;
+        int bad;
+        task_state_t *s = task_state_unpack(r.params, r.nparams, &bad);
+        if (s) keep_state(d, r.task, s);
+        else if (!bad) keep_failed(d, "end state", r.task);
+    }
+    free(need);
+}
+
 void dispatch_replay(dispatch_t *d, const journal_data_t *jd)
 {
     for (size_t i = 0; i < jd->n; i++) root_store(d, jd->rec[i], jd->len[i], 1);
+    if (halving(d)) replay_states(d, jd);
 }
 
 size_t dispatch_pending(const dispatch_t *d, size_t *ids)
@@ -337,6 +441,90 @@ double dispatch_balance(const dispatch_t *d)
 
 /* ---- a round --------------------------------------------------------------- */
 
+/* Rank 0, halving rounds: does it hold the state of every task the round's
+ * continuations continue from, at their start epochs?  (Promotion runs a
+ * task only after its previous rung is stored; the check turns a broken
+ * promotion or journal into one line instead of a wrong result.) */
+static int root_states_ready(dispatch_t *d, const size_t *ids, size_t n)
+{
+    const plan_t *p = d->p;
+    for (size_t i = 0; i < n; i++) {
+        const task_t *tk = &p->tasks[ids[i]];
+        if (tk->prev_task < 0) continue;
+        const task_state_t *s = (size_t)tk->prev_task < p->ntasks ? d->state[tk->prev_task] : NULL;
+        if (!s || s->pos.epoch != tk->start_epoch || s->nparams != task_nparams(d, ids[i])) {
+            fprintf(stderr, "aesweep: rank 0: stage %s: task %zu continues task %ld from epoch %d, but rank 0 holds %s; the round does not run (finished tasks are journaled: --resume)\n",
+                    p->spec->name, ids[i], tk->prev_task, tk->start_epoch, s ? "another state of it" : "no state of it");
+            d->failed = 1;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void free_wstates(struct dispatch_io *io)
+{
+    for (int i = 0; i < io->nwstate; i++) task_state_free(io->wstate[i]);
+    free(io->wstate);
+    io->wstate = NULL;
+    io->nwstate = 0;
+}
+
+/* Halving rounds, right after the scatter (collective): each worker gets the
+ * state of every continuation in its list (WIRE_TAG_STATE, wire.h), rank 0
+ * sending straight from the states it keeps, in list order.  The workers
+ * allocate first and every rank agrees, so that one out of memory fails the
+ * round everywhere (exit 3, the journal stands) and no send is left
+ * unmatched.  1 when every rank has its states. */
+static int scatter_states(dispatch_t *d, const int *list, const int *counts, const int *displs, const int *mine,
+                          int mine_n)
+{
+    struct dispatch_io *io = d->io;
+    const plan_t *p = d->p;
+    int have = 1;
+    if (d->rank != 0) {
+        io->wstate = calloc((size_t)(mine_n ? mine_n : 1), sizeof *io->wstate);
+        have = io->wstate != NULL;
+        io->nwstate = have ? mine_n : 0;
+        for (int i = 0; have && i < mine_n; i++)
+            if (p->tasks[mine[i]].prev_task >= 0 && !(io->wstate[i] = task_state_new(task_nparams(d, (size_t)mine[i]))))
+                have = 0;
+        if (!have)
+            fprintf(stderr, "aesweep: rank %d: out of memory for the carried states of its %d tasks of stage %s; finished tasks are journaled: --resume\n",
+                    d->rank, mine_n, p->spec->name);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (!have) {
+        free_wstates(io);
+        return 0;
+    }
+    double h[1 + TASK_STATE_HDR];
+    if (d->rank == 0) {
+        for (int k = 1; k < d->nranks; k++)
+            for (int i = displs[k]; i < displs[k] + counts[k]; i++) {
+                long prev = p->tasks[list[i]].prev_task;
+                if (prev < 0) continue;
+                const task_state_t *st = d->state[prev];
+                h[0] = list[i];
+                task_state_header(st, h + 1);
+                MPI_Send(h, 1 + TASK_STATE_HDR, MPI_DOUBLE, k, WIRE_TAG_STATE, MPI_COMM_WORLD);
+                MPI_Send(st->arena, (int)(3 * st->nparams), MPI_FLOAT, k, WIRE_TAG_STATE, MPI_COMM_WORLD);
+            }
+        return 1;
+    }
+    for (int i = 0; i < mine_n; i++) {
+        task_state_t *st = io->wstate[i];
+        if (!st) continue;
+        MPI_Recv(h, 1 + TASK_STATE_HDR, MPI_DOUBLE, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Recv(st->arena, (int)(3 * st->nparams), MPI_FLOAT, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        /* rank 0 checked every state (root_states_ready); a header that is
+         * not this task's would be a broken message: the task then fails
+         * (TASK_BAD_STATE, its epoch is no start epoch), not the collective */
+        if (h[0] != mine[i] || task_state_read_header(st, h + 1)) st->pos.epoch = -1;
+    }
+    return 1;
+}
+
 /* Rank 0: partition the round's tasks and scatter each rank its list,
  * largest first.  Returns my list (its length in *mine_n), NULL on every
  * rank when rank 0 is out of memory for the partition. */
@@ -354,7 +542,7 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
         list = malloc((n ? n : 1) * sizeof *list);
         /* d->failed already: dispatch_stage could not list the tasks and
          * said so; the round only has to end failed on every rank */
-        int have = order && owner && fill && load && counts && displs && list;
+        int have = order && owner && fill && load && counts && displs && list && (!halving(d) || root_states_ready(d, ids, n));
         double mk = have && !d->failed ? plan_partition_subset(d->p, ids, n, R, order, owner, load) : -1;
         if (mk >= 0) {
             ok = 1;
@@ -377,9 +565,11 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
          * stands) instead of aborting the job */
         int have = mine != NULL;
         MPI_Allreduce(MPI_IN_PLACE, &have, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-        if (have)
+        if (have) {
             MPI_Scatterv(list, counts, displs, MPI_INT, mine, *mine_n, MPI_INT, 0, MPI_COMM_WORLD);
-        else {
+            if (halving(d)) have = scatter_states(d, list, counts, displs, mine, *mine_n);
+        }
+        if (!have) {
             if (!mine)
                 fprintf(stderr, "aesweep: rank %d: out of memory for its list of %d tasks of stage %s; finished tasks are journaled: --resume\n",
                         d->rank, *mine_n, d->p->spec->name);
@@ -413,28 +603,57 @@ static int ships_params(dispatch_t *d, size_t t)
     return d->keep_best && p->tasks[t].draw == 0 && p->tasks[t].repeat == 0;
 }
 
-/* Train one task into io->rec; its record length, 0 when interrupted, or
- * (size_t)-1 when out of memory. */
-static size_t run_task(dispatch_t *d, size_t t, float *params, double *busy)
+/* The params section of task t's record (wire.h): a halving task's end
+ * state, shipped weights, or nothing. */
+static size_t rec_nparams(dispatch_t *d, size_t t)
+{
+    if (halving(d)) return task_state_len(task_nparams(d, t));
+    return ships_params(d, t) ? task_nparams(d, t) : 0;
+}
+
+/* A halving task that did not end ok ships no state: the record loses its
+ * params section (metrics, status and seconds stay where they are, the
+ * curve moves up).  Returns the new length. */
+static size_t drop_state_section(wire_result_t *r, double *rec)
+{
+    wire_result_t r0 = *r;
+    r->nparams = 0;
+    size_t len = wire_result_frame(r, rec, (size_t)-1);
+    memmove(r->curve, r0.curve, r0.ncurve * sizeof(double));
+    return len;
+}
+
+/* Train one task (from `from`, NULL: its initialisation) into io->rec; its
+ * record length, 0 when interrupted, or (size_t)-1 when out of memory or
+ * the state does not fit. */
+static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float *params, double *busy)
 {
     plan_t *p = d->p;
     model_arch_t a = task_arch(d->sd, p->tasks[t].hp);
+    int hv = halving(d);
     wire_result_t r = {.stage = p->stage_index, .task = t, .nslots = p->nslots, .nmetrics = p->nmetrics,
-                       .nparams = ships_params(d, t) ? model_param_count(&a) : 0,
-                       .ncurve = (size_t)p->ncurve * p->ncurve_metrics};
+                       .nparams = rec_nparams(d, t), .ncurve = (size_t)p->ncurve * p->ncurve_metrics};
     size_t len = wire_result_frame(&r, d->io->rec, d->io->rec_cap);
     int8_t st[p->nslots];
     double t0 = util_mono_seconds();
-    int status = len ? task_run_curve(d->sd, p, t, r.metrics, st, r.seconds, params, r.curve, dispatch_tick, d) : -1;
+    int status = len ? task_run_from(d->sd, p, t, from, r.metrics, st, r.seconds, hv ? NULL : params, r.curve,
+                                     hv ? r.params : NULL, dispatch_tick, d)
+                     : -1;
     *busy += util_mono_seconds() - t0;
+    if (status == TASK_BAD_STATE) {
+        fprintf(stderr, "aesweep: rank %d: task %zu of stage %s: the state it continues from (task %ld) is not at its start epoch %d or not of its model; finished tasks are journaled: --resume\n",
+                d->rank, t, p->spec->name, p->tasks[t].prev_task, p->tasks[t].start_epoch);
+        return (size_t)-1;
+    }
     if (status < 0) {
         fprintf(stderr, "aesweep: rank %d: out of memory for task %zu of stage %s (%zu parameters, %.0f rows); lower train_size or hidden, set batch_size, or use fewer ranks per node\n",
                 d->rank, t, p->spec->name, model_param_count(&a), p->tasks[t].hp[P_TRAIN_SIZE]);
         return (size_t)-1;
     }
     if (status == TRAIN_INTERRUPTED) return 0; /* in flight: not recorded, redone on resume */
+    if (hv && status != TRAIN_OK) len = drop_state_section(&r, d->io->rec);
     wire_result_put_status(&r, st);
-    if (r.nparams) wire_result_put_params(&r, params);
+    if (!hv && r.nparams) wire_result_put_params(&r, params);
     return len;
 }
 
@@ -444,13 +663,13 @@ static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
 {
     plan_t *p = d->p;
     struct dispatch_io *io = d->io;
-    size_t maxnp = 0;
+    size_t maxnp = 0, maxsec = 0;
     for (int i = 0; i < n; i++) {
-        model_arch_t a = task_arch(d->sd, p->tasks[mine[i]].hp);
-        size_t np = model_param_count(&a);
+        size_t np = task_nparams(d, (size_t)mine[i]), sec = rec_nparams(d, (size_t)mine[i]);
         if (np > maxnp) maxnp = np;
+        if (sec > maxsec) maxsec = sec;
     }
-    size_t cap = wire_result_len(p->nslots, p->nmetrics, maxnp, (size_t)p->ncurve * p->ncurve_metrics);
+    size_t cap = wire_result_len(p->nslots, p->nmetrics, maxsec, (size_t)p->ncurve * p->ncurve_metrics);
     if (cap > io->rec_cap) {
         free(io->rec);
         io->rec = malloc(cap * sizeof(double));
@@ -460,7 +679,14 @@ static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
     int code = io->rec && params ? WIRE_DONE_OK : WIRE_DONE_FAILED;
     for (int i = 0; i < n && code == WIRE_DONE_OK && !d->stop; i++) {
         double b0 = *busy;
-        size_t len = run_task(d, (size_t)mine[i], params, busy);
+        const task_state_t *from = NULL;
+        long prev = p->tasks[mine[i]].prev_task;
+        if (halving(d) && prev >= 0) from = d->rank == 0 ? d->state[prev] : io->wstate[i];
+        size_t len = run_task(d, (size_t)mine[i], from, params, busy);
+        if (d->rank != 0 && io->wstate && io->wstate[i]) { /* trained: its state is not needed again */
+            task_state_free(io->wstate[i]);
+            io->wstate[i] = NULL;
+        }
         if (len == (size_t)-1) code = WIRE_DONE_FAILED;
         else if (len == 0) code = WIRE_DONE_INTERRUPTED;
         else if (d->rank == 0) root_accept(d, io->rec, len);
@@ -485,6 +711,7 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
     double busy = 0;
     int code = mine ? run_list(d, mine, mine_n, &busy) : WIRE_DONE_FAILED;
     free(mine);
+    free_wstates(d->io);
     if (d->rank != 0) {
         worker_flush(d); /* finished results before DONE, also when stopping */
         MPI_Waitall(2, d->io->req, MPI_STATUSES_IGNORE);
@@ -555,6 +782,7 @@ void dispatch_close(dispatch_t *d)
     if (d->io) {
         wire_batch_free(&d->io->batch[0]);
         wire_batch_free(&d->io->batch[1]);
+        free_wstates(d->io);
         free(d->io->rec), free(d->io->rx), free(d->io->jrec), free(d->io->jlen);
         free(d->io);
     }

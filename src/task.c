@@ -241,113 +241,150 @@ static void fill_mmd_cfg(mmd_cfg_t *mc, const double *hp)
         mmd_cfg_rbf(mc, (float)hp[P_MMD_LAMBDA], hp[P_MMD_SCALE], (int)hp[P_MMD_NSCALES]);
 }
 
-/* Shared by task_run and task_train_model: train hp from its seeds,
- * reporting at the given checkpoints. */
-static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
-                          const int *ck, int nck, double *vals, int8_t *status, double *secs,
-                          task_tick_fn tick, void *tctx, scaler_t *sc, dataset_t *train_keep,
-                          int *final_status, float *params_out, double *curve)
+/* What train_one is asked to do (task_run_from, task_train_model). */
+typedef struct {
+    const double *hp;
+    int draw, repeat;
+    const int *ck;              /* checkpoint epochs [nck] */
+    int nck;
+    double *vals;               /* [nck][nmetrics] */
+    int8_t *status;             /* [nck] */
+    double *secs;               /* [nck] */
+    float *params_out;          /* [nck][nparams] or NULL */
+    double *curve;              /* [ncurve][ncurve_metrics] or NULL */
+    task_tick_fn tick;
+    void *tctx;
+    scaler_t *sc;               /* out: the training set's scaler */
+    dataset_t *train_keep;      /* out: the training set (NULL: freed) */
+    const task_state_t *from;   /* continue from this state; NULL: from the initialisation */
+    double *state_out;          /* out: the end state serialised (TRAIN_OK only), NULL: not wanted */
+    int final_status;           /* out: the train_status */
+} one_t;
+
+/* The evaluation buffers of a run (test sets scaled, MMD metric scratch);
+ * -1 when out of memory (what was allocated is freed by ctx_free). */
+static int ctx_alloc(run_ctx_t *c, study_data_t *sd, const model_t *m, const train_ws_t *tw, const scaler_t *sc)
 {
-    const study_t *s = sd->s;
+    const model_arch_t *a = &m->arch;
+    int erows = !tw || tw->rows < TASK_EVAL_ROWS ? TASK_EVAL_ROWS : tw->rows;
+    c->ews = model_ws_create(m, erows, &sd->kernel);
+    int oom = !tw || !c->ews;
+    for (int t = 0; t < sd->ntests; t++) {
+        c->tests_scaled[t] = malloc(sd->tests[t].n * (size_t)a->in * sizeof(float));
+        if (!c->tests_scaled[t]) { oom = 1; continue; }
+        memcpy(c->tests_scaled[t], sd->tests[t].x, sd->tests[t].n * (size_t)a->in * sizeof(float));
+        scaler_apply(sc, c->tests_scaled[t], sd->tests[t].n);
+    }
+    if (c->p->nmetrics > sd->ntests + 1) {
+        c->zfix = malloc((size_t)TASK_METRIC_ROWS * a->bottleneck * sizeof(float));
+        c->gen = malloc((size_t)TASK_METRIC_ROWS * a->in * sizeof(float));
+        c->codes = malloc((size_t)TASK_METRIC_ROWS * a->bottleneck * sizeof(float));
+        c->mu = malloc((size_t)a->bottleneck * sizeof(double));
+        oom |= !c->zfix || !c->gen || !c->codes || !c->mu;
+        if (!oom) {
+            rng_t zr = rng_stream(rng_derive_str(sd->s->seed, "metric.z"));
+            for (size_t i = 0; i < (size_t)TASK_METRIC_ROWS * a->bottleneck; i++) c->zfix[i] = (float)rng_normal(&zr);
+        }
+    }
+    return oom ? -1 : 0;
+}
+
+static void ctx_free(run_ctx_t *c, int ntests)
+{
+    for (int t = 0; t < ntests; t++) free(c->tests_scaled[t]);
+    free(c->zfix), free(c->gen), free(c->codes), free(c->mu);
+    model_ws_free(c->ews);
+}
+
+/* The training configuration of hp from its seeds (task.h streams). */
+static train_cfg_t one_cfg(const study_t *s, const plan_t *p, const one_t *o, const mmd_cfg_t *mc)
+{
+    uint64_t key = task_key(s, p->spec->name, o->hp, o->draw, o->repeat);
+    train_cfg_t tc = train_cfg_default();
+    tc.epochs = o->ck[o->nck - 1];
+    tc.lr = (float)o->hp[P_LR];
+    tc.batch_size = (int)o->hp[P_BATCH_SIZE];
+    tc.shuffle_key = rng_derive_str(key, "shuffle");
+    tc.checkpoints = o->ck;
+    tc.ncheck = o->nck;
+    tc.mmd = o->hp[P_MMD_LAMBDA] > 0 ? mc : NULL;
+    tc.mmd_key = rng_derive_str(key, "mmd");
+    if (o->curve) {
+        for (size_t i = 0; i < (size_t)p->ncurve * p->ncurve_metrics; i++) o->curve[i] = NAN;
+        tc.curve = p->curve_epochs;
+        tc.ncurve = plan_curve_reach(p, tc.epochs);
+        tc.curve_fn = on_curve;
+    }
+    return tc;
+}
+
+/* The end state of m at pos, serialised into out (task.h layout). */
+static void pack_end_state(const model_t *m, const train_pos_t *pos, double *out)
+{
+    task_state_t h = {.pos = *pos, .adam_t = m->adam_t, .nparams = m->nparams};
+    task_state_header(&h, out);
+    size_t n = m->nparams;
+    double *o = out + TASK_STATE_HDR;
+    for (size_t i = 0; i < n; i++) o[i] = m->params[i];
+    for (size_t i = 0; i < n; i++) o[n + i] = m->adam_m[i];
+    for (size_t i = 0; i < n; i++) o[2 * n + i] = m->adam_v[i];
+}
+
+/* Shared by task_run_from and task_train_model: train hp from its seeds
+ * (or from o->from), reporting at the checkpoints o->ck.  The model, or NULL
+ * when out of memory (or o->from does not fit the model). */
+static model_t *train_one(study_data_t *sd, const plan_t *p, one_t *o)
+{
     int nm = p->nmetrics;
-    for (int i = 0; i < nck * nm; i++) vals[i] = NAN;
-    for (int i = 0; i < nck; i++) {
-        status[i] = TRAIN_NOT_RUN;
-        secs[i] = NAN;
+    for (int i = 0; i < o->nck * nm; i++) o->vals[i] = NAN;
+    for (int i = 0; i < o->nck; i++) {
+        o->status[i] = TRAIN_NOT_RUN;
+        o->secs[i] = NAN;
     }
     double t0 = util_mono_seconds();
     dataset_t train;
-    if (task_training_set(sd, p, hp, draw, &train)) return NULL;
-    scaler_fit(sc, s->scaler, &train);
+    if (task_training_set(sd, p, o->hp, o->draw, &train)) return NULL;
+    scaler_fit(o->sc, sd->s->scaler, &train);
     float *X = malloc(train.n * (size_t)train.d * sizeof(float));
-    model_arch_t a = task_arch(sd, hp);
+    model_arch_t a = task_arch(sd, o->hp);
     model_t *m = X ? model_create(&a) : NULL;
-    if (!m) {
+    if (!m || (o->from && task_state_load(o->from, m))) {
+        model_free(m);
         free(X);
         data_free(&train);
         return NULL;
     }
     memcpy(X, train.x, train.n * (size_t)train.d * sizeof(float));
-    scaler_apply(sc, X, train.n);
-    uint64_t key = task_key(s, p->spec->name, hp, draw, repeat);
-    model_init(m, rng_derive_str(key, "init"));
+    scaler_apply(o->sc, X, train.n);
     mmd_cfg_t mc;
-    fill_mmd_cfg(&mc, hp);
-    train_cfg_t tc = train_cfg_default();
-    tc.epochs = ck[nck - 1];
-    tc.lr = (float)hp[P_LR];
-    tc.batch_size = (int)hp[P_BATCH_SIZE];
-    tc.shuffle_key = rng_derive_str(key, "shuffle");
-    tc.checkpoints = ck;
-    tc.ncheck = nck;
-    tc.mmd = hp[P_MMD_LAMBDA] > 0 ? &mc : NULL;
-    tc.mmd_key = rng_derive_str(key, "mmd");
-    if (curve) {
-        for (size_t i = 0; i < (size_t)p->ncurve * p->ncurve_metrics; i++) curve[i] = NAN;
-        tc.curve = p->curve_epochs;
-        tc.ncurve = plan_curve_reach(p, tc.epochs);
-        tc.curve_fn = on_curve;
-    }
+    fill_mmd_cfg(&mc, o->hp);
+    train_cfg_t tc = one_cfg(sd->s, p, o, &mc);
+    if (!o->from) model_init(m, rng_derive_str(task_key(sd->s, p->spec->name, o->hp, o->draw, o->repeat), "init"));
     train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd, &sd->kernel);
-
-    run_ctx_t c = {0};
-    c.sd = sd;
-    c.p = p;
-    c.sc = sc;
-    c.vals = vals;
-    c.status = status;
-    c.secs = secs;
-    c.t0 = t0;
-    c.tick = tick;
-    c.tick_ctx = tctx;
-    c.params_out = params_out;
-    c.Xtrain = X;
-    c.ntrain = train.n;
-    c.curve = curve;
-    c.ck_epoch = -1;
-    int erows = !tw || tw->rows < TASK_EVAL_ROWS ? TASK_EVAL_ROWS : tw->rows;
-    c.ews = model_ws_create(m, erows, &sd->kernel);
-    int oom = !tw || !c.ews;
-    for (int t = 0; t < sd->ntests; t++) {
-        c.tests_scaled[t] = malloc(sd->tests[t].n * (size_t)a.in * sizeof(float));
-        if (!c.tests_scaled[t]) { oom = 1; continue; }
-        memcpy(c.tests_scaled[t], sd->tests[t].x, sd->tests[t].n * (size_t)a.in * sizeof(float));
-        scaler_apply(sc, c.tests_scaled[t], sd->tests[t].n);
-    }
-    if (nm > sd->ntests + 1) {
-        c.zfix = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
-        c.gen = malloc((size_t)TASK_METRIC_ROWS * a.in * sizeof(float));
-        c.codes = malloc((size_t)TASK_METRIC_ROWS * a.bottleneck * sizeof(float));
-        c.mu = malloc((size_t)a.bottleneck * sizeof(double));
-        oom |= !c.zfix || !c.gen || !c.codes || !c.mu;
-    }
-    if (oom) { /* out of memory: no training, the caller reports it */
-        for (int t = 0; t < sd->ntests; t++) free(c.tests_scaled[t]);
-        free(c.zfix), free(c.gen), free(c.codes), free(c.mu);
-        model_ws_free(c.ews);
+    run_ctx_t c = {.sd = sd, .p = p, .sc = o->sc, .vals = o->vals, .status = o->status, .secs = o->secs, .t0 = t0,
+                   .tick = o->tick, .tick_ctx = o->tctx, .params_out = o->params_out, .Xtrain = X,
+                   .ntrain = train.n, .curve = o->curve, .ck_epoch = -1};
+    if (ctx_alloc(&c, sd, m, tw, o->sc)) { /* out of memory: no training, the caller reports it */
+        ctx_free(&c, sd->ntests);
         train_ws_free(tw);
         free(X);
         data_free(&train);
         model_free(m);
         return NULL;
     }
-    if (nm > sd->ntests + 1) {
-        rng_t zr = rng_stream(rng_derive_str(s->seed, "metric.z"));
-        for (size_t i = 0; i < (size_t)TASK_METRIC_ROWS * a.bottleneck; i++) c.zfix[i] = (float)rng_normal(&zr);
-    }
     int nrep = 0;
-    int st = train_run(m, tw, X, train.n, &tc, on_ckpt, on_tick, &c, &nrep);
+    train_pos_t end;
+    int st = train_run_from(m, tw, X, train.n, &tc, o->from ? &o->from->pos : NULL, &end, on_ckpt, on_tick, &c, &nrep);
     if (st == TRAIN_DIVERGED)
-        for (int i = nrep; i < nck; i++) status[i] = TRAIN_DIVERGED;
+        for (int i = nrep; i < o->nck; i++) o->status[i] = TRAIN_DIVERGED;
     else if (st == TRAIN_INTERRUPTED)
-        for (int i = nrep; i < nck; i++) status[i] = TRAIN_INTERRUPTED;
-    *final_status = st;
-    for (int t = 0; t < sd->ntests; t++) free(c.tests_scaled[t]);
-    free(c.zfix), free(c.gen), free(c.codes), free(c.mu);
-    model_ws_free(c.ews);
+        for (int i = nrep; i < o->nck; i++) o->status[i] = TRAIN_INTERRUPTED;
+    if (st == TRAIN_OK && o->state_out) pack_end_state(m, &end, o->state_out);
+    o->final_status = st;
+    ctx_free(&c, sd->ntests);
     train_ws_free(tw);
     free(X);
-    if (train_keep) *train_keep = train;
+    if (o->train_keep) *o->train_keep = train;
     else data_free(&train);
     return m;
 }
@@ -355,24 +392,37 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, const double *hp, i
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
              double *secs, float *params_out, task_tick_fn tick, void *ctx)
 {
-    return task_run_curve(sd, p, t, vals, status, secs, params_out, NULL, tick, ctx);
+    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, NULL, NULL, tick, ctx);
 }
 
 int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
                    double *secs, float *params_out, double *curve, task_tick_fn tick, void *ctx)
 {
+    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, curve, NULL, tick, ctx);
+}
+
+int task_run_from(study_data_t *sd, const plan_t *p, size_t t, const task_state_t *from, double *vals,
+                  int8_t *status, double *secs, float *params_out, double *curve, double *state_out,
+                  task_tick_fn tick, void *ctx)
+{
     const task_t *tk = &p->tasks[t];
     int ck1 = (int)tk->hp[P_EPOCHS];
     const int *ck = p->nslots > 1 || (p->spec->reuse_epochs && p->epoch_dim >= 0) ? p->slot_epochs : &ck1;
-    int nck = p->nslots;
+    if (from) { /* a state of another task, epoch or shape: refused before any work */
+        model_arch_t a = task_arch(sd, tk->hp);
+        if (from->pos.epoch != tk->start_epoch || from->pos.epoch > ck[0] || from->nparams != model_param_count(&a))
+            return TASK_BAD_STATE;
+    }
     scaler_t *sc = malloc(sizeof *sc);
     if (!sc) return -1; /* out of memory: as train_one's own failures */
-    int st = TRAIN_NOT_RUN;
-    model_t *m = train_one(sd, p, tk->hp, tk->draw, tk->repeat, ck, nck, vals, status, secs, tick,
-                           ctx, sc, NULL, &st, params_out, p->ncurve ? curve : NULL);
+    one_t o = {.hp = tk->hp, .draw = tk->draw, .repeat = tk->repeat, .ck = ck, .nck = p->nslots, .vals = vals,
+               .status = status, .secs = secs, .params_out = params_out, .curve = p->ncurve ? curve : NULL,
+               .tick = tick, .tctx = ctx, .sc = sc, .from = from, .state_out = state_out,
+               .final_status = TRAIN_NOT_RUN};
+    model_t *m = train_one(sd, p, &o);
     model_free(m);
     free(sc);
-    return m ? st : -1;
+    return m ? o.final_status : -1;
 }
 
 model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, int draw, int repeat,
@@ -381,8 +431,10 @@ model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, i
     int ck = (int)hp[P_EPOCHS];
     int8_t st8;
     double secs;
-    model_t *m = train_one(sd, p, hp, draw, repeat, &ck, 1, vals, &st8, &secs, NULL, NULL, sc,
-                           train_out, status, NULL, NULL);
+    one_t o = {.hp = hp, .draw = draw, .repeat = repeat, .ck = &ck, .nck = 1, .vals = vals, .status = &st8,
+               .secs = &secs, .sc = sc, .train_keep = train_out, .final_status = TRAIN_NOT_RUN};
+    model_t *m = train_one(sd, p, &o);
+    *status = o.final_status;
     return m;
 }
 
@@ -420,20 +472,29 @@ void task_state_header(const task_state_t *s, double *h)
 /* x is a whole number in [0, hi) */
 static int state_whole(double x, double hi) { return x >= 0 && x < hi && x == floor(x); }
 
-task_state_t *task_state_from_header(const double *h, int *bad)
+static int header_ok(const double *h)
 {
-    *bad = 1;
-    if (h[0] != TASK_STATE_MAGIC || !state_whole(h[1], 2147483648.0) || !state_whole(h[2], 9007199254740992.0) ||
-        !state_whole(h[3], 4294967296.0) || !state_whole(h[4], 4294967296.0) || !state_whole(h[5], 4294967296.0) ||
-        !state_whole(h[6], 4294967296.0) || !state_whole(h[7], 1099511627776.0))
-        return NULL;
-    *bad = 0;
-    task_state_t *s = task_state_new((size_t)h[7]);
-    if (!s) return NULL;
+    return h[0] == TASK_STATE_MAGIC && state_whole(h[1], 2147483648.0) && state_whole(h[2], 9007199254740992.0) &&
+           state_whole(h[3], 4294967296.0) && state_whole(h[4], 4294967296.0) && state_whole(h[5], 4294967296.0) &&
+           state_whole(h[6], 4294967296.0) && state_whole(h[7], 1099511627776.0);
+}
+
+int task_state_read_header(task_state_t *s, const double *h)
+{
+    if (!header_ok(h) || (size_t)h[7] != s->nparams) return -1;
     s->pos.epoch = (int)h[1];
     s->adam_t = (long)h[2];
     s->pos.shuffle_ctr = (uint64_t)h[3] << 32 | (uint64_t)h[4];
     s->pos.mmd_ctr = (uint64_t)h[5] << 32 | (uint64_t)h[6];
+    return 0;
+}
+
+task_state_t *task_state_from_header(const double *h, int *bad)
+{
+    *bad = !header_ok(h);
+    if (*bad) return NULL;
+    task_state_t *s = task_state_new((size_t)h[7]);
+    if (s) task_state_read_header(s, h);
     return s;
 }
 

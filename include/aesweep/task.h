@@ -50,6 +50,24 @@ int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *
 int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
                    double *secs, float *params_out, double *curve, task_tick_fn tick, void *ctx);
 
+/* ---- continuation (successive halving, issue 16; the state: below) ----
+ * task_run_curve from the end state `from` of the task it continues
+ * (p->tasks[t].prev_task; NULL: from the initialisation, as task_run_curve):
+ * the task trains from->pos.epoch (== its start_epoch) to its epochs, and
+ * its metrics are those of a run from scratch to that epoch count, bit for
+ * bit (train.h).  state_out (NULL: not wanted) receives the end state in the
+ * serialised form below, task_state_len(nparams) doubles, when the task
+ * ends TRAIN_OK (otherwise it is left alone: a diverged task has no state
+ * to carry).  Returns the train_status, -1 when out of memory, or
+ * TASK_BAD_STATE when `from` is not a state of this task (its epoch is not
+ * the task's start_epoch or lies beyond its checkpoints, or the parameter
+ * count differs): nothing is trained then. */
+#define TASK_BAD_STATE (-2)
+struct task_state;
+int task_run_from(study_data_t *sd, const plan_t *p, size_t t, const struct task_state *from, double *vals,
+                  int8_t *status, double *secs, float *params_out, double *curve, double *state_out,
+                  task_tick_fn tick, void *ctx);
+
 /* Retrain one cube point (hp with its own epochs) and return the model and
  * its scaler (caller frees the model).  Used to store the best model and
  * saved models; the metrics it recomputes must equal the cube's. */
@@ -92,6 +110,9 @@ void task_state_header(const task_state_t *s, double *h);
 /* A new state with the header h (arena uninitialised): NULL with *bad = 1
  * when h is not a state's header, with *bad = 0 when out of memory. */
 task_state_t *task_state_from_header(const double *h, int *bad);
+/* Read the header h into s (its arena untouched): 0, or -1 when h is not a
+ * state's header or its parameter count is not s->nparams. */
+int task_state_read_header(task_state_t *s, const double *h);
 /* The whole serialised state into out[task_state_len(s->nparams)]. */
 void task_state_pack(const task_state_t *s, double *out);
 /* A new state from len doubles at in; NULL as task_state_from_header (a

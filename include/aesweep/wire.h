@@ -11,6 +11,14 @@
  *   params   [nslots][nparams]    shipped weights (float values; nparams 0: none)
  *   curve    [the rest]           learning curve, [ncurve][ncurve_metrics]
  *
+ * A task of a successive-halving stage (plan_t.search & PLAN_HALVING;
+ * nslots = 1) carries its END STATE in the params section instead of
+ * weights: nparams = task_state_len(model parameters) doubles in task.h's
+ * serialised form (a header with the epoch, the Adam step and the shuffle
+ * and MMD stream counters, then the parameters, Adam m and Adam v), so the
+ * journal holds every state a resume needs.  A halving task that did not
+ * end TRAIN_OK (diverged) ships none: nparams = 0.
+ *
  * The layout is that of aesweep 0.3.0 and 0.4.0 journals (records written
  * before learning curves existed simply have no curve), so journals of those
  * versions still resume.  Integers are exact in a double up to 2^53.
@@ -21,6 +29,12 @@
  *   WIRE_TAG_DONE     worker -> 0: {busy seconds, enum wire_done} after the
  *                     worker's last result of a round
  *   WIRE_TAG_STOP     0 -> worker: one int, stop after the current epoch
+ *   WIRE_TAG_STATE    0 -> worker, halving rounds, right after the scatter:
+ *                     for each task of the worker's list that continues
+ *                     another (prev_task >= 0), in list order, two
+ *                     messages: {task, the state's TASK_STATE_HDR header
+ *                     doubles} then its arena (3 x nparams floats:
+ *                     parameters, Adam m, Adam v)
  * The stage verdict (enum wire_verdict) is broadcast by rank 0 after a
  * stage, with the best cell's hyperparameters.
  */
@@ -30,7 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13 };
+enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13, WIRE_TAG_STATE = 14 };
 
 /* A worker's end of a round (WIRE_TAG_DONE's second value). */
 enum wire_done { WIRE_DONE_OK = 0, WIRE_DONE_INTERRUPTED = 1, WIRE_DONE_FAILED = 2 };
