@@ -106,7 +106,7 @@ static void root_keep_halving(dispatch_t *d, const wire_result_t *r, int from_jo
         d->cell_params[r->task] = w;
         d->cell_nparams[r->task] = w ? np : 0;
     }
-    if (from_journal) return;
+    if (from_journal || !d->has_succ[r->task]) return; /* the last rung of its bracket: never continued */
     int bad;
     task_state_t *s = task_state_unpack(r->params, r->nparams, &bad);
     if (s) keep_state(d, r->task, s);
@@ -352,6 +352,14 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
         d->cell_nparams = calloc(p->ntasks ? p->ntasks : 1, sizeof(size_t));
         d->state = calloc(p->ntasks ? p->ntasks : 1, sizeof *d->state);
         if (!d->busy || !d->cell_params || !d->cell_nparams || !d->state) return -1;
+        if (halving(d)) {
+            d->has_succ = calloc(p->ntasks ? p->ntasks : 1, 1);
+            if (!d->has_succ) return -1;
+            for (size_t y = 0; y < p->ntasks; y++) {
+                long x = p->tasks[y].prev_task;
+                if (x >= 0 && (size_t)x < p->ntasks && !p->tasks[y].absent) d->has_succ[x] = 1;
+            }
+        }
     }
     return 0;
 }
@@ -774,6 +782,7 @@ void dispatch_close(dispatch_t *d)
         free(d->cell_params);
     }
     free(d->cell_nparams);
+    free(d->has_succ);
     if (d->state) {
         for (size_t t = 0; t < d->p->ntasks; t++) task_state_free(d->state[t]);
         free(d->state);

@@ -1,12 +1,18 @@
 /* test_task_state.c - the carried state of a halving task (task.h): its
  * serialised form round-trips exactly (counters above 2^53 too), malformed
- * forms are refused, and a model saved and loaded through it is the same
- * model. */
+ * forms are refused, a model saved and loaded through it is the same
+ * model; and at task level (task_run_from), a task continued from the end
+ * state of the same configuration's shorter task gives bit for bit the
+ * metrics, curve points and end state of that task trained from scratch
+ * (full batch and mini-batch, with and without MMD, MLP and ResNet, with a
+ * scaler); a state of another epoch or model is refused. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include "aesweep/model.h"
+#include "aesweep/plan.h"
+#include "aesweep/study.h"
 #include "aesweep/task.h"
 #include <math.h>
 #include <stdlib.h>
@@ -94,11 +100,98 @@ static void test_malformed(void **st)
     task_state_free(NULL);
 }
 
+/* Every cell comes as (epochs 5, epochs 12) consecutive tasks: task 2k + 1
+ * continues task 2k. */
+static const char *SPEC = "study = \"cont\"; seed = 9;\n"
+                          "data = { source = \"moons\"; pool = 300; noise = 0.1; scaler = \"standard\"; };\n"
+                          "tests = ( { name = \"t\"; noise = 0.1; size = 100; } );\n"
+                          "defaults = { train_size = 200; hidden = 6; layers = 1; bottleneck = 2; lr = 0.01;"
+                          " mmd_scale = 2.0; mmd_nscales = 2; };\n"
+                          "stages = ( { name = \"s\"; reuse_epochs = false; curve_points = 13;"
+                          " axes = { batch_size = [0, 64]; mmd_lambda = [0.0, 0.4]; arch = [\"mlp\", \"resnet\"];"
+                          " epochs = [5, 12]; }; } );\n";
+
+typedef struct {
+    double vals[PLAN_MAX_METRICS];
+    int8_t st;
+    double secs;
+    double *curve;
+    double *state;
+} out_t;
+
+static int run_task(study_ctx_t *c, plan_t *p, size_t t, const task_state_t *from, out_t *o)
+{
+    size_t np;
+    {
+        model_arch_t a = task_arch(&c->sd, p->tasks[t].hp);
+        np = model_param_count(&a);
+    }
+    o->curve = malloc((size_t)p->ncurve * p->ncurve_metrics * sizeof(double));
+    o->state = calloc(task_state_len(np), sizeof(double));
+    assert_non_null(o->curve);
+    assert_non_null(o->state);
+    return task_run_from(&c->sd, p, t, from, o->vals, &o->st, &o->secs, NULL, o->curve, o->state, NULL, NULL);
+}
+
+static void test_task_continuation(void **st)
+{
+    (void)st;
+    study_ctx_t c;
+    char err[SPEC_ERR_LEN];
+    study_source_t src = {.spec_path = "cont.cfg", .text = SPEC};
+    assert_int_equal(study_open(&c, &src, err), 0);
+    c.s.in_dim = c.sd.in_dim;
+    plan_t p;
+    assert_int_equal(plan_build(&p, &c.s, 0, NULL, NULL, err), 0);
+    assert_int_equal(p.ntasks, 16);
+    assert_int_equal(p.nslots, 1);
+    assert_int_equal(p.ncurve, 12); /* epochs 1..12 */
+    int nm = p.nmetrics, ncv = p.ncurve * p.ncurve_metrics;
+    for (size_t t = 0; t < p.ntasks; t += 2) {
+        assert_true(p.tasks[t].hp[P_EPOCHS] == 5 && p.tasks[t + 1].hp[P_EPOCHS] == 12);
+        out_t a, b, ref;
+        assert_int_equal(run_task(&c, &p, t, NULL, &a), TRAIN_OK);
+        int bad;
+        task_state_t *s = task_state_unpack(a.state, task_state_len((size_t)a.state[7]), &bad);
+        assert_non_null(s);
+        assert_int_equal(s->pos.epoch, 5);
+        /* from scratch (the independent check), then continued */
+        assert_int_equal(run_task(&c, &p, t + 1, NULL, &ref), TRAIN_OK);
+        assert_int_equal(run_task(&c, &p, t + 1, s, &b), TASK_BAD_STATE); /* start_epoch is 0 */
+        free(b.curve), free(b.state);
+        p.tasks[t + 1].start_epoch = 5;
+        p.tasks[t + 1].prev_task = (long)t;
+        assert_int_equal(run_task(&c, &p, t + 1, s, &b), TRAIN_OK);
+        assert_memory_equal(b.vals, ref.vals, nm * sizeof(double));
+        assert_int_equal(b.st, TRAIN_OK);
+        assert_memory_equal(b.state, ref.state, task_state_len(s->nparams) * sizeof(double));
+        /* curve points: the continuation reports those from its start on */
+        for (int i = 0; i < ncv; i++) {
+            int pt = i / p.ncurve_metrics, e = p.curve_epochs[pt]; /* point-major */
+            if (e >= 5) assert_memory_equal(&b.curve[i], &ref.curve[i], sizeof(double));
+            else assert_true(isnan(b.curve[i]));
+            if (e <= 5) assert_memory_equal(&a.curve[i], &ref.curve[i], sizeof(double));
+        }
+        /* the state of another model (mlp <-> resnet: another arena size) */
+        size_t other = t ^ 2;
+        p.tasks[other + 1].start_epoch = 5;
+        out_t x;
+        assert_int_equal(run_task(&c, &p, other + 1, s, &x), TASK_BAD_STATE);
+        p.tasks[other + 1].start_epoch = 0;
+        free(x.curve), free(x.state);
+        task_state_free(s);
+        free(a.curve), free(a.state), free(b.curve), free(b.state), free(ref.curve), free(ref.state);
+    }
+    plan_free(&p);
+    study_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_task_continuation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

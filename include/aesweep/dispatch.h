@@ -87,8 +87,11 @@ typedef struct {
     size_t *cell_nparams;  /* rank 0: [ntasks] nparams of those */
     /* rank 0, halving stages: [ntasks] the end states kept for continuations
      * (task.h task_state_t; NULL: none, not yet, or dropped).  A state is
-     * kept from its task's record (live or journaled) until the task that
-     * continues from it is stored, or dispatch_drop_state. */
+     * kept from its task's record (live or journaled) when some task
+     * (not absent) continues from it, until that task is stored or
+     * dispatch_drop_state; a replay keeps only those a task still to run
+     * may need.  So rank 0 holds the live states only: at most one per
+     * trial, of the rung it last finished. */
     struct task_state **state;
     size_t nstates;            /* states kept now */
     double state_bytes;        /* their bytes (task_state_bytes) */
@@ -100,6 +103,7 @@ typedef struct {
     progress_t prog;
     int have_prog;
     /* private */
+    uint8_t *has_succ;     /* rank 0, halving: [ntasks] some task (not absent) continues this one */
     int stop, stop_sent, ndone_ranks, keep_best;
     double last_poll, batch_s;
     struct dispatch_io *io;
