@@ -47,6 +47,12 @@ size_t search_round_proposals(const plan_t *p, int round, size_t *first)
     return p->ntrials - *first < B ? p->ntrials - *first : B;
 }
 
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* The trials of a group (a bracket, or a TPE batch) that run rung r:
  * rung 0 all of them, rung i the promoted of rung i - 1.  trials[] holds
  * at least n entries; returns the count, -1 when out of memory. */
@@ -66,10 +72,7 @@ static long group_rung_trials(const plan_t *p, size_t first, size_t n, int r, lo
         k = halving_promote(m, trials, (size_t)k, p->sched->eta, won);
         if (k < 0) break;
         /* winners best first; the round lists them by trial */
-        for (long a = 1; a < k; a++)
-            for (long b = a; b > 0 && won[b] < won[b - 1]; b--) {
-                long t = won[b]; won[b] = won[b - 1]; won[b - 1] = t;
-            }
+        qsort(won, (size_t)k, sizeof *won, cmp_long);
         memcpy(trials, won, (size_t)k * sizeof *trials);
     }
     free(m), free(won);

@@ -40,7 +40,20 @@ static void test_layout_and_tasks(void **st)
         plan_cube_hp(&p, p.tasks[t].first_cube, hp);
         assert_true(hp[P_LR] == p.tasks[t].hp[P_LR] && hp[P_HIDDEN] == p.tasks[t].hp[P_HIDDEN]);
         assert_true(p.tasks[t].cost > 0);
+        /* a grid task has no search fields (plan.h) */
+        assert_int_equal(p.tasks[t].trial, -1);
+        assert_int_equal(p.tasks[t].prev_task, -1);
+        assert_int_equal(p.tasks[t].rung + p.tasks[t].start_epoch + p.tasks[t].absent, 0);
     }
+    assert_int_equal(p.search, PLAN_GRID);
+    assert_null(p.sspec);
+    assert_null(p.trial_hp);
+    assert_int_equal(p.nrungs, 1);
+    /* complete once every task is stored */
+    assert_false(plan_complete(&p));
+    p.ndone = p.ntasks;
+    assert_true(plan_complete(&p));
+    p.ndone = 0;
     /* cost grows with hidden */
     assert_true(p.tasks[0].cost < p.tasks[p.nrep].cost);
     plan_free(&p);
