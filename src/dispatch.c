@@ -57,16 +57,19 @@ static size_t task_nparams(const dispatch_t *d, size_t t)
     return model_param_count(&a);
 }
 
-/* Is r's params section what a halving task ships (wire.h): its end state,
- * at its epochs, of its model's size, or nothing when it did not end ok?
- * Checked without allocating, before the record is stored. */
+/* Is r's params section what a halving task ships (wire.h): an end state
+ * at the task's epochs, or nothing when it did not end ok?  Checked without
+ * allocating, before the record is stored.  Its size is checked against the
+ * model when a task continues from it (root_states_ready, task_run_from):
+ * a TPE trial's values, and so its model, are only known once its round
+ * has proposed them, after a resume's replay. */
 static int state_fits(const dispatch_t *d, const wire_result_t *r)
 {
     if (r->nparams == 0) return r->status[0] != TRAIN_OK;
     const double *h = r->params;
-    size_t np = task_nparams(d, r->task);
-    return r->status[0] == TRAIN_OK && r->nparams == task_state_len(np) && h[0] == TASK_STATE_MAGIC &&
-           h[7] == (double)np && h[1] == d->p->tasks[r->task].hp[P_EPOCHS];
+    return r->status[0] == TRAIN_OK && r->nparams >= TASK_STATE_HDR && h[0] == TASK_STATE_MAGIC && h[7] >= 0 &&
+           h[7] < 1099511627776.0 && h[7] == floor(h[7]) && r->nparams == task_state_len((size_t)h[7]) &&
+           h[1] == d->p->tasks[r->task].hp[P_EPOCHS];
 }
 
 /* Keep s as task's state (replacing one kept before). */
@@ -96,7 +99,7 @@ static void root_keep_halving(dispatch_t *d, const wire_result_t *r, int from_jo
     const plan_t *p = d->p;
     if (p->tasks[r->task].prev_task >= 0) dispatch_drop_state(d, (size_t)p->tasks[r->task].prev_task);
     if (!r->nparams) return;
-    size_t np = task_nparams(d, r->task);
+    size_t np = (size_t)r->params[7]; /* state_fits: whole, in range */
     if (p->spec->save_models) {
         float *w = malloc((np ? np : 1) * sizeof(float));
         if (w)
