@@ -20,6 +20,22 @@
  * of the worker's list, and before the worker stops.  The journal still
  * gets one record per task, and nothing in the result file changes.
  *
+ * Carried states (successive halving, plan_t.search & PLAN_HALVING; issue
+ * 16).  Every halving task ships its end state in its result record
+ * (wire.h), so the journal holds it.  Rank 0 keeps a state (d->state) only
+ * while some task may continue from it: from its record until the
+ * continuation's record is stored or dispatch_drop_state (an unpromoted
+ * trial; search.c calls it); a bracket's last rung keeps none, and a
+ * replay keeps only the states a task still to run may need.  When a round
+ * holds a task with prev_task >= 0, rank 0 first checks that it holds that
+ * state (at the task's start_epoch; else the round fails on every rank
+ * with one line), then, right after the scatter, sends each worker the
+ * states of its list (WIRE_TAG_STATE); its own tasks read d->state
+ * directly.  A worker holds the states of its list for the round (freed
+ * task by task as they train), never more than rank 0 holds.  The
+ * metrics do not depend on where a continuation runs: task_run_from is
+ * exact (train.h).
+ *
  * The per-epoch callback (dispatch_tick), its contract.  task_run_curve
  * calls it (train.c -> task.c on_tick -> dispatch_tick) after every epoch
  * of every task, on every rank:
