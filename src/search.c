@@ -101,11 +101,13 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids)
         for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)r;
     } else
         for (int b = 0; b < p->sched->nbrackets && c >= 0; b++) {
+            /* end-aligned: bracket b's rungs are the last nrungs_b rounds */
             const halving_bracket_t *hb = &p->sched->b[b];
-            if (r >= hb->nrungs || hb->ntrials == 0) continue;
-            long k = group_rung_trials(p, (size_t)hb->first_trial, (size_t)hb->ntrials, r, tr);
+            int rb = round - (p->nrungs - hb->nrungs);
+            if (rb < 0 || hb->ntrials == 0) continue;
+            long k = group_rung_trials(p, (size_t)hb->first_trial, (size_t)hb->ntrials, rb, tr);
             if (k < 0) c = -1;
-            for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)r;
+            for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)rb;
         }
     free(tr);
     return c;

@@ -8,7 +8,8 @@
  *   - grid + halving: every grid cell is exactly one trial (a permutation);
  *   - promotion rounds from a filled cube against a plain re-implementation
  *     of the rule (sort by metric then trial, keep max(1, m / eta), never a
- *     NaN), merged across brackets; selection at max_epochs;
+ *     NaN), merged across brackets and aligned at their end (search.h);
+ *     selection at max_epochs;
  *   - TPE rounds: proposals only at a batch's first rung, a pure function
  *     of the cube (twice the same bits), plan_set_trial moving the tasks.
  */
@@ -241,29 +242,33 @@ static void test_promotion_rounds(void **st)
     for (int r = 0; r < 4; r++) {
         long n = search_round_tasks(&p, r, ids);
         assert_true(n >= 0);
-        /* expected: rung r of every bracket that has one */
+        /* expected, end-aligned: rung r - (4 - nrungs_b) of every bracket b
+         * where that is >= 0; the last round holds every last rung */
         size_t want[256];
         long nw = 0;
         for (int b = 0; b < p.sched->nbrackets; b++) {
             const halving_bracket_t *hb = &p.sched->b[b];
-            if (r >= hb->nrungs) continue;
+            int rb = r - (4 - hb->nrungs);
+            if (rb < 0) continue;
             long cur[64], m = hb->ntrials, nxt[64];
             for (long i = 0; i < m; i++) cur[i] = hb->first_trial + i;
-            for (int q = 1; q <= r; q++) {
+            for (int q = 1; q <= rb; q++) {
                 m = promote_ref(x, 4, q - 1, cur, m, 3, nxt);
                 memcpy(cur, nxt, (size_t)m * sizeof(long));
             }
-            for (long i = 0; i < m; i++) want[nw++] = (size_t)cur[i] * 4 + (size_t)r;
+            for (long i = 0; i < m; i++) want[nw++] = (size_t)cur[i] * 4 + (size_t)rb;
             if (b == 0) memcpy(in[r], cur, (size_t)m * sizeof(long)), nin[r] = m;
         }
         qsort(want, (size_t)nw, sizeof *want, cmp_size);
         qsort(ids, (size_t)n, sizeof *ids, cmp_size);
         assert_int_equal(n, nw);
         for (long i = 0; i < n; i++) {
+            const task_t *tk = &p.tasks[ids[i]];
             assert_int_equal(ids[i], want[i]);
-            assert_int_equal(p.tasks[ids[i]].rung, r);
-            assert_int_equal(p.tasks[ids[i]].absent, 0);
-            assert_true(isfinite(x[ids[i] - (r ? 1 : 0)]) || r == 0); /* a diverged trial never goes on */
+            assert_int_equal(tk->rung, r - (4 - p.sched->b[p.trial_bracket[tk->trial]].nrungs));
+            assert_int_equal(tk->absent, 0);
+            assert_true(tk->rung == 0 || isfinite(x[ids[i] - 1])); /* a diverged trial never goes on */
+            if (r == 3) assert_int_equal(tk->rung, p.sched->b[p.trial_bracket[tk->trial]].nrungs - 1);
         }
         total += n;
     }

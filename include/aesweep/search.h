@@ -6,10 +6,20 @@
  * Rounds (numbered 0.. in the order the stage runs them, the same at any
  * number of ranks):
  *   sampled (random, sobol, lhs), no halving: one round, every task.
- *   halving (sampled or grid): round r = rung r of every bracket that has
- *     one (merged rounds).  Rung 0 of a bracket: all its trials; rung r > 0:
- *     halving_promote of rung r - 1's select metric over the trials that ran
- *     rung r - 1 (lower first, ties to the lower trial, diverged never).
+ *   halving (sampled or grid): nrungs rounds, merged and END-ALIGNED: round
+ *     k runs rung k - (nrungs - nrungs_b) of every bracket b where that is
+ *     >= 0, so every bracket's last rung (max_epochs) is in the last round
+ *     and the brackets end together.  Rung 0 of a bracket: all its trials;
+ *     rung r > 0: halving_promote of rung r - 1's select metric over the
+ *     trials that ran rung r - 1 (lower first, ties to the lower trial,
+ *     diverged never).  Why end-aligned: aligned at the start (round k =
+ *     rung k of every bracket) the last rounds hold only the most
+ *     aggressive bracket's few survivors and most ranks wait; aligned at
+ *     the end the last round holds one long segment per bracket, and the
+ *     first rounds the many short ones.  Same trials, rungs and metrics
+ *     either way (promotion is per bracket); LPT per round, simulated with
+ *     costs = epochs x size: idle share 0.149 -> 0.005 for 243 trials at 4
+ *     ranks, 0.42 -> 0.07 for 729 at 16 (CHANGELOG / core notes).
  *   tpe, no halving: round j = trials j B .. (j + 1) B - 1 (B = tpe_batch),
  *     proposed by tpe_propose from every trial of rounds < j.
  *   tpe + halving (brackets = 1): TPE round j is one successive-halving
@@ -40,7 +50,8 @@
 
 /* Rounds of a search stage (0 for a grid). */
 int search_nrounds(const plan_t *p);
-/* The rung a round runs (0 without halving). */
+/* The rung a round runs: with halving, bracket 0's (the one with the most
+ * rungs; for TPE, the batch's); 0 without halving. */
 int search_round_rung(const plan_t *p, int round);
 /* TPE: the trials a round proposes, *first .. *first + return - 1 (0 when
  * the round proposes nothing: not TPE, or a rung > 0). */
