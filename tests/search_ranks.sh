@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# search_ranks.sh BIN SRC [SPEC] - a search stage gives the same file at any number of ranks (issue 16):
+# SPEC (default tests/specs/search_ci.cfg: Sobol + Hyperband, 27 trials, then a stage inheriting its
+# best trial) run at -np 1, 2, 3 and 4; every dataset but the timings byte-identical to -np 1's
+# (tests/search_study.py same), and the search stage really is one: 27 trials x 3 rungs, every trial
+# at rung 0, fewer at each later rung. ~10 s. `bash tests/search_ranks.sh build/aesweep . jobs/moons-search.cfg`
+# runs the same check on the full study (~15 min of CPU).
+set -euo pipefail
+BIN=$(realpath "$1"); SRC=$(realpath "$2"); SPEC=${3:-$SRC/tests/specs/search_ci.cfg}
+PY=${PYTHON:-/usr/bin/python3}
+T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 AESWEEP_BIN="$BIN"
+for n in 1 2 3 4; do
+  mpirun --oversubscribe -np $n "$BIN" run "$SPEC" -o "$T/np$n.h5" --quiet
+done
+for n in 2 3 4; do
+  echo -n "-np 1 vs -np $n: "
+  "$PY" "$SRC/tests/search_study.py" same "$T/np1.h5" "$T/np$n.h5"
+done
+if [ $# -lt 3 ]; then
+  "$PY" - "$T/np4.h5" <<'PYEOF'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    g = f["search"]
+    st, m = g["status"][()], g["test_mse_test"][()]
+    assert st.shape == (27, 3) and m.shape == (27, 3), st.shape
+    ran = (st != 3).sum(axis=0)
+    assert ran[0] == 27 and 0 < ran[2] < ran[1] < 27, ran
+    assert np.all(np.isfinite(m[st == 0])) and f.attrs["ranks"] == 4
+    print("search stage: trials per rung", ran.tolist(), "best trial", int(g.attrs["best_trial"]))
+PYEOF
+fi

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""search_study.py - the checks of the search-study tests (tests/search_*.sh, issue 16).
+
+  search_study.py same A.h5 B.h5
+      every dataset of A and B except timings equal byte for byte (numbers by their bytes, strings,
+      variable-length ones included, by value: h5py hands vlen strings back as Python objects, whose
+      bytes would be pointers), and the stages' best_* attributes equal. Exit 0, or 1 naming the first
+      difference.
+  search_study.py kill-at OUT REF.h5 STAGE RUNG -- MPIRUN-COMMAND...
+      start the command (its own session), watch OUT.journal until it holds at least one record of
+      rung RUNG of STAGE and not all of them (REF.h5, an uninterrupted run, says how many there are),
+      stop rank 0 (SIGSTOP: nothing more is journaled), check the state again, SIGKILL the rank with the
+      highest MPI rank, let rank 0 go on (SIGCONT) and wait until every process of the run is gone.
+      Waits for states, never for seconds: polls the journal every 5 ms (2 min at most).
+  search_study.py exact RESULT.h5 STAGE TEST -- TRAIN-FLAGS...
+      for every trial of STAGE and every rung it trained: `$AESWEEP_BIN train --json TRAIN-FLAGS` with
+      the trial's parameters, `--stage STAGE` and `--epochs` the rung's epochs gives test_mse_TEST and
+      train_mse bit for bit; NaN beyond each trial's stop rung; the bracket's rung epochs are Hyperband's
+      (min_epochs * eta^(bracket + rung), the last at max_epochs); each rung's trials are the top
+      max(1, floor(m / eta)) of the previous rung's m by (metric, trial index), finite metrics only.
+  search_study.py trial-flag SPEC RESULT.h5 STAGE TEST [TRIALS...]
+      `$AESWEEP_BIN train --spec SPEC --stage STAGE --trial T --epochs E --json` equals the file at
+      every rung trial T trained.
+"""
+import json
+import math
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import h5py
+import numpy as np
+
+BIN = os.environ.get("AESWEEP_BIN", "build/aesweep")
+NOT_RUN = 3  # status of a (trial, rung) that was not trained
+
+
+def is_timing(name):
+    leaf = name.split("/")[-1]
+    return leaf == "rank" or "seconds" in leaf or "busy" in leaf or "idle" in leaf
+
+
+def load(path):
+    out, attrs = {}, {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not is_timing(name):
+                v = obj[()]
+                out[name] = v.tolist() if isinstance(v, np.ndarray) and v.dtype.kind == "O" else np.asarray(v)
+            if isinstance(obj, h5py.Group):
+                for k, v in obj.attrs.items():
+                    if k.startswith("best_"):
+                        attrs[name + "@" + k] = v.tolist() if isinstance(v, np.ndarray) else v
+        f.visititems(visit)
+    return out, attrs
+
+
+def same(a, b):
+    da, aa = load(a)
+    db, ab = load(b)
+    if set(da) != set(db):
+        print("different datasets: only in %s: %s; only in %s: %s" % (a, sorted(set(da) - set(db))[:5], b, sorted(set(db) - set(da))[:5]))
+        return 1
+    for k in sorted(da):
+        x, y = da[k], db[k]
+        if isinstance(x, list) or isinstance(y, list):
+            if x != y:
+                print("%s: differs (strings)" % k)
+                return 1
+        elif x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+            print("%s: differs (%s%s vs %s%s)" % (k, x.dtype, x.shape, y.dtype, y.shape))
+            return 1
+    for k in sorted(set(aa) | set(ab)):
+        x, y = aa.get(k), ab.get(k)
+        if type(x) is not type(y) or (x != y and not (isinstance(x, float) and math.isnan(x) and math.isnan(y))):
+            print("attribute %s differs: %r vs %r" % (k, x, y))
+            return 1
+    print("identical: %d datasets, %d best_* attributes" % (len(da), len(aa)))
+    return 0
+
+
+# ---- the journal (include/aesweep/journal.h, wire.h) ---------------------------------------------
+
+def journal_tasks(path):
+    """(stage, task) of every whole record; a torn tail is skipped, as journal_read does."""
+    try:
+        with open(path, "rb") as f:
+            buf = f.read()
+    except FileNotFoundError:
+        return []
+    magic = b"AESWEEP-JOURNAL-1\n"
+    if not buf.startswith(magic) or len(buf) < len(magic) + 4:
+        return []
+    (slen,) = struct.unpack_from("<I", buf, len(magic))
+    pos, out = len(magic) + 4 + slen, []
+    while pos + 8 <= len(buf):
+        rm, nbytes = struct.unpack_from("<II", buf, pos)
+        if rm != 0x52534541 or pos + 12 + nbytes > len(buf) or nbytes < 16:
+            break
+        stage, task = struct.unpack_from("<dd", buf, pos + 8)
+        out.append((int(stage), int(task)))
+        pos += 12 + nbytes
+    return out
+
+
+def run_processes(sid):
+    """{pid: MPI rank} of the aesweep ranks in session sid."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            if os.getsid(int(d)) != sid:
+                continue
+            cmd = open("/proc/%s/cmdline" % d, "rb").read().split(b"\0")
+            if not cmd or not cmd[0].endswith(b"aesweep"):
+                continue
+            env = open("/proc/%s/environ" % d, "rb").read().split(b"\0")
+        except (OSError, ProcessLookupError):
+            continue
+        for e in env:
+            if e.startswith(b"OMPI_COMM_WORLD_RANK="):
+                out[int(d)] = int(e.split(b"=")[1])
+    return out
+
+
+def kill_at(out, ref, stage, rung, cmd):
+    with h5py.File(ref, "r") as f:
+        stages = f.attrs["stages"]
+        stages = (stages.decode() if isinstance(stages, bytes) else stages).split(",")
+        k = stages.index(stage)
+        st = f[stage]["status"][()]
+        nrungs = st.shape[1]
+        total = int(np.sum(st[:, rung] != NOT_RUN))
+    assert total >= 2, "the reference run has %d segments at rung %d: nothing to cut between" % (total, rung)
+
+    def count():
+        return sum(1 for s, t in journal_tasks(out + ".journal") if s == k and t % nrungs == rung)
+
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    t0, n = time.monotonic(), 0
+    while time.monotonic() - t0 < 120 and p.poll() is None:
+        n = count()
+        if n >= 1:
+            break
+        time.sleep(0.005)
+    if p.poll() is not None or not 1 <= n < total:
+        _, err = p.communicate()
+        print("kill-at: the run did not stop in the state (rc %s, %d of %d rung-%d records): %s" % (p.returncode, n, total, rung, err[-1500:]))
+        return 1
+    ranks = run_processes(p.pid)
+    r0 = [pid for pid, r in ranks.items() if r == 0]
+    victim = max(ranks, key=lambda pid: ranks[pid])
+    assert r0 and ranks[victim] > 0, "ranks of the run: %s" % ranks
+    os.kill(r0[0], signal.SIGSTOP)
+    n = count()  # rank 0 is stopped: the journal holds what it holds
+    ok = 1 <= n < total
+    os.kill(victim, signal.SIGKILL)
+    os.kill(r0[0], signal.SIGCONT)
+    _, err = p.communicate(timeout=300)
+    for _ in range(3000):  # orphans of a torn-down mpirun exit within seconds; a resume before is refused (lock)
+        if not run_processes(p.pid):
+            break
+        time.sleep(0.01)
+    left = run_processes(p.pid)
+    if left or not ok or p.returncode == 0:
+        print("kill-at: rc %d, %d of %d rung-%d records when cut, processes left %s: %s" % (p.returncode, n, total, rung, left, err[-1500:]))
+        return 1
+    print("kill-at: rank %d killed with %d of %d rung-%d records journaled (%d records in all); mpirun rc %d"
+          % (ranks[victim], n, total, rung, len(journal_tasks(out + ".journal")), p.returncode))
+    return 0
+
+
+# ---- exactness against `aesweep train` ------------------------------------------------------------
+
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def read_stage(path, stage, test):
+    with h5py.File(path, "r") as f:
+        g = f[stage]
+        params = [s for s in text(g.attrs["search_params"]).split(",") if s]
+        values = {}
+        for p in params:
+            v = g[p][()]
+            if p == "hidden" and "labels" in g[p].attrs:
+                values[p] = [s.strip().strip("[]").replace(" ", "") for s in text(g[p].attrs["labels"]).split(";")]
+            elif v.dtype.kind in "SO":
+                values[p] = [text(x) for x in v]
+            elif v.dtype.kind in "iu":
+                values[p] = [str(int(x)) for x in v]
+            else:
+                values[p] = [repr(float(x)) for x in v]  # shortest text that reads back as the same double
+        d = dict(params=params, values=values, test=g["test_mse_" + test][()], train=g["train_mse"][()],
+                 status=g["status"][()], stop=g["stop_rung"][()], bracket=g["trial_bracket"][()],
+                 rung_epochs=g["rung_epochs"][()], attrs={k: g.attrs[k] for k in g.attrs})
+    return d
+
+
+def check_schedule(d):
+    a, errs = d["attrs"], []
+    mn, mx, eta = int(a["min_epochs"]), int(a["max_epochs"]), int(a["eta"])
+    E = d["rung_epochs"]
+    for b in range(E.shape[0]):
+        want = []
+        e = mn * eta ** b
+        while e < mx:
+            want.append(e)
+            e *= eta
+        want.append(mx)
+        got = [int(x) for x in E[b] if x > 0]
+        if got != want:
+            errs.append("bracket %d: rung epochs %s, Hyperband's are %s" % (b, got, want))
+    st, m = d["status"], d["test"]
+    for b in range(E.shape[0]):
+        trials = np.flatnonzero(d["bracket"] == b)
+        for r in range(1, E.shape[1]):
+            prev = [t for t in trials if st[t, r - 1] != NOT_RUN]
+            now = sorted(t for t in trials if st[t, r] != NOT_RUN)
+            if not prev:
+                continue
+            if E[b, r] == 0:
+                if now:
+                    errs.append("bracket %d has no rung %d but trials %s ran it" % (b, r, now))
+                continue
+            k = max(1, len(prev) // eta)
+            fin = sorted((m[t, r - 1], t) for t in prev if math.isfinite(m[t, r - 1]))
+            want = sorted(t for _, t in fin[:k])
+            if now != want:
+                errs.append("bracket %d rung %d: trials %s, the top %d of rung %d are %s" % (b, r, now, k, r - 1, want))
+    return errs
+
+
+def exact(path, stage, test, flags):
+    d = read_stage(path, stage, test)
+    errs = check_schedule(d)
+    st, ntr = d["status"], d["status"].shape[0]
+    checked = 0
+    for t in range(ntr):
+        b, stop = int(d["bracket"][t]), int(d["stop"][t])
+        for r in range(st.shape[1]):
+            if r > stop:
+                if st[t, r] != NOT_RUN or not math.isnan(d["test"][t, r]):
+                    errs.append("trial %d rung %d: beyond its stop rung %d but status %d, metric %r" % (t, r, stop, st[t, r], d["test"][t, r]))
+                continue
+            if st[t, r] == NOT_RUN:
+                errs.append("trial %d: rung %d not run, yet its stop rung is %d" % (t, r, stop))
+                continue
+            e = int(d["rung_epochs"][b, r])
+            cmd = [BIN, "train", "--json", "--stage", stage, "--epochs", str(e), *flags]
+            for p in d["params"]:
+                cmd += ["--" + p.replace("_", "-"), d["values"][p][t]]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                errs.append("%s: rc %d %s" % (" ".join(cmd), res.returncode, res.stderr.strip()))
+                continue
+            js = json.loads(res.stdout)
+            got = (js["test_mse"], js["train_mse"])
+            want = (float(d["test"][t, r]), float(d["train"][t, r]))
+            same_bits = all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(got, want))
+            if not same_bits:
+                errs.append("trial %d rung %d (%d epochs): file test %r train %r, `%s` gives %r %r"
+                            % (t, r, e, want[0], want[1], " ".join(cmd), got[0], got[1]))
+            checked += 1
+    for e in errs[:20]:
+        print(e)
+    print("exact: %d (trial, rung) results equal `aesweep train`; %d problems" % (checked, len(errs)))
+    return 1 if errs or checked == 0 else 0
+
+
+def trial_flag(spec, path, stage, test, trials):
+    d = read_stage(path, stage, test)
+    errs, checked = [], 0
+    for t in trials or range(d["status"].shape[0]):
+        b = int(d["bracket"][t])
+        for r in range(int(d["stop"][t]) + 1):
+            e = int(d["rung_epochs"][b, r])
+            cmd = [BIN, "train", "--spec", spec, "--stage", stage, "--trial", str(t), "--epochs", str(e), "--json"]
+            res = subprocess.run(cmd, capture_output=True, text=True)
+            if res.returncode != 0:
+                errs.append("%s: rc %d %s" % (" ".join(cmd), res.returncode, res.stderr.strip()))
+                continue
+            js = json.loads(res.stdout)
+            if js.get("test_mse_" + test, js.get("test_mse")) != float(d["test"][t, r]) or js["train_mse"] != float(d["train"][t, r]):
+                errs.append("trial %d rung %d: file %r, `%s` gives %s" % (t, r, float(d["test"][t, r]), " ".join(cmd), res.stdout.strip()))
+            checked += 1
+    for e in errs[:20]:
+        print(e)
+    print("trial-flag: %d (trial, rung) results equal `aesweep train --trial`; %d problems" % (checked, len(errs)))
+    return 1 if errs or checked == 0 else 0
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[0] == "same":
+        return same(argv[1], argv[2])
+    if len(argv) >= 6 and argv[0] == "kill-at" and argv[5] == "--":
+        return kill_at(argv[1], argv[2], argv[3], int(argv[4]), argv[6:])
+    if len(argv) >= 5 and argv[0] == "exact" and argv[4] == "--":
+        return exact(argv[1], argv[2], argv[3], argv[5:])
+    if len(argv) >= 5 and argv[0] == "trial-flag":
+        return trial_flag(argv[1], argv[2], argv[3], argv[4], [int(x) for x in argv[5:]])
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
