@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # search.sh - the adaptive-search benchmarks of issue 16 in one run, with their ratios.
 #
-#   bench/search.sh [OUT]          (OUT default build-bench/search-out; ~1-2 h of CPU at full size)
+#   bench/search.sh [OUT]     (OUT default build-bench/search-out; ~1 h on 2 quiet cores)
 #
-# 1. anytime: CPU and wall seconds until the best test MSE so far first falls below 0.0085 and
-#    0.0065, medians over seeds 1-3: aesweep random + Hyperband and Sobol + Hyperband at -np 2
-#    (bench/search_run.c, 243 trials, min_epochs 10, max_epochs 1000, eta 3) against Optuna 3.1 +
-#    HyperbandPruner + PyTorch on one thread, in one process and in two (bench/search_optuna.py,
-#    stopped at SEARCH_OPTUNA_CPU CPU seconds per process, default 120);
-# 2. Hyperband against the full grid: bench/hb_grid.cfg run once, then replayed
-#    (bench/hyperband_replay.py) at eta 3 and as successive halving at eta 2;
+# 1. anytime: wall and CPU seconds until the best test MSE so far first falls below 0.0085 and
+#    0.0065, medians over seeds (SEARCH_SEEDS, default "1 2 3"), for
+#      aesweep `run` of a search stage at -np 2 (bench/search_watch.py times each result as rank 0
+#      journals it): random + Hyperband, Sobol + Hyperband (243 trials, min_epochs 10, max_epochs
+#      1000, eta 3) and TPE + successive halving (243 trials proposed in rounds of 27, each round one
+#      bracket: 27@10 9@30 3@90 1@270 1@1000 epochs);
+#      Optuna 3.1 + HyperbandPruner (min_resource 10, max_resource 1000, eta 3) + PyTorch on one
+#      thread in one process and in two (bench/search_optuna.py, stopped at SEARCH_OPTUNA_CPU CPU
+#      seconds per process, default 120; two processes 60 each);
+#    the space of jobs/moons-search.cfg (train_size {1000..9000 step 2000}, lr log-uniform on
+#    [0.0005, 0.003], hidden {10, 15, 20, 40, 50}, layers {1..4}), test set "clean" (10,000 points).
+#    The runs go one after another, so each has the machine to itself as far as the others' load
+#    allows (compare the CPU seconds when the machine is shared).
+# 2. Hyperband against the full grid: jobs/moons-search-grid.cfg (400 cells to 1,000 epochs), the same
+#    stage with `halving` added (Hyperband over the grid's own cells: same seeds, so every trial at
+#    1,000 epochs must equal its grid cell, checked) and the search stage of jobs/moons-search.cfg
+#    (729 Sobol trials, continuous learning rate): best MSE against the grid's, share of its compute
+#    (FLOP model and measured CPU) (bench/search_grid.py).
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000.
-# Seeds run in parallel (each search is single-threaded per process): on a machine with fewer cores
-# than processes compare CPU seconds, not wall seconds. Env: PYTHON, MPIRUN, SEARCH_SEEDS ("1 2 3").
+# Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-bench/search-out}
@@ -20,36 +30,86 @@ PY=${PYTHON:-/usr/bin/python3}
 MPIRUN=${MPIRUN:-mpirun}
 SEEDS=${SEARCH_SEEDS:-1 2 3}
 OCPU=${SEARCH_OPTUNA_CPU:-120}
+PARTS=${SEARCH_PARTS:-1 2 3}
+NT=${SEARCH_TRIALS:-243}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$OUT"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAESWEEP_BENCH=ON -DAESWEEP_TESTS=OFF > /dev/null
-cmake --build build-bench -j"$(nproc)" --target aesweep simulate search_run > /dev/null
+cmake --build build-bench -j"$(nproc)" --target aesweep simulate > /dev/null
+AES=$PWD/build-bench/aesweep
+has() { [[ " $PARTS " == *" $1 "* ]]; }
 
-echo "== 1. anytime (seeds $SEEDS in parallel)"
-pids=()
-for s in $SEEDS; do
-  for smp in random sobol; do
-    "$MPIRUN" --oversubscribe -np 2 build-bench/bench/search_run --sampler $smp --trials 243 --seed "$s" \
-      > "$OUT/aesweep_${smp}_$s.jsonl" 2> "$OUT/aesweep_${smp}_$s.err" & pids+=($!)
+# The search stage of jobs/moons-search.cfg with another sampler, trial count, seed and schedule.
+search_spec() { # SAMPLER SEED TRIALS HALVING [SAMPLE_EXTRA]
+  cat <<EOF
+study = "search-bench"; seed = $2; hidden_above_input = true;
+data = { source = "moons"; pool = 10000; noise = 0.1; };
+tests = ( { name = "clean"; noise = 0.1; size = 10000; } );
+defaults = { bottleneck = 1; };
+stages = ( { name = "search";
+  sample = { sampler = "$1"; n_trials = $3; ${5:-}
+    space = { train_size = { choice = (1000, 3000, 5000, 7000, 9000); };
+              lr = { log_uniform = [0.0005, 0.003]; };
+              hidden = { choice = (10, 15, 20, 40, 50); };
+              layers = { choice = (1, 2, 3, 4); }; }; };
+  halving = { $4 }; } );
+EOF
+}
+HB="min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 0;"
+SH="min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 1;"
+
+# run_watched LABEL SEED SPEC OUT.h5 [STAGE]: an aesweep run at -np 2 under search_watch.py
+run_watched() {
+  "$PY" bench/search_watch.py --label "$1" --seed "$2" --stage "${5:-search}" -- \
+    "$MPIRUN" --oversubscribe -np 2 "$AES" run "$3" -o "$4" --quiet --fresh
+}
+
+if has 1; then
+  echo "== 1. anytime (seeds $SEEDS, one run at a time), $(date -u +%H:%M) UTC"
+  for s in $SEEDS; do
+    for kind in random sobol tpe; do
+      case $kind in
+        tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        *) search_spec "$kind" "$s" "$NT" "$HB" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+      esac
+      run_watched "$kind" "$s" "$OUT/aesweep_${kind}_$s.cfg" "$OUT/aesweep_${kind}_$s.h5" \
+        > "$OUT/aesweep_${kind}_$s.jsonl" 2> "$OUT/aesweep_${kind}_$s.err"
+      echo "  aesweep $kind seed $s: $(cut -c1-200 "$OUT/aesweep_${kind}_$s.jsonl")"
+    done
+    "$PY" bench/search_optuna.py --procs 1 --seeds "$s" --cpu-limit "$OCPU" --time-limit 36000 \
+      > "$OUT/optuna_np1_$s.jsonl" 2> "$OUT/optuna_np1_$s.err"
+    echo "  optuna 1 process seed $s: $(head -1 "$OUT/optuna_np1_$s.jsonl" | cut -c1-200)"
+    "$PY" bench/search_optuna.py --procs 2 --seeds "$s" --cpu-limit $((OCPU / 2)) --time-limit 36000 \
+      > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err"
+    echo "  optuna 2 processes seed $s: $(head -1 "$OUT/optuna_np2_$s.jsonl" | cut -c1-200)"
   done
-  "$PY" bench/search_optuna.py --procs 1 --seeds "$s" --cpu-limit "$OCPU" --time-limit 36000 \
-    > "$OUT/optuna_np1_$s.jsonl" 2> "$OUT/optuna_np1_$s.err" & pids+=($!)
-  "$PY" bench/search_optuna.py --procs 2 --seeds "$s" --cpu-limit $((OCPU / 2)) --time-limit 36000 \
-    > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err" & pids+=($!)
-done
-wait "${pids[@]}"
-for kind in aesweep_random aesweep_sobol optuna_np1 optuna_np2; do
-  "$PY" bench/search_optuna.py --summarize $(for s in $SEEDS; do echo "$OUT/${kind}_$s.jsonl"; done) \
-    | tail -1 > "$OUT/${kind}_summary.json"
-done
-"$PY" bench/search_table.py "$OUT"
+  for kind in aesweep_random aesweep_sobol aesweep_tpe optuna_np1 optuna_np2; do
+    "$PY" bench/search_optuna.py --summarize $(for s in $SEEDS; do echo "$OUT/${kind}_$s.jsonl"; done) \
+      | tail -1 > "$OUT/${kind}_summary.json"
+  done
+  "$PY" bench/search_table.py "$OUT"
+fi
 
-echo "== 2. Hyperband against the full grid"
-TIMEFORMAT="%U %S"
-{ time build-bench/aesweep run bench/hb_grid.cfg -o "$OUT/hb_grid.h5" --fresh --quiet; } 2> "$OUT/grid.time"
-CPU=$(awk 'END {print $1 + $2}' "$OUT/grid.time")
-"$PY" bench/hyperband_replay.py "$OUT/hb_grid.h5" --grid-cpu-seconds "$CPU" | tail -3
-"$PY" bench/hyperband_replay.py "$OUT/hb_grid.h5" --grid-cpu-seconds "$CPU" --eta 2 --brackets 1 | tail -3
+if has 2; then
+  echo "== 2. Hyperband against the full grid, $(date -u +%H:%M) UTC"
+  # Hyperband over the grid's own cells: the grid stage with halving, epochs left to the schedule
+  sed -e 's/defaults = { bottleneck = 1; epochs = 1000; };/defaults = { bottleneck = 1; };/' \
+      -e 's/^    curve_points = 20;/    halving = { min_epochs = 10; max_epochs = 1000; eta = 3; };/' \
+      jobs/moons-search-grid.cfg > "$OUT/grid_hyperband.cfg"
+  grep -q 'halving' "$OUT/grid_hyperband.cfg"
+  # the search stage of the job alone (no refit)
+  awk '/name = "refit"/ {exit} {print}' jobs/moons-search.cfg | sed -e 's/^    select = "test_mse_clean"; },$/    select = "test_mse_clean"; } );/' \
+    > "$OUT/moons_search.cfg"
+  run_watched grid 0 jobs/moons-search-grid.cfg "$OUT/grid.h5" grid > "$OUT/grid.jsonl"
+  run_watched grid_hyperband 0 "$OUT/grid_hyperband.cfg" "$OUT/grid_hyperband.h5" grid > "$OUT/grid_hyperband.jsonl"
+  run_watched moons_search 0 "$OUT/moons_search.cfg" "$OUT/moons_search.h5" > "$OUT/moons_search.jsonl"
+  cpu() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu_seconds"])' "$1"; }
+  "$PY" bench/search_grid.py "$OUT/grid.h5" --grid-cpu "$(cpu "$OUT/grid.jsonl")" \
+    "$OUT/grid_hyperband.h5:grid:$(cpu "$OUT/grid_hyperband.jsonl")" \
+    "$OUT/moons_search.h5:search:$(cpu "$OUT/moons_search.jsonl")"
+fi
 
-echo "== 3. simulator"
-build-bench/bench/simulate --hyperband 10000 | tail -11
+if has 3; then
+  echo "== 3. simulator"
+  build-bench/bench/simulate --hyperband 10000 | tail -11
+fi

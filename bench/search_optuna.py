@@ -7,9 +7,10 @@ training the study's PyTorch model on one thread (bench/torch_train.py: the same
 autoencoder, PyTorch's default init, full-batch Adam, nn.MSELoss), in one process or in several
 sharing one study through an SQLite file (Optuna's documented way to parallelise).
 
-Space (jobs/moons.cfg's M1/M2 values; learning rate continuous as the issue asks):
+Space (jobs/moons-search.cfg's: jobs/moons.cfg's M1/M2 values, the learning rate continuous as the
+issue asks, log-uniform as in the job):
     train_size in {1000, 3000, 5000, 7000, 9000}   (categorical)
-    lr         uniform on [0.0005, 0.003]
+    lr         log-uniform on [0.0005, 0.003]
     hidden     in {10, 15, 20, 40, 50}             (categorical)
     layers     in {1, 2, 3, 4}                     (categorical)
     bottleneck 1; epochs = the budget, up to --max-epochs (1000)
@@ -81,7 +82,7 @@ def worker(a, seed, rank, storage, t0, logpath):
 
     def objective(trial):
         n = trial.suggest_categorical("train_size", SIZES)
-        lr = trial.suggest_float("lr", 0.0005, 0.003)
+        lr = trial.suggest_float("lr", 0.0005, 0.003, log=True)
         hidden = trial.suggest_categorical("hidden", HIDDEN)
         layers = trial.suggest_categorical("layers", LAYERS)
         torch.manual_seed(seed * 100003 + trial.number)
