@@ -348,11 +348,176 @@ static void train_print(const train_flags_t *f, const study_t *s, const plan_t *
     printf(", \"seconds\": %.6f}\n", wall);
 }
 
+/* ---- train --spec --trial: a trial of a search stage -------------------------
+ * Trial T of search stage S of a spec, from the spec itself: its data, test sets (every one, by its
+ * own name) and seed, the stage's values and trial T's (plan_build draws them exactly as `run` does,
+ * or takes the grid cell a halving trial stands for), trained from its initialisation to --epochs
+ * (default: the trial's largest) by the same task code as `run`.  Its metrics equal the result
+ * file's at a rung of that many epochs bit for bit, however the run got there (a promoted trial
+ * continued from its carried state).  Values the spec alone cannot give are flags, which override the
+ * trial's: a tpe stage's proposals (they come from earlier rounds' results) and the values a stage
+ * inherits (the previous stage's best); both are in the result file. */
+
+/* given[p]: a flag sets parameter p.  Refuses the flags --spec replaces (data, seed) and a width list. */
+static int trial_flags(const cli_args_t *a, const train_flags_t *f, int *given, double *v)
+{
+    static const char *const ok[] = {"--spec", "--trial", "--stage", "--repeat", "--json", NULL};
+    for (int i = 0; a->options[i].flag; i++) {
+        const char *fl = a->options[i].flag;
+        int k = 0;
+        while (ok[k] && strcmp(ok[k], fl)) k++;
+        if (a->val[i] && !ok[k] && !a->options[i].param)
+            return bad("%s: with --spec the data, the test sets and the seed come from the spec; drop %s", fl, fl);
+    }
+    if (!arg_of(a, "--stage") || !arg_of(a, "--trial"))
+        return bad("--spec needs --stage NAME and --trial T: trial T of that search stage%s%s", "", "");
+    for (int p = 0; p < P_COUNT; p++) {
+        int i = 0;
+        while (a->options[i].flag && a->options[i].param != OPT_PARAM(p)) i++;
+        given[p] = a->options[i].flag && a->val[i];
+        v[p] = f->v[p];
+    }
+    if (given[P_HIDDEN]) {
+        if (strchr(f->hidden, ','))
+            return bad("--hidden %s: with --spec give one width (a trial's width list comes with --trial)%s", f->hidden, "");
+        v[P_HIDDEN] = strtod(f->hidden, NULL);
+        char err[SPEC_ERR_LEN];
+        if (param_check(P_HIDDEN, v[P_HIDDEN], "--hidden", err, sizeof err)) {
+            fprintf(stderr, "aesweep: %s (see aesweep train --help)\n", err);
+            return AES_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+/* The stage named by --stage, its plan and the task that trains trial T from its initialisation,
+ * its values set: the trial's, then the flags'.  0, or an exit code after one line. */
+static int trial_plan(const study_t *s, const train_flags_t *f, const int *given, const double *v, const char *tv,
+                      plan_t *p, size_t *id)
+{
+    int k = -1;
+    for (int i = 0; i < s->nstages; i++)
+        if (!strcmp(s->stages[i].name, f->stage)) k = i;
+    if (k < 0) return bad("--stage %s: the spec has no stage of that name (--spec %s)", f->stage, s->path);
+    const stage_spec_t *st = &s->stages[k];
+    if (!st->search.has_sample && !st->search.has_halving)
+        return bad("--stage %s is a grid stage; --trial takes a search stage (sample or halving). Train a grid "
+                   "cell with its values as flags, --stage %s --seed ... (README \"Reproducibility\")", f->stage, f->stage);
+    for (int q = 0; q < P_COUNT; q++)
+        if (st->inherit[q] && !given[q])
+            return bad("stage %s inherits %s from the previous stage's best: give it as a flag (the stage's "
+                       "attribute of that name in the result file)", f->stage, param_names[q]);
+    for (int i = 0; st->search.sampler == SEARCH_TPE && st->search.has_sample && i < st->search.space.nparams; i++)
+        if (!given[st->search.space.params[i].param])
+            return bad("stage %s proposes its trials with tpe from the results of earlier rounds: give the trial's %s "
+                       "as a flag (its coordinate along `trial` in the result file)", f->stage,
+                       param_names[st->search.space.params[i].param]);
+    char err[SPEC_ERR_LEN];
+    if (plan_build(p, s, k, v, "(flags)", err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        return AES_EXIT_USAGE;
+    }
+    double t = -1;
+    char n[32];
+    snprintf(n, sizeof n, "%zu", p->ntrials ? p->ntrials - 1 : 0);
+    if (parse_num("--trial", tv, &t)) {
+        plan_free(p);
+        return AES_EXIT_USAGE;
+    }
+    if (t < 0 || t != floor(t) || t >= (double)p->ntrials) {
+        plan_free(p);
+        return bad("--trial %s: the stage's trials are 0..%s", tv, n);
+    }
+    for (*id = 0; *id < p->ntasks; ++*id) {
+        const task_t *x = &p->tasks[*id];
+        if (x->trial == (long)t && x->start_epoch == 0 && x->prev_task < 0 && !x->absent && x->draw == 0 &&
+            x->repeat == (int)f->repeat)
+            break;
+    }
+    if (*id == p->ntasks) {
+        plan_free(p);
+        snprintf(n, sizeof n, "%.0f", f->repeat);
+        return bad("--repeat %s: stage %s has no such repeat of a trial", n, f->stage);
+    }
+    task_t *x = &p->tasks[*id];
+    memcpy(x->hp, p->trial_hp + (size_t)t * P_COUNT, sizeof x->hp); /* epochs: the trial's largest */
+    for (int q = 0; q < P_COUNT; q++)
+        if (given[q]) x->hp[q] = v[q];
+    return 0;
+}
+
+/* The trial's values and every metric by its result-file name (test_mse_<set>, train_mse, ...). */
+static void trial_print(const train_flags_t *f, const study_t *s, const plan_t *p, size_t id, int status,
+                        const double *vals, double wall)
+{
+    const task_t *x = &p->tasks[id];
+    char val[200];
+    if (!f->json) {
+        printf("stage      %s\ntrial      %ld\n", f->stage, x->trial);
+        for (int q = 0; q < P_COUNT; q++) {
+            spec_format_value(s, q, x->hp[q], val, sizeof val);
+            printf("%-10s %s\n", param_names[q], val);
+        }
+        printf("status     %s\n", train_status_name(status));
+        for (int m = 0; m < p->nmetrics; m++) printf("%-10s %.17g\n", p->metric_names[m], vals[m]);
+        printf("seconds    %.3f\n", wall);
+        return;
+    }
+    printf("{\"spec\": ");
+    json_str(s->path);
+    printf(", \"stage\": ");
+    json_str(f->stage);
+    printf(", \"trial\": %ld, \"repeat\": %d, \"seed\": %llu", x->trial, x->repeat, (unsigned long long)s->seed);
+    for (int q = 0; q < P_COUNT; q++) {
+        spec_format_value(s, q, x->hp[q], val, sizeof val);
+        printf(", \"%s\": ", param_names[q]);
+        if (param_info[q].names || val[0] == '[') json_str(val);
+        else printf("%s", val);
+    }
+    printf(", \"status\": \"%s\"", train_status_name(status));
+    json_num("test_mse", vals[0]); /* the first test set's, as train without --spec prints it */
+    for (int m = 0; m < p->nmetrics; m++) json_num(p->metric_names[m], vals[m]);
+    printf(", \"seconds\": %.6f}\n", wall);
+}
+
+static int train_trial(const cli_args_t *a, const train_flags_t *f)
+{
+    int given[P_COUNT], rc;
+    double v[P_COUNT];
+    if ((rc = trial_flags(a, f, given, v))) return rc;
+    study_ctx_t c;
+    study_source_t src = {.spec_path = arg_of(a, "--spec"), .check_data = 1, .kernel = &g_opts.model};
+    char err[SPEC_ERR_LEN];
+    if (study_open(&c, &src, err)) {
+        fprintf(stderr, "aesweep: %s\n", err);
+        study_close(&c);
+        return AES_EXIT_USAGE;
+    }
+    plan_t p;
+    size_t id;
+    if ((rc = trial_plan(&c.s, f, given, v, arg_of(a, "--trial"), &p, &id))) {
+        study_close(&c);
+        return rc;
+    }
+    signals_install();
+    double vals[PLAN_MAX_METRICS], secs;
+    int8_t st;
+    double t0 = util_mono_seconds();
+    int status = task_run(&c.sd, &p, id, vals, &st, &secs, NULL, NULL, NULL);
+    trial_print(f, &c.s, &p, id, status, vals, util_mono_seconds() - t0);
+    plan_free(&p);
+    study_close(&c);
+    if (status == TRAIN_INTERRUPTED) return AES_EXIT_INTERRUPTED;
+    return status == TRAIN_OK || status == TRAIN_DIVERGED ? AES_EXIT_OK : AES_EXIT_RUNTIME;
+}
+
 static int cmd_train(const cli_args_t *a)
 {
     train_flags_t f;
     int rc = train_read_flags(a, &f);
     if (rc) return rc;
+    if (arg_of(a, "--spec")) return train_trial(a, &f);
+    if (arg_of(a, "--trial")) return bad("--trial T needs --spec SPEC and --stage NAME: trial T of that search stage%s%s", "", "");
     study_ctx_t c;
     plan_t p;
     if ((rc = train_setup(&f, &c, &p))) return rc;
@@ -569,6 +734,8 @@ static const cli_option_t train_options[] = {
     {"--stage", NULL, "NAME", "stage name, for a study cell's seeds (default train)", 0},
     {"--repeat", NULL, "R", "repeat index, for a study cell's seeds (default 0)", 0},
     {"--json", NULL, NULL, "print one JSON object instead of a table", 0},
+    {"--spec", NULL, "SPEC.cfg", "with --stage and --trial: a trial of that search stage of SPEC.cfg, with the spec's data, test sets, seed and the trial's values (parameter flags override them)", 0},
+    {"--trial", NULL, "T", "with --spec and --stage: the trial to train, from its initialisation to --epochs (default its largest)", 0},
     {NULL, NULL, NULL, NULL, 0}};
 
 /* The order is the order of `aesweep --help` and of the man page. */
@@ -592,7 +759,9 @@ static const cli_command_t commands[] = {
     {"train", cmd_train_main, "", "train one configuration; print training MSE, test MSE and seconds",
      "Trains one autoencoder through the same spec parser and task code as run, and prints the final "
      "training MSE, the test MSE and the wall time. With --stage, --repeat, --seed, --pool and "
-     "--test-size it reproduces a study's cell bit for bit.",
+     "--test-size it reproduces a study's cell bit for bit. With --spec SPEC --stage NAME --trial T it trains "
+     "trial T of a search stage to --epochs (a rung's epochs: the result file's metrics there, bit for bit) "
+     "and prints every metric by its result-file name.",
      train_options},
     {"status", cmd_status, "OUT.h5", "watch a study while it runs: tasks, rate, ETA, failures, best so far",
      "Reads a running study's journal (OUT.h5.journal) and lock (OUT.h5.lock), or the result file after "
