@@ -22,7 +22,8 @@
 #    (729 Sobol trials, continuous learning rate): best MSE against the grid's, share of its compute
 #    (FLOP model and measured CPU) (bench/search_grid.py).
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000.
-# Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243).
+# Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
+# SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-bench/search-out}
@@ -100,7 +101,14 @@ if has 2; then
   # the search stage of the job alone (no refit)
   awk '/name = "refit"/ {exit} {print}' jobs/moons-search.cfg | sed -e 's/^    select = "test_mse_clean"; },$/    select = "test_mse_clean"; } );/' \
     > "$OUT/moons_search.cfg"
-  run_watched grid 0 jobs/moons-search-grid.cfg "$OUT/grid.h5" grid > "$OUT/grid.jsonl"
+  # SEARCH_REUSE_GRID=1: keep a grid run already in OUT (the grid is the same at any version that
+  # keeps the training bits; search_grid.py checks that every Hyperband trial at 1,000 epochs still
+  # equals its cell)
+  if [ "${SEARCH_REUSE_GRID:-0}" = 1 ] && [ -s "$OUT/grid.jsonl" ] && [ -f "$OUT/grid.h5" ]; then
+    echo "  (grid: reusing $OUT/grid.h5)"
+  else
+    run_watched grid 0 jobs/moons-search-grid.cfg "$OUT/grid.h5" grid > "$OUT/grid.jsonl"
+  fi
   run_watched grid_hyperband 0 "$OUT/grid_hyperband.cfg" "$OUT/grid_hyperband.h5" grid > "$OUT/grid_hyperband.jsonl"
   run_watched moons_search 0 "$OUT/moons_search.cfg" "$OUT/moons_search.h5" > "$OUT/moons_search.jsonl"
   cpu() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu_seconds"])' "$1"; }

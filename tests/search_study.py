@@ -268,7 +268,7 @@ def exact(path, stage, test, flags):
             checked += 1
     for e in errs[:20]:
         print(e)
-    print("exact: %d (trial, rung) results equal `aesweep train`; %d problems" % (checked, len(errs)))
+    print("exact: %d (trial, rung) results checked against `aesweep train`; %d problems" % (checked, len(errs)))
     return 1 if errs or checked == 0 else 0
 
 
@@ -290,7 +290,7 @@ def trial_flag(spec, path, stage, test, trials):
             checked += 1
     for e in errs[:20]:
         print(e)
-    print("trial-flag: %d (trial, rung) results equal `aesweep train --trial`; %d problems" % (checked, len(errs)))
+    print("trial-flag: %d (trial, rung) results checked against `aesweep train --spec --trial`; %d problems" % (checked, len(errs)))
     return 1 if errs or checked == 0 else 0
 
 
