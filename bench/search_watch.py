@@ -143,7 +143,7 @@ def main():
             if best < th and str(th) not in cross:
                 cross[str(th)] = {"wall": wall, "cpu": cpu, "task": -1}
     print(json.dumps({"seed": a.seed, "procs": procs, "engine": "aesweep", "sampler": a.label, "seconds": wall,
-                      "cpu_seconds": cpu, "best_mse": best, "segments": segments, "journaled_seen": len(events),
+                      "cpu_seconds": cpu, "best_mse": best, "trials": attrs.get("n_trials", -1), "segments": segments, "journaled_seen": len(events),
                       "stage": attrs, "crossings": cross}), flush=True)
     return 0
 
