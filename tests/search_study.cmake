@@ -1,0 +1,9 @@
+# The search study (issue 16): tests/search_{ranks,resume,exact}.sh run the real binary under mpirun on
+# tests/specs/search_ci.cfg and search_slow.cfg; their checks are tests/search_study.py's. ~1 min together.
+foreach(t ranks resume exact)
+  add_test(NAME search_${t}
+    COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/search_${t}.sh $<TARGET_FILE:aesweep> ${CMAKE_SOURCE_DIR})
+  set_tests_properties(search_${t} PROPERTIES
+    ENVIRONMENT "PYTHON=${PYTHON};OPENBLAS_NUM_THREADS=1"
+    TIMEOUT 600 RESOURCE_LOCK cpus)
+endforeach()
