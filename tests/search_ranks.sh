@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# search_ranks.sh BIN SRC [SPEC] - a search stage gives the same file at any number of ranks (issue 16):
-# SPEC (default tests/specs/search_ci.cfg: Sobol + Hyperband, 27 trials, then a stage inheriting its
-# best trial) run at -np 1, 2, 3 and 4; every dataset but the timings byte-identical to -np 1's
-# (tests/search_study.py same), and the search stage really is one: 27 trials x 3 rungs, every trial
-# at rung 0, fewer at each later rung. ~10 s. `bash tests/search_ranks.sh build/aesweep . jobs/moons-search.cfg`
-# runs the same check on the full study (~15 min of CPU).
+# search_ranks.sh BIN SRC [SPEC] - search stages give the same file at any number of ranks (issue 16):
+# SPEC (default tests/specs/search_ci.cfg: Sobol + Hyperband, a stage inheriting its best trial,
+# TPE + halving, a Latin hypercube, a grid with halving) run at -np 1, 2, 3 and 4; every dataset but
+# the timings byte-identical to -np 1's (tests/search_study.py same), and the stages really are
+# searches: 27 trials x 3 rungs, every trial at rung 0, fewer at each later rung. ~10 s.
+# `bash tests/search_ranks.sh build/aesweep . jobs/moons-search.cfg` runs the check on the full study.
 set -euo pipefail
 BIN=$(realpath "$1"); SRC=$(realpath "$2"); SPEC=${3:-$SRC/tests/specs/search_ci.cfg}
 PY=${PYTHON:-/usr/bin/python3}
@@ -27,6 +27,8 @@ with h5py.File(sys.argv[1], "r") as f:
     ran = (st != 3).sum(axis=0)
     assert ran[0] == 27 and 0 < ran[2] < ran[1] < 27, ran
     assert np.all(np.isfinite(m[st == 0])) and f.attrs["ranks"] == 4
+    assert f["tpe/status"].shape == (18, 3) and f["lhs/test_mse_test"].shape == (6, 2)
+    assert np.all(f["tpe/status"][:, 0] == 0) and np.all(np.isfinite(f["lhs/test_mse_test"][()]))
     print("search stage: trials per rung", ran.tolist(), "best trial", int(g.attrs["best_trial"]))
 PYEOF
 fi

@@ -195,10 +195,24 @@ def read_stage(path, stage, test):
                 values[p] = [str(int(x)) for x in v]
             else:
                 values[p] = [repr(float(x)) for x in v]  # shortest text that reads back as the same double
+        halving = "rung" in g
         d = dict(params=params, values=values, test=g["test_mse_" + test][()], train=g["train_mse"][()],
-                 status=g["status"][()], stop=g["stop_rung"][()], bracket=g["trial_bracket"][()],
-                 rung_epochs=g["rung_epochs"][()], attrs={k: g.attrs[k] for k in g.attrs})
+                 status=g["status"][()], attrs={k: g.attrs[k] for k in g.attrs}, halving=halving,
+                 select=g[text(g.attrs["select_metric"])][()])
+        if halving:
+            d.update(stop=g["stop_rung"][()], bracket=g["trial_bracket"][()], rung_epochs=g["rung_epochs"][()])
     return d
+
+
+def groups(d):
+    """The trials promoted together: a bracket, or with tpe one batch of a bracket (each TPE round is
+    one successive-halving bracket over its batch)."""
+    a, ntr = d["attrs"], d["status"].shape[0]
+    B = int(a["tpe_batch"]) if text(a.get("sampler", "")) == "tpe" else ntr
+    out = {}
+    for t in range(ntr):
+        out.setdefault((int(d["bracket"][t]), t // B), []).append(t)
+    return out
 
 
 def check_schedule(d):
@@ -215,32 +229,58 @@ def check_schedule(d):
         got = [int(x) for x in E[b] if x > 0]
         if got != want:
             errs.append("bracket %d: rung epochs %s, Hyperband's are %s" % (b, got, want))
-    st, m = d["status"], d["test"]
-    for b in range(E.shape[0]):
-        trials = np.flatnonzero(d["bracket"] == b)
+    st, m = d["status"], d["select"]
+    for (b, j), trials in sorted(groups(d).items()):
+        if any(st[t, 0] == NOT_RUN for t in trials):
+            errs.append("bracket %d group %d: not every trial ran rung 0" % (b, j))
         for r in range(1, E.shape[1]):
             prev = [t for t in trials if st[t, r - 1] != NOT_RUN]
             now = sorted(t for t in trials if st[t, r] != NOT_RUN)
-            if not prev:
-                continue
             if E[b, r] == 0:
                 if now:
                     errs.append("bracket %d has no rung %d but trials %s ran it" % (b, r, now))
                 continue
-            k = max(1, len(prev) // eta)
+            k = max(1, len(prev) // eta) if prev else 0
             fin = sorted((m[t, r - 1], t) for t in prev if math.isfinite(m[t, r - 1]))
             want = sorted(t for _, t in fin[:k])
             if now != want:
-                errs.append("bracket %d rung %d: trials %s, the top %d of rung %d are %s" % (b, r, now, k, r - 1, want))
+                errs.append("bracket %d group %d rung %d: trials %s, the top %d of rung %d are %s" % (b, j, r, now, k, r - 1, want))
     return errs
 
 
+def train_json(cmd, errs):
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        errs.append("%s: rc %d %s" % (" ".join(cmd), res.returncode, res.stderr.strip()))
+        return None
+    return json.loads(res.stdout)
+
+
+def same_bits(got, want):
+    return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(got, want))
+
+
 def exact(path, stage, test, flags):
+    """Every (trial, rung) of a halving stage, or every (trial, repeat) of a sampled one, against
+    `aesweep train --json` of the trial's values as the file records them."""
     d = read_stage(path, stage, test)
-    errs = check_schedule(d)
+    errs = check_schedule(d) if d["halving"] else []
     st, ntr = d["status"], d["status"].shape[0]
     checked = 0
     for t in range(ntr):
+        vals = []
+        for p in d["params"]:
+            vals += ["--" + p.replace("_", "-"), d["values"][p][t]]
+        if not d["halving"]:  # [trial][repeat] at the stage's epochs
+            for r in range(st.shape[1]):
+                e = int(d["attrs"]["epochs"])
+                cmd = [BIN, "train", "--json", "--stage", stage, *flags, "--epochs", str(e), "--repeat", str(r), *vals]
+                js = train_json(cmd, errs)
+                want = (float(d["test"][t, r]), float(d["train"][t, r]))
+                if js and not same_bits((js["test_mse"], js["train_mse"]), want):
+                    errs.append("trial %d repeat %d: file %r, `%s` gives %r" % (t, r, want, " ".join(cmd), js))
+                checked += 1
+            continue
         b, stop = int(d["bracket"][t]), int(d["stop"][t])
         for r in range(st.shape[1]):
             if r > stop:
@@ -251,46 +291,42 @@ def exact(path, stage, test, flags):
                 errs.append("trial %d: rung %d not run, yet its stop rung is %d" % (t, r, stop))
                 continue
             e = int(d["rung_epochs"][b, r])
-            cmd = [BIN, "train", "--json", "--stage", stage, "--epochs", str(e), *flags]
-            for p in d["params"]:
-                cmd += ["--" + p.replace("_", "-"), d["values"][p][t]]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                errs.append("%s: rc %d %s" % (" ".join(cmd), res.returncode, res.stderr.strip()))
-                continue
-            js = json.loads(res.stdout)
-            got = (js["test_mse"], js["train_mse"])
+            cmd = [BIN, "train", "--json", "--stage", stage, "--epochs", str(e), *flags, *vals]
+            js = train_json(cmd, errs)
             want = (float(d["test"][t, r]), float(d["train"][t, r]))
-            same_bits = all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(got, want))
-            if not same_bits:
+            if js and not same_bits((js["test_mse"], js["train_mse"]), want):
                 errs.append("trial %d rung %d (%d epochs): file test %r train %r, `%s` gives %r %r"
-                            % (t, r, e, want[0], want[1], " ".join(cmd), got[0], got[1]))
+                            % (t, r, e, want[0], want[1], " ".join(cmd), js["test_mse"], js["train_mse"]))
             checked += 1
     for e in errs[:20]:
         print(e)
-    print("exact: %d (trial, rung) results checked against `aesweep train`; %d problems" % (checked, len(errs)))
+    print("exact: stage %s: %d results checked against `aesweep train`; %d problems" % (stage, checked, len(errs)))
     return 1 if errs or checked == 0 else 0
 
 
 def trial_flag(spec, path, stage, test, trials):
+    """`aesweep train --spec --stage --trial` against the file at every rung (halving) or repeat of a
+    trial; a tpe stage's proposals are given as flags (the spec alone does not hold them)."""
     d = read_stage(path, stage, test)
+    tpe = text(d["attrs"].get("sampler", "")) == "tpe"
     errs, checked = [], 0
     for t in trials or range(d["status"].shape[0]):
-        b = int(d["bracket"][t])
-        for r in range(int(d["stop"][t]) + 1):
-            e = int(d["rung_epochs"][b, r])
-            cmd = [BIN, "train", "--spec", spec, "--stage", stage, "--trial", str(t), "--epochs", str(e), "--json"]
-            res = subprocess.run(cmd, capture_output=True, text=True)
-            if res.returncode != 0:
-                errs.append("%s: rc %d %s" % (" ".join(cmd), res.returncode, res.stderr.strip()))
-                continue
-            js = json.loads(res.stdout)
-            if js.get("test_mse_" + test, js.get("test_mse")) != float(d["test"][t, r]) or js["train_mse"] != float(d["train"][t, r]):
-                errs.append("trial %d rung %d: file %r, `%s` gives %s" % (t, r, float(d["test"][t, r]), " ".join(cmd), res.stdout.strip()))
+        base = [BIN, "train", "--spec", spec, "--stage", stage, "--trial", str(t), "--json"]
+        for p in d["params"] if tpe else []:
+            base += ["--" + p.replace("_", "-"), d["values"][p][t]]
+        if d["halving"]:
+            runs = [(r, ["--epochs", str(int(d["rung_epochs"][int(d["bracket"][t]), r]))]) for r in range(int(d["stop"][t]) + 1)]
+        else:
+            runs = [(r, ["--repeat", str(r)]) for r in range(d["status"].shape[1])]
+        for r, extra in runs:
+            js = train_json(base + extra, errs)
+            want = (float(d["test"][t, r]), float(d["train"][t, r]))
+            if js and not same_bits((js["test_mse_" + test], js["train_mse"]), want):
+                errs.append("trial %d at %d: file %r, `%s` gives %r" % (t, r, want, " ".join(base + extra), js))
             checked += 1
     for e in errs[:20]:
         print(e)
-    print("trial-flag: %d (trial, rung) results checked against `aesweep train --spec --trial`; %d problems" % (checked, len(errs)))
+    print("trial-flag: stage %s: %d results checked against `aesweep train --spec --trial`; %d problems" % (stage, checked, len(errs)))
     return 1 if errs or checked == 0 else 0
 
 
