@@ -102,7 +102,10 @@ static const float *shipped_params(const plan_t *p, study_data_t *sd, float *con
 
 /* best cell, repeat 0 / draw 0: from the weights its task shipped, or
  * retrained from its seeds (same seeds => bitwise the same numbers, which
- * is checked) when they were too large to keep */
+ * is checked) when they were too large to keep.  A halving stage ships end
+ * states, not weights (dispatch.h), so its best cell - (best trial, its
+ * last rung), plan_cube_hp giving that rung's epochs - is retrained in one
+ * run, unless save_models kept every cell's weights. */
 static int write_best(results_t *res, const plan_t *p, study_data_t *sd, float *const *cell_params, char *err)
 {
     size_t idx = (size_t)p->best_cell * p->nrep;
@@ -125,9 +128,14 @@ static int write_best(results_t *res, const plan_t *p, study_data_t *sd, float *
         int st;
         m = task_train_model(sd, p, p->best_hp, 0, 0, sc, &tr, vals, &st);
         double cube = p->metrics[(size_t)p->select_metric * p->ncube + idx];
+        /* a halving stage's best cell was trained in rungs, each continuing
+         * the previous rung's state: retraining it in one run checks that
+         * the continuation was exact */
         if (m && !(vals[p->select_metric] == cube))
-            fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (non-deterministic BLAS?)\n",
-                    p->spec->name, vals[p->select_metric], cube);
+            fprintf(stderr, "aesweep: warning: stage %s: the retrained best model gives %.17g, the cube %.17g (%s)\n",
+                    p->spec->name, vals[p->select_metric], cube,
+                    (p->search & PLAN_HALVING) ? "non-deterministic BLAS, or a continuation from a carried state that is not exact?"
+                                               : "non-deterministic BLAS?");
     }
     int rc = -1;
     if (!m)
