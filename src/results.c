@@ -908,6 +908,23 @@ static int trial_param(results_t *r, hid_t g, const plan_t *p, int q, hid_t tsca
     return r->failed ? -1 : 0;
 }
 
+/* The round in which done task i of a search stage ran: p->task_round
+ * (search.c), or where that is not recorded (a plan rebuilt from the
+ * journal by `status --snapshot`) the round the rules give: round k of a
+ * halving stage runs rung k of every bracket; tpe runs a batch of
+ * tpe_batch trials per round (with halving: its rungs, one round each);
+ * other sampled stages run in one round. */
+static int task_round_of(const plan_t *p, size_t i)
+{
+    if (p->task_round && p->task_round[i] >= 0) return p->task_round[i];
+    const task_t *tk = &p->tasks[i];
+    const search_spec_t *ss = p->sspec;
+    long batch = ss && ss->has_sample && ss->sampler == SEARCH_TPE && ss->tpe_batch > 0 ? ss->tpe_batch : 0;
+    long b = batch && tk->trial >= 0 ? tk->trial / batch : 0;
+    if (p->search & PLAN_HALVING) return (int)(b * p->nrungs + tk->rung);
+    return (int)b;
+}
+
 /* A search stage's per-trial variable (int32 or float64) on `trial`, or on
  * (trial, rung) when sc[1] >= 0, or an int64 bracket table on (bracket[, rung]). */
 static void put_search_var(results_t *r, hid_t g, const char *name, hid_t mem, hid_t file, int rank,
@@ -979,7 +996,7 @@ static int write_halving(results_t *r, hid_t g, const plan_t *p, const hid_t *sc
             size_t i = t * R + k;
             int done = p->task_done[i] != 0;
             comp[i] = done ? p->tasks[i].cost : 0;
-            rnd[i] = !done ? -1 : p->task_round ? p->task_round[i] : 0;
+            rnd[i] = done ? task_round_of(p, i) : -1;
             used[t] += comp[i];
             if (done) stop[t] = (int)k;
         }
@@ -1014,7 +1031,7 @@ static int write_sampled(results_t *r, hid_t g, const plan_t *p, hid_t tscale)
         long t = p->tasks[i].trial;
         if (!p->task_done[i] || t < 0 || (size_t)t >= N) continue;
         used[t] += p->tasks[i].cost;
-        int k = p->task_round ? p->task_round[i] : 0;
+        int k = task_round_of(p, i);
         if (k > rnd[t]) rnd[t] = k;
     }
     hsize_t n = N;
