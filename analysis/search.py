@@ -357,11 +357,12 @@ def write_markdown(st, grid, comp, best, out):
             st.attrs.get("sampler", "?"), st.n, int(fin.sum()), total, st.attrs.get("compute_units", "FLOP")))
     if str(st.attrs.get("complete", 1)) in ("0", "False"):
         lines.append("The stage was cut off: this is what it had finished.\n")
-    rows = []
-    for b in range(st.rung_epochs.shape[0]):
-        rows.append([b, " ".join("%d@%d" % (st.rung_trials[b, r], st.rung_epochs[b, r])
-                                 for r in range(st.nrungs_of[b]))])
-    lines.append(md_table(["bracket", "trials@epochs per rung"], rows))
+    if st.halving:
+        rows = []
+        for b in range(st.rung_epochs.shape[0]):
+            rows.append([b, " ".join("%d@%d" % (st.rung_trials[b, r], st.rung_epochs[b, r])
+                                     for r in range(st.nrungs_of[b]))])
+        lines.append(md_table(["bracket", "trials@epochs per rung"], rows))
     if st.best_trial >= 0:
         t = st.best_trial
         lines.append("Best trial %d: %s = %.6g at %d epochs; %s.\n" % (

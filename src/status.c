@@ -308,6 +308,21 @@ static int file_search_progress(hid_t g, stage_status_t *ss)
         ss->trials_done += any;
     }
     free(v);
+    /* a halving stage: of its (trial, rung) tasks only the scheduled segments can run */
+    hid_t rt = rc || nd != 2 ? -1 : H5Dopen2(g, "rung_trials", H5P_DEFAULT);
+    if (rt >= 0) {
+        hid_t rs = H5Dget_space(rt);
+        hssize_t nn = rs < 0 ? -1 : H5Sget_simple_extent_npoints(rs);
+        long long *w = nn > 0 ? malloc((size_t)nn * sizeof *w) : NULL;
+        if (w && H5Dread(rt, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, w) >= 0) {
+            ss->total = 0;
+            for (hssize_t i = 0; i < nn; i++) ss->total += (size_t)w[i];
+        } else
+            rc = -1;
+        free(w);
+        if (rs >= 0) H5Sclose(rs);
+        H5Dclose(rt);
+    }
     if (sp >= 0) H5Sclose(sp);
     H5Dclose(d);
     return rc;

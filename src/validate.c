@@ -82,7 +82,8 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
     }
     double task = budget_plan_peak(&c->sd, p);
     char st[32];
-    budget_fmt_bytes(st, sizeof st, sb.state_bytes);
+    if (sb.state_bytes < 1048576.0) snprintf(st, sizeof st, "%.1f KiB", sb.state_bytes / 1024.0);
+    else budget_fmt_bytes(st, sizeof st, sb.state_bytes);
     printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
            "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",
            sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, st);

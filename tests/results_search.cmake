@@ -2,7 +2,15 @@
 # registered on its own) writes search stages from hand-built plans; tests/test_results_search.py
 # reads its files with h5py, xarray, ncdump and analysis/search.py.  ~5 s.
 add_test(NAME results_search_readers
-  COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_results_search.py)
+  COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_results_search.py -k "not real_run")
 set_tests_properties(results_search_readers PROPERTIES
   ENVIRONMENT "AESWEEP_SEARCH_TEST=$<TARGET_FILE:test_results_search>;AESWEEP_BIN=$<TARGET_FILE:aesweep>;AESWEEP_SRC=${CMAKE_SOURCE_DIR};PYTHON=${PYTHON};MPLBACKEND=Agg;OPENBLAS_NUM_THREADS=1"
   TIMEOUT 300)
+# The same readers on a real run of tests/specs/search_results.cfg at -np 2 (a Hyperband stage, a stage
+# inheriting its best trial, a Sobol stage with repeats): promotion recomputed from the file, the best
+# trial, inherit, validate's cost bound against the compute used, xarray/ncdump/search.py/status.  ~10 s.
+add_test(NAME results_search_run
+  COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_results_search.py -k real_run)
+set_tests_properties(results_search_run PROPERTIES
+  ENVIRONMENT "AESWEEP_BIN=$<TARGET_FILE:aesweep>;AESWEEP_SRC=${CMAKE_SOURCE_DIR};PYTHON=${PYTHON};MPLBACKEND=Agg;OPENBLAS_NUM_THREADS=1"
+  TIMEOUT 600 RESOURCE_LOCK cpus)

@@ -167,3 +167,96 @@ def test_status(files):
     p = subprocess.run([binary, "status", files["full"]], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "[trials 6/6, by rung 6 2 1]" in p.stdout and " done " in p.stdout
+
+
+# ---- a real run (results_search_run): jobs of every kind of search stage at -np 2 -----------------
+SPEC = os.path.join(HERE, "specs", "search_results.cfg")
+ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OPENBLAS_NUM_THREADS="1",
+           OMPI_MCA_rmaps_base_oversubscribe="1", MPLBACKEND="Agg")
+
+
+@pytest.fixture(scope="module")
+def real(tmp_path_factory):
+    binary = os.environ.get("AESWEEP_BIN")
+    if not binary:
+        pytest.skip("AESWEEP_BIN not set")
+    d = tmp_path_factory.mktemp("rsearch_run")
+    out = str(d / "run.h5")
+    p = subprocess.run(["mpirun", "-np", "2", binary, "run", SPEC, "-o", out], capture_output=True, text=True,
+                       timeout=600, env=ENV, cwd=str(d))
+    assert p.returncode == 0, p.stderr
+    v = subprocess.run([binary, "validate", SPEC, "--ranks", "2", "-o", str(d / "v.h5")], capture_output=True,
+                       text=True, timeout=120, env=ENV, cwd=str(d))
+    assert v.returncode == 0, v.stderr
+    return binary, out, v.stdout, d
+
+
+def promoted(metric, trials, eta):
+    """halving.h's rule, written again: lower metric first, ties by trial, non-finite never; the first
+    min(max(1, m // eta), finite) of m."""
+    fin = [t for t in trials if np.isfinite(metric[t])]
+    return sorted(sorted(fin, key=lambda t: (metric[t], t))[:max(1, len(trials) // eta)])
+
+
+def test_real_run_layout(real):
+    binary, out, vout, d = real
+    with h5py.File(out, "r") as f:
+        g = f["hb"]
+        a = g.attrs
+        eta, emax = int(a["eta"]), int(a["max_epochs"])
+        m, rnd, st = g["test_mse_test"][()], g["round"][()], g["status"][()]
+        stop, tb, comp = g["stop_rung"][()], g["trial_bracket"][()], g["compute"][()]
+        re, first, ntr = g["rung_epochs"][()], g["bracket_first_trial"][()], g["bracket_trials"][()]
+        assert a["complete"] == 1 and a["sampler"] == "random" and int(a["n_trials"]) == 12
+        # which trials trained which rung is halving's promotion of the rung before, recomputed here
+        for b in range(len(first)):
+            alive = list(range(first[b], first[b] + ntr[b]))
+            for k in range(int((re[b] > 0).sum())):
+                assert [t for t in range(len(tb)) if tb[t] == b and rnd[t, k] >= 0] == alive
+                assert all(rnd[t, k] == k for t in alive)  # round k runs rung k of every bracket
+                alive = promoted(m[:, k], alive, eta)
+        trained = rnd >= 0
+        assert np.array_equal(trained, st != 3) and np.all(comp[trained] > 0) and np.all(comp[~trained] == 0)
+        assert np.all(np.isnan(m[~trained]))
+        assert a["compute_total"] == comp.sum()
+        # the best trial: lowest metric among trials that reached max_epochs, ties by trial
+        at_max = [(m[t, stop[t]], t) for t in range(len(stop)) if re[tb[t], stop[t]] == emax and np.isfinite(m[t, stop[t]])]
+        bv, bt = min(at_max)
+        assert a["best_trial"] == bt and a["best_value"] == bv and a["best_epochs"] == emax
+        assert a["best_lr"] == g["lr"][bt] and a["best_activation"] == g["activation"][bt].decode()
+        assert a["best_hidden_label" if g["hidden"][bt] < 0 else "best_hidden"] in (
+            g["hidden"].attrs["labels"].split(";")[bt], g["hidden"][bt])
+        # inherit: the next stage trained with the best trial's values
+        r = f["refit"].attrs
+        assert r["source_lr"] == "inherited" and r["lr"] == a["best_lr"] and r["activation"] == a["best_activation"]
+        assert r["hidden"] == a["best_hidden"]
+        # a sampled stage: [trial][repeat], statistics per trial, compute per trial
+        s = f["smp"]
+        assert s["test_mse_test"].shape == (4, 2) and s["test_mse_test_mean"].shape == (4,)
+        assert np.all(s["round"][()] == 0) and np.all(s["compute_used"][()] > 0)
+        assert s.attrs["best_trial"] == int(np.argmin(s["test_mse_test_mean"][()]))
+    # validate's bound holds the run's compute
+    line = [x for x in vout.splitlines() if "segments in" in x][0]
+    bound = float(line.split("cost <= ")[1].split(" GFLOP")[0]) * 1e9
+    assert comp.sum() <= bound * (1 + 1e-3)
+
+
+def test_real_run_readers(real):
+    binary, out, vout, d = real
+    xr = pytest.importorskip("xarray")
+    with xr.open_dataset(out, group="hb", engine="h5netcdf") as ds:
+        assert ds["test_mse_test"].dims == ("trial", "rung") and "lr" in ds["test_mse_test"].coords
+    assert subprocess.run(["ncdump", "-h", out], capture_output=True, timeout=60).returncode == 0
+    with h5py.File(out, "r") as f:
+        assert find_search_stages(f) == ["hb", "smp"]
+        st = SearchStage(f, "hb")
+        comp, best, t, r = st.trace()
+        assert comp[-1] == f["hb"]["compute"][()].sum() and best[-1] == np.nanmin(f["hb"]["test_mse_test"][()])
+    for stage in ("hb", "smp"):
+        p = subprocess.run([PY, os.path.join(SRC, "analysis", "search.py"), out, "--stage", stage, "-o",
+                            str(d / ("figs_" + stage))], capture_output=True, text=True, timeout=300, env=ENV)
+        assert p.returncode == 0, p.stderr
+    p = subprocess.run([binary, "status", "--json", out], capture_output=True, text=True, timeout=60)
+    import json
+    hb = json.loads(p.stdout)["stages"][0]
+    assert hb["state"] == "done" and hb["trials_done"] == 12 and hb["rung_tasks_done"][0] == 12
