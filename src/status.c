@@ -58,9 +58,11 @@ typedef struct {
     double elapsed, rate, eta_stage, eta_study;
 } run_status_t;
 
-static void fmt_param(int q, double v, char *out, size_t n)
+/* Names for categories and width lists (as the spec writes them), %g for numbers. */
+static void fmt_param(const study_t *s, int q, double v, char *out, size_t n)
 {
-    if (q == P_MMD_KERNEL) snprintf(out, n, "%s", v == 1 ? "imq" : "rbf");
+    if (q == P_MMD_KERNEL || q == P_ARCH || q == P_ACTIVATION || (q == P_HIDDEN && v < 0))
+        spec_format_value(s, q, v, out, n);
     else snprintf(out, n, "%g", v);
 }
 
@@ -80,7 +82,7 @@ static void set_best(stage_status_t *ss, const plan_t *p, const double *hp, doub
     for (int q = 0; q < P_COUNT; q++)
         if (p->source[q] == VS_AXIS || p->source[q] == VS_INHERITED || search_param(p, q)) {
             snprintf(ss->best_key[ss->nbest], SPEC_NAME_LEN, "%s", param_names[q]);
-            fmt_param(q, hp[q], ss->best_val[ss->nbest], 64);
+            fmt_param(p->study, q, hp[q], ss->best_val[ss->nbest], 64);
             ss->nbest++;
         }
 }

@@ -8,7 +8,9 @@ set_tests_properties(results_search_readers PROPERTIES
   TIMEOUT 300)
 # The same readers on a real run of tests/specs/search_results.cfg at -np 2 (a Hyperband stage, a stage
 # inheriting its best trial, a Sobol stage with repeats): promotion recomputed from the file, the best
-# trial, inherit, validate's cost bound against the compute used, xarray/ncdump/search.py/status.  ~10 s.
+# trial, inherit, validate's cost bound against the compute used, xarray/ncdump/search.py/status; and
+# tests/specs/search_results_slow.cfg caught mid-bracket (rank 0 stopped once a rung-1 segment is
+# journaled): status, its snapshot, SIGKILL, --resume equal to an uninterrupted run.  ~25 s.
 add_test(NAME results_search_run
   COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_results_search.py -k real_run)
 set_tests_properties(results_search_run PROPERTIES

@@ -260,3 +260,63 @@ def test_real_run_readers(real):
     import json
     hb = json.loads(p.stdout)["stages"][0]
     assert hb["state"] == "done" and hb["trials_done"] == 12 and hb["rung_tasks_done"][0] == 12
+
+
+def _status(binary, out):
+    import json
+    return json.loads(subprocess.run([binary, "status", "--json", out], capture_output=True, text=True,
+                                     timeout=60, env=ENV).stdout)
+
+
+def test_real_run_cut_mid_bracket(real, tmp_path):
+    """A halving stage caught mid-bracket (a promoted trial's rung 1 journaled, states carried): status
+    and its snapshot show what exists, analysis.search reads the snapshot, and after SIGKILL and
+    --resume the file equals an uninterrupted run's (tests/h5_compare.py)."""
+    import signal
+    import time
+    binary = real[0]
+    spec = os.path.join(HERE, "specs", "search_results_slow.cfg")
+    ref, out, snap = str(tmp_path / "ref.h5"), str(tmp_path / "cut.h5"), str(tmp_path / "snap.h5")
+    p = subprocess.run(["mpirun", "-np", "2", binary, "run", spec, "-o", ref, "--quiet"], capture_output=True,
+                       text=True, timeout=900, env=ENV)
+    assert p.returncode == 0, p.stderr
+    run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        t0, s = time.time(), None
+        while time.time() - t0 < 600:  # states, not seconds: until a rung-1 segment is journaled
+            assert run.poll() is None, "the run ended before a rung-1 segment: " + run.stderr.read()[-2000:]
+            if os.path.exists(out + ".journal") and os.path.exists(out + ".lock"):
+                s = _status(binary, out)
+                if s["alive"] and s["stages"][0].get("rung_tasks_done", [0, 0])[1] >= 1:
+                    break
+            time.sleep(0.05)
+        os.kill(s["pid"], signal.SIGSTOP)  # rank 0 frozen: every look below sees one state
+        hb = _status(binary, out)["stages"][0]
+        assert hb["state"] == "running" and hb["trials_done"] == 100 and hb["rung_tasks_done"][0] == 100
+        assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
+                              env=ENV).returncode == 0
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=120)
+    with h5py.File(snap, "r") as f:
+        g = f["hb"]
+        assert g.attrs["complete"] == 0 and g.attrs["best_trial"] == -1
+        rnd = g["round"][()]
+        assert np.all(rnd[:, 0] == 0) and np.all(rnd[rnd[:, 1] >= 0, 1] == 1) and (rnd[:, 1] >= 0).sum() >= 1
+        st = SearchStage(f, "hb")  # analysis reads a cut-off stage: what exists
+        m, e = st.deepest()
+        assert np.all(np.isfinite(m) == (st.stop_rung >= 0)) and st.trace()[0][-1] == g["compute"][()].sum()
+    for _ in range(600):  # the killed mpirun's ranks die with it; until then the run is alive
+        if not _status(binary, out)["alive"]:
+            break
+        time.sleep(0.1)
+    assert _status(binary, out)["state"] == "cut off"
+    p = subprocess.run(["mpirun", "-np", "2", binary, "run", "--resume", spec, "-o", out, "--quiet"],
+                       capture_output=True, text=True, timeout=900, env=ENV)
+    assert p.returncode == 0, p.stderr
+    p = subprocess.run([PY, os.path.join(HERE, "h5_compare.py"), ref, out], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stdout + p.stderr
