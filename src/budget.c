@@ -205,9 +205,10 @@ typedef struct {
 } sgroup_t;
 
 /* The groups of a halving stage in round order; count returned, out may be
- * NULL to count.  Rounds are merged rungs (round k = rung k of every
- * bracket that has one); with tpe, each batch of tpe_batch trials is one
- * bracket run after the previous batch (CONTRACT16 section 2). */
+ * NULL to count.  Rounds are merged rungs, end-aligned as search.h runs
+ * them (round k = rung k - (nrungs - nrungs_b) of bracket b, so that every
+ * bracket's last rung is in the last round); with tpe, each batch of
+ * tpe_batch trials is one bracket run after the previous batch. */
 static size_t search_groups(const plan_t *p, sgroup_t *out)
 {
     const halving_schedule_t *h = p->sched;
@@ -225,11 +226,12 @@ static size_t search_groups(const plan_t *p, sgroup_t *out)
         }
         return n;
     }
-    for (int k = 0; k < p->nrungs; k++)
+    for (int round = 0; round < p->nrungs; round++)
         for (int b = 0; b < h->nbrackets; b++) {
             const halving_bracket_t *B = &h->b[b];
-            if (k >= B->nrungs || B->ntrials <= 0) continue;
-            if (out) out[n] = (sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, k, k == B->nrungs - 1};
+            int k = round - (p->nrungs - B->nrungs); /* end-aligned (search.h) */
+            if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
+            if (out) out[n] = (sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round, k == B->nrungs - 1};
             n++;
         }
     return n;

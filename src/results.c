@@ -910,10 +910,10 @@ static int trial_param(results_t *r, hid_t g, const plan_t *p, int q, hid_t tsca
 
 /* The round in which done task i of a search stage ran: p->task_round
  * (search.c), or where that is not recorded (a plan rebuilt from the
- * journal by `status --snapshot`) the round the rules give: round k of a
- * halving stage runs rung k of every bracket; tpe runs a batch of
- * tpe_batch trials per round (with halving: its rungs, one round each);
- * other sampled stages run in one round. */
+ * journal by `status --snapshot`) the round search.h's rules give: a
+ * halving stage's round k runs rung k - (nrungs - nrungs_b) of bracket b
+ * (end-aligned); tpe runs a batch of tpe_batch trials per round (with
+ * halving: its rungs, one round each); other sampled stages one round. */
 static int task_round_of(const plan_t *p, size_t i)
 {
     if (p->task_round && p->task_round[i] >= 0) return p->task_round[i];
@@ -921,8 +921,10 @@ static int task_round_of(const plan_t *p, size_t i)
     const search_spec_t *ss = p->sspec;
     long batch = ss && ss->has_sample && ss->sampler == SEARCH_TPE && ss->tpe_batch > 0 ? ss->tpe_batch : 0;
     long b = batch && tk->trial >= 0 ? tk->trial / batch : 0;
-    if (p->search & PLAN_HALVING) return (int)(b * p->nrungs + tk->rung);
-    return (int)b;
+    if (!(p->search & PLAN_HALVING)) return (int)b;
+    if (batch) return (int)(b * p->nrungs + tk->rung);
+    int nb = p->sched && tk->trial >= 0 ? p->sched->b[p->trial_bracket[tk->trial]].nrungs : p->nrungs;
+    return tk->rung + (p->nrungs - nb);
 }
 
 /* A search stage's per-trial variable (int32 or float64) on `trial`, or on

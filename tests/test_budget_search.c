@@ -57,9 +57,11 @@ static double outcome(const plan_t *p, int R, long a, long c, double *total)
     size_t rounds[3][NT], n[3] = {0, 0, 0}, order[NT];
     int owner[NT];
     double load[8];
-    for (size_t t = 0; t < NT; t++) rounds[0][n[0]++] = t * 3;
-    rounds[1][n[1]++] = (size_t)a * 3 + 1, rounds[1][n[1]++] = (size_t)c * 3 + 1;
-    rounds[2][n[2]++] = (size_t)a * 3 + 2;
+    /* end-aligned (search.h): round 0 bracket 0's rung 0; round 1 its rung 1 and bracket 1's rung 0;
+     * round 2 every bracket's last rung */
+    for (size_t t = 0; t < 3; t++) rounds[0][n[0]++] = t * 3;
+    rounds[1][n[1]++] = (size_t)a * 3 + 1, rounds[1][n[1]++] = 3 * 3, rounds[1][n[1]++] = 4 * 3;
+    rounds[2][n[2]++] = (size_t)a * 3 + 2, rounds[2][n[2]++] = (size_t)c * 3 + 1, rounds[2][n[2]++] = 5 * 3;
     double mk = 0;
     *total = 0;
     for (int k = 0; k < 3; k++) {
@@ -94,10 +96,10 @@ static void test_bounds(void **st)
             }
         assert_true(sb.cost == worst); /* the bound is the costliest outcome, no looser */
     }
-    /* states (dispatch.c keeps one per trial of a round's rungs, none of a last rung): round 0
-     * keeps brackets 0 and 1's five (bracket 2 has one rung); round 1 one per bracket 0 and 1
-     * (bracket 1's input, dropped when its last rung is stored); round 2 bracket 0's input; each
-     * with the largest state record of the round in flight (8 + 3 np doubles, task.h) */
+    /* states (dispatch.c keeps one per trial of a round's rungs, none of a rung-0 last rung):
+     * round 0 bracket 0's three; round 1 bracket 0's promoted one and bracket 1's two; round 2 the
+     * inputs of brackets 0 and 1's last rungs (bracket 2's single rung keeps none); each with the
+     * largest state record of the round in flight (8 + 3 np doubles, task.h) */
     double sz[NT], rec[NT];
     for (size_t t = 0; t < NT; t++) {
         model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
@@ -107,8 +109,8 @@ static void test_bounds(void **st)
     }
     double m0 = fmax(fmax(sz[0], sz[1]), sz[2]), m1 = fmax(sz[3], sz[4]);
     double q02 = fmax(fmax(rec[0], rec[1]), rec[2]), q04 = fmax(q02, fmax(rec[3], rec[4])), q05 = fmax(q04, rec[5]);
-    double r0 = sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + q05;
-    double r1 = m0 + m1 + q04, r2 = m0 + q02;
+    double r0 = sz[0] + sz[1] + sz[2] + q02;
+    double r1 = m0 + sz[3] + sz[4] + q04, r2 = m0 + m1 + q05;
     budget_search_t sb;
     assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
     assert_true(sz[1] > sz[0]); /* the width list makes a larger state */

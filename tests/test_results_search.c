@@ -111,9 +111,11 @@ static void make_halving(plan_t *p, halving_schedule_t *h, int rounds)
         nalive[b] = (size_t)h->b[b].ntrials;
         for (size_t j = 0; j < nalive[b]; j++) alive[b][j] = h->b[b].first_trial + (long)j;
     }
-    for (int k = 0; k < rounds; k++)
+    /* end-aligned rounds (search.h): round rd runs rung rd - (3 - nrungs_b) of bracket b */
+    for (int rd = 0; rd < rounds; rd++)
         for (int b = 0; b < h->nbrackets; b++) {
-            if (k >= h->b[b].nrungs) continue;
+            int k = rd - (3 - h->b[b].nrungs);
+            if (k < 0) continue;
             double m[NT];
             for (size_t j = 0; j < nalive[b]; j++) {
                 size_t i = (size_t)alive[b][j] * R + (size_t)k;
@@ -122,7 +124,7 @@ static void make_halving(plan_t *p, halving_schedule_t *h, int rounds)
                 p->status[i] = isfinite(m[j]) ? TRAIN_OK : TRAIN_DIVERGED;
                 p->seconds[i] = 0.5;
                 p->task_done[i] = 1, p->ndone++;
-                p->task_round[i] = k;
+                p->task_round[i] = rd;
             }
             long win[NT];
             long nw = halving_promote(m, alive[b], nalive[b], 3, win);
@@ -229,8 +231,9 @@ static void check_halving(const char *name, const plan_t *p)
             assert_true((isnan(want) && isnan(m[i])) || want == m[i]);
             assert_true(st[i] == p->status[i]);
             assert_true(comp[i] == (p->task_done[i] ? p->tasks[i].cost : 0));
-            /* without task_round (a plan rebuilt from the journal), the rule: round k = rung k */
-            assert_true(rnd[i] == (p->task_done[i] ? (p->task_round ? p->task_round[i] : (int)k) : -1));
+            /* without task_round (a plan rebuilt from the journal), the rule: rung k + 3 - nrungs_b */
+            int rule = (int)k + 3 - h->b[p->trial_bracket[t]].nrungs;
+            assert_true(rnd[i] == (p->task_done[i] ? (p->task_round ? p->task_round[i] : rule) : -1));
             if (p->task_done[i]) last = (int)k, u += p->tasks[i].cost;
         }
         assert_true(stop[t] == last);
@@ -315,7 +318,7 @@ static void test_halving_partial(void **st)
     plan_t p;
     halving_schedule_t h;
     assert_int_equal(plan_build(&p, &g_ctx.s, 0, NULL, NULL, err), 0);
-    make_halving(&p, &h, 1); /* cut off after the first round */
+    make_halving(&p, &h, 2); /* cut off after two of the three rounds */
     free(p.task_round);
     p.task_round = NULL; /* as status --snapshot has it */
     assert_true(p.best_cell < 0 && !p.search_complete);

@@ -48,11 +48,14 @@ def test_h5py_layout(files):
         assert g["rung_trials"][()].tolist() == [[3, 1, 1], [2, 1, 0], [1, 0, 0]]
         m, st, stop = g["test_mse_a"][()], g["status"][()], g["stop_rung"][()]
         rnd, comp = g["round"][()], g["compute"][()]
-        # NaN exactly where not trained (and where trial 4 diverged); rounds = rungs here
+        # NaN exactly where not trained (and where trial 4 diverged); rounds end-aligned (search.h):
+        # rung k of a bracket of nb rungs ran in round k + 3 - nb
         trained = rnd >= 0
         assert np.array_equal(trained, st != 3)
         assert np.all(np.isnan(m[~trained])) and np.all(comp[~trained] == 0)
-        assert np.all(rnd[trained] == np.nonzero(trained)[1])
+        nb = (g["rung_epochs"][()] > 0).sum(axis=1)[g["trial_bracket"][()]]
+        t_, k_ = np.nonzero(trained)
+        assert np.all(rnd[t_, k_] == k_ + 3 - nb[t_])
         assert st[4, 0] == 1 and np.isnan(m[4, 0]) and stop[4] == 0
         for t in range(n):
             assert stop[t] == np.nonzero(trained[t])[0].max()
@@ -66,13 +69,15 @@ def test_h5py_layout(files):
 
 
 def test_partial_stage(files):
-    """Cut off after the first round: what exists, nothing more; no best trial."""
+    """Cut off after two of three rounds: what exists, nothing more; no best trial."""
     with h5py.File(files["partial"], "r") as f:
         g = f["hb"]
         assert g.attrs["complete"] == 0 and g.attrs["best_trial"] == -1
-        rnd, m = g["round"][()], g["test_mse_a"][()]
-        assert np.all(rnd[:, 1:] == -1) and np.all(np.isnan(m[:, 1:]))
-        assert np.all(g["stop_rung"][()] == 0)
+        rnd, m, stop = g["round"][()], g["test_mse_a"][()], g["stop_rung"][()]
+        assert np.all(rnd[:, 2] == -1) and np.all(np.isnan(m[:, 2])) and rnd.max() == 1
+        # bracket 0 (trials 0-2): rung 0, one promoted to rung 1; bracket 1 (3, 4): rung 0; bracket 2: nothing
+        assert sorted(stop[:3].tolist()) == [0, 0, 1] and stop[3] == 0 and stop[4] == 0 and stop[5] == -1
+        assert np.all(np.isnan(m[5])) and g["compute_used"][5] == 0
 
 
 def test_xarray_opens(files):
@@ -115,7 +120,8 @@ def test_analysis_reads(files, tmp_path):
     with h5py.File(files["partial"], "r") as f:
         st = SearchStage(f, "hb")
         m, e = st.deepest()
-        assert np.all(e[np.isfinite(m)] == st.rung_epochs[st.bracket[np.isfinite(m)], 0])
+        ran = st.stop_rung >= 0
+        assert np.all(e[ran] == st.rung_epochs[st.bracket[ran], st.stop_rung[ran]]) and e[5] == 0 and np.isnan(m[5])
     out = str(tmp_path / "out")
     for k in ("full", "partial", "sampled"):
         p = subprocess.run([PY, os.path.join(SRC, "analysis", "search.py"), files[k], "-o", out + k],
@@ -163,7 +169,7 @@ def test_status(files):
     p = subprocess.run([binary, "status", "--json", files["partial"]], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     hb = json.loads(p.stdout)["stages"][0]
-    assert hb["state"] == "cut off" and hb["trials_done"] == 6 and hb["rung_tasks_done"] == [6, 0, 0]
+    assert hb["state"] == "cut off" and hb["trials_done"] == 5 and hb["rung_tasks_done"] == [5, 1, 0]
     p = subprocess.run([binary, "status", files["full"]], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert "[trials 6/6, by rung 6 2 1]" in p.stdout and " done " in p.stdout
@@ -213,7 +219,8 @@ def test_real_run_layout(real):
             alive = list(range(first[b], first[b] + ntr[b]))
             for k in range(int((re[b] > 0).sum())):
                 assert [t for t in range(len(tb)) if tb[t] == b and rnd[t, k] >= 0] == alive
-                assert all(rnd[t, k] == k for t in alive)  # round k runs rung k of every bracket
+                nb = int((re[b] > 0).sum())  # end-aligned rounds (search.h): rung k in round k + R - nb
+                assert all(rnd[t, k] == k + re.shape[1] - nb for t in alive)
                 alive = promoted(m[:, k], alive, eta)
         trained = rnd >= 0
         assert np.array_equal(trained, st != 3) and np.all(comp[trained] > 0) and np.all(comp[~trained] == 0)
@@ -293,7 +300,9 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
             time.sleep(0.05)
         os.kill(s["pid"], signal.SIGSTOP)  # rank 0 frozen: every look below sees one state
         hb = _status(binary, out)["stages"][0]
-        assert hb["state"] == "running" and hb["trials_done"] == 100 and hb["rung_tasks_done"][0] == 100
+        # every trial that trained ran its rung 0 first; a rung-1 segment ran
+        assert hb["state"] == "running" and hb["trials_done"] == hb["rung_tasks_done"][0] >= 1
+        assert hb["rung_tasks_done"][1] >= 1 and hb["trials_total"] == 100
         assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
                               env=ENV).returncode == 0
         os.killpg(run.pid, signal.SIGKILL)
@@ -305,8 +314,10 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
     with h5py.File(snap, "r") as f:
         g = f["hb"]
         assert g.attrs["complete"] == 0 and g.attrs["best_trial"] == -1
-        rnd = g["round"][()]
-        assert np.all(rnd[:, 0] == 0) and np.all(rnd[rnd[:, 1] >= 0, 1] == 1) and (rnd[:, 1] >= 0).sum() >= 1
+        rnd, re = g["round"][()], g["rung_epochs"][()]
+        nb = (re > 0).sum(axis=1)[g["trial_bracket"][()]]
+        t_, k_ = np.nonzero(rnd >= 0)  # the rounds' rule holds in a snapshot too (task_round not in the journal)
+        assert np.all(rnd[t_, k_] == k_ + re.shape[1] - nb[t_]) and (rnd[:, 1] >= 0).sum() >= 1
         st = SearchStage(f, "hb")  # analysis reads a cut-off stage: what exists
         m, e = st.deepest()
         assert np.all(np.isfinite(m) == (st.stop_rung >= 0)) and st.trace()[0][-1] == g["compute"][()].sum()

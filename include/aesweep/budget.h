@@ -59,8 +59,9 @@ double budget_state_bytes(const study_data_t *sd, const double *hp);
 /* Bounds of a halving stage before it runs (which trials are promoted is
  * not known, so each rung of a bracket is taken to train its costliest,
  * largest trials; diverged trials only lower the figures):
- *   rounds: merged rungs (round k = rung k of every bracket; tpe: each
- *     batch a bracket, its rungs one round each);
+ *   rounds: merged rungs as search.h runs them (end-aligned: round k =
+ *     rung k - (nrungs - nrungs_b) of bracket b; tpe: each batch a bracket,
+ *     its rungs one round each);
  *   cost: every scheduled segment (epochs of the previous rung to this one's);
  *   makespan at nranks: sum over rounds of the LPT bound, largest segment
  *     + the round's cost / nranks (LPT's makespan never exceeds it);
