@@ -4,7 +4,7 @@
  * (parameters, Adam m, v and step, both stream counters, the checkpoint's
  * train MSE and the curve points), for full batch and mini-batch, with and
  * without the MMD term, over several architectures (plain ReLU MLP on the
- * default kernel, tapered widths, residual, tanh).  The independent check is
+ * default kernel, tapered widths, residual, tanh) and on every kernel.  The independent check is
  * the uninterrupted run from scratch. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +46,8 @@ static const int CURVE[6] = {0, 2, 5, 7, 9, 12};
 
 /* Train (from `start` into `end`) a copy of `from` (or a fresh init), to
  * `epochs` with checkpoints ck[nck]. */
+static const model_opts_t *g_kopt; /* the kernel the runs use (NULL: the default choice) */
+
 static model_t *run(const model_arch_t *a, const model_t *from, const dataset_t *d, int batch, int mmd,
                     int epochs, const int *ck, int nck, const train_pos_t *start, train_pos_t *end, rec_t *rec,
                     int *nrep)
@@ -73,7 +75,7 @@ static model_t *run(const model_arch_t *a, const model_t *from, const dataset_t 
     c.curve = CURVE;
     c.ncurve = 6;
     c.curve_fn = on_cv;
-    train_ws_t *tw = train_ws_create(m, d->n, batch, c.mmd, NULL);
+    train_ws_t *tw = train_ws_create(m, d->n, batch, c.mmd, g_kopt);
     assert_non_null(tw);
     int s = train_run_from(m, tw, d->x, d->n, &c, start, end, on_ck, NULL, rec, nrep);
     assert_int_equal(s, TRAIN_OK);
@@ -169,6 +171,33 @@ static void test_mini_batch(void **st) { (void)st, shapes(32, 0); }
 static void test_full_batch_mmd(void **st) { (void)st, shapes(0, 1); }
 static void test_mini_batch_mmd(void **st) { (void)st, shapes(40, 1); }
 
+/* Every kernel (model.h), forced, on the plain ReLU MLP, and the wide-layer
+ * path (GEMM, plain and packed) on a 256-wide model: a fresh workspace (and
+ * kernel scratch) for each piece changes nothing. */
+static void test_kernels(void **st)
+{
+    (void)st;
+    dataset_t d;
+    data_moons(&d, 150, 0.1, 5);
+    model_arch_t plain = {.in = 2, .hidden = 8, .layers = 1, .bottleneck = 1};
+    static const int kernels[5] = {MODEL_KERNEL_BLAS, MODEL_KERNEL_REF, MODEL_KERNEL_TILED, MODEL_KERNEL_LANES,
+                                   MODEL_KERNEL_GEMM};
+    for (int k = 0; k < 5; k++) {
+        model_opts_t o = {.kernel = kernels[k]};
+        g_kopt = &o;
+        check_shape(&plain, &d, 0, 0);
+        check_shape(&plain, &d, 32, 1);
+    }
+    model_arch_t wide = {.in = 2, .hidden = 256, .layers = 0, .bottleneck = 2};
+    for (int packed = 0; packed <= 1; packed++) {
+        model_opts_t o = {.kernel = MODEL_KERNEL_FAST, .gemm_packed = packed};
+        g_kopt = &o;
+        check_shape(&wide, &d, 48, 0);
+    }
+    g_kopt = NULL;
+    data_free(&d);
+}
+
 /* A continuation of zero epochs (start == epochs) reports the start and
  * leaves the state as it was. */
 static void test_zero_epochs(void **st)
@@ -198,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_mini_batch),
         cmocka_unit_test(test_full_batch_mmd),
         cmocka_unit_test(test_mini_batch_mmd),
+        cmocka_unit_test(test_kernels),
         cmocka_unit_test(test_zero_epochs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
