@@ -11,7 +11,12 @@ from the states the tasks shipped (a continuation's end state).  Checked:
   - the same spec with save_models at 3 ranks (continuations on workers, states
     sent with the scatter): the same metrics, and the saved weights of the best
     cell (continued: 0 -> 3 -> 9 -> 27 epochs across three tasks) equal the
-    retrained-from-scratch best model of the first run bit for bit.
+    retrained-from-scratch best model of the first run bit for bit;
+  - every metric of every (trial, rung) that ran - continued rungs included -
+    equals the cell of the same configuration at that rung's epochs in the
+    same space run as a plain grid with an epochs axis (one trajectory per
+    cell from scratch, no carried state): the grid + halving stage's trials
+    are its cells (a keyed permutation), and seeds ignore the epochs.
 """
 import os
 import subprocess
@@ -62,3 +67,35 @@ def test_best_model_of_a_continued_trial(tmp_path):
             assert retrained[k].dtype == continued[k].dtype and retrained[k].tobytes() == continued[k].tobytes(), k
         # the other saved cells: one per trained (trial, rung)
         assert len(fb["models/hb/cells"]) == int(np.sum(gb["status"][()] == 0))
+
+
+def test_rungs_equal_the_grid(tmp_path):
+    h = str(tmp_path / "h.h5")
+    run(SPEC, h, 2)
+    grid = str(tmp_path / "grid.cfg")
+    with open(SPEC) as f, open(grid, "w") as g:
+        text = f.read()
+        cut = text.index("    halving = {")
+        text = text[:cut] + text[text.index("\n", cut) + 1:]
+        g.write(text.replace("mmd_lambda = [0.0, 0.3]; };", "mmd_lambda = [0.0, 0.3]; epochs = [3, 9, 27]; };"))
+    gfile = str(tmp_path / "grid.h5")
+    run(grid, gfile)
+    with h5py.File(h, "r") as fh, h5py.File(gfile, "r") as fg:
+        H, G = fh["hb"], fg["hb"]
+        axes = ["lr", "hidden", "batch_size", "mmd_lambda"]
+        vals = {a: list(G[a][()]) for a in axes + ["epochs"]}
+        epochs = H["rung_epochs"][()]
+        bracket = H["trial_bracket"][()]
+        n = continued = 0
+        for m in ("test_mse_clean", "train_mse", "code_mmd", "code_mean_dist", "code_cov_dist", "gen_mmd"):
+            M, GM = H[m][()], G[m][()]
+            for t in range(M.shape[0]):
+                for r in range(M.shape[1]):
+                    if np.isnan(M[t, r]):
+                        continue
+                    e = int(epochs[bracket[t]][r])
+                    idx = tuple(vals[a].index(H[a][t]) for a in axes) + (vals["epochs"].index(e), 0)
+                    assert M[t, r].tobytes() == GM[idx].tobytes(), (m, t, r, e, M[t, r], GM[idx])
+                    n += 1
+                    continued += r > 0
+        assert n == 6 * 34 and continued == 6 * 10, (n, continued)  # 24 + 8 + 2 segments, 10 of them continued
