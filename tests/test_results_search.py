@@ -242,10 +242,19 @@ def test_real_run_layout(real):
         assert s["test_mse_test"].shape == (4, 2) and s["test_mse_test_mean"].shape == (4,)
         assert np.all(s["round"][()] == 0) and np.all(s["compute_used"][()] > 0)
         assert s.attrs["best_trial"] == int(np.argmin(s["test_mse_test_mean"][()]))
-    # validate's bound holds the run's compute
+    # validate's bounds hold the run: its compute, and the sum over the rounds that ran of the LPT
+    # makespan at 2 ranks (largest first to the least loaded, as plan.c places them)
     line = [x for x in vout.splitlines() if "segments in" in x][0]
     bound = float(line.split("cost <= ")[1].split(" GFLOP")[0]) * 1e9
+    mk_bound = float(line.split("makespan at 2 rank(s) <= ")[1].split(" GFLOP")[0]) * 1e9
     assert comp.sum() <= bound * (1 + 1e-3)
+    mk = 0.0
+    for k in range(int(rnd.max()) + 1):
+        load = [0.0, 0.0]
+        for c in sorted(comp[rnd == k], reverse=True):
+            load[load.index(min(load))] += c
+        mk += max(load)
+    assert 0 < mk <= mk_bound * (1 + 1e-3)
 
 
 def test_real_run_readers(real):
