@@ -16,3 +16,13 @@ add_test(NAME results_search_run
 set_tests_properties(results_search_run PROPERTIES
   ENVIRONMENT "AESWEEP_BIN=$<TARGET_FILE:aesweep>;AESWEEP_SRC=${CMAKE_SOURCE_DIR};PYTHON=${PYTHON};MPLBACKEND=Agg;OPENBLAS_NUM_THREADS=1"
   TIMEOUT 600 RESOURCE_LOCK cpus)
+# Fault injection on the search-stage writer (tests/test_faults_search.py): every site of src/results.c
+# that a run of tests/specs/search_results.cfg reaches, failed in turn: exit 3, one line, nothing at the
+# final path, --resume gives the uninterrupted file.  Not in a sanitizer build (see tests/faults.cmake).
+if(NOT AESWEEP_SANITIZE)
+  add_test(NAME faults_search_writer
+    COMMAND ${PYTHON} -m pytest -q -s -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_faults_search.py)
+  set_tests_properties(faults_search_writer PROPERTIES
+    ENVIRONMENT "AESWEEP_BIN=$<TARGET_FILE:aesweep>;AESWEEP_LIB=$<TARGET_FILE:aesweep_lib>;AESWEEP_FAULTSHIM=$<TARGET_FILE:aesweep_faultshim>;PYTHON=${PYTHON};OPENBLAS_NUM_THREADS=1"
+    TIMEOUT 600 RESOURCE_LOCK cpus)
+endif()
