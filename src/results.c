@@ -908,6 +908,13 @@ static int trial_param(results_t *r, hid_t g, const plan_t *p, int q, hid_t tsca
     return r->failed ? -1 : 0;
 }
 
+/* tpe_batch of a TPE stage, 0 otherwise. */
+static long tpe_batch(const plan_t *p)
+{
+    const search_spec_t *ss = p->sspec;
+    return ss && ss->has_sample && ss->sampler == SEARCH_TPE && ss->tpe_batch > 0 ? ss->tpe_batch : 0;
+}
+
 /* The round in which done task i of a search stage ran: p->task_round
  * (search.c), or where that is not recorded (a plan rebuilt from the
  * journal by `status --snapshot`) the round search.h's rules give: a
@@ -918,8 +925,7 @@ static int task_round_of(const plan_t *p, size_t i)
 {
     if (p->task_round && p->task_round[i] >= 0) return p->task_round[i];
     const task_t *tk = &p->tasks[i];
-    const search_spec_t *ss = p->sspec;
-    long batch = ss && ss->has_sample && ss->sampler == SEARCH_TPE && ss->tpe_batch > 0 ? ss->tpe_batch : 0;
+    long batch = tpe_batch(p);
     long b = batch && tk->trial >= 0 ? tk->trial / batch : 0;
     if (!(p->search & PLAN_HALVING)) return (int)b;
     if (batch) return (int)(b * p->nrungs + tk->rung);
@@ -938,12 +944,33 @@ static void put_search_var(results_t *r, hid_t g, const char *name, hid_t mem, h
     close_ds(r, ds);
 }
 
+/* A halving stage's brackets as search.h runs them: the schedule's, or
+ * with tpe one per batch of tpe_batch trials (each one successive-halving
+ * bracket with the schedule's rung epochs and its own trial counts).
+ * Their number; with out, bracket b into *out. */
+static size_t stage_brackets(const plan_t *p, size_t b, halving_bracket_t *out)
+{
+    const halving_schedule_t *h = p->sched;
+    long batch = tpe_batch(p);
+    if (!batch) {
+        if (out) *out = h->b[b];
+        return (size_t)h->nbrackets;
+    }
+    if (out) {
+        *out = h->b[0];
+        out->first_trial = (long)b * batch;
+        out->ntrials = (long)p->ntrials - out->first_trial < batch ? (long)p->ntrials - out->first_trial : batch;
+        for (int k = 0; k < out->nrungs; k++)
+            out->trials[k] = k ? halving_promote_count(out->trials[k - 1], h->eta) : out->ntrials;
+    }
+    return (p->ntrials + (size_t)batch - 1) / (size_t)batch;
+}
+
 /* The bracket structure of a halving stage: rung_epochs and rung_trials
  * [bracket][rung], bracket_first_trial and bracket_trials [bracket]. */
 static int write_brackets(results_t *r, hid_t g, const plan_t *p, hid_t rscale)
 {
-    const halving_schedule_t *h = p->sched;
-    size_t B = (size_t)h->nbrackets, R = (size_t)p->nrungs;
+    size_t B = stage_brackets(p, 0, NULL), R = (size_t)p->nrungs;
     long long *e = calloc(B * R + 1, sizeof *e), *n = calloc(B * R + 1, sizeof *n);
     long long *first = calloc(B + 1, sizeof *first), *cnt = calloc(B + 1, sizeof *cnt);
     int *bi = calloc(B + 1, sizeof *bi);
@@ -952,17 +979,20 @@ static int write_brackets(results_t *r, hid_t g, const plan_t *p, hid_t rscale)
         return fail_oom(r, "the bracket structure", (B * R * 2 + B * 3) * sizeof(long long));
     }
     for (size_t b = 0; b < B; b++) {
+        halving_bracket_t hb;
+        stage_brackets(p, b, &hb);
         bi[b] = (int)b;
-        first[b] = h->b[b].first_trial;
-        cnt[b] = h->b[b].ntrials;
-        for (size_t k = 0; k < R && (int)k < h->b[b].nrungs; k++) {
-            e[b * R + k] = h->b[b].epochs[k];
-            n[b * R + k] = h->b[b].trials[k];
+        first[b] = hb.first_trial;
+        cnt[b] = hb.ntrials;
+        for (size_t k = 0; k < R && (int)k < hb.nrungs; k++) {
+            e[b * R + k] = hb.epochs[k];
+            n[b * R + k] = hb.trials[k];
         }
     }
     hsize_t dims[2] = {B, R};
     hid_t sc[2] = {write_ds(r, g, "bracket", H5T_NATIVE_INT, H5T_STD_I32LE, 1, dims, bi), rscale};
-    describe(r, sc[0], "Hyperband bracket (it makes s_max - bracket promotions)", "1");
+    describe(r, sc[0], tpe_batch(p) ? "successive-halving bracket: a TPE batch of tpe_batch trials"
+                                     : "Hyperband bracket (it makes s_max - bracket promotions)", "1");
     set_scale(r, sc[0], "bracket");
     put_search_var(r, g, "rung_epochs", H5T_NATIVE_LLONG, H5T_STD_I64LE, 2, dims, sc, e,
                    "epochs trained by the end of the rung (0: the bracket has fewer rungs)");
@@ -993,7 +1023,7 @@ static int write_halving(results_t *r, hid_t g, const plan_t *p, const hid_t *sc
     for (size_t t = 0; t < N; t++) {
         stop[t] = -1;
         used[t] = 0;
-        tb[t] = p->trial_bracket[t];
+        tb[t] = tpe_batch(p) ? (int)((long)t / tpe_batch(p)) : p->trial_bracket[t];
         for (size_t k = 0; k < R; k++) {
             size_t i = t * R + k;
             int done = p->task_done[i] != 0;
@@ -1070,7 +1100,7 @@ static int search_attrs(results_t *r, hid_t g, const plan_t *p)
         attr_i64(r, g, "min_epochs", p->sched->min_epochs);
         attr_i64(r, g, "max_epochs", p->sched->max_epochs);
         attr_i64(r, g, "eta", p->sched->eta);
-        attr_i64(r, g, "brackets", p->sched->nbrackets);
+        attr_i64(r, g, "brackets", (long long)stage_brackets(p, 0, NULL));
         attr_i64(r, g, "s_max", p->sched->s_max);
     }
     attr_str(r, g, "compute_units", "FLOP");

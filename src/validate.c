@@ -68,11 +68,22 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
         return 0;
     }
     const halving_schedule_t *h = p->sched;
-    printf("; halving min_epochs %ld, max_epochs %ld, eta %d, %d bracket(s):\n", h->min_epochs, h->max_epochs, h->eta,
-           h->nbrackets);
-    for (int b = 0; b < h->nbrackets; b++) {
+    long batch = ss && ss->has_sample && ss->sampler == SEARCH_TPE ? ss->tpe_batch : 0;
+    printf("; halving min_epochs %ld, max_epochs %ld, eta %d, %ld bracket(s):\n", h->min_epochs, h->max_epochs, h->eta,
+           batch > 0 ? ((long)p->ntrials + batch - 1) / batch : (long)h->nbrackets);
+    for (int b = 0; !batch && b < h->nbrackets; b++) {
         printf("    bracket %d: %ld trials, rungs (trials@epochs)", b, h->b[b].ntrials);
         for (int k = 0; k < h->b[b].nrungs; k++) printf(" %ld@%ld", h->b[b].trials[k], h->b[b].epochs[k]);
+        printf("\n");
+    }
+    /* tpe: every batch of tpe_batch trials is one bracket (search.h); the last may be smaller */
+    for (long lo = 0; batch > 0 && lo < (long)p->ntrials; lo += batch) {
+        long n = (long)p->ntrials - lo < batch ? (long)p->ntrials - lo : batch;
+        if (lo && lo + batch < (long)p->ntrials) continue; /* the first and the last batch */
+        printf("    %s batch (trials %ld-%ld of %zu, one bracket each): rungs (trials@epochs)", lo ? "last" : "first",
+               lo, lo + n - 1, p->ntrials);
+        for (int k = 0; k < h->b[0].nrungs; k++, n = halving_promote_count(n, h->eta))
+            printf(" %ld@%ld", n, h->b[0].epochs[k]);
         printf("\n");
     }
     budget_search_t sb;

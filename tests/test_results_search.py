@@ -242,6 +242,17 @@ def test_real_run_layout(real):
         assert s["test_mse_test"].shape == (4, 2) and s["test_mse_test_mean"].shape == (4,)
         assert np.all(s["round"][()] == 0) and np.all(s["compute_used"][()] > 0)
         assert s.attrs["best_trial"] == int(np.argmin(s["test_mse_test_mean"][()]))
+    # TPE + halving: each batch of tpe_batch trials is one bracket, run as rounds b R .. b R + R - 1
+    with h5py.File(out, "r") as f:
+        g = f["tpehb"]
+        tm, trnd, ttb = g["test_mse_test"][()], g["round"][()], g["trial_bracket"][()]
+        assert g.attrs["sampler"] == "tpe" and g.attrs["brackets"] == 2 and ttb.tolist() == [0] * 5 + [1] * 5
+        assert g["rung_trials"][()].tolist() == [[5, 1], [5, 1]] and g["rung_epochs"][()].tolist() == [[3, 9], [3, 9]]
+        for b in range(2):
+            alive = list(range(5 * b, 5 * b + 5))
+            assert all(trnd[t, 0] == 2 * b for t in alive)
+            win = promoted(tm[:, 0], alive, 3)
+            assert [t for t in alive if trnd[t, 1] >= 0] == win and all(trnd[t, 1] == 2 * b + 1 for t in win)
     # validate's bounds hold the run: its compute, and the sum over the rounds that ran of the LPT
     # makespan at 2 ranks (largest first to the least loaded, as plan.c places them)
     line = [x for x in vout.splitlines() if "segments in" in x][0]
@@ -264,11 +275,11 @@ def test_real_run_readers(real):
         assert ds["test_mse_test"].dims == ("trial", "rung") and "lr" in ds["test_mse_test"].coords
     assert subprocess.run(["ncdump", "-h", out], capture_output=True, timeout=60).returncode == 0
     with h5py.File(out, "r") as f:
-        assert find_search_stages(f) == ["hb", "smp"]
+        assert find_search_stages(f) == ["hb", "smp", "tpehb"]
         st = SearchStage(f, "hb")
         comp, best, t, r = st.trace()
         assert comp[-1] == f["hb"]["compute"][()].sum() and best[-1] == np.nanmin(f["hb"]["test_mse_test"][()])
-    for stage in ("hb", "smp"):
+    for stage in ("hb", "smp", "tpehb"):
         p = subprocess.run([PY, os.path.join(SRC, "analysis", "search.py"), out, "--stage", stage, "-o",
                             str(d / ("figs_" + stage))], capture_output=True, text=True, timeout=300, env=ENV)
         assert p.returncode == 0, p.stderr
