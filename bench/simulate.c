@@ -45,8 +45,10 @@
 #include "aesweep/plan.h"
 #include "aesweep/rng.h"
 #include "aesweep/sample.h"
+#include "aesweep/search.h"
 #include "aesweep/spec.h"
 #include <hdf5.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,13 +449,345 @@ static void hyperband_table(long N, long mn, long mx, int eta, int nb, double fa
     spec_free(&s);
 }
 
+/* ---- Hyperband rounds as `aesweep run` runs them (issue 16 item 7) -----------------------------
+ * The stage is a real plan (plan_build of a spec text with `sample` and
+ * `halving`), so the trials, brackets, task ids, costs (plan_task_cost:
+ * the segment's epochs x train_size x the network's multiply-adds, plus
+ * evaluation) and rounds are the library's:
+ *   end-aligned  what src/search.c runs: round k = search_round_tasks(p, k)
+ *                (rung k - (nrungs - nrungs_b) of every bracket b), each
+ *                round partitioned by plan_partition_subset (LPT, as
+ *                dispatch_round's scatter does), a barrier after it;
+ *   start-aligned round k = rung k of every bracket (the same tasks, grouped
+ *                by their rung), the same LPT and barrier;
+ *   dataflow     hb_dataflow above: no barrier but promotion's own.
+ * Promotion reads a synthetic select metric (uniform, keyed by (trial,
+ * rung)) written into the cube before the rounds are listed; which trials
+ * win does not change how many, and every policy runs the same tasks.
+ * utilisation = work / (ranks x sum of round makespans), as search.c's idle
+ * share (1 - busy / (ranks x sum of round walls)) measures a run. */
+typedef struct {
+    int nrounds;
+    long *first; /* [nrounds + 1]: round k's tasks are ids[first[k] .. first[k + 1] - 1] */
+    size_t *ids;
+} rounds_list_t;
+
+/* Every round of p's halving stage as search.c lists it (the cube's select
+ * metric must be filled for the promotions).  0, or -1. */
+static int rounds_list(const plan_t *p, rounds_list_t *rl)
+{
+    rl->nrounds = search_nrounds(p);
+    rl->first = calloc((size_t)rl->nrounds + 1, sizeof(long));
+    rl->ids = malloc((p->ntasks + 1) * sizeof(size_t));
+    size_t *buf = malloc((p->ntasks + 1) * sizeof(size_t));
+    if (!rl->first || !rl->ids || !buf) return free(buf), -1;
+    long n = 0;
+    for (int k = 0; k < rl->nrounds; k++) {
+        long c = search_round_tasks(p, k, buf);
+        if (c < 0 || n + c > (long)p->ntasks) return free(buf), -1;
+        memcpy(rl->ids + n, buf, (size_t)c * sizeof(size_t));
+        n += c;
+        rl->first[k + 1] = n;
+    }
+    free(buf);
+    return 0;
+}
+
+static void rounds_free(rounds_list_t *rl)
+{
+    free(rl->first), free(rl->ids);
+}
+
+/* The same tasks regrouped start-aligned: round k = the tasks of rung k. */
+static int rounds_start_aligned(const plan_t *p, const rounds_list_t *end, rounds_list_t *st)
+{
+    long n = end->first[end->nrounds];
+    st->nrounds = p->nrungs;
+    st->first = calloc((size_t)p->nrungs + 1, sizeof(long));
+    st->ids = malloc(((size_t)n + 1) * sizeof(size_t));
+    if (!st->first || !st->ids) return -1;
+    long c = 0;
+    for (int k = 0; k < p->nrungs; k++) {
+        for (long i = 0; i < n; i++)
+            if (p->tasks[end->ids[i]].rung == k) st->ids[c++] = end->ids[i];
+        st->first[k + 1] = c;
+    }
+    return 0;
+}
+
+/* Sum over rounds of the LPT makespan at R ranks (cost units); *wmin gets
+ * the least utilisation of a round with >= 4 tasks per rank (INFINITY:
+ * none), *tmin the fewest tasks per rank of any round. */
+static double rounds_makespan(const plan_t *p, const rounds_list_t *rl, int R, double *wmin, double *tmin, char *detail,
+                              size_t dlen)
+{
+    long nmax = 1;
+    for (int k = 0; k < rl->nrounds; k++) nmax = rl->first[k + 1] - rl->first[k] > nmax ? rl->first[k + 1] - rl->first[k] : nmax;
+    size_t *order = malloc((size_t)nmax * sizeof *order);
+    int *owner = malloc((size_t)nmax * sizeof *owner);
+    double *load = malloc((size_t)R * sizeof *load), sum = 0;
+    *wmin = INFINITY, *tmin = INFINITY;
+    for (int k = 0; k < rl->nrounds; k++) {
+        long n = rl->first[k + 1] - rl->first[k];
+        if (!n) continue;
+        double mk = plan_partition_subset(p, rl->ids + rl->first[k], (size_t)n, R, order, owner, load), w = 0;
+        for (long i = 0; i < n; i++) w += p->tasks[rl->ids[rl->first[k] + i]].cost;
+        sum += mk;
+        /* no partition of the round beats its largest task or its mean load */
+        double ceil = w / (R * fmax(p->tasks[order[0]].cost, w / R));
+        size_t used = detail ? strlen(detail) : 0;
+        if (detail && used < dlen)
+            snprintf(detail + used, dlen - used, "  %ld: %.1f/R %.3f (<= %.3f)", (long)k, (double)n / R, w / (R * mk), ceil);
+        *tmin = fmin(*tmin, (double)n / R);
+        if (n >= 4L * R) *wmin = fmin(*wmin, w / (R * mk));
+    }
+    free(order), free(owner), free(load);
+    return sum;
+}
+
+/* The rungs of each bracket with their segment costs (descending), from the
+ * tasks the rounds ran, for hb_dataflow. */
+static int rungs_of_rounds(const plan_t *p, const rounds_list_t *rl, hb_study_t *hs)
+{
+    memset(hs, 0, sizeof *hs);
+    long n = rl->first[rl->nrounds];
+    for (int b = 0; b < p->sched->nbrackets; b++)
+        for (int r = 0; r < p->sched->b[b].nrungs; r++) {
+            hb_rung_t *g = &hs->r[hs->nrungs];
+            g->bracket = b, g->rung = r;
+            g->cost = malloc(((size_t)p->sched->b[b].ntrials + 1) * sizeof(double));
+            if (!g->cost) return -1;
+            for (long i = 0; i < n; i++) {
+                const task_t *t = &p->tasks[rl->ids[i]];
+                if (t->rung == r && p->trial_bracket[t->trial] == b) g->cost[g->n++] = t->cost, hs->total += t->cost;
+            }
+            qsort(g->cost, (size_t)g->n, sizeof(double), cmp_d);
+            for (long a = 0, z = g->n - 1; a < z; a++, z--) { double tmp = g->cost[a]; g->cost[a] = g->cost[z]; g->cost[z] = tmp; }
+            if (g->n) hs->nrungs++;
+            else free(g->cost);
+        }
+    return 0;
+}
+
+/* The synthetic select metric of every (trial, rung): uniform, keyed. */
+static void synthetic_metric(plan_t *p)
+{
+    double *x = p->metrics + (size_t)p->select_metric * p->ncube;
+    for (size_t i = 0; i < p->ncube; i++) {
+        rng_t g = rng_stream(rng_derive(rng_derive(7, (uint64_t)(i / (size_t)p->nrungs)), (uint64_t)(i % (size_t)p->nrungs)));
+        x[i] = rng_uniform_d(&g);
+    }
+}
+
+static void print_round_sizes(const plan_t *p, const rounds_list_t *rl, const char *name)
+{
+    printf("  %s rounds (tasks, share of the work):", name);
+    double tot = 0;
+    for (long i = 0; i < rl->first[rl->nrounds]; i++) tot += p->tasks[rl->ids[i]].cost;
+    for (int k = 0; k < rl->nrounds; k++) {
+        double w = 0;
+        for (long i = rl->first[k]; i < rl->first[k + 1]; i++) w += p->tasks[rl->ids[i]].cost;
+        printf(" %ld (%.0f%%)", rl->first[k + 1] - rl->first[k], 100 * w / tot);
+    }
+    printf("\n");
+}
+
+/* One row per rank count: the three policies, the fewest trials per rank of
+ * any rung (and of any round), and whether the >= 85% target holds. */
+static void policy_rows(const plan_t *p, const rounds_list_t *end, const rounds_list_t *start, hb_study_t *hs,
+                        double cp, double fac, const int *ranks, int nranks)
+{
+    long ntask = end->first[end->nrounds], minrung = LONG_MAX;
+    for (int i = 0; i < hs->nrungs; i++) minrung = hs->r[i].n < minrung ? hs->r[i].n : minrung;
+    double *st = malloc((size_t)ntask * sizeof(double)), *fi = malloc((size_t)ntask * sizeof(double));
+    g_task_rung = malloc((size_t)ntask * sizeof(int));
+    char (*lines)[600] = calloc((size_t)nranks, sizeof *lines);
+    printf("  %6s %11s %10s %10s %10s %10s %10s %12s %10s %7s %11s  %s\n", "ranks", "rung_min/R", "util_start",
+           "round_min/R", "util_end", "round_min/R", "worst>=4/R", "makespan_end", "util_flow", "bound", "idle_end", "target >= 0.85");
+    for (int q = 0; q < nranks; q++) {
+        int R = ranks[q];
+        double ws, ts, we, te, wf;
+        int nw;
+        char detail[512] = "";
+        double ms = rounds_makespan(p, start, R, &ws, &ts, NULL, 0), me = rounds_makespan(p, end, R, &we, &te, detail, sizeof detail);
+        snprintf(lines[q], sizeof lines[q], "  %6d%s\n", R, detail);
+        double *hl = malloc((size_t)R * sizeof(double));
+        int *hr = malloc((size_t)R * sizeof(int));
+        double mf = hb_dataflow(hs, R, hl, hr, st, fi);
+        hb_windows(hs, R, st, fi, ntask, &wf, &nw);
+        free(hl), free(hr);
+        double ue = hs->total / (R * me), rmin = (double)minrung / R;
+        char worst[16] = "-";
+        if (isfinite(we)) snprintf(worst, sizeof worst, "%.3f", we);
+        double bound = fmin(1, hs->total / (R * cp));
+        const char *verdict = ue >= 0.85 ? (rmin >= 4 ? "met, every rung >= 4/R" : "met")
+                              : bound < 0.85 ? "cannot: bound < 0.85" : "MISSED";
+        printf("  %6d %11.2f %10.3f %10.2f %10.3f %10.2f %10s %12.4g %10.3f %7.3f %11.3f  %s\n", R, rmin,
+               hs->total / (R * ms), ts, ue, te, worst, me * fac, hs->total / (R * mf), bound, 1 - ue, verdict);
+    }
+    printf("  end-aligned, per round k: tasks per rank, utilisation (<= its ceiling: work / (R x max(largest task, work / R)))\n");
+    for (int q = 0; q < nranks; q++) fputs(lines[q], stdout);
+    free(lines);
+    free(st), free(fi), free(g_task_rung);
+}
+
+static const char *HB_SPACE = "space = { train_size = { int = [1000, 9000]; }; lr = { log_uniform = [0.0005, 0.003]; }; "
+                              "hidden = { choice = (10, 15, 20, 40, 50); }; layers = { int = [1, 4]; }; };";
+
+/* --policy: the Hyperband of N random moons trials (the space of
+ * --hyperband) run in rounds the three ways, at each rank count. */
+static int policy_table(long N, long mn, long mx, int eta, int nb, double fac, const int *ranks, int nranks)
+{
+    char text[4096], err[SPEC_ERR_LEN];
+    snprintf(text, sizeof text,
+             "study = \"hb\"; seed = 1; output = \"/dev/null\";\n"
+             "data = { source = \"moons\"; pool = 10000; noise = 0.1; };\n"
+             "tests = ( { name = \"clean\"; noise = 0.1; size = 10000; }, { name = \"noisy\"; noise = 0.2; size = 10000; } );\n"
+             "defaults = { bottleneck = 1; };\n"
+             "stages = ( { name = \"hb\"; curve_points = 0; sample = { sampler = \"random\"; n_trials = %ld; %s };\n"
+             "  halving = { min_epochs = %ld; max_epochs = %ld; eta = %d; brackets = %d; }; select = \"test_mse_clean\"; } );\n",
+             N, HB_SPACE, mn, mx, eta, nb);
+    study_t s;
+    plan_t p;
+    if (spec_load(&s, "(hyperband rounds)", text, err) || plan_build(&p, &s, 0, NULL, NULL, err)) {
+        fprintf(stderr, "simulate: --policy: %s\n", err);
+        return 3;
+    }
+    synthetic_metric(&p);
+    rounds_list_t end, start;
+    hb_study_t hs;
+    if (rounds_list(&p, &end) || rounds_start_aligned(&p, &end, &start) || rungs_of_rounds(&p, &end, &hs)) {
+        fprintf(stderr, "simulate: --policy: out of memory\n");
+        return 3;
+    }
+    double cp = 0;
+    for (int b = 0, i = 0; b < p.sched->nbrackets; b++) {
+        double c = 0;
+        for (; i < hs.nrungs && hs.r[i].bracket == b; i++) c += hs.r[i].cost[0];
+        cp = fmax(cp, c);
+    }
+    printf("== hyperband rounds as aesweep runs them: %zu random moons trials, min_epochs %ld, max_epochs %ld, eta %d, "
+           "%d brackets, %d rounds, %ld tasks, %.4g s of work (%.4g GFLOP at %.3g s per GFLOP)\n",
+           p.ntrials, mn, mx, eta, p.sched->nbrackets, end.nrounds, end.first[end.nrounds], hs.total * fac, hs.total * 1e-9,
+           fac * 1e9);
+    for (int b = 0; b < p.sched->nbrackets; b++) {
+        printf("  bracket %d:", b);
+        for (int i = 0; i < hs.nrungs; i++)
+            if (hs.r[i].bracket == b) printf(" %ld@%ld", hs.r[i].n, p.sched->b[b].epochs[hs.r[i].rung]);
+        printf("  (trials@epochs)\n");
+    }
+    print_round_sizes(&p, &start, "start-aligned");
+    print_round_sizes(&p, &end, "end-aligned  ");
+    printf("  critical path %.4g s (a bracket's chain of largest tasks): utilisation at most 'bound'\n", cp * fac);
+    policy_rows(&p, &end, &start, &hs, cp, fac, ranks, nranks);
+    for (int i = 0; i < hs.nrungs; i++) free(hs.r[i].cost);
+    rounds_free(&end), rounds_free(&start);
+    plan_free(&p);
+    spec_free(&s);
+    return 0;
+}
+
+/* Read /<stage>/<name> (n doubles, or ints when ints != NULL); 0 or -1. */
+static int read_ds(hid_t f, const char *stage, const char *name, size_t n, double *d, int *ints)
+{
+    char dsn[256];
+    snprintf(dsn, sizeof dsn, "/%s/%s", stage, name);
+    hid_t ds = H5Dopen2(f, dsn, H5P_DEFAULT);
+    if (ds < 0) return fprintf(stderr, "simulate: --check: no dataset %s\n", dsn), -1;
+    hid_t sp = H5Dget_space(ds);
+    hssize_t np = H5Sget_simple_extent_npoints(sp);
+    H5Sclose(sp);
+    herr_t e = (size_t)np != n ? -1 : ints ? H5Dread(ds, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, ints)
+                                           : H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, d);
+    H5Dclose(ds);
+    if (e < 0) fprintf(stderr, "simulate: --check: %s has %lld points, the spec's plan %zu: not this spec's run\n", dsn, (long long)np, n);
+    return e < 0 ? -1 : 0;
+}
+
+/* Per round of a run's halving stage, LPT by predicted cost at R ranks:
+ * the predicted utilisation (loads in cost units) and the replay with the
+ * measured task seconds (same owners, the file's `seconds` as loads). */
+static void check_rounds(const plan_t *p, const rounds_list_t *rl, const double *sec, const int *rnd, int R, double idle)
+{
+    size_t *order = malloc((p->ntasks + 1) * sizeof *order);
+    int *owner = malloc((p->ntasks + 1) * sizeof *owner);
+    double *load = malloc((size_t)R * sizeof *load), *ls = malloc((size_t)R * sizeof *ls);
+    double wc = 0, mc = 0, ws = 0, ms = 0;
+    long bad = 0, ran = 0;
+    for (size_t i = 0; i < p->ncube; i++) ran += rnd[i] >= 0;
+    printf("  %5s %6s %8s %10s %12s %10s\n", "round", "tasks", "tasks/R", "pred_util", "replay_util", "measured_s");
+    for (int k = 0; k < rl->nrounds; k++) {
+        long n = rl->first[k + 1] - rl->first[k];
+        const size_t *ids = rl->ids + rl->first[k];
+        if (!n) continue;
+        double mk = plan_partition_subset(p, ids, (size_t)n, R, order, owner, load), w = 0, s = 0, m = 0;
+        for (int r = 0; r < R; r++) ls[r] = 0;
+        for (long i = 0; i < n; i++) {
+            w += p->tasks[order[i]].cost;
+            s += sec[order[i]];
+            ls[owner[i]] += sec[order[i]];
+            bad += rnd[ids[i]] != k;
+        }
+        for (int r = 0; r < R; r++) m = fmax(m, ls[r]);
+        wc += w, mc += mk, ws += s, ms += m;
+        printf("  %5d %6ld %8.2f %10.3f %12.3f %10.3f\n", k, n, (double)n / R, w / (R * mk), s / (R * m), s);
+    }
+    printf("  the simulator's rounds (search_round_tasks on the file's metrics): %ld tasks, %ld not in the file's round; "
+           "the file ran %ld\n", rl->first[rl->nrounds], bad, ran);
+    printf("  idle share at %d ranks: predicted %.3f (cost model), replayed %.3f (measured task seconds, same partition), "
+           "measured by the run %.3f\n", R, 1 - wc / (R * mc), 1 - ws / (R * ms), idle);
+    free(order), free(owner), free(load), free(ls);
+}
+
+/* --check SPEC --result RUN.h5 --ranks N: the rounds the run made (its
+ * metrics decide the promotions), predicted against its idle share. */
+static int check_run(const char *spec, const char *path, const char *stage_name, const int *ranks, int nranks)
+{
+    char err[SPEC_ERR_LEN];
+    study_t s;
+    plan_t p;
+    int k = 0;
+    if (spec_load(&s, spec, NULL, err)) return fprintf(stderr, "simulate: %s\n", err), 2;
+    if (stage_name)
+        for (k = 0; k < s.nstages && strcmp(s.stages[k].name, stage_name); k++) {}
+    if (k >= s.nstages || plan_build(&p, &s, k, NULL, NULL, err) || !(p.search & PLAN_HALVING)) {
+        fprintf(stderr, "simulate: --check: %s\n", k >= s.nstages ? "no such stage" : (p.search & PLAN_HALVING) ? err : "not a halving stage (--stage)");
+        return 2;
+    }
+    const char *sn = s.stages[k].name;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    double *sec = malloc(p.ncube * sizeof(double)), idle = NAN;
+    int *rnd = malloc(p.ncube * sizeof(int));
+    double *x = p.metrics + (size_t)p.select_metric * p.ncube;
+    if (f < 0 || read_ds(f, sn, p.metric_names[p.select_metric], p.ncube, x, NULL) || read_ds(f, sn, "seconds", p.ncube, sec, NULL) ||
+        read_ds(f, sn, "round", p.ncube, NULL, rnd)) {
+        fprintf(stderr, "simulate: --check: cannot read %s\n", path);
+        return 3;
+    }
+    hid_t a = H5Aopen_by_name(f, sn, "idle_share", H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) H5Aread(a, H5T_NATIVE_DOUBLE, &idle), H5Aclose(a);
+    H5Fclose(f);
+    rounds_list_t rl;
+    if (rounds_list(&p, &rl)) return fprintf(stderr, "simulate: --check: out of memory\n"), 3;
+    printf("== check: %s stage %s against its run %s at %d ranks\n", spec, sn, path, ranks[0]);
+    check_rounds(&p, &rl, sec, rnd, ranks[0], idle);
+    (void)nranks;
+    rounds_free(&rl);
+    free(sec), free(rnd);
+    plan_free(&p);
+    spec_free(&s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *specs[16], *result = NULL, *stage = NULL, *calib = NULL;
     int nspecs = 0;
     double fac = 1.0 / 30e9;
     long nrandom = 0, nhb = 0, hb_min = 10, hb_max = 1000;
-    int hb_eta = 3, hb_nb = 0;
+    int hb_eta = 3, hb_nb = 0, policy = 0;
+    const char *check = NULL;
     int ranks[64], nranks = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--result") && i + 1 < argc) result = argv[++i];
@@ -470,6 +804,8 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--hb-eta") && i + 1 < argc) hb_eta = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--hb-brackets") && i + 1 < argc) hb_nb = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--hb-longest-first")) g_hb_tail = 0;
+        else if (!strcmp(argv[i], "--policy") && i + 1 < argc && !strcmp(argv[i + 1], "all")) policy = 1, i++;
+        else if (!strcmp(argv[i], "--check") && i + 1 < argc) check = argv[++i];
         else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
             for (char *tok = strtok(argv[++i], ","); tok && nranks < 64; tok = strtok(NULL, ",")) ranks[nranks++] = atoi(tok);
         } else if (argv[i][0] != '-' && nspecs < 16) specs[nspecs++] = argv[i];
@@ -478,15 +814,22 @@ int main(int argc, char **argv)
             return 2;
         }
     }
+    static const int POLICY_RANKS[] = {16, 64, 256, 1024, 4096};
+    if (!nranks && policy)
+        for (size_t i = 0; i < sizeof POLICY_RANKS / sizeof POLICY_RANKS[0]; i++) ranks[nranks++] = POLICY_RANKS[i];
     if (!nranks)
         for (size_t i = 0; i < sizeof DEFAULT_RANKS / sizeof DEFAULT_RANKS[0]; i++) ranks[nranks++] = DEFAULT_RANKS[i];
-    if (!nspecs && !(nrandom > 0) && !(nhb > 0)) {
+    if (check && (!result || nranks != 1)) {
+        fprintf(stderr, "simulate: --check SPEC needs --result RUN.h5 (that spec's run) and --ranks N (its -np)\n");
+        return 2;
+    }
+    if (!nspecs && !(nrandom > 0) && !(nhb > 0) && !check) {
         fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64] [--msg-cost S] [--result-cost S] [--batch-seconds T]\n");
         return 2;
     }
     char err[SPEC_ERR_LEN];
     study_t s;
-    if (result) {
+    if (result && !check) {
         const char *cs = calib ? calib : nspecs ? specs[0] : NULL;
         double f = 0;
         if (cs && !spec_load(&s, cs, NULL, err)) {
@@ -534,6 +877,8 @@ int main(int argc, char **argv)
         spec_free(&rs);
         free(text);
     }
+    if (check) return check_run(check, result, stage, ranks, nranks);
+    if (nhb > 0 && policy) return policy_table(nhb, hb_min, hb_max, hb_eta, hb_nb, fac, ranks, nranks);
     if (nhb > 0) hyperband_table(nhb, hb_min, hb_max, hb_eta, hb_nb, fac, ranks, nranks);
     return 0;
 }
