@@ -12,6 +12,8 @@
  *
  * usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC] [--stage NAME]]
  *                 [--factor S] [--random N] [--ranks R1,R2,...]
+ *        simulate --hyperband 10000 --policy all
+ *        simulate --check SPEC --result RUN.h5 --ranks N
  *   SPEC       job specs; every stage is simulated (stages after the first
  *              with the first cell's values for inherited parameters, as
  *              `aesweep validate` does)
@@ -33,6 +35,16 @@
  *              hidden in {10, 15, 20, 40, 50}, layers int [1, 4], scheduled by
  *              src/halving.c (--hb-min 10 --hb-max 1000 --hb-eta 3
  *              --hb-brackets 0 = all); see hyperband_table below
+ *   --policy all  with --hyperband N: those rounds as `aesweep run` runs them
+ *              instead (src/search.c's search_round_tasks on a real plan of
+ *              the stage, each round LPT-partitioned by plan_partition_subset),
+ *              end-aligned, against start-aligned rounds and the dataflow;
+ *              ranks 16, 64, 256, 1024, 4096 unless --ranks; see policy_table
+ *   --check SPEC --result RUN.h5 --ranks N [--stage NAME]  a real run's
+ *              halving stage (aesweep run SPEC at -np N wrote RUN.h5): its
+ *              rounds rebuilt from its metrics, the idle share predicted by
+ *              the cost model and replayed with its measured task seconds,
+ *              against the idle share the run measured; see check_run
  * Prints one table per stage: ranks, tasks/rank, makespan (s), ideal (s),
  * efficiency = total / (ranks x makespan); then rank 0's load: results per
  * second at that makespan and rank 0's busy share with one message per
@@ -824,7 +836,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (!nspecs && !(nrandom > 0) && !(nhb > 0) && !check) {
-        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64] [--msg-cost S] [--result-cost S] [--batch-seconds T]\n");
+        fprintf(stderr, "usage: simulate SPEC... [--result RESULT.h5 [--calib-spec SPEC]] [--factor S] [--random N] [--hyperband N] [--ranks 16,64] [--msg-cost S] [--result-cost S] [--batch-seconds T] [--hyperband N --policy all] [--check SPEC --result RUN.h5 --ranks N]\n");
         return 2;
     }
     char err[SPEC_ERR_LEN];
