@@ -57,9 +57,7 @@ int budget_check_study(const study_t *s, const study_data_t *sd, double limit, i
         plan_t p;
         if (plan_build(&p, s, k, k ? prev : NULL, k ? s->stages[k - 1].name : NULL, err)) return -1;
         const char *name = p.spec->name;
-        double m = budget_plan_peak(sd, &p);
-        budget_search_t sb;
-        if (budget_search_bound(sd, &p, 1, &sb) == 0) m += sb.state_bytes; /* rank 0's carried states */
+        double m = budget_plan_peak(sd, &p) + budget_search_states_cap(sd, &p); /* rank 0's carried states */
         if (m > *peak) *peak = m;
         plan_cube_hp(&p, 0, prev);
         plan_free(&p);
@@ -78,18 +76,14 @@ int budget_check_study(const study_t *s, const study_data_t *sd, double limit, i
 int budget_check_stage(const study_data_t *sd, const plan_t *p, double limit, const char *spec_path, char *err)
 {
     double m = budget_plan_peak(sd, p);
-    budget_search_t sb;
-    if (budget_search_bound(sd, p, 1, &sb)) {
-        snprintf(err, SPEC_ERR_LEN, "%s: stage %s: out of memory bounding its rounds", spec_path, p->spec->name);
-        return -1;
-    }
     /* rank 0 trains tasks too, and holds the carried states of a halving stage */
-    if (m + sb.state_bytes <= limit) return 0;
+    double states = budget_search_states_cap(sd, p);
+    if (m + states <= limit) return 0;
     char a[32], b[32], c[32];
     budget_fmt_bytes(a, sizeof a, m);
     budget_fmt_bytes(b, sizeof b, limit);
-    budget_fmt_bytes(c, sizeof c, sb.state_bytes);
-    if (sb.state_bytes > 0)
+    budget_fmt_bytes(c, sizeof c, states);
+    if (states > 0)
         snprintf(err, SPEC_ERR_LEN, "%s: stage %s: rank 0 needs %s for its largest task and up to %s for the trials' carried states (halving) but %s is available; earlier stages are saved: lower n_trials or the widths, raise --max-mem-gb, and run with --resume",
                  spec_path, p->spec->name, a, c, b);
     else
@@ -204,37 +198,25 @@ typedef struct {
     int rung, round, last; /* last: the group's rung is its bracket's last */
 } sgroup_t;
 
-/* The groups of a halving stage in round order; count returned, out may be
- * NULL to count.  Rounds are merged rungs, end-aligned as search.h runs
- * them (round k = rung k - (nrungs - nrungs_b) of bracket b, so that every
- * bracket's last rung is in the last round); with tpe, each batch of
- * tpe_batch trials is one bracket run after the previous batch. */
-static size_t search_groups(const plan_t *p, sgroup_t *out)
+/* Per-round sums as the groups of one round come in, and the totals. */
+typedef struct {
+    const study_data_t *sd;
+    const plan_t *p;
+    int nranks;
+    double *v;          /* [ntrials] scratch for the top-n sums; NULL: n x the largest (no allocation) */
+    int round;          /* the round being summed, -1 before the first */
+    double sum, max, states, record;
+    budget_search_t *out;
+} bound_acc_t;
+
+static void round_end(bound_acc_t *a)
 {
-    const halving_schedule_t *h = p->sched;
-    size_t n = 0;
-    int tpe = p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
-    if (tpe) {
-        long batch = p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : (long)p->ntrials;
-        int round = 0, R = h->b[0].nrungs;
-        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
-            long hi = lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials, m = hi - lo;
-            for (int k = 0; k < R; k++, n++, round++) {
-                if (out) out[n] = (sgroup_t){lo, hi, m, k, round, k == R - 1};
-                m = halving_promote_count(m, h->eta);
-            }
-        }
-        return n;
-    }
-    for (int round = 0; round < p->nrungs; round++)
-        for (int b = 0; b < h->nbrackets; b++) {
-            const halving_bracket_t *B = &h->b[b];
-            int k = round - (p->nrungs - B->nrungs); /* end-aligned (search.h) */
-            if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
-            if (out) out[n] = (sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round, k == B->nrungs - 1};
-            n++;
-        }
-    return n;
+    if (a->round < 0) return;
+    a->out->nrounds = a->round + 1;
+    a->out->cost += a->sum;
+    a->out->makespan += a->max + a->sum / (a->nranks > 0 ? a->nranks : 1);
+    if (a->states + a->record > a->out->state_bytes) a->out->state_bytes = a->states + a->record;
+    a->sum = a->max = a->states = a->record = 0;
 }
 
 static int desc_double(const void *a, const void *b)
@@ -243,13 +225,89 @@ static int desc_double(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-/* Sum of the n largest of v[0..m) (sorted in place, descending). */
-static double top_sum(double *v, size_t m, long n)
+/* The sum of the n largest segment costs (states = 0) or state sizes (1)
+ * of group g; *mx the largest.  Without scratch, n x the largest (an upper
+ * bound of the same). */
+static double group_top(bound_acc_t *a, const sgroup_t *g, int states, double *mx)
 {
-    qsort(v, m, sizeof *v, desc_double);
-    double s = 0;
-    for (size_t i = 0; i < m && (long)i < n; i++) s += v[i];
-    return s;
+    const plan_t *p = a->p;
+    size_t m = (size_t)(g->hi - g->lo);
+    *mx = 0;
+    for (long t = g->lo; t < g->hi; t++) {
+        const task_t *tk = &p->tasks[(size_t)t * p->nrungs + g->rung];
+        double x = states ? budget_state_bytes(a->sd, tk->hp) : tk->cost;
+        if (a->v) a->v[t - g->lo] = x;
+        if (x > *mx) *mx = x;
+    }
+    if (!a->v) return (double)(g->n < (long)m ? g->n : (long)m) * *mx;
+    qsort(a->v, m, sizeof *a->v, desc_double);
+    double sum = 0;
+    for (size_t i = 0; i < m && (long)i < g->n; i++) sum += a->v[i];
+    return sum;
+}
+
+/* Bytes of the wire record that carries a state (doubles, task.h). */
+static double state_record_bytes(const study_data_t *sd, const double *hp)
+{
+    model_arch_t a = task_arch(sd, hp);
+    return sizeof(double) * (double)task_state_len(model_param_count(&a));
+}
+
+/* One group into the round's sums.  dispatch.c keeps a state until the
+ * task continuing it is stored (or promotion drops it), and none of a
+ * bracket's last rung: round k starts with the states of the rung's n
+ * trials (rung k - 1's, the promoted), each finished segment swaps its
+ * input for its output, and promotion then drops the losers: one state per
+ * trial of the rung (none for a bracket of one rung); plus one record in
+ * flight, unpacked beside its state. */
+static void add_group(bound_acc_t *a, const sgroup_t *g)
+{
+    if (g->round != a->round) {
+        round_end(a);
+        a->round = g->round;
+    }
+    double mx;
+    a->sum += group_top(a, g, 0, &mx);
+    if (mx > a->max) a->max = mx;
+    a->out->segments += g->n;
+    double st = group_top(a, g, 1, &mx);
+    if (g->rung > 0 || !g->last) a->states += st;
+    for (long t = g->lo; t < g->hi; t++) {
+        double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
+        if (rec > a->record) a->record = rec;
+    }
+}
+
+/* Every group of a halving stage, in round order.  Rounds are merged
+ * rungs, end-aligned as search.h runs them (round k = rung k - (nrungs -
+ * nrungs_b) of bracket b, so that every bracket's last rung is in the last
+ * round); with tpe, each batch of tpe_batch trials is one bracket run after
+ * the previous batch. */
+static void bound_groups(bound_acc_t *a)
+{
+    const plan_t *p = a->p;
+    const halving_schedule_t *h = p->sched;
+    int tpe = p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
+    if (tpe) {
+        long batch = p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : (long)p->ntrials;
+        int round = 0, R = h->b[0].nrungs;
+        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
+            long hi = lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials, m = hi - lo;
+            for (int k = 0; k < R; k++, round++) {
+                add_group(a, &(sgroup_t){lo, hi, m, k, round, k == R - 1});
+                m = halving_promote_count(m, h->eta);
+            }
+        }
+    } else
+        for (int round = 0; round < p->nrungs; round++)
+            for (int b = 0; b < h->nbrackets; b++) {
+                const halving_bracket_t *B = &h->b[b];
+                int k = round - (p->nrungs - B->nrungs); /* end-aligned (search.h) */
+                if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
+                add_group(a, &(sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round,
+                                         k == B->nrungs - 1});
+            }
+    round_end(a);
 }
 
 double budget_state_bytes(const study_data_t *sd, const double *hp)
@@ -258,65 +316,30 @@ double budget_state_bytes(const study_data_t *sd, const double *hp)
     return task_state_bytes(model_param_count(&a));
 }
 
-/* Bytes of the wire record that carries such a state (doubles, task.h). */
-static double state_record_bytes(const study_data_t *sd, const double *hp)
+/* The bounds with scratch v (tight) or without (v = NULL: n x the largest). */
+static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, double *v, budget_search_t *out)
 {
-    model_arch_t a = task_arch(sd, hp);
-    return sizeof(double) * (double)task_state_len(model_param_count(&a));
-}
-
-/* The segment costs (value 0) or the state sizes (1) of rung k of trials lo..hi-1 into v. */
-static void group_values(const study_data_t *sd, const plan_t *p, const sgroup_t *g, int states, double *v)
-{
-    for (long t = g->lo; t < g->hi; t++) {
-        const task_t *tk = &p->tasks[(size_t)t * p->nrungs + g->rung];
-        v[t - g->lo] = states ? budget_state_bytes(sd, tk->hp) : tk->cost;
-    }
+    memset(out, 0, sizeof *out);
+    if (!(p->search & PLAN_HALVING) || !p->sched) return;
+    bound_acc_t a = {.sd = sd, .p = p, .nranks = nranks, .v = v, .round = -1, .out = out};
+    bound_groups(&a);
 }
 
 int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out)
 {
-    memset(out, 0, sizeof *out);
-    if (!(p->search & PLAN_HALVING) || !p->sched) return 0;
-    size_t ng = search_groups(p, NULL);
-    sgroup_t *g = malloc((ng ? ng : 1) * sizeof *g);
     double *v = malloc((p->ntrials ? p->ntrials : 1) * sizeof *v);
-    int nr = 0;
-    if (g) search_groups(p, g);
-    for (size_t i = 0; g && i < ng; i++) nr = g[i].round + 1 > nr ? g[i].round + 1 : nr;
-    double *rsum = calloc((size_t)nr + 1, sizeof *rsum), *rmax = calloc((size_t)nr + 1, sizeof *rmax);
-    double *rstate = calloc((size_t)nr + 1, sizeof *rstate), *rlast = calloc((size_t)nr + 1, sizeof *rlast);
-    if (!g || !v || !rsum || !rmax || !rstate || !rlast) {
-        free(g), free(v), free(rsum), free(rmax), free(rstate), free(rlast);
+    if (!v) {
+        memset(out, 0, sizeof *out);
         return -1;
     }
-    for (size_t i = 0; i < ng; i++) {
-        size_t m = (size_t)(g[i].hi - g[i].lo);
-        group_values(sd, p, &g[i], 0, v);
-        double c = top_sum(v, m, g[i].n);
-        rsum[g[i].round] += c;
-        if (m && v[0] > rmax[g[i].round]) rmax[g[i].round] = v[0];
-        out->segments += g[i].n;
-        /* dispatch.c keeps a state until the task continuing it is stored
-         * (or promotion drops it), and none of a bracket's last rung: round
-         * k starts with the states of the rung's n trials (rung k - 1's,
-         * the promoted), each finished segment swaps its input for its
-         * output, and promotion then drops the losers: one state per trial
-         * of the rung (none for a bracket of one rung); plus one record in
-         * flight, unpacked beside its state */
-        group_values(sd, p, &g[i], 1, v);
-        if (g[i].rung > 0 || !g[i].last) rstate[g[i].round] += top_sum(v, m, g[i].n);
-        for (long t = g[i].lo; t < g[i].hi; t++) {
-            double rec = state_record_bytes(sd, p->tasks[(size_t)t * p->nrungs + g[i].rung].hp);
-            if (rec > rlast[g[i].round]) rlast[g[i].round] = rec;
-        }
-    }
-    for (int k = 0; k < nr; k++) {
-        out->cost += rsum[k];
-        out->makespan += rmax[k] + rsum[k] / (nranks > 0 ? nranks : 1);
-        if (rstate[k] + rlast[k] > out->state_bytes) out->state_bytes = rstate[k] + rlast[k];
-    }
-    out->nrounds = nr;
-    free(g), free(v), free(rsum), free(rmax), free(rstate), free(rlast);
+    search_bound(sd, p, nranks, v, out);
+    free(v);
     return 0;
+}
+
+double budget_search_states_cap(const study_data_t *sd, const plan_t *p)
+{
+    budget_search_t b;
+    search_bound(sd, p, 1, NULL, &b);
+    return b.state_bytes;
 }

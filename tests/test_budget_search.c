@@ -115,10 +115,14 @@ static void test_bounds(void **st)
     assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
     assert_true(sz[1] > sz[0]); /* the width list makes a larger state */
     assert_true(fabs(sb.state_bytes - fmax(r0, fmax(r1, r2))) < 1e-9);
+    /* the admission checks' bound allocates nothing: each rung's n states at its bracket's largest */
+    double cap = budget_search_states_cap(&c.sd, &p);
+    double c0 = 3 * m0 + q02, c1 = m0 + 2 * m1 + q04, c2 = m0 + m1 + q05;
+    assert_true(fabs(cap - fmax(c0, fmax(c1, c2))) < 1e-9 && cap >= sb.state_bytes);
     /* budget_check_stage counts them on rank 0: a limit between the task alone and task + states */
     double task = budget_plan_peak(&c.sd, &p);
-    assert_int_equal(budget_check_stage(&c.sd, &p, task + sb.state_bytes, "b.cfg", err), 0);
-    assert_int_equal(budget_check_stage(&c.sd, &p, task + sb.state_bytes / 2, "b.cfg", err), -1);
+    assert_int_equal(budget_check_stage(&c.sd, &p, task + cap, "b.cfg", err), 0);
+    assert_int_equal(budget_check_stage(&c.sd, &p, task + cap / 2, "b.cfg", err), -1);
     assert_non_null(strstr(err, "carried states"));
     /* a grid stage has none */
     plan_t g;

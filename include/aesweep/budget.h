@@ -78,6 +78,11 @@ typedef struct {
 } budget_search_t;
 /* All zero for a stage without halving.  0, or -1 out of memory. */
 int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out);
+/* state_bytes of budget_search_bound loosened to allocate nothing (each
+ * rung's n states taken at the bracket's largest), so that the admission
+ * checks (budget_check_study, budget_check_stage: they add it to rank 0's
+ * largest task) cannot fail for want of memory. */
+double budget_search_states_cap(const study_data_t *sd, const plan_t *p);
 
 /* Sustained GFLOP/s of a rank with the default training kernel of an ISA
  * (klanes_isa(): "avx512", "avx2", anything else = the portable kernel),
