@@ -10,7 +10,9 @@ by tests/test_tables.py): stage, cell (row-major index over the stage's
 axes), every parameter (axis, fixed, inherited or default: the value the
 point trained with; integers as int64, mmd_kernel as its name), draw,
 repeat, status (ok, diverged, interrupted, not_run), seconds, then every
-metric of the study (NaN where a task diverged or never ran).
+metric of the study (NaN where a task diverged or never ran).  A search
+stage (a `trial` dimension) as export writes it: cell = the trial; with
+halving one row per trial and rung of its bracket, `epochs` = the rung's.
 
 load_cells: stage, cell, every parameter, n_ok and each statistic the file
 stores per cell (<metric>_mean, _std, _min; _init_std and _data_std with
@@ -96,13 +98,57 @@ def _params(g, axis_cols, npts):
     return cols
 
 
+def _search_runs(g, name, metrics):
+    """A search stage (a `trial` dimension, docs/results-format.md "Search stages") as `aesweep export`
+    writes it: cell = the trial; with halving one row per trial and rung of its bracket (epochs = the
+    rung's), else one per trial, draw and repeat."""
+    n = len(g["trial"])
+    st = g["status"]
+    dims, shape = _scale_names(st), st.shape
+    if "rung" in g:
+        re, tb = g["rung_epochs"][()], g["trial_bracket"][()]
+        t, k = np.nonzero(re[tb] > 0)  # (trial, rung) of every rung in the trial's bracket, row-major
+        flat, draw, rep = t * shape[1] + k, np.zeros(len(t), dtype=np.int64), np.zeros(len(t), dtype=np.int64)
+        epochs = re[tb[t], k]
+    else:
+        coords, _ = _grid(g, dims, shape)
+        flat = np.arange(int(np.prod(shape)))
+        t = flat // (len(flat) // n if n else 1)
+        draw, rep = (np.asarray(coords[d], dtype=np.int64) if d in coords else np.zeros(len(flat), dtype=np.int64)
+                     for d in ("draw", "repeat"))
+        epochs = None
+    per_trial = {}
+    for p in PARAMS:
+        if isinstance(g.get(p), h5py.Dataset) and g[p].shape == (n,):
+            vals = _decode(g[p][()])
+            if "labels" in g[p].attrs:
+                vals = np.array(str(py(g[p].attrs["labels"])).split(";"), dtype=object)
+            per_trial[p] = vals[t]
+    if epochs is not None:
+        per_trial["epochs"] = epochs
+    npts = len(flat)
+    cols = {"stage": np.full(npts, name, dtype=object), "cell": np.asarray(t, dtype=np.int64)}
+    cols.update(_params(g, per_trial, npts))
+    cols["draw"], cols["repeat"] = draw, rep
+    s = np.asarray(st[()]).reshape(-1)[flat]
+    cols["status"] = np.array([STATUS[int(x)] if 0 <= x < 4 else "not_run" for x in s], dtype=object)
+    cols["seconds"] = np.asarray(g["seconds"][()], dtype=np.float64).reshape(-1)[flat]
+    for m in metrics:
+        cols[m] = np.asarray(g[m][()], dtype=np.float64).reshape(-1)[flat] if m in g else np.full(npts, math.nan)
+    return pd.DataFrame(cols)
+
+
 def load_runs(path, stage=None):
-    """One row per cell x draw x repeat of every stage (or of `stage`)."""
+    """One row per cell x draw x repeat of every stage (or of `stage`); a search stage as
+    _search_runs says."""
     frames = []
     with h5py.File(path, "r") as f:
         metrics = split_names(py(f.attrs.get("metrics")))
         for name in _stage_list(f, stage):
             g = f[name]
+            if isinstance(g.get("trial"), h5py.Dataset):
+                frames.append(_search_runs(g, name, metrics))
+                continue
             st = g["status"]
             dims, shape = _scale_names(st), st.shape
             npts = int(np.prod(shape))

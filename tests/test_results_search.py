@@ -351,3 +351,30 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
     assert p.returncode == 0, p.stderr
     p = subprocess.run([PY, os.path.join(HERE, "h5_compare.py"), ref, out], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_real_run_export_equals_load_runs(real):
+    """analysis.load_runs gives `aesweep export`'s table for search stages too (cell = trial; a halving
+    stage's rows per trial and rung of its bracket, epochs = the rung's)."""
+    import io
+    import pandas as pd
+    from analysis import load_runs
+    binary, out, vout, d = real
+    p = subprocess.run([binary, "export", out, "--csv", "-"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    ex = pd.read_csv(io.StringIO(p.stdout), keep_default_na=False, float_precision="round_trip", dtype=str)
+    df = load_runs(out)
+    assert list(df.columns) == list(ex.columns) and len(df) == len(ex)
+    with h5py.File(out, "r") as f:
+        g = f["hb"]
+        assert (df["stage"] == "hb").sum() == int((g["rung_epochs"][()][g["trial_bracket"][()]] > 0).sum())
+
+    def norm(x):
+        if x is None or (isinstance(x, float) and np.isnan(x)) or x == "":
+            return ""
+        try:
+            return float(x)
+        except (TypeError, ValueError):
+            return str(x)
+    for c in df.columns:
+        assert [norm(x) for x in df[c]] == [norm(x) for x in ex[c]], c
