@@ -1531,9 +1531,19 @@ int results_info(const char *path, char *err)
                 printf(" %s=%s%s", param_names[q], bv, strcmp(src, "inherited") ? "" : "*");
             }
         }
-        if (from[0]) printf("  (* inherited from %s)", from);
+        int inh = 0; /* plan.c names the stage before even when nothing is inherited */
+        for (int q = 0; q < P_COUNT && from[0]; q++) {
+            char nm[80], src[32];
+            snprintf(nm, sizeof nm, "source_%s", param_names[q]);
+            inh |= read_attr_str(g, nm, src, sizeof src) == 0 && !strcmp(src, "inherited");
+        }
+        if (inh) printf("  (* inherited from %s)", from);
         double sk = read_attr_f64(g, "n_skipped");
-        if (sk > 0) printf("  [%.0f cells skipped: diverged or missing]", sk);
+        char smp[32];
+        if (read_attr_str(g, "sampler", smp, sizeof smp) == 0) /* a search stage: its trials, not cells */
+            printf("  [search: %s, %.0f trials, best trial %.0f]", smp, read_attr_f64(g, "n_trials"),
+                   read_attr_f64(g, "best_trial"));
+        else if (sk > 0) printf("  [%.0f cells skipped: diverged or missing]", sk);
         printf("\n");
         H5Gclose(g);
     }

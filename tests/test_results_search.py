@@ -287,6 +287,12 @@ def test_real_run_readers(real):
     import json
     hb = json.loads(p.stdout)["stages"][0]
     assert hb["state"] == "done" and hb["trials_done"] == 12 and hb["rung_tasks_done"][0] == 12
+    p = subprocess.run([binary, "info", out], capture_output=True, text=True, timeout=60)
+    with h5py.File(out, "r") as f:
+        bt = int(f["hb"].attrs["best_trial"])
+    lines = {x.split()[0]: x for x in p.stdout.splitlines()[2:]}
+    assert "[search: random, 12 trials, best trial %d]" % bt in lines["hb"]
+    assert "(* inherited from hb)" in lines["refit"] and "inherited from" not in lines["smp"]
 
 
 def _status(binary, out):
