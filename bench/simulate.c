@@ -40,6 +40,9 @@
  *              the stage, each round LPT-partitioned by plan_partition_subset),
  *              end-aligned, against start-aligned rounds and the dataflow;
  *              ranks 16, 64, 256, 1024, 4096 unless --ranks; see policy_table
+ *   --noise S  the end_noisy column's log-sd of a task's time around its
+ *              predicted cost (default 0.2: measured/predicted of the long tasks in
+ *              real runs on this loaded machine, p10-p90 0.7-1.2 to 0.7-1.6, --check)
  *   --check SPEC --result RUN.h5 --ranks N [--stage NAME]  a real run's
  *              halving stage (aesweep run SPEC at -np N wrote RUN.h5): its
  *              rounds rebuilt from its metrics, the idle share predicted by
@@ -557,6 +560,35 @@ static double rounds_makespan(const plan_t *p, const rounds_list_t *rl, int R, d
     return sum;
 }
 
+/* The same rounds when each task's time is its predicted cost times a
+ * lognormal error of log-sd sigma (mean 1, keyed by the task) while the
+ * partition still uses the prediction: how much the cost model's error
+ * costs.  Returns the utilisation. */
+static double g_noise = 0.2;
+static double rounds_noisy(const plan_t *p, const rounds_list_t *rl, int R)
+{
+    long n = rl->first[rl->nrounds];
+    size_t *order = malloc(((size_t)n + 1) * sizeof *order);
+    int *owner = malloc(((size_t)n + 1) * sizeof *owner);
+    double *load = malloc((size_t)R * sizeof *load), *ls = malloc((size_t)R * sizeof *ls), sum = 0, work = 0;
+    for (int k = 0; k < rl->nrounds; k++) {
+        long m = rl->first[k + 1] - rl->first[k];
+        if (!m) continue;
+        plan_partition_subset(p, rl->ids + rl->first[k], (size_t)m, R, order, owner, load);
+        double mk = 0;
+        for (int r = 0; r < R; r++) ls[r] = 0;
+        for (long i = 0; i < m; i++) {
+            rng_t g = rng_stream(rng_derive(99, (uint64_t)order[i]));
+            double t = p->tasks[order[i]].cost * exp(g_noise * rng_normal(&g) - 0.5 * g_noise * g_noise);
+            ls[owner[i]] += t, work += t;
+        }
+        for (int r = 0; r < R; r++) mk = fmax(mk, ls[r]);
+        sum += mk;
+    }
+    free(order), free(owner), free(load), free(ls);
+    return sum > 0 ? work / (R * sum) : 1;
+}
+
 /* The rungs of each bracket with their segment costs (descending), from the
  * tasks the rounds ran, for hb_dataflow. */
 static int rungs_of_rounds(const plan_t *p, const rounds_list_t *rl, hb_study_t *hs)
@@ -614,8 +646,8 @@ static void policy_rows(const plan_t *p, const rounds_list_t *end, const rounds_
     double *st = malloc((size_t)ntask * sizeof(double)), *fi = malloc((size_t)ntask * sizeof(double));
     g_task_rung = malloc((size_t)ntask * sizeof(int));
     char (*lines)[600] = calloc((size_t)nranks, sizeof *lines);
-    printf("  %6s %11s %10s %10s %10s %10s %10s %12s %10s %7s %11s  %s\n", "ranks", "rung_min/R", "util_start",
-           "round_min/R", "util_end", "round_min/R", "worst>=4/R", "makespan_end", "util_flow", "bound", "idle_end", "target >= 0.85");
+    printf("  %6s %11s %10s %10s %10s %10s %10s %10s %12s %10s %7s %11s  %s\n", "ranks", "rung_min/R", "util_start",
+           "round_min/R", "util_end", "round_min/R", "worst>=4/R", "end_noisy", "makespan_end", "util_flow", "bound", "idle_end", "target >= 0.85");
     for (int q = 0; q < nranks; q++) {
         int R = ranks[q];
         double ws, ts, we, te, wf;
@@ -634,8 +666,8 @@ static void policy_rows(const plan_t *p, const rounds_list_t *end, const rounds_
         double bound = fmin(1, hs->total / (R * cp));
         const char *verdict = ue >= 0.85 ? (rmin >= 4 ? "met, every rung >= 4/R" : "met")
                               : bound < 0.85 ? "cannot: bound < 0.85" : "MISSED";
-        printf("  %6d %11.2f %10.3f %10.2f %10.3f %10.2f %10s %12.4g %10.3f %7.3f %11.3f  %s\n", R, rmin,
-               hs->total / (R * ms), ts, ue, te, worst, me * fac, hs->total / (R * mf), bound, 1 - ue, verdict);
+        printf("  %6d %11.2f %10.3f %10.2f %10.3f %10.2f %10s %10.3f %12.4g %10.3f %7.3f %11.3f  %s\n", R, rmin,
+               hs->total / (R * ms), ts, ue, te, worst, rounds_noisy(p, end, R), me * fac, hs->total / (R * mf), bound, 1 - ue, verdict);
     }
     printf("  end-aligned, per round k: tasks per rank, utilisation (<= its ceiling: work / (R x max(largest task, work / R)))\n");
     for (int q = 0; q < nranks; q++) fputs(lines[q], stdout);
@@ -691,6 +723,7 @@ static int policy_table(long N, long mn, long mx, int eta, int nb, double fac, c
     print_round_sizes(&p, &start, "start-aligned");
     print_round_sizes(&p, &end, "end-aligned  ");
     printf("  critical path %.4g s (a bracket's chain of largest tasks): utilisation at most 'bound'\n", cp * fac);
+    printf("  end_noisy: end-aligned with each task's time = its cost x a lognormal error, log-sd %.2f (--noise)\n", g_noise);
     policy_rows(&p, &end, &start, &hs, cp, fac, ranks, nranks);
     for (int i = 0; i < hs.nrungs; i++) free(hs.r[i].cost);
     rounds_free(&end), rounds_free(&start);
@@ -784,6 +817,31 @@ static int check_run(const char *spec, const char *path, const char *stage_name,
     if (rounds_list(&p, &rl)) return fprintf(stderr, "simulate: --check: out of memory\n"), 3;
     printf("== check: %s stage %s against its run %s at %d ranks\n", spec, sn, path, ranks[0]);
     check_rounds(&p, &rl, sec, rnd, ranks[0], idle);
+    /* how far each task's time is from the cost model (one factor for the run) */
+    double *ratio = malloc((p.ntasks + 1) * sizeof(double)), st = 0, ct = 0;
+    long nr = 0;
+    for (long i = 0; i < rl.first[rl.nrounds]; i++) {
+        size_t t = rl.ids[i];
+        if (!(sec[t] > 0)) continue;
+        st += sec[t], ct += p.tasks[t].cost, ratio[nr++] = sec[t] / p.tasks[t].cost;
+    }
+    if (nr) {
+        qsort(ratio, (size_t)nr, sizeof(double), cmp_d);
+        double fac = st / ct;
+        printf("  per task measured / predicted (relative to the run's %.3g s per GFLOP): p10 %.2f median %.2f p90 %.2f max %.2f\n",
+               fac * 1e9, ratio[nr / 10] / fac, ratio[nr / 2] / fac, ratio[nr * 9 / 10] / fac, ratio[nr - 1] / fac);
+    }
+    free(ratio);
+    rounds_list_t sa;
+    if (!rounds_start_aligned(&p, &rl, &sa)) {
+        double w = 0, t0, t1;
+        for (long i = 0; i < rl.first[rl.nrounds]; i++) w += p.tasks[rl.ids[i]].cost;
+        double me = rounds_makespan(&p, &rl, ranks[0], &t0, &t1, NULL, 0), ms = rounds_makespan(&p, &sa, ranks[0], &t0, &t1, NULL, 0);
+        printf("  predicted (cost model) idle share end-aligned %.3f, start-aligned %.3f; end-aligned with a lognormal error "
+               "of log-sd %.2f per task (--noise) %.3f\n", 1 - w / (ranks[0] * me), 1 - w / (ranks[0] * ms), g_noise,
+               1 - rounds_noisy(&p, &rl, ranks[0]));
+        rounds_free(&sa);
+    }
     (void)nranks;
     rounds_free(&rl);
     free(sec), free(rnd);
@@ -818,6 +876,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--hb-longest-first")) g_hb_tail = 0;
         else if (!strcmp(argv[i], "--policy") && i + 1 < argc && !strcmp(argv[i + 1], "all")) policy = 1, i++;
         else if (!strcmp(argv[i], "--check") && i + 1 < argc) check = argv[++i];
+        else if (!strcmp(argv[i], "--noise") && i + 1 < argc) g_noise = atof(argv[++i]);
         else if (!strcmp(argv[i], "--ranks") && i + 1 < argc) {
             for (char *tok = strtok(argv[++i], ","); tok && nranks < 64; tok = strtok(NULL, ",")) ranks[nranks++] = atoi(tok);
         } else if (argv[i][0] != '-' && nspecs < 16) specs[nspecs++] = argv[i];
