@@ -3,6 +3,7 @@
 #include "aesweep/util.h"
 #include "aesweep/budget.h"
 #include "aesweep/halving.h"
+#include "aesweep/search.h"
 #include "aesweep/journal.h"
 #include "aesweep/wire.h"
 #include "aesweep/plan.h"
@@ -160,6 +161,40 @@ static int search_done(const plan_t *p)
     return 1;
 }
 
+/* TPE: the proposals of every batch that ran, recomputed from the cube as
+ * search.c made them (a pure function of the earlier trials' metrics:
+ * search_tpe_rows), so that a plan rebuilt from the journal has its
+ * trials' real values, not plan.c's stand-ins.  A batch with no task done
+ * was not proposed yet (rounds run in order): the replay stops there.  Then
+ * the cost done is recounted at the real values.  0, or -1 with err. */
+static int tpe_replay_rows(plan_t *p, stage_status_t *ss, char *err)
+{
+    if (!p->sspec || !p->sspec->has_sample || p->sspec->sampler != SEARCH_TPE) return 0;
+    double *rows = malloc((size_t)(p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : 1) * P_COUNT * sizeof(double));
+    if (!rows) {
+        snprintf(err, SPEC_ERR_LEN, "stage %s: out of memory replaying its TPE proposals", p->spec->name);
+        return -1;
+    }
+    size_t per = p->ntrials ? p->ntasks / p->ntrials : 0; /* tasks per trial */
+    for (int r = 0; r < search_nrounds(p); r++) {
+        size_t first, n = search_round_proposals(p, r, &first);
+        int any = 0;
+        for (size_t i = first * per; i < (first + n) * per; i++) any |= p->task_done[i];
+        if (!n) continue;
+        if (!any) break;
+        if (search_tpe_rows(p, r, rows, err)) {
+            free(rows);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) plan_set_trial(p, first + i, rows + i * P_COUNT);
+    }
+    free(rows);
+    ss->cost_done = 0;
+    for (size_t i = 0; i < p->ntasks; i++)
+        if (p->task_done[i]) ss->cost_done += p->tasks[i].cost;
+    return 0;
+}
+
 /* A search stage rebuilt from the journal: its progress, whether it is
  * complete (then p->search_complete is set, for selection), and with
  * halving its totals as the scheduled segments and their cost bound (not
@@ -223,6 +258,11 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
                 ss->secs_done += tsec;
                 if ((long)i >= rs->lock.journaled) rs->done_this_run++;
             }
+        }
+        if (tpe_replay_rows(&p, ss, err)) {
+            plan_free(&p);
+            spec_free(&s);
+            return -1;
         }
         size_t top = 0;
         for (size_t t = 0; t < p.ntasks; t++) {

@@ -10,7 +10,9 @@ set_tests_properties(results_search_readers PROPERTIES
 # inheriting its best trial, a Sobol stage with repeats): promotion recomputed from the file, the best
 # trial, inherit, validate's cost bound against the compute used, xarray/ncdump/search.py/status; and
 # tests/specs/search_results_slow.cfg caught mid-bracket (rank 0 stopped once a rung-1 segment is
-# journaled): status, its snapshot, SIGKILL, --resume equal to an uninterrupted run.  ~25 s.
+# journaled): status, its snapshot, SIGKILL, --resume equal to an uninterrupted run; and
+# tests/specs/search_results_tpe.cfg caught in its third batch: the snapshot's trials have the values the
+# run proposed (status recomputes TPE proposals from the journal).  ~40 s.
 add_test(NAME results_search_run
   COMMAND ${PYTHON} -m pytest -q -p no:cacheprovider ${CMAKE_CURRENT_SOURCE_DIR}/test_results_search.py -k real_run)
 set_tests_properties(results_search_run PROPERTIES

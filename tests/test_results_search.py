@@ -384,3 +384,54 @@ def test_real_run_export_equals_load_runs(real):
             return str(x)
     for c in df.columns:
         assert [norm(x) for x in df[c]] == [norm(x) for x in ex[c]], c
+
+
+def test_real_run_tpe_status_snapshot(real, tmp_path):
+    """A TPE stage caught once its third batch (the first the model proposes) is running: status
+    and its snapshot recompute the proposals from the journal, so every trial that ran has the values
+    it trained with (those of the file the resumed run writes), not plan.c's stand-ins."""
+    import signal
+    import time
+    binary = real[0]
+    spec = os.path.join(HERE, "specs", "search_results_tpe.cfg")
+    out, snap = str(tmp_path / "tpe.h5"), str(tmp_path / "snap.h5")
+    run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        t0, s = time.time(), None
+        while time.time() - t0 < 600:  # states, not seconds: a task of the third batch journaled
+            assert run.poll() is None, "the run ended before its third batch: " + run.stderr.read()[-2000:]
+            if os.path.exists(out + ".journal") and os.path.exists(out + ".lock"):
+                s = _status(binary, out)
+                if s["alive"] and s["stages"][0].get("trials_done", 0) >= 17:
+                    break
+            time.sleep(0.05)
+        os.kill(s["pid"], signal.SIGSTOP)
+        assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
+                              env=ENV).returncode == 0
+        st = _status(binary, out)["stages"][0]
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=120)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+            run.wait(timeout=120)
+    for _ in range(600):
+        if not _status(binary, out)["alive"]:
+            break
+        time.sleep(0.1)
+    p = subprocess.run(["mpirun", "-np", "2", binary, "run", "--resume", spec, "-o", out, "--quiet"],
+                       capture_output=True, text=True, timeout=900, env=ENV)
+    assert p.returncode == 0, p.stderr
+    with h5py.File(snap, "r") as a, h5py.File(out, "r") as b:
+        ga, gb = a["tpe"], b["tpe"]
+        ran = ga["round"][()] >= 0
+        assert ran.sum() >= 17 and ga.attrs["complete"] == 0
+        for p_ in ("lr", "hidden"):
+            assert np.array_equal(ga[p_][()][ran], gb[p_][()][ran]), p_
+        assert np.array_equal(ga["test_mse_test"][()][ran], gb["test_mse_test"][()][ran])
+        assert np.array_equal(ga["round"][()][ran], gb["round"][()][ran])
+        # status's best so far is among the trials that ran, with their real values
+        best = st["best"]
+        t = int(np.nanargmin(np.where(ran, ga["test_mse_test_mean"][()], np.nan)))
+        assert best["value"] == ga["test_mse_test_mean"][t] and best["params"]["lr"] == pytest.approx(gb["lr"][t], rel=1e-5)
