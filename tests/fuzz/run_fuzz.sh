@@ -11,7 +11,8 @@
 #   spec, csv, array   harnesses to run (default all three; array: the IDX and .npy loaders)
 #
 # The library sources the harnesses reach (FUZZ_SOURCES, default spec.c, util.c,
-# data.c, data_array.c, rng.c, model.c and paths.c; "all" = src/*.c but main.c) are compiled with clang into
+# data.c, data_array.c, rng.c, model.c, paths.c and the search groups' search_spec.c,
+# sample.c and halving.c; "all" = src/*.c but main.c) are compiled with clang into
 # an instrumented archive; each harness links it with HDF5, libconfig, zlib,
 # OpenBLAS and MPI (pkg-config, mpicc --showme), as the CMake build does.
 # (Not every source by default: clang -O1 with ASan needs minutes for the
@@ -86,7 +87,7 @@ if ((BUILD)); then
   if [ "${FUZZ_SOURCES:-}" = all ]; then
     for c in "$SRC"/src/*.c; do [ "$(basename "$c")" = main.c ] || srcs+=("$c"); done
   else
-    for n in ${FUZZ_SOURCES:-spec data data_array rng model paths util}; do srcs+=("$SRC/src/$n.c"); done
+    for n in ${FUZZ_SOURCES:-spec search_spec sample halving data data_array rng model paths util}; do srcs+=("$SRC/src/$n.c"); done
   fi
   link_only=()
   if [ "${FUZZ_SOURCES:-}" != all ]; then
