@@ -365,12 +365,53 @@ static void test_tpe_rounds(void **st)
     spec_free(&s);
 }
 
+/* TPE without halving: round j = the tasks (every draw and repeat) of batch j; its
+ * observations are the mean over a trial's repeats (NaN when one diverged). */
+static void test_tpe_batches(void **st)
+{
+    (void)st;
+    study_t s;
+    load(&s, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=7; tpe_batch=3; tpe_startup=2; "
+             "space={lr={log_uniform=[0.0005,0.003];}; layers={int=[1,3];};};}; repeats=2;}");
+    plan_t p;
+    build(&p, &s, 0);
+    assert_int_equal(search_nrounds(&p), 3);
+    size_t ids[32], first;
+    assert_int_equal(search_round_tasks(&p, 2, ids), 2); /* trial 6, two repeats */
+    assert_int_equal(ids[0], 12);
+    assert_int_equal(ids[1], 13);
+    assert_int_equal(search_round_proposals(&p, 1, &first), 3);
+    assert_int_equal(first, 3);
+    double rows[3 * P_COUNT], again[3 * P_COUNT];
+    char err[SPEC_ERR_LEN];
+    double *x = p.metrics + (size_t)p.select_metric * p.ncube;
+    for (size_t i = 0; i < 6; i++) x[i] = 0.1 * (double)(i + 1), p.status[i] = TRAIN_OK;
+    assert_int_equal(search_tpe_rows(&p, 1, rows, err), 0);
+    for (int i = 0; i < 3; i++) plan_set_trial(&p, 3 + (size_t)i, rows + i * P_COUNT);
+    for (int i = 0; i < 3; i++)
+        for (int r = 0; r < 2; r++) {
+            const task_t *tk = &p.tasks[(3 + (size_t)i) * 2 + (size_t)r];
+            assert_true(tk->hp[P_LR] == rows[i * P_COUNT + P_LR] && tk->hp[P_LAYERS] == rows[i * P_COUNT + P_LAYERS]);
+            assert_int_equal(tk->repeat, r);
+            assert_true(tk->cost == plan_task_cost(&p, tk));
+        }
+    /* one repeat of trial 0 diverges: trial 0 is no longer the best observation */
+    x[1] = NAN;
+    assert_int_equal(search_tpe_rows(&p, 1, again, err), 0);
+    assert_memory_not_equal(rows, again, sizeof rows);
+    x[1] = 0.2;
+    assert_int_equal(search_tpe_rows(&p, 1, again, err), 0);
+    assert_memory_equal(rows, again, sizeof rows);
+    plan_free(&p);
+    spec_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampled_plan),        cmocka_unit_test(test_halving_plan),
         cmocka_unit_test(test_grid_halving_permutes_cells), cmocka_unit_test(test_promotion_rounds),
-        cmocka_unit_test(test_tpe_rounds),
+        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
