@@ -6,8 +6,10 @@
 # promoted trials continue from states that only the journal holds); resumed at -np 2 to the end:
 # every dataset but the timings byte-identical to the uninterrupted run, the journal gone.
 # The kills wait for journal states (tests/search_study.py kill-at), never for seconds. ~30 s.
+# `bash tests/search_resume.sh build/aesweep . jobs/moons-search.cfg` does the same to the full study
+# (its stage "search").
 set -euo pipefail
-BIN=$(realpath "$1"); SRC=$(realpath "$2"); SPEC=$SRC/tests/specs/search_slow.cfg
+BIN=$(realpath "$1"); SRC=$(realpath "$2"); SPEC=${3:-$SRC/tests/specs/search_slow.cfg}
 PY=${PYTHON:-/usr/bin/python3}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 AESWEEP_BIN="$BIN"
