@@ -21,7 +21,8 @@
 #    1,000 epochs must equal its grid cell, checked) and the search stage of jobs/moons-search.cfg
 #    (729 Sobol trials, continuous learning rate): best MSE against the grid's, share of its compute
 #    (FLOP model and measured CPU) (bench/search_grid.py).
-# 3. the simulator: build-bench/bench/simulate --hyperband 10000.
+# 3. the simulator: build-bench/bench/simulate --hyperband 10000 --policy all (the rounds as
+#    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run).
 set -euo pipefail
@@ -119,5 +120,5 @@ fi
 
 if has 3; then
   echo "== 3. simulator"
-  build-bench/bench/simulate --hyperband 10000 | tail -11
+  build-bench/bench/simulate --hyperband 10000 --policy all
 fi
