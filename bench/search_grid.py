@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """search_grid.py - a Hyperband search against the full grid of its space (issue 16, bench/search.sh).
 
-    search_grid.py GRID.h5 [--grid-cpu S] HB.h5[:STAGE[:CPU]] ...
+    search_grid.py GRID.h5 [--grid-cpu S] [--grid-compute FLOP] HB.h5[:STAGE[:CPU]] ...
 
 GRID.h5: jobs/moons-search-grid.cfg's result (stage "grid", every cell to max_epochs). Each HB file is
 a search stage (default stage "grid" for Hyperband over the grid's own cells, else give it) with the
 CPU seconds its run took. Prints, per search: its best test MSE against the grid's best (the gap in %),
 its share of the grid's compute (the files' `compute_total`, plan_task_cost's FLOP model, and the
-measured CPU seconds when given), and the trials it trained to max_epochs. For Hyperband over the
+measured CPU seconds when given), and the trials it trained to max_epochs. --grid-compute gives the
+grid's predicted FLOP (`aesweep validate`'s cost) for a grid file without `compute_total`. For Hyperband over the
 grid's cells (same stage name, so the same seeds), every trial that reached max_epochs must equal its
 grid cell bit for bit: checked, and a mismatch is an error (exit 1). Not a test.
 """
@@ -42,7 +43,14 @@ def main(argv):
         i = argv.index("--grid-cpu")
         grid_cpu = float(argv[i + 1])
         del argv[i:i + 2]
+    grid_compute = math.nan
+    if "--grid-compute" in argv:  # a grid file written before grid stages had compute_total
+        i = argv.index("--grid-compute")
+        grid_compute = float(argv[i + 1])
+        del argv[i:i + 2]
     G = grid_cube(argv[0])
+    if not math.isfinite(G["compute"]):
+        G["compute"] = grid_compute
     print("grid: %d cells, best %s %.6g, compute %.4g FLOP, %.1f CPU s" % (
         G["cube"].size, G["metric"], G["best"], G["compute"], grid_cpu))
     print("%-28s %10s %8s %12s %10s %8s %10s" % ("search", "best", "gap", "compute", "CPU s", "trials", "at max"))
