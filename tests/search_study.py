@@ -219,9 +219,10 @@ def check_schedule(d):
     a, errs = d["attrs"], []
     mn, mx, eta = int(a["min_epochs"]), int(a["max_epochs"]), int(a["eta"])
     E = d["rung_epochs"]
+    tpe = text(a.get("sampler", "")) == "tpe"
     for b in range(E.shape[0]):
         want = []
-        e = mn * eta ** b
+        e = mn * eta ** (0 if tpe else b)  # tpe + halving: every batch is a bracket of its own, the s_max one
         while e < mx:
             want.append(e)
             e *= eta
