@@ -944,26 +944,25 @@ static void put_search_var(results_t *r, hid_t g, const char *name, hid_t mem, h
     close_ds(r, ds);
 }
 
-/* A halving stage's brackets as search.h runs them: the schedule's, or
- * with tpe one per batch of tpe_batch trials (each one successive-halving
- * bracket with the schedule's rung epochs and its own trial counts).
- * Their number; with out, bracket b into *out. */
+/* A halving stage's brackets as the file gives them: the schedule's.  With
+ * tpe the schedule is one bracket, and search.h runs each batch of
+ * tpe_batch trials as one successive-halving bracket over it: the
+ * bracket's rung_trials are then the sums over the batches (each batch
+ * promotes max(1, floor(m / eta)) of its own m).  Their number; with out,
+ * bracket b into *out. */
 static size_t stage_brackets(const plan_t *p, size_t b, halving_bracket_t *out)
 {
     const halving_schedule_t *h = p->sched;
     long batch = tpe_batch(p);
-    if (!batch) {
-        if (out) *out = h->b[b];
-        return (size_t)h->nbrackets;
+    if (out) *out = h->b[b];
+    if (out && batch) {
+        for (int k = 0; k < out->nrungs; k++) out->trials[k] = 0;
+        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
+            long m = (long)p->ntrials - lo < batch ? (long)p->ntrials - lo : batch;
+            for (int k = 0; k < out->nrungs; k++, m = halving_promote_count(m, h->eta)) out->trials[k] += m;
+        }
     }
-    if (out) {
-        *out = h->b[0];
-        out->first_trial = (long)b * batch;
-        out->ntrials = (long)p->ntrials - out->first_trial < batch ? (long)p->ntrials - out->first_trial : batch;
-        for (int k = 0; k < out->nrungs; k++)
-            out->trials[k] = k ? halving_promote_count(out->trials[k - 1], h->eta) : out->ntrials;
-    }
-    return (p->ntrials + (size_t)batch - 1) / (size_t)batch;
+    return (size_t)h->nbrackets;
 }
 
 /* The bracket structure of a halving stage: rung_epochs and rung_trials
@@ -991,8 +990,7 @@ static int write_brackets(results_t *r, hid_t g, const plan_t *p, hid_t rscale)
     }
     hsize_t dims[2] = {B, R};
     hid_t sc[2] = {write_ds(r, g, "bracket", H5T_NATIVE_INT, H5T_STD_I32LE, 1, dims, bi), rscale};
-    describe(r, sc[0], tpe_batch(p) ? "successive-halving bracket: a TPE batch of tpe_batch trials"
-                                     : "Hyperband bracket (it makes s_max - bracket promotions)", "1");
+    describe(r, sc[0], "Hyperband bracket (it makes s_max - bracket promotions)", "1");
     set_scale(r, sc[0], "bracket");
     put_search_var(r, g, "rung_epochs", H5T_NATIVE_LLONG, H5T_STD_I64LE, 2, dims, sc, e,
                    "epochs trained by the end of the rung (0: the bracket has fewer rungs)");
@@ -1023,7 +1021,7 @@ static int write_halving(results_t *r, hid_t g, const plan_t *p, const hid_t *sc
     for (size_t t = 0; t < N; t++) {
         stop[t] = -1;
         used[t] = 0;
-        tb[t] = tpe_batch(p) ? (int)((long)t / tpe_batch(p)) : p->trial_bracket[t];
+        tb[t] = p->trial_bracket[t];
         for (size_t k = 0; k < R; k++) {
             size_t i = t * R + k;
             int done = p->task_done[i] != 0;

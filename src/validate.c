@@ -69,8 +69,8 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
     }
     const halving_schedule_t *h = p->sched;
     long batch = ss && ss->has_sample && ss->sampler == SEARCH_TPE ? ss->tpe_batch : 0;
-    printf("; halving min_epochs %ld, max_epochs %ld, eta %d, %ld bracket(s):\n", h->min_epochs, h->max_epochs, h->eta,
-           batch > 0 ? ((long)p->ntrials + batch - 1) / batch : (long)h->nbrackets);
+    printf("; halving min_epochs %ld, max_epochs %ld, eta %d, %d bracket(s)%s:\n", h->min_epochs, h->max_epochs, h->eta,
+           h->nbrackets, batch > 0 ? ", each TPE batch run as one" : "");
     for (int b = 0; !batch && b < h->nbrackets; b++) {
         printf("    bracket %d: %ld trials, rungs (trials@epochs)", b, h->b[b].ntrials);
         for (int k = 0; k < h->b[b].nrungs; k++) printf(" %ld@%ld", h->b[b].trials[k], h->b[b].epochs[k]);
@@ -80,7 +80,7 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
     for (long lo = 0; batch > 0 && lo < (long)p->ntrials; lo += batch) {
         long n = (long)p->ntrials - lo < batch ? (long)p->ntrials - lo : batch;
         if (lo && lo + batch < (long)p->ntrials) continue; /* the first and the last batch */
-        printf("    %s batch (trials %ld-%ld of %zu, one bracket each): rungs (trials@epochs)", lo ? "last" : "first",
+        printf("    %s batch (trials %ld-%ld of %zu): rungs (trials@epochs)", lo ? "last" : "first",
                lo, lo + n - 1, p->ntrials);
         for (int k = 0; k < h->b[0].nrungs; k++, n = halving_promote_count(n, h->eta))
             printf(" %ld@%ld", n, h->b[0].epochs[k]);

@@ -242,12 +242,13 @@ def test_real_run_layout(real):
         assert s["test_mse_test"].shape == (4, 2) and s["test_mse_test_mean"].shape == (4,)
         assert np.all(s["round"][()] == 0) and np.all(s["compute_used"][()] > 0)
         assert s.attrs["best_trial"] == int(np.argmin(s["test_mse_test_mean"][()]))
-    # TPE + halving: each batch of tpe_batch trials is one bracket, run as rounds b R .. b R + R - 1
+    # TPE + halving: one bracket, each batch of tpe_batch trials run as its own successive halving in
+    # rounds b R .. b R + R - 1; rung_trials sum the batches'
     with h5py.File(out, "r") as f:
         g = f["tpehb"]
         tm, trnd, ttb = g["test_mse_test"][()], g["round"][()], g["trial_bracket"][()]
-        assert g.attrs["sampler"] == "tpe" and g.attrs["brackets"] == 2 and ttb.tolist() == [0] * 5 + [1] * 5
-        assert g["rung_trials"][()].tolist() == [[5, 1], [5, 1]] and g["rung_epochs"][()].tolist() == [[3, 9], [3, 9]]
+        assert g.attrs["sampler"] == "tpe" and g.attrs["brackets"] == 1 and ttb.tolist() == [0] * 10
+        assert g["rung_trials"][()].tolist() == [[10, 2]] and g["rung_epochs"][()].tolist() == [[3, 9]]
         for b in range(2):
             alive = list(range(5 * b, 5 * b + 5))
             assert all(trnd[t, 0] == 2 * b for t in alive)
