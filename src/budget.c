@@ -3,6 +3,7 @@
  * stage up front with the numbers, the one cost order, the rate table. */
 #define _GNU_SOURCE /* qsort_r: a comparator with context, no global */
 #include "aesweep/budget.h"
+#include "aesweep/search.h"
 #include "aesweep/task.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -302,7 +303,7 @@ static void bound_groups(bound_acc_t *a)
         for (int round = 0; round < p->nrungs; round++)
             for (int b = 0; b < h->nbrackets; b++) {
                 const halving_bracket_t *B = &h->b[b];
-                int k = round - (p->nrungs - B->nrungs); /* end-aligned (search.h) */
+                int k = round - search_bracket_round(p, B->nrungs, 0); /* search.h's alignment */
                 if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
                 add_group(a, &(sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round,
                                          k == B->nrungs - 1});

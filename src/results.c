@@ -6,6 +6,7 @@
  */
 #include "aesweep/results.h"
 #include "aesweep/halving.h"
+#include "aesweep/search.h"
 #include "aesweep/search_spec.h"
 #include "aesweep/version.h"
 #include <errno.h>
@@ -930,7 +931,7 @@ static int task_round_of(const plan_t *p, size_t i)
     if (!(p->search & PLAN_HALVING)) return (int)b;
     if (batch) return (int)(b * p->nrungs + tk->rung);
     int nb = p->sched && tk->trial >= 0 ? p->sched->b[p->trial_bracket[tk->trial]].nrungs : p->nrungs;
-    return tk->rung + (p->nrungs - nb);
+    return search_bracket_round(p, nb, tk->rung);
 }
 
 /* A search stage's per-trial variable (int32 or float64) on `trial`, or on
@@ -1098,6 +1099,7 @@ static int search_attrs(results_t *r, hid_t g, const plan_t *p)
         attr_i64(r, g, "min_epochs", p->sched->min_epochs);
         attr_i64(r, g, "max_epochs", p->sched->max_epochs);
         attr_i64(r, g, "eta", p->sched->eta);
+        if (p->sspec) attr_str(r, g, "align", p->sspec->align_start ? "start" : "end");
         attr_i64(r, g, "brackets", (long long)stage_brackets(p, 0, NULL));
         attr_i64(r, g, "s_max", p->sched->s_max);
     }

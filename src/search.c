@@ -32,6 +32,11 @@ int search_nrounds(const plan_t *p)
     return rounds_per_group(p);
 }
 
+int search_bracket_round(const plan_t *p, int nrungs_b, int r)
+{
+    return p->sspec && p->sspec->align_start ? r : r + (p->nrungs - nrungs_b);
+}
+
 int search_round_rung(const plan_t *p, int round)
 {
     return (p->search & PLAN_HALVING) ? round % p->nrungs : 0;
@@ -101,9 +106,11 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids)
         for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)r;
     } else
         for (int b = 0; b < p->sched->nbrackets && c >= 0; b++) {
-            /* end-aligned: bracket b's rungs are the last nrungs_b rounds */
+            /* end-aligned: bracket b's rungs are the last nrungs_b rounds;
+             * start-aligned: its first nrungs_b */
             const halving_bracket_t *hb = &p->sched->b[b];
-            int rb = round - (p->nrungs - hb->nrungs);
+            int rb = round - search_bracket_round(p, hb->nrungs, 0);
+            if (rb >= hb->nrungs) continue;
             if (rb < 0 || hb->ntrials == 0) continue;
             long k = group_rung_trials(p, (size_t)hb->first_trial, (size_t)hb->ntrials, rb, tr);
             if (k < 0) c = -1;

@@ -141,7 +141,7 @@ static int parse_sample(const config_setting_t *s, const char *where, const sear
 static int parse_halving(const config_setting_t *h, const char *where, const search_spec_io_t *io, search_spec_t *o,
                          char *err)
 {
-    static const char *const keys[] = {"min_epochs", "max_epochs", "eta", "brackets", NULL};
+    static const char *const keys[] = {"min_epochs", "max_epochs", "eta", "brackets", "align", NULL};
     char w[160];
     snprintf(w, sizeof w, "%s.halving", where);
     if (!config_setting_is_group(h)) return failf(io, h, err, "%s: a group { min_epochs = ...; max_epochs = ...; }", w);
@@ -154,6 +154,14 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
         whole(io, h, w, "brackets", 0, HALVING_MAX_BRACKETS, &nb, err))
         return -1;
     o->eta = (int)eta, o->brackets = (int)nb;
+    const config_setting_t *al = config_setting_get_member(h, "align");
+    if (al) {
+        const char *a = config_setting_get_string(al);
+        if (!a || (strcmp(a, "end") && strcmp(a, "start")))
+            return failf(io, al, err, "%s.align: give \"end\" (every bracket's last rung in the last round: fewest idle "
+                                      "ranks) or \"start\" (rung k of every bracket in round k: full-length trials first)", w);
+        o->align_start = !strcmp(a, "start");
+    }
     halving_schedule_t hs;
     char msg[SPEC_ERR_LEN];
     if (halving_schedule(&hs, o->min_epochs, o->max_epochs, o->eta, o->brackets, 0, msg, sizeof msg))

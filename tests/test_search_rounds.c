@@ -300,6 +300,60 @@ static void test_promotion_rounds(void **st)
     spec_free(&s);
 }
 
+/* halving.align = "start": round k runs rung k of every bracket.  The same
+ * trials reach the same rungs as end-aligned (promotion is per bracket);
+ * only the round of each (bracket, rung) moves, and round 0 holds the
+ * least aggressive bracket's full-length trials. */
+static void test_start_aligned_rounds(void **st)
+{
+    (void)st;
+    study_t se, ss;
+    char stage[1024];
+    const char *fmt = "{name=\"h\"; sample={sampler=\"lhs\"; n_trials=60; %s}; "
+                      "halving={min_epochs=1; max_epochs=27; eta=3;%s}; select=\"train_mse\";}";
+    snprintf(stage, sizeof stage, fmt, SPACE, "");
+    load(&se, stage);
+    snprintf(stage, sizeof stage, fmt, SPACE, " align=\"start\";");
+    load(&ss, stage);
+    plan_t pe, ps;
+    build(&pe, &se, 0);
+    build(&ps, &ss, 0);
+    assert_int_equal(ps.sspec->align_start, 1);
+    assert_int_equal(pe.sspec->align_start, 0);
+    assert_int_equal(search_nrounds(&ps), search_nrounds(&pe));
+    double *xe = pe.metrics + (size_t)pe.select_metric * pe.ncube;
+    double *xs = ps.metrics + (size_t)ps.select_metric * ps.ncube;
+    for (size_t i = 0; i < pe.ncube; i++) xe[i] = xs[i] = (double)((i * 7919) % 17) / 16.0;
+    size_t *ids = malloc(pe.ntasks * sizeof *ids);
+    int *round_e = malloc(pe.ntasks * sizeof *round_e), *round_s = malloc(pe.ntasks * sizeof *round_s);
+    for (size_t i = 0; i < pe.ntasks; i++) round_e[i] = round_s[i] = -1;
+    for (int r = 0; r < search_nrounds(&pe); r++) {
+        long n = search_round_tasks(&pe, r, ids);
+        for (long i = 0; i < n; i++) round_e[ids[i]] = r;
+        n = search_round_tasks(&ps, r, ids);
+        for (long i = 0; i < n; i++) {
+            round_s[ids[i]] = r;
+            assert_int_equal(ps.tasks[ids[i]].rung, r); /* rung k in round k */
+            assert_int_equal(search_bracket_round(&ps, ps.sched->b[ps.trial_bracket[ps.tasks[ids[i]].trial]].nrungs,
+                                                  ps.tasks[ids[i]].rung), r);
+        }
+    }
+    int full_in_round0 = 0;
+    for (size_t i = 0; i < pe.ntasks; i++) {
+        assert_int_equal(round_e[i] >= 0, round_s[i] >= 0); /* the same segments run */
+        if (round_s[i] < 0) continue;
+        int nb = ps.sched->b[ps.trial_bracket[ps.tasks[i].trial]].nrungs;
+        assert_int_equal(round_e[i], round_s[i] + (ps.nrungs - nb));
+        if (round_s[i] == 0 && ps.tasks[i].hp[P_EPOCHS] == 27) full_in_round0++;
+    }
+    const halving_bracket_t *last = &ps.sched->b[ps.sched->nbrackets - 1];
+    assert_int_equal(last->nrungs, 1);
+    assert_int_equal(full_in_round0, last->ntrials);
+    free(ids), free(round_e), free(round_s);
+    plan_free(&pe), plan_free(&ps);
+    spec_free(&se), spec_free(&ss);
+}
+
 static void test_tpe_rounds(void **st)
 {
     (void)st;
@@ -411,7 +465,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampled_plan),        cmocka_unit_test(test_halving_plan),
         cmocka_unit_test(test_grid_halving_permutes_cells), cmocka_unit_test(test_promotion_rounds),
-        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches),
+        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches), cmocka_unit_test(test_start_aligned_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -346,6 +346,10 @@ static void test_search_stages(void **st)
                  HV " } );\n", "t.cfg:5:", "brackets = 1", NULL);
     refused(HEAD "stages = ( { name = \"s\"; sample = { sampler = \"random\"; n_trials = 20000000; space = { lr = { uniform = [0.001, 0.1]; }; }; }; } );\n",
             "points", "n_trials", NULL);
+    refused(HEAD "stages = ( { name = \"s\"; " SP "\n halving = { min_epochs = 1; max_epochs = 9; align = \"middle\"; }; } );\n",
+            "t.cfg:5:", "halving.align", "\"start\"", NULL);
+    assert_int_equal(load(HEAD "stages = ( { name = \"s\"; " SP " halving = { min_epochs = 1; max_epochs = 9; align = \"start\"; }; } );\n"), 0);
+    assert_int_equal(S.stages[0].search.align_start, 1);
     refused(HEAD "stages = ( { name = \"s\"; " SP " samples = 3; } );\n", "unknown key 'samples'", "sample", "halving", NULL);
 }
 

@@ -20,6 +20,11 @@
  *     either way (promotion is per bracket); LPT per round, simulated with
  *     costs = epochs x size: idle share 0.149 -> 0.005 for 243 trials at 4
  *     ranks, 0.42 -> 0.07 for 729 at 16 (CHANGELOG / core notes).
+ *     halving.align = "start" chooses the other trade: round k runs rung k
+ *     of every bracket, so the least aggressive bracket's full-length
+ *     trials are in round 0 and (largest first) start at once: a good
+ *     result is known early (anytime, bench/RESULTS.md) at the price of
+ *     idle ranks in the last rounds.  search_bracket_round says which.
  *   tpe, no halving: round j = trials j B .. (j + 1) B - 1 (B = tpe_batch),
  *     proposed by tpe_propose from every trial of rounds < j.
  *   tpe + halving (brackets = 1): TPE round j is one successive-halving
@@ -48,6 +53,10 @@
 #include "aesweep/plan.h"
 #include <stddef.h>
 
+/* The round that runs rung r of a bracket of nrungs_b rungs (halving, not
+ * tpe): r + (p->nrungs - nrungs_b) end-aligned (the default), r with
+ * halving.align = "start". */
+int search_bracket_round(const plan_t *p, int nrungs_b, int r);
 /* Rounds of a search stage (0 for a grid). */
 int search_nrounds(const plan_t *p);
 /* The rung a round runs: with halving, bracket 0's (the one with the most

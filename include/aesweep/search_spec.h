@@ -28,6 +28,7 @@ typedef struct {
     long min_epochs, max_epochs;
     int eta;              /* 3 unless given */
     int brackets;         /* 0 = all */
+    int align_start;      /* halving.align: 0 "end" (default), 1 "start" (search.h, rounds) */
 } search_spec_t;
 
 typedef struct {
