@@ -69,9 +69,10 @@ run_watched() {
 if has 1; then
   echo "== 1. anytime (seeds $SEEDS, one run at a time), $(date -u +%H:%M) UTC"
   for s in $SEEDS; do
-    for kind in random sobol tpe; do
+    for kind in random sobol tpe random_start sobol_start; do
       case $kind in
         tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        *_start) search_spec "${kind%_start}" "$s" "$NT" "$HB align = \"start\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *) search_spec "$kind" "$s" "$NT" "$HB" > "$OUT/aesweep_${kind}_$s.cfg" ;;
       esac
       run_watched "$kind" "$s" "$OUT/aesweep_${kind}_$s.cfg" "$OUT/aesweep_${kind}_$s.h5" \
@@ -85,7 +86,7 @@ if has 1; then
       > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err"
     echo "  optuna 2 processes seed $s: $(head -1 "$OUT/optuna_np2_$s.jsonl" | cut -c1-200)"
   done
-  for kind in aesweep_random aesweep_sobol aesweep_tpe optuna_np1 optuna_np2; do
+  for kind in aesweep_random aesweep_sobol aesweep_tpe aesweep_random_start aesweep_sobol_start optuna_np1 optuna_np2; do
     "$PY" bench/search_optuna.py --summarize $(for s in $SEEDS; do echo "$OUT/${kind}_$s.jsonl"; done) \
       | tail -1 > "$OUT/${kind}_summary.json"
   done

@@ -12,7 +12,9 @@ import sys
 
 out = sys.argv[1]
 KINDS = (("aesweep_random", "aesweep random+Hyperband -np 2"), ("aesweep_sobol", "aesweep Sobol+Hyperband -np 2"),
-         ("aesweep_tpe", "aesweep TPE+halving -np 2"), ("optuna_np1", "Optuna+Hyperband, 1 process"),
+         ("aesweep_tpe", "aesweep TPE+halving -np 2"),
+         ("aesweep_random_start", "aesweep random+HB start-aligned"), ("aesweep_sobol_start", "aesweep Sobol+HB start-aligned"),
+         ("optuna_np1", "Optuna+Hyperband, 1 process"),
          ("optuna_np2", "Optuna+Hyperband, 2 processes"))
 S = {k: json.load(open("%s/%s_summary.json" % (out, k)))["summary"] for k, _ in KINDS
      if os.path.exists("%s/%s_summary.json" % (out, k))}
@@ -47,7 +49,7 @@ for opt, oname in (("optuna_np1", "Optuna 1 process"), ("optuna_np2", "Optuna 2 
         continue
     orun = runs(opt)
     for th in ("0.0085", "0.0065"):
-        for k, _ in KINDS[:3]:
+        for k, _ in KINDS[:5]:
             if k not in S:
                 continue
             a, o = S[k][th], S[opt][th]
