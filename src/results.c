@@ -1105,6 +1105,7 @@ static int search_attrs(results_t *r, hid_t g, const plan_t *p)
     }
     attr_str(r, g, "compute_units", "FLOP");
     attr_f64(r, g, "idle_share", p->idle_share);
+    if (p->search & PLAN_HALVING) attr_f64(r, g, "state_peak_bytes", p->state_peak_bytes);
     long best = p->best_cell < 0 ? -1 : (p->search & PLAN_HALVING) ? p->best_cell / p->nrungs : p->best_cell;
     attr_i64(r, g, "best_trial", best);
     return r->failed ? -1 : 0;

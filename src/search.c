@@ -311,6 +311,7 @@ static int root_rounds(rounds_t *w, double *rows)
         p->search_complete = 1;
     }
     p->idle_share = w->wall > 0 ? 1.0 - w->busy / ((double)d->nranks * w->wall) : 0.0;
+    p->state_peak_bytes = d->state_peak_bytes; /* what validate's bound must hold (results: an attribute) */
     return rc;
 }
 

@@ -100,6 +100,7 @@ typedef struct {
     int *task_round;               /* rank 0: [ntasks] round the task ran in (-1: not run); search.c */
     int search_complete;           /* rank 0: 1 once a search stage's last round finished */
     double idle_share;             /* rank 0: 1 - sum busy / (nranks x sum of round walls) */
+    double state_peak_bytes;       /* rank 0: the most carried-state bytes held at once (dispatch.h) */
 } plan_t;
 
 /* Build the plan of stage k given the values inherited from the previous
