@@ -271,6 +271,8 @@ class Report:
                 continue
             st = rf.stage(name)
             sc = st.status_counts()
+            if "stop_rung" in st.group and "rung" in st.group:
+                sc.pop(3, None)  # halving: a rung a trial was not promoted to is not run by design
             bad = ", ".join("%d %s" % (c, STATUS_NAMES[k] if 0 <= k < 4 else k) for k, c in sorted(sc.items()) if k)
             rows.append([st.name, " x ".join("%s[%d]" % (ax, len(st.axis_values[ax])) for ax in st.axes) or "-",
                          st.repeats, st.data_draws,
@@ -301,8 +303,55 @@ class Report:
         d.table(["stage", "select_metric", "best_value", "best_cell", "n_skipped"] + params, rows, key="best")
 
     # ---------- per stage ----------
+    def search_section(self, st):
+        """A search stage (sample / halving, docs/results-format.md "Search stages"): its schedule,
+        best trial and idle share, analysis/search.py's four figures and its importance table,
+        instead of the grid profiles (a trial axis has no order to profile along)."""
+        import shutil
+        from analysis import search
+        d = self.doc
+        sst = search.SearchStage(self.rf.h5, st.name)
+        grid = search.resolve_grid(self.rf.h5, sst, None)
+        tmp = tempfile.mkdtemp(prefix="search-", dir=self.outdir)
+        try:
+            comp, best = search.fig_best_so_far(sst, grid, tmp)
+            search.fig_rungs(sst, tmp)
+            search.fig_params(sst, tmp)
+            search.fig_parallel(sst, tmp)
+            md = open(search.write_markdown(sst, grid, comp, best, tmp)).read()
+            captions = {"best_so_far": "best %s so far against cumulative compute%s" % (
+                            sst.metric_name, " (dashed: grid %s's best)" % grid[0] if grid else ""),
+                        "rungs": "%s at each rung per trial (stopped trials faded)" % sst.metric_name,
+                        "params": "%s against each searched parameter" % sst.metric_name,
+                        "parallel": "parallel coordinates of the trials (colour: %s)" % sst.metric_name}
+            for key, cap in captions.items():
+                fname = "%s_%s.png" % (st.name, key)
+                shutil.move(os.path.join(tmp, key + ".png"), os.path.join(self.outdir, fname))
+                d.figures.append(fname)
+                d.blocks.append(("img", fname, "%s: %s" % (st.name, cap)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        # the text of search.md without its headline, figures and tables (tables are added as tables)
+        for line in md.split("\n"):
+            if line.strip() and not line.startswith(("#", "!", "|")) and not line.startswith("Parameter importance"):
+                d.p(line.strip())
+        if "idle_share" in sst.attrs:
+            d.p("Idle share of the ranks over the stage's rounds: %.3f (rounds aligned at the %s)." % (
+                float(sst.attrs["idle_share"]), sst.attrs.get("align", "end")))
+        imp = search.importance(sst, np.zeros(sst.n, dtype=int))
+        if imp is not None:
+            n, dd = imp
+            d.table(["parameter", "MDI", "permutation"],
+                    [[p, "%.3f" % dd[p][0], "%.4f" % dd[p][1]] for p in sorted(dd, key=lambda q: -dd[q][0])],
+                    key="%s_importance" % st.name,
+                    caption="Parameter importance at rung 0 (%d trials; random forest on log %s):" % (n, sst.metric_name))
+
     def stage_section(self, st):
         d = self.doc
+        if "trial" in st.group and ("stop_rung" in st.group or "search_params" in st.attrs):
+            d.h(2, "Stage %s: search (%s)" % (st.name, st.attrs.get("sampler", "?")))
+            self.guarded("%s search figures" % st.name, self.search_section, st)
+            return
         roles = []
         if set(st.axes) & set(TRAINING_AXES):
             roles.append("training grid (M1/D1)")

@@ -300,7 +300,11 @@ class Stage:
             return math.nan
 
     def missing_cells(self):
-        """Cells of the axis grid without any finite value of the select metric."""
+        """Cells of the axis grid without any finite value of the select metric.  A search stage with
+        halving: trials that trained no rung (a (trial, rung) beyond the stop rung is not missing:
+        the trial was not promoted)."""
+        if "stop_rung" in self.group and "rung" in self.group:
+            return int(np.sum(np.asarray(self.group["stop_rung"][()]) < 0))
         n = self.n_ok()
         return 0 if n is None else int(np.sum(np.asarray(n) == 0))
 

@@ -790,7 +790,7 @@ static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *bus
     attr_i64(r, g, "curve_points", st->curve_points);
     attr_i64(r, g, "complete", plan_complete(p));
     attr_i64(r, g, "tasks_done", (long long)p->ndone);
-    attr_i64(r, g, "tasks_total", (long long)p->ntasks);
+    attr_i64(r, g, "tasks_total", (long long)search_tasks_total(p));
     attr_str(r, g, "select_metric", p->metric_names[p->select_metric]);
     attr_i64(r, g, "best_cell", p->best_cell);
     attr_f64(r, g, "best_value", p->best_cell >= 0 ? p->best_value : NAN);

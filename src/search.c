@@ -176,17 +176,13 @@ int search_tpe_rows(const plan_t *p, int round, double *rows, char *err)
     return rc;
 }
 
-void search_progress_start(dispatch_t *d)
+/* The tasks a halving stage's schedule runs when every promotion is taken
+ * (an upper bound: diverged trials are not promoted); *cost gets their
+ * predicted cost, each rung's estimated by its mean over the group's trials. */
+static size_t scheduled_tasks(const plan_t *p, double *cost)
 {
-    const plan_t *p = d->p;
-    if (!(p->search & PLAN_HALVING)) {
-        dispatch_progress_start(d);
-        return;
-    }
-    /* the tasks the schedule runs (every promotion taken), each rung's cost
-     * estimated by its mean over the group's trials */
-    size_t total = 0, ndone = 0;
-    double ctot = 0, cdone = 0;
+    size_t total = 0;
+    double ctot = 0;
     int tpe = is_tpe(p), ngroups = tpe ? search_nrounds(p) / p->nrungs : p->sched->nbrackets;
     for (int g = 0; g < ngroups; g++) {
         size_t first = tpe ? (size_t)g * (size_t)p->sspec->tpe_batch : (size_t)p->sched->b[g].first_trial;
@@ -202,6 +198,27 @@ void search_progress_start(dispatch_t *d)
             m = halving_promote_count(m, p->sched->eta);
         }
     }
+    if (cost) *cost = ctot;
+    return total;
+}
+
+size_t search_tasks_total(const plan_t *p)
+{
+    if (!(p->search & PLAN_HALVING)) return p->ntasks;
+    if (p->search_complete) return p->ndone;
+    size_t s = scheduled_tasks(p, NULL);
+    return s > p->ndone ? s : p->ndone;
+}
+
+void search_progress_start(dispatch_t *d)
+{
+    const plan_t *p = d->p;
+    if (!(p->search & PLAN_HALVING)) {
+        dispatch_progress_start(d);
+        return;
+    }
+    double ctot, cdone = 0;
+    size_t total = scheduled_tasks(p, &ctot), ndone = 0;
     for (size_t t = 0; t < p->ntasks; t++)
         if (p->task_done[t]) ndone++, cdone += p->tasks[t].cost;
     progress_start(&d->prog, p->spec->name, total > ndone ? total : ndone, ndone, ctot > cdone ? ctot : cdone, cdone,

@@ -102,7 +102,7 @@ static int stage_verdict(run_t *st, int k, plan_t *p, dispatch_t *d)
     char err[SPEC_ERR_LEN] = "";
     if (journal_sync(&st->jr)) d->journal_failed = 1; /* what it holds may not be on disk: stop */
     st->all_done += p->ndone;
-    st->all_total += p->ntasks;
+    st->all_total += search_tasks_total(p); /* halving: the segments it ran, not the trial x rung cube */
     int complete = plan_complete(p);
     char line[256] = "";
     if (complete) {

@@ -286,6 +286,21 @@ def test_real_run_readers(real):
         st = SearchStage(f, "hb")
         comp, best, t, r = st.trace()
         assert comp[-1] == f["hb"]["compute"][()].sum() and best[-1] == np.nanmin(f["hb"]["test_mse_test"][()])
+    with h5py.File(out, "r") as f:  # a complete halving stage's total is the segments it ran, not trials x rungs
+        g = f["hb"]
+        assert g.attrs["tasks_total"] == g.attrs["tasks_done"] == int((g["status"][()] != 3).sum())
+        assert g.attrs["tasks_total"] < g["status"].size
+    # the whole-study report: a search section per search stage (search.py's figures and importance)
+    rep = d / "report"
+    p = subprocess.run([PY, "-m", "analysis.report", out, "-o", str(rep), "--strict"], capture_output=True, text=True,
+                       timeout=600, env=ENV, cwd=SRC)
+    assert p.returncode == 0, p.stderr
+    md = open(rep / "report.md").read()
+    for stage in ("hb", "smp", "tpehb"):
+        assert "## Stage %s: search" % stage in md
+        for fig in ("best_so_far", "rungs", "params", "parallel"):
+            assert (rep / ("%s_%s.png" % (stage, fig))).stat().st_size > 1000
+    assert "<!-- table:hb_importance -->" in md and "Idle share of the ranks" in md
     for stage in ("hb", "smp", "tpehb"):
         p = subprocess.run([PY, os.path.join(SRC, "analysis", "search.py"), out, "--stage", stage, "-o",
                             str(d / ("figs_" + stage))], capture_output=True, text=True, timeout=300, env=ENV)

@@ -73,6 +73,10 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids);
  * cube.  0, or -1 with one line in err. */
 int search_tpe_rows(const plan_t *p, int round, double *rows, char *err);
 
+/* Rank 0: the tasks of the stage for its `tasks_total`: a halving stage's
+ * that ran once it is complete, else what its schedule runs (an upper
+ * bound); p->ntasks for other stages. */
+size_t search_tasks_total(const plan_t *p);
 /* Rank 0, after the journal's replay: start the stage's progress line;
  * with halving its total is the tasks the schedule runs (not the cube's). */
 void search_progress_start(dispatch_t *d);
