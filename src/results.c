@@ -918,20 +918,12 @@ static long tpe_batch(const plan_t *p)
 
 /* The round in which done task i of a search stage ran: p->task_round
  * (search.c), or where that is not recorded (a plan rebuilt from the
- * journal by `status --snapshot`) the round search.h's rules give: a
- * halving stage's round k runs rung k - (nrungs - nrungs_b) of bracket b
- * (end-aligned); tpe runs a batch of tpe_batch trials per round (with
- * halving: its rungs, one round each); other sampled stages one round. */
+ * journal by `status --snapshot`) the round search.h's rules give
+ * (search_task_round: the one statement of them). */
 static int task_round_of(const plan_t *p, size_t i)
 {
     if (p->task_round && p->task_round[i] >= 0) return p->task_round[i];
-    const task_t *tk = &p->tasks[i];
-    long batch = tpe_batch(p);
-    long b = batch && tk->trial >= 0 ? tk->trial / batch : 0;
-    if (!(p->search & PLAN_HALVING)) return (int)b;
-    if (batch) return (int)(b * p->nrungs + tk->rung);
-    int nb = p->sched && tk->trial >= 0 ? p->sched->b[p->trial_bracket[tk->trial]].nrungs : p->nrungs;
-    return search_bracket_round(p, nb, tk->rung);
+    return search_task_round(p, i);
 }
 
 /* A search stage's per-trial variable (int32 or float64) on `trial`, or on

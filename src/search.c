@@ -37,6 +37,17 @@ int search_bracket_round(const plan_t *p, int nrungs_b, int r)
     return p->sspec && p->sspec->align_start ? r : r + (p->nrungs - nrungs_b);
 }
 
+int search_task_round(const plan_t *p, size_t task)
+{
+    const task_t *tk = &p->tasks[task];
+    long batch = is_tpe(p) ? p->sspec->tpe_batch : 0;
+    long b = batch && tk->trial >= 0 ? tk->trial / batch : 0;
+    if (!(p->search & PLAN_HALVING)) return (int)b;
+    if (batch) return (int)(b * p->nrungs + tk->rung);
+    int nb = p->sched && tk->trial >= 0 ? p->sched->b[p->trial_bracket[tk->trial]].nrungs : p->nrungs;
+    return search_bracket_round(p, nb, tk->rung);
+}
+
 int search_round_rung(const plan_t *p, int round)
 {
     return (p->search & PLAN_HALVING) ? round % p->nrungs : 0;

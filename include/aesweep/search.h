@@ -57,6 +57,11 @@
  * tpe): r + (p->nrungs - nrungs_b) end-aligned (the default), r with
  * halving.align = "start". */
 int search_bracket_round(const plan_t *p, int nrungs_b, int r);
+/* The round in which the rules above run task `task` (tpe: its batch's
+ * round, with halving its batch's rung round; halving: its bracket's rung,
+ * aligned as the spec says; other sampled stages: round 0).  What
+ * search_round_tasks lists and what a file rebuilt from a journal records. */
+int search_task_round(const plan_t *p, size_t task);
 /* Rounds of a search stage (0 for a grid). */
 int search_nrounds(const plan_t *p);
 /* The rung a round runs: with halving, bracket 0's (the one with the most
