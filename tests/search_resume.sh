@@ -3,9 +3,12 @@
 # tests/specs/search_slow.cfg (random + Hyperband, 4 brackets, 40 trials) run uninterrupted at -np 2;
 # then run at -np 2 and one rank SIGKILLed once the journal holds some, not all, rung-0 results;
 # resumed at -np 3 and a rank SIGKILLed again once some, not all, rung-1 results are journaled (the
-# promoted trials continue from states that only the journal holds); resumed at -np 2 to the end:
+# promoted trials continue from states that only the journal holds); resumed at -np 2 and every rank
+# sent SIGTERM (a Slurm time limit: exit 75) once some rung-2 results are in; resumed at -np 2 to the end:
 # every dataset but the timings byte-identical to the uninterrupted run, the journal gone.
-# The kills wait for journal states (tests/search_study.py kill-at), never for seconds. ~30 s.
+# A cut leaves the journal and, at the output, nothing or a partial file (complete = 0): mpirun sends
+# the surviving rank 0 SIGTERM, and whether it closes the run as interrupted before mpirun's SIGKILL is
+# a race (kill-at checks either). The kills wait for journal states (tests/search_study.py kill-at), never for seconds. ~30 s.
 # `bash tests/search_resume.sh build/aesweep . jobs/moons-search.cfg` does the same to the full study
 # (its stage "search").
 set -euo pipefail
@@ -17,10 +20,10 @@ CHECK="$PY $SRC/tests/search_study.py"
 mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/ref.h5" --quiet
 $CHECK kill-at "$T/cut.h5" "$T/ref.h5" search 0 -- \
   mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet
-test -f "$T/cut.h5.journal" && test ! -e "$T/cut.h5"
 $CHECK kill-at "$T/cut.h5" "$T/ref.h5" search 1 -- \
   mpirun --oversubscribe -np 3 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
-test -f "$T/cut.h5.journal" && test ! -e "$T/cut.h5"
+$CHECK term-at "$T/cut.h5" "$T/ref.h5" search 2 -- \
+  mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
 mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
-test ! -e "$T/cut.h5.journal"
+if test -e "$T/cut.h5.journal"; then echo "search_resume: the completed resume left its journal behind" >&2; exit 1; fi
 $CHECK same "$T/ref.h5" "$T/cut.h5"

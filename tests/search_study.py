@@ -10,8 +10,13 @@
       start the command (its own session), watch OUT.journal until it holds at least one record of
       rung RUNG of STAGE and not all of them (REF.h5, an uninterrupted run, says how many there are),
       stop rank 0 (SIGSTOP: nothing more is journaled), check the state again, SIGKILL the rank with the
-      highest MPI rank, let rank 0 go on (SIGCONT) and wait until every process of the run is gone.
+      highest MPI rank, let rank 0 go on (SIGCONT) and wait until every process of the run is gone;
+      then OUT.journal must exist and OUT be absent or partial (complete = 0).
       Waits for states, never for seconds: polls the journal every 5 ms (2 min at most).
+  search_study.py term-at OUT REF.h5 STAGE RUNG -- MPIRUN-COMMAND...
+      the same, but cut once this run has journaled any record while rung RUNG is not complete, by
+      SIGTERM to every rank instead of the SIGKILL (a Slurm time limit): the run must exit 75
+      (interrupted) and leave the journal, and OUT absent or partial.
   search_study.py exact RESULT.h5 STAGE TEST -- TRAIN-FLAGS...
       for every trial of STAGE and every rung it trained: `$AESWEEP_BIN train --json TRAIN-FLAGS` with
       the trial's parameters, `--stage STAGE` and `--epochs` the rung's epochs gives test_mse_TEST and
@@ -127,7 +132,7 @@ def run_processes(sid):
     return out
 
 
-def kill_at(out, ref, stage, rung, cmd):
+def kill_at(out, ref, stage, rung, cmd, term=False):
     with h5py.File(ref, "r") as f:
         stages = f.attrs["stages"]
         stages = (stages.decode() if isinstance(stages, bytes) else stages).split(",")
@@ -140,14 +145,24 @@ def kill_at(out, ref, stage, rung, cmd):
     def count():
         return sum(1 for s, t in journal_tasks(out + ".journal") if s == k and t % nrungs == rung)
 
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    t0, n = time.monotonic(), 0
-    while time.monotonic() - t0 < 120 and p.poll() is None:
+    base = len(journal_tasks(out + ".journal"))  # records of earlier runs (a resume appends)
+
+    def in_state():
+        """kill-at: some, not all, rung-RUNG records; term-at: this run journaled some record, and
+        not every rung-RUNG one (a cut anywhere before rung RUNG ends, however the records batch)."""
         n = count()
-        if n >= 1:
+        if term:
+            return n, len(journal_tasks(out + ".journal")) > base and n < total
+        return n, 1 <= n < total
+
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    t0, n, ok = time.monotonic(), 0, False
+    while time.monotonic() - t0 < 120 and p.poll() is None:
+        n, ok = in_state()
+        if ok or n >= 1:
             break
         time.sleep(0.005)
-    if p.poll() is not None or not 1 <= n < total:
+    if p.poll() is not None or not ok:
         _, err = p.communicate()
         print("kill-at: the run did not stop in the state (rc %s, %d of %d rung-%d records): %s" % (p.returncode, n, total, rung, err[-1500:]))
         return 1
@@ -156,9 +171,12 @@ def kill_at(out, ref, stage, rung, cmd):
     victim = max(ranks, key=lambda pid: ranks[pid])
     assert r0 and ranks[victim] > 0, "ranks of the run: %s" % ranks
     os.kill(r0[0], signal.SIGSTOP)
-    n = count()  # rank 0 is stopped: the journal holds what it holds
-    ok = 1 <= n < total
-    os.kill(victim, signal.SIGKILL)
+    n, ok = in_state()  # rank 0 is stopped: the journal holds what it holds
+    if term:  # what Slurm does at a time limit: SIGTERM to every rank of the step
+        for pid in ranks:
+            os.kill(pid, signal.SIGTERM)
+    else:
+        os.kill(victim, signal.SIGKILL)
     os.kill(r0[0], signal.SIGCONT)
     _, err = p.communicate(timeout=300)
     for _ in range(3000):  # orphans of a torn-down mpirun exit within seconds; a resume before is refused (lock)
@@ -166,11 +184,29 @@ def kill_at(out, ref, stage, rung, cmd):
             break
         time.sleep(0.01)
     left = run_processes(p.pid)
-    if left or not ok or p.returncode == 0:
+    if left or not ok or p.returncode == 0 or (term and p.returncode != 75):
         print("kill-at: rc %d, %d of %d rung-%d records when cut, processes left %s: %s" % (p.returncode, n, total, rung, left, err[-1500:]))
         return 1
-    print("kill-at: rank %d killed with %d of %d rung-%d records journaled (%d records in all); mpirun rc %d"
-          % (ranks[victim], n, total, rung, len(journal_tasks(out + ".journal")), p.returncode))
+    # What the cut leaves: the journal, always; at OUT nothing, or a partial file. mpirun answers the
+    # lost rank with SIGTERM to the others, and a rank 0 that sees it between epochs closes the run
+    # as interrupted (sweep.c run_close: a partial result with complete = 0), one that is killed first
+    # leaves none. Either is right; a complete file, or none of the journal, is not.
+    if not os.path.exists(out + ".journal"):
+        print("kill-at: the cut run left no journal %s.journal: %s" % (out, err[-1500:]))
+        return 1
+    left_file = "no file at OUT"
+    if os.path.exists(out):
+        with h5py.File(out, "r") as f:
+            if int(f.attrs.get("complete", -1)) != 0:
+                print("kill-at: the cut run left %s with complete = %s (a partial file must say 0)" % (out, f.attrs.get("complete")))
+                return 1
+        left_file = "a partial file (complete = 0) at OUT"
+    if term:
+        print("term-at: every rank sent SIGTERM with %d of %d rung-%d records journaled (%d records in all, %d before this run); mpirun rc %d; %s"
+              % (n, total, rung, len(journal_tasks(out + ".journal")), base, p.returncode, left_file))
+        return 0
+    print("kill-at: rank %d killed with %d of %d rung-%d records journaled (%d records in all); mpirun rc %d; %s"
+          % (ranks[victim], n, total, rung, len(journal_tasks(out + ".journal")), p.returncode, left_file))
     return 0
 
 
@@ -336,6 +372,8 @@ def main(argv):
         return same(argv[1], argv[2])
     if len(argv) >= 6 and argv[0] == "kill-at" and argv[5] == "--":
         return kill_at(argv[1], argv[2], argv[3], int(argv[4]), argv[6:])
+    if len(argv) >= 6 and argv[0] == "term-at" and argv[5] == "--":
+        return kill_at(argv[1], argv[2], argv[3], int(argv[4]), argv[6:], term=True)
     if len(argv) >= 5 and argv[0] == "exact" and argv[4] == "--":
         return exact(argv[1], argv[2], argv[3], argv[5:])
     if len(argv) >= 5 and argv[0] == "trial-flag":
