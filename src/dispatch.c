@@ -247,6 +247,9 @@ static void root_drain(dispatch_t *d, int block)
         int cnt;
         MPI_Get_count(&stt, MPI_DOUBLE, &cnt);
         if ((size_t)cnt > io->rxcap) {
+            /* not reached: root_rx_ready sized the buffer for the round's
+             * largest message; kept so that a wrong bound costs memory, not
+             * a truncated receive */
             double *nb = realloc(io->rx, (size_t)cnt * sizeof(double));
             if (!nb) { /* a message cannot be left unreceived: end the job; the journal stands */
                 fprintf(stderr, "aesweep: rank 0: out of memory receiving %d result values; stopping the job (finished tasks are journaled: --resume)\n", cnt);
@@ -456,6 +459,40 @@ double dispatch_balance(const dispatch_t *d)
  * continuations continue from, at their start epochs?  (Promotion runs a
  * task only after its previous rung is stored; the check turns a broken
  * promotion or journal into one line instead of a wrong result.) */
+static size_t rec_nparams(dispatch_t *d, size_t t);
+
+/* Rank 0, before a round: the receive buffer grown to the largest message
+ * the round can bring (a worker's batch is sent once it reaches
+ * DISPATCH_BATCH_MAX_DOUBLES, so it holds at most that less one plus its
+ * last record; never more than all the round's records together).  Grown
+ * here, where running out of memory fails the round on every rank with one
+ * line, because root_drain cannot leave a message unreceived. */
+static int root_rx_ready(dispatch_t *d, const size_t *ids, size_t n)
+{
+    const plan_t *p = d->p;
+    struct dispatch_io *io = d->io;
+    size_t maxrec = 0, all = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = 1 + wire_result_len(p->nslots, p->nmetrics, rec_nparams(d, ids[i]), (size_t)p->ncurve * p->ncurve_metrics); /* + its length prefix (wire_batch_commit) */
+        if (len > maxrec) maxrec = len;
+        all += len;
+    }
+    size_t need = DISPATCH_BATCH_MAX_DOUBLES - 1 + maxrec;
+    if (all < need) need = all;
+    if (need < 2) need = 2; /* a DONE message */
+    if (need <= io->rxcap) return 1;
+    double *nb = realloc(io->rx, need * sizeof(double));
+    if (!nb) {
+        fprintf(stderr, "aesweep: rank 0: out of memory for a receive buffer of %zu values (stage %s); the round does not run (finished tasks are journaled: --resume)\n",
+                need, p->spec->name);
+        d->failed = 1;
+        return 0;
+    }
+    io->rx = nb;
+    io->rxcap = need;
+    return 1;
+}
+
 static int root_states_ready(dispatch_t *d, const size_t *ids, size_t n)
 {
     const plan_t *p = d->p;
@@ -553,7 +590,7 @@ static int *scatter_round(dispatch_t *d, const size_t *ids, size_t n, int *mine_
         list = malloc((n ? n : 1) * sizeof *list);
         /* d->failed already: dispatch_stage could not list the tasks and
          * said so; the round only has to end failed on every rank */
-        int have = order && owner && fill && load && counts && displs && list && (!halving(d) || root_states_ready(d, ids, n));
+        int have = order && owner && fill && load && counts && displs && list && (!halving(d) || root_states_ready(d, ids, n)) && root_rx_ready(d, ids, n);
         double mk = have && !d->failed ? plan_partition_subset(d->p, ids, n, R, order, owner, load) : -1;
         if (mk >= 0) {
             ok = 1;
