@@ -192,12 +192,6 @@ double budget_rate(const char *isa)
 
 /* ---- search stages: rounds, their makespan bound, carried states --------- */
 
-/* One group of a search stage's round: rung `rung` of the trials lo..hi-1
- * (a bracket, or a TPE batch), of which at most n train it. */
-typedef struct {
-    long lo, hi, n;
-    int rung, round, last; /* last: the group's rung is its bracket's last */
-} sgroup_t;
 
 /* Per-round sums as the groups of one round come in, and the totals. */
 typedef struct {
@@ -229,21 +223,21 @@ static int desc_double(const void *a, const void *b)
 /* The sum of the n largest segment costs (states = 0) or state sizes (1)
  * of group g; *mx the largest.  Without scratch, n x the largest (an upper
  * bound of the same). */
-static double group_top(bound_acc_t *a, const sgroup_t *g, int states, double *mx)
+static double group_top(bound_acc_t *a, const search_slot_t *g, int states, double *mx)
 {
     const plan_t *p = a->p;
-    size_t m = (size_t)(g->hi - g->lo);
+    size_t m = (size_t)(g->end - g->first);
     *mx = 0;
-    for (long t = g->lo; t < g->hi; t++) {
+    for (long t = g->first; t < g->end; t++) {
         const task_t *tk = &p->tasks[(size_t)t * p->nrungs + g->rung];
         double x = states ? budget_state_bytes(a->sd, tk->hp) : tk->cost;
-        if (a->v) a->v[t - g->lo] = x;
+        if (a->v) a->v[t - g->first] = x;
         if (x > *mx) *mx = x;
     }
-    if (!a->v) return (double)(g->n < (long)m ? g->n : (long)m) * *mx;
+    if (!a->v) return (double)(g->trials < (long)m ? g->trials : (long)m) * *mx;
     qsort(a->v, m, sizeof *a->v, desc_double);
     double sum = 0;
-    for (size_t i = 0; i < m && (long)i < g->n; i++) sum += a->v[i];
+    for (size_t i = 0; i < m && (long)i < g->trials; i++) sum += a->v[i];
     return sum;
 }
 
@@ -261,8 +255,9 @@ static double state_record_bytes(const study_data_t *sd, const double *hp)
  * input for its output, and promotion then drops the losers: one state per
  * trial of the rung (none for a bracket of one rung); plus one record in
  * flight, unpacked beside its state. */
-static void add_group(bound_acc_t *a, const sgroup_t *g)
+static void add_group(const search_slot_t *g, void *ctx)
 {
+    bound_acc_t *a = ctx;
     if (g->round != a->round) {
         round_end(a);
         a->round = g->round;
@@ -270,44 +265,21 @@ static void add_group(bound_acc_t *a, const sgroup_t *g)
     double mx;
     a->sum += group_top(a, g, 0, &mx);
     if (mx > a->max) a->max = mx;
-    a->out->segments += g->n;
+    a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
     if (g->rung > 0 || !g->last) a->states += st;
-    for (long t = g->lo; t < g->hi; t++) {
+    for (long t = g->first; t < g->end; t++) {
         double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
         if (rec > a->record) a->record = rec;
     }
 }
 
-/* Every group of a halving stage, in round order.  Rounds are merged
- * rungs, end-aligned as search.h runs them (round k = rung k - (nrungs -
- * nrungs_b) of bracket b, so that every bracket's last rung is in the last
- * round); with tpe, each batch of tpe_batch trials is one bracket run after
- * the previous batch. */
+/* Every (group, rung) of a halving stage in round order, as search.h runs
+ * them (search_schedule_walk: merged rungs, aligned as the spec says; with
+ * tpe each batch one bracket after the previous), summed per round. */
 static void bound_groups(bound_acc_t *a)
 {
-    const plan_t *p = a->p;
-    const halving_schedule_t *h = p->sched;
-    int tpe = p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
-    if (tpe) {
-        long batch = p->sspec->tpe_batch > 0 ? p->sspec->tpe_batch : (long)p->ntrials;
-        int round = 0, R = h->b[0].nrungs;
-        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
-            long hi = lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials, m = hi - lo;
-            for (int k = 0; k < R; k++, round++) {
-                add_group(a, &(sgroup_t){lo, hi, m, k, round, k == R - 1});
-                m = halving_promote_count(m, h->eta);
-            }
-        }
-    } else
-        for (int round = 0; round < p->nrungs; round++)
-            for (int b = 0; b < h->nbrackets; b++) {
-                const halving_bracket_t *B = &h->b[b];
-                int k = round - search_bracket_round(p, B->nrungs, 0); /* search.h's alignment */
-                if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
-                add_group(a, &(sgroup_t){B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round,
-                                         k == B->nrungs - 1});
-            }
+    search_schedule_walk(a->p, add_group, a);
     round_end(a);
 }
 

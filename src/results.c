@@ -943,6 +943,11 @@ static void put_search_var(results_t *r, hid_t g, const char *name, hid_t mem, h
  * bracket's rung_trials are then the sums over the batches (each batch
  * promotes max(1, floor(m / eta)) of its own m).  Their number; with out,
  * bracket b into *out. */
+static void add_batch_rung(const search_slot_t *s, void *ctx)
+{
+    ((halving_bracket_t *)ctx)->trials[s->rung] += s->trials;
+}
+
 static size_t stage_brackets(const plan_t *p, size_t b, halving_bracket_t *out)
 {
     const halving_schedule_t *h = p->sched;
@@ -950,10 +955,7 @@ static size_t stage_brackets(const plan_t *p, size_t b, halving_bracket_t *out)
     if (out) *out = h->b[b];
     if (out && batch) {
         for (int k = 0; k < out->nrungs; k++) out->trials[k] = 0;
-        for (long lo = 0; lo < (long)p->ntrials; lo += batch) {
-            long m = (long)p->ntrials - lo < batch ? (long)p->ntrials - lo : batch;
-            for (int k = 0; k < out->nrungs; k++, m = halving_promote_count(m, h->eta)) out->trials[k] += m;
-        }
+        search_schedule_walk(p, add_batch_rung, out);
     }
     return (size_t)h->nbrackets;
 }

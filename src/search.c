@@ -187,30 +187,54 @@ int search_tpe_rows(const plan_t *p, int round, double *rows, char *err)
     return rc;
 }
 
+void search_schedule_walk(const plan_t *p, search_slot_fn fn, void *ctx)
+{
+    if (!(p->search & PLAN_HALVING) || !p->sched) return;
+    const halving_schedule_t *h = p->sched;
+    if (is_tpe(p)) { /* batch j's rung k runs in round j * nrungs + k */
+        long batch = p->sspec->tpe_batch, R = h->b[0].nrungs;
+        for (long lo = 0, j = 0; lo < (long)p->ntrials; lo += batch, j++) {
+            long hi = lo + batch < (long)p->ntrials ? lo + batch : (long)p->ntrials, m = hi - lo;
+            for (int k = 0; k < R; k++, m = halving_promote_count(m, h->eta))
+                fn(&(search_slot_t){(int)j, lo, hi, m, k, (int)(j * p->nrungs + k), k == R - 1}, ctx);
+        }
+        return;
+    }
+    for (int round = 0; round < p->nrungs; round++)
+        for (int b = 0; b < h->nbrackets; b++) {
+            const halving_bracket_t *B = &h->b[b];
+            int k = round - search_bracket_round(p, B->nrungs, 0);
+            if (k < 0 || k >= B->nrungs || B->ntrials <= 0) continue;
+            fn(&(search_slot_t){b, B->first_trial, B->first_trial + B->ntrials, B->trials[k], k, round, k == B->nrungs - 1},
+               ctx);
+        }
+}
+
+typedef struct {
+    const plan_t *p;
+    size_t tasks;
+    double cost;
+} sched_sum_t;
+
+static void sum_slot(const search_slot_t *s, void *ctx)
+{
+    sched_sum_t *a = ctx;
+    const plan_t *p = a->p;
+    double c = 0;
+    for (long t = s->first; t < s->end; t++) c += p->tasks[(size_t)t * (size_t)p->nrungs + (size_t)s->rung].cost;
+    a->tasks += (size_t)s->trials;
+    a->cost += c / (double)(s->end - s->first) * (double)s->trials;
+}
+
 /* The tasks a halving stage's schedule runs when every promotion is taken
  * (an upper bound: diverged trials are not promoted); *cost gets their
  * predicted cost, each rung's estimated by its mean over the group's trials. */
 static size_t scheduled_tasks(const plan_t *p, double *cost)
 {
-    size_t total = 0;
-    double ctot = 0;
-    int tpe = is_tpe(p), ngroups = tpe ? search_nrounds(p) / p->nrungs : p->sched->nbrackets;
-    for (int g = 0; g < ngroups; g++) {
-        size_t first = tpe ? (size_t)g * (size_t)p->sspec->tpe_batch : (size_t)p->sched->b[g].first_trial;
-        size_t n = tpe ? (p->ntrials - first < (size_t)p->sspec->tpe_batch ? p->ntrials - first : (size_t)p->sspec->tpe_batch)
-                       : (size_t)p->sched->b[g].ntrials;
-        int nr = p->sched->b[tpe ? 0 : g].nrungs;
-        long m = (long)n;
-        for (int r = 0; r < nr && n; r++) {
-            double c = 0;
-            for (size_t t = first; t < first + n; t++) c += p->tasks[t * (size_t)p->nrungs + (size_t)r].cost;
-            total += (size_t)m;
-            ctot += c / (double)n * (double)m;
-            m = halving_promote_count(m, p->sched->eta);
-        }
-    }
-    if (cost) *cost = ctot;
-    return total;
+    sched_sum_t a = {.p = p};
+    search_schedule_walk(p, sum_slot, &a);
+    if (cost) *cost = a.cost;
+    return a.tasks;
 }
 
 size_t search_tasks_total(const plan_t *p)

@@ -78,6 +78,25 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids);
  * cube.  0, or -1 with one line in err. */
 int search_tpe_rows(const plan_t *p, int round, double *rows, char *err);
 
+/* One rung of one group of a halving stage's schedule: a group is a
+ * Hyperband bracket, or with tpe a batch of tpe_batch trials run as one
+ * successive-halving bracket.  `trials` run the rung when every promotion
+ * is taken (an upper bound: diverged trials are not promoted). */
+typedef struct {
+    int group;        /* the bracket, or the TPE batch */
+    long first, end;  /* the group's trials: [first, end) */
+    long trials;      /* scheduled into this rung */
+    int rung, round;  /* the rung (of the group's bracket) and the round that runs it */
+    int last;         /* the rung is the group's last: nothing continues it */
+} search_slot_t;
+typedef void (*search_slot_fn)(const search_slot_t *s, void *ctx);
+/* Visit every (group, rung) of a halving stage's schedule in round order
+ * (within a round, by group).  The one walk of the schedule: the progress
+ * total (search_tasks_total), validate's bounds (budget.c) and the
+ * bracket tables of the result file (results.c) all count from it.
+ * Nothing for a stage without halving. */
+void search_schedule_walk(const plan_t *p, search_slot_fn fn, void *ctx);
+
 /* Rank 0: the tasks of the stage for its `tasks_total`: a halving stage's
  * that ran once it is complete, else what its schedule runs (an upper
  * bound); p->ntasks for other stages. */
