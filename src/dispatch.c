@@ -102,8 +102,7 @@ static void root_keep_halving(dispatch_t *d, const wire_result_t *r, int from_jo
     size_t np = (size_t)r->params[7]; /* state_fits: whole, in range */
     if (p->spec->save_models) {
         float *w = malloc((np ? np : 1) * sizeof(float));
-        if (w)
-            for (size_t i = 0; i < np; i++) w[i] = (float)r->params[TASK_STATE_HDR + i];
+        if (w) memcpy(w, r->params + TASK_STATE_HDR, np * sizeof(float)); /* the state's first floats (task.h) */
         else keep_failed(d, "weights", r->task);
         free(d->cell_params[r->task]);
         d->cell_params[r->task] = w;

@@ -323,11 +323,14 @@ static void pack_end_state(const model_t *m, const train_pos_t *pos, double *out
 {
     task_state_t h = {.pos = *pos, .adam_t = m->adam_t, .nparams = m->nparams};
     task_state_header(&h, out);
-    size_t n = m->nparams;
-    double *o = out + TASK_STATE_HDR;
-    for (size_t i = 0; i < n; i++) o[i] = m->params[i];
-    for (size_t i = 0; i < n; i++) o[n + i] = m->adam_m[i];
-    for (size_t i = 0; i < n; i++) o[2 * n + i] = m->adam_v[i];
+    /* the layout of task_state_pack (task.h): the three arrays' floats
+     * packed by their bytes, the odd half double zero */
+    size_t n = m->nparams, nd = task_state_len(n) - TASK_STATE_HDR;
+    if (nd) out[TASK_STATE_HDR + nd - 1] = 0;
+    char *o = (char *)(out + TASK_STATE_HDR);
+    memcpy(o, m->params, n * sizeof(float));
+    memcpy(o + n * sizeof(float), m->adam_m, n * sizeof(float));
+    memcpy(o + 2 * n * sizeof(float), m->adam_v, n * sizeof(float));
 }
 
 /* Shared by task_run_from and task_train_model: train hp from its seeds
@@ -440,7 +443,7 @@ model_t *task_train_model(study_data_t *sd, const plan_t *p, const double *hp, i
 
 /* ---- carried state ---------------------------------------------------------- */
 
-size_t task_state_len(size_t nparams) { return TASK_STATE_HDR + 3 * nparams; }
+size_t task_state_len(size_t nparams) { return TASK_STATE_HDR + (3 * nparams + 1) / 2; }
 
 double task_state_bytes(size_t nparams) { return (double)sizeof(task_state_t) + 12.0 * (double)nparams; }
 
@@ -501,7 +504,9 @@ task_state_t *task_state_from_header(const double *h, int *bad)
 void task_state_pack(const task_state_t *s, double *out)
 {
     task_state_header(s, out);
-    for (size_t i = 0; i < 3 * s->nparams; i++) out[TASK_STATE_HDR + i] = s->arena[i];
+    size_t n = task_state_len(s->nparams) - TASK_STATE_HDR;
+    if (n) out[TASK_STATE_HDR + n - 1] = 0; /* the pad half of an odd count: defined bytes in the journal */
+    memcpy(out + TASK_STATE_HDR, s->arena, 3 * s->nparams * sizeof(float));
 }
 
 task_state_t *task_state_unpack(const double *in, size_t len, int *bad)
@@ -513,7 +518,7 @@ task_state_t *task_state_unpack(const double *in, size_t len, int *bad)
         return NULL;
     task_state_t *s = task_state_from_header(in, bad);
     if (!s) return NULL;
-    for (size_t i = 0; i < 3 * s->nparams; i++) s->arena[i] = (float)in[TASK_STATE_HDR + i];
+    memcpy(s->arena, in + TASK_STATE_HDR, 3 * s->nparams * sizeof(float));
     return s;
 }
 

@@ -93,11 +93,18 @@ typedef struct task_state {
  *   [3] shuffle_ctr / 2^32    [4] shuffle_ctr % 2^32
  *   [5] mmd_ctr / 2^32        [6] mmd_ctr % 2^32
  *   [7] nparams
- *   [8 ..] parameters [nparams], Adam m [nparams], Adam v [nparams]
- * Floats are exact in doubles and the counters are split into 32-bit
- * halves, so the round trip is exact. */
+ *   [8 ..] the arena's floats, parameters [nparams], Adam m [nparams] and
+ *          Adam v [nparams], packed two to a double by their bytes (the
+ *          memory of 3 x nparams floats, zero-padded to whole doubles)
+ * The counters are split into 32-bit halves and the floats travel as their
+ * bytes, so the round trip is exact.  Packed, not widened: a state is 12
+ * bytes a parameter in the journal and on the wire, not 24 (the journal
+ * holds one per segment).  The packed doubles are bytes, never numbers:
+ * they are copied (wire, journal, MPI_DOUBLE on one architecture), never
+ * computed with or compared.  The magic names the layout (16016: floats
+ * widened to doubles, before 0.4.0). */
 #define TASK_STATE_HDR 8
-#define TASK_STATE_MAGIC 16016.0
+#define TASK_STATE_MAGIC 16017.0
 /* Doubles of the serialised state of a model of nparams parameters. */
 size_t task_state_len(size_t nparams);
 /* Bytes a kept state takes (rank 0's memory for carried states). */
