@@ -51,6 +51,9 @@ def schedule(n_trials, mn, mx, eta, nbrackets=0):
         e *= eta
         s_max += 1
     nb = nbrackets or s_max + 1
+    if nb > s_max + 1:  # src/halving.c refuses it (a spec error): so does the replay
+        raise SystemExit("brackets = %d is out of range; min_epochs %d, max_epochs %d and eta %d allow 1..%d"
+                         % (nb, mn, mx, eta, s_max + 1))
     w = [math.ceil((s_max + 1) * eta ** (s_max - b) / (s_max - b + 1)) for b in range(nb)]
     q = [n_trials * x // sum(w) for x in w]
     rem = [n_trials * x % sum(w) for x in w]

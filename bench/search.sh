@@ -100,6 +100,14 @@ if has 2; then
       -e 's/^    curve_points = 20;/    halving = { min_epochs = 10; max_epochs = 1000; eta = 3; };/' \
       jobs/moons-search-grid.cfg > "$OUT/grid_hyperband.cfg"
   grep -q 'halving' "$OUT/grid_hyperband.cfg"
+  # the schedules the replay scan (bench/hb_scan.sh) found on this grid: from 20 epochs, eta 2, as
+  # successive halving (one bracket) and as Hyperband's three most aggressive brackets
+  for v in "sh_e2m20 1" "hb_e2m20b3 3"; do
+    set -- $v
+    sed -e "s/eta = 3; };/eta = 2; brackets = $2; };/" -e 's/min_epochs = 10;/min_epochs = 20;/' \
+      "$OUT/grid_hyperband.cfg" > "$OUT/grid_$1.cfg"
+    grep -q "eta = 2; brackets = $2;" "$OUT/grid_$1.cfg"
+  done
   # the search stage of the job alone (no refit)
   awk '/name = "refit"/ {exit} {print}' jobs/moons-search.cfg | sed -e 's/^    select = "test_mse_clean"; },$/    select = "test_mse_clean"; } );/' \
     > "$OUT/moons_search.cfg"
@@ -112,10 +120,15 @@ if has 2; then
     run_watched grid 0 jobs/moons-search-grid.cfg "$OUT/grid.h5" grid > "$OUT/grid.jsonl"
   fi
   run_watched grid_hyperband 0 "$OUT/grid_hyperband.cfg" "$OUT/grid_hyperband.h5" grid > "$OUT/grid_hyperband.jsonl"
+  for v in sh_e2m20 hb_e2m20b3; do
+    run_watched "grid_$v" 0 "$OUT/grid_$v.cfg" "$OUT/grid_$v.h5" grid > "$OUT/grid_$v.jsonl"
+  done
   run_watched moons_search 0 "$OUT/moons_search.cfg" "$OUT/moons_search.h5" > "$OUT/moons_search.jsonl"
   cpu() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["cpu_seconds"])' "$1"; }
   "$PY" bench/search_grid.py "$OUT/grid.h5" --grid-cpu "$(cpu "$OUT/grid.jsonl")" \
     "$OUT/grid_hyperband.h5:grid:$(cpu "$OUT/grid_hyperband.jsonl")" \
+    "$OUT/grid_sh_e2m20.h5:grid:$(cpu "$OUT/grid_sh_e2m20.jsonl")" \
+    "$OUT/grid_hb_e2m20b3.h5:grid:$(cpu "$OUT/grid_hb_e2m20b3.jsonl")" \
     "$OUT/moons_search.h5:search:$(cpu "$OUT/moons_search.jsonl")"
 fi
 
