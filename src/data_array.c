@@ -486,6 +486,68 @@ out:
     return rc;
 }
 
+/* The features per row of an array with header h (the product of its
+ * dimensions after the first), checked: at least 2-d, at least one row,
+ * 1..DATA_MAX_COLS features, and pixels = "unit" only for uint8.  0, or -1
+ * with one line in err. */
+static int array_cols(const char *path, int npy, const arr_hdr_t *h, int pixels, uint64_t *cols, char *err)
+{
+    char shape[160];
+    shape_text(shape, sizeof shape, h);
+    if (h->ndims < 2) {
+        snprintf(err, DATA_ERR_LEN, "%s: the array is 1-d (%s values: a labels file?); features need (rows, features) or images (rows, height, width)%s",
+                 path, shape, npy ? "" : "; give it as labels");
+        return -1;
+    }
+    uint64_t d = 1;
+    for (int i = 1; i < h->ndims; i++) {
+        d *= h->dims[i];
+        if (d > DATA_MAX_COLS) break;
+    }
+    if (h->dims[0] < 1 || d < 1 || d > DATA_MAX_COLS) {
+        snprintf(err, DATA_ERR_LEN, "%s: shape %s; need >= 1 row and 1..%d features per row (the product of the dimensions after the first)",
+                 path, shape, DATA_MAX_COLS);
+        return -1;
+    }
+    if (pixels == DATA_PIXELS_UNIT && h->kind != E_U8) {
+        snprintf(err, DATA_ERR_LEN, "%s: pixels = \"unit\" divides uint8 pixels by 255, but this file holds %s; drop the pixels setting (values are kept) or use scaler = \"minmax\"",
+                 path, elem_name[h->kind]);
+        return -1;
+    }
+    *cols = d;
+    return 0;
+}
+
+/* count elements of the file's type at buf into dst as float; `first` is
+ * the index of buf's first element in the array (rows of d), for the
+ * message.  uint8 divided by 255 when scale; other types must be finite and
+ * within float range.  0, or -1 with one line in err. */
+static int convert_elems(float *dst, const unsigned char *buf, size_t count, const arr_hdr_t *h, int scale,
+                         size_t first, size_t d, const char *path, char *err)
+{
+    int es = elem_size[h->kind];
+    for (size_t i = 0; i < count; i++) {
+        if (h->kind == E_U8) {
+            /* the float32 quotient, as numpy's x.astype(float32) / 255 */
+            dst[i] = scale ? (float)buf[i] / 255.0f : (float)buf[i];
+            continue;
+        }
+        double x = elem_value(buf + i * (size_t)es, h->kind, h->big_endian);
+        size_t e = first + i;
+        if (!isfinite(x)) {
+            snprintf(err, DATA_ERR_LEN, "%s: element [%zu][%zu] is not finite (%g); remove or impute it", path, e / d, e % d, x);
+            return -1;
+        }
+        if (fabs(x) > 3.4028234663852886e38) {
+            snprintf(err, DATA_ERR_LEN, "%s: element [%zu][%zu] = %g is outside the float range; rescale the data", path,
+                     e / d, e % d, x);
+            return -1;
+        }
+        dst[i] = (float)x;
+    }
+    return 0;
+}
+
 /* Features: rows x (product of the other dimensions), as float. */
 static int load_array(dataset_t *out, const char *path, int npy, const char *labels_path, int pixels,
                       size_t max_rows, char *err)
@@ -496,29 +558,8 @@ static int load_array(dataset_t *out, const char *path, int npy, const char *lab
     arr_hdr_t h;
     int rc = -1;
     unsigned char *buf = NULL;
-    if (read_header(f, path, npy, &h, err)) goto out;
-    char shape[160];
-    shape_text(shape, sizeof shape, &h);
-    if (h.ndims < 2) {
-        snprintf(err, DATA_ERR_LEN, "%s: the array is 1-d (%s values: a labels file?); features need (rows, features) or images (rows, height, width)%s",
-                 path, shape, npy ? "" : "; give it as labels");
-        goto out;
-    }
-    uint64_t d = 1;
-    for (int i = 1; i < h.ndims; i++) {
-        d *= h.dims[i];
-        if (d > DATA_MAX_COLS) break;
-    }
-    if (h.dims[0] < 1 || d < 1 || d > DATA_MAX_COLS) {
-        snprintf(err, DATA_ERR_LEN, "%s: shape %s; need >= 1 row and 1..%d features per row (the product of the dimensions after the first)",
-                 path, shape, DATA_MAX_COLS);
-        goto out;
-    }
-    if (pixels == DATA_PIXELS_UNIT && h.kind != E_U8) {
-        snprintf(err, DATA_ERR_LEN, "%s: pixels = \"unit\" divides uint8 pixels by 255, but this file holds %s; drop the pixels setting (values are kept) or use scaler = \"minmax\"",
-                 path, elem_name[h.kind]);
-        goto out;
-    }
+    uint64_t d;
+    if (read_header(f, path, npy, &h, err) || array_cols(path, npy, &h, pixels, &d, err)) goto out;
     int scale = h.kind == E_U8 && pixels != DATA_PIXELS_RAW; /* default for uint8: [0, 1] */
     size_t n = (size_t)h.dims[0], keep = max_rows && max_rows < n ? max_rows : n;
     double need = (double)keep * (double)d * sizeof(float);
@@ -562,29 +603,7 @@ static int load_array(dataset_t *out, const char *path, int npy, const char *lab
             out->x = x;
             cap_rows = c;
         }
-        for (size_t i = 0; i < k * (size_t)d; i++) {
-            float v;
-            if (h.kind == E_U8)
-                /* the float32 quotient, as numpy's x.astype(float32) / 255 */
-                v = scale ? (float)buf[i] / 255.0f : (float)buf[i];
-            else {
-                double x = elem_value(buf + i * (size_t)es, h.kind, h.big_endian);
-                if (!isfinite(x)) {
-                    size_t e = r * (size_t)d + i;
-                    snprintf(err, DATA_ERR_LEN, "%s: element [%zu][%zu] is not finite (%g); remove or impute it",
-                             path, e / (size_t)d, e % (size_t)d, x);
-                    goto out;
-                }
-                if (fabs(x) > 3.4028234663852886e38) {
-                    size_t e = r * (size_t)d + i;
-                    snprintf(err, DATA_ERR_LEN, "%s: element [%zu][%zu] = %g is outside the float range; rescale the data",
-                             path, e / (size_t)d, e % (size_t)d, x);
-                    goto out;
-                }
-                v = (float)x;
-            }
-            out->x[r * (size_t)d + i] = v;
-        }
+        if (convert_elems(out->x + r * (size_t)d, buf, k * (size_t)d, &h, scale, r * (size_t)d, (size_t)d, path, err)) goto out;
         r += k;
     }
     if (check_end(f, path, &h, (uint64_t)n * d * (uint64_t)es, done, err)) goto out;
