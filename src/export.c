@@ -307,6 +307,52 @@ static int export_search(hid_t g, const char *stage, const hsize_t *dims, int nd
     return rc;
 }
 
+/* The columns of a grid stage's rows: its dimensions, which parameter is
+ * along which (axis_of, -1: fixed, its value in fixed[]), and the draw and
+ * repeat dimensions (-1: none); nrep cube points make one cell. */
+typedef struct {
+    const ex_dim_t *dim;
+    int nd;
+    const int *axis_of;
+    char (*fixed)[256];
+    int draw_dim, rep_dim;
+    size_t nrep;
+} grid_cols_t;
+
+/* One CSV row: cube point idx of a grid stage, its status, seconds and the
+ * nm metrics' values there. */
+static void grid_row(FILE *o, const char *stage, const grid_cols_t *gc, size_t idx, int s, double sec, double **mv, int nm)
+{
+    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
+    const ex_dim_t *dim = gc->dim;
+    char buf[64];
+    size_t co[EX_MAX_DIMS], rest = idx;
+    for (int i = gc->nd - 1; i >= 0; i--) co[i] = rest % dim[i].len, rest /= dim[i].len;
+    fprintf(o, "%s,%zu", stage, idx / gc->nrep);
+    for (int q = 0; q < P_COUNT; q++) {
+        int a = gc->axis_of[q];
+        if (a < 0) put_field(o, gc->fixed[q]);
+        else if (dim[a].str) put_field(o, dim[a].str[co[a]] ? dim[a].str[co[a]] : "");
+        else if (dim[a].labels[0]) {
+            char lab[256];
+            nth_label(dim[a].labels, co[a], lab, sizeof lab);
+            put_field(o, lab);
+        } else {
+            fmt_value(q, dim[a].num[co[a]], buf, sizeof buf);
+            fprintf(o, ",%s", buf);
+        }
+    }
+    fprintf(o, ",%zu,%zu", gc->draw_dim >= 0 ? co[gc->draw_dim] : 0, gc->rep_dim >= 0 ? co[gc->rep_dim] : 0);
+    fprintf(o, ",%s", s >= 0 && s <= 3 ? sn[s] : "not_run");
+    fmt_double(sec, buf, sizeof buf);
+    fprintf(o, ",%s", buf);
+    for (int m = 0; m < nm; m++) {
+        fmt_double(mv[m] ? mv[m][idx] : NAN, buf, sizeof buf);
+        fprintf(o, ",%s", buf);
+    }
+    fputc('\n', o);
+}
+
 static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN], int nm, FILE *o,
                         char *err)
 {
@@ -378,36 +424,9 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
     if (!rc && read_all(g, "seconds", ncube, H5T_NATIVE_DOUBLE, (void **)&secs, stage, err)) rc = -2;
     for (int m = 0; m < nm && !rc; m++)
         if (read_all(g, metrics[m], ncube, H5T_NATIVE_DOUBLE, (void **)&mv[m], stage, err)) rc = -2;
-    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
-    char buf[64];
-    for (size_t idx = 0; idx < ncube && !rc; idx++) {
-        size_t co[EX_MAX_DIMS], rest = idx;
-        for (int i = nd - 1; i >= 0; i--) co[i] = rest % dim[i].len, rest /= dim[i].len;
-        fprintf(o, "%s,%zu", stage, idx / nrep);
-        for (int q = 0; q < P_COUNT; q++) {
-            int a = axis_of[q];
-            if (a < 0) put_field(o, fixed[q]);
-            else if (dim[a].str) put_field(o, dim[a].str[co[a]] ? dim[a].str[co[a]] : "");
-            else if (dim[a].labels[0]) {
-                char lab[256];
-                nth_label(dim[a].labels, co[a], lab, sizeof lab);
-                put_field(o, lab);
-            } else {
-                fmt_value(q, dim[a].num[co[a]], buf, sizeof buf);
-                fprintf(o, ",%s", buf);
-            }
-        }
-        fprintf(o, ",%zu,%zu", draw_dim >= 0 ? co[draw_dim] : 0, rep_dim >= 0 ? co[rep_dim] : 0);
-        int s = status ? status[idx] : 3;
-        fprintf(o, ",%s", s >= 0 && s <= 3 ? sn[s] : "not_run");
-        fmt_double(secs ? secs[idx] : NAN, buf, sizeof buf);
-        fprintf(o, ",%s", buf);
-        for (int m = 0; m < nm; m++) {
-            fmt_double(mv[m] ? mv[m][idx] : NAN, buf, sizeof buf);
-            fprintf(o, ",%s", buf);
-        }
-        fputc('\n', o);
-    }
+    const grid_cols_t gc = {dim, nd, axis_of, fixed, draw_dim, rep_dim, nrep};
+    for (size_t idx = 0; idx < ncube && !rc; idx++)
+        grid_row(o, stage, &gc, idx, status ? status[idx] : 3, secs ? secs[idx] : NAN, mv, nm);
     for (int m = 0; m < nm && mv; m++) free(mv[m]);
     free(mv), free(status), free(secs);
     for (int i = 0; i < nd; i++) free_dim(&dim[i]);
@@ -415,30 +434,65 @@ static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN
     return rc;
 }
 
-int export_main(int argc, char **argv)
+/* export's command line: RESULT.h5 [--stage S] --csv OUT.csv.  0, or the
+ * exit code after one line on stderr. */
+static int export_args(int argc, char **argv, const char **path, const char **csv, const char **stage)
 {
-    const char *path = NULL, *csv = NULL, *stage = NULL;
+    *path = *csv = *stage = NULL;
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--stage")) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "aesweep: export: %s needs a value (see aesweep --help)\n", argv[i]);
                 return AES_EXIT_USAGE;
             }
-            if (!strcmp(argv[i], "--csv")) csv = argv[++i];
-            else stage = argv[++i];
+            if (!strcmp(argv[i], "--csv")) *csv = argv[++i];
+            else *stage = argv[++i];
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "aesweep: export: unknown option '%s'; export takes RESULT.h5 [--stage S] --csv OUT.csv (see aesweep --help)\n", argv[i]);
             return AES_EXIT_USAGE;
-        } else if (path) {
-            fprintf(stderr, "aesweep: export: one result file at a time ('%s' after '%s')\n", argv[i], path);
+        } else if (*path) {
+            fprintf(stderr, "aesweep: export: one result file at a time ('%s' after '%s')\n", argv[i], *path);
             return AES_EXIT_USAGE;
         } else
-            path = argv[i];
+            *path = argv[i];
     }
-    if (!path || !csv) {
+    if (!*path || !*csv) {
         fprintf(stderr, "aesweep: export: needs a result file and --csv OUT.csv (or --csv - for stdout), e.g. aesweep export results/quick.h5 --csv quick.csv\n");
         return AES_EXIT_USAGE;
     }
+    return 0;
+}
+
+/* Close the CSV written to tmp and rename it to csv (stdout: flush).  rc is
+ * the export's outcome so far (0, or failed: tmp is removed); returns it, or
+ * -2 with err set when the write, sync or rename fails. */
+static int finish_csv(FILE *o, int to_stdout, const char *tmp, const char *csv, int rc, char *err, size_t errlen)
+{
+    if (to_stdout) {
+        fflush(stdout);
+        return rc;
+    }
+    int bad = ferror(o) | (fflush(o) != 0);
+    bad |= fsync(fileno(o)) != 0;
+    bad |= fclose(o) != 0;
+    if (!rc && bad) {
+        snprintf(err, errlen, "%s: write failed (disk full?)", tmp);
+        rc = -2;
+    }
+    if (rc) unlink(tmp);
+    else if (rename(tmp, csv) != 0) {
+        snprintf(err, errlen, "%s: cannot rename to %s (%s)", tmp, csv, strerror(errno));
+        unlink(tmp);
+        rc = -2;
+    }
+    return rc;
+}
+
+int export_main(int argc, char **argv)
+{
+    const char *path, *csv, *stage;
+    int arc = export_args(argc, argv, &path, &csv, &stage);
+    if (arc) return arc;
     int ours = results_is_ours(path);
     if (ours != 1) {
         fprintf(stderr, "aesweep: export: %s: %s\n", path,
@@ -496,23 +550,7 @@ int export_main(int argc, char **argv)
     for (char *s = strtok_r(stages, ",", &save); s && !rc; s = strtok_r(NULL, ",", &save))
         if (!stage || !strcmp(s, stage)) rc = export_stage(f, s, metrics, nm, o, err);
     H5Fclose(f);
-    if (to_stdout) {
-        fflush(stdout);
-    } else {
-        int bad = ferror(o) | (fflush(o) != 0);
-        bad |= fsync(fileno(o)) != 0;
-        bad |= fclose(o) != 0;
-        if (!rc && bad) {
-            snprintf(err, sizeof err, "%s: write failed (disk full?)", tmp);
-            rc = -2;
-        }
-        if (rc) unlink(tmp);
-        else if (rename(tmp, csv) != 0) {
-            snprintf(err, sizeof err, "%s: cannot rename to %s (%s)", tmp, csv, strerror(errno));
-            unlink(tmp);
-            rc = -2;
-        }
-    }
+    rc = finish_csv(o, to_stdout, tmp, csv, rc, err, sizeof err);
     if (rc) {
         fprintf(stderr, "aesweep: export: %s: %s\n", path, err);
         return rc == -2 ? AES_EXIT_RUNTIME : AES_EXIT_USAGE;

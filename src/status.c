@@ -212,6 +212,47 @@ static int search_status(stage_status_t *ss, plan_t *p, const study_t *s)
     return p->search_complete;
 }
 
+/* Store the journal's records of plan p's stage into p, as a resumed run
+ * does, and count into ss the predicted cost and the task seconds of those
+ * first stored (a task journaled twice counts once), into rs the ones this
+ * run journaled (after the lock's count at its start). */
+static void store_journal(run_status_t *rs, stage_status_t *ss, plan_t *p, const journal_data_t *jd)
+{
+    for (size_t i = 0; i < jd->n; i++) {
+        wire_result_t jt;
+        if (wire_result_unpack(&jt, jd->rec[i], jd->len[i])) continue;
+        int was;
+        if (wire_result_store(&jt, p, &was)) continue;
+        double tsec = 0;
+        for (int q = 0; q < jt.nslots; q++)
+            if (isfinite(jt.seconds[q]) && jt.seconds[q] > tsec) tsec = jt.seconds[q];
+        if (!was) {
+            ss->cost_done += p->tasks[jt.task].cost;
+            ss->secs_done += tsec;
+            if ((long)i >= rs->lock.journaled) rs->done_this_run++;
+        }
+    }
+}
+
+/* ETA: the predicted cost still to do at the rank-seconds per cost of the
+ * tasks done so far, shared by the run's ranks (stages after the running
+ * one use placeholder inherited values: an estimate).  -1 without a rate. */
+static void journal_eta(run_status_t *rs, double sec_per_cost)
+{
+    int ranks = rs->lock.ranks > 0 ? rs->lock.ranks : 1;
+    rs->eta_stage = rs->eta_study = -1;
+    if (!isfinite(sec_per_cost)) return;
+    double rest = 0;
+    for (int k = 0; k < rs->nstages; k++) {
+        stage_status_t *ss = &rs->st[k];
+        if (ss->state == ST_DONE) continue;
+        ss->eta = (ss->cost_total - ss->cost_done) * sec_per_cost / ranks;
+        if (ss->state == ST_RUNNING || ss->state == ST_CUT) rs->eta_stage = ss->eta;
+        rest += ss->eta;
+    }
+    rs->eta_study = rest;
+}
+
 /* Stages from the journal: each plan rebuilt from the journal's spec, with
  * the journaled results stored as a resumed run stores them.  With snap
  * != NULL the plans are also written there (a partial result file). */
@@ -245,20 +286,7 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
             spec_free(&s);
             return -1;
         }
-        for (size_t i = 0; i < jd->n; i++) {
-            wire_result_t jt;
-            if (wire_result_unpack(&jt, jd->rec[i], jd->len[i])) continue;
-            int was;
-            if (wire_result_store(&jt, &p, &was)) continue;
-            double tsec = 0;
-            for (int q = 0; q < jt.nslots; q++)
-                if (isfinite(jt.seconds[q]) && jt.seconds[q] > tsec) tsec = jt.seconds[q];
-            if (!was) {
-                ss->cost_done += p.tasks[jt.task].cost;
-                ss->secs_done += tsec;
-                if ((long)i >= rs->lock.journaled) rs->done_this_run++;
-            }
-        }
+        store_journal(rs, ss, &p, jd);
         if (tpe_replay_rows(&p, ss, err)) {
             plan_free(&p);
             spec_free(&s);
@@ -303,22 +331,7 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
         }
         plan_free(&p);
     }
-    /* ETA: the predicted cost still to do at the rank-seconds per cost of
-     * the tasks done so far, shared by the run's ranks (stages after the
-     * running one use placeholder inherited values: an estimate) */
-    int ranks = rs->lock.ranks > 0 ? rs->lock.ranks : 1;
-    rs->eta_stage = rs->eta_study = -1;
-    if (isfinite(sec_per_cost)) {
-        double rest = 0;
-        for (int k = 0; k < rs->nstages; k++) {
-            stage_status_t *ss = &rs->st[k];
-            if (ss->state == ST_DONE) continue;
-            ss->eta = (ss->cost_total - ss->cost_done) * sec_per_cost / ranks;
-            if (ss->state == ST_RUNNING || ss->state == ST_CUT) rs->eta_stage = ss->eta;
-            rest += ss->eta;
-        }
-        rs->eta_study = rest;
-    }
+    journal_eta(rs, sec_per_cost);
     spec_free(&s);
     return 0;
 }
