@@ -217,6 +217,22 @@ static int trial_coord(hid_t g, int q, size_t ntrials, ex_dim_t *d, const char *
     return 1;
 }
 
+/* The end of every row: draw, repeat, status (its name), seconds and the
+ * nm metrics at cube index i, then the newline. */
+static void row_tail(FILE *o, size_t draw, size_t rep, int st, double secs, double **mv, int nm, size_t i)
+{
+    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
+    char buf[64];
+    fprintf(o, ",%zu,%zu,%s", draw, rep, st >= 0 && st <= 3 ? sn[st] : "not_run");
+    fmt_double(secs, buf, sizeof buf);
+    fprintf(o, ",%s", buf);
+    for (int m = 0; m < nm; m++) {
+        fmt_double(mv[m] ? mv[m][i] : NAN, buf, sizeof buf);
+        fprintf(o, ",%s", buf);
+    }
+    fputc('\n', o);
+}
+
 /* One row of a search stage: its trial, every parameter (searched ones
  * from the trial's coordinates, the epochs of a halving rung), draw,
  * repeat, status, seconds, metrics at cube index i. */
@@ -224,7 +240,6 @@ static void search_row(FILE *o, const char *stage, size_t t, const ex_dim_t *coo
                        char fixed[P_COUNT][256], double epochs, size_t draw, size_t rep, int st, double secs,
                        double **mv, int nm, size_t i)
 {
-    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
     char buf[256];
     fprintf(o, "%s,%zu", stage, t);
     for (int q = 0; q < P_COUNT; q++) {
@@ -237,14 +252,7 @@ static void search_row(FILE *o, const char *stage, size_t t, const ex_dim_t *coo
         } else
             put_field(o, fixed[q]);
     }
-    fprintf(o, ",%zu,%zu,%s", draw, rep, st >= 0 && st <= 3 ? sn[st] : "not_run");
-    fmt_double(secs, buf, sizeof buf);
-    fprintf(o, ",%s", buf);
-    for (int m = 0; m < nm; m++) {
-        fmt_double(mv[m] ? mv[m][i] : NAN, buf, sizeof buf);
-        fprintf(o, ",%s", buf);
-    }
-    fputc('\n', o);
+    row_tail(o, draw, rep, st, secs, mv, nm, i);
 }
 
 /* A search stage (a `trial` dimension; docs/results-format.md "Search
@@ -323,7 +331,6 @@ typedef struct {
  * nm metrics' values there. */
 static void grid_row(FILE *o, const char *stage, const grid_cols_t *gc, size_t idx, int s, double sec, double **mv, int nm)
 {
-    static const char *sn[] = {"ok", "diverged", "interrupted", "not_run"};
     const ex_dim_t *dim = gc->dim;
     char buf[64];
     size_t co[EX_MAX_DIMS], rest = idx;
@@ -342,15 +349,7 @@ static void grid_row(FILE *o, const char *stage, const grid_cols_t *gc, size_t i
             fprintf(o, ",%s", buf);
         }
     }
-    fprintf(o, ",%zu,%zu", gc->draw_dim >= 0 ? co[gc->draw_dim] : 0, gc->rep_dim >= 0 ? co[gc->rep_dim] : 0);
-    fprintf(o, ",%s", s >= 0 && s <= 3 ? sn[s] : "not_run");
-    fmt_double(sec, buf, sizeof buf);
-    fprintf(o, ",%s", buf);
-    for (int m = 0; m < nm; m++) {
-        fmt_double(mv[m] ? mv[m][idx] : NAN, buf, sizeof buf);
-        fprintf(o, ",%s", buf);
-    }
-    fputc('\n', o);
+    row_tail(o, gc->draw_dim >= 0 ? co[gc->draw_dim] : 0, gc->rep_dim >= 0 ? co[gc->rep_dim] : 0, s, sec, mv, nm, idx);
 }
 
 static int export_stage(hid_t f, const char *stage, char metrics[][SPEC_NAME_LEN], int nm, FILE *o,
