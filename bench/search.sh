@@ -19,8 +19,10 @@
 # 2. Hyperband against the full grid: jobs/moons-search-grid.cfg (400 cells to 1,000 epochs), the same
 #    stage with `halving` added (Hyperband over the grid's own cells: same seeds, so every trial at
 #    1,000 epochs must equal its grid cell, checked) and the search stage of jobs/moons-search.cfg
-#    (729 Sobol trials, continuous learning rate): best MSE against the grid's, share of its compute
-#    (FLOP model and measured CPU) (bench/search_grid.py).
+#    (729 Sobol trials, continuous learning rate), and the grid stage with the two schedules
+#    bench/hb_scan.sh found (eta 2 from 20 epochs: successive halving, and Hyperband's three most
+#    aggressive brackets): best MSE against the grid's, share of its compute (FLOP model and
+#    measured CPU) (bench/search_grid.py).
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000 --policy all (the rounds as
 #    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
