@@ -319,18 +319,22 @@ static train_cfg_t one_cfg(const study_t *s, const plan_t *p, const one_t *o, co
 }
 
 /* The end state of m at pos, serialised into out (task.h layout). */
-static void pack_end_state(const model_t *m, const train_pos_t *pos, double *out)
+/* The serialised state (task.h) into out: the header, then the floats of
+ * params, Adam m and Adam v (n each) packed by their bytes, the pad half of
+ * an odd count zero (defined bytes in the journal).  The one writer of the
+ * layout: task_state_pack passes the arena's thirds, a finished task its
+ * model's arrays (no copy into a state first). */
+static void pack_state(const train_pos_t *pos, long adam_t, size_t n, const float *params, const float *m,
+                       const float *v, double *out)
 {
-    task_state_t h = {.pos = *pos, .adam_t = m->adam_t, .nparams = m->nparams};
+    task_state_t h = {.pos = *pos, .adam_t = adam_t, .nparams = n};
     task_state_header(&h, out);
-    /* the layout of task_state_pack (task.h): the three arrays' floats
-     * packed by their bytes, the odd half double zero */
-    size_t n = m->nparams, nd = task_state_len(n) - TASK_STATE_HDR;
+    size_t nd = task_state_len(n) - TASK_STATE_HDR;
     if (nd) out[TASK_STATE_HDR + nd - 1] = 0;
     char *o = (char *)(out + TASK_STATE_HDR);
-    memcpy(o, m->params, n * sizeof(float));
-    memcpy(o + n * sizeof(float), m->adam_m, n * sizeof(float));
-    memcpy(o + 2 * n * sizeof(float), m->adam_v, n * sizeof(float));
+    memcpy(o, params, n * sizeof(float));
+    memcpy(o + n * sizeof(float), m, n * sizeof(float));
+    memcpy(o + 2 * n * sizeof(float), v, n * sizeof(float));
 }
 
 /* Shared by task_run_from and task_train_model: train hp from its seeds
@@ -382,7 +386,8 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, one_t *o)
         for (int i = nrep; i < o->nck; i++) o->status[i] = TRAIN_DIVERGED;
     else if (st == TRAIN_INTERRUPTED)
         for (int i = nrep; i < o->nck; i++) o->status[i] = TRAIN_INTERRUPTED;
-    if (st == TRAIN_OK && o->state_out) pack_end_state(m, &end, o->state_out);
+    if (st == TRAIN_OK && o->state_out)
+        pack_state(&end, m->adam_t, m->nparams, m->params, m->adam_m, m->adam_v, o->state_out);
     o->final_status = st;
     ctx_free(&c, sd->ntests);
     train_ws_free(tw);
@@ -503,10 +508,8 @@ task_state_t *task_state_from_header(const double *h, int *bad)
 
 void task_state_pack(const task_state_t *s, double *out)
 {
-    task_state_header(s, out);
-    size_t n = task_state_len(s->nparams) - TASK_STATE_HDR;
-    if (n) out[TASK_STATE_HDR + n - 1] = 0; /* the pad half of an odd count: defined bytes in the journal */
-    memcpy(out + TASK_STATE_HDR, s->arena, 3 * s->nparams * sizeof(float));
+    size_t n = s->nparams;
+    pack_state(&s->pos, s->adam_t, n, s->arena, s->arena + n, s->arena + 2 * n, out);
 }
 
 task_state_t *task_state_unpack(const double *in, size_t len, int *bad)

@@ -6,8 +6,10 @@ with h5py, xarray (h5netcdf), netCDF-C's ncdump and analysis/search.py.  Run by 
 (tests/results_search.cmake) with AESWEEP_SEARCH_TEST at the C test's binary.  ~3 s.
 """
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import h5py
 import numpy as np
@@ -323,12 +325,25 @@ def _status(binary, out):
                                      timeout=60, env=ENV).stdout)
 
 
+def _stop_rank0_when(binary, out, run, what, reached):
+    """Poll `status --json` of the run writing `out` until reached(its first stage) holds, then SIGSTOP
+    rank 0 (nothing more is journaled). States, not seconds: 10 minutes is only the give-up bound."""
+    t0 = time.time()
+    while time.time() - t0 < 600:
+        assert run.poll() is None, "the run ended before %s: %s" % (what, run.stderr.read()[-2000:])
+        if os.path.exists(out + ".journal") and os.path.exists(out + ".lock"):
+            s = _status(binary, out)
+            if s["alive"] and reached(s["stages"][0]):
+                os.kill(s["pid"], signal.SIGSTOP)
+                return s
+        time.sleep(0.05)
+    raise AssertionError("the run did not reach %s in 600 s" % what)
+
+
 def test_real_run_cut_mid_bracket(real, tmp_path):
     """A halving stage caught mid-bracket (a promoted trial's rung 1 journaled, states carried): status
     and its snapshot show what exists, analysis.search reads the snapshot, and after SIGKILL and
     --resume the file equals an uninterrupted run's (tests/h5_compare.py)."""
-    import signal
-    import time
     binary = real[0]
     spec = os.path.join(HERE, "specs", "search_results_slow.cfg")
     ref, out, snap = str(tmp_path / "ref.h5"), str(tmp_path / "cut.h5"), str(tmp_path / "snap.h5")
@@ -338,15 +353,8 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
     run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        t0, s = time.time(), None
-        while time.time() - t0 < 600:  # states, not seconds: until a rung-1 segment is journaled
-            assert run.poll() is None, "the run ended before a rung-1 segment: " + run.stderr.read()[-2000:]
-            if os.path.exists(out + ".journal") and os.path.exists(out + ".lock"):
-                s = _status(binary, out)
-                if s["alive"] and s["stages"][0].get("rung_tasks_done", [0, 0])[1] >= 1:
-                    break
-            time.sleep(0.05)
-        os.kill(s["pid"], signal.SIGSTOP)  # rank 0 frozen: every look below sees one state
+        _stop_rank0_when(binary, out, run, "a rung-1 segment",
+                         lambda st: st.get("rung_tasks_done", [0, 0])[1] >= 1)  # every look below sees one state
         hb = _status(binary, out)["stages"][0]
         # every trial that trained ran its rung 0 first; a rung-1 segment ran
         assert hb["state"] == "running" and hb["trials_done"] == hb["rung_tasks_done"][0] >= 1
@@ -412,23 +420,13 @@ def test_real_run_tpe_status_snapshot(real, tmp_path):
     """A TPE stage caught once its third batch (the first the model proposes) is running: status
     and its snapshot recompute the proposals from the journal, so every trial that ran has the values
     it trained with (those of the file the resumed run writes), not plan.c's stand-ins."""
-    import signal
-    import time
     binary = real[0]
     spec = os.path.join(HERE, "specs", "search_results_tpe.cfg")
     out, snap = str(tmp_path / "tpe.h5"), str(tmp_path / "snap.h5")
     run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
-        t0, s = time.time(), None
-        while time.time() - t0 < 600:  # states, not seconds: a task of the third batch journaled
-            assert run.poll() is None, "the run ended before its third batch: " + run.stderr.read()[-2000:]
-            if os.path.exists(out + ".journal") and os.path.exists(out + ".lock"):
-                s = _status(binary, out)
-                if s["alive"] and s["stages"][0].get("trials_done", 0) >= 17:
-                    break
-            time.sleep(0.05)
-        os.kill(s["pid"], signal.SIGSTOP)
+        _stop_rank0_when(binary, out, run, "its third batch", lambda st: st.get("trials_done", 0) >= 17)
         assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
                               env=ENV).returncode == 0
         st = _status(binary, out)["stages"][0]
