@@ -26,6 +26,7 @@
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000 --policy all (the rounds as
 #    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
+# SEARCH_KINDS (the aesweep variants of part 1), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,16 +72,18 @@ run_watched() {
 if has 1; then
   echo "== 1. anytime (seeds $SEEDS, one run at a time), $(date -u +%H:%M) UTC"
   for s in $SEEDS; do
-    for kind in random sobol tpe random_start sobol_start; do
+    for kind in ${SEARCH_KINDS:-random sobol tpe random_start sobol_start random_flow sobol_flow}; do
       case $kind in
         tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_start) search_spec "${kind%_start}" "$s" "$NT" "$HB align = \"start\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        *_flow) search_spec "${kind%_flow}" "$s" "$NT" "$HB align = \"flow\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *) search_spec "$kind" "$s" "$NT" "$HB" > "$OUT/aesweep_${kind}_$s.cfg" ;;
       esac
       run_watched "$kind" "$s" "$OUT/aesweep_${kind}_$s.cfg" "$OUT/aesweep_${kind}_$s.h5" \
         > "$OUT/aesweep_${kind}_$s.jsonl" 2> "$OUT/aesweep_${kind}_$s.err"
       echo "  aesweep $kind seed $s: $(cut -c1-200 "$OUT/aesweep_${kind}_$s.jsonl")"
     done
+    [ "${SEARCH_OPTUNA:-1}" = 0 ] && continue
     "$PY" bench/search_optuna.py --procs 1 --seeds "$s" --cpu-limit "$OCPU" --time-limit 36000 \
       > "$OUT/optuna_np1_$s.jsonl" 2> "$OUT/optuna_np1_$s.err"
     echo "  optuna 1 process seed $s: $(head -1 "$OUT/optuna_np1_$s.jsonl" | cut -c1-200)"
@@ -88,7 +91,8 @@ if has 1; then
       > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err"
     echo "  optuna 2 processes seed $s: $(head -1 "$OUT/optuna_np2_$s.jsonl" | cut -c1-200)"
   done
-  for kind in aesweep_random aesweep_sobol aesweep_tpe aesweep_random_start aesweep_sobol_start optuna_np1 optuna_np2; do
+  for kind in aesweep_random aesweep_sobol aesweep_tpe aesweep_random_start aesweep_sobol_start aesweep_random_flow \
+      aesweep_sobol_flow optuna_np1 optuna_np2; do
     "$PY" bench/search_optuna.py --summarize $(for s in $SEEDS; do echo "$OUT/${kind}_$s.jsonl"; done) \
       | tail -1 > "$OUT/${kind}_summary.json"
   done

@@ -14,6 +14,7 @@ out = sys.argv[1]
 KINDS = (("aesweep_random", "aesweep random+Hyperband -np 2"), ("aesweep_sobol", "aesweep Sobol+Hyperband -np 2"),
          ("aesweep_tpe", "aesweep TPE+halving -np 2"),
          ("aesweep_random_start", "aesweep random+HB start-aligned"), ("aesweep_sobol_start", "aesweep Sobol+HB start-aligned"),
+         ("aesweep_random_flow", "aesweep random+HB dataflow"), ("aesweep_sobol_flow", "aesweep Sobol+HB dataflow"),
          ("optuna_np1", "Optuna+Hyperband, 1 process"),
          ("optuna_np2", "Optuna+Hyperband, 2 processes"))
 S = {k: json.load(open("%s/%s_summary.json" % (out, k)))["summary"] for k, _ in KINDS

@@ -201,6 +201,7 @@ typedef struct {
     double *v;          /* [ntrials] scratch for the top-n sums; NULL: n x the largest (no allocation) */
     int round;          /* the round being summed, -1 before the first */
     double sum, max, states, record;
+    double chain[HALVING_MAX_BRACKETS]; /* align = "flow": per bracket, its rungs' largest segments summed */
     budget_search_t *out;
 } bound_acc_t;
 
@@ -265,6 +266,7 @@ static void add_group(const search_slot_t *g, void *ctx)
     double mx;
     a->sum += group_top(a, g, 0, &mx);
     if (mx > a->max) a->max = mx;
+    if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS) a->chain[g->group] += mx;
     a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
     if (g->rung > 0 || !g->last) a->states += st;
@@ -296,6 +298,17 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
     if (!(p->search & PLAN_HALVING) || !p->sched) return;
     bound_acc_t a = {.sd = sd, .p = p, .nranks = nranks, .v = v, .round = -1, .out = out};
     bound_groups(&a);
+    if (p->sspec && p->sspec->flow) {
+        /* No rounds: a list schedule under the rung barriers, whose
+         * makespan is at most W / R + (1 - 1/R) L (Graham 1966: while a
+         * rank idles, a task of a longest chain runs), L the longest
+         * chain: a bracket's rungs' largest segments end to end. */
+        double L = 0;
+        for (int b = 0; b < HALVING_MAX_BRACKETS; b++)
+            if (a.chain[b] > L) L = a.chain[b];
+        double R = nranks > 0 ? nranks : 1;
+        out->makespan = out->cost / R + (1.0 - 1.0 / R) * L;
+    }
 }
 
 int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out)

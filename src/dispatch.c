@@ -44,6 +44,19 @@ struct dispatch_io {
      * continue from (NULL: a fresh start, or already trained) */
     task_state_t **wstate;
     int nwstate;
+    /* dataflow (dispatch_flow).  Rank 0: [nranks] tasks handed to each
+     * worker and not back yet, and its sends in flight (a header it frees,
+     * or NULL for a state's arena, which lives until the continuation's
+     * result is stored, so past the send).  Worker: the tasks handed to
+     * it and not started (at most DISPATCH_FLOW_DEPTH), with their states;
+     * got_final once the STOP or END, rank 0's last message, is in. */
+    int *out;
+    MPI_Request *sreq;
+    double **sbuf;
+    size_t nsreq, capsreq;
+    size_t wq[DISPATCH_FLOW_DEPTH + 1];
+    task_state_t *wqs[DISPATCH_FLOW_DEPTH + 1];
+    int wq_head, wq_n, got_final;
 };
 
 /* ---- rank 0: taking results ---------------------------------------------- */
@@ -138,6 +151,8 @@ static int root_store(dispatch_t *d, double *buf, size_t len, int from_journal)
         d->cell_nparams[r.task] = w ? r.nparams : 0;
     }
     if (!was_done && d->have_prog && !from_journal) progress_update(&d->prog, 1, p->tasks[r.task].cost);
+    /* last: the state is kept, so a rung this makes ready can be handed out */
+    if (!was_done && !from_journal && d->flow) d->flow->stored(d->flow->ctx, r.task);
     return 0;
 }
 
@@ -193,7 +208,7 @@ static void root_accept_batch(dispatch_t *d, double *msg, size_t len)
 
 static void root_send_stop(dispatch_t *d)
 {
-    if (d->stop_sent) return;
+    if (d->stop_sent || d->end_sent) return;
     d->stop_sent = 1;
     int one = 1;
     for (int k = 1; k < d->nranks; k++) {
@@ -258,7 +273,11 @@ static void root_drain(dispatch_t *d, int block)
             io->rxcap = (size_t)cnt;
         }
         MPI_Recv(io->rx, cnt, MPI_DOUBLE, stt.MPI_SOURCE, stt.MPI_TAG, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-        if (stt.MPI_TAG == WIRE_TAG_RESULTS) root_accept_batch(d, io->rx, (size_t)cnt);
+        if (stt.MPI_TAG == WIRE_TAG_RESULTS) {
+            size_t n0 = d->rx_records;
+            root_accept_batch(d, io->rx, (size_t)cnt);
+            if (d->flowing) io->out[stt.MPI_SOURCE] -= (int)(d->rx_records - n0); /* those came back */
+        }
         else if (stt.MPI_TAG == WIRE_TAG_DONE) root_done(d, stt.MPI_SOURCE, io->rx, cnt);
         if (block) break;
     }
@@ -304,6 +323,9 @@ static int worker_queue(dispatch_t *d, size_t len, double task_seconds)
     return 0;
 }
 
+static void flow_fill(dispatch_t *d, int depth);
+static void worker_take(dispatch_t *d, int block);
+
 /* ---- the per-epoch callback ------------------------------------------------ */
 
 int dispatch_tick(void *ctx)
@@ -313,7 +335,16 @@ int dispatch_tick(void *ctx)
     double t = util_mono_seconds();
     /* an MPI_Iprobe costs ~1 us, and rank 0's receives also progress the
      * workers' large (rendezvous) sends */
-    if (t - d->last_poll > DISPATCH_POLL_S) {
+    if (d->flowing && d->rank == 0) { /* every epoch: a worker may be waiting for its next task */
+        d->last_poll = t;
+        root_drain(d, 0);
+        flow_fill(d, DISPATCH_FLOW_DEPTH);
+    } else if (d->flowing) {
+        if (t - d->last_poll > DISPATCH_POLL_S) {
+            d->last_poll = t;
+            worker_take(d, 0); /* tasks into my queue, in order; a STOP stops me */
+        }
+    } else if (t - d->last_poll > DISPATCH_POLL_S) {
         d->last_poll = t;
         if (d->rank == 0) {
             root_drain(d, 0);
@@ -779,6 +810,278 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
     return outcome;
 }
 
+/* ---- the dataflow (dispatch.h dispatch_flow) ------------------------------- */
+
+#define FLOW_HDR (2 + TASK_STATE_HDR) /* WIRE_TAG_TASK: {task, has state, header} */
+
+/* Rank 0: reap the hand-out's sends that are done (wait: all of them). */
+static void flow_reap(struct dispatch_io *io, int wait)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < io->nsreq; i++) {
+        int done = 1;
+        if (wait) MPI_Wait(&io->sreq[i], MPI_STATUS_IGNORE);
+        else MPI_Test(&io->sreq[i], &done, MPI_STATUS_IGNORE);
+        if (done) free(io->sbuf[i]);
+        else io->sreq[k] = io->sreq[i], io->sbuf[k++] = io->sbuf[i];
+    }
+    io->nsreq = k;
+}
+
+/* Rank 0: hand task t to worker w, with the state it continues from.
+ * Room for the two sends is made first, so that a send once started is
+ * always tracked.  0, or -1 (out of memory, or rank 0 lacks the state:
+ * one line, the run fails; the journal stands). */
+static int flow_assign(dispatch_t *d, int w, size_t t)
+{
+    struct dispatch_io *io = d->io;
+    const plan_t *p = d->p;
+    if (io->nsreq + 2 > io->capsreq) {
+        size_t cap = io->capsreq ? 2 * io->capsreq : 64;
+        MPI_Request *q = realloc(io->sreq, cap * sizeof *q);
+        if (q) io->sreq = q;
+        double **b = realloc(io->sbuf, cap * sizeof *b);
+        if (b) io->sbuf = b;
+        if (!q || !b) {
+            keep_failed(d, "hand-out", t);
+            return -1;
+        }
+        io->capsreq = cap;
+    }
+    long prev = p->tasks[t].prev_task;
+    if (prev >= 0 && !root_states_ready(d, &t, 1)) return -1;
+    const task_state_t *st = prev >= 0 ? d->state[prev] : NULL;
+    double *h = calloc(FLOW_HDR, sizeof *h);
+    if (!h) {
+        keep_failed(d, "hand-out", t);
+        return -1;
+    }
+    h[0] = (double)t, h[1] = st != NULL;
+    if (st) task_state_header(st, h + 2);
+    MPI_Isend(h, FLOW_HDR, MPI_DOUBLE, w, WIRE_TAG_TASK, MPI_COMM_WORLD, &io->sreq[io->nsreq]);
+    io->sbuf[io->nsreq++] = h;
+    if (st) {
+        MPI_Isend(st->arena, (int)(3 * st->nparams), MPI_FLOAT, w, WIRE_TAG_STATE, MPI_COMM_WORLD, &io->sreq[io->nsreq]);
+        io->sbuf[io->nsreq++] = NULL;
+    }
+    io->out[w]++;
+    return 0;
+}
+
+/* Rank 0: bring every worker to `depth` tasks not back yet, level by
+ * level (first one each, then the second), so that the ready tasks spread
+ * over idle workers before any worker gets a second. */
+static void flow_fill(dispatch_t *d, int depth)
+{
+    if (!d->flow || d->stop || d->stop_sent || d->end_sent) return;
+    flow_reap(d->io, 0);
+    for (int level = 1; level <= depth; level++)
+        for (int w = 1; w < d->nranks; w++) {
+            if (d->io->out[w] >= level) continue;
+            long t = d->flow->next(d->flow->ctx);
+            if (t < 0) return;
+            if (flow_assign(d, w, (size_t)t)) {
+                d->failed = d->stop = 1;
+                return;
+            }
+        }
+}
+
+/* Worker: take rank 0's messages in the order sent: tasks (with their
+ * states) into my queue, then a STOP (stop now) or an END (nothing
+ * more).  block: wait for one first.  A worker out of memory for a state
+ * cannot leave the message unreceived: it ends the job (exit 3; the
+ * journal stands), as rank 0 does for a result. */
+static void worker_take(dispatch_t *d, int block)
+{
+    struct dispatch_io *io = d->io;
+    while (!io->got_final) {
+        MPI_Status stt;
+        int flag = 1;
+        if (block) MPI_Probe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &stt);
+        else MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
+        if (!flag) return;
+        block = 0;
+        if (stt.MPI_TAG == WIRE_TAG_STOP) {
+            int x;
+            MPI_Recv(&x, 1, MPI_INT, 0, WIRE_TAG_STOP, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            io->got_final = 1;
+            if (x) d->stop = 1;
+            return;
+        }
+        double h[FLOW_HDR];
+        MPI_Recv(h, FLOW_HDR, MPI_DOUBLE, 0, WIRE_TAG_TASK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        size_t t = (size_t)h[0];
+        task_state_t *st = NULL;
+        if (h[1] != 0) {
+            st = task_state_new(task_nparams(d, t));
+            if (!st) {
+                fprintf(stderr, "aesweep: rank %d: out of memory for the carried state of task %zu of stage %s; stopping the job (finished tasks are journaled: --resume)\n",
+                        d->rank, t, d->p->spec->name);
+                MPI_Abort(MPI_COMM_WORLD, 3);
+            }
+            MPI_Recv(st->arena, (int)(3 * st->nparams), MPI_FLOAT, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+            /* a header that is not this task's: the task fails (TASK_BAD_STATE), not the job */
+            if (task_state_read_header(st, h + 2)) st->pos.epoch = -1;
+        }
+        if (io->wq_n > DISPATCH_FLOW_DEPTH) { /* not reached: rank 0 hands out at most that many */
+            task_state_free(st);
+            d->failed = d->stop = 1;
+            continue;
+        }
+        int k = (io->wq_head + io->wq_n++) % (DISPATCH_FLOW_DEPTH + 1);
+        io->wq[k] = t, io->wqs[k] = st;
+    }
+}
+
+/* Every rank: the record and weight buffers for any task of the stage. */
+static float *flow_buffers(dispatch_t *d)
+{
+    plan_t *p = d->p;
+    struct dispatch_io *io = d->io;
+    size_t maxnp = 0, maxsec = 0;
+    for (size_t t = 0; t < p->ntasks; t++) {
+        if (p->tasks[t].absent) continue;
+        size_t np = task_nparams(d, t), sec = rec_nparams(d, t);
+        if (np > maxnp) maxnp = np;
+        if (sec > maxsec) maxsec = sec;
+    }
+    size_t cap = wire_result_len(p->nslots, p->nmetrics, maxsec, (size_t)p->ncurve * p->ncurve_metrics);
+    if (cap > io->rec_cap) {
+        free(io->rec);
+        io->rec = malloc(cap * sizeof(double));
+        io->rec_cap = io->rec ? cap : 0;
+    }
+    float *params = malloc((size_t)p->nslots * (maxnp ? maxnp : 1) * sizeof(float));
+    if (!io->rec || !params) {
+        free(params);
+        fprintf(stderr, "aesweep: rank %d: out of memory for the results of stage %s\n", d->rank, p->spec->name);
+        return NULL;
+    }
+    return params;
+}
+
+static int worker_flow(dispatch_t *d, float *params, double *busy)
+{
+    struct dispatch_io *io = d->io;
+    int code = WIRE_DONE_OK;
+    while (code == WIRE_DONE_OK && !d->stop) {
+        if (!io->wq_n) {
+            if (io->got_final) break; /* END: every task is in */
+            worker_take(d, 1);
+            continue;
+        }
+        size_t t = io->wq[io->wq_head];
+        task_state_t *st = io->wqs[io->wq_head];
+        io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1), io->wq_n--;
+        size_t len = run_task(d, t, st, params, busy);
+        task_state_free(st);
+        if (len == (size_t)-1) code = WIRE_DONE_FAILED;
+        else if (len == 0) code = WIRE_DONE_INTERRUPTED;
+        else if (worker_queue(d, len, INFINITY)) code = WIRE_DONE_FAILED; /* sent at once */
+    }
+    if (code == WIRE_DONE_FAILED) d->stop = 1;
+    if (d->stop && code == WIRE_DONE_OK) code = WIRE_DONE_INTERRUPTED;
+    return code;
+}
+
+/* Rank 0: train what is ready when free, wait for results when not. */
+static int root_flow(dispatch_t *d, float *params, double *busy)
+{
+    const dispatch_flow_t *f = d->flow;
+    int code = WIRE_DONE_OK;
+    while (code == WIRE_DONE_OK && !d->stop) {
+        flow_fill(d, 1);
+        long t = d->stop ? -1 : f->next(f->ctx);
+        flow_fill(d, DISPATCH_FLOW_DEPTH);
+        if (t >= 0) {
+            long prev = d->p->tasks[t].prev_task;
+            size_t tt = (size_t)t;
+            if (prev >= 0 && !root_states_ready(d, &tt, 1)) {
+                code = WIRE_DONE_FAILED;
+                break;
+            }
+            size_t len = run_task(d, tt, prev >= 0 ? d->state[prev] : NULL, params, busy);
+            if (len == (size_t)-1) code = WIRE_DONE_FAILED;
+            else if (len == 0) code = WIRE_DONE_INTERRUPTED;
+            else root_accept(d, d->io->rec, len);
+            continue;
+        }
+        if (d->stop || f->finished(f->ctx)) break;
+        int out = 0;
+        for (int w = 1; w < d->nranks; w++) out += d->io->out[w];
+        if (!out) { /* nothing ready, nothing out: a result was refused (root_store) */
+            fprintf(stderr, "aesweep: rank 0: stage %s: the dataflow stalled (a result was refused, so a rung cannot close); finished tasks are journaled: --resume\n",
+                    d->p->spec->name);
+            code = WIRE_DONE_FAILED;
+            break;
+        }
+        root_drain(d, 1);
+    }
+    return code;
+}
+
+int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
+{
+    struct dispatch_io *io = d->io;
+    int ok = 1;
+    if (d->rank == 0) {
+        size_t n = d->p->ntasks, *all = malloc((n ? n : 1) * sizeof *all);
+        io->out = calloc((size_t)d->nranks, sizeof *io->out);
+        ok = all && io->out;
+        for (size_t t = 0; ok && t < n; t++) all[t] = t;
+        ok = ok && root_rx_ready(d, all, n);
+        free(all);
+        if (!ok && !d->failed) fprintf(stderr, "aesweep: rank 0: out of memory for the dataflow of stage %s\n", d->p->spec->name);
+    }
+    float *params = ok ? flow_buffers(d) : NULL;
+    ok = params != NULL;
+    MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    double busy = 0;
+    int code = WIRE_DONE_FAILED;
+    d->ndone_ranks = 0;
+    io->got_final = 0, io->wq_head = io->wq_n = 0;
+    if (ok) {
+        d->flowing = 1;
+        d->flow = d->rank == 0 ? f : NULL;
+        code = d->rank == 0 ? root_flow(d, params, &busy) : worker_flow(d, params, &busy);
+    }
+    free(params);
+    if (d->rank != 0) {
+        worker_flush(d);
+        MPI_Waitall(2, io->req, MPI_STATUSES_IGNORE);
+        double done[2] = {busy, code};
+        if (ok) MPI_Send(done, 2, MPI_DOUBLE, 0, WIRE_TAG_DONE, MPI_COMM_WORLD);
+        while (ok && !io->got_final) worker_take(d, 1); /* up to rank 0's last message */
+        for (; io->wq_n; io->wq_n--, io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1))
+            task_state_free(io->wqs[io->wq_head]);
+    } else if (ok) {
+        d->busy[0] += busy;
+        if (code == WIRE_DONE_FAILED) d->failed = 1;
+        if (code != WIRE_DONE_OK || d->stop) {
+            d->interrupted = 1;
+            root_send_stop(d);
+        } else if (!d->stop_sent) { /* every task is in: END */
+            int zero = 0;
+            for (int k = 1; k < d->nranks; k++) {
+                MPI_Request q;
+                MPI_Isend(&zero, 1, MPI_INT, k, WIRE_TAG_STOP, MPI_COMM_WORLD, &q);
+                MPI_Request_free(&q);
+            }
+            d->end_sent = 1;
+        }
+        while (d->ndone_ranks < d->nranks - 1) root_drain(d, 1);
+        flow_reap(io, 1);
+    } else
+        d->failed = 1;
+    d->flowing = 0, d->flow = NULL;
+    free(io->out), io->out = NULL;
+    int outcome = d->failed ? WIRE_DONE_FAILED : d->interrupted || d->stop_sent ? WIRE_DONE_INTERRUPTED : WIRE_DONE_OK;
+    MPI_Bcast(&outcome, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (outcome != WIRE_DONE_OK) d->stop = 1;
+    return outcome;
+}
+
 int dispatch_stage(dispatch_t *d)
 {
     size_t n = 0, *ids = NULL;
@@ -832,6 +1135,7 @@ void dispatch_close(dispatch_t *d)
         wire_batch_free(&d->io->batch[1]);
         free_wstates(d->io);
         free(d->io->rec), free(d->io->rx), free(d->io->jrec), free(d->io->jlen);
+        free(d->io->out), free(d->io->sreq), free(d->io->sbuf);
         free(d->io);
     }
     memset(d, 0, sizeof *d);

@@ -72,7 +72,7 @@ static int cmp_long(const void *a, const void *b)
 /* The trials of a group (a bracket, or a TPE batch) that run rung r:
  * rung 0 all of them, rung i the promoted of rung i - 1.  trials[] holds
  * at least n entries; returns the count, -1 when out of memory. */
-static long group_rung_trials(const plan_t *p, size_t first, size_t n, int r, long *trials)
+long search_group_rung_trials(const plan_t *p, size_t first, size_t n, int r, long *trials)
 {
     const double *x = p->metrics + (size_t)p->select_metric * p->ncube;
     double *m = malloc((n ? n : 1) * sizeof *m);
@@ -112,7 +112,7 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids)
     if (is_tpe(p)) {
         size_t B = (size_t)p->sspec->tpe_batch, first = (size_t)(round / p->nrungs) * B;
         size_t n = first < p->ntrials ? (p->ntrials - first < B ? p->ntrials - first : B) : 0;
-        long k = r < p->sched->b[0].nrungs ? group_rung_trials(p, first, n, r, tr) : 0;
+        long k = r < p->sched->b[0].nrungs ? search_group_rung_trials(p, first, n, r, tr) : 0;
         if (k < 0) c = -1;
         for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)r;
     } else
@@ -123,7 +123,7 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids)
             int rb = round - search_bracket_round(p, hb->nrungs, 0);
             if (rb >= hb->nrungs) continue;
             if (rb < 0 || hb->ntrials == 0) continue;
-            long k = group_rung_trials(p, (size_t)hb->first_trial, (size_t)hb->ntrials, rb, tr);
+            long k = search_group_rung_trials(p, (size_t)hb->first_trial, (size_t)hb->ntrials, rb, tr);
             if (k < 0) c = -1;
             for (long j = 0; j < k; j++) ids[c++] = (size_t)tr[j] * (size_t)p->nrungs + (size_t)rb;
         }
@@ -400,7 +400,8 @@ int search_run(dispatch_t *d)
     if (!ok) fprintf(stderr, "aesweep: rank %d: out of memory for the rounds of stage %s\n", d->rank, p->spec->name);
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     int rc = WIRE_DONE_FAILED;
-    if (ok) rc = d->rank == 0 ? root_rounds(&w, rows) : worker_rounds(d, rows);
+    if (ok && p->sspec && p->sspec->flow) rc = search_flow_run(d); /* search_flow.c */
+    else if (ok) rc = d->rank == 0 ? root_rounds(&w, rows) : worker_rounds(d, rows);
     else d->failed = 1;
     free(rows), free(w.ids), free(w.prev), free(w.pending), free(w.cont);
     return rc;

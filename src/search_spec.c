@@ -157,10 +157,15 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
     const config_setting_t *al = config_setting_get_member(h, "align");
     if (al) {
         const char *a = config_setting_get_string(al);
-        if (!a || (strcmp(a, "end") && strcmp(a, "start")))
+        if (!a || (strcmp(a, "end") && strcmp(a, "start") && strcmp(a, "flow")))
             return failf(io, al, err, "%s.align: give \"end\" (every bracket's last rung in the last round: fewest idle "
-                                      "ranks) or \"start\" (rung k of every bracket in round k: full-length trials first)", w);
-        o->align_start = !strcmp(a, "start");
+                                      "ranks), \"start\" (rung k of every bracket in round k: full-length trials first) "
+                                      "or \"flow\" (no rounds: a rung starts when its bracket's previous rung is in)", w);
+        o->flow = !strcmp(a, "flow");
+        o->align_start = o->flow || !strcmp(a, "start");
+        if (o->flow && o->sampler == SEARCH_TPE && o->has_sample)
+            return failf(io, al, err, "%s.align = \"flow\": a TPE stage runs its batches one after another (each "
+                                      "batch's proposals need the earlier ones); take align out or use another sampler", w);
     }
     halving_schedule_t hs;
     char msg[SPEC_ERR_LEN];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # search_ranks.sh BIN SRC [SPEC] - search stages give the same file at any number of ranks (issue 16):
 # SPEC (default tests/specs/search_ci.cfg: Sobol + Hyperband, a stage inheriting its best trial,
-# TPE + halving, a Latin hypercube, a grid with halving) run at -np 1, 2, 3 and 4; every dataset but
+# TPE + halving, a Latin hypercube, a grid with halving, Hyperband as a dataflow) run at -np 1, 2, 3 and 4; every dataset but
 # the timings byte-identical to -np 1's (tests/search_study.py same), and the stages really are
 # searches: 27 trials x 3 rungs, every trial at rung 0, fewer at each later rung. ~10 s.
 # `bash tests/search_ranks.sh build/aesweep . jobs/moons-search.cfg` runs the check on the full study.
@@ -29,6 +29,13 @@ with h5py.File(sys.argv[1], "r") as f:
     assert np.all(np.isfinite(m[st == 0])) and f.attrs["ranks"] == 4
     assert f["tpe/status"].shape == (18, 3) and f["lhs/test_mse_test"].shape == (6, 2)
     assert np.all(f["tpe/status"][:, 0] == 0) and np.all(np.isfinite(f["lhs/test_mse_test"][()]))
+    fl = f["flow"]
+    assert fl.attrs["align"] == "flow" and fl["status"].shape == (18, 3), fl["status"].shape
+    fr = (fl["status"][()] != 3).sum(axis=0)
+    assert fr[0] == 18 and 0 < fr[2] < fr[1] < 18, fr
+    # a task's round is its rung in a dataflow (the round that runs it aligned at the start)
+    rd, st_ = fl["round"][()], fl["status"][()]
+    assert all(rd[t, k] == k for t in range(18) for k in range(3) if st_[t, k] != 3), rd
     print("search stage: trials per rung", ran.tolist(), "best trial", int(g.attrs["best_trial"]))
 PYEOF
 fi

@@ -7,3 +7,11 @@ foreach(t ranks resume exact)
     ENVIRONMENT "PYTHON=${PYTHON};OPENBLAS_NUM_THREADS=1"
     TIMEOUT 600 RESOURCE_LOCK cpus)
 endforeach()
+# The resume test again on the dataflow schedule (align = "flow"): no rounds, so the cuts land while
+# brackets run different rungs and ranks hold handed-out tasks and states.
+add_test(NAME search_resume_flow
+  COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/search_resume.sh $<TARGET_FILE:aesweep> ${CMAKE_SOURCE_DIR}
+    ${CMAKE_CURRENT_SOURCE_DIR}/specs/search_slow_flow.cfg)
+set_tests_properties(search_resume_flow PROPERTIES
+  ENVIRONMENT "PYTHON=${PYTHON};OPENBLAS_NUM_THREADS=1"
+  TIMEOUT 600 RESOURCE_LOCK cpus)

@@ -119,6 +119,8 @@ typedef struct {
     progress_t prog;
     int have_prog;
     /* private */
+    const struct dispatch_flow *flow; /* rank 0, inside dispatch_flow: its callbacks */
+    int flowing, end_sent;     /* every rank: inside dispatch_flow; rank 0: END sent */
     uint8_t *has_succ;     /* rank 0, halving: [ntasks] some task (not absent) continues this one */
     int stop, stop_sent, ndone_ranks, keep_best;
     double last_poll, batch_s;
@@ -141,6 +143,29 @@ void dispatch_progress_start(dispatch_t *d);
  * round gathered, WIRE_DONE_INTERRUPTED (stop requested: signal, STOP,
  * journal failure) or WIRE_DONE_FAILED (a rank ran out of memory). */
 int dispatch_round(dispatch_t *d, const size_t *ids, size_t n);
+/* The dataflow of a halving stage (halving.align = "flow", search.c):
+ * no rounds.  Rank 0 owns a ready set (the callbacks below) and hands out
+ * tasks one at a time, highest priority first: each worker holds at most
+ * DISPATCH_FLOW_DEPTH tasks not yet returned (the one it trains and the
+ * next, so that it never waits for rank 0 between two), with the carried
+ * state of each continuation (WIRE_TAG_TASK, wire.h); rank 0 trains the
+ * next ready task itself whenever it is free, and between its own epochs
+ * (every epoch while flowing: an MPI_Iprobe is ~1 us) takes the results,
+ * whose storing (`stored`) may make a rung ready, and hands out more.  A
+ * worker sends each result at once (no batching: a result may be what a
+ * promotion waits for).  Ends when `finished` (END to every worker) or on
+ * a stop (signal, STOP, a failed rank, a journal failure: as a round).
+ * What runs where never changes a metric (task_run_from is exact, every
+ * stream keyed by the task), so the files are those of any rank count.
+ * Collective; rank 0 passes f, the others NULL.  Returns as dispatch_round. */
+#define DISPATCH_FLOW_DEPTH 2
+typedef struct dispatch_flow {
+    void *ctx;
+    long (*next)(void *ctx);                /* a ready task, taken out of the set; -1: none ready now */
+    void (*stored)(void *ctx, size_t task); /* a task's live result is stored (first time only) */
+    int (*finished)(void *ctx);             /* every task of the stage is stored */
+} dispatch_flow_t;
+int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f);
 /* Convenience: every task not done yet as one round (rank 0 chooses). */
 int dispatch_stage(dispatch_t *d);
 /* Rank 0: end the progress line with `line` and print the statistics if asked. */
@@ -152,7 +177,8 @@ int dispatch_stopping(const dispatch_t *d);
 /* Rank 0: forget the end state of `task` (its trial was not promoted, or
  * its continuation is done); harmless when none is kept, on a worker, out
  * of range or twice.  Call it between rounds, never inside one (a round's
- * continuations read their states while it runs). */
+ * continuations read their states while it runs); in a dataflow only for
+ * a state no task handed out or ready continues (an unpromoted trial's). */
 void dispatch_drop_state(dispatch_t *d, size_t task);
 /* Free everything; a worker first takes any STOP still queued for it. */
 void dispatch_close(dispatch_t *d);

@@ -105,6 +105,14 @@ size_t search_tasks_total(const plan_t *p);
  * with halving its total is the tasks the schedule runs (not the cube's). */
 void search_progress_start(dispatch_t *d);
 
+/* Rank 0: the trials of a group (a bracket, or a TPE batch: trials first
+ * .. first + n - 1) that run its rung r: rung 0 all, rung i the promoted of
+ * rung i - 1 (ascending).  trials[] holds n; the count, -1 out of memory. */
+long search_group_rung_trials(const plan_t *p, size_t first, size_t n, int r, long *trials);
+/* Collective: a halving stage with align = "flow" (search_flow.c): no
+ * rounds, dispatch_flow over a ready set of each bracket's open rung.
+ * Called by search_run; sets what it sets. */
+int search_flow_run(dispatch_t *d);
 /* Collective: run every round of d's search stage (rank 0 decides and
  * broadcasts each round; workers follow).  Sets p->task_round,
  * p->search_complete and p->idle_share on rank 0.  Returns, the same on

@@ -28,7 +28,8 @@ typedef struct {
     long min_epochs, max_epochs;
     int eta;              /* 3 unless given */
     int brackets;         /* 0 = all */
-    int align_start;      /* halving.align: 0 "end" (default), 1 "start" (search.h, rounds) */
+    int align_start;      /* halving.align: 0 "end" (default), 1 "start" or "flow" (search.h, rounds) */
+    int flow;             /* halving.align = "flow": no rounds, a dataflow (search.h); rungs numbered as "start" */
 } search_spec_t;
 
 typedef struct {

@@ -29,6 +29,15 @@
  *   WIRE_TAG_DONE     worker -> 0: {busy seconds, enum wire_done} after the
  *                     worker's last result of a round
  *   WIRE_TAG_STOP     0 -> worker: one int, stop after the current epoch
+ *                     (1), or, in a dataflow, nothing more comes (0:
+ *                     every task is in)
+ *   WIRE_TAG_TASK     0 -> worker, dataflow (dispatch_flow): one task
+ *                     handed out, {task, 1 if a state follows, that
+ *                     state's TASK_STATE_HDR header doubles}, then (if
+ *                     one follows) the state's arena as WIRE_TAG_STATE
+ *                     (3 x nparams floats).  A worker takes rank 0's
+ *                     messages in the order sent (MPI_ANY_TAG from 0):
+ *                     its tasks, then one STOP or END, the last.
  *   WIRE_TAG_STATE    0 -> worker, halving rounds, right after the scatter:
  *                     for each task of the worker's list that continues
  *                     another (prev_task >= 0), in list order, two
@@ -44,7 +53,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13, WIRE_TAG_STATE = 14 };
+enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13, WIRE_TAG_STATE = 14,
+               WIRE_TAG_TASK = 15 };
 
 /* A worker's end of a round (WIRE_TAG_DONE's second value). */
 enum wire_done { WIRE_DONE_OK = 0, WIRE_DONE_INTERRUPTED = 1, WIRE_DONE_FAILED = 2 };
