@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # search_resume.sh BIN SRC - a search stage killed mid-bracket resumes to the same file (issue 16):
-# tests/specs/search_slow.cfg (random + Hyperband, 4 brackets, 40 trials) run uninterrupted at -np 2;
+# SPEC (default tests/specs/search_slow.cfg: random + Hyperband, 4 brackets, 60 trials; CTest also runs
+# search_slow_flow.cfg, the same as a dataflow) run uninterrupted at -np 2;
 # then run at -np 2 and one rank SIGKILLed once the journal holds some, not all, rung-0 results;
 # resumed at -np 3 and a rank SIGKILLed again once some, not all, rung-1 results are journaled (the
 # promoted trials continue from states that only the journal holds); resumed at -np 2 and every rank
-# sent SIGTERM (a Slurm time limit: exit 75) once some rung-2 results are in; resumed at -np 2 to the end:
+# sent SIGTERM (a Slurm time limit: exit 75) once it has journaled a result, before the stage ends; resumed at -np 2 to the end:
 # every dataset but the timings byte-identical to the uninterrupted run, the journal gone.
 # A cut leaves the journal and, at the output, nothing or a partial file (complete = 0): mpirun sends
 # the surviving rank 0 SIGTERM, and whether it closes the run as interrupted before mpirun's SIGKILL is

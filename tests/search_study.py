@@ -14,7 +14,7 @@
       then OUT.journal must exist and OUT be absent or partial (complete = 0).
       Waits for states, never for seconds: polls the journal every 5 ms (2 min at most).
   search_study.py term-at OUT REF.h5 STAGE RUNG -- MPIRUN-COMMAND...
-      the same, but cut once this run has journaled any record while rung RUNG is not complete, by
+      the same, but cut once this run has journaled any record while STAGE is not complete, by
       SIGTERM to every rank instead of the SIGKILL (a Slurm time limit): the run must exit 75
       (interrupted) and leave the journal, and OUT absent or partial.
   search_study.py exact RESULT.h5 STAGE TEST -- TRAIN-FLAGS...
@@ -140,6 +140,7 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
         st = f[stage]["status"][()]
         nrungs = st.shape[1]
         total = int(np.sum(st[:, rung] != NOT_RUN))
+        total_all = int(np.sum(st != NOT_RUN))
     assert total >= 2, "the reference run has %d segments at rung %d: nothing to cut between" % (total, rung)
 
     def count():
@@ -149,10 +150,12 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
 
     def in_state():
         """kill-at: some, not all, rung-RUNG records; term-at: this run journaled some record, and
-        not every rung-RUNG one (a cut anywhere before rung RUNG ends, however the records batch)."""
+        not every record of the stage (a cut anywhere before the run ends, however the records batch:
+        a dataflow may have finished most of rung RUNG before this run started)."""
         n = count()
         if term:
-            return n, len(journal_tasks(out + ".journal")) > base and n < total
+            recs = journal_tasks(out + ".journal")
+            return n, len(recs) > base and sum(1 for s, _ in recs if s == k) < total_all
         return n, 1 <= n < total
 
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
