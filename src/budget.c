@@ -201,7 +201,9 @@ typedef struct {
     double *v;          /* [ntrials] scratch for the top-n sums; NULL: n x the largest (no allocation) */
     int round;          /* the round being summed, -1 before the first */
     double sum, max, states, record;
-    double chain[HALVING_MAX_BRACKETS]; /* align = "flow": per bracket, its rungs' largest segments summed */
+    double chain[HALVING_MAX_BRACKETS];   /* align = "flow": per bracket, its rungs' largest segments summed, */
+    double bstates[HALVING_MAX_BRACKETS]; /* the most states one of its rungs holds, */
+    double maxrecord;                     /* and the largest state record of the stage */
     budget_search_t *out;
 } bound_acc_t;
 
@@ -269,10 +271,14 @@ static void add_group(const search_slot_t *g, void *ctx)
     if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS) a->chain[g->group] += mx;
     a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
-    if (g->rung > 0 || !g->last) a->states += st;
+    if (g->rung > 0 || !g->last) {
+        a->states += st;
+        if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
+    }
     for (long t = g->first; t < g->end; t++) {
         double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
         if (rec > a->record) a->record = rec;
+        if (rec > a->maxrecord) a->maxrecord = rec;
     }
 }
 
@@ -308,6 +314,11 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
             if (a.chain[b] > L) L = a.chain[b];
         double R = nranks > 0 ? nranks : 1;
         out->makespan = out->cost / R + (1.0 - 1.0 / R) * L;
+        /* and the brackets' rungs overlap in any way: each bracket holds
+         * the states of one rung at a time, at most its largest */
+        double sb = a.maxrecord;
+        for (int b = 0; b < HALVING_MAX_BRACKETS; b++) sb += a.bstates[b];
+        if (sb > out->state_bytes) out->state_bytes = sb;
     }
 }
 

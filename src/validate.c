@@ -95,9 +95,15 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
     char st[32];
     if (sb.state_bytes < 1048576.0) snprintf(st, sizeof st, "%.1f KiB", sb.state_bytes / 1024.0);
     else budget_fmt_bytes(st, sizeof st, sb.state_bytes);
-    printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
-           "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",
-           sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, st);
+    if (p->sspec && p->sspec->flow)
+        printf("    %ld segments as a dataflow (no rounds; %d rungs): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP "
+               "(Graham's list-scheduling bound: cost / %d + %d/%d of the longest bracket's rungs at their largest "
+               "segments); carried states on rank 0 <= %s\n",
+               sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, R - 1, R, st);
+    else
+        printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
+               "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",
+               sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, st);
     *cost = sb.cost, *mk = sb.makespan, *mem = task + sb.state_bytes;
     return 0;
 }
