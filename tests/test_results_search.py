@@ -5,6 +5,7 @@ the end, the same cut off after its first round, a sampled stage with repeats); 
 with h5py, xarray (h5netcdf), netCDF-C's ncdump and analysis/search.py.  Run by CTest
 (tests/results_search.cmake) with AESWEEP_SEARCH_TEST at the C test's binary.  ~3 s.
 """
+import contextlib
 import os
 import signal
 import subprocess
@@ -340,6 +341,25 @@ def _stop_rank0_when(binary, out, run, what, reached):
     raise AssertionError("the run did not reach %s in 600 s" % what)
 
 
+@contextlib.contextmanager
+def _cut_run(binary, spec, out):
+    """An `aesweep run` at -np 2 in a session of its own, SIGKILLed (the whole group) when the block
+    ends, however it ends; then waits until `status` no longer sees it alive (the ranks of a killed
+    mpirun die with it, not at once)."""
+    run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        yield run
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait(timeout=120)
+    for _ in range(600):
+        if not _status(binary, out)["alive"]:
+            break
+        time.sleep(0.1)
+
+
 def test_real_run_cut_mid_bracket(real, tmp_path):
     """A halving stage caught mid-bracket (a promoted trial's rung 1 journaled, states carried): status
     and its snapshot show what exists, analysis.search reads the snapshot, and after SIGKILL and
@@ -350,9 +370,7 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
     p = subprocess.run(["mpirun", "-np", "2", binary, "run", spec, "-o", ref, "--quiet"], capture_output=True,
                        text=True, timeout=900, env=ENV)
     assert p.returncode == 0, p.stderr
-    run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
+    with _cut_run(binary, spec, out) as run:
         _stop_rank0_when(binary, out, run, "a rung-1 segment",
                          lambda st: st.get("rung_tasks_done", [0, 0])[1] >= 1)  # every look below sees one state
         hb = _status(binary, out)["stages"][0]
@@ -361,12 +379,6 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
         assert hb["rung_tasks_done"][1] >= 1 and hb["trials_total"] == 100
         assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
                               env=ENV).returncode == 0
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait(timeout=120)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait(timeout=120)
     with h5py.File(snap, "r") as f:
         g = f["hb"]
         assert g.attrs["complete"] == 0 and g.attrs["best_trial"] == -1
@@ -377,10 +389,6 @@ def test_real_run_cut_mid_bracket(real, tmp_path):
         st = SearchStage(f, "hb")  # analysis reads a cut-off stage: what exists
         m, e = st.deepest()
         assert np.all(np.isfinite(m) == (st.stop_rung >= 0)) and st.trace()[0][-1] == g["compute"][()].sum()
-    for _ in range(600):  # the killed mpirun's ranks die with it; until then the run is alive
-        if not _status(binary, out)["alive"]:
-            break
-        time.sleep(0.1)
     assert _status(binary, out)["state"] == "cut off"
     p = subprocess.run(["mpirun", "-np", "2", binary, "run", "--resume", spec, "-o", out, "--quiet"],
                        capture_output=True, text=True, timeout=900, env=ENV)
@@ -423,23 +431,11 @@ def test_real_run_tpe_status_snapshot(real, tmp_path):
     binary = real[0]
     spec = os.path.join(HERE, "specs", "search_results_tpe.cfg")
     out, snap = str(tmp_path / "tpe.h5"), str(tmp_path / "snap.h5")
-    run = subprocess.Popen(["mpirun", "-np", "2", binary, "run", spec, "-o", out, "--quiet"], env=ENV,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
+    with _cut_run(binary, spec, out) as run:
         _stop_rank0_when(binary, out, run, "its third batch", lambda st: st.get("trials_done", 0) >= 17)
         assert subprocess.run([binary, "status", "--snapshot", snap, out], capture_output=True, timeout=120,
                               env=ENV).returncode == 0
         st = _status(binary, out)["stages"][0]
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait(timeout=120)
-    finally:
-        if run.poll() is None:
-            os.killpg(run.pid, signal.SIGKILL)
-            run.wait(timeout=120)
-    for _ in range(600):
-        if not _status(binary, out)["alive"]:
-            break
-        time.sleep(0.1)
     p = subprocess.run(["mpirun", "-np", "2", binary, "run", "--resume", spec, "-o", out, "--quiet"],
                        capture_output=True, text=True, timeout=900, env=ENV)
     assert p.returncode == 0, p.stderr
