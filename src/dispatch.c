@@ -965,7 +965,7 @@ static int worker_flow(dispatch_t *d, float *params, double *busy)
 {
     struct dispatch_io *io = d->io;
     int code = WIRE_DONE_OK;
-    while (code == WIRE_DONE_OK && !d->stop) {
+    while (code == WIRE_DONE_OK && !(d->stop |= signals_caught() != 0)) {
         if (!io->wq_n) {
             if (io->got_final) break; /* END: every task is in */
             worker_take(d, 1);
@@ -990,7 +990,7 @@ static int root_flow(dispatch_t *d, float *params, double *busy)
 {
     const dispatch_flow_t *f = d->flow;
     int code = WIRE_DONE_OK;
-    while (code == WIRE_DONE_OK && !d->stop) {
+    while (code == WIRE_DONE_OK && !(d->stop |= signals_caught() != 0)) {
         flow_fill(d, 1);
         long t = d->stop ? -1 : f->next(f->ctx);
         flow_fill(d, DISPATCH_FLOW_DEPTH);
