@@ -735,15 +735,19 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
     return len;
 }
 
-/* Every rank: train my list, send (or on rank 0 take) each result.
- * Returns enum wire_done for this rank. */
-static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
+/* The record buffer (io->rec, grown) and a weights buffer, for the n
+ * tasks of `mine`, or with mine NULL for every task of the stage (a
+ * dataflow's rank may get any).  The weights buffer, or NULL with one
+ * line when out of memory. */
+static float *task_buffers(dispatch_t *d, const int *mine, size_t n)
 {
     plan_t *p = d->p;
     struct dispatch_io *io = d->io;
     size_t maxnp = 0, maxsec = 0;
-    for (int i = 0; i < n; i++) {
-        size_t np = task_nparams(d, (size_t)mine[i]), sec = rec_nparams(d, (size_t)mine[i]);
+    for (size_t i = 0; i < (mine ? n : p->ntasks); i++) {
+        size_t t = mine ? (size_t)mine[i] : i;
+        if (!mine && p->tasks[t].absent) continue;
+        size_t np = task_nparams(d, t), sec = rec_nparams(d, t);
         if (np > maxnp) maxnp = np;
         if (sec > maxsec) maxsec = sec;
     }
@@ -754,7 +758,22 @@ static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
         io->rec_cap = io->rec ? cap : 0;
     }
     float *params = malloc((size_t)p->nslots * (maxnp ? maxnp : 1) * sizeof(float));
-    int code = io->rec && params ? WIRE_DONE_OK : WIRE_DONE_FAILED;
+    if (!io->rec || !params) {
+        free(params);
+        fprintf(stderr, "aesweep: rank %d: out of memory for the results of stage %s\n", d->rank, p->spec->name);
+        return NULL;
+    }
+    return params;
+}
+
+/* Every rank: train my list, send (or on rank 0 take) each result.
+ * Returns enum wire_done for this rank. */
+static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
+{
+    plan_t *p = d->p;
+    struct dispatch_io *io = d->io;
+    float *params = task_buffers(d, mine, (size_t)n);
+    int code = params ? WIRE_DONE_OK : WIRE_DONE_FAILED;
     for (int i = 0; i < n && code == WIRE_DONE_OK && !d->stop; i++) {
         double b0 = *busy;
         const task_state_t *from = NULL;
@@ -770,10 +789,7 @@ static int run_list(dispatch_t *d, const int *mine, int n, double *busy)
         else if (d->rank == 0) root_accept(d, io->rec, len);
         else if (worker_queue(d, len, *busy - b0)) code = WIRE_DONE_FAILED;
     }
-    if (code == WIRE_DONE_FAILED) {
-        if (!io->rec || !params) fprintf(stderr, "aesweep: rank %d: out of memory for the results of stage %s\n", d->rank, p->spec->name);
-        d->stop = 1;
-    }
+    if (code == WIRE_DONE_FAILED) d->stop = 1;
     if (d->stop && code == WIRE_DONE_OK) code = WIRE_DONE_INTERRUPTED;
     free(params);
     return code;
@@ -934,33 +950,6 @@ static void worker_take(dispatch_t *d, int block)
     }
 }
 
-/* Every rank: the record and weight buffers for any task of the stage. */
-static float *flow_buffers(dispatch_t *d)
-{
-    plan_t *p = d->p;
-    struct dispatch_io *io = d->io;
-    size_t maxnp = 0, maxsec = 0;
-    for (size_t t = 0; t < p->ntasks; t++) {
-        if (p->tasks[t].absent) continue;
-        size_t np = task_nparams(d, t), sec = rec_nparams(d, t);
-        if (np > maxnp) maxnp = np;
-        if (sec > maxsec) maxsec = sec;
-    }
-    size_t cap = wire_result_len(p->nslots, p->nmetrics, maxsec, (size_t)p->ncurve * p->ncurve_metrics);
-    if (cap > io->rec_cap) {
-        free(io->rec);
-        io->rec = malloc(cap * sizeof(double));
-        io->rec_cap = io->rec ? cap : 0;
-    }
-    float *params = malloc((size_t)p->nslots * (maxnp ? maxnp : 1) * sizeof(float));
-    if (!io->rec || !params) {
-        free(params);
-        fprintf(stderr, "aesweep: rank %d: out of memory for the results of stage %s\n", d->rank, p->spec->name);
-        return NULL;
-    }
-    return params;
-}
-
 static int worker_flow(dispatch_t *d, float *params, double *busy)
 {
     struct dispatch_io *io = d->io;
@@ -1034,7 +1023,7 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
         free(all);
         if (!ok && !d->failed) fprintf(stderr, "aesweep: rank 0: out of memory for the dataflow of stage %s\n", d->p->spec->name);
     }
-    float *params = ok ? flow_buffers(d) : NULL;
+    float *params = ok ? task_buffers(d, NULL, 0) : NULL;
     ok = params != NULL;
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     double busy = 0;
