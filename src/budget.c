@@ -3,6 +3,8 @@
  * stage up front with the numbers, the one cost order, the rate table. */
 #define _GNU_SOURCE /* qsort_r: a comparator with context, no global */
 #include "aesweep/budget.h"
+#include "aesweep/dispatch.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/search.h"
 #include "aesweep/task.h"
 #include <stdio.h>
@@ -308,12 +310,17 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
         /* No rounds: a list schedule under the rung barriers, whose
          * makespan is at most W / R + (1 - 1/R) L (Graham 1966: while a
          * rank idles, a task of a longest chain runs), L the longest
-         * chain: a bracket's rungs' largest segments end to end. */
+         * chain: a bracket's rungs' largest segments end to end.  A model
+         * bound, on predicted costs, as the rounds' LPT bound is. */
         double L = 0;
         for (int b = 0; b < HALVING_MAX_BRACKETS; b++)
             if (a.chain[b] > L) L = a.chain[b];
         double R = nranks > 0 ? nranks : 1;
-        out->makespan = out->cost / R + (1.0 - 1.0 / R) * L;
+        /* A task of that chain may also wait behind a short task its worker
+         * holds (dispatch.h: predicted under DISPATCH_FLOW_QUEUE_S): once per
+         * rung at most, counted at the rate validate converts with. */
+        double slack = R > 1 ? (double)p->nrungs * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0.0;
+        out->makespan = out->cost / R + (1.0 - 1.0 / R) * L + slack;
         /* and the brackets' rungs overlap in any way: each bracket holds
          * the states of one rung at a time, at most its largest */
         double sb = a.maxrecord;

@@ -5,6 +5,8 @@
  * batched on the way to rank 0.
  */
 #include "aesweep/dispatch.h"
+#include "aesweep/budget.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/signals.h"
 #include "aesweep/util.h"
 #include "aesweep/wire.h"
@@ -44,18 +46,27 @@ struct dispatch_io {
      * continue from (NULL: a fresh start, or already trained) */
     task_state_t **wstate;
     int nwstate;
-    /* dataflow (dispatch_flow).  Rank 0: [nranks] tasks handed to each
-     * worker and not back yet, and its sends in flight (a header it frees,
-     * or NULL for a state's arena, which lives until the continuation's
-     * result is stored, so past the send).  Worker: the tasks handed to
-     * it and not started (at most DISPATCH_FLOW_DEPTH), with their states;
-     * got_final once the STOP or END, rank 0's last message, is in. */
-    int *out;
+    /* dataflow (dispatch_flow).  Rank 0: per worker the tasks handed to
+     * it and not back yet, oldest first (out[w] of them from hand[w x
+     * DEPTH + hand_head[w]]: results come back in that order); its sends in
+     * flight, each a header it frees (sbuf) or a state's arena (sst: a
+     * state is not dropped before its send completes, flow_wait_state);
+     * sec_per_cost, the predicted seconds of a unit of cost.  Worker: the
+     * tasks handed to it and not started (at most DISPATCH_FLOW_DEPTH),
+     * each with its state, the state's receive (posted as the header is
+     * taken, waited for when the task starts) and header; got_final once
+     * the STOP or END, rank 0's last message, is in. */
+    int *out, *hand_head;
+    size_t *hand;
+    double sec_per_cost;
     MPI_Request *sreq;
     double **sbuf;
+    const task_state_t **sst;
     size_t nsreq, capsreq;
     size_t wq[DISPATCH_FLOW_DEPTH + 1];
     task_state_t *wqs[DISPATCH_FLOW_DEPTH + 1];
+    MPI_Request wqr[DISPATCH_FLOW_DEPTH + 1];
+    double wqh[DISPATCH_FLOW_DEPTH + 1][TASK_STATE_HDR];
     int wq_head, wq_n, got_final;
 };
 
@@ -167,10 +178,22 @@ static void root_journal(dispatch_t *d, const double *const *recs, const size_t 
     }
 }
 
+/* A live record refused in a dataflow (root_store: not of this stage, or a
+ * state that does not fit) would leave its rung open for good: fail now,
+ * with one line, rather than when nothing else is left to run. */
+static void refused_live(dispatch_t *d)
+{
+    if (!d->flowing || d->failed) return;
+    fprintf(stderr, "aesweep: rank 0: stage %s: a result record did not fit the stage's plan (a corrupted message?); stopping (finished tasks are journaled: --resume)\n",
+            d->p->spec->name);
+    d->failed = d->stop = 1;
+}
+
 static void root_accept(dispatch_t *d, double *buf, size_t len)
 {
     d->rx_records++;
-    if (root_store(d, buf, len, 0) == 0) {
+    if (root_store(d, buf, len, 0)) refused_live(d);
+    else {
         const double *rec = buf;
         root_journal(d, &rec, &len, 1);
     }
@@ -184,7 +207,10 @@ static void root_accept_batch(dispatch_t *d, double *msg, size_t len)
     double *rec;
     while (wire_batch_next(msg, len, &pos, &rec, &rl) == 1) {
         d->rx_records++;
-        if (root_store(d, rec, rl, 0)) continue;
+        if (root_store(d, rec, rl, 0)) {
+            refused_live(d);
+            continue;
+        }
         if (n == io->jcap) {
             size_t cap = io->jcap ? 2 * io->jcap : 64;
             const double **a = realloc(io->jrec, cap * sizeof *a);
@@ -210,7 +236,7 @@ static void root_send_stop(dispatch_t *d)
 {
     if (d->stop_sent || d->end_sent) return;
     d->stop_sent = 1;
-    int one = 1;
+    static const int one = 1; /* the send outlives this call (MPI_Request_free) */
     for (int k = 1; k < d->nranks; k++) {
         MPI_Request q;
         MPI_Isend(&one, 1, MPI_INT, k, WIRE_TAG_STOP, MPI_COMM_WORLD, &q);
@@ -276,7 +302,11 @@ static void root_drain(dispatch_t *d, int block)
         if (stt.MPI_TAG == WIRE_TAG_RESULTS) {
             size_t n0 = d->rx_records;
             root_accept_batch(d, io->rx, (size_t)cnt);
-            if (d->flowing) io->out[stt.MPI_SOURCE] -= (int)(d->rx_records - n0); /* those came back */
+            if (d->flowing) /* those came back, oldest first */
+                for (size_t k = n0; k < d->rx_records && io->out[stt.MPI_SOURCE] > 0; k++) {
+                    io->out[stt.MPI_SOURCE]--;
+                    io->hand_head[stt.MPI_SOURCE] = (io->hand_head[stt.MPI_SOURCE] + 1) % DISPATCH_FLOW_DEPTH;
+                }
         }
         else if (stt.MPI_TAG == WIRE_TAG_DONE) root_done(d, stt.MPI_SOURCE, io->rx, cnt);
         if (block) break;
@@ -830,7 +860,8 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
 
 #define FLOW_HDR (2 + TASK_STATE_HDR) /* WIRE_TAG_TASK: {task, has state, header} */
 
-/* Rank 0: reap the hand-out's sends that are done (wait: all of them). */
+/* Rank 0: complete the hand-out's sends that are done (wait: all of
+ * them), freeing their headers. */
 static void flow_reap(struct dispatch_io *io, int wait)
 {
     size_t k = 0;
@@ -839,7 +870,24 @@ static void flow_reap(struct dispatch_io *io, int wait)
         if (wait) MPI_Wait(&io->sreq[i], MPI_STATUS_IGNORE);
         else MPI_Test(&io->sreq[i], &done, MPI_STATUS_IGNORE);
         if (done) free(io->sbuf[i]);
-        else io->sreq[k] = io->sreq[i], io->sbuf[k++] = io->sbuf[i];
+        else io->sreq[k] = io->sreq[i], io->sbuf[k] = io->sbuf[i], io->sst[k++] = io->sst[i];
+    }
+    io->nsreq = k;
+}
+
+/* Rank 0: complete every send of state s before it is freed (MPI forbids
+ * freeing a buffer under a pending send).  Called when s is dropped: its
+ * continuation's result is in, so the worker has it and the wait is
+ * immediate. */
+static void flow_wait_state(struct dispatch_io *io, const task_state_t *s)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < io->nsreq; i++) {
+        if (io->sst[i] == s) {
+            MPI_Wait(&io->sreq[i], MPI_STATUS_IGNORE);
+            free(io->sbuf[i]);
+        } else
+            io->sreq[k] = io->sreq[i], io->sbuf[k] = io->sbuf[i], io->sst[k++] = io->sst[i];
     }
     io->nsreq = k;
 }
@@ -858,7 +906,9 @@ static int flow_assign(dispatch_t *d, int w, size_t t)
         if (q) io->sreq = q;
         double **b = realloc(io->sbuf, cap * sizeof *b);
         if (b) io->sbuf = b;
-        if (!q || !b) {
+        const task_state_t **c = realloc(io->sst, cap * sizeof *c);
+        if (c) io->sst = c;
+        if (!q || !b || !c) {
             keep_failed(d, "hand-out", t);
             return -1;
         }
@@ -875,13 +925,28 @@ static int flow_assign(dispatch_t *d, int w, size_t t)
     h[0] = (double)t, h[1] = st != NULL;
     if (st) task_state_header(st, h + 2);
     MPI_Isend(h, FLOW_HDR, MPI_DOUBLE, w, WIRE_TAG_TASK, MPI_COMM_WORLD, &io->sreq[io->nsreq]);
-    io->sbuf[io->nsreq++] = h;
+    io->sbuf[io->nsreq] = h, io->sst[io->nsreq++] = NULL;
     if (st) {
         MPI_Isend(st->arena, (int)(3 * st->nparams), MPI_FLOAT, w, WIRE_TAG_STATE, MPI_COMM_WORLD, &io->sreq[io->nsreq]);
-        io->sbuf[io->nsreq++] = NULL;
+        io->sbuf[io->nsreq] = NULL, io->sst[io->nsreq++] = st;
     }
+    io->hand[(size_t)w * DISPATCH_FLOW_DEPTH + (size_t)((io->hand_head[w] + io->out[w]) % DISPATCH_FLOW_DEPTH)] = t;
     io->out[w]++;
     return 0;
+}
+
+/* Rank 0: may worker w get another task now?  Its first, always.  A
+ * second waits behind the one it trains, so only behind a short one
+ * (predicted under DISPATCH_FLOW_QUEUE_S): there the wait is shorter than
+ * rank 0's answer could be, elsewhere the task goes to the next rank to
+ * be free (a queued task can hold back its whole rung). */
+static int flow_wants(const dispatch_t *d, int w, int depth)
+{
+    const struct dispatch_io *io = d->io;
+    if (io->out[w] >= depth) return 0;
+    if (io->out[w] == 0) return 1;
+    size_t cur = io->hand[(size_t)w * DISPATCH_FLOW_DEPTH + (size_t)io->hand_head[w]];
+    return d->p->tasks[cur].cost * io->sec_per_cost <= DISPATCH_FLOW_QUEUE_S;
 }
 
 /* Rank 0: bring every worker to `depth` tasks not back yet, level by
@@ -893,7 +958,7 @@ static void flow_fill(dispatch_t *d, int depth)
     flow_reap(d->io, 0);
     for (int level = 1; level <= depth; level++)
         for (int w = 1; w < d->nranks; w++) {
-            if (d->io->out[w] >= level) continue;
+            if (d->io->out[w] >= level || !flow_wants(d, w, level)) continue;
             long t = d->flow->next(d->flow->ctx);
             if (t < 0) return;
             if (flow_assign(d, w, (size_t)t)) {
@@ -903,11 +968,13 @@ static void flow_fill(dispatch_t *d, int depth)
         }
 }
 
-/* Worker: take rank 0's messages in the order sent: tasks (with their
- * states) into my queue, then a STOP (stop now) or an END (nothing
- * more).  block: wait for one first.  A worker out of memory for a state
- * cannot leave the message unreceived: it ends the job (exit 3; the
- * journal stands), as rank 0 does for a result. */
+/* Worker: take rank 0's messages in the order sent: tasks into my queue
+ * (a state's receive posted at once, so that rank 0's send can complete
+ * while I train: it is waited for when the task starts), then a STOP
+ * (stop now) or an END (nothing more).  block: wait for one first.  A
+ * worker out of memory for a state cannot leave the message unreceived:
+ * it ends the job (exit 3; the journal stands), as rank 0 does for a
+ * result. */
 static void worker_take(dispatch_t *d, int block)
 {
     struct dispatch_io *io = d->io;
@@ -927,27 +994,37 @@ static void worker_take(dispatch_t *d, int block)
         }
         double h[FLOW_HDR];
         MPI_Recv(h, FLOW_HDR, MPI_DOUBLE, 0, WIRE_TAG_TASK, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (io->wq_n > DISPATCH_FLOW_DEPTH) { /* not reached: rank 0 hands out at most that many */
+            fprintf(stderr, "aesweep: rank %d: more tasks handed out than it can hold; stopping the job (finished tasks are journaled: --resume)\n", d->rank);
+            MPI_Abort(MPI_COMM_WORLD, 3);
+        }
+        int k = (io->wq_head + io->wq_n++) % (DISPATCH_FLOW_DEPTH + 1);
         size_t t = (size_t)h[0];
-        task_state_t *st = NULL;
+        io->wq[k] = t, io->wqs[k] = NULL, io->wqr[k] = MPI_REQUEST_NULL;
         if (h[1] != 0) {
-            st = task_state_new(task_nparams(d, t));
+            task_state_t *st = task_state_new(task_nparams(d, t));
             if (!st) {
                 fprintf(stderr, "aesweep: rank %d: out of memory for the carried state of task %zu of stage %s; stopping the job (finished tasks are journaled: --resume)\n",
                         d->rank, t, d->p->spec->name);
                 MPI_Abort(MPI_COMM_WORLD, 3);
             }
-            MPI_Recv(st->arena, (int)(3 * st->nparams), MPI_FLOAT, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
-            /* a header that is not this task's: the task fails (TASK_BAD_STATE), not the job */
-            if (task_state_read_header(st, h + 2)) st->pos.epoch = -1;
+            MPI_Irecv(st->arena, (int)(3 * st->nparams), MPI_FLOAT, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, &io->wqr[k]);
+            memcpy(io->wqh[k], h + 2, sizeof io->wqh[k]);
+            io->wqs[k] = st;
         }
-        if (io->wq_n > DISPATCH_FLOW_DEPTH) { /* not reached: rank 0 hands out at most that many */
-            task_state_free(st);
-            d->failed = d->stop = 1;
-            continue;
-        }
-        int k = (io->wq_head + io->wq_n++) % (DISPATCH_FLOW_DEPTH + 1);
-        io->wq[k] = t, io->wqs[k] = st;
     }
+}
+
+/* Worker: the next task of my queue, its state received and checked. */
+static size_t worker_pop(struct dispatch_io *io, task_state_t **st)
+{
+    int k = io->wq_head;
+    io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1), io->wq_n--;
+    MPI_Wait(&io->wqr[k], MPI_STATUS_IGNORE);
+    *st = io->wqs[k];
+    /* a header that is not this task's: the task fails (TASK_BAD_STATE), not the job */
+    if (*st && task_state_read_header(*st, io->wqh[k])) (*st)->pos.epoch = -1;
+    return io->wq[k];
 }
 
 static int worker_flow(dispatch_t *d, float *params, double *busy)
@@ -960,9 +1037,8 @@ static int worker_flow(dispatch_t *d, float *params, double *busy)
             worker_take(d, 1);
             continue;
         }
-        size_t t = io->wq[io->wq_head];
-        task_state_t *st = io->wqs[io->wq_head];
-        io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1), io->wq_n--;
+        task_state_t *st;
+        size_t t = worker_pop(io, &st);
         size_t len = run_task(d, t, st, params, busy);
         task_state_free(st);
         if (len == (size_t)-1) code = WIRE_DONE_FAILED;
@@ -1017,7 +1093,10 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
     if (d->rank == 0) {
         size_t n = d->p->ntasks, *all = malloc((n ? n : 1) * sizeof *all);
         io->out = calloc((size_t)d->nranks, sizeof *io->out);
-        ok = all && io->out;
+        io->hand_head = calloc((size_t)d->nranks, sizeof *io->hand_head);
+        io->hand = calloc((size_t)d->nranks * DISPATCH_FLOW_DEPTH, sizeof *io->hand);
+        io->sec_per_cost = 1.0 / budget_rate(klanes_isa());
+        ok = all && io->out && io->hand_head && io->hand;
         for (size_t t = 0; ok && t < n; t++) all[t] = t;
         ok = ok && root_rx_ready(d, all, n);
         free(all);
@@ -1042,8 +1121,11 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
         double done[2] = {busy, code};
         if (ok) MPI_Send(done, 2, MPI_DOUBLE, 0, WIRE_TAG_DONE, MPI_COMM_WORLD);
         while (ok && !io->got_final) worker_take(d, 1); /* up to rank 0's last message */
-        for (; io->wq_n; io->wq_n--, io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1))
-            task_state_free(io->wqs[io->wq_head]);
+        while (io->wq_n) { /* handed out, not run: receive and forget */
+            task_state_t *st;
+            worker_pop(io, &st);
+            task_state_free(st);
+        }
     } else if (ok) {
         d->busy[0] += busy;
         if (code == WIRE_DONE_FAILED) d->failed = 1;
@@ -1051,7 +1133,7 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
             d->interrupted = 1;
             root_send_stop(d);
         } else if (!d->stop_sent) { /* every task is in: END */
-            int zero = 0;
+            static const int zero = 0; /* the send outlives this call */
             for (int k = 1; k < d->nranks; k++) {
                 MPI_Request q;
                 MPI_Isend(&zero, 1, MPI_INT, k, WIRE_TAG_STOP, MPI_COMM_WORLD, &q);
@@ -1064,7 +1146,8 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
     } else
         d->failed = 1;
     d->flowing = 0, d->flow = NULL;
-    free(io->out), io->out = NULL;
+    free(io->out), free(io->hand_head), free(io->hand);
+    io->out = io->hand_head = NULL, io->hand = NULL;
     int outcome = d->failed ? WIRE_DONE_FAILED : d->interrupted || d->stop_sent ? WIRE_DONE_INTERRUPTED : WIRE_DONE_OK;
     MPI_Bcast(&outcome, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (outcome != WIRE_DONE_OK) d->stop = 1;
@@ -1090,6 +1173,7 @@ int dispatch_stage(dispatch_t *d)
 void dispatch_drop_state(dispatch_t *d, size_t task)
 {
     if (!d->state || task >= d->p->ntasks || !d->state[task]) return;
+    if (d->io && d->io->nsreq) flow_wait_state(d->io, d->state[task]);
     d->state_bytes -= task_state_bytes(d->state[task]->nparams);
     d->nstates--;
     task_state_free(d->state[task]);
@@ -1124,7 +1208,7 @@ void dispatch_close(dispatch_t *d)
         wire_batch_free(&d->io->batch[1]);
         free_wstates(d->io);
         free(d->io->rec), free(d->io->rx), free(d->io->jrec), free(d->io->jlen);
-        free(d->io->out), free(d->io->sreq), free(d->io->sbuf);
+        free(d->io->out), free(d->io->hand_head), free(d->io->hand), free(d->io->sreq), free(d->io->sbuf), free(d->io->sst);
         free(d->io);
     }
     memset(d, 0, sizeof *d);

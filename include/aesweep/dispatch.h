@@ -145,10 +145,11 @@ void dispatch_progress_start(dispatch_t *d);
 int dispatch_round(dispatch_t *d, const size_t *ids, size_t n);
 /* The dataflow of a halving stage (halving.align = "flow", search.c):
  * no rounds.  Rank 0 owns a ready set (the callbacks below) and hands out
- * tasks one at a time, highest priority first: each worker holds at most
- * DISPATCH_FLOW_DEPTH tasks not yet returned (the one it trains and the
- * next, so that it never waits for rank 0 between two), with the carried
- * state of each continuation (WIRE_TAG_TASK, wire.h); rank 0 trains the
+ * tasks one at a time, highest priority first, to the ranks as they come
+ * free, with the carried state of each continuation (WIRE_TAG_TASK,
+ * wire.h); a worker training a short task (predicted under
+ * DISPATCH_FLOW_QUEUE_S) also holds the next, so that it does not wait for
+ * rank 0 between two (DISPATCH_FLOW_DEPTH tasks at most); rank 0 trains the
  * next ready task itself whenever it is free, and between its own epochs
  * (every epoch while flowing: an MPI_Iprobe is ~1 us) takes the results,
  * whose storing (`stored`) may make a rung ready, and hands out more.  A
@@ -156,9 +157,11 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n);
  * promotion waits for).  Ends when `finished` (END to every worker) or on
  * a stop (signal, STOP, a failed rank, a journal failure: as a round).
  * What runs where never changes a metric (task_run_from is exact, every
- * stream keyed by the task), so the files are those of any rank count.
+ * stream keyed by the task), so the datasets are those of any rank count
+ * (the timings, idle_share and state_peak_bytes are measurements).
  * Collective; rank 0 passes f, the others NULL.  Returns as dispatch_round. */
 #define DISPATCH_FLOW_DEPTH 2
+#define DISPATCH_FLOW_QUEUE_S 0.05 /* a second task waits only behind one predicted shorter */
 typedef struct dispatch_flow {
     void *ctx;
     long (*next)(void *ctx);                /* a ready task, taken out of the set; -1: none ready now */
