@@ -3,13 +3,18 @@
  * at least the LPT makespan of every outcome's rounds (plan_partition_subset), and the carried
  * states on rank 0 are what the rule in budget.h gives, recomputed here from the model's
  * parameter count.  A Hyperband stage of 6 trials (min 10, max 90, eta 3: brackets of 3, 2 and 1
- * trials), built by hand as plan.c builds it; no MPI. */
+ * trials), built by hand as plan.c builds it; no MPI.  The same stage as a dataflow (align =
+ * "flow"): its makespan bound is Graham's, checked against greedy list schedules of every
+ * promotion outcome in two priority orders, and its states bound holds each bracket's largest
+ * rung at once. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include "aesweep/budget.h"
+#include "aesweep/dispatch.h"
 #include "aesweep/halving.h"
+#include "aesweep/kernel_lanes.h"
 #include "aesweep/plan.h"
 #include "aesweep/study.h"
 #include "aesweep/task.h"
@@ -134,8 +139,108 @@ static void test_bounds(void **st)
     study_close(&c);
 }
 
+/* A greedy list schedule at R ranks of the outcome (a, c) under each bracket's rung barrier: the
+ * earliest free rank takes the first ready task in `order` (0: by task id, 1: costliest first);
+ * returns the makespan. */
+static double greedy(const plan_t *p, int R, long a, long c, int order)
+{
+    /* the rungs as lists of task ids, bracket by bracket; rung i follows rung i - 1 if same bracket */
+    size_t rung[6][3], n[6] = {3, 1, 1, 2, 1, 1};
+    int br[6] = {0, 0, 0, 1, 1, 2};
+    for (size_t t = 0; t < 3; t++) rung[0][t] = t * 3;
+    rung[1][0] = (size_t)a * 3 + 1, rung[2][0] = (size_t)a * 3 + 2;
+    rung[3][0] = 9, rung[3][1] = 12, rung[4][0] = (size_t)c * 3 + 1, rung[5][0] = 15;
+    int started[6][3] = {{0}};
+    double fin[6] = {0}, freeat[8] = {0}, mk = 0;
+    size_t left = 9;
+    while (left) {
+        int r = 0;
+        for (int i = 1; i < R; i++)
+            if (freeat[i] < freeat[r]) r = i;
+        double t = freeat[r], wake = INFINITY;
+        int bi = -1, bj = -1;
+        for (int i = 0; i < 6; i++) {
+            int after = i > 0 && br[i - 1] == br[i], done = 1;
+            if (after)
+                for (size_t j = 0; j < n[i - 1]; j++) done &= started[i - 1][j];
+            if (after && !done) continue;
+            if (after && fin[i - 1] > t) {
+                wake = fmin(wake, fin[i - 1]);
+                continue;
+            }
+            for (size_t j = 0; j < n[i]; j++) {
+                if (started[i][j]) continue;
+                double cj = p->tasks[rung[i][j]].cost;
+                int better = bi < 0 || (order ? cj > p->tasks[rung[bi][bj]].cost : rung[i][j] < rung[bi][bj]);
+                if (better) bi = i, bj = (int)j;
+            }
+        }
+        if (bi < 0) {
+            freeat[r] = wake;
+            continue;
+        }
+        started[bi][bj] = 1, left--;
+        freeat[r] = t + p->tasks[rung[bi][bj]].cost;
+        fin[bi] = fmax(fin[bi], freeat[r]);
+        mk = fmax(mk, freeat[r]);
+    }
+    return mk;
+}
+
+static void test_flow_bounds(void **st)
+{
+    (void)st;
+    study_ctx_t c;
+    char err[SPEC_ERR_LEN];
+    study_source_t src = {.spec_path = "b.cfg", .text = SPEC, .data_label = ""};
+    assert_int_equal(study_open(&c, &src, err), 0);
+    plan_t p;
+    make_plan(&p, &c.s);
+    search_spec_t fl = g_ss;
+    fl.flow = fl.align_start = 1;
+    budget_search_t rounds;
+    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &rounds), 0);
+    p.sspec = &fl;
+    /* the longest chain: each bracket's rungs at their costliest segment, end to end */
+    double L = 0;
+    for (int b = 0; b < 3; b++) {
+        const halving_bracket_t *hb = &p.sched->b[b];
+        double chain = 0;
+        for (int k = 0; k < hb->nrungs; k++) {
+            double mx = 0;
+            for (long t = hb->first_trial; t < hb->first_trial + hb->ntrials; t++) mx = fmax(mx, p.tasks[t * 3 + k].cost);
+            chain += mx;
+        }
+        L = fmax(L, chain);
+    }
+    for (int R = 1; R <= 4; R++) {
+        budget_search_t sb;
+        assert_int_equal(budget_search_bound(&c.sd, &p, R, &sb), 0);
+        double slack = R > 1 ? 3 * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0;
+        assert_true(fabs(sb.makespan - (sb.cost / R + (1.0 - 1.0 / R) * L + slack)) <= 1e-9 * sb.makespan);
+        for (long a = 0; a < 3; a++)
+            for (long b = 3; b < 5; b++)
+                for (int order = 0; order < 2; order++)
+                    assert_true(greedy(&p, R, a, b, order) <= sb.makespan - slack + 1e-9);
+    }
+    /* states: every bracket may hold its largest rung at once (here bracket 0's three and bracket
+     * 1's two inputs: more than any round's) */
+    budget_search_t sb;
+    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
+    assert_true(sb.state_bytes >= rounds.state_bytes);
+    double sz[NT], q = 0;
+    for (size_t t = 0; t < NT; t++) {
+        model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
+        sz[t] = 12.0 * (double)model_param_count(&a) + (double)sizeof(task_state_t);
+        q = fmax(q, 8.0 * (8 + ceil(3.0 * (double)model_param_count(&a) / 2)));
+    }
+    assert_true(fabs(sb.state_bytes - (sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + q)) < 1e-9);
+    plan_free(&p);
+    study_close(&c);
+}
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bounds)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bounds), cmocka_unit_test(test_flow_bounds)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
