@@ -76,20 +76,43 @@ static double outcome(const plan_t *p, int R, long a, long c, double *total)
     return mk;
 }
 
-static void test_bounds(void **st)
-{
-    (void)st;
+/* Each test's study and hand-built Hyperband plan. */
+typedef struct {
     study_ctx_t c;
+    plan_t p;
+} fixture_t;
+
+static int setup(void **st)
+{
+    fixture_t *f = calloc(1, sizeof *f);
     char err[SPEC_ERR_LEN];
     study_source_t src = {.spec_path = "b.cfg", .text = SPEC, .data_label = ""};
-    assert_int_equal(study_open(&c, &src, err), 0);
-    plan_t p;
-    make_plan(&p, &c.s);
+    if (!f || study_open(&f->c, &src, err)) return -1;
+    make_plan(&f->p, &f->c.s);
+    *st = f;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    fixture_t *f = *st;
+    plan_free(&f->p);
+    study_close(&f->c);
+    free(f);
+    return 0;
+}
+
+static void test_bounds(void **st)
+{
+    fixture_t *f = *st;
+    study_ctx_t *c = &f->c;
+    plan_t p = f->p;
+    char err[SPEC_ERR_LEN];
     const halving_schedule_t *h = p.sched;
     assert_true(h->b[0].ntrials == 3 && h->b[1].ntrials == 2 && h->b[2].ntrials == 1);
     for (int R = 1; R <= 4; R++) {
         budget_search_t sb;
-        assert_int_equal(budget_search_bound(&c.sd, &p, R, &sb), 0);
+        assert_int_equal(budget_search_bound(&c->sd, &p, R, &sb), 0);
         assert_int_equal(sb.nrounds, 3);
         assert_int_equal(sb.segments, 6 + 2 + 1);
         double worst = 0;
@@ -107,36 +130,34 @@ static void test_bounds(void **st)
      * largest state record of the round in flight (8 + ceil(3 np / 2) doubles, task.h) */
     double sz[NT], rec[NT];
     for (size_t t = 0; t < NT; t++) {
-        model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
+        model_arch_t a = task_arch(&c->sd, p.tasks[t * 3].hp);
         sz[t] = 12.0 * (double)model_param_count(&a) + (double)sizeof(task_state_t);
         rec[t] = 8.0 * (8 + ceil(3.0 * (double)model_param_count(&a) / 2)); /* floats packed two a double */
-        assert_true(budget_state_bytes(&c.sd, p.tasks[t * 3].hp) == sz[t]);
+        assert_true(budget_state_bytes(&c->sd, p.tasks[t * 3].hp) == sz[t]);
     }
     double m0 = fmax(fmax(sz[0], sz[1]), sz[2]), m1 = fmax(sz[3], sz[4]);
     double q02 = fmax(fmax(rec[0], rec[1]), rec[2]), q04 = fmax(q02, fmax(rec[3], rec[4])), q05 = fmax(q04, rec[5]);
     double r0 = sz[0] + sz[1] + sz[2] + q02;
     double r1 = m0 + sz[3] + sz[4] + q04, r2 = m0 + m1 + q05;
     budget_search_t sb;
-    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
+    assert_int_equal(budget_search_bound(&c->sd, &p, 2, &sb), 0);
     assert_true(sz[1] > sz[0]); /* the width list makes a larger state */
     assert_true(fabs(sb.state_bytes - fmax(r0, fmax(r1, r2))) < 1e-9);
     /* the admission checks' bound allocates nothing: each rung's n states at its bracket's largest */
-    double cap = budget_search_states_cap(&c.sd, &p);
+    double cap = budget_search_states_cap(&c->sd, &p);
     double c0 = 3 * m0 + q02, c1 = m0 + 2 * m1 + q04, c2 = m0 + m1 + q05;
     assert_true(fabs(cap - fmax(c0, fmax(c1, c2))) < 1e-9 && cap >= sb.state_bytes);
     /* budget_check_stage counts them on rank 0: a limit between the task alone and task + states */
-    double task = budget_plan_peak(&c.sd, &p);
-    assert_int_equal(budget_check_stage(&c.sd, &p, task + cap, "b.cfg", err), 0);
-    assert_int_equal(budget_check_stage(&c.sd, &p, task + cap / 2, "b.cfg", err), -1);
+    double task = budget_plan_peak(&c->sd, &p);
+    assert_int_equal(budget_check_stage(&c->sd, &p, task + cap, "b.cfg", err), 0);
+    assert_int_equal(budget_check_stage(&c->sd, &p, task + cap / 2, "b.cfg", err), -1);
     assert_non_null(strstr(err, "carried states"));
     /* a grid stage has none */
     plan_t g;
-    assert_int_equal(plan_build(&g, &c.s, 0, NULL, NULL, err), 0);
-    assert_int_equal(budget_search_bound(&c.sd, &g, 2, &sb), 0);
+    assert_int_equal(plan_build(&g, &c->s, 0, NULL, NULL, err), 0);
+    assert_int_equal(budget_search_bound(&c->sd, &g, 2, &sb), 0);
     assert_true(sb.state_bytes == 0 && sb.nrounds == 0);
     plan_free(&g);
-    plan_free(&p);
-    study_close(&c);
 }
 
 /* A greedy list schedule at R ranks of the outcome (a, c) under each bracket's rung barrier: the
@@ -189,17 +210,13 @@ static double greedy(const plan_t *p, int R, long a, long c, int order)
 
 static void test_flow_bounds(void **st)
 {
-    (void)st;
-    study_ctx_t c;
-    char err[SPEC_ERR_LEN];
-    study_source_t src = {.spec_path = "b.cfg", .text = SPEC, .data_label = ""};
-    assert_int_equal(study_open(&c, &src, err), 0);
-    plan_t p;
-    make_plan(&p, &c.s);
+    fixture_t *f = *st;
+    study_ctx_t *c = &f->c;
+    plan_t p = f->p; /* a copy whose sspec this test changes */
     search_spec_t fl = g_ss;
     fl.flow = fl.align_start = 1;
     budget_search_t rounds;
-    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &rounds), 0);
+    assert_int_equal(budget_search_bound(&c->sd, &p, 2, &rounds), 0);
     p.sspec = &fl;
     /* the longest chain: each bracket's rungs at their costliest segment, end to end */
     double L = 0;
@@ -215,7 +232,7 @@ static void test_flow_bounds(void **st)
     }
     for (int R = 1; R <= 4; R++) {
         budget_search_t sb;
-        assert_int_equal(budget_search_bound(&c.sd, &p, R, &sb), 0);
+        assert_int_equal(budget_search_bound(&c->sd, &p, R, &sb), 0);
         double slack = R > 1 ? 3 * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0;
         assert_true(fabs(sb.makespan - (sb.cost / R + (1.0 - 1.0 / R) * L + slack)) <= 1e-9 * sb.makespan);
         for (long a = 0; a < 3; a++)
@@ -226,21 +243,20 @@ static void test_flow_bounds(void **st)
     /* states: every bracket may hold its largest rung at once (here bracket 0's three and bracket
      * 1's two inputs: more than any round's) */
     budget_search_t sb;
-    assert_int_equal(budget_search_bound(&c.sd, &p, 2, &sb), 0);
+    assert_int_equal(budget_search_bound(&c->sd, &p, 2, &sb), 0);
     assert_true(sb.state_bytes >= rounds.state_bytes);
     double sz[NT], q = 0;
     for (size_t t = 0; t < NT; t++) {
-        model_arch_t a = task_arch(&c.sd, p.tasks[t * 3].hp);
+        model_arch_t a = task_arch(&c->sd, p.tasks[t * 3].hp);
         sz[t] = 12.0 * (double)model_param_count(&a) + (double)sizeof(task_state_t);
         q = fmax(q, 8.0 * (8 + ceil(3.0 * (double)model_param_count(&a) / 2)));
     }
     assert_true(fabs(sb.state_bytes - (sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + q)) < 1e-9);
-    plan_free(&p);
-    study_close(&c);
 }
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_bounds), cmocka_unit_test(test_flow_bounds)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
+                                       cmocka_unit_test_setup_teardown(test_flow_bounds, setup, teardown)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
