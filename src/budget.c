@@ -205,7 +205,12 @@ typedef struct {
     double sum, max, states, record;
     double chain[HALVING_MAX_BRACKETS];   /* align = "flow": per bracket, its rungs' largest segments summed, */
     double bstates[HALVING_MAX_BRACKETS]; /* the most states one of its rungs holds, */
-    double maxrecord;                     /* and the largest state record of the stage */
+    double maxrecord;                     /* and the largest state record of the stage; */
+    /* with tpe, the batches' staircase (search_flow.c): F[j mod (R + 1)][k] the
+     * earliest end of batch j's rung k with ranks enough, L its latest, and
+     * the most states one batch's rung holds */
+    double F[HALVING_MAX_RUNGS + 1][HALVING_MAX_RUNGS], tpeL, tpe_states;
+    long nbatches;
     budget_search_t *out;
 } bound_acc_t;
 
@@ -253,6 +258,34 @@ static double state_record_bytes(const study_data_t *sd, const double *hp)
     return sizeof(double) * (double)task_state_len(model_param_count(&a));
 }
 
+static int is_tpe_flow(const plan_t *p)
+{
+    return p->sspec && p->sspec->flow && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
+}
+
+/* TPE as a dataflow: batch j opens once every batch j - i has finished its
+ * rungs 0 .. min(i - 1, R - 1) (search_tpe_cap; batches further back are
+ * complete before batch j - 1 opened), so with ranks enough its rung k ends
+ * at F(j, k) = max(open(j), F(j, k - 1)) + its costliest segment, open(j)
+ * = max over i of F(j - i, min(i - 1, R - 1)).  The longest chain is the
+ * latest F. */
+static void staircase(bound_acc_t *a, const search_slot_t *g, double mx)
+{
+    int R = a->p->nrungs, j = g->group, k = g->rung;
+    double *row = a->F[j % (R + 1)];
+    if (k == 0) {
+        double open = 0;
+        for (int i = 1; i <= j && i <= R; i++) {
+            double e = a->F[(j - i) % (R + 1)][i - 1 < R - 1 ? i - 1 : R - 1];
+            if (e > open) open = e;
+        }
+        row[0] = open + mx;
+        a->nbatches = j + 1;
+    } else
+        row[k] = row[k - 1] + mx;
+    if (row[k] > a->tpeL) a->tpeL = row[k];
+}
+
 /* One group into the round's sums.  dispatch.c keeps a state until the
  * task continuing it is stored (or promotion drops it), and none of a
  * bracket's last rung: round k starts with the states of the rung's n
@@ -271,11 +304,13 @@ static void add_group(const search_slot_t *g, void *ctx)
     a->sum += group_top(a, g, 0, &mx);
     if (mx > a->max) a->max = mx;
     if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS) a->chain[g->group] += mx;
+    if (is_tpe_flow(a->p)) staircase(a, g, mx);
     a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
     if (g->rung > 0 || !g->last) {
         a->states += st;
         if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
+        if (st > a->tpe_states) a->tpe_states = st;
     }
     for (long t = g->first; t < g->end; t++) {
         double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
@@ -315,16 +350,22 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
         double L = 0;
         for (int b = 0; b < HALVING_MAX_BRACKETS; b++)
             if (a.chain[b] > L) L = a.chain[b];
+        int tpe = is_tpe_flow(p);
+        if (tpe) L = a.tpeL;
         double R = nranks > 0 ? nranks : 1;
         /* A task of that chain may also wait behind a short task its worker
          * holds (dispatch.h: predicted under DISPATCH_FLOW_QUEUE_S): once per
          * rung at most, counted at the rate validate converts with. */
-        double slack = R > 1 ? (double)p->nrungs * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0.0;
+        double rungs = tpe ? (double)(a.nbatches + p->nrungs) : (double)p->nrungs; /* on the chain */
+        double slack = R > 1 ? rungs * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0.0;
         out->makespan = out->cost / R + (1.0 - 1.0 / R) * L + slack;
         /* and the brackets' rungs overlap in any way: each bracket holds
          * the states of one rung at a time, at most its largest */
         double sb = a.maxrecord;
-        for (int b = 0; b < HALVING_MAX_BRACKETS; b++) sb += a.bstates[b];
+        if (tpe) /* at most R batches hold states at once (those before are complete) */
+            sb += (double)p->nrungs * a.tpe_states;
+        else
+            for (int b = 0; b < HALVING_MAX_BRACKETS; b++) sb += a.bstates[b];
         if (sb > out->state_bytes) out->state_bytes = sb;
     }
 }

@@ -67,6 +67,7 @@ struct dispatch_io {
     task_state_t *wqs[DISPATCH_FLOW_DEPTH + 1];
     MPI_Request wqr[DISPATCH_FLOW_DEPTH + 1];
     double wqh[DISPATCH_FLOW_DEPTH + 1][TASK_STATE_HDR];
+    double wrow[DISPATCH_FLOW_DEPTH + 1][P_COUNT];
     int wq_head, wq_n, got_final;
 };
 
@@ -766,17 +767,16 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
 }
 
 /* The record buffer (io->rec, grown) and a weights buffer, for the n
- * tasks of `mine`, or with mine NULL for every task of the stage (a
- * dataflow's rank may get any).  The weights buffer, or NULL with one
- * line when out of memory. */
+ * tasks of `mine` (a round's list; a dataflow grows its buffers task by
+ * task, fit_buffers).  The weights buffer, or NULL with one line when out
+ * of memory. */
 static float *task_buffers(dispatch_t *d, const int *mine, size_t n)
 {
     plan_t *p = d->p;
     struct dispatch_io *io = d->io;
     size_t maxnp = 0, maxsec = 0;
-    for (size_t i = 0; i < (mine ? n : p->ntasks); i++) {
-        size_t t = mine ? (size_t)mine[i] : i;
-        if (!mine && p->tasks[t].absent) continue;
+    for (size_t i = 0; i < n; i++) {
+        size_t t = (size_t)mine[i];
         size_t np = task_nparams(d, t), sec = rec_nparams(d, t);
         if (np > maxnp) maxnp = np;
         if (sec > maxsec) maxsec = sec;
@@ -858,7 +858,8 @@ int dispatch_round(dispatch_t *d, const size_t *ids, size_t n)
 
 /* ---- the dataflow (dispatch.h dispatch_flow) ------------------------------- */
 
-#define FLOW_HDR (2 + TASK_STATE_HDR) /* WIRE_TAG_TASK: {task, has state, header} */
+/* WIRE_TAG_TASK: {task, has state, the state's header, the trial's values (TPE: proposed on rank 0)} */
+#define FLOW_HDR (2 + TASK_STATE_HDR + P_COUNT)
 
 /* Rank 0: complete the hand-out's sends that are done (wait: all of
  * them), freeing their headers. */
@@ -924,6 +925,8 @@ static int flow_assign(dispatch_t *d, int w, size_t t)
     }
     h[0] = (double)t, h[1] = st != NULL;
     if (st) task_state_header(st, h + 2);
+    if (p->tasks[t].trial >= 0 && p->trial_hp)
+        memcpy(h + 2 + TASK_STATE_HDR, p->trial_hp + (size_t)p->tasks[t].trial * P_COUNT, P_COUNT * sizeof(double));
     MPI_Isend(h, FLOW_HDR, MPI_DOUBLE, w, WIRE_TAG_TASK, MPI_COMM_WORLD, &io->sreq[io->nsreq]);
     io->sbuf[io->nsreq] = h, io->sst[io->nsreq++] = NULL;
     if (st) {
@@ -1002,23 +1005,33 @@ static void worker_take(dispatch_t *d, int block)
         size_t t = (size_t)h[0];
         io->wq[k] = t, io->wqs[k] = NULL, io->wqr[k] = MPI_REQUEST_NULL;
         if (h[1] != 0) {
-            task_state_t *st = task_state_new(task_nparams(d, t));
+            /* sized by the header (a TPE trial's model is set only when
+             * the task starts); the task checks it against its model */
+            int bad = 0;
+            task_state_t *st = task_state_from_header(h + 2, &bad);
             if (!st) {
-                fprintf(stderr, "aesweep: rank %d: out of memory for the carried state of task %zu of stage %s; stopping the job (finished tasks are journaled: --resume)\n",
-                        d->rank, t, d->p->spec->name);
+                fprintf(stderr, "aesweep: rank %d: %s for the carried state of task %zu of stage %s; stopping the job (finished tasks are journaled: --resume)\n",
+                        d->rank, bad ? "a broken header" : "out of memory", t, d->p->spec->name);
                 MPI_Abort(MPI_COMM_WORLD, 3);
             }
             MPI_Irecv(st->arena, (int)(3 * st->nparams), MPI_FLOAT, 0, WIRE_TAG_STATE, MPI_COMM_WORLD, &io->wqr[k]);
             memcpy(io->wqh[k], h + 2, sizeof io->wqh[k]);
             io->wqs[k] = st;
         }
+        memcpy(io->wrow[k], h + 2 + TASK_STATE_HDR, sizeof io->wrow[k]);
     }
 }
 
-/* Worker: the next task of my queue, its state received and checked. */
-static size_t worker_pop(struct dispatch_io *io, task_state_t **st)
+/* Worker: the next task of my queue, its state received and checked, its
+ * trial's values set (a TPE trial's are proposed on rank 0; set here, not
+ * in the epoch callback, which never touches the task table). */
+static size_t worker_pop(dispatch_t *d, task_state_t **st)
 {
+    struct dispatch_io *io = d->io;
     int k = io->wq_head;
+    long trial = d->p->tasks[io->wq[k]].trial;
+    if (trial >= 0 && d->p->sspec && d->p->sspec->has_sample && d->p->sspec->sampler == SEARCH_TPE)
+        plan_set_trial(d->p, (size_t)trial, io->wrow[k]);
     io->wq_head = (io->wq_head + 1) % (DISPATCH_FLOW_DEPTH + 1), io->wq_n--;
     MPI_Wait(&io->wqr[k], MPI_STATUS_IGNORE);
     *st = io->wqs[k];
@@ -1027,9 +1040,37 @@ static size_t worker_pop(struct dispatch_io *io, task_state_t **st)
     return io->wq[k];
 }
 
-static int worker_flow(dispatch_t *d, float *params, double *busy)
+/* A dataflow's rank, before each task: io->rec and *params grown to hold
+ * task t (a TPE trial's model is known only once it is proposed, so the
+ * buffers cannot be sized for the stage up front).  0, or -1 with one line. */
+static int fit_buffers(dispatch_t *d, size_t t, float **params, size_t *pcap)
+{
+    plan_t *p = d->p;
+    struct dispatch_io *io = d->io;
+    size_t np = task_nparams(d, t), need = (size_t)p->nslots * (np ? np : 1);
+    size_t cap = wire_result_len(p->nslots, p->nmetrics, rec_nparams(d, t), (size_t)p->ncurve * p->ncurve_metrics);
+    if (cap > io->rec_cap) {
+        double *r = realloc(io->rec, cap * sizeof(double));
+        if (!r) goto oom;
+        io->rec = r, io->rec_cap = cap;
+    }
+    if (need > *pcap) {
+        float *q = realloc(*params, need * sizeof(float));
+        if (!q) goto oom;
+        *params = q, *pcap = need;
+    }
+    return 0;
+oom:
+    fprintf(stderr, "aesweep: rank %d: out of memory for the results of task %zu of stage %s (%zu parameters)\n", d->rank, t,
+            p->spec->name, np);
+    return -1;
+}
+
+static int worker_flow(dispatch_t *d, double *busy)
 {
     struct dispatch_io *io = d->io;
+    float *params = NULL;
+    size_t pcap = 0;
     int code = WIRE_DONE_OK;
     while (code == WIRE_DONE_OK && !(d->stop |= signals_caught() != 0)) {
         if (!io->wq_n) {
@@ -1038,22 +1079,25 @@ static int worker_flow(dispatch_t *d, float *params, double *busy)
             continue;
         }
         task_state_t *st;
-        size_t t = worker_pop(io, &st);
-        size_t len = run_task(d, t, st, params, busy);
+        size_t t = worker_pop(d, &st);
+        size_t len = fit_buffers(d, t, &params, &pcap) ? (size_t)-1 : run_task(d, t, st, params, busy);
         task_state_free(st);
         if (len == (size_t)-1) code = WIRE_DONE_FAILED;
         else if (len == 0) code = WIRE_DONE_INTERRUPTED;
         else if (worker_queue(d, len, INFINITY)) code = WIRE_DONE_FAILED; /* sent at once */
     }
     if (code == WIRE_DONE_FAILED) d->stop = 1;
+    free(params);
     if (d->stop && code == WIRE_DONE_OK) code = WIRE_DONE_INTERRUPTED;
     return code;
 }
 
 /* Rank 0: train what is ready when free, wait for results when not. */
-static int root_flow(dispatch_t *d, float *params, double *busy)
+static int root_flow(dispatch_t *d, double *busy)
 {
     const dispatch_flow_t *f = d->flow;
+    float *params = NULL;
+    size_t pcap = 0;
     int code = WIRE_DONE_OK;
     while (code == WIRE_DONE_OK && !(d->stop |= signals_caught() != 0)) {
         flow_fill(d, 1);
@@ -1066,7 +1110,8 @@ static int root_flow(dispatch_t *d, float *params, double *busy)
                 code = WIRE_DONE_FAILED;
                 break;
             }
-            size_t len = run_task(d, tt, prev >= 0 ? d->state[prev] : NULL, params, busy);
+            size_t len = fit_buffers(d, tt, &params, &pcap) ? (size_t)-1
+                                                             : run_task(d, tt, prev >= 0 ? d->state[prev] : NULL, params, busy);
             if (len == (size_t)-1) code = WIRE_DONE_FAILED;
             else if (len == 0) code = WIRE_DONE_INTERRUPTED;
             else root_accept(d, d->io->rec, len);
@@ -1083,6 +1128,7 @@ static int root_flow(dispatch_t *d, float *params, double *busy)
         }
         root_drain(d, 1);
     }
+    free(params);
     return code;
 }
 
@@ -1102,8 +1148,6 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
         free(all);
         if (!ok && !d->failed) fprintf(stderr, "aesweep: rank 0: out of memory for the dataflow of stage %s\n", d->p->spec->name);
     }
-    float *params = ok ? task_buffers(d, NULL, 0) : NULL;
-    ok = params != NULL;
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     double busy = 0;
     int code = WIRE_DONE_FAILED;
@@ -1112,9 +1156,8 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
     if (ok) {
         d->flowing = 1;
         d->flow = d->rank == 0 ? f : NULL;
-        code = d->rank == 0 ? root_flow(d, params, &busy) : worker_flow(d, params, &busy);
+        code = d->rank == 0 ? root_flow(d, &busy) : worker_flow(d, &busy);
     }
-    free(params);
     if (d->rank != 0) {
         worker_flush(d);
         MPI_Waitall(2, io->req, MPI_STATUSES_IGNORE);
@@ -1123,7 +1166,7 @@ int dispatch_flow(dispatch_t *d, const dispatch_flow_t *f)
         while (ok && !io->got_final) worker_take(d, 1); /* up to rank 0's last message */
         while (io->wq_n) { /* handed out, not run: receive and forget */
             task_state_t *st;
-            worker_pop(io, &st);
+            worker_pop(d, &st);
             task_state_free(st);
         }
     } else if (ok) {

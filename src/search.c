@@ -134,12 +134,20 @@ long search_round_tasks(const plan_t *p, int round, size_t *ids)
 /* A completed trial as TPE sees it: the mean select metric over its
  * repeats (NaN when one diverged) at its epochs, or with halving its
  * metric at the deepest rung it ran. */
-static void tpe_observation(const plan_t *p, size_t t, double *metric, long *epochs)
+int search_tpe_cap(const plan_t *p, int batch, long of)
+{
+    int last = p->nrungs - 1;
+    if (!p->sspec || !p->sspec->flow) return last;
+    long c = (long)batch - 1 - of;
+    return c < last ? (int)c : last;
+}
+
+static void tpe_observation(const plan_t *p, size_t t, int cap, double *metric, long *epochs)
 {
     const double *x = p->metrics + (size_t)p->select_metric * p->ncube;
     if (p->search & PLAN_HALVING) {
         int deep = 0;
-        for (int r = 0; r < p->nrungs; r++)
+        for (int r = 0; r <= cap && r < p->nrungs; r++)
             if (p->status[t * (size_t)p->nrungs + (size_t)r] != TRAIN_NOT_RUN) deep = r;
         *metric = x[t * (size_t)p->nrungs + (size_t)deep];
         *epochs = p->sched->b[0].epochs[deep];
@@ -170,7 +178,7 @@ int search_tpe_rows(const plan_t *p, int round, double *rows, char *err)
         for (int j = 0; j < np; j++) vals[t * (size_t)np + (size_t)j] = p->trial_hp[t * P_COUNT + (size_t)sp->params[j].param];
         obs[t].trial = (long)t;
         obs[t].values = vals + t * (size_t)np;
-        tpe_observation(p, t, &obs[t].metric, &obs[t].epochs);
+        tpe_observation(p, t, search_tpe_cap(p, round / rounds_per_group(p), (long)t / B), &obs[t].metric, &obs[t].epochs);
     }
     tpe_opts_t o = tpe_defaults(B);
     o.n_startup = p->sspec->tpe_startup;

@@ -12,12 +12,22 @@
  * where merged rounds fall to 0.83), and starts them early, so a good
  * result is known early (anytime).
  *
+ * TPE (+ halving, one bracket per batch): the groups are the batches.
+ * Batch j opens, and is proposed, once every earlier batch j - i has
+ * finished its rungs 0 .. min(i - 1, R - 1) (a staircase: the previous
+ * batch its first rung, the one before its first two, ...), from every
+ * earlier trial at the deepest of those rungs it ran (search_tpe_rows:
+ * search_tpe_cap).  Those rungs are complete when the batch opens, so the
+ * proposals do not depend on timing; the batches overlap, so a batch's
+ * long tail (a rung of one trial) no longer idles the other ranks.
+ *
  * The file is that of any rank count: what runs where never changes a
  * metric.  The `round` dataset records each task's rung (the round that
  * runs it aligned at the start).  A resumed run replays the journal and
  * opens each bracket at its first rung with a task not done.
  */
 #include "aesweep/search.h"
+#include "aesweep/tpe.h"
 #include "aesweep/util.h"
 #include "aesweep/wire.h"
 #include <mpi.h>
@@ -29,7 +39,10 @@
 typedef struct {
     dispatch_t *d;
     plan_t *p;
-    int nb;
+    int nb;           /* groups: Hyperband brackets, or TPE batches */
+    int tpe;          /* TPE: groups open one after another (opened: how many) */
+    int opened;
+    double *rows;     /* TPE: [tpe_batch][P_COUNT] a batch's proposals */
     int *rung;        /* [nb] the rung each bracket runs (its nrungs: finished) */
     long *left;       /* [nb] tasks of that rung not stored yet */
     long *nready, *next; /* [nb] its ready list's length, and the next to hand out */
@@ -53,26 +66,47 @@ static int costliest_first(const void *a, const void *b)
     return x->id > y->id ? 1 : x->id < y->id ? -1 : 0;
 }
 
+/* Group g's trials [*first, *first + return) and its rungs (*nrungs). */
+static long group_trials(const flow_t *f, int g, size_t *first, int *nrungs)
+{
+    const plan_t *p = f->p;
+    if (!f->tpe) {
+        const halving_bracket_t *hb = &p->sched->b[g];
+        *first = (size_t)hb->first_trial, *nrungs = hb->nrungs;
+        return hb->ntrials;
+    }
+    size_t B = (size_t)p->sspec->tpe_batch, lo = (size_t)g * B;
+    *first = lo, *nrungs = p->sched->b[0].nrungs;
+    return lo < p->ntrials ? (long)(p->ntrials - lo < B ? p->ntrials - lo : B) : 0;
+}
+
+static int group_of(const flow_t *f, long trial)
+{
+    return f->tpe ? (int)(trial / f->p->sspec->tpe_batch) : f->p->trial_bracket[trial];
+}
+
 /* Open bracket b's rung f->rung[b] (and on past rungs a resumed run has
  * already done): list its tasks, record their round, drop the states of
  * the previous rung's trials not promoted.  -1 when out of memory. */
 static int open_rung(flow_t *f, int b)
 {
     plan_t *p = f->p;
-    const halving_bracket_t *hb = &p->sched->b[b];
-    size_t nr = (size_t)p->nrungs, first = (size_t)hb->first_trial;
+    size_t nr = (size_t)p->nrungs, first;
+    int nrungs;
+    long ntr = group_trials(f, b, &first, &nrungs);
     for (;;) {
         int k = f->rung[b];
         f->nready[b] = f->next[b] = 0;
-        if (k >= hb->nrungs || hb->ntrials <= 0) {
+        if (k >= nrungs || ntr <= 0) {
+            f->rung[b] = nrungs;
             f->unfinished--;
             return 0;
         }
-        long n = search_group_rung_trials(p, first, (size_t)hb->ntrials, k, f->tr + first);
+        long n = search_group_rung_trials(p, first, (size_t)ntr, k, f->tr + first);
         if (n < 0) return -1;
         if (k > 0) { /* rung k - 1's states nothing continues */
             for (long j = 0; j < n; j++) f->mark[f->tr[first + (size_t)j]] = 1;
-            for (size_t t = first; t < first + (size_t)hb->ntrials; t++)
+            for (size_t t = first; t < first + (size_t)ntr; t++)
                 if (!f->mark[t]) dispatch_drop_state(f->d, t * nr + (size_t)(k - 1));
             for (long j = 0; j < n; j++) f->mark[f->tr[first + (size_t)j]] = 0;
         }
@@ -81,7 +115,7 @@ static int open_rung(flow_t *f, int b)
         long m = 0;
         for (long j = 0; j < n; j++) {
             size_t id = (size_t)f->tr[first + (size_t)j] * nr + (size_t)k;
-            p->task_round[id] = search_bracket_round(p, hb->nrungs, k);
+            p->task_round[id] = search_task_round(p, id);
             if (!p->task_done[id]) c[m++] = (costed_t){p->tasks[id].cost, id};
         }
         qsort(c, (size_t)m, sizeof *c, costliest_first);
@@ -101,12 +135,80 @@ static long flow_next(void *ctx)
     double bp = 0;
     for (int b = 0; b < f->nb; b++) {
         if (f->next[b] >= f->nready[b]) continue;
-        size_t id = f->ready[(size_t)p->sched->b[b].first_trial + (size_t)f->next[b]];
+        size_t first;
+        int nrungs;
+        group_trials(f, b, &first, &nrungs);
+        size_t id = f->ready[first + (size_t)f->next[b]];
         double pr = p->tasks[id].cost + f->tail[(size_t)b * (size_t)p->nrungs + (size_t)f->rung[b]];
         if (best < 0 || pr > bp) best = b, bp = pr;
     }
     if (best < 0) return -1;
-    return (long)f->ready[(size_t)p->sched->b[best].first_trial + (size_t)f->next[best]++];
+    size_t first;
+    int nrungs;
+    group_trials(f, best, &first, &nrungs);
+    return (long)f->ready[first + (size_t)f->next[best]++];
+}
+
+/* Group g's tail: per rung, its later rungs each at its costliest segment
+ * (known once its trials are: a TPE batch's when it is proposed). */
+static void group_tail(flow_t *f, int g)
+{
+    const plan_t *p = f->p;
+    size_t nr = (size_t)p->nrungs, first;
+    int nrungs;
+    long ntr = group_trials(f, g, &first, &nrungs);
+    double *tl = f->tail + (size_t)g * nr;
+    for (int k = nrungs - 2; k >= 0; k--) {
+        double mx = 0;
+        for (size_t t = first; t < first + (size_t)ntr; t++) {
+            double c = p->tasks[t * nr + (size_t)(k + 1)].cost;
+            if (c > mx) mx = c;
+        }
+        tl[k] = tl[k + 1] + mx;
+    }
+}
+
+/* TPE: may batch j open?  Every earlier batch j - i has finished its
+ * rungs 0 .. min(i - 1, R - 1) (search_tpe_cap; rung[] is the rung a
+ * batch runs, its nrungs once finished). */
+static int batch_ready(const flow_t *f, int j)
+{
+    for (int i = 1; i <= j; i++)
+        if (f->rung[j - i] <= search_tpe_cap(f->p, j, (long)(j - i))) return 0;
+    return 1;
+}
+
+/* Open group g: a TPE batch is proposed first (every rank gets its
+ * trials' values with their tasks, dispatch_flow); then its rung 0.
+ * 0, or -1 (one line). */
+static int open_group(flow_t *f, int g)
+{
+    plan_t *p = f->p;
+    if (f->tpe) {
+        char err[SPEC_ERR_LEN];
+        size_t first, n = search_round_proposals(p, g * p->nrungs, &first);
+        if (n && search_tpe_rows(p, g * p->nrungs, f->rows, err)) {
+            fprintf(stderr, "aesweep: %s\n", err);
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) plan_set_trial(p, first + i, f->rows + i * P_COUNT);
+        f->opened = g + 1;
+    }
+    group_tail(f, g);
+    if (open_rung(f, g)) {
+        fprintf(stderr, "aesweep: rank 0: out of memory opening a rung of stage %s; finished tasks are journaled: --resume\n",
+                p->spec->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* TPE: open every batch that may open now, in order. */
+static int open_batches(flow_t *f)
+{
+    while (f->tpe && f->opened < f->nb && batch_ready(f, f->opened))
+        if (open_group(f, f->opened)) return -1;
+    return 0;
 }
 
 static void flow_stored(void *ctx, size_t task)
@@ -115,12 +217,16 @@ static void flow_stored(void *ctx, size_t task)
     const plan_t *p = f->p;
     const task_t *tk = &p->tasks[task];
     if (tk->trial < 0) return;
-    int b = p->trial_bracket[tk->trial];
+    int b = group_of(f, tk->trial);
     if (tk->rung != f->rung[b] || --f->left[b] > 0) return;
     f->rung[b]++;
-    if (open_rung(f, b)) {
+    int bad = open_rung(f, b);
+    if (bad)
         fprintf(stderr, "aesweep: rank 0: out of memory opening a rung of stage %s; finished tasks are journaled: --resume\n",
                 p->spec->name);
+    else
+        bad = open_batches(f); /* says why itself */
+    if (bad) {
         f->failed = 1;
         f->d->failed = f->d->stop = 1;
     }
@@ -131,6 +237,7 @@ static int flow_finished(void *ctx) { return ((flow_t *)ctx)->unfinished == 0; }
 static void flow_free(flow_t *f)
 {
     free(f->rung), free(f->left), free(f->nready), free(f->next), free(f->ready), free(f->tr), free(f->mark), free(f->tail);
+    free(f->rows);
 }
 
 /* Rank 0: the ready set at the start (after a replay).  0, or -1. */
@@ -138,31 +245,27 @@ static int flow_open(flow_t *f)
 {
     plan_t *p = f->p;
     size_t nt = p->ntrials ? p->ntrials : 1, nr = (size_t)p->nrungs;
-    f->nb = p->sched->nbrackets;
-    f->rung = calloc((size_t)f->nb, sizeof *f->rung);
-    f->left = calloc((size_t)f->nb, sizeof *f->left);
-    f->nready = calloc((size_t)f->nb, sizeof *f->nready);
-    f->next = calloc((size_t)f->nb, sizeof *f->next);
+    f->tpe = p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE;
+    f->nb = f->tpe ? (int)((p->ntrials + (size_t)p->sspec->tpe_batch - 1) / (size_t)p->sspec->tpe_batch) : p->sched->nbrackets;
+    size_t nb = (size_t)(f->nb ? f->nb : 1);
+    f->rung = calloc(nb, sizeof *f->rung);
+    f->left = calloc(nb, sizeof *f->left);
+    f->nready = calloc(nb, sizeof *f->nready);
+    f->next = calloc(nb, sizeof *f->next);
     f->ready = malloc(nt * sizeof *f->ready);
     f->tr = malloc(nt * sizeof *f->tr);
     f->mark = calloc(nt, 1);
-    f->tail = calloc((size_t)f->nb * nr, sizeof *f->tail);
-    if (!f->rung || !f->left || !f->nready || !f->next || !f->ready || !f->tr || !f->mark || !f->tail) return -1;
-    for (int b = 0; b < f->nb; b++) {
-        const halving_bracket_t *hb = &p->sched->b[b];
-        double *tl = f->tail + (size_t)b * nr;
-        for (int k = hb->nrungs - 2; k >= 0; k--) {
-            double mx = 0;
-            for (long t = hb->first_trial; t < hb->first_trial + hb->ntrials; t++) {
-                double c = p->tasks[(size_t)t * nr + (size_t)(k + 1)].cost;
-                if (c > mx) mx = c;
-            }
-            tl[k] = tl[k + 1] + mx;
-        }
+    f->tail = calloc(nb * nr, sizeof *f->tail);
+    f->rows = f->tpe ? malloc((size_t)p->sspec->tpe_batch * P_COUNT * sizeof *f->rows) : NULL;
+    if (!f->rung || !f->left || !f->nready || !f->next || !f->ready || !f->tr || !f->mark || !f->tail || (f->tpe && !f->rows)) {
+        fprintf(stderr, "aesweep: rank 0: out of memory for the dataflow of stage %s\n", p->spec->name);
+        return -1;
     }
     f->unfinished = f->nb;
+    if (f->tpe) /* batch 0, then every batch a resumed run may open already */
+        return f->nb > 0 && (open_group(f, 0) || open_batches(f)) ? -1 : 0;
     for (int b = 0; b < f->nb; b++)
-        if (open_rung(f, b)) return -1;
+        if (open_group(f, b)) return -1;
     return 0;
 }
 
@@ -171,10 +274,7 @@ int search_flow_run(dispatch_t *d)
     plan_t *p = d->p;
     flow_t f = {.d = d, .p = p};
     int ok = 1;
-    if (d->rank == 0 && flow_open(&f)) {
-        fprintf(stderr, "aesweep: rank 0: out of memory for the dataflow of stage %s\n", p->spec->name);
-        ok = 0;
-    }
+    if (d->rank == 0 && flow_open(&f)) ok = 0;
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     int rc = WIRE_DONE_FAILED;
     double t0 = util_mono_seconds(), b0 = 0;

@@ -163,9 +163,7 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
                                       "or \"flow\" (no rounds: a rung starts when its bracket's previous rung is in)", w);
         o->flow = !strcmp(a, "flow");
         o->align_start = o->flow || !strcmp(a, "start");
-        if (o->flow && o->sampler == SEARCH_TPE && o->has_sample)
-            return failf(io, al, err, "%s.align = \"flow\": a TPE stage runs its batches one after another (each "
-                                      "batch's proposals need the earlier ones); take align out or use another sampler", w);
+
     }
     halving_schedule_t hs;
     char msg[SPEC_ERR_LEN];

@@ -4,8 +4,9 @@
 # tests/specs/search_ci.cfg at -np 2, then per (trial, rung) `aesweep train --json` with the trial's
 # parameters as the file records them and the study's seed, stage name and data flags: test and
 # training MSE equal (a promoted trial continued from its carried state; train starts from scratch);
-# the same for the TPE + halving stage, the grid with halving and the dataflow stage (align =
-# "flow"), per (trial, repeat) for the Latin hypercube stage.
+# the same for the TPE + halving stage, the grid with halving and the two dataflow stages (align =
+# "flow": Hyperband, and TPE batches on the staircase), per (trial, repeat) for the Latin hypercube
+# stage.
 # Also: NaN beyond each trial's stop rung; rung epochs and the promoted trials as Hyperband's rule
 # gives them, per bracket and per TPE batch (tests/search_study.py exact); `aesweep train --spec
 # --trial` gives the same numbers; the next stage inherits the best trial's values. ~15 s.
@@ -21,7 +22,8 @@ FLAGS="--data moons --seed 7 --pool 600 --noise 0.1 --test-size 300 --bottleneck
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" lhs test -- $FLAGS
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" gridhb test -- $FLAGS --repeat 0 --train-size 300
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" flow test -- $FLAGS --repeat 0
-for stage in search tpe lhs gridhb flow; do
+"$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" tpeflow test -- $FLAGS --repeat 0 --train-size 400
+for stage in search tpe lhs gridhb flow tpeflow; do
   "$PY" "$SRC/tests/search_study.py" trial-flag "$SPEC" "$T/s.h5" $stage test
 done
 "$PY" - "$T/s.h5" <<'PYEOF'

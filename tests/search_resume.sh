@@ -7,6 +7,7 @@
 # promoted trials continue from states that only the journal holds); resumed at -np 2 and every rank
 # sent SIGTERM (a Slurm time limit: exit 75) once it has journaled a result, before the stage ends; resumed at -np 2 to the end:
 # every dataset but the timings byte-identical to the uninterrupted run, the journal gone.
+# SEARCH_CUT_RUNGS="A B C" moves the cuts to rungs A, B (and C, named in the SIGTERM cut's line).
 # A cut leaves the journal and, at the output, nothing or a partial file (complete = 0): mpirun sends
 # the surviving rank 0 SIGTERM, and whether it closes the run as interrupted before mpirun's SIGKILL is
 # a race (kill-at checks either). The kills wait for journal states (tests/search_study.py kill-at), never for seconds. ~30 s.
@@ -18,12 +19,14 @@ PY=${PYTHON:-/usr/bin/python3}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_THREADS=1 AESWEEP_BIN="$BIN"
 CHECK="$PY $SRC/tests/search_study.py"
+# the rungs the three cuts wait for (SEARCH_CUT_RUNGS; a TPE dataflow is cut later, once batches overlap)
+read -r R1 R2 R3 <<< "${SEARCH_CUT_RUNGS:-0 1 2}"
 mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/ref.h5" --quiet
-$CHECK kill-at "$T/cut.h5" "$T/ref.h5" search 0 -- \
+$CHECK kill-at "$T/cut.h5" "$T/ref.h5" search "$R1" -- \
   mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet
-$CHECK kill-at "$T/cut.h5" "$T/ref.h5" search 1 -- \
+$CHECK kill-at "$T/cut.h5" "$T/ref.h5" search "$R2" -- \
   mpirun --oversubscribe -np 3 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
-$CHECK term-at "$T/cut.h5" "$T/ref.h5" search 2 -- \
+$CHECK term-at "$T/cut.h5" "$T/ref.h5" search "$R3" -- \
   mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
 mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/cut.h5" --quiet --resume
 if test -e "$T/cut.h5.journal"; then echo "search_resume: the completed resume left its journal behind" >&2; exit 1; fi

@@ -149,20 +149,23 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
     base = len(journal_tasks(out + ".journal"))  # records of earlier runs (a resume appends)
 
     def in_state():
-        """kill-at: some, not all, rung-RUNG records; term-at: this run journaled some record, and
+        """kill-at: this run journaled some record, and some, not all, rung-RUNG records are in (a
+        resumed run may start with some); term-at: this run journaled some record, and
         not every record of the stage (a cut anywhere before the run ends, however the records batch:
         a dataflow may have finished most of rung RUNG before this run started)."""
-        n = count()
+        recs = journal_tasks(out + ".journal")
+        n = sum(1 for s, t in recs if s == k and t % nrungs == rung)
+        mine = len(recs) > base  # this run is under way (a resume may start with rung-RUNG records)
         if term:
-            recs = journal_tasks(out + ".journal")
-            return n, len(recs) > base and sum(1 for s, _ in recs if s == k) < total_all
-        return n, 1 <= n < total
+            m = sum(1 for s, _ in recs if s == k)
+            return n, mine and m < total_all, m >= total_all
+        return n, mine and 1 <= n < total, n >= total
 
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     t0, n, ok = time.monotonic(), 0, False
     while time.monotonic() - t0 < 120 and p.poll() is None:
-        n, ok = in_state()
-        if ok or n >= 1:
+        n, ok, past = in_state()
+        if ok or past:  # in the state, or beyond it (then fail at once)
             break
         time.sleep(0.005)
     if p.poll() is not None or not ok:
@@ -174,7 +177,7 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
     victim = max(ranks, key=lambda pid: ranks[pid])
     assert r0 and ranks[victim] > 0, "ranks of the run: %s" % ranks
     os.kill(r0[0], signal.SIGSTOP)
-    n, ok = in_state()  # rank 0 is stopped: the journal holds what it holds
+    n, ok, _ = in_state()  # rank 0 is stopped: the journal holds what it holds
     if term:  # what Slurm does at a time limit: SIGTERM to every rank of the step
         for pid in ranks:
             os.kill(pid, signal.SIGTERM)

@@ -11,7 +11,8 @@
  *     NaN), merged across brackets and aligned at their end (search.h);
  *     selection at max_epochs;
  *   - TPE rounds: proposals only at a batch's first rung, a pure function
- *     of the cube (twice the same bits), plan_set_trial moving the tasks.
+ *     of the cube (twice the same bits), plan_set_trial moving the tasks;
+ *     as a dataflow, proposals blind to rungs beyond search_tpe_cap.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -419,6 +420,56 @@ static void test_tpe_rounds(void **st)
     spec_free(&s);
 }
 
+/* TPE batches as a dataflow (align = "flow", search_flow.c): batch j observes batch j - i at its
+ * rungs <= min(i - 1, R - 1) only (search_tpe_cap), the rungs complete when j opens, so results
+ * beyond them (a later rung of an earlier batch, still under way when j opened) change nothing;
+ * within them they do. */
+static void test_tpe_flow_caps(void **st)
+{
+    (void)st;
+    study_t s;
+    char stage[1024];
+    snprintf(stage, sizeof stage, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=18; tpe_batch=6; tpe_startup=4; %s}; "
+                                  "halving={min_epochs=3; max_epochs=27; eta=3; brackets=1; align=\"flow\";};}", SPACE);
+    load(&s, stage);
+    plan_t p;
+    build(&p, &s, 0);
+    assert_int_equal(p.nrungs, 3);
+    assert_int_equal(search_tpe_cap(&p, 2, 1), 0);
+    assert_int_equal(search_tpe_cap(&p, 2, 0), 1);
+    assert_int_equal(search_tpe_cap(&p, 5, 0), 2); /* the last rung: complete */
+    double rows[6 * P_COUNT], a[6 * P_COUNT], b[6 * P_COUNT];
+    char err[SPEC_ERR_LEN];
+    double *x = p.metrics + (size_t)p.select_metric * p.ncube;
+    /* batches 0 and 1 proposed and run: batch 0 to its end, batch 1 its rung 0 */
+    for (int j = 0; j < 2; j++) {
+        assert_int_equal(search_tpe_rows(&p, j * 3, rows, err), 0);
+        for (int i = 0; i < 6; i++) plan_set_trial(&p, (size_t)(j * 6 + i), rows + i * P_COUNT);
+        for (int i = 0; i < 6; i++) {
+            size_t t = (size_t)(j * 6 + i);
+            p.status[t * 3] = TRAIN_OK, x[t * 3] = 0.3 + 0.05 * ((i * 7 + j) % 6);
+        }
+    }
+    p.status[2 * 3 + 1] = p.status[4 * 3 + 1] = TRAIN_OK, x[2 * 3 + 1] = 0.2, x[4 * 3 + 1] = 0.25;
+    assert_int_equal(search_tpe_rows(&p, 6, a, err), 0); /* batch 2: batch 0 to rung 1, batch 1 rung 0 */
+    /* beyond the caps: batch 0's rung 2 and batch 1's rung 1 under way */
+    p.status[2 * 3 + 2] = TRAIN_OK, x[2 * 3 + 2] = -5;
+    p.status[7 * 3 + 1] = p.status[9 * 3 + 1] = TRAIN_OK, x[7 * 3 + 1] = -4, x[9 * 3 + 1] = -3;
+    assert_int_equal(search_tpe_rows(&p, 6, b, err), 0);
+    assert_memory_equal(a, b, sizeof a);
+    /* in rounds (no caps) the same cube is read to the deepest rung: other proposals */
+    ((search_spec_t *)p.sspec)->flow = 0; /* the spec this test owns */
+    assert_int_equal(search_tpe_rows(&p, 6, b, err), 0);
+    assert_memory_not_equal(a, b, sizeof a);
+    ((search_spec_t *)p.sspec)->flow = 1;
+    /* within the caps: a third rung-1 result of batch 0, the best, changes the two TPE calls good */
+    p.status[0 * 3 + 1] = TRAIN_OK, x[0 * 3 + 1] = -1;
+    assert_int_equal(search_tpe_rows(&p, 6, b, err), 0);
+    assert_memory_not_equal(a, b, sizeof a);
+    plan_free(&p);
+    spec_free(&s);
+}
+
 /* TPE without halving: round j = the tasks (every draw and repeat) of batch j; its
  * observations are the mean over a trial's repeats (NaN when one diverged). */
 static void test_tpe_batches(void **st)
@@ -465,7 +516,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampled_plan),        cmocka_unit_test(test_halving_plan),
         cmocka_unit_test(test_grid_halving_permutes_cells), cmocka_unit_test(test_promotion_rounds),
-        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches), cmocka_unit_test(test_start_aligned_rounds),
+        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches), cmocka_unit_test(test_tpe_flow_caps), cmocka_unit_test(test_start_aligned_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -73,6 +73,11 @@ size_t search_round_proposals(const plan_t *p, int round, size_t *first);
 /* Rank 0 (needs the cube): every task of `round`, done or not, ascending,
  * into ids[p->ntasks].  Returns the count, or -1 when out of memory. */
 long search_round_tasks(const plan_t *p, int round, size_t *ids);
+/* TPE: the deepest rung of batch `of` that the proposals of batch
+ * `batch` observe: the last rung in rounds (earlier batches are complete);
+ * with align = "flow" min(batch - 1 - of, R - 1), the rungs complete when
+ * the batch opens (search_flow.c's staircase). */
+int search_tpe_cap(const plan_t *p, int batch, long of);
 /* Rank 0, TPE: the proposals of `round` as trial rows, rows[n][P_COUNT]
  * (n = search_round_proposals), from the trials of earlier batches in the
  * cube.  0, or -1 with one line in err. */
