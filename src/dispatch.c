@@ -1066,6 +1066,15 @@ oom:
     return -1;
 }
 
+/* A dataflow's rank: train task t (from st) into io->rec, buffers grown
+ * first.  enum wire_done, and the record's length in *len when OK. */
+static int flow_train(dispatch_t *d, size_t t, const task_state_t *st, float **params, size_t *pcap, double *busy,
+                      size_t *len)
+{
+    *len = fit_buffers(d, t, params, pcap) ? (size_t)-1 : run_task(d, t, st, *params, busy);
+    return *len == (size_t)-1 ? WIRE_DONE_FAILED : *len == 0 ? WIRE_DONE_INTERRUPTED : WIRE_DONE_OK;
+}
+
 static int worker_flow(dispatch_t *d, double *busy)
 {
     struct dispatch_io *io = d->io;
@@ -1079,12 +1088,10 @@ static int worker_flow(dispatch_t *d, double *busy)
             continue;
         }
         task_state_t *st;
-        size_t t = worker_pop(d, &st);
-        size_t len = fit_buffers(d, t, &params, &pcap) ? (size_t)-1 : run_task(d, t, st, params, busy);
+        size_t len, t = worker_pop(d, &st);
+        code = flow_train(d, t, st, &params, &pcap, busy, &len);
         task_state_free(st);
-        if (len == (size_t)-1) code = WIRE_DONE_FAILED;
-        else if (len == 0) code = WIRE_DONE_INTERRUPTED;
-        else if (worker_queue(d, len, INFINITY)) code = WIRE_DONE_FAILED; /* sent at once */
+        if (code == WIRE_DONE_OK && worker_queue(d, len, INFINITY)) code = WIRE_DONE_FAILED; /* sent at once */
     }
     if (code == WIRE_DONE_FAILED) d->stop = 1;
     free(params);
@@ -1110,11 +1117,9 @@ static int root_flow(dispatch_t *d, double *busy)
                 code = WIRE_DONE_FAILED;
                 break;
             }
-            size_t len = fit_buffers(d, tt, &params, &pcap) ? (size_t)-1
-                                                             : run_task(d, tt, prev >= 0 ? d->state[prev] : NULL, params, busy);
-            if (len == (size_t)-1) code = WIRE_DONE_FAILED;
-            else if (len == 0) code = WIRE_DONE_INTERRUPTED;
-            else root_accept(d, d->io->rec, len);
+            size_t len;
+            code = flow_train(d, tt, prev >= 0 ? d->state[prev] : NULL, &params, &pcap, busy, &len);
+            if (code == WIRE_DONE_OK) root_accept(d, d->io->rec, len);
             continue;
         }
         if (d->stop || f->finished(f->ctx)) break;

@@ -395,6 +395,7 @@ static int worker_rounds(dispatch_t *d, double *rows)
 int search_run(dispatch_t *d)
 {
     plan_t *p = d->p;
+    if (p->sspec && p->sspec->flow) return search_flow_run(d); /* no rounds: search_flow.c */
     size_t nt = p->ntasks ? p->ntasks : 1;
     int B = is_tpe(p) ? p->sspec->tpe_batch : 1;
     double *rows = malloc((size_t)B * P_COUNT * sizeof *rows);
@@ -408,8 +409,7 @@ int search_run(dispatch_t *d)
     if (!ok) fprintf(stderr, "aesweep: rank %d: out of memory for the rounds of stage %s\n", d->rank, p->spec->name);
     MPI_Allreduce(MPI_IN_PLACE, &ok, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     int rc = WIRE_DONE_FAILED;
-    if (ok && p->sspec && p->sspec->flow) rc = search_flow_run(d); /* search_flow.c */
-    else if (ok) rc = d->rank == 0 ? root_rounds(&w, rows) : worker_rounds(d, rows);
+    if (ok) rc = d->rank == 0 ? root_rounds(&w, rows) : worker_rounds(d, rows);
     else d->failed = 1;
     free(rows), free(w.ids), free(w.prev), free(w.pending), free(w.cont);
     return rc;

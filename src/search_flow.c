@@ -133,7 +133,8 @@ static long flow_next(void *ctx)
     const plan_t *p = f->p;
     int best = -1;
     double bp = 0;
-    for (int b = 0; b < f->nb; b++) {
+    int ng = f->tpe ? f->opened : f->nb; /* TPE: batches not opened have nothing ready */
+    for (int b = 0; b < ng; b++) {
         if (f->next[b] >= f->nready[b]) continue;
         size_t first;
         int nrungs;

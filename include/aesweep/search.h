@@ -31,6 +31,9 @@
  *     bracket over its batch: rounds j R .. j R + R - 1 (R = nrungs) are its
  *     rungs; its proposals come from every trial of earlier batches at the
  *     deepest rung it reached (tpe.h ranks deeper trials first).
+ *   halving.align = "flow" (halving, any sampler): no rounds at all;
+ *     search_flow_run (search_flow.c) runs the stage as a dataflow, a
+ *     bracket's (or a TPE batch's) next rung opening as soon as it can.
  * Everything a round needs is a pure function of the plan and the cube
  * (the metrics of earlier rounds): a resumed run replays the journal, then
  * recomputes every round, running only tasks not done; nothing else is
