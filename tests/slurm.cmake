@@ -21,8 +21,9 @@ set_tests_properties(slurm_teardown PROPERTIES FIXTURES_CLEANUP slurm
 # chain: jobs/submit-chain.sh + jobs/analysis.sbatch (afterok, --export=NONE); requeue:
 # jobs/study-requeue.sbatch cut twice and resumed, metrics byte-identical; signal: its #SBATCH
 # --signal delivered by Slurm; export: --export=NONE with spec and output as arguments; resubmit:
-# the requeue refused (--no-requeue), a new job with the same options finishes the study.
-foreach(t srun mpirun array chain requeue signal export resubmit)
+# the requeue refused (--no-requeue), a new job with the same options finishes the study; relaunch:
+# ranks that crash before the study wrote anything are launched once more (jobs/study.sbatch).
+foreach(t srun mpirun array chain requeue signal export resubmit relaunch)
   add_test(NAME slurm_${t} COMMAND bash ${AESWEEP_SLURM_SH} ${t})
   set_tests_properties(slurm_${t} PROPERTIES FIXTURES_REQUIRED slurm
     ENVIRONMENT "${AESWEEP_SLURM_ENV}" TIMEOUT 600 RESOURCE_LOCK "slurm;cpus")

@@ -16,7 +16,11 @@
 # different hosts opened the same segment (vader crashed). And its own /tmp (a mount namespace kept
 # in /run/aesw/mnt-hH, /tmp bound to /var/tmp/aesw-hosts/hH), as a node has: Slurm's PMIx plugin
 # makes /tmp/spmix_appdir_<uid>_<job>.<step> on every node, and the second node of a job failed with
-# "File exists". Nothing else is private: every host sees the same files. Nothing needs names to resolve:
+# "File exists". And its own /dev/shm (a tmpfs in that mount namespace), as a node has: Open MPI's
+# shared-memory BTL keeps a segment file per rank there, and a killed host's segments now go with
+# it instead of piling up in the machine's /dev/shm. (It did not cure the crash in MPI_Init that
+# jobs/study.sbatch relaunches; docs/cluster.md.) Nothing else is private: every host sees
+# the same files. Nothing needs names to resolve:
 # Open MPI's agent and Slurm's NodeAddr use the addresses.
 #   net.sh exec H CMD...   run CMD on host H (or aesw-hH): its network, hostname and /tmp. (nsenter, not
 #                          `ip netns exec`, which mounts a new /sys without the cgroup tree that
@@ -91,7 +95,8 @@ up() {
       set -e; real=$1; own=$2; shift 2
       mount --bind /tmp "$real"
       mount --bind "$own" /tmp
-      for e in "$@"; do mkdir -p "/tmp/$e"; mount --bind "$real/$e" "/tmp/$e"; done' \
+      for e in "$@"; do mkdir -p "/tmp/$e"; mount --bind "$real/$e" "/tmp/$e"; done
+      mount -t tmpfs -o mode=1777,size=256m "aesw-shm" /dev/shm' \
       sh "$UTS/realtmp-h$i" "$TMPS/h$i" ${keep[@]+"${keep[@]}"}
   done
   # wait until every host reaches the bridge (a new bridge port may take a moment to forward)
