@@ -26,7 +26,8 @@
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000 --policy all (the rounds as
 #    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
-# SEARCH_KINDS (the aesweep variants of part 1), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
+# SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, tpe_flow,
+# tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -72,9 +73,12 @@ run_watched() {
 if has 1; then
   echo "== 1. anytime (seeds $SEEDS, one run at a time), $(date -u +%H:%M) UTC"
   for s in $SEEDS; do
-    for kind in ${SEARCH_KINDS:-random sobol tpe random_start sobol_start random_flow sobol_flow}; do
+    for kind in ${SEARCH_KINDS:-random sobol tpe random_start sobol_start random_flow sobol_flow tpe_flow tpe9_flow}; do
       case $kind in
         tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        tpe_flow) search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        tpe[0-9]*_flow) b=${kind#tpe}; search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = ${b%_flow};" \
+                          > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_start) search_spec "${kind%_start}" "$s" "$NT" "$HB align = \"start\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_flow) search_spec "${kind%_flow}" "$s" "$NT" "$HB align = \"flow\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *) search_spec "$kind" "$s" "$NT" "$HB" > "$OUT/aesweep_${kind}_$s.cfg" ;;
@@ -91,12 +95,19 @@ if has 1; then
       > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err"
     echo "  optuna 2 processes seed $s: $(head -1 "$OUT/optuna_np2_$s.jsonl" | cut -c1-200)"
   done
-  for kind in aesweep_random aesweep_sobol aesweep_tpe aesweep_random_start aesweep_sobol_start aesweep_random_flow \
-      aesweep_sobol_flow optuna_np1 optuna_np2; do
+  for kind in $(ls "$OUT" | sed -n 's/^\(aesweep_.*\|optuna_np[12]\)_[0-9]*\.jsonl$/\1/p' | sort -u); do
     "$PY" bench/search_optuna.py --summarize $(for s in $SEEDS; do echo "$OUT/${kind}_$s.jsonl"; done) \
       | tail -1 > "$OUT/${kind}_summary.json"
   done
   "$PY" bench/search_table.py "$OUT"
+  # how soon any schedule of the same trials could have got there (not TPE: its proposals depend on
+  # which results are in); the measured crossing beside it
+  bound_args=()
+  for f in "$OUT"/aesweep_*_[0-9]*.jsonl; do
+    case $f in *tpe*) continue ;; esac
+    bound_args+=("${f%.jsonl}.h5" "$f")
+  done
+  [ ${#bound_args[@]} -eq 0 ] || "$PY" bench/anytime_bound.py --ranks 2 "${bound_args[@]}"
 fi
 
 if has 2; then

@@ -15,6 +15,8 @@ KINDS = (("aesweep_random", "aesweep random+Hyperband -np 2"), ("aesweep_sobol",
          ("aesweep_tpe", "aesweep TPE+halving -np 2"),
          ("aesweep_random_start", "aesweep random+HB start-aligned"), ("aesweep_sobol_start", "aesweep Sobol+HB start-aligned"),
          ("aesweep_random_flow", "aesweep random+HB dataflow"), ("aesweep_sobol_flow", "aesweep Sobol+HB dataflow"),
+         ("aesweep_tpe_flow", "aesweep TPE+halving dataflow"),
+         ("aesweep_tpe9_flow", "aesweep TPE batch 9 dataflow"), ("aesweep_tpe3_flow", "aesweep TPE batch 3 dataflow"),
          ("optuna_np1", "Optuna+Hyperband, 1 process"),
          ("optuna_np2", "Optuna+Hyperband, 2 processes"))
 S = {k: json.load(open("%s/%s_summary.json" % (out, k)))["summary"] for k, _ in KINDS
@@ -50,7 +52,7 @@ for opt, oname in (("optuna_np1", "Optuna 1 process"), ("optuna_np2", "Optuna 2 
         continue
     orun = runs(opt)
     for th in ("0.0085", "0.0065"):
-        for k, _ in KINDS[:5]:
+        for k, _ in [kk for kk in KINDS if kk[0].startswith("aesweep")]:
             if k not in S:
                 continue
             a, o = S[k][th], S[opt][th]
