@@ -123,17 +123,22 @@ t_srun() {
 # (i) a crash in MPI start-up: when the ranks die of a signal before the study wrote anything (Open
 # MPI 4.1's TCP wire-up does that under load: a NULL callback inside MPI_Init, 4 in 120 srun jobs
 # across the multihost namespaces), jobs/study.sbatch launches the step once more, and only once.
-# A wrapper in front of aesweep makes every rank of the job's first CRASH_STEPS steps die of SIGSEGV
-# before aesweep starts, as that fault does.
+# A wrapper in front of aesweep makes every rank of the job's first CRASH_STEPS launches die of
+# SIGSEGV before aesweep starts, as that fault does.
 t_relaunch() {
   workdir relaunch; need_cluster
   $BIN run "$SRC/jobs/quick.cfg" -o "$W/ref.h5" --quiet || fail "1-rank reference run"
-  printf '#!/bin/sh\nulimit -c 0\n[ "${SLURM_STEP_ID:-0}" -lt "$CRASH_STEPS" ] && kill -SEGV $$\nexec "%s" "$@"\n' "$BIN" >"$W/crashy"
+  # a launch is known by the ranks' parent (srun's slurmstepd, or mpirun): every rank of the job's
+  # first CRASH_STEPS launches dies
+  printf '#!/bin/sh\nulimit -c 0\nd=%s/launchers.$SLURM_JOB_ID; mkdir -p "$d"; touch "$d/$PPID"\n[ "$(ls "$d" | wc -l)" -le "$CRASH_STEPS" ] && kill -SEGV $$\nexec "%s" "$@"\n' "$W" "$BIN" >"$W/crashy"
   chmod +x "$W/crashy"
-  local j k n
+  local j k n m q
   j=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/once/quick.h5 submit "$SRC/jobs/study.sbatch")
   k=$(CRASH_STEPS=2 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/twice/quick.h5 submit "$SRC/jobs/study.sbatch")
-  say "submitted jobs/study.sbatch with its first step crashing (job $j) and its first two (job $k)"
+  m=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/mpirun/quick.h5 submit "$SRC/jobs/study-mpirun.sbatch")
+  q=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/requeue/quick.h5 submit "$SRC/jobs/study-requeue.sbatch")
+  say "submitted jobs/study.sbatch with its first step crashing (job $j) and its first two (job $k);" \
+    "study-mpirun.sbatch (job $m) and study-requeue.sbatch (job $q) with their first crashing"
   waitok "$j"
   n=$(grep -c "before the study wrote anything: an MPI start-up fault; launching once more" "$W/aesweep-$j.out" || true)
   [ "$n" = 1 ] || fail "job $j: $n relaunch messages, expected 1"
@@ -146,7 +151,13 @@ t_relaunch() {
   [ "$n" = 1 ] || fail "job $k: $n relaunch messages, expected exactly 1"
   grep -q "aesweep: failed (exit 139)" "$W/aesweep-$k.out" || fail "job $k: no 'failed (exit 139)' in the log"
   [ ! -e "$W/twice/quick.h5" ] && [ ! -e "$W/twice/quick.h5.journal" ] || fail "job $k left a file behind"
-  say "a first step that crashed was launched once more and finished byte-identical; two crashes end the job (exit 139)"
+  waitok "$m"
+  waitok "$q"
+  grep -q "launching once more" "$W/aesweep-mpirun-$m.out" || fail "job $m (study-mpirun.sbatch): no relaunch message"
+  grep -q "launching once more" "$W/aesweep-requeue-$q.out" || fail "job $q (study-requeue.sbatch): no relaunch message"
+  [ "$(scontrol -o show job "$q" | grep -o 'Restarts=[0-9]*')" = Restarts=0 ] || fail "job $q was requeued instead of relaunched"
+  for f in "$W/mpirun/quick.h5" "$W/requeue/quick.h5"; do check complete "$f"; check same "$W/ref.h5" "$f"; done
+  say "a first step that crashed was launched once more and finished byte-identical (study, study-mpirun, study-requeue); two crashes end the job (exit 139)"
 }
 
 # (b) mpirun inside the allocation: jobs/study-mpirun.sbatch (1 node x 4 ranks)
