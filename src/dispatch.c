@@ -82,15 +82,27 @@ static size_t task_nparams(const dispatch_t *d, size_t t)
     return model_param_count(&a);
 }
 
+/* Does halving task t ship its end state (wire.h)?  Only when a task may
+ * continue it (an earlier rung of its bracket: promotion is decided later),
+ * or when the stage keeps every model's weights, which rank 0 takes from the
+ * state.  A last rung's state would be journaled and never read: the best
+ * trial's model is retrained from its seeds (saved.c write_best). */
+static int ships_state(const dispatch_t *d, size_t t)
+{
+    return d->has_succ[t] || d->p->spec->save_models;
+}
+
 /* Is r's params section what a halving task ships (wire.h): an end state
- * at the task's epochs, or nothing when it did not end ok?  Checked without
+ * at the task's epochs, or nothing when it did not end ok or ships none?
+ * (Journals written before last rungs shipped none hold states there too:
+ * accepted.)  Checked without
  * allocating, before the record is stored.  Its size is checked against the
  * model when a task continues from it (root_states_ready, task_run_from):
  * a TPE trial's values, and so its model, are only known once its round
  * has proposed them, after a resume's replay. */
 static int state_fits(const dispatch_t *d, const wire_result_t *r)
 {
-    if (r->nparams == 0) return r->status[0] != TRAIN_OK;
+    if (r->nparams == 0) return r->status[0] != TRAIN_OK || !ships_state(d, r->task);
     const double *h = r->params;
     return r->status[0] == TRAIN_OK && r->nparams >= TASK_STATE_HDR && h[0] == TASK_STATE_MAGIC && h[7] >= 0 &&
            h[7] < 1099511627776.0 && h[7] == floor(h[7]) && r->nparams == task_state_len((size_t)h[7]) &&
@@ -419,13 +431,13 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
         d->cell_nparams = calloc(p->ntasks ? p->ntasks : 1, sizeof(size_t));
         d->state = calloc(p->ntasks ? p->ntasks : 1, sizeof *d->state);
         if (!d->busy || !d->cell_params || !d->cell_nparams || !d->state) return -1;
-        if (halving(d)) {
-            d->has_succ = calloc(p->ntasks ? p->ntasks : 1, 1);
-            if (!d->has_succ) return -1;
-            for (size_t y = 0; y < p->ntasks; y++) {
-                long x = p->tasks[y].prev_task;
-                if (x >= 0 && (size_t)x < p->ntasks && !p->tasks[y].absent) d->has_succ[x] = 1;
-            }
+    }
+    if (halving(d)) { /* every rank: a worker ships no state that nothing continues (ships_state) */
+        d->has_succ = calloc(p->ntasks ? p->ntasks : 1, 1);
+        if (!d->has_succ) return -1;
+        for (size_t y = 0; y < p->ntasks; y++) {
+            long x = p->tasks[y].prev_task;
+            if (x >= 0 && (size_t)x < p->ntasks && !p->tasks[y].absent) d->has_succ[x] = 1;
         }
     }
     return 0;
@@ -716,7 +728,7 @@ static int ships_params(dispatch_t *d, size_t t)
  * state, shipped weights, or nothing. */
 static size_t rec_nparams(dispatch_t *d, size_t t)
 {
-    if (halving(d)) return task_state_len(task_nparams(d, t));
+    if (halving(d)) return ships_state(d, t) ? task_state_len(task_nparams(d, t)) : 0;
     return ships_params(d, t) ? task_nparams(d, t) : 0;
 }
 
@@ -746,7 +758,7 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
     int8_t st[p->nslots];
     double t0 = util_mono_seconds();
     int status = len ? task_run_from(d->sd, p, t, from, r.metrics, st, r.seconds, hv ? NULL : params, r.curve,
-                                     hv ? r.params : NULL, dispatch_tick, d)
+                                     hv && r.nparams ? r.params : NULL, dispatch_tick, d)
                      : -1;
     *busy += util_mono_seconds() - t0;
     if (status == TASK_BAD_STATE) {
@@ -760,7 +772,7 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
         return (size_t)-1;
     }
     if (status == TRAIN_INTERRUPTED) return 0; /* in flight: not recorded, redone on resume */
-    if (hv && status != TRAIN_OK) len = drop_state_section(&r, d->io->rec);
+    if (hv && r.nparams && status != TRAIN_OK) len = drop_state_section(&r, d->io->rec);
     wire_result_put_status(&r, st);
     if (!hv && r.nparams) wire_result_put_params(&r, params);
     return len;

@@ -11,7 +11,7 @@
  *   grid run of the same cells, the independent check), for full batch and
  *   mini-batch, with and without MMD;
  * - rank 0 keeps exactly the live states: one per rung-0 task that ended
- *   ok (a diverged trial ships none), dispatch_drop_state frees the
+ *   ok (a diverged trial ships none; a last-rung task ships none either), dispatch_drop_state frees the
  *   unpromoted ones, a stored continuation frees the state it used;
  * - a resume from a journal holding only the rung-0 records restores their
  *   states (and only those still needed), runs rung 1 alone (nothing
@@ -156,6 +156,9 @@ static size_t replay(study_ctx_t *st, plan_t *h, dispatch_t *d, const journal_da
         if (r.task % 2 == 0) /* rung 0: the state, or none after divergence */
             CHECK(r.nparams == (r.task == 0 ? 0 : task_state_len((size_t)r.params[7])), "record of task %zu: %zu doubles of state",
                   r.task, r.nparams);
+        else /* rung 1, the last: nothing continues it, so it ships no state (wire.h) */
+            CHECK(r.nparams == 0, "record of task %zu (the last rung): %zu doubles of state, expected none", r.task,
+                  r.nparams);
         if (rung0_only && r.task % 2) continue;
         rec[sub.n] = jd->rec[i];
         len[sub.n++] = jd->len[i];

@@ -111,6 +111,44 @@ def journal_tasks(path):
     return out
 
 
+def journal_states(path):
+    """(stage, task, nparams, status of slot 0) of every whole record (wire.h's flat form)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    magic = b"AESWEEP-JOURNAL-1\n"
+    (slen,) = struct.unpack_from("<I", buf, len(magic))
+    pos, out = len(magic) + 4 + slen, []
+    while pos + 8 <= len(buf):
+        rm, nbytes = struct.unpack_from("<II", buf, pos)
+        if rm != 0x52534541 or pos + 12 + nbytes > len(buf) or nbytes < 40:
+            break
+        stage, task, nslots, nmetrics, nparams = struct.unpack_from("<5d", buf, pos + 8)
+        (status0,) = struct.unpack_from("<d", buf, pos + 8 + 8 * (5 + int(nslots) * int(nmetrics)))
+        out.append((int(stage), int(task), int(nparams), int(status0)))
+        pos += 12 + nbytes
+    return out
+
+
+def check_states(journal, ref, stage):
+    """A halving record carries its end state exactly where a task may continue it (wire.h): at every
+    rung but its bracket's last when it ended ok, never at the last (unless the stage saves every
+    model, whose weights rank 0 takes from the state). None, or a message naming the first offender."""
+    with h5py.File(ref, "r") as f:
+        g = f[stage]
+        si, save = int(g.attrs["stage_index"]), int(g.attrs["save_models"])
+        tb, re = g["trial_bracket"][:], g["rung_epochs"][:]
+    last = (re > 0).sum(axis=1) - 1
+    for st, task, npar, s0 in journal_states(journal):
+        if st != si:
+            continue
+        t, r = divmod(task, re.shape[1])
+        want = s0 == 0 and (save or r != last[tb[t]])
+        if (npar > 0) != want:
+            return "task %d (trial %d, rung %d of %d, status %d): %d state values, expected %s" % (
+                task, t, r, last[tb[t]], s0, npar, "a state" if want else "none")
+    return None
+
+
 def run_processes(sid):
     """{pid: MPI rank} of the aesweep ranks in session sid."""
     out = {}
@@ -199,6 +237,10 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
     # leaves none. Either is right; a complete file, or none of the journal, is not.
     if not os.path.exists(out + ".journal"):
         print("kill-at: the cut run left no journal %s.journal: %s" % (out, err[-1500:]))
+        return 1
+    bad = check_states(out + ".journal", ref, stage)
+    if bad:
+        print("kill-at: %s.journal: %s" % (out, bad))
         return 1
     left_file = "no file at OUT"
     if os.path.exists(out):

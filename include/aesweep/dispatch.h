@@ -121,7 +121,7 @@ typedef struct {
     /* private */
     const struct dispatch_flow *flow; /* rank 0, inside dispatch_flow: its callbacks */
     int flowing, end_sent;     /* every rank: inside dispatch_flow; rank 0: END sent */
-    uint8_t *has_succ;     /* rank 0, halving: [ntasks] some task (not absent) continues this one */
+    uint8_t *has_succ;     /* halving, every rank: [ntasks] some task (not absent) continues this one */
     int stop, stop_sent, ndone_ranks, keep_best;
     double last_poll, batch_s;
     struct dispatch_io *io;

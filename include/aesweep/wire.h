@@ -17,7 +17,10 @@
  * serialised form (a header with the epoch, the Adam step and the shuffle
  * and MMD stream counters, then the parameters, Adam m and Adam v), so the
  * journal holds every state a resume needs.  A halving task that did not
- * end TRAIN_OK (diverged) ships none: nparams = 0.
+ * end TRAIN_OK (diverged) ships none: nparams = 0; nor does one at the last
+ * rung of its bracket, which no task continues (unless the stage saves
+ * every model's weights: rank 0 takes them from the state).  Journals of
+ * earlier 0.4.0 builds hold states at last rungs too, and still resume.
  *
  * The layout is that of aesweep 0.3.0 and 0.4.0 journals (records written
  * before learning curves existed simply have no curve), so journals of those
