@@ -16,12 +16,16 @@ on the wall time at which the best metric so far can first fall below a threshol
   run one after another). k = 0 is t's whole chain alone from time 0.
 
 The bound is the minimum over all such (t, r). It assumes a free oracle (knowing which trial will be
-good), no start-up and no messaging, so a real schedule is at or above it; each run's measured
-crossing (bench/search_watch.py's JSON line, if given) is printed beside it with its ratio, which is
-how far scheduling alone could still move it. TPE stages are outside its scope (their proposals
-depend on which results are in when a batch opens).
+good), no start-up and no messaging, and that each segment takes the seconds it took in this run.
+That last assumption is the weak one: a segment's time depends on what ran beside it (memory
+bandwidth, the other rank), and the same segment of the same seed took 2.71 s in one schedule and
+3.69 s in another. Several files of the same trials (the same spec under other schedules) are
+combined: each segment then counts at the least time it took in any of them (--same-trials). Each
+run's measured crossing (bench/search_watch.py's JSON line, if given) is printed beside it with
+its ratio; the measured time includes start-up (mpirun, the data), which no schedule removes.
+TPE stages are refused (their proposals depend on which results are in when a batch opens).
 
-Measured seconds are those of the run itself: use runs from a quiet machine.
+Use runs from a quiet machine.
 """
 import argparse
 import json
@@ -35,24 +39,38 @@ except ImportError:  # the Debian interpreter has it; another python3 first on P
     sys.exit("anytime_bound.py: needs h5py (apt install python3-h5py; run with PYTHON=/usr/bin/python3)")
 
 
+def text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
 def stage_of(f, name):
+    """The named stage, else the first search stage in stage order; TPE stages refused."""
     if name:
-        return f[name]
-    for k in f:
-        if "trial_bracket" in f[k]:
-            return f[k]
-    sys.exit(f"anytime_bound.py: {f.filename}: no search stage (a group with trial_bracket); name it as FILE:STAGE")
+        st = f[name]
+    else:
+        cands = sorted((int(f[k].attrs.get("stage_index", 0)), k) for k in f
+                       if isinstance(f[k], h5py.Group) and "trial_bracket" in f[k])
+        if not cands:
+            sys.exit(f"anytime_bound.py: {f.filename}: no search stage (a group with trial_bracket); name it as FILE:STAGE")
+        st = f[cands[0][1]]
+    if text(st.attrs.get("sampler", "")) == "tpe":
+        sys.exit(f"anytime_bound.py: {f.filename}:{st.name}: a TPE stage: its trials depend on the schedule; no bound")
+    return st
 
 
-def bound(st, thr, ranks):
-    """(seconds, trial, rung, bracket) of the earliest possible crossing, or None if no trial gets there."""
-    metric = st.attrs.get("select", "test_mse_clean")
-    if isinstance(metric, bytes):
-        metric = metric.decode()
-    if metric not in st:
-        metric = "test_mse_clean"
-    m = st[metric][:]
-    s = np.nan_to_num(st["seconds"][:], nan=0.0)
+def metric_of(st):
+    """The metric bench/search_watch.py times: the stage's first test_mse_* dataset."""
+    names = sorted(k for k in st if k.startswith("test_mse_") and st[k].ndim == 2)
+    if not names:
+        sys.exit(f"anytime_bound.py: {st.file.filename}:{st.name}: no test_mse_* dataset")
+    return names[0]
+
+
+def bound(st, thr, ranks, seconds=None):
+    """(seconds, trial, rung, bracket) of the earliest possible crossing, or None if no trial gets there.
+    seconds: [trial][rung] segment times to use (default: the stage's own)."""
+    m = st[metric_of(st)][:]
+    s = np.nan_to_num(st["seconds"][:] if seconds is None else seconds, nan=0.0)
     tb = st["trial_bracket"][:]
     ntr, nr = m.shape
     chain = np.cumsum(s, axis=1)  # chain[u, j]: u's seconds through rung j
@@ -79,6 +97,9 @@ def main():
     ap.add_argument("files", nargs="+", help="RUN.h5[:STAGE], each optionally followed by its RUN.jsonl")
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--thresholds", default="0.0085,0.0065")
+    ap.add_argument("--same-trials", action="store_true",
+                    help="the files hold the same trials (one spec, other schedules): time each segment at "
+                         "its least seconds over all of them")
     a = ap.parse_args()
     thrs = [float(x) for x in a.thresholds.split(",")]
     runs, i = [], 0
@@ -87,6 +108,16 @@ def main():
         js = a.files[i + 1] if i + 1 < len(a.files) and a.files[i + 1].endswith(".jsonl") else None
         runs.append((h5, js))
         i += 2 if js else 1
+    least = None
+    if a.same_trials:
+        for h5, _ in runs:
+            path, _, stname = h5.partition(":")
+            with h5py.File(path, "r") as f:
+                st = stage_of(f, stname)
+                sec = st["seconds"][:]
+                if least is not None and least.shape != sec.shape:
+                    sys.exit(f"anytime_bound.py: {h5}: other trials than the first file's ({sec.shape} against {least.shape})")
+                least = sec if least is None else np.fmin(least, sec)
     print(f"{'run':40} {'threshold':>9} {'bound s':>8} {'trial':>6} {'rung':>4} {'bracket':>7} {'measured s':>10} {'x bound':>7}")
     for h5, js in runs:
         path, _, stname = h5.partition(":")
@@ -98,7 +129,7 @@ def main():
         with h5py.File(path, "r") as f:
             st = stage_of(f, stname)
             for thr in thrs:
-                b = bound(st, thr, a.ranks)
+                b = bound(st, thr, a.ranks, least)
                 c = crossing.get(str(thr))
                 meas = f"{c['wall']:10.2f}" if c else f"{'-':>10}"
                 if b is None:

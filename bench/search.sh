@@ -104,7 +104,7 @@ if has 1; then
   # which results are in); the measured crossing beside it
   bound_args=()
   for f in "$OUT"/aesweep_*_[0-9]*.jsonl; do
-    case $f in *tpe*) continue ;; esac
+    case ${f##*/} in *tpe*) continue ;; esac
     bound_args+=("${f%.jsonl}.h5" "$f")
   done
   [ ${#bound_args[@]} -eq 0 ] || "$PY" bench/anytime_bound.py --ranks 2 "${bound_args[@]}"

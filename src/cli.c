@@ -36,12 +36,14 @@
 #include <cblas.h>
 #include <hdf5.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* The run-time options (options.h), read once from the environment by
  * cli_main before any command runs; the commands pass them down. */
@@ -608,6 +610,27 @@ static int run_preflight(const sweep_opts_t *o, study_ctx_t *study, outdir_t *od
     return 0;
 }
 
+/* AESWEEP_STARTED_FILE: once every rank is past MPI_Init (a barrier), rank 0
+ * creates that file.  A job script tells by it a launch that never got
+ * going - a rank lost inside MPI start-up, which Open MPI 4.1's TCP wire-up
+ * does now and then under load - from a study that failed: jobs/study.sbatch
+ * launches the first once more (docs/cluster.md).  A crash after it is the
+ * study's. */
+static void announce_started(void)
+{
+    if (!g_opts.started_file[0]) return;
+    MPI_Barrier(MPI_COMM_WORLD);
+    int rank;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rank != 0) return;
+    int fd = open(g_opts.started_file, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
+        fprintf(stderr, "aesweep: warning: AESWEEP_STARTED_FILE %s: %s (a job script cannot tell this launch started)\n",
+                g_opts.started_file, strerror(errno));
+    else
+        close(fd);
+}
+
 static int cmd_run(int argc, char **argv, const cli_args_t *a)
 {
     sweep_opts_t o;
@@ -662,6 +685,7 @@ static int cmd_run(int argc, char **argv, const cli_args_t *a)
     if (g_opts.mpi_defaults) setenv("OMPI_MCA_pml", "ob1", 0);
     MPI_Init(&argc, &argv);
     signals_install();
+    announce_started();
     rc = sweep_run(&o);
     MPI_Finalize();
     outdir_close(&od);

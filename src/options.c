@@ -79,5 +79,11 @@ int options_from_env(options_t *o, char *err, size_t len)
     /* set at all: the statistics, as before */
     if (getenv("AESWEEP_RANK0_STATS")) o->rank0_stats = 1;
     if ((v = getenv("AESWEEP_MPI_DEFAULTS")) && !strcmp(v, "0")) o->mpi_defaults = 0;
+    if ((v = getenv("AESWEEP_STARTED_FILE")) && *v) {
+        if (strlen(v) >= sizeof o->started_file)
+            return snprintf(err, len, "AESWEEP_STARTED_FILE: a path of %zu characters; the limit is %zu", strlen(v),
+                            sizeof o->started_file - 1), -1;
+        strcpy(o->started_file, v);
+    }
     return 0;
 }

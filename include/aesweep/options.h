@@ -23,6 +23,7 @@
  *   AESWEEP_RANK0_STATS=1                           rank0_stats
  *   AESWEEP_RESULT_BATCH_SECONDS=S                  result_batch_seconds, result_batch_off (S = 0)
  *   AESWEEP_MPI_DEFAULTS=0                          mpi_defaults
+ *   AESWEEP_STARTED_FILE=PATH                       started_file
  */
 #ifndef AESWEEP_OPTIONS_H
 #define AESWEEP_OPTIONS_H
@@ -39,6 +40,7 @@ typedef struct {
     double result_batch_seconds;    /* > 0: workers hold results up to this long; 0 = automatic (dispatch.h) */
     int result_batch_off;           /* 1: one message per result (AESWEEP_RESULT_BATCH_SECONDS=0) */
     int mpi_defaults;               /* 1 (default): Open MPI's ob1 PML unless the user chose one */
+    char started_file[OPTIONS_PATH_LEN]; /* "" or a file rank 0 creates once every rank is past MPI_Init */
 } options_t;
 
 /* The defaults (the same as a zeroed struct, except mpi_defaults = 1). */

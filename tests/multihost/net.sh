@@ -22,7 +22,7 @@
 # jobs/study.sbatch relaunches; docs/cluster.md.) Nothing else is private: every host sees
 # the same files. Nothing needs names to resolve:
 # Open MPI's agent and Slurm's NodeAddr use the addresses.
-#   net.sh exec H CMD...   run CMD on host H (or aesw-hH): its network, hostname and /tmp. (nsenter, not
+#   net.sh exec H CMD...   run CMD on host H (or aesw-hH): its network, hostname, /tmp and /dev/shm. (nsenter, not
 #                          `ip netns exec`, which mounts a new /sys without the cgroup tree that
 #                          slurmd needs.)
 # Needs root and iproute2 (ip, tc) and util-linux (unshare, nsenter).

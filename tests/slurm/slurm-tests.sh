@@ -120,32 +120,52 @@ t_srun() {
   grep -q "aesweep: done" "$W/aesweep-$j.out" || fail "no 'done' in the log"
 }
 
-# (i) a crash in MPI start-up: when the ranks die of a signal before the study wrote anything (Open
+# (i) a crash in MPI start-up: when a launch dies of a signal before every rank is past MPI_Init (Open
 # MPI 4.1's TCP wire-up does that under load: a NULL callback inside MPI_Init, 4 in 120 srun jobs
-# across the multihost namespaces), jobs/study.sbatch launches the step once more, and only once.
-# A wrapper in front of aesweep makes every rank of the job's first CRASH_STEPS launches die of
-# SIGSEGV before aesweep starts, as that fault does.
+# across the multihost namespaces), the job scripts launch it once more, and only once; aesweep's
+# rank 0 tells them it started through AESWEEP_STARTED_FILE.
 t_relaunch() {
   workdir relaunch; need_cluster
   $BIN run "$SRC/jobs/quick.cfg" -o "$W/ref.h5" --quiet || fail "1-rank reference run"
-  # a launch is known by the ranks' parent (srun's slurmstepd, or mpirun): every rank of the job's
-  # first CRASH_STEPS launches dies
-  printf '#!/bin/sh\nulimit -c 0\nd=%s/launchers.$SLURM_JOB_ID; mkdir -p "$d"; touch "$d/$PPID"\n[ "$(ls "$d" | wc -l)" -le "$CRASH_STEPS" ] && kill -SEGV $$\nexec "%s" "$@"\n' "$W" "$BIN" >"$W/crashy"
+  # Every rank of the job's first CRASH_STEPS launches dies of SIGSEGV before aesweep starts (a
+  # launch is known by its PMIx namespace, else by the ranks' parent); with CRASH_LATE=1 every rank
+  # runs aesweep and dies of SIGSEGV once rank 0 has announced the start (AESWEEP_STARTED_FILE).
+  cat >"$W/crashy" <<'EOF'
+#!/bin/sh
+ulimit -c 0
+if [ "${CRASH_LATE:-0}" = 1 ]; then
+  "$REAL_BIN" "$@" &
+  p=$!
+  i=0
+  while [ ! -e "$AESWEEP_STARTED_FILE" ] && kill -0 "$p" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+  kill -SEGV "$p"
+  wait "$p"
+  exit $?
+fi
+d=$CRASH_DIR/launchers.$SLURM_JOB_ID
+mkdir -p "$d"
+touch "$d/${PMIX_NAMESPACE:-$PPID}"
+[ "$(ls "$d" | wc -l)" -le "$CRASH_STEPS" ] && kill -SEGV $$
+exec "$REAL_BIN" "$@"
+EOF
   chmod +x "$W/crashy"
-  local j k n m q
+  export REAL_BIN=$BIN CRASH_DIR=$W
+  local j k n m q l msg="before every rank was past MPI start-up: launching once more"
   j=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/once/quick.h5 submit "$SRC/jobs/study.sbatch")
   k=$(CRASH_STEPS=2 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/twice/quick.h5 submit "$SRC/jobs/study.sbatch")
   m=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/mpirun/quick.h5 submit "$SRC/jobs/study-mpirun.sbatch")
   q=$(CRASH_STEPS=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/jobs/quick.cfg OUT=$W/requeue/quick.h5 submit "$SRC/jobs/study-requeue.sbatch")
-  say "submitted jobs/study.sbatch with its first step crashing (job $j) and its first two (job $k);" \
-    "study-mpirun.sbatch (job $m) and study-requeue.sbatch (job $q) with their first crashing"
+  l=$(CRASH_LATE=1 AESWEEP_BIN=$W/crashy SPEC=$SRC/tests/slurm/long.cfg OUT=$W/late/long.h5 submit "$SRC/jobs/study.sbatch")
+  say "submitted jobs/study.sbatch with its first launch crashing (job $j), its first two (job $k) and" \
+    "its ranks crashing after the start (job $l); study-mpirun.sbatch (job $m) and study-requeue.sbatch (job $q)" \
+    "with their first launch crashing"
   waitok "$j"
-  n=$(grep -c "before the study wrote anything: an MPI start-up fault; launching once more" "$W/aesweep-$j.out" || true)
+  n=$(grep -c "$msg" "$W/aesweep-$j.out" || true)
   [ "$n" = 1 ] || fail "job $j: $n relaunch messages, expected 1"
   grep -q "aesweep: done" "$W/aesweep-$j.out" || fail "job $j: no 'done' in the log"
   check complete "$W/once/quick.h5"
   check same "$W/ref.h5" "$W/once/quick.h5"
-  if "$CI" wait "$k" 120 >/dev/null 2>&1; then fail "job $k completed, but both of its steps crashed"; fi
+  if "$CI" wait "$k" 120 >/dev/null 2>&1; then fail "job $k completed, but both of its launches crashed"; fi
   [ "$(field "$k" JobState)" = FAILED ] || fail "job $k is $(field "$k" JobState), expected FAILED"
   n=$(grep -c "launching once more" "$W/aesweep-$k.out" || true)
   [ "$n" = 1 ] || fail "job $k: $n relaunch messages, expected exactly 1"
@@ -153,11 +173,19 @@ t_relaunch() {
   [ ! -e "$W/twice/quick.h5" ] && [ ! -e "$W/twice/quick.h5.journal" ] || fail "job $k left a file behind"
   waitok "$m"
   waitok "$q"
-  grep -q "launching once more" "$W/aesweep-mpirun-$m.out" || fail "job $m (study-mpirun.sbatch): no relaunch message"
-  grep -q "launching once more" "$W/aesweep-requeue-$q.out" || fail "job $q (study-requeue.sbatch): no relaunch message"
+  grep -q "$msg" "$W/aesweep-mpirun-$m.out" || fail "job $m (study-mpirun.sbatch): no relaunch message"
+  grep -q "$msg" "$W/aesweep-requeue-$q.out" || fail "job $q (study-requeue.sbatch): no relaunch message"
   [ "$(scontrol -o show job "$q" | grep -o 'Restarts=[0-9]*')" = Restarts=0 ] || fail "job $q was requeued instead of relaunched"
   for f in "$W/mpirun/quick.h5" "$W/requeue/quick.h5"; do check complete "$f"; check same "$W/ref.h5" "$f"; done
-  say "a first step that crashed was launched once more and finished byte-identical (study, study-mpirun, study-requeue); two crashes end the job (exit 139)"
+  # a crash after the start (here: before the journal exists, where a check of the output's files
+  # would still see nothing written) is the study's: no relaunch, the job fails
+  if "$CI" wait "$l" 180 >/dev/null 2>&1; then fail "job $l completed, but its ranks crashed after the start"; fi
+  if grep -q "launching once more" "$W/aesweep-$l.out"; then fail "job $l was relaunched after a crash past the start"; fi
+  grep -Eq "aesweep: failed \(exit 1[3-9][0-9]\)" "$W/aesweep-$l.out" || fail "job $l: no 'failed (exit 13x-19x)' in the log"
+  ls -A "$W"/once "$W"/twice "$W"/mpirun "$W"/requeue "$W"/late | grep -q '^\.aesweep-started' &&
+    fail "a start marker (.aesweep-started.*) was left behind"
+  say "a launch that crashed before every rank started was launched once more and finished byte-identical" \
+    "(study, study-mpirun, study-requeue); two such crashes end the job (exit 139); a crash after the start is not relaunched"
 }
 
 # (b) mpirun inside the allocation: jobs/study-mpirun.sbatch (1 node x 4 ranks)
