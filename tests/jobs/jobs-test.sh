@@ -74,7 +74,7 @@ has "$T/out" "resume with: sbatch jobs/study.sbatch my.cfg out/my.h5 --resume" "
 
 # mpirun: the same arguments, and the export setting for the srun mpirun starts its daemons with
 run env SLURM_EXPORT_ENV=NONE MPIRUN_ARGS="--bind-to core" bash "$J/study-mpirun.sbatch" my.cfg out/my.h5 --quiet || true
-has "$LOG" "mpirun --bind-to core $BIN run my.cfg -o out/my.h5 --quiet" "study-mpirun args"
+has "$LOG" "mpirun --bind-to core -x AESWEEP_STARTED_FILE $BIN run my.cfg -o out/my.h5 --quiet" "study-mpirun args"
 has "$LOG" "mpirun SLURM_EXPORT_ENV=ALL" "study-mpirun --export=NONE"
 
 # the requeue refused: a new job with this job's options, spec, output and arguments
