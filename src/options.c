@@ -19,6 +19,15 @@ static int flag01(const char *v)
     return !strcmp(v, "1") ? 1 : !strcmp(v, "0") ? 0 : -1;
 }
 
+/* A path variable NAME (value v) into dst[OPTIONS_PATH_LEN]; 0, or -1 with one line when too long. */
+static int path_var(char *dst, const char *name, const char *v, char *err, size_t len)
+{
+    if (strlen(v) >= OPTIONS_PATH_LEN)
+        return snprintf(err, len, "%s is %zu characters long; use a path below %d", name, strlen(v), OPTIONS_PATH_LEN), -1;
+    snprintf(dst, OPTIONS_PATH_LEN, "%s", v);
+    return 0;
+}
+
 int options_from_env(options_t *o, char *err, size_t len)
 {
     options_default(o);
@@ -48,13 +57,7 @@ int options_from_env(options_t *o, char *err, size_t len)
         }
         o->model.keep_dead = !f;
     }
-    if ((v = getenv("AESWEEP_DATA")) && *v) {
-        if (strlen(v) >= sizeof o->data_dir) {
-            snprintf(err, len, "AESWEEP_DATA is %zu characters long; use a folder path below %zu", strlen(v), sizeof o->data_dir);
-            return -1;
-        }
-        snprintf(o->data_dir, sizeof o->data_dir, "%s", v);
-    }
+    if ((v = getenv("AESWEEP_DATA")) && *v && path_var(o->data_dir, "AESWEEP_DATA", v, err, len)) return -1;
     if ((v = getenv("AESWEEP_PROGRESS_SECONDS")) && *v) {
         char *end;
         errno = 0;
@@ -79,11 +82,8 @@ int options_from_env(options_t *o, char *err, size_t len)
     /* set at all: the statistics, as before */
     if (getenv("AESWEEP_RANK0_STATS")) o->rank0_stats = 1;
     if ((v = getenv("AESWEEP_MPI_DEFAULTS")) && !strcmp(v, "0")) o->mpi_defaults = 0;
-    if ((v = getenv("AESWEEP_STARTED_FILE")) && *v) {
-        if (strlen(v) >= sizeof o->started_file)
-            return snprintf(err, len, "AESWEEP_STARTED_FILE: a path of %zu characters; the limit is %zu", strlen(v),
-                            sizeof o->started_file - 1), -1;
-        strcpy(o->started_file, v);
-    }
+    if ((v = getenv("AESWEEP_STARTED_FILE")) && *v &&
+        path_var(o->started_file, "AESWEEP_STARTED_FILE", v, err, len))
+        return -1;
     return 0;
 }

@@ -89,43 +89,39 @@ def same(a, b):
 
 # ---- the journal (include/aesweep/journal.h, wire.h) ---------------------------------------------
 
-def journal_tasks(path):
-    """(stage, task) of every whole record; a torn tail is skipped, as journal_read does."""
+def journal_records(path):
+    """(buffer, offset of the record's doubles, its byte length) of every whole record; a torn tail is
+    skipped, as journal_read does; nothing when the file is missing or not a journal."""
     try:
         with open(path, "rb") as f:
             buf = f.read()
     except FileNotFoundError:
-        return []
+        return
     magic = b"AESWEEP-JOURNAL-1\n"
     if not buf.startswith(magic) or len(buf) < len(magic) + 4:
-        return []
+        return
     (slen,) = struct.unpack_from("<I", buf, len(magic))
-    pos, out = len(magic) + 4 + slen, []
+    pos = len(magic) + 4 + slen
     while pos + 8 <= len(buf):
         rm, nbytes = struct.unpack_from("<II", buf, pos)
         if rm != 0x52534541 or pos + 12 + nbytes > len(buf) or nbytes < 16:
             break
-        stage, task = struct.unpack_from("<dd", buf, pos + 8)
-        out.append((int(stage), int(task)))
+        yield buf, pos + 8, nbytes
         pos += 12 + nbytes
-    return out
+
+
+def journal_tasks(path):
+    """(stage, task) of every whole record."""
+    return [tuple(int(v) for v in struct.unpack_from("<dd", buf, at)) for buf, at, _ in journal_records(path)]
 
 
 def journal_states(path):
     """(stage, task, nparams, status of slot 0) of every whole record (wire.h's flat form)."""
-    with open(path, "rb") as f:
-        buf = f.read()
-    magic = b"AESWEEP-JOURNAL-1\n"
-    (slen,) = struct.unpack_from("<I", buf, len(magic))
-    pos, out = len(magic) + 4 + slen, []
-    while pos + 8 <= len(buf):
-        rm, nbytes = struct.unpack_from("<II", buf, pos)
-        if rm != 0x52534541 or pos + 12 + nbytes > len(buf) or nbytes < 40:
-            break
-        stage, task, nslots, nmetrics, nparams = struct.unpack_from("<5d", buf, pos + 8)
-        (status0,) = struct.unpack_from("<d", buf, pos + 8 + 8 * (5 + int(nslots) * int(nmetrics)))
+    out = []
+    for buf, at, _ in journal_records(path):
+        stage, task, nslots, nmetrics, nparams = struct.unpack_from("<5d", buf, at)
+        (status0,) = struct.unpack_from("<d", buf, at + 8 * (5 + int(nslots) * int(nmetrics)))
         out.append((int(stage), int(task), int(nparams), int(status0)))
-        pos += 12 + nbytes
     return out
 
 

@@ -43,22 +43,33 @@ static void load(study_t *s, const char *stages)
     if (spec_load(s, "t.cfg", text, err)) fail_msg("%s", err);
 }
 
+/* load() of one stage whose text holds the test's space at its one %s. */
+static void load_stage(study_t *s, const char *stage_fmt)
+{
+    char stage[1024];
+    snprintf(stage, sizeof stage, stage_fmt, SPACE);
+    load(s, stage);
+}
+
 static void build(plan_t *p, const study_t *s, int k)
 {
     char err[SPEC_ERR_LEN];
     if (plan_build(p, s, k, NULL, NULL, err)) fail_msg("%s", err);
 }
 
+/* The plan of that one stage. */
+static void plan_stage(study_t *s, plan_t *p, const char *stage_fmt)
+{
+    load_stage(s, stage_fmt);
+    build(p, s, 0);
+}
+
 static void test_sampled_plan(void **st)
 {
     (void)st;
     study_t s;
-    char stage[1024];
-    snprintf(stage, sizeof stage, "{name=\"r\"; sample={sampler=\"sobol\"; n_trials=10; %s}; repeats=2; data_draws=3;}",
-             SPACE);
-    load(&s, stage);
     plan_t p;
-    build(&p, &s, 0);
+    plan_stage(&s, &p, "{name=\"r\"; sample={sampler=\"sobol\"; n_trials=10; %s}; repeats=2; data_draws=3;}");
     assert_int_equal(p.search, PLAN_SAMPLED);
     assert_int_equal(p.ndims, 3);
     assert_string_equal(p.dim_names[0], "trial");
@@ -104,10 +115,8 @@ static void test_halving_plan(void **st)
 {
     (void)st;
     study_t s;
-    char stage[1024];
-    snprintf(stage, sizeof stage, "{name=\"h\"; sample={sampler=\"random\"; n_trials=40; %s}; "
-                                  "halving={min_epochs=3; max_epochs=81; eta=3;};}", SPACE);
-    load(&s, stage);
+    load_stage(&s, "{name=\"h\"; sample={sampler=\"random\"; n_trials=40; %s}; "
+                   "halving={min_epochs=3; max_epochs=81; eta=3;};}");
     assert_int_equal(s.stages[0].curve_points, 0); /* the study-wide default does not apply */
     plan_t p;
     build(&p, &s, 0);
@@ -222,12 +231,9 @@ static void test_promotion_rounds(void **st)
 {
     (void)st;
     study_t s;
-    char stage[1024];
-    snprintf(stage, sizeof stage, "{name=\"h\"; sample={sampler=\"lhs\"; n_trials=60; %s}; "
-                                  "halving={min_epochs=1; max_epochs=27; eta=3;}; select=\"train_mse\";}", SPACE);
-    load(&s, stage);
     plan_t p;
-    build(&p, &s, 0);
+    plan_stage(&s, &p, "{name=\"h\"; sample={sampler=\"lhs\"; n_trials=60; %s}; "
+                        "halving={min_epochs=1; max_epochs=27; eta=3;}; select=\"train_mse\";}");
     assert_int_equal(p.nrungs, 4);
     assert_int_equal(search_nrounds(&p), 4);
     double *x = p.metrics + (size_t)p.select_metric * p.ncube;
@@ -359,12 +365,9 @@ static void test_tpe_rounds(void **st)
 {
     (void)st;
     study_t s;
-    char stage[1024];
-    snprintf(stage, sizeof stage, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=20; tpe_batch=6; tpe_startup=4; %s}; "
-                                  "halving={min_epochs=3; max_epochs=27; eta=3; brackets=1;};}", SPACE);
-    load(&s, stage);
     plan_t p;
-    build(&p, &s, 0);
+    plan_stage(&s, &p, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=20; tpe_batch=6; tpe_startup=4; %s}; "
+                        "halving={min_epochs=3; max_epochs=27; eta=3; brackets=1;};}");
     assert_int_equal(p.nrungs, 3);
     assert_int_equal(search_nrounds(&p), 4 * 3); /* 4 batches (6, 6, 6, 2) x 3 rungs */
     size_t first;
@@ -428,12 +431,9 @@ static void test_tpe_flow_caps(void **st)
 {
     (void)st;
     study_t s;
-    char stage[1024];
-    snprintf(stage, sizeof stage, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=18; tpe_batch=6; tpe_startup=4; %s}; "
-                                  "halving={min_epochs=3; max_epochs=27; eta=3; brackets=1; align=\"flow\";};}", SPACE);
-    load(&s, stage);
     plan_t p;
-    build(&p, &s, 0);
+    plan_stage(&s, &p, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=18; tpe_batch=6; tpe_startup=4; %s}; "
+                        "halving={min_epochs=3; max_epochs=27; eta=3; brackets=1; align=\"flow\";};}");
     assert_int_equal(p.nrungs, 3);
     assert_int_equal(search_tpe_cap(&p, 2, 1), 0);
     assert_int_equal(search_tpe_cap(&p, 2, 0), 1);
