@@ -6,4 +6,5 @@ add_test(NAME cli_help COMMAND bash ${AESWEEP_CLI_SH} help $<TARGET_FILE:aesweep
 add_test(NAME cli_man COMMAND bash ${AESWEEP_CLI_SH} man $<TARGET_FILE:aesweep> ${CMAKE_BINARY_DIR}/aesweep.1)
 add_test(NAME cli_completion COMMAND bash ${AESWEEP_CLI_SH} completion $<TARGET_FILE:aesweep>
   ${CMAKE_SOURCE_DIR}/completion/aesweep)
-set_tests_properties(cli_help cli_man cli_completion PROPERTIES TIMEOUT 120 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")
+add_test(NAME cli_version COMMAND bash ${AESWEEP_CLI_SH} version $<TARGET_FILE:aesweep> ${CMAKE_SOURCE_DIR})
+set_tests_properties(cli_help cli_man cli_completion cli_version PROPERTIES TIMEOUT 120 ENVIRONMENT "OPENBLAS_NUM_THREADS=1")

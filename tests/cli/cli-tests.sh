@@ -7,6 +7,9 @@
 #   tests/cli/cli-tests.sh man AESWEEP PAGE         the man page renders without a groff warning and
 #                                                    documents every command and option
 #   tests/cli/cli-tests.sh completion AESWEEP SCRIPT  bash completion of commands, flags, choices, files
+#   tests/cli/cli-tests.sh version AESWEEP SRC      `aesweep --version` names the source tree's commit
+#                                                    (with -dirty iff tracked files differ from it), as
+#                                                    built: the build regenerates it (cmake/version.cmake)
 #
 # The list of commands and options comes from the binary (`aesweep --complete`), so a command added
 # to src/cli.c is tested here without editing this file.
@@ -98,6 +101,21 @@ completion)
   done
   echo "completion: commands, options of $(echo $commands | wc -w) commands, choices and files"
   ;;
-*) echo "usage: $0 help|man|completion AESWEEP [PAGE|SCRIPT]" >&2; exit 2 ;;
+version)
+  # Every result file records this commit (git_commit) as its provenance, so it must be the commit
+  # the binary was built from, not the one CMake was configured at.
+  SRC=$3
+  got=$("$BIN" --version | sed -n 's/^aesweep [0-9.]* (commit \([^,]*\), result schema [0-9]*)$/\1/p')
+  [ -n "$got" ] || fail "aesweep --version: no 'aesweep X.Y.Z (commit C, result schema N)' line: $("$BIN" --version)"
+  if git -C "$SRC" rev-parse HEAD >/dev/null 2>&1; then
+    want=$(git -C "$SRC" rev-parse --short=12 HEAD)
+    [ -z "$(git -C "$SRC" --no-optional-locks status --porcelain --untracked-files=no)" ] || want="$want-dirty"
+  else
+    want=unknown
+  fi
+  [ "$got" = "$want" ] || fail "aesweep --version says commit '$got', the source tree is at '$want' (rebuild: cmake --build)"
+  echo "version: commit $got"
+  ;;
+*) echo "usage: $0 help|man|completion|version AESWEEP [PAGE|SCRIPT|SRC]" >&2; exit 2 ;;
 esac
 [ "$fails" = 0 ] || { echo "$fails failure(s)" >&2; exit 1; }
