@@ -156,7 +156,9 @@ static void tpe_observation(const plan_t *p, size_t t, int cap, double *metric, 
     double s = 0;
     for (size_t i = 0; i < p->nrep; i++) s += x[t * p->nrep + i];
     *metric = s / (double)p->nrep; /* NaN or inf when one is */
-    *epochs = (long)p->trial_hp[t * P_COUNT + P_EPOCHS];
+    /* no halving: every trial is complete, whatever epochs it sampled (an
+     * `epochs` in the space is a parameter here, not how far it got) */
+    *epochs = 0;
 }
 
 int search_tpe_rows(const plan_t *p, int round, double *rows, char *err)

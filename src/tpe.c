@@ -223,13 +223,16 @@ typedef struct {
     size_t pos;
 } rank_t;
 
-/* (-epochs, metric; diverged last), then trial index */
+/* Diverged last, whatever their epochs (Optuna 3.1 would rank a trial
+ * pruned at a NaN as (-step, inf), ahead of every finite trial stopped
+ * earlier: a config that diverged late would then be modelled as good);
+ * then (-epochs, metric), then trial index */
 static int cmp_rank(const void *pa, const void *pb)
 {
     const rank_t *a = pa, *b = pb;
-    if (a->epochs != b->epochs) return a->epochs > b->epochs ? -1 : 1;
     int da = !isfinite(a->metric), db = !isfinite(b->metric);
     if (da != db) return da - db;
+    if (a->epochs != b->epochs) return a->epochs > b->epochs ? -1 : 1;
     if (!da && a->metric != b->metric) return a->metric < b->metric ? -1 : 1;
     return (a->trial > b->trial) - (a->trial < b->trial);
 }

@@ -511,12 +511,47 @@ static void test_tpe_batches(void **st)
     spec_free(&s);
 }
 
+/* Without halving every trial is complete: an `epochs` in the space is a
+ * parameter like any other and must not rank the trials (review: the
+ * trials that sampled the most epochs ranked first, whatever their metric).
+ * 20 observed trials: the 10 with the best metrics at lr ~0.0006 and few
+ * epochs, the 10 worst at lr ~0.0028 and the most epochs; gamma(20) = 2,
+ * so "below" is two good trials and the proposals go to the low lr. */
+static void test_tpe_epochs_is_a_parameter(void **st)
+{
+    (void)st;
+    study_t s;
+    plan_t p;
+    plan_stage(&s, &p, "{name=\"t\"; sample={sampler=\"tpe\"; n_trials=40; tpe_batch=20; tpe_startup=10; "
+                        "space={lr={log_uniform=[0.0005,0.003];}; epochs={int=[1,30];};};};}");
+    assert_int_equal(search_nrounds(&p), 2);
+    double rows[20 * P_COUNT];
+    char err[SPEC_ERR_LEN];
+    assert_int_equal(search_tpe_rows(&p, 0, rows, err), 0);
+    double *x = p.metrics + (size_t)p.select_metric * p.ncube;
+    for (int i = 0; i < 20; i++) {
+        int good = i % 2 == 0;
+        rows[i * P_COUNT + P_LR] = good ? 0.0006 + 1e-6 * i : 0.0028 - 1e-6 * i;
+        rows[i * P_COUNT + P_EPOCHS] = good ? 2 + i / 4 : 30 - i / 4;
+        plan_set_trial(&p, (size_t)i, rows + i * P_COUNT);
+        x[i] = good ? 0.01 * (i + 1) : 1.0 + 0.01 * i;
+        p.status[i] = TRAIN_OK;
+    }
+    assert_int_equal(search_tpe_rows(&p, 1, rows, err), 0);
+    int low = 0;
+    for (int i = 0; i < 20; i++) low += rows[i * P_COUNT + P_LR] < 0.0012;
+    print_message("epochs a parameter: %d of 20 proposals at lr < 0.0012\n", low);
+    assert_true(low >= 15);
+    plan_free(&p);
+    spec_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sampled_plan),        cmocka_unit_test(test_halving_plan),
         cmocka_unit_test(test_grid_halving_permutes_cells), cmocka_unit_test(test_promotion_rounds),
-        cmocka_unit_test(test_tpe_rounds),          cmocka_unit_test(test_tpe_batches), cmocka_unit_test(test_tpe_flow_caps), cmocka_unit_test(test_start_aligned_rounds),
+        cmocka_unit_test(test_tpe_rounds), cmocka_unit_test(test_tpe_epochs_is_a_parameter),          cmocka_unit_test(test_tpe_batches), cmocka_unit_test(test_tpe_flow_caps), cmocka_unit_test(test_start_aligned_rounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

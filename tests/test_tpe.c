@@ -166,6 +166,34 @@ static void test_rungs_rank_first(void **st)
     assert_int_equal(tpe_gamma(20), 2);
 }
 
+/* Diverged trials rank last even when they reached more epochs (review:
+ * a trial that diverged at a deep rung ranked ahead of every finite trial
+ * stopped earlier, so TPE modelled a diverging configuration as good).
+ * 18 finite trials at 100 epochs at x in [0.1, 0.3], 2 diverged at 1,000
+ * epochs at x = 0.9: gamma(20) = 2, so "below" is the two best finite ones. */
+static void test_diverged_rank_last(void **st)
+{
+    (void)st;
+    sample_space_t sp = {.method = SAMPLE_RANDOM, .n = 20, .nparams = 1};
+    sp.params[0] = (sample_param_t){.param = P_MMD_LAMBDA, .dist = DIST_UNIFORM, .lo = 0, .hi = 1};
+    double v[20];
+    tpe_obs_t obs[20];
+    for (int i = 0; i < 20; i++) {
+        int bad = i == 7 || i == 13;
+        v[i] = bad ? 0.9 + 0.001 * i : 0.1 + 0.2 * i / 19.0;
+        obs[i] = (tpe_obs_t){.trial = i, .values = &v[i], .metric = bad ? (i == 7 ? NAN : INFINITY) : 0.01 * i,
+                             .epochs = bad ? 1000 : 100};
+    }
+    tpe_opts_t o = tpe_defaults(32);
+    double out[32];
+    char err[256];
+    assert_int_equal(tpe_propose(&sp, &o, 3, 1, 4, obs, 20, out, err, sizeof err), 0);
+    int near = 0;
+    for (int j = 0; j < 32; j++) near += out[j] > 0.6;
+    print_message("diverged last: %d of 32 proposals above 0.6\n", near);
+    assert_true(near <= 4);
+}
+
 static void test_optuna_defaults(void **st)
 {
     (void)st;
@@ -268,7 +296,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_concentrates),  cmocka_unit_test(test_categorical),
-        cmocka_unit_test(test_rungs_rank_first), cmocka_unit_test(test_optuna_defaults),
+        cmocka_unit_test(test_rungs_rank_first), cmocka_unit_test(test_diverged_rank_last), cmocka_unit_test(test_optuna_defaults),
         cmocka_unit_test(test_purity),        cmocka_unit_test(test_matches_optuna),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

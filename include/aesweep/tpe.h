@@ -16,8 +16,11 @@
  *     the rest "above", ranked by (-epochs reached, metric), i.e. a trial
  *     that reached a higher rung of successive halving ranks before one
  *     stopped earlier, as Optuna ranks pruned trials by (-step, value);
- *     diverged (NaN/inf) trials rank last (Optuna drops failed trials;
- *     here they inform "above");
+ *     without halving every trial is complete (epochs 0 here, even when
+ *     `epochs` is in the space); diverged (NaN/inf) trials rank last,
+ *     whatever their epochs (Optuna drops failed trials, but ranks one
+ *     pruned at a NaN as (-step, inf), ahead of finite trials stopped
+ *     earlier; here they only inform "above");
  *   - each parameter independently, in its transformed space (log for
  *     log_uniform/log_int, [lo - 1/2, hi + 1/2] for integers): a mixture of
  *     truncated normals, one per observation at its value plus a prior
