@@ -47,7 +47,7 @@ from analysis import mixture  # noqa: E402
 from analysis.doc import Doc  # noqa: E402
 from analysis.nnet import Autoencoder  # noqa: E402
 from analysis.resultfile import (CATEGORIES, INTEGER_PARAMS, MMD_METRICS, PARAMS, STATUS_NAMES,  # noqa: E402
-                                 ResultFile, as_float)
+                                 ResultFile, as_float, py)
 
 KERNEL_NAMES = {0: "rbf", 1: "imq"}
 TRAINING_AXES = ("train_size", "epochs", "lr")
@@ -336,15 +336,21 @@ class Report:
             if line.strip() and not line.startswith(("#", "!", "|")) and not line.startswith("Parameter importance"):
                 d.p(line.strip())
         if "idle_share" in sst.attrs:
-            d.p("Idle share of the ranks over the stage's rounds: %.3f (rounds aligned at the %s)." % (
-                float(sst.attrs["idle_share"]), sst.attrs.get("align", "end")))
-        imp = search.importance(sst, np.zeros(sst.n, dtype=int))
+            align = str(py(sst.attrs.get("align", "end")))
+            how = ("as a dataflow, without rounds" if align == "flow" else
+                   "rounds aligned at the %s" % align if sst.halving else "one round")
+            d.p("Idle share of the ranks over the stage: %.3f (%s)." % (float(sst.attrs["idle_share"]), how))
+        what, rungs = search.importance_points(sst)[0]
+        imp = search.importance(sst, rungs)
         if imp is not None:
             n, dd = imp
             d.table(["parameter", "MDI", "permutation"],
                     [[p, "%.3f" % dd[p][0], "%.4f" % dd[p][1]] for p in sorted(dd, key=lambda q: -dd[q][0])],
                     key="%s_importance" % st.name,
-                    caption="Parameter importance at rung 0 (%d trials; random forest on log %s):" % (n, sst.metric_name))
+                    caption="Parameter importance at %s (%d trials; random forest on log %s):" % (what, n, sst.metric_name))
+        else:
+            d.p("Parameter importance: fewer than %d trials at any one epoch count (a forest on trials measured "
+                "at different epochs would mostly learn the epochs)." % search.MIN_TRIALS_IMPORTANCE)
 
     def stage_section(self, st):
         d = self.doc

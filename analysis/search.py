@@ -153,9 +153,12 @@ def find_search_stages(f):
             and "trial" in f[n] and ("stop_rung" in f[n] or "search_params" in f[n].attrs)]
 
 
-def find_grid(f, st, name=None):
-    """(name, best value, total compute or None) of the grid stage over the search's parameters."""
-    names = [name] if name else [n for n in split_names(py(f.attrs.get("stages", ""))) if n != st.name]
+def find_grid(f, st, name=None, same_file=True):
+    """(name, best value, total compute or None) of the grid stage over the search's parameters.
+    In another file (same_file False) a stage may have the search stage's name: the grid and the
+    search of jobs/moons-search-grid.cfg are both called `grid`."""
+    names = [name] if name else [n for n in split_names(py(f.attrs.get("stages", "")))
+                                 if n != st.name or not same_file]
     for n in names:
         g = f.get(n)
         if not isinstance(g, h5py.Group) or "trial" in g:
@@ -189,7 +192,7 @@ def resolve_grid(f, st, spec):
     with other:
         if stage and not isinstance(other.get(stage), h5py.Group):
             raise ValueError("--grid %s: %s has no stage %s" % (spec, path, stage))
-        found = find_grid(other, st, stage)
+        found = find_grid(other, st, stage, same_file=False)
     if found is None:
         raise ValueError("--grid %s: %s has no grid stage over %s" % (spec, path, ", ".join(st.params)))
     return ("%s:%s" % (os.path.basename(path), found[0]),) + tuple(found[1:])
@@ -336,6 +339,32 @@ def importance(st, rung_of_trial):
                       for j, p in enumerate(st.params)}
 
 
+def importance_points(st):
+    """[(label, rung of each trial)] where the importance tables are taken: without halving every
+    trial once; with halving at an epoch count, never at a rung index (the brackets of Hyperband
+    start at different epochs, so "rung 0" of two brackets is 10 and 30 epochs: a forest on both would
+    mostly learn the bracket). The epoch counts are the one most trials were measured at and the
+    largest with MIN_TRIALS_IMPORTANCE trials; a trial without a metric there gets rung nrungs (out
+    of reach: importance() skips it)."""
+    if not st.halving:
+        return [("every trial", np.zeros(st.n, dtype=int))]
+    at = {}
+    for t in range(st.n):
+        for r in range(int(st.stop_rung[t]) + 1):
+            at.setdefault(int(st.epochs(t, r)), []).append((t, r))
+    enough = [e for e in at if len(at[e]) >= MIN_TRIALS_IMPORTANCE]
+    if not enough:
+        enough = [max(at, key=lambda e: (len(at[e]), -e))] if at else []
+    picks = sorted({max(enough, key=lambda e: (len(at[e]), -e)), max(enough)}) if enough else []
+    out = []
+    for e in picks:
+        rungs = np.full(st.n, st.metric.shape[1], dtype=int)
+        for t, r in at[e]:
+            rungs[t] = r
+        out.append(("%d epochs" % e, rungs))
+    return out or [("rung 0", np.zeros(st.n, dtype=int))]
+
+
 def md_table(head, rows):
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -375,10 +404,7 @@ def write_markdown(st, grid, comp, best, out):
             grid[0], grid[1], fb, 100 * (fb / grid[1] - 1), share))
     lines.append("![best so far](best_so_far.png)\n\n![rungs](rungs.png)\n\n![params](params.png)\n\n"
                  "![parallel coordinates](parallel.png)\n")
-    first = np.zeros(st.n, dtype=int)
-    deep_r = max((r for r in range(st.metric.shape[1]) if (st.stop_rung >= r).sum() >= MIN_TRIALS_IMPORTANCE),
-                 default=0)
-    for what, rungs in (("rung 0 (every trial)", first), ("rung %d" % deep_r, np.full(st.n, deep_r))):
+    for what, rungs in importance_points(st):
         imp = importance(st, rungs)
         if imp is None:
             lines.append("Importance at %s: fewer than %d trials.\n" % (what, MIN_TRIALS_IMPORTANCE))

@@ -15,7 +15,7 @@ PKGS=(
   python3-xarray python3-h5netcdf python3-pytest                          # tests of the file layout
   python3-pandas                            # analysis.load_runs/load_cells/load_curves (tidy tables)
   python3-optuna                            # bench/search_optuna.py: the peer of the adaptive search (issue 16)
-  netcdf-bin python3-netcdf4                # third-party readers in the tests: ncdump, netCDF4-python
+  netcdf-bin python3-netcdf4 nco            # third-party readers in the tests: ncdump, netCDF4-python, ncks
   clang libclang-rt-14-dev                  # libFuzzer harnesses
   slurmctld slurmd slurm-client munge       # the real one-node Slurm of the Slurm tests
   groff-base man-db                         # renders the man page (cli_man, install_tree)

@@ -142,6 +142,22 @@ static int attr_str(results_t *r, hid_t loc, const char *name, const char *v)
     return attr_write(r, loc, name, r->vstr, r->vstr, 0, &v);
 }
 
+/* A fixed-length ASCII string (netCDF's NC_CHAR), for the attributes NCO
+ * acts on: before 5.1.8 (Debian 12 has 5.1.4) it skips an NC_STRING
+ * `coordinates`, and applies CF rules (ncks -v extracts the variables a
+ * `coordinates` names) only when `Conventions` is an NC_CHAR. */
+static int attr_char(results_t *r, hid_t loc, const char *name, const char *v)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, strlen(v) ? strlen(v) : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+        if (t >= 0) H5Tclose(t);
+        return fail_at(r, loc, "make the string type of", name, 1);
+    }
+    int rc = attr_write(r, loc, name, t, t, 0, v);
+    H5Tclose(t);
+    return rc;
+}
+
 static int attr_i64(results_t *r, hid_t loc, const char *name, long long v)
 {
     return attr_write(r, loc, name, H5T_NATIVE_LLONG, H5T_NATIVE_LLONG, 0, &v);
@@ -396,7 +412,7 @@ static int root_attrs(results_t *r, const study_data_t *sd, int nranks, const ch
     const study_t *s = r->s;
     hid_t f = r->f;
     char buf[2048];
-    attr_str(r, f, "Conventions", "CF-1.8");
+    attr_char(r, f, "Conventions", "CF-1.8"); /* NC_CHAR: NCO 5.1.4 is CF-aware only then */
     snprintf(buf, sizeof buf, "aesweep study %s: autoencoder hyperparameter sweep", s->study);
     attr_str(r, f, "title", buf);
     snprintf(buf, sizeof buf, "%s: aesweep %s run %s on %d rank(s)", start_time, AESWEEP_VERSION, s->path, nranks);
@@ -660,7 +676,7 @@ static int write_cube(results_t *r, hid_t g, const plan_t *p, const hid_t *scale
                             p->metrics + (size_t)m * p->ncube);
         metric_long_name(p->metric_names[m], ln, sizeof ln);
         describe(r, ds, ln, "1");
-        if (coords) attr_str(r, ds, "coordinates", coords);
+        if (coords) attr_char(r, ds, "coordinates", coords);
         attach_all(r, ds, scales, nd);
         close_ds(r, ds);
     }
@@ -1320,8 +1336,9 @@ void results_abort(results_t *r)
     release(r);
 }
 
-/* A variable-length string attribute into out: 0, or -1 (absent, not a
- * variable-length string, or unreadable: HDF5's stack says which). */
+/* A string attribute into out, variable-length or fixed (NC_CHAR, as
+ * Conventions and coordinates are written): 0, or -1 (absent, not a
+ * string, or unreadable: HDF5's stack says which). */
 static int read_attr_str(hid_t loc, const char *name, char *out, size_t len)
 {
     out[0] = 0;
@@ -1340,6 +1357,16 @@ static int read_attr_str(hid_t loc, const char *name, char *out, size_t len)
             rc = 0;
         }
         if (mt >= 0) H5Tclose(mt);
+    } else if (t >= 0 && H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) == 0) {
+        size_t n = H5Tget_size(t);
+        char *buf = n ? calloc(n + 1, 1) : NULL;
+        hid_t mt = buf ? H5Tcopy(t) : -1;
+        if (mt >= 0 && H5Aread(a, mt, buf) >= 0) {
+            snprintf(out, len, "%s", buf); /* buf[n] = 0 ends a string that fills it */
+            rc = 0;
+        }
+        if (mt >= 0) H5Tclose(mt);
+        free(buf);
     }
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
@@ -1362,7 +1389,7 @@ int results_attr_str(long long loc, const char *name, char *out, size_t len) { r
 double results_attr_f64(long long loc, const char *name) { return read_attr_f64(loc, name); }
 
 /* A parameter attribute as text: a string (v2 categories) as it is, a
- * number with %g; schema 1 stored mmd_kernel as 0/1. */
+ * number with the fewest digits that round-trip; schema 1 stored mmd_kernel as 0/1. */
 void results_param_attr(long long loc, const char *name, int q, char *out, size_t n)
 {
     out[0] = 0;
@@ -1374,8 +1401,17 @@ void results_param_attr(long long loc, const char *name, int q, char *out, size_
     if (read_attr_str(loc, name, out, n) == 0) return;
     double v = read_attr_f64(loc, name);
     const char *c = param_category(q, v);
-    if (c) snprintf(out, n, "%s", c);
-    else snprintf(out, n, "%g", v);
+    if (c) {
+        snprintf(out, n, "%s", c);
+        return;
+    }
+    /* the fewest digits that read back as the same double (a sampled lr
+     * has all 17; %g's six made `aesweep train --lr` of the printed value
+     * another trial): 0.002 stays "0.002" */
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(out, n, "%.*g", prec, v);
+        if (strtod(out, NULL) == v) break;
+    }
 }
 
 /* Open a result file read-only.  HDF5 (1.10.7+) locks files with flock():

@@ -27,6 +27,7 @@
  * opens each bracket at its first rung with a task not done.
  */
 #include "aesweep/search.h"
+#include "aesweep/budget.h"
 #include "aesweep/tpe.h"
 #include "aesweep/util.h"
 #include "aesweep/wire.h"
@@ -279,8 +280,14 @@ int search_flow_run(dispatch_t *d)
     MPI_Bcast(&ok, 1, MPI_INT, 0, MPI_COMM_WORLD);
     int rc = WIRE_DONE_FAILED;
     double t0 = util_mono_seconds(), b0 = 0;
-    if (d->rank == 0)
+    if (d->rank == 0) {
         for (int r = 0; r < d->nranks; r++) b0 += d->busy[r];
+        /* the file's predicted_makespan: no partition to sum as rounds do,
+         * so validate's bound for the stage (Graham's, budget.c), which a
+         * resumed run counts again in full (review: it was 0) */
+        budget_search_t sb;
+        if (ok && budget_search_bound(d->sd, p, d->nranks, &sb) == 0) d->predicted += sb.makespan;
+    }
     if (ok) {
         dispatch_flow_t ops = {.ctx = &f, .next = flow_next, .stored = flow_stored, .finished = flow_finished};
         rc = dispatch_flow(d, d->rank == 0 ? &ops : NULL);

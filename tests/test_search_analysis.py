@@ -201,9 +201,11 @@ def test_markdown(made):
     fb = np.nanmin(truth["metric"])
     assert "Grid stage grid: best 0.0052; the search's best %.6g is %+.2f%% of it (25.0%% of its compute)" % (
         fb, 100 * (fb / 0.0052 - 1)) in md
-    # importance: the objective is a bowl in log lr; the forest must rank lr first at both rungs
+    # importance: at an epoch count, never a rung index (review: "rung 0" mixed 10, 30, 90 and 270
+    # epochs): the one most trials were measured at (10: bracket 0's 54) and the largest with >= 10
+    # trials (270: 2 + 2 + 4 + 8). The objective is a bowl in log lr; the forest must rank lr first
     tables = [blk for blk in md.split("Parameter importance at ")[1:]]
-    assert len(tables) == 2
+    assert [blk.split(";")[0] for blk in tables] == ["10 epochs (54 trials", "270 epochs (16 trials"], tables
     for blk in tables:
         rows = [line.split("|")[1:-1] for line in blk.splitlines() if line.startswith("| ") and "parameter" not in line]
         assert rows[0][0].strip() == "lr", blk
@@ -239,3 +241,14 @@ def test_grid_in_another_file(tmp_path):
     fb = np.nanmin(truth["metric"])
     assert "Grid stage grid.h5:grid: best 0.0052; the search's best %.6g is %+.2f%% of it (25.0%% of its compute)" % (
         fb, 100 * (fb / 0.0052 - 1)) in md
+    # --grid FILE.h5 alone, the search stage named like the other file's grid stage (review: the pair
+    # of jobs/moons-search-grid.cfg, Hyperband over the grid's cells, is `grid` in both files)
+    with h5py.File(search, "a") as f:
+        f.move("hb", "grid")
+        f.attrs["stages"] = "grid"
+    p = subprocess.run(run + ["--grid", other], capture_output=True, text=True, timeout=600,
+                       env=dict(os.environ, MPLBACKEND="Agg"))
+    assert p.returncode == 0, p.stderr
+    with open(p.stdout.strip().splitlines()[-1]) as f:
+        md = f.read()
+    assert "Grid stage grid.h5:grid: best 0.0052" in md
