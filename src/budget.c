@@ -358,7 +358,8 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
          * rung at most, counted at the rate validate converts with. */
         double rungs = tpe ? (double)(a.nbatches + p->nrungs) : (double)p->nrungs; /* on the chain */
         double slack = R > 1 ? rungs * DISPATCH_FLOW_QUEUE_S * budget_rate(klanes_isa()) : 0.0;
-        out->makespan = out->cost / R + (1.0 - 1.0 / R) * L + slack;
+        out->schedule = out->cost / R + (1.0 - 1.0 / R) * L;
+        out->makespan = out->schedule + slack;
         /* and the brackets' rungs overlap in any way: each bracket holds
          * the states of one rung at a time, at most its largest */
         double sb = a.maxrecord;
@@ -367,7 +368,8 @@ static void search_bound(const study_data_t *sd, const plan_t *p, int nranks, do
         else
             for (int b = 0; b < HALVING_MAX_BRACKETS; b++) sb += a.bstates[b];
         if (sb > out->state_bytes) out->state_bytes = sb;
-    }
+    } else
+        out->schedule = out->makespan;
 }
 
 int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out)

@@ -283,10 +283,11 @@ int search_flow_run(dispatch_t *d)
     if (d->rank == 0) {
         for (int r = 0; r < d->nranks; r++) b0 += d->busy[r];
         /* the file's predicted_makespan: no partition to sum as rounds do,
-         * so validate's bound for the stage (Graham's, budget.c), which a
-         * resumed run counts again in full (review: it was 0) */
+         * so Graham's bound on the predicted costs (budget.c; validate's
+         * without the hand-out waits), which a resumed run counts again in
+         * full (review: it was 0) */
         budget_search_t sb;
-        if (ok && budget_search_bound(d->sd, p, d->nranks, &sb) == 0) d->predicted += sb.makespan;
+        if (ok && budget_search_bound(d->sd, p, d->nranks, &sb) == 0) d->predicted += sb.schedule;
     }
     if (ok) {
         dispatch_flow_t ops = {.ctx = &f, .next = flow_next, .stored = flow_stored, .finished = flow_finished};

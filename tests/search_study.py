@@ -326,6 +326,11 @@ def check_schedule(d):
             want = sorted(t for _, t in fin[:k])
             if now != want:
                 errs.append("bracket %d group %d rung %d: trials %s, the top %d of rung %d are %s" % (b, j, r, now, k, r - 1, want))
+    # a fresh run's predicted makespan: more than nothing, at most all the work (a dataflow's too:
+    # review, it was 0)
+    pm, tot = float(a.get("predicted_makespan", 0)), float(a.get("compute_total", 0))
+    if not 0 < pm <= tot * (1 + 1e-9):
+        errs.append("predicted_makespan %r outside (0, compute_total %r]" % (pm, tot))
     return errs
 
 

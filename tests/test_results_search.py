@@ -331,6 +331,12 @@ def test_real_run_readers(real):
     lines = {x.split()[0]: x for x in p.stdout.splitlines()[2:]}
     assert "[search: random, 12 trials, best trial %d]" % bt in lines["hb"]
     assert "(* inherited from hb)" in lines["refit"] and "inherited from" not in lines["smp"]
+    # info --json gives the best trial's sampled lr with every digit (review: %g's six made `aesweep
+    # train --lr` of it another trial)
+    js = json.loads(subprocess.run([binary, "info", "--json", out], capture_output=True, text=True,
+                                   timeout=60).stdout)
+    with h5py.File(out, "r") as f:
+        assert js["stages"][0]["params"]["lr"]["best"] == float(f["hb"].attrs["best_lr"])
 
 
 def _status(binary, out):

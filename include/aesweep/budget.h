@@ -74,6 +74,8 @@ typedef struct {
     long segments;     /* (trial, rung) tasks scheduled */
     double cost;       /* FLOP, plan_task_cost's model */
     double makespan;   /* FLOP per rank */
+    double schedule;   /* the same without the dataflow's hand-out waits (= makespan for rounds):
+                          the predicted-cost figure a result file records */
     double state_bytes;
 } budget_search_t;
 /* All zero for a stage without halving.  0, or -1 out of memory. */
