@@ -140,12 +140,12 @@ static void test_categorical(void **st)
     assert_true(good > late / 2);
 }
 
-static void test_rungs_rank_first(void **st)
+/* 20 trials on one uniform parameter: 18 stopped at 100 epochs with
+ * metrics 0.01 i at x in [0.1, 0.3], and trials 7 and 13 that reached
+ * 1,000 epochs at x ~ 0.9 with metrics m7 and m13.  Returns how many of 32
+ * proposals are above 0.6, i.e. near the two deep trials. */
+static int proposals_near_deep(double m7, double m13)
 {
-    (void)st;
-    /* 20 trials: 18 stopped at 100 epochs with small metrics at x in [0.1, 0.3],
-     * 2 that reached 1,000 epochs with a worse metric at x = 0.9: gamma(20) = 2,
-     * so "below" is the two deeper trials and the proposals go near 0.9 */
     sample_space_t sp = {.method = SAMPLE_RANDOM, .n = 20, .nparams = 1};
     sp.params[0] = (sample_param_t){.param = P_MMD_LAMBDA, .dist = DIST_UNIFORM, .lo = 0, .hi = 1};
     double v[20];
@@ -153,7 +153,8 @@ static void test_rungs_rank_first(void **st)
     for (int i = 0; i < 20; i++) {
         int deep = i == 7 || i == 13;
         v[i] = deep ? 0.9 + 0.001 * i : 0.1 + 0.2 * i / 19.0;
-        obs[i] = (tpe_obs_t){.trial = i, .values = &v[i], .metric = deep ? 5.0 : 0.01 * i, .epochs = deep ? 1000 : 100};
+        obs[i] = (tpe_obs_t){.trial = i, .values = &v[i], .metric = !deep ? 0.01 * i : i == 7 ? m7 : m13,
+                             .epochs = deep ? 1000 : 100};
     }
     tpe_opts_t o = tpe_defaults(32);
     double out[32];
@@ -161,6 +162,16 @@ static void test_rungs_rank_first(void **st)
     assert_int_equal(tpe_propose(&sp, &o, 3, 1, 4, obs, 20, out, err, sizeof err), 0);
     int near = 0;
     for (int j = 0; j < 32; j++) near += out[j] > 0.6;
+    return near;
+}
+
+static void test_rungs_rank_first(void **st)
+{
+    (void)st;
+    /* the deep trials have a worse metric (5.0) than every shallow one:
+     * gamma(20) = 2, so "below" is the two deeper trials and the
+     * proposals go near 0.9 */
+    int near = proposals_near_deep(5.0, 5.0);
     print_message("deeper trials first: %d of 32 proposals above 0.6\n", near);
     assert_true(near >= 24);
     assert_int_equal(tpe_gamma(20), 2);
@@ -168,28 +179,12 @@ static void test_rungs_rank_first(void **st)
 
 /* Diverged trials rank last even when they reached more epochs (review:
  * a trial that diverged at a deep rung ranked ahead of every finite trial
- * stopped earlier, so TPE modelled a diverging configuration as good).
- * 18 finite trials at 100 epochs at x in [0.1, 0.3], 2 diverged at 1,000
- * epochs at x = 0.9: gamma(20) = 2, so "below" is the two best finite ones. */
+ * stopped earlier, so TPE modelled a diverging configuration as good):
+ * with the deep trials NaN and inf, "below" is the two best shallow ones. */
 static void test_diverged_rank_last(void **st)
 {
     (void)st;
-    sample_space_t sp = {.method = SAMPLE_RANDOM, .n = 20, .nparams = 1};
-    sp.params[0] = (sample_param_t){.param = P_MMD_LAMBDA, .dist = DIST_UNIFORM, .lo = 0, .hi = 1};
-    double v[20];
-    tpe_obs_t obs[20];
-    for (int i = 0; i < 20; i++) {
-        int bad = i == 7 || i == 13;
-        v[i] = bad ? 0.9 + 0.001 * i : 0.1 + 0.2 * i / 19.0;
-        obs[i] = (tpe_obs_t){.trial = i, .values = &v[i], .metric = bad ? (i == 7 ? NAN : INFINITY) : 0.01 * i,
-                             .epochs = bad ? 1000 : 100};
-    }
-    tpe_opts_t o = tpe_defaults(32);
-    double out[32];
-    char err[256];
-    assert_int_equal(tpe_propose(&sp, &o, 3, 1, 4, obs, 20, out, err, sizeof err), 0);
-    int near = 0;
-    for (int j = 0; j < 32; j++) near += out[j] > 0.6;
+    int near = proposals_near_deep(NAN, INFINITY);
     print_message("diverged last: %d of 32 proposals above 0.6\n", near);
     assert_true(near <= 4);
 }
