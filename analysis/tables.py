@@ -16,7 +16,9 @@ halving one row per trial and rung of its bracket, `epochs` = the rung's.
 
 load_cells: stage, cell, every parameter, n_ok and each statistic the file
 stores per cell (<metric>_mean, _std, _min; _init_std and _data_std with
-data draws).  load_curves: stage, cell, every parameter but epochs, draw,
+data draws); a search stage one row per trial (cell = the trial), its
+values, and with halving `stop_rung`, `epochs` and every metric at the
+deepest rung the trial reached.  load_curves: stage, cell, every parameter but epochs, draw,
 repeat, epoch and the curve metrics (each test set's MSE and train_mse).
 
 Reads schema versions 1 and 2 (docs/results-format.md).
@@ -98,6 +100,51 @@ def _params(g, axis_cols, npts):
     return cols
 
 
+def _trial_values(g, t):
+    """{param: values at trials t} of the parameters a search stage varies (datasets along `trial`;
+    hidden width lists by their labels)."""
+    n, out = len(g["trial"]), {}
+    for p in PARAMS:
+        if isinstance(g.get(p), h5py.Dataset) and g[p].shape == (n,):
+            vals = _decode(g[p][()])
+            if "labels" in g[p].attrs:
+                vals = np.array(str(py(g[p].attrs["labels"])).split(";"), dtype=object)
+            out[p] = vals[t]
+    return out
+
+
+def _search_cells(g, name, metrics):
+    """A search stage in load_cells: one row per trial, its parameters (with halving `epochs` = the
+    epochs of the deepest rung it reached, 0 before its first), then with halving `stop_rung` and each
+    metric there, else n_ok and the statistics over draw and repeat the file stores per trial."""
+    n = len(g["trial"])
+    t = np.arange(n)
+    per_trial = _trial_values(g, t)
+    cols = {"stage": np.full(n, name, dtype=object), "cell": t.astype(np.int64)}
+    halving = "rung" in g and "stop_rung" in g
+    if halving:
+        stop = np.asarray(g["stop_rung"][()], dtype=np.int64)
+        re, tb = g["rung_epochs"][()], g["trial_bracket"][()]
+        reached = stop >= 0
+        per_trial["epochs"] = np.where(reached, re[tb, np.maximum(stop, 0)], 0)
+    cols.update(_params(g, per_trial, n))
+    if halving:
+        cols["stop_rung"] = stop
+        for m in metrics:
+            if m in g:
+                x = np.asarray(g[m][()], dtype=np.float64)
+                cols[m] = np.where(reached, x[t, np.maximum(stop, 0)], math.nan)
+        return pd.DataFrame(cols)
+    if "n_ok" in g:
+        cols["n_ok"] = np.asarray(g["n_ok"][()], dtype=np.int64).reshape(-1)
+    for m in metrics:
+        for k in ("mean", "std", "min", "init_std", "data_std"):
+            key = "%s_%s" % (m, k)
+            if key in g:
+                cols[key] = np.asarray(g[key][()], dtype=np.float64).reshape(-1)
+    return pd.DataFrame(cols)
+
+
 def _search_runs(g, name, metrics):
     """A search stage (a `trial` dimension, docs/results-format.md "Search stages") as `aesweep export`
     writes it: cell = the trial; with halving one row per trial and rung of its bracket (epochs = the
@@ -117,13 +164,7 @@ def _search_runs(g, name, metrics):
         draw, rep = (np.asarray(coords[d], dtype=np.int64) if d in coords else np.zeros(len(flat), dtype=np.int64)
                      for d in ("draw", "repeat"))
         epochs = None
-    per_trial = {}
-    for p in PARAMS:
-        if isinstance(g.get(p), h5py.Dataset) and g[p].shape == (n,):
-            vals = _decode(g[p][()])
-            if "labels" in g[p].attrs:
-                vals = np.array(str(py(g[p].attrs["labels"])).split(";"), dtype=object)
-            per_trial[p] = vals[t]
+    per_trial = _trial_values(g, t)
     if epochs is not None:
         per_trial["epochs"] = epochs
     npts = len(flat)
@@ -176,6 +217,9 @@ def load_cells(path, stage=None):
         metrics = split_names(py(f.attrs.get("metrics")))
         for name in _stage_list(f, stage):
             g = f[name]
+            if isinstance(g.get("trial"), h5py.Dataset):
+                frames.append(_search_cells(g, name, metrics))
+                continue
             st = g["status"]
             dims = [d for d in _scale_names(st) if d not in ("draw", "repeat")]
             shape = st.shape[:len(dims)]
@@ -216,6 +260,8 @@ def load_curves(path, stage=None):
             coords, _ = _grid(c, dims, shape)
             cols = {"stage": np.full(npts, name, dtype=object)}
             axis = {d: coords[d] for d in dims if d in PARAMS}
+            if "trial" in coords and isinstance(g.get("trial"), h5py.Dataset):  # a sampled stage's trials
+                axis.update(_trial_values(g, np.asarray(coords["trial"], dtype=np.int64)))
             if "epochs" in _scale_names(g["status"]):  # the trajectory runs to the axis's largest value
                 axis["epochs"] = np.full(npts, np.max(g["epochs"][()]))
             cols.update(_params(g, axis, npts))

@@ -294,6 +294,23 @@ def test_real_run_readers(real):
     head = subprocess.run(["ncdump", "-h", sub], capture_output=True, text=True, timeout=60).stdout
     for v in ("double lr(trial)", "hidden(trial)", "activation(trial)", ':coordinates = "'):
         assert v in head, (v, head)
+    # analysis.load_cells: one row per trial with the trial's own values (review: the searched
+    # parameters came out NaN / INT64_MIN and a halving stage as trial x rung rows)
+    from analysis.tables import load_cells
+    hb, smp = load_cells(out, "hb"), load_cells(out, "smp")
+    with h5py.File(out, "r") as f:
+        g = f["hb"]
+        stop, tm = g["stop_rung"][()], g["test_mse_test"][()]
+        labels = str(g["hidden"].attrs["labels"]).split(";") if "labels" in g["hidden"].attrs else None
+        assert len(hb) == 12 and hb["cell"].tolist() == list(range(12))
+        assert np.array_equal(hb["lr"].to_numpy(), g["lr"][()]) and hb["stop_rung"].tolist() == stop.tolist()
+        assert hb["activation"].tolist() == [x.decode() if isinstance(x, bytes) else x for x in g["activation"][()]]
+        assert labels and [str(h) for h in hb["hidden"]] == labels  # one label per trial: "4" or "[6, 4]"
+        assert np.array_equal(hb["test_mse_test"].to_numpy(), tm[np.arange(12), stop], equal_nan=True)
+        assert hb["epochs"].tolist() == [int(g["rung_epochs"][()][b, r]) for b, r in zip(g["trial_bracket"][()], stop)]
+        s = f["smp"]
+        assert len(smp) == 4 and np.array_equal(smp["train_size"].to_numpy(), s["train_size"][()])
+        assert np.array_equal(smp["test_mse_test_mean"].to_numpy(), s["test_mse_test_mean"][()], equal_nan=True)
     with h5py.File(out, "r") as f:
         assert find_search_stages(f) == ["hb", "smp", "tpehb"]
         st = SearchStage(f, "hb")
