@@ -17,6 +17,39 @@ static int failf(const search_spec_io_t *io, const config_setting_t *c, char *er
     return io->fail_at(io->ctx, c, msg, err);
 }
 
+/* A setting's value as the spec writes it, for messages that must name the
+ * bad value: a number, a quoted string, or [a, b] / (a, b) one level deep. */
+static const char *setting_text(const config_setting_t *c, char *buf, size_t n)
+{
+    switch (config_setting_type(c)) {
+    case CONFIG_TYPE_INT: snprintf(buf, n, "%d", config_setting_get_int(c)); break;
+    case CONFIG_TYPE_INT64: snprintf(buf, n, "%lld", (long long)config_setting_get_int64(c)); break;
+    case CONFIG_TYPE_FLOAT: snprintf(buf, n, "%.17g", config_setting_get_float(c)); break;
+    case CONFIG_TYPE_BOOL: snprintf(buf, n, "%s", config_setting_get_bool(c) ? "true" : "false"); break;
+    case CONFIG_TYPE_STRING: snprintf(buf, n, "\"%s\"", config_setting_get_string(c)); break;
+    case CONFIG_TYPE_GROUP: snprintf(buf, n, "a group { ... }"); break;
+    default: { /* array or list */
+        int list = config_setting_type(c) == CONFIG_TYPE_LIST, k = config_setting_length(c);
+        size_t u = (size_t)snprintf(buf, n, "%c", list ? '(' : '[');
+        for (int i = 0; i < k && u < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(c, (unsigned)i);
+            char one[64];
+            u += (size_t)snprintf(buf + u, n - u, "%s%s", i ? ", " : "",
+                                  config_setting_is_aggregate(e) ? "[...]" : setting_text(e, one, sizeof one));
+        }
+        if (u < n) snprintf(buf + u, n - u, "%c", list ? ')' : ']');
+    }
+    }
+    return buf;
+}
+
+/* The last component of a dotted key ("stages.s.sample.n_trials" -> "n_trials"). */
+static const char *leaf(const char *key)
+{
+    const char *d = strrchr(key, '.');
+    return d ? d + 1 : key;
+}
+
 /* Every member of group g is in allowed (a typo is the usual cause). */
 static int check_keys(const search_spec_io_t *io, const config_setting_t *g, const char *where,
                       const char *const *allowed, char *err)
@@ -42,7 +75,11 @@ static int number(const search_spec_io_t *io, const config_setting_t *c, const c
     case CONFIG_TYPE_INT: *v = config_setting_get_int(c); return 0;
     case CONFIG_TYPE_INT64: *v = (double)config_setting_get_int64(c); return 0;
     case CONFIG_TYPE_FLOAT: *v = config_setting_get_float(c); return 0;
-    default: return failf(io, c, err, "%s: not a number; write e.g. %s = 3;", key, key);
+    default: {
+        char t[96];
+        return failf(io, c, err, "%s: %s is not a number; write e.g. %s = 3;", key, setting_text(c, t, sizeof t),
+                     leaf(key));
+    }
     }
 }
 
@@ -70,9 +107,11 @@ static int space_param(const search_spec_io_t *io, const config_setting_t *c, co
     snprintf(key, sizeof key, "%s.%s", where, config_setting_name(c));
     sp->param = param_lookup(config_setting_name(c));
     if (sp->param < 0) return failf(io, c, err, "%s: '%s' is not a parameter", key, config_setting_name(c));
-    if (!config_setting_is_group(c) || config_setting_length(c) != 1)
-        return failf(io, c, err, "%s: give one distribution, e.g. { log_uniform = [0.0005, 0.003]; } or "
-                                 "{ choice = [10, 20]; }", key);
+    if (!config_setting_is_group(c) || config_setting_length(c) != 1) {
+        char t[96];
+        return failf(io, c, err, "%s = %s: give one distribution, e.g. { log_uniform = [0.0005, 0.003]; } or "
+                                 "{ choice = [10, 20]; }", key, setting_text(c, t, sizeof t));
+    }
     const config_setting_t *d = config_setting_get_elem(c, 0);
     const char *dn = config_setting_name(d);
     sp->dist = -1;
@@ -86,8 +125,18 @@ static int space_param(const search_spec_io_t *io, const config_setting_t *c, co
     if (sp->dist == DIST_CHOICE) {
         if (n > SAMPLE_MAX_CHOICES) return failf(io, d, err, "%s.choice: %d values; at most %d", key, n, SAMPLE_MAX_CHOICES);
         sp->nchoices = n;
-        for (int i = 0; i < n; i++)
-            if (io->value(io->ctx, config_setting_get_elem(d, (unsigned)i), key, sp->param, &sp->choices[i], err)) return -1;
+        for (int i = 0; i < n; i++) {
+            const config_setting_t *e = config_setting_get_elem(d, (unsigned)i);
+            if (io->value(io->ctx, e, key, sp->param, &sp->choices[i], err)) return -1;
+            /* as an axis refuses a value twice: a repeated choice would only
+             * double its prior weight (TPE maps it to its first copy) */
+            for (int k = 0; k < i; k++)
+                if (sp->choices[k] == sp->choices[i]) {
+                    char t[96];
+                    return failf(io, e, err, "%s.choice: %s appears twice; give each value once", key,
+                                 setting_text(e, t, sizeof t));
+                }
+        }
         return 0;
     }
     if (n != 2) return failf(io, d, err, "%s.%s: give [lo, hi], two numbers (got %d)", key, dn, n);
@@ -103,12 +152,18 @@ static int parse_sample(const config_setting_t *s, const char *where, const sear
     static const char *const keys[] = {"sampler", "n_trials", "tpe_batch", "tpe_startup", "space", NULL};
     char w[160];
     snprintf(w, sizeof w, "%s.sample", where);
-    if (!config_setting_is_group(s)) return failf(io, s, err, "%s: a group { sampler = ...; space = {...}; }", w);
+    if (!config_setting_is_group(s)) {
+        char t[96];
+        return failf(io, s, err, "%s = %s: give a group { sampler = ...; space = {...}; }", w, setting_text(s, t, sizeof t));
+    }
     if (check_keys(io, s, w, keys, err)) return -1;
     const char *name = NULL;
     const config_setting_t *c = config_setting_get_member(s, "sampler");
-    if (!c || !(name = config_setting_get_string(c)))
-        return failf(io, c ? c : s, err, "%s.sampler: give \"random\", \"sobol\", \"lhs\" or \"tpe\"", w);
+    if (!c || !(name = config_setting_get_string(c))) {
+        char t[96];
+        return failf(io, c ? c : s, err, "%s.sampler%s%s: give \"random\", \"sobol\", \"lhs\" or \"tpe\"", w,
+                     c ? " = " : " is missing", c ? setting_text(c, t, sizeof t) : "");
+    }
     o->sampler = -1;
     for (int i = 0; i < SAMPLE_METHOD_COUNT; i++)
         if (!strcmp(name, sample_method_names[i])) o->sampler = i;
@@ -144,7 +199,11 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
     static const char *const keys[] = {"min_epochs", "max_epochs", "eta", "brackets", "align", NULL};
     char w[160];
     snprintf(w, sizeof w, "%s.halving", where);
-    if (!config_setting_is_group(h)) return failf(io, h, err, "%s: a group { min_epochs = ...; max_epochs = ...; }", w);
+    if (!config_setting_is_group(h)) {
+        char t[96];
+        return failf(io, h, err, "%s = %s: give a group { min_epochs = ...; max_epochs = ...; }", w,
+                     setting_text(h, t, sizeof t));
+    }
     if (check_keys(io, h, w, keys, err)) return -1;
     if (!config_setting_get_member(h, "min_epochs") || !config_setting_get_member(h, "max_epochs"))
         return failf(io, h, err, "%s: min_epochs and max_epochs are needed, e.g. min_epochs = 10; max_epochs = 1000;", w);
@@ -157,10 +216,12 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
     const config_setting_t *al = config_setting_get_member(h, "align");
     if (al) {
         const char *a = config_setting_get_string(al);
+        char t[96];
         if (!a || (strcmp(a, "end") && strcmp(a, "start") && strcmp(a, "flow")))
-            return failf(io, al, err, "%s.align: give \"end\" (every bracket's last rung in the last round: fewest idle "
+            return failf(io, al, err, "%s.align = %s: give \"end\" (every bracket's last rung in the last round: fewest idle "
                                       "ranks), \"start\" (rung k of every bracket in round k: full-length trials first) "
-                                      "or \"flow\" (no rounds: a rung starts when its bracket's previous rung is in)", w);
+                                      "or \"flow\" (no rounds: a rung starts when its bracket's previous rung is in)", w,
+                                      setting_text(al, t, sizeof t));
         o->flow = !strcmp(a, "flow");
         o->align_start = o->flow || !strcmp(a, "start");
 

@@ -111,7 +111,7 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
         printf("    %ld segments as a dataflow (no rounds; %d rungs): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP "
                "(Graham's list-scheduling bound: cost / %d + %d/%d of the longest bracket's rungs at their largest "
                "segments, + %.2f s a rung for a task waiting behind a short one); carried states on rank 0 <= %s\n",
-               sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, R - 1, R, DISPATCH_FLOW_QUEUE_S, st);
+               sb.segments, p->nrungs, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, R - 1, R, DISPATCH_FLOW_QUEUE_S, st);
     else
         printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
                "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",

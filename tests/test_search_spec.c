@@ -133,6 +133,24 @@ static void test_mistakes(void **st)
            "stages.search.sample.space.lr.uniform: give [lo, hi], two numbers (got 1)");
     expect(STAGE("axes = { lr = [0.1]; };\n sample = { sampler = \"random\"; n_trials = 5; " SPACE " };"),
            "t.cfg:3: stages.search: a stage has axes or a sample, not both");
+    /* the bad value in the message (review: these named the key only) */
+    expect(STAGE("sample = { sampler = 3; n_trials = 5; " SPACE " };"),
+           "t.cfg:2: stages.search.sample.sampler = 3: give \"random\"");
+    expect(STAGE("sample = { sampler = \"lhs\"; n_trials = \"9\"; " SPACE " };"),
+           "stages.search.sample.n_trials: \"9\" is not a number; write e.g. n_trials = 3;");
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5;\n space = { lr = 0.01; }; };"),
+           "t.cfg:3: stages.search.sample.space.lr = 0.01: give one distribution");
+    expect(STAGE("sample = 5;"), "stages.search.sample = 5: give a group");
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n halving = 3;"),
+           "t.cfg:3: stages.search.halving = 3: give a group");
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n"
+                 " halving = { min_epochs = 1; max_epochs = 9; align = \"middle\"; };"),
+           "t.cfg:3: stages.search.halving.align = \"middle\": give \"end\"");
+    /* a choice twice, as an axis refuses a value twice */
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5;\n space = { activation = { choice = [\"relu\", \"tanh\", \"relu\"]; }; }; };"),
+           "t.cfg:3: stages.search.sample.space.activation.choice: \"relu\" appears twice; give each value once");
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5;\n space = { layers = { choice = (2, 3, 2); }; }; };"),
+           "stages.search.sample.space.layers.choice: 2 appears twice");
     expect(STAGE("halving = { min_epochs = 10; max_epochs = 1000; eta = 1; };"),
            "stages.search.halving.eta: 1 is out of range; use a whole number 2..1000");
     expect(STAGE("halving = { min_epochs = 10; max_epochs = 1000; brackets = 6; };"),
