@@ -821,7 +821,11 @@ static int stage_attrs(results_t *r, hid_t g, const plan_t *p, const double *bus
         /* a search stage's parameters vary along trial: variables, not attributes */
         int varies = p->source[q] == VS_AXIS || is_search_param(p, q);
         snprintf(nm, sizeof nm, "source_%s", param_names[q]);
-        attr_str(r, g, nm, is_search_param(p, q) ? "search" : p->source[q] >= 0 && p->source[q] <= VS_AXIS ? srcn[p->source[q]] : "?");
+        /* halving: epochs is the budget, max_epochs here and each rung's in rung_epochs */
+        const char *src = is_search_param(p, q) ? "search"
+                          : q == P_EPOCHS && (p->search & PLAN_HALVING) ? "halving"
+                          : p->source[q] >= 0 && p->source[q] <= VS_AXIS ? srcn[p->source[q]] : "?";
+        attr_str(r, g, nm, src);
         if (!varies) attr_param(r, g, param_names[q], q, p->base[q]);
         if (p->best_cell >= 0) {
             snprintf(nm, sizeof nm, "best_%s", param_names[q]);

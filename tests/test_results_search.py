@@ -303,6 +303,7 @@ def test_real_run_readers(real):
         stop, tm = g["stop_rung"][()], g["test_mse_test"][()]
         labels = str(g["hidden"].attrs["labels"]).split(";") if "labels" in g["hidden"].attrs else None
         assert len(hb) == 12 and hb["cell"].tolist() == list(range(12))
+        assert g.attrs["source_epochs"] == "halving" and g.attrs["epochs"] == g.attrs["max_epochs"] == 27
         assert np.array_equal(hb["lr"].to_numpy(), g["lr"][()]) and hb["stop_rung"].tolist() == stop.tolist()
         assert hb["activation"].tolist() == [x.decode() if isinstance(x, bytes) else x for x in g["activation"][()]]
         assert labels and [str(h) for h in hb["hidden"]] == labels  # one label per trial: "4" or "[6, 4]"
