@@ -1267,6 +1267,11 @@ int results_write_model(results_t *r, const plan_t *p, const char *group, const 
     } else if (remove_link(r, sg, group) == 0) /* best: replaced */
         g = new_group(r, sg, group);
     if (!r->failed && model_weights(r, g, mod) == 0) model_outputs(r, g, mod);
+    if (!r->failed && mod->hp[P_HIDDEN] < 0) { /* a width list: its code -(1 + i) says nothing alone */
+        char val[200];
+        spec_format_value(p->study, P_HIDDEN, mod->hp[P_HIDDEN], val, sizeof val);
+        attr_str(r, g, "hidden_label", val);
+    }
     close_g(r, g);
     close_g(r, mid);
     close_g(r, sg);

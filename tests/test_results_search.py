@@ -307,6 +307,12 @@ def test_real_run_readers(real):
         assert np.array_equal(hb["lr"].to_numpy(), g["lr"][()]) and hb["stop_rung"].tolist() == stop.tolist()
         assert hb["activation"].tolist() == [x.decode() if isinstance(x, bytes) else x for x in g["activation"][()]]
         assert labels and [str(h) for h in hb["hidden"]] == labels  # one label per trial: "4" or "[6, 4]"
+        bm = f["models/hb/best"].attrs  # a width list's code comes with its label (review: -1 alone)
+        want = labels[int(g.attrs["best_trial"])]
+        if int(bm["hidden"]) < 0:
+            assert str(bm["hidden_label"]) == want
+        else:
+            assert "hidden_label" not in bm and str(int(bm["hidden"])) == want
         assert np.array_equal(hb["test_mse_test"].to_numpy(), tm[np.arange(12), stop], equal_nan=True)
         assert hb["epochs"].tolist() == [int(g["rung_epochs"][()][b, r]) for b, r in zip(g["trial_bracket"][()], stop)]
         s = f["smp"]
