@@ -31,6 +31,7 @@
 #include "aesweep/tpe.h"
 #include "aesweep/util.h"
 #include "aesweep/wire.h"
+#include <math.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -285,9 +286,10 @@ int search_flow_run(dispatch_t *d)
         /* the file's predicted_makespan: no partition to sum as rounds do,
          * so Graham's bound on the predicted costs (budget.c; validate's
          * without the hand-out waits), which a resumed run counts again in
-         * full (review: it was 0) */
+         * full (review: it was 0); NaN, unknown, if its scratch cannot be
+         * had: an estimate is not worth failing the study for */
         budget_search_t sb;
-        if (ok && budget_search_bound(d->sd, p, d->nranks, &sb) == 0) d->predicted += sb.schedule;
+        if (ok) d->predicted += budget_search_bound(d->sd, p, d->nranks, &sb) == 0 ? sb.schedule : NAN;
     }
     if (ok) {
         dispatch_flow_t ops = {.ctx = &f, .next = flow_next, .stored = flow_stored, .finished = flow_finished};
