@@ -100,6 +100,19 @@ def _params(g, axis_cols, npts):
     return cols
 
 
+def _stat_cols(g, metrics):
+    """n_ok and each statistic over draw and repeat that stage group g stores per cell (or trial)."""
+    cols = {}
+    if "n_ok" in g:
+        cols["n_ok"] = np.asarray(g["n_ok"][()], dtype=np.int64).reshape(-1)
+    for m in metrics:
+        for k in ("mean", "std", "min", "init_std", "data_std"):
+            key = "%s_%s" % (m, k)
+            if key in g:
+                cols[key] = np.asarray(g[key][()], dtype=np.float64).reshape(-1)
+    return cols
+
+
 def _trial_values(g, t):
     """{param: values at trials t} of the parameters a search stage varies (datasets along `trial`;
     hidden width lists by their labels)."""
@@ -135,13 +148,7 @@ def _search_cells(g, name, metrics):
                 x = np.asarray(g[m][()], dtype=np.float64)
                 cols[m] = np.where(reached, x[t, np.maximum(stop, 0)], math.nan)
         return pd.DataFrame(cols)
-    if "n_ok" in g:
-        cols["n_ok"] = np.asarray(g["n_ok"][()], dtype=np.int64).reshape(-1)
-    for m in metrics:
-        for k in ("mean", "std", "min", "init_std", "data_std"):
-            key = "%s_%s" % (m, k)
-            if key in g:
-                cols[key] = np.asarray(g[key][()], dtype=np.float64).reshape(-1)
+    cols.update(_stat_cols(g, metrics))
     return pd.DataFrame(cols)
 
 
@@ -227,13 +234,7 @@ def load_cells(path, stage=None):
             coords, _ = _grid(g, dims, shape)
             cols = {"stage": np.full(ncell, name, dtype=object), "cell": np.arange(ncell, dtype=np.int64)}
             cols.update(_params(g, coords, ncell))
-            if "n_ok" in g:
-                cols["n_ok"] = np.asarray(g["n_ok"][()], dtype=np.int64).reshape(-1)
-            for m in metrics:
-                for k in ("mean", "std", "min", "init_std", "data_std"):
-                    key = "%s_%s" % (m, k)
-                    if key in g:
-                        cols[key] = np.asarray(g[key][()], dtype=np.float64).reshape(-1)
+            cols.update(_stat_cols(g, metrics))
             frames.append(pd.DataFrame(cols))
     return _concat(frames)
 
