@@ -45,7 +45,10 @@ MIN_TRIALS_IMPORTANCE = 10
 
 
 class SearchStage:
-    """One search stage: per-trial parameters, per-rung metrics, the bracket structure."""
+    """One search stage: per-trial parameters, per-rung metrics, the bracket structure, and with
+    curve_points each trial's learning curve (curve, curve_epochs; None without)."""
+
+    curve = curve_epochs = None
 
     def __init__(self, f, name):
         g = f[name]
@@ -80,6 +83,11 @@ class SearchStage:
             self.compute = np.asarray(g["compute"][()], dtype=np.float64)  # [trial][rung]
             self.round = np.asarray(g["round"][()], dtype=np.int64)  # [trial][rung], -1 = not trained
             self.trial_epochs = None
+            # learning curves (curve_points): one row per trial, its rungs' segments joined, NaN beyond
+            c = g.get("curves")
+            if isinstance(c, h5py.Group) and self.metric_name in c and "epoch" in c:
+                self.curve_epochs = np.asarray(c["epoch"][()], dtype=np.int64)
+                self.curve = np.asarray(c[self.metric_name][()], dtype=np.float64)  # [trial][point]
         else:
             self._read_sampled(g)
         self.nrungs_of = (self.rung_epochs > 0).sum(axis=1)  # rungs of each bracket
@@ -221,16 +229,28 @@ def fig_best_so_far(st, grid, out):
 
 
 def fig_rungs(st, out):
+    """Metric against epochs per trial, stopped trials faded; with learning curves each line is the
+    trial's curve through its rung results (markers at the rung ends). Returns the points drawn."""
     fig, ax = plt.subplots(figsize=(7, 4.2))
     fin = st.finished()
+    drawn = 0
     for t in np.argsort(fin, kind="stable"):  # stopped first, finished on top
         r = np.arange(st.stop_rung[t] + 1)
         e = np.array([st.epochs(t, k) for k in r])
         y = st.metric[t, r]
+        le, ly = e, y
+        if st.curve is not None and len(e):
+            keep = (st.curve_epochs <= e[-1]) & np.isfinite(st.curve[t]) & ~np.isin(st.curve_epochs, e)
+            le = np.concatenate([e, st.curve_epochs[keep]])
+            ly = np.concatenate([y, st.curve[t][keep]])
+            order = np.argsort(le, kind="stable")
+            le, ly = le[order], ly[order]
+        drawn += len(le)
         if fin[t]:
-            ax.plot(e, y, "-o", color="C%d" % (st.bracket[t] % 10), lw=1.1, ms=3, alpha=0.9)
+            ax.plot(le, ly, "-", color="C%d" % (st.bracket[t] % 10), lw=1.1, alpha=0.9)
+            ax.plot(e, y, "o", color="C%d" % (st.bracket[t] % 10), ms=3, alpha=0.9)
         else:
-            ax.plot(e, y, "-", color="0.5", lw=0.6, alpha=0.15)
+            ax.plot(le, ly, "-", color="0.5", lw=0.6, alpha=0.15)
     ax.set_xscale("log")
     m = st.metric[np.isfinite(st.metric)]
     if m.size and m.min() > 0:
@@ -243,6 +263,7 @@ def fig_rungs(st, out):
     fig.tight_layout()
     fig.savefig(os.path.join(out, "rungs.png"), dpi=110)
     plt.close(fig)
+    return drawn
 
 
 def _axis(ax, st, p, horizontal=True):

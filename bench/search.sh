@@ -28,7 +28,8 @@
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
 # SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, tpe_flow,
 # tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
-# SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run).
+# SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run), SEARCH_CURVE (curve points of the part-1
+# stages, 100: a curve point and interim report every 10 epochs, as Optuna reports; 0: none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-bench/search-out}
@@ -38,6 +39,9 @@ SEEDS=${SEARCH_SEEDS:-1 2 3}
 OCPU=${SEARCH_OPTUNA_CPU:-120}
 PARTS=${SEARCH_PARTS:-1 2 3}
 NT=${SEARCH_TRIALS:-243}
+# curve points over max_epochs: 100 = every 10 epochs, when Optuna's trials report (--report-every);
+# each point is an interim report to rank 0 (0: results at rung ends only)
+CURVE=${SEARCH_CURVE:-100}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$OUT"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAESWEEP_BENCH=ON -DAESWEEP_TESTS=OFF > /dev/null
@@ -58,7 +62,8 @@ stages = ( { name = "search";
               lr = { log_uniform = [0.0005, 0.003]; };
               hidden = { choice = (10, 15, 20, 40, 50); };
               layers = { choice = (1, 2, 3, 4); }; }; };
-  halving = { $4 }; } );
+  halving = { $4 };
+  curve_points = $CURVE; } );
 EOF
 }
 HB="min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 0;"

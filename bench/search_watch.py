@@ -4,8 +4,10 @@
     search_watch.py --label random --seed 1 [--stage search] [--metric 0] -- mpirun -np 2 aesweep run S -o OUT.h5
 
 Runs the command and watches its journal (OUT.h5.journal, include/aesweep/journal.h): every record of
-the stage is one (trial, rung) result; a result is known to the user the moment rank 0 journals it
-(what `aesweep status` shows). Each new record is logged with the wall time since the start and the CPU
+the stage is one (trial, rung) result, or, when the stage records learning curves (curve_points), an
+interim report: a curve point mid-rung that was the best so far when rank 0 took it (wire.h
+WIRE_TAG_INTERIM; Optuna's intermediate values, which its side counts too). Either is known to the
+user the moment rank 0 journals it (what `aesweep status` shows). Each new record is logged with the wall time since the start and the CPU
 time of every rank of the run at that moment (utime + stime from /proc, summed; a rank's last value
 once it is gone), the same way bench/search_optuna.py logs Optuna's reports. The journal is read
 incrementally every 20 ms, so a time is late by at most that, never early; results journaled and
@@ -13,8 +15,8 @@ deleted between two reads (the run's last ones) count at the run's end.
 
 Prints one JSON line in search_optuna.py's shape (seed, procs, seconds, cpu_seconds, best_mse,
 crossings of 0.0085 and 0.0065 with their wall and CPU seconds), so `search_optuna.py --summarize`
-takes it; the best of the final file (its metric over every trained (trial, rung)) is checked
-against the log's. Not a test.
+takes it; the best of the final file (its metric over every trained (trial, rung) and every curve
+point) is checked against the log's. Not a test.
 """
 import argparse
 import json
@@ -107,12 +109,17 @@ def main():
         cpu = rank_cpu(p.pid, last)
         t = time.monotonic() - t0
         for s, task, rec in recs:
-            nslots, nmetrics = int(rec[2]), int(rec[3])
+            # a result record [stage, task, nslots >= 1, nmetrics, nparams, metrics...], or an interim
+            # report [stage, task, 0, epoch, n, curve metrics...] (wire.h): the metric is at 5 + metric
+            # in both (the curve metrics are the first metrics: each test set's MSE, then train_mse)
+            nslots = int(rec[2])
+            nmetrics = int(rec[3]) if nslots else int(rec[4])
             if stage_idx is None:
                 stage_idx = s  # the bench's specs have the search stage first
-            if s != stage_idx or nslots < 1 or a.metric >= nmetrics:
+            if s != stage_idx or a.metric >= nmetrics or len(rec) <= 5 + a.metric:
                 continue
-            e = {"t": t, "cpu": cpu, "mse": float(rec[5 + a.metric]), "task": task}
+            e = {"t": t, "cpu": cpu, "mse": float(rec[5 + a.metric]), "task": task,
+                 "interim_epoch": int(rec[3]) if not nslots else None}
             events.append(e)
             if log:
                 log.write(json.dumps(e) + "\n")
@@ -128,6 +135,10 @@ def main():
         metric = [k for k in g if k.startswith("test_mse_")][0] if a.metric == 0 else None
         m = g[metric][()]
         file_best = float(np.nanmin(m)) if np.isfinite(m).any() else math.inf
+        if "curves" in g and metric:  # the interim reports' points are in the trials' curves
+            c = g["curves"][metric][()]
+            if np.isfinite(c).any():
+                file_best = min(file_best, float(np.nanmin(c)))
         attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in g.attrs.items()
                  if k in ("idle_share", "compute_total", "best_trial", "best_value", "n_trials")}
         segments = int(np.sum(g["status"][()] != 3))
@@ -144,6 +155,7 @@ def main():
                 cross[str(th)] = {"wall": wall, "cpu": cpu, "task": -1}
     print(json.dumps({"seed": a.seed, "procs": procs, "engine": "aesweep", "sampler": a.label, "seconds": wall,
                       "cpu_seconds": cpu, "best_mse": best, "trials": attrs.get("n_trials", -1), "segments": segments, "journaled_seen": len(events),
+                      "interim_seen": sum(1 for e in events if e["interim_epoch"] is not None),
                       "stage": attrs, "crossings": cross}), flush=True)
     return 0
 

@@ -152,6 +152,16 @@ static void root_keep_halving(dispatch_t *d, const wire_result_t *r, int from_jo
     else keep_failed(d, "end state", r->task);
 }
 
+/* Search stages, rank 0: a value of the ranking metric seen (a result, an
+ * interim report); returns whether it is the best so far. */
+static int seen(dispatch_t *d, double v)
+{
+    if (!isfinite(v) || v >= d->best_seen) return 0;
+    d->best_seen = v;
+    if (d->have_prog) progress_best(&d->prog, v);
+    return 1;
+}
+
 /* Store one record in the cube (and keep its weights or state); 0, or -1
  * when it is not a record of this stage's plan (a foreign journal record,
  * or a halving record whose state does not fit: ignored, the task is
@@ -174,6 +184,7 @@ static int root_store(dispatch_t *d, double *buf, size_t len, int from_journal)
         d->cell_params[r.task] = w;
         d->cell_nparams[r.task] = w ? r.nparams : 0;
     }
+    if (p->search) seen(d, r.metrics[p->select_metric]);
     if (!was_done && d->have_prog && !from_journal) progress_update(&d->prog, 1, p->tasks[r.task].cost);
     /* last: the state is kept, so a rung this makes ready can be handed out */
     if (!was_done && !from_journal && d->flow) d->flow->stored(d->flow->ctx, r.task);
@@ -210,6 +221,27 @@ static void root_accept(dispatch_t *d, double *buf, size_t len)
         const double *rec = buf;
         root_journal(d, &rec, &len, 1);
     }
+}
+
+/* An interim report (wire.h WIRE_TAG_INTERIM) of len doubles: journaled
+ * when its ranking metric is the best so far, so that the journal, and so
+ * `aesweep status` and a watcher of the journal, know the best as soon as
+ * it is computed, not at the end of its rung.  The others are dropped: the
+ * task's result record carries its whole curve.  Nothing a resume or the
+ * result file reads depends on these records. */
+static double interim_value(const dispatch_t *d, const double *msg, size_t len)
+{
+    const plan_t *p = d->p;
+    if (len < WIRE_INTERIM_HDR || msg[0] != p->stage_index || msg[2] != 0 || msg[4] != p->ncurve_metrics ||
+        len != WIRE_INTERIM_HDR + (size_t)p->ncurve_metrics || p->select_metric >= p->ncurve_metrics)
+        return NAN;
+    return msg[WIRE_INTERIM_HDR + p->select_metric];
+}
+
+static void root_interim(dispatch_t *d, const double *msg, size_t len)
+{
+    d->rx_interims++;
+    if (seen(d, interim_value(d, msg, len))) root_journal(d, &msg, &len, 1);
 }
 
 /* A batch message: store each record, then journal the batch at once. */
@@ -322,6 +354,7 @@ static void root_drain(dispatch_t *d, int block)
                 }
         }
         else if (stt.MPI_TAG == WIRE_TAG_DONE) root_done(d, stt.MPI_SOURCE, io->rx, cnt);
+        else if (stt.MPI_TAG == WIRE_TAG_INTERIM) root_interim(d, io->rx, (size_t)cnt);
         if (block) break;
     }
     d->rx_seconds += util_mono_seconds() - t0;
@@ -420,6 +453,7 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
     d->j = d->rank == 0 ? j : NULL;
     d->opt = *o;
     d->keep_best = -1;
+    d->best_seen = INFINITY;
     d->stop = signals_caught() != 0;
     d->batch_s = o->batch_seconds >= 0 ? o->batch_seconds : dispatch_batch_seconds(d->nranks);
     d->io = calloc(1, sizeof *d->io);
@@ -477,7 +511,9 @@ static void replay_states(dispatch_t *d, const journal_data_t *jd)
 
 void dispatch_replay(dispatch_t *d, const journal_data_t *jd)
 {
-    for (size_t i = 0; i < jd->n; i++) root_store(d, jd->rec[i], jd->len[i], 1);
+    for (size_t i = 0; i < jd->n; i++)
+        if (root_store(d, jd->rec[i], jd->len[i], 1) && d->p->search) /* an interim report's best counts too */
+            seen(d, interim_value(d, jd->rec[i], jd->len[i]));
     if (halving(d)) replay_states(d, jd);
 }
 
@@ -499,6 +535,7 @@ void dispatch_progress_start(dispatch_t *d)
     }
     progress_start(&d->prog, p->spec->name, p->ntasks, p->ndone, ctot, cdone, d->opt.quiet, d->opt.progress_seconds);
     d->have_prog = 1;
+    progress_best(&d->prog, d->best_seen); /* a replay's */
 }
 
 void dispatch_progress_finish(dispatch_t *d, const char *line)
@@ -744,6 +781,25 @@ static size_t drop_state_section(wire_result_t *r, double *rec)
     return len;
 }
 
+/* The task_report_fn of a search stage's tasks: the interim report of the
+ * running task (d->cur_task) to rank 0, at once (a few dozen bytes: an
+ * eager send that returns without waiting for rank 0, which receives it
+ * at its next poll, as it does results). */
+static void report_interim(void *ctx, int epoch, const double *point, int n)
+{
+    dispatch_t *d = ctx;
+    double msg[WIRE_INTERIM_HDR + SPEC_MAX_TESTS + 1];
+    if (n > SPEC_MAX_TESTS + 1) return;
+    msg[0] = d->p->stage_index;
+    msg[1] = (double)d->cur_task;
+    msg[2] = 0;
+    msg[3] = epoch;
+    msg[4] = n;
+    memcpy(msg + WIRE_INTERIM_HDR, point, (size_t)n * sizeof(double));
+    if (d->rank == 0) root_interim(d, msg, WIRE_INTERIM_HDR + (size_t)n);
+    else MPI_Send(msg, (int)(WIRE_INTERIM_HDR + (size_t)n), MPI_DOUBLE, 0, WIRE_TAG_INTERIM, MPI_COMM_WORLD);
+}
+
 /* Train one task (from `from`, NULL: its initialisation) into io->rec; its
  * record length, 0 when interrupted, or (size_t)-1 when out of memory or
  * the state does not fit. */
@@ -757,8 +813,10 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
     size_t len = wire_result_frame(&r, d->io->rec, d->io->rec_cap);
     int8_t st[p->nslots];
     double t0 = util_mono_seconds();
+    d->cur_task = t;
     int status = len ? task_run_from(d->sd, p, t, from, r.metrics, st, r.seconds, hv ? NULL : params, r.curve,
-                                     hv && r.nparams ? r.params : NULL, dispatch_tick, d)
+                                     hv && r.nparams ? r.params : NULL, dispatch_tick,
+                                     p->search && p->ncurve ? report_interim : NULL, d)
                      : -1;
     *busy += util_mono_seconds() - t0;
     if (status == TASK_BAD_STATE) {

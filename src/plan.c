@@ -17,7 +17,10 @@ static int plan_build_curves(plan_t *p, char *err)
     const stage_spec_t *st = p->spec;
     int P = st->curve_points;
     p->ncurve_metrics = p->study->ntests + 1;
-    p->ntraj = p->epoch_dim >= 0 ? p->ncube / p->dim_len[p->epoch_dim] : p->ncube;
+    /* a halving trial is one trajectory cut into rungs: its curve is one row */
+    p->ntraj = p->search & PLAN_HALVING ? p->ntrials
+               : p->epoch_dim >= 0      ? p->ncube / p->dim_len[p->epoch_dim]
+                                        : p->ncube;
     if (P <= 0) return 0;
     double E = p->search ? plan_search_max_epochs(p) : p->base[P_EPOCHS];
     int nax = 0;
@@ -79,10 +82,17 @@ void plan_store_curve(plan_t *p, size_t task, const double *curve)
     const task_t *tk = &p->tasks[task];
     size_t tr = plan_traj_index(p, tk->first_cube);
     /* without epoch reuse several tasks share a trajectory; each holds an
-     * exact prefix of it, so any of them may write the points it reached */
-    int reach = plan_curve_reach(p, tk->hp[P_EPOCHS]);
+     * exact prefix of it, so any of them may write the points it reached.
+     * A halving task holds the segment of its trial's trajectory from its
+     * start epoch on (the points before are its earlier rungs': NaN here,
+     * never computed by this task). */
+    int reach = plan_curve_reach(p, tk->hp[P_EPOCHS]), from = 0;
+    if (p->search & PLAN_HALVING) {
+        tr = (size_t)tk->trial;
+        while (from < reach && p->curve_epochs[from] < tk->start_epoch) from++;
+    }
     for (int m = 0; m < p->ncurve_metrics; m++)
-        for (int i = 0; i < reach; i++)
+        for (int i = from; i < reach; i++)
             p->curves[((size_t)m * p->ntraj + tr) * p->ncurve + i] = curve[(size_t)i * p->ncurve_metrics + m];
 }
 

@@ -3,6 +3,7 @@
  * when task sizes differ by orders of magnitude. */
 #include "aesweep/progress.h"
 #include "aesweep/util.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,12 @@ void progress_start(progress_t *p, const char *stage, size_t total, size_t alrea
     p->interval = p->tty ? PROGRESS_TTY_SECONDS : interval;
     if (p->interval <= 0) p->interval = PROGRESS_LOG_SECONDS;
     p->quiet = quiet;
+    p->best = NAN;
+}
+
+void progress_best(progress_t *p, double v)
+{
+    if (isfinite(v) && !(v >= p->best)) p->best = v;
 }
 
 static void emit(progress_t *p, int final, const char *extra)
@@ -46,9 +53,11 @@ static void emit(progress_t *p, int final, const char *extra)
     progress_format_duration(e1, sizeof e1, el);
     progress_format_duration(e2, sizeof e2, final ? 0 : eta);
     double pct = p->total ? 100.0 * p->done / p->total : 100.0;
-    fprintf(stderr, "%s[%s] %zu/%zu tasks (%5.1f%%)  %.1f tasks/s  elapsed %s  %s %s%s%s",
+    char best[40] = "";
+    if (isfinite(p->best)) snprintf(best, sizeof best, "  best %.4g", p->best);
+    fprintf(stderr, "%s[%s] %zu/%zu tasks (%5.1f%%)  %.1f tasks/s  elapsed %s  %s %s%s%s%s",
             p->tty ? "\r\033[K" : "", p->stage, p->done, p->total, pct, rate, e1,
-            final ? "done" : "ETA", final ? "" : e2, extra ? "  " : "", extra ? extra : "");
+            final ? "done" : "ETA", final ? "" : e2, best, extra ? "  " : "", extra ? extra : "");
     if (!p->tty || final) fputc('\n', stderr);
     fflush(stderr);
 }

@@ -639,7 +639,9 @@ static int write_curves(results_t *r, hid_t g, const plan_t *p)
     hsize_t dims[PLAN_MAX_DIMS + 1];
     int nd = 0;
     for (int d = 0; d < p->ndims; d++) {
-        if (d == p->epoch_dim) continue;
+        /* a halving stage's curves are one row per trial: its rungs are
+         * segments of one trajectory (plan_store_curve) */
+        if (d == p->epoch_dim || ((p->search & PLAN_HALVING) && d > 0)) continue;
         scales[nd] = make_axis_scale(r, cg, p, d);
         dims[nd++] = p->dim_len[d];
     }

@@ -490,7 +490,6 @@ static int search_fail(void *ctx, const config_setting_t *c, const char *msg, ch
 static int check_halving(const study_t *s, const config_setting_t *g, stage_spec_t *st, char *err)
 {
     const search_spec_t *ss = &st->search;
-    const config_setting_t *c;
     if (st->data_draws > 1)
         return fail(err, s, config_setting_get_member(g, "data_draws"), "stage %s: data_draws = %d with halving; a trial is one "
                     "training set and one initialisation (use data_draws in a later stage)", st->name, st->data_draws);
@@ -500,10 +499,10 @@ static int check_halving(const study_t *s, const config_setting_t *g, stage_spec
     if (st->has_fixed[P_EPOCHS] || st->inherit[P_EPOCHS])
         return fail(err, s, g, "stage %s: epochs is the budget of halving (min_epochs..max_epochs); take it out of %s",
                     st->name, st->has_fixed[P_EPOCHS] ? "fixed" : "inherit");
-    if ((c = config_setting_get_member(g, "curve_points")) && st->curve_points > 0)
-        return fail(err, s, c, "stage %s: curve_points = %d with halving is not supported (a rung continues another's "
-                    "trajectory); remove it, or curve the best trial in a later stage", st->name, st->curve_points);
-    st->curve_points = 0; /* the study-wide default does not apply */
+    /* The study-wide default does not apply: a halving stage records curves
+     * (and reports them to rank 0 as they are computed, dispatch.h) only when
+     * the stage asks, since each point costs an evaluation of every test set. */
+    if (!config_setting_get_member(g, "curve_points")) st->curve_points = 0;
     if (ss->sampler == SEARCH_TPE && ss->brackets != 1)
         return fail(err, s, config_setting_get_member(g, "halving"), "stage %s: sampler \"tpe\" with halving needs "
                     "halving.brackets = 1 (each TPE round is one successive-halving bracket over its batch)", st->name);

@@ -44,6 +44,11 @@ typedef struct {
     size_t trials_done, trials_total;
     int nrungs;
     size_t rung_done[HALVING_MAX_RUNGS];
+    /* the lowest ranking metric of the journal's interim reports (wire.h
+     * WIRE_TAG_INTERIM; NaN: none), its trial and epoch */
+    double interim_best;
+    long interim_trial;
+    int interim_epoch;
 } stage_status_t;
 
 typedef struct {
@@ -212,6 +217,20 @@ static int search_status(stage_status_t *ss, plan_t *p, const study_t *s)
     return p->search_complete;
 }
 
+/* An interim report of p's stage (wire.h) into ss's interim best. */
+static void store_interim(stage_status_t *ss, const plan_t *p, const double *r, size_t len)
+{
+    if (len < WIRE_INTERIM_HDR || r[0] != p->stage_index || r[2] != 0 || r[4] != p->ncurve_metrics ||
+        len != WIRE_INTERIM_HDR + (size_t)p->ncurve_metrics || p->select_metric >= p->ncurve_metrics ||
+        !(r[1] >= 0 && r[1] < (double)p->ntasks))
+        return;
+    double v = r[WIRE_INTERIM_HDR + p->select_metric];
+    if (!isfinite(v) || v >= ss->interim_best) return;
+    ss->interim_best = v;
+    ss->interim_trial = p->tasks[(size_t)r[1]].trial;
+    ss->interim_epoch = (int)r[3];
+}
+
 /* Store the journal's records of plan p's stage into p, as a resumed run
  * does, and count into ss the predicted cost and the task seconds of those
  * first stored (a task journaled twice counts once), into rs the ones this
@@ -220,7 +239,10 @@ static void store_journal(run_status_t *rs, stage_status_t *ss, plan_t *p, const
 {
     for (size_t i = 0; i < jd->n; i++) {
         wire_result_t jt;
-        if (wire_result_unpack(&jt, jd->rec[i], jd->len[i])) continue;
+        if (wire_result_unpack(&jt, jd->rec[i], jd->len[i])) {
+            store_interim(ss, p, jd->rec[i], jd->len[i]);
+            continue;
+        }
         int was;
         if (wire_result_store(&jt, p, &was)) continue;
         double tsec = 0;
@@ -274,6 +296,7 @@ static int from_journal(run_status_t *rs, const journal_data_t *jd, const char *
         stage_status_t *ss = &rs->st[k];
         snprintf(ss->name, sizeof ss->name, "%s", s.stages[k].name);
         ss->eta = -1;
+        ss->interim_best = NAN;
         int inherits = 0;
         for (int q = 0; q < P_COUNT; q++) inherits |= s.stages[k].inherit[q];
         /* a stage waiting for its predecessor is planned with placeholder
@@ -410,6 +433,7 @@ static int from_file(run_status_t *rs, const char *path, char *err)
         stage_status_t *ss = &rs->st[rs->nstages++];
         snprintf(ss->name, sizeof ss->name, "%s", name);
         ss->eta = -1;
+        ss->interim_best = NAN;
         if (H5Lexists(f, name, H5P_DEFAULT) <= 0) {
             ss->state = ST_NOT_STARTED;
             continue;
@@ -602,7 +626,13 @@ static void print_json(FILE *o, const run_status_t *rs)
             fprintf(o, ", \"trials_done\": %zu, \"trials_total\": %zu, \"rung_tasks_done\": [", ss->trials_done,
                     ss->trials_total);
             for (int r = 0; r < ss->nrungs; r++) fprintf(o, r ? ", %zu" : "%zu", ss->rung_done[r]);
-            fputc(']', o);
+            fputs("], \"interim_best\": ", o);
+            if (!isfinite(ss->interim_best)) fputs("null", o);
+            else {
+                fputs("{\"value\": ", o);
+                json_num(o, ss->interim_best);
+                fprintf(o, ", \"trial\": %ld, \"epoch\": %d}", ss->interim_trial, ss->interim_epoch);
+            }
         }
         fputs(", \"best\": ", o);
         if (!ss->have_best) fputs("null", o);
@@ -658,6 +688,10 @@ static void print_text(FILE *o, const run_status_t *rs)
                 fputs(", by rung", o);
                 for (int r = 0; r < ss->nrungs; r++) fprintf(o, " %zu", ss->rung_done[r]);
             }
+            /* a curve point better than every result: reached mid-rung */
+            if (isfinite(ss->interim_best) && (!ss->have_best || ss->interim_best < ss->best_value))
+                fprintf(o, ", %.6g reached by trial %ld at epoch %d", ss->interim_best, ss->interim_trial,
+                        ss->interim_epoch);
             fputc(']', o);
         }
         fputc('\n', o);

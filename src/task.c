@@ -92,7 +92,9 @@ typedef struct {
     const float *Xtrain;       /* scaled training data */
     size_t ntrain;
     task_tick_fn tick;
-    void *tick_ctx;
+    task_report_fn report;     /* curve points strictly inside (report_from, report_to), or NULL */
+    void *tick_ctx;            /* tick's and report's */
+    int report_from, report_to;
     double *curve;             /* [ncurve][ntests + 1] or NULL */
     int ck_epoch;              /* epoch of the last checkpoint reported, -1 none */
     int ck_idx;
@@ -214,13 +216,16 @@ static void on_curve(void *ctx, int idx, int epoch, const model_t *m, double tra
     run_ctx_t *c = ctx;
     int nt = c->sd->ntests;
     double *out = c->curve + (size_t)idx * (nt + 1);
-    if (epoch == c->ck_epoch) {
+    if (epoch == c->ck_epoch)
         memcpy(out, c->vals + (size_t)c->ck_idx * c->p->nmetrics, (nt + 1) * sizeof(double));
-        return;
+    else {
+        for (int t = 0; t < nt; t++)
+            out[t] = eval_mse_units(m, c->ews, c->tests_scaled[t], c->sd->tests[t].n, c->sc);
+        out[nt] = c->sc->kind != SCALER_NONE ? eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc) : train_mse;
     }
-    for (int t = 0; t < nt; t++)
-        out[t] = eval_mse_units(m, c->ews, c->tests_scaled[t], c->sd->tests[t].n, c->sc);
-    out[nt] = c->sc->kind != SCALER_NONE ? eval_mse_units(m, c->ews, c->Xtrain, c->ntrain, c->sc) : train_mse;
+    /* the ends are not reports: the start is the state's own (its result is
+     * in already), the end is this task's result, sent next */
+    if (c->report && epoch > c->report_from && epoch < c->report_to) c->report(c->tick_ctx, epoch, out, nt + 1);
 }
 
 static int on_tick(void *ctx, int epoch)
@@ -253,6 +258,7 @@ typedef struct {
     float *params_out;          /* [nck][nparams] or NULL */
     double *curve;              /* [ncurve][ncurve_metrics] or NULL */
     task_tick_fn tick;
+    task_report_fn report;
     void *tctx;
     scaler_t *sc;               /* out: the training set's scaler */
     dataset_t *train_keep;      /* out: the training set (NULL: freed) */
@@ -369,8 +375,9 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, one_t *o)
     if (!o->from) model_init(m, rng_derive_str(task_key(sd->s, p->spec->name, o->hp, o->draw, o->repeat), "init"));
     train_ws_t *tw = train_ws_create(m, train.n, tc.batch_size, tc.mmd, &sd->kernel);
     run_ctx_t c = {.sd = sd, .p = p, .sc = o->sc, .vals = o->vals, .status = o->status, .secs = o->secs, .t0 = t0,
-                   .tick = o->tick, .tick_ctx = o->tctx, .params_out = o->params_out, .Xtrain = X,
-                   .ntrain = train.n, .curve = o->curve, .ck_epoch = -1};
+                   .tick = o->tick, .report = o->report, .tick_ctx = o->tctx, .params_out = o->params_out,
+                   .Xtrain = X, .ntrain = train.n, .curve = o->curve, .ck_epoch = -1,
+                   .report_from = o->from ? o->from->pos.epoch : 0, .report_to = tc.epochs};
     if (ctx_alloc(&c, sd, m, tw, o->sc)) { /* out of memory: no training, the caller reports it */
         ctx_free(&c, sd->ntests);
         train_ws_free(tw);
@@ -400,18 +407,18 @@ static model_t *train_one(study_data_t *sd, const plan_t *p, one_t *o)
 int task_run(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
              double *secs, float *params_out, task_tick_fn tick, void *ctx)
 {
-    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, NULL, NULL, tick, ctx);
+    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, NULL, NULL, tick, NULL, ctx);
 }
 
 int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, int8_t *status,
                    double *secs, float *params_out, double *curve, task_tick_fn tick, void *ctx)
 {
-    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, curve, NULL, tick, ctx);
+    return task_run_from(sd, p, t, NULL, vals, status, secs, params_out, curve, NULL, tick, NULL, ctx);
 }
 
 int task_run_from(study_data_t *sd, const plan_t *p, size_t t, const task_state_t *from, double *vals,
                   int8_t *status, double *secs, float *params_out, double *curve, double *state_out,
-                  task_tick_fn tick, void *ctx)
+                  task_tick_fn tick, task_report_fn report, void *ctx)
 {
     const task_t *tk = &p->tasks[t];
     int ck1 = (int)tk->hp[P_EPOCHS];
@@ -425,7 +432,7 @@ int task_run_from(study_data_t *sd, const plan_t *p, size_t t, const task_state_
     if (!sc) return -1; /* out of memory: as train_one's own failures */
     one_t o = {.hp = tk->hp, .draw = tk->draw, .repeat = tk->repeat, .ck = ck, .nck = p->nslots, .vals = vals,
                .status = status, .secs = secs, .params_out = params_out, .curve = p->ncurve ? curve : NULL,
-               .tick = tick, .tctx = ctx, .sc = sc, .from = from, .state_out = state_out,
+               .tick = tick, .report = report, .tctx = ctx, .sc = sc, .from = from, .state_out = state_out,
                .final_status = TRAIN_NOT_RUN};
     model_t *m = train_one(sd, p, &o);
     model_free(m);

@@ -7,7 +7,9 @@
 # the same for the TPE + halving stage, the grid with halving and the two dataflow stages (align =
 # "flow": Hyperband, and TPE batches on the staircase), per (trial, repeat) for the Latin hypercube
 # stage.
-# Also: NaN beyond each trial's stop rung; rung epochs and the promoted trials as Hyperband's rule
+# The learning curves of "search" and "flow" (curve_points: one row per trial, the rungs' segments
+# joined) equal the results at every rung epoch and `aesweep train` inside segments (search_study.py
+# curves). Also: NaN beyond each trial's stop rung; rung epochs and the promoted trials as Hyperband's rule
 # gives them, per bracket and per TPE batch (tests/search_study.py exact); `aesweep train --spec
 # --trial` gives the same numbers; the next stage inherits the best trial's values. ~15 s.
 set -euo pipefail
@@ -18,10 +20,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OPENBLAS_NUM_TH
 mpirun --oversubscribe -np 2 "$BIN" run "$SPEC" -o "$T/s.h5" --quiet
 FLAGS="--data moons --seed 7 --pool 600 --noise 0.1 --test-size 300 --bottleneck 1"
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" search test -- $FLAGS --repeat 0
+"$PY" "$SRC/tests/search_study.py" curves "$T/s.h5" search test -- $FLAGS --repeat 0
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" tpe test -- $FLAGS --repeat 0 --train-size 400
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" lhs test -- $FLAGS
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" gridhb test -- $FLAGS --repeat 0 --train-size 300
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" flow test -- $FLAGS --repeat 0
+"$PY" "$SRC/tests/search_study.py" curves "$T/s.h5" flow test -- $FLAGS --repeat 0
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" tpeflow test -- $FLAGS --repeat 0 --train-size 400
 for stage in search tpe lhs gridhb flow tpeflow; do
   "$PY" "$SRC/tests/search_study.py" trial-flag "$SPEC" "$T/s.h5" $stage test

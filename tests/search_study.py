@@ -11,18 +11,27 @@
       rung RUNG of STAGE and not all of them (REF.h5, an uninterrupted run, says how many there are),
       stop rank 0 (SIGSTOP: nothing more is journaled), check the state again, SIGKILL the rank with the
       highest MPI rank, let rank 0 go on (SIGCONT) and wait until every process of the run is gone;
-      then OUT.journal must exist and OUT be absent or partial (complete = 0).
+      then OUT.journal must exist and OUT be absent or partial (complete = 0), and its interim reports
+      (a stage with curves) each equal REF's curve point bit for bit and be a new best when journaled.
       Waits for states, never for seconds: polls the journal every 5 ms (2 min at most).
   search_study.py term-at OUT REF.h5 STAGE RUNG -- MPIRUN-COMMAND...
       the same, but cut once this run has journaled any record while STAGE is not complete, by
       SIGTERM to every rank instead of the SIGKILL (a Slurm time limit): the run must exit 75
       (interrupted) and leave the journal, and OUT absent or partial.
+  search_study.py interim-at OUT REF.h5 STAGE -- MPIRUN-COMMAND...
+      the same as term-at, cut once the journal holds an interim report of STAGE (a stage with curves,
+      wire.h WIRE_TAG_INTERIM) and the stage is not complete. At -np 1 whether one is ever journaled
+      is a property of the spec (one rank: one order of results and reports), so the wait is for a
+      state that must come.
   search_study.py exact RESULT.h5 STAGE TEST -- TRAIN-FLAGS...
       for every trial of STAGE and every rung it trained: `$AESWEEP_BIN train --json TRAIN-FLAGS` with
       the trial's parameters, `--stage STAGE` and `--epochs` the rung's epochs gives test_mse_TEST and
       train_mse bit for bit; NaN beyond each trial's stop rung; the bracket's rung epochs are Hyperband's
       (min_epochs * eta^(bracket + rung), the last at max_epochs); each rung's trials are the top
       max(1, floor(m / eta)) of the previous rung's m by (metric, trial index), finite metrics only.
+  search_study.py curves RESULT.h5 STAGE TEST -- TRAIN-FLAGS...
+      a halving stage's learning curves (one row per trial): equal to its results at every rung epoch,
+      NaN beyond its last, and inside segments equal to `aesweep train --epochs E` (trials 0-2, the best).
   search_study.py trial-flag SPEC RESULT.h5 STAGE TEST [TRIALS...]
       `$AESWEEP_BIN train --spec SPEC --stage STAGE --trial T --epochs E --json` equals the file at
       every rung trial T trained.
@@ -110,15 +119,77 @@ def journal_records(path):
         pos += 12 + nbytes
 
 
+def is_interim(buf, at):
+    """An interim report (wire.h WIRE_TAG_INTERIM: [stage, task, 0, epoch, n, n curve metrics]), not a
+    result record (whose third double, its slot count, is at least 1)."""
+    return struct.unpack_from("<d", buf, at + 16)[0] == 0
+
+
 def journal_tasks(path):
-    """(stage, task) of every whole record."""
-    return [tuple(int(v) for v in struct.unpack_from("<dd", buf, at)) for buf, at, _ in journal_records(path)]
+    """(stage, task) of every whole result record (interim reports left out)."""
+    return [tuple(int(v) for v in struct.unpack_from("<dd", buf, at)) for buf, at, _ in journal_records(path)
+            if not is_interim(buf, at)]
+
+
+def journal_interims(path):
+    """Every record in journal order as (stage, task, epoch or None, values): an interim report's
+    epoch and curve metrics, a result record's None and its slot-0 metrics."""
+    out = []
+    for buf, at, nbytes in journal_records(path):
+        stage, task, nslots, a3, a4 = struct.unpack_from("<5d", buf, at)
+        if nslots == 0:
+            out.append((int(stage), int(task), int(a3), struct.unpack_from("<%dd" % int(a4), buf, at + 40)))
+        else:
+            out.append((int(stage), int(task), None, struct.unpack_from("<%dd" % int(a3), buf, at + 40)))
+    return out
+
+
+def check_interims(journal, ref, stage):
+    """The journal's interim reports of STAGE (wire.h): each one's curve metrics equal REF's curve of
+    its trial at its epoch bit for bit, its epoch lies strictly inside its task's segment (the ends
+    are results), and rank 0 journaled it only as a new best: its ranking metric is below that of
+    every record of the stage before it (results and reports, earlier runs' included: a resume
+    replays them). Returns (reports, None or a message naming the first offender)."""
+    with h5py.File(ref, "r") as f:
+        g = f[stage]
+        si, sel = int(g.attrs["stage_index"]), text(g.attrs["select_metric"])
+        if "curves" not in g:
+            return 0, None
+        cg = g["curves"]
+        metrics = text(f.attrs["metrics"]).split(",")  # the record's order; the curves' are its first
+        names = metrics[:[m for m in metrics].index("train_mse") + 1]
+        curves = np.stack([cg[m][()] for m in names], axis=-1)  # [trial][point][metric]
+        epochs = list(cg["epoch"][()])
+        tb, re = g["trial_bracket"][()], g["rung_epochs"][()]
+    k = metrics.index(sel)
+    best, n = math.inf, 0
+    for st, task, epoch, vals in journal_interims(journal):
+        if st != si:
+            continue
+        if epoch is None:  # a result: its slot-0 metrics in the file's order
+            v = vals[k]
+            best = min(best, v) if math.isfinite(v) else best
+            continue
+        n += 1
+        t, r = divmod(task, re.shape[1])
+        lo, hi = (int(re[tb[t], r - 1]) if r else 0), int(re[tb[t], r])
+        if not lo < epoch < hi:
+            return n, "report of task %d (trial %d, rung %d: epochs %d..%d) at epoch %d" % (task, t, r, lo, hi, epoch)
+        want = curves[t, epochs.index(epoch)]
+        if list(np.asarray(vals).view(np.uint64)) != list(np.asarray(want, dtype=np.float64).view(np.uint64)):
+            return n, "report of trial %d at epoch %d: %r, the file's curve %r" % (t, epoch, vals, list(want))
+        if not vals[k] < best:
+            return n, "report of trial %d at epoch %d journaled with %r, not below the best before it, %r" % (t, epoch, vals[k], best)
+        best = vals[k]
+    return n, None
 
 
 def journal_states(path):
-    """(stage, task, nparams, status of slot 0) of every whole record (wire.h's flat form)."""
+    """(stage, task, nparams, status of slot 0) of every whole result record (wire.h's flat form)."""
     out = []
     for buf, at, _ in journal_records(path):
+        if is_interim(buf, at):
+            continue
         stage, task, nslots, nmetrics, nparams = struct.unpack_from("<5d", buf, at)
         (status0,) = struct.unpack_from("<d", buf, at + 8 * (5 + int(nslots) * int(nmetrics)))
         out.append((int(stage), int(task), int(nparams), int(status0)))
@@ -166,7 +237,7 @@ def run_processes(sid):
     return out
 
 
-def kill_at(out, ref, stage, rung, cmd, term=False):
+def kill_at(out, ref, stage, rung, cmd, term=False, interim=False):
     with h5py.File(ref, "r") as f:
         stages = f.attrs["stages"]
         stages = (stages.decode() if isinstance(stages, bytes) else stages).split(",")
@@ -176,6 +247,11 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
         total = int(np.sum(st[:, rung] != NOT_RUN))
         total_all = int(np.sum(st != NOT_RUN))
     assert total >= 2, "the reference run has %d segments at rung %d: nothing to cut between" % (total, rung)
+    if interim:
+        with h5py.File(ref, "r") as f:
+            if "curves" not in f[stage]:
+                print("interim-at: stage %s of %s records no curves (curve_points): no interim reports to wait for" % (stage, ref))
+                return 1
 
     def count():
         return sum(1 for s, t in journal_tasks(out + ".journal") if s == k and t % nrungs == rung)
@@ -190,6 +266,10 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
         recs = journal_tasks(out + ".journal")
         n = sum(1 for s, t in recs if s == k and t % nrungs == rung)
         mine = len(recs) > base  # this run is under way (a resume may start with rung-RUNG records)
+        if interim:  # an interim report of the stage is journaled, the stage not complete
+            m = sum(1 for s, _ in recs if s == k)
+            nrep = sum(1 for s, _, e, _ in journal_interims(out + ".journal") if s == k and e is not None)
+            return n, nrep >= 1 and m < total_all, m >= total_all
         if term:
             m = sum(1 for s, _ in recs if s == k)
             return n, mine and m < total_all, m >= total_all
@@ -209,7 +289,7 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
     ranks = run_processes(p.pid)
     r0 = [pid for pid, r in ranks.items() if r == 0]
     victim = max(ranks, key=lambda pid: ranks[pid])
-    assert r0 and ranks[victim] > 0, "ranks of the run: %s" % ranks
+    assert r0 and (term or ranks[victim] > 0), "ranks of the run: %s" % ranks  # a SIGTERM cut may be at -np 1
     os.kill(r0[0], signal.SIGSTOP)
     n, ok, _ = in_state()  # rank 0 is stopped: the journal holds what it holds
     if term:  # what Slurm does at a time limit: SIGTERM to every rank of the step
@@ -238,6 +318,29 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
     if bad:
         print("kill-at: %s.journal: %s" % (out, bad))
         return 1
+    nrep, bad = check_interims(out + ".journal", ref, stage)
+    if bad:
+        print("kill-at: %s.journal: %s" % (out, bad))
+        return 1
+    with h5py.File(ref, "r") as f:
+        curves = "curves" in f[stage]
+    if interim and nrep == 0:
+        print("interim-at: %s.journal holds no interim report" % out)
+        return 1
+    if interim:  # `aesweep status` shows the last one journaled (the lowest: each is a new best)
+        reps = [(t, e, v) for st_, t, e, v in journal_interims(out + ".journal") if st_ == k and e is not None]
+        t, e, v = reps[-1]
+        with h5py.File(ref, "r") as f:
+            g = f[stage]
+            sel, nr = text(g.attrs["select_metric"]), g["status"].shape[1]
+            mi = text(f.attrs["metrics"]).split(",").index(sel)
+        js = json.loads(subprocess.run([BIN, "status", out, "--json"], capture_output=True, text=True).stdout)
+        got = [x for x in js["stages"] if x["name"] == stage][0].get("interim_best")
+        if not got or got["value"] != v[mi] or got["trial"] != t // nr or got["epoch"] != e:
+            print("interim-at: `aesweep status --json` interim_best %r, the journal's last report: trial %d epoch %d value %r"
+                  % (got, t // nr, e, v[mi]))
+            return 1
+    left_interims = "; %d interim reports journaled, every one bit-equal to the reference's curve and a new best" % nrep if curves else ""
     left_file = "no file at OUT"
     if os.path.exists(out):
         with h5py.File(out, "r") as f:
@@ -245,12 +348,16 @@ def kill_at(out, ref, stage, rung, cmd, term=False):
                 print("kill-at: the cut run left %s with complete = %s (a partial file must say 0)" % (out, f.attrs.get("complete")))
                 return 1
         left_file = "a partial file (complete = 0) at OUT"
-    if term:
-        print("term-at: every rank sent SIGTERM with %d of %d rung-%d records journaled (%d records in all, %d before this run); mpirun rc %d; %s"
-              % (n, total, rung, len(journal_tasks(out + ".journal")), base, p.returncode, left_file))
+    if interim:
+        print("interim-at: every rank sent SIGTERM once an interim report was journaled; mpirun rc %d; %s%s"
+              % (p.returncode, left_file, left_interims))
         return 0
-    print("kill-at: rank %d killed with %d of %d rung-%d records journaled (%d records in all); mpirun rc %d; %s"
-          % (ranks[victim], n, total, rung, len(journal_tasks(out + ".journal")), p.returncode, left_file))
+    if term:
+        print("term-at: every rank sent SIGTERM with %d of %d rung-%d records journaled (%d records in all, %d before this run); mpirun rc %d; %s%s"
+              % (n, total, rung, len(journal_tasks(out + ".journal")), base, p.returncode, left_file, left_interims))
+        return 0
+    print("kill-at: rank %d killed with %d of %d rung-%d records journaled (%d records in all); mpirun rc %d; %s%s"
+          % (ranks[victim], n, total, rung, len(journal_tasks(out + ".journal")), p.returncode, left_file, left_interims))
     return 0
 
 
@@ -390,6 +497,61 @@ def exact(path, stage, test, flags):
     return 1 if errs or checked == 0 else 0
 
 
+def curves(path, stage, test, flags):
+    """A halving stage's learning curves (curve_points; one row per trial, its rungs' segments joined):
+    at every rung epoch the trial reached, its curve equals its result bit for bit (test and train
+    MSE); beyond its last epoch NaN, up to it finite (unless it diverged); and inside segments, where
+    the curve is the only record (a point of a promoted trial's continuation, an interim report), it
+    equals `aesweep train --epochs E` from scratch, at the middle point of every segment of trials
+    0-2 and the best trial."""
+    d = read_stage(path, stage, test)
+    with h5py.File(path, "r") as f:
+        cg = f[stage]["curves"]
+        ep = [int(e) for e in cg["epoch"][()]]
+        ct, cr = cg["test_mse_" + test][()], cg["train_mse"][()]
+        best = int(f[stage].attrs["best_trial"])
+    errs, checked, st = [], 0, d["status"]
+    if ct.shape != (st.shape[0], len(ep)):
+        return print("curves: stage %s: curves of shape %s, want (trials %d, points %d)" % (stage, ct.shape, st.shape[0], len(ep))) or 1
+    for t in range(st.shape[0]):
+        b, stop = int(d["bracket"][t]), int(d["stop"][t])
+        E = [int(d["rung_epochs"][b, r]) for r in range(stop + 1)]
+        ok = st[t, stop] == 0
+        for i, e in enumerate(ep):
+            fin = math.isfinite(ct[t, i]) and math.isfinite(cr[t, i])
+            if e > E[-1] and (math.isfinite(ct[t, i]) or math.isfinite(cr[t, i])):
+                errs.append("trial %d: curve at epoch %d beyond its last %d is %r" % (t, e, E[-1], ct[t, i]))
+            elif e <= E[-1] and ok and not fin:
+                errs.append("trial %d: curve at epoch %d (trained to %d, ok) is %r" % (t, e, E[-1], ct[t, i]))
+        for r, e in enumerate(E):
+            if e in ep and ok:
+                i = ep.index(e)
+                if not same_bits((ct[t, i], cr[t, i]), (d["test"][t, r], d["train"][t, r])):
+                    errs.append("trial %d rung %d (%d epochs): curve %r %r, result %r %r" % (t, r, e, ct[t, i], cr[t, i], d["test"][t, r], d["train"][t, r]))
+                checked += 1
+        if t not in (0, 1, 2, best) or not ok:
+            continue
+        vals = []
+        for p in d["params"]:
+            vals += ["--" + p.replace("_", "-"), d["values"][p][t]]
+        for lo, hi in zip([0] + E[:-1], E):
+            inside = [e for e in ep if lo < e < hi]
+            if not inside:
+                continue
+            e = inside[len(inside) // 2]
+            cmd = [BIN, "train", "--json", "--stage", stage, "--epochs", str(e), *flags, *vals]
+            js = train_json(cmd, errs)
+            i = ep.index(e)
+            if js and not same_bits((js["test_mse"], js["train_mse"]), (ct[t, i], cr[t, i])):
+                errs.append("trial %d at epoch %d (inside %d..%d): curve %r %r, `%s` gives %r %r"
+                            % (t, e, lo, hi, ct[t, i], cr[t, i], " ".join(cmd), js["test_mse"], js["train_mse"]))
+            checked += 1
+    for e in errs[:20]:
+        print(e)
+    print("curves: stage %s: %d curve points checked against results and `aesweep train`; %d problems" % (stage, checked, len(errs)))
+    return 1 if errs or checked == 0 else 0
+
+
 def trial_flag(spec, path, stage, test, trials):
     """`aesweep train --spec --stage --trial` against the file at every rung (halving) or repeat of a
     trial; a tpe stage's proposals are given as flags (the spec alone does not hold them)."""
@@ -421,10 +583,14 @@ def main(argv):
         return same(argv[1], argv[2])
     if len(argv) >= 6 and argv[0] == "kill-at" and argv[5] == "--":
         return kill_at(argv[1], argv[2], argv[3], int(argv[4]), argv[6:])
+    if len(argv) >= 5 and argv[0] == "interim-at" and argv[4] == "--":
+        return kill_at(argv[1], argv[2], argv[3], 0, argv[5:], term=True, interim=True)
     if len(argv) >= 6 and argv[0] == "term-at" and argv[5] == "--":
         return kill_at(argv[1], argv[2], argv[3], int(argv[4]), argv[6:], term=True)
     if len(argv) >= 5 and argv[0] == "exact" and argv[4] == "--":
         return exact(argv[1], argv[2], argv[3], argv[5:])
+    if len(argv) >= 5 and argv[0] == "curves" and argv[4] == "--":
+        return curves(argv[1], argv[2], argv[3], argv[5:])
     if len(argv) >= 5 and argv[0] == "trial-flag":
         return trial_flag(argv[1], argv[2], argv[3], argv[4], [int(x) for x in argv[5:]])
     print(__doc__, file=sys.stderr)

@@ -283,6 +283,21 @@ def test_real_run_readers(real):
     import xarray as xr  # scripts/deps.sh installs it: missing is a failure, not a skip
     with xr.open_dataset(out, group="hb", engine="h5netcdf") as ds:
         assert ds["test_mse_test"].dims == ("trial", "rung") and "lr" in ds["test_mse_test"].coords
+    # the learning curves of a halving stage: (trial, epoch), through the trial's results at its rung
+    # epochs, NaN beyond the last epoch it reached (netCDF4, the C library's reader)
+    import netCDF4
+    with netCDF4.Dataset(out) as nc:
+        g = nc["hb"]
+        cv = g["curves"]["test_mse_test"]
+        assert cv.dimensions == ("trial", "epoch")
+        ce, c = list(g["curves"]["epoch"][:]), np.ma.filled(cv[:], np.nan)
+        m, tb, re, stop = (np.ma.filled(g[v][:], np.nan) for v in ("test_mse_test", "trial_bracket", "rung_epochs", "stop_rung"))
+    assert ce == [3, 6, 9, 12, 15, 18, 21, 24, 27]
+    for t in range(c.shape[0]):
+        last = int(re[int(tb[t]), int(stop[t])])
+        for r in range(int(stop[t]) + 1):
+            assert c[t, ce.index(int(re[int(tb[t]), r]))] == m[t, r]
+        assert np.all(np.isnan(c[t, [i for i, e in enumerate(ce) if e > last]]))
     assert subprocess.run(["ncdump", "-h", out], capture_output=True, timeout=60).returncode == 0
     # NCO (Debian 12: 5.1.4) extracts a variable with the trial parameters its CF `coordinates` names,
     # which it does only when that attribute and the root's Conventions are NC_CHAR (review: ncks

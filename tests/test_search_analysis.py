@@ -252,3 +252,34 @@ def test_grid_in_another_file(tmp_path):
     with open(p.stdout.strip().splitlines()[-1]) as f:
         md = f.read()
     assert "Grid stage grid.h5:grid: best 0.0052" in md
+
+
+def test_rungs_with_curves(made, tmp_path):
+    """A halving stage with learning curves (curve_points; /<stage>/curves, one row per trial, NaN
+    beyond its last epoch): SearchStage reads them and the rung figure draws each trial's curve
+    through its rung results: every rung point plus every finite curve point up to its last epoch."""
+    import shutil
+    from analysis.search import fig_rungs
+    path, truth, out, md = made
+    cpath = str(tmp_path / "curves.h5")
+    shutil.copy(path, cpath)
+    ce = np.arange(10, MAX_E + 1, 10, dtype=np.int32)  # every 10 epochs; the rung ends 10, 30, 90, 270 among them
+    last = np.array([truth["epochs"][truth["bracket"][t], truth["stop"][t]] for t in range(len(truth["stop"]))])
+    curve = np.where(ce[None, :] <= last[:, None], 0.01 + 1.0 / ce[None, :], np.nan)
+    with h5py.File(cpath, "a") as f:
+        c = f["hb"].create_group("curves")
+        c["epoch"] = ce
+        c["epoch"].make_scale("epoch")
+        c["test_mse_test"] = curve
+    with h5py.File(cpath, "r") as f:
+        st = SearchStage(f, "hb")
+    assert st.curve.shape == (len(last), len(ce)) and list(st.curve_epochs) == list(ce)
+    want = 0
+    for t in range(len(last)):
+        rung_e = {int(truth["epochs"][truth["bracket"][t], r]) for r in range(truth["stop"][t] + 1)}
+        want += len(rung_e) + sum(1 for e in ce if e <= last[t] and int(e) not in rung_e)
+    drawn = fig_rungs(st, str(tmp_path))
+    assert drawn == want
+    # without curves: the rung points alone
+    with h5py.File(path, "r") as f:
+        assert fig_rungs(SearchStage(f, "hb"), str(tmp_path)) == sum(int(s) + 1 for s in truth["stop"])

@@ -163,7 +163,7 @@ static int run_task(study_ctx_t *c, plan_t *p, size_t t, const task_state_t *fro
     o->state = calloc(task_state_len(np), sizeof(double));
     assert_non_null(o->curve);
     assert_non_null(o->state);
-    return task_run_from(&c->sd, p, t, from, o->vals, &o->st, &o->secs, NULL, o->curve, o->state, NULL, NULL);
+    return task_run_from(&c->sd, p, t, from, o->vals, &o->st, &o->secs, NULL, o->curve, o->state, NULL, NULL, NULL);
 }
 
 static void test_task_continuation(void **st)

@@ -116,6 +116,8 @@ typedef struct {
     size_t rx_msgs, rx_records; /* messages received (results and DONE), results stored (rank 0's own too) */
     double rx_seconds;     /* receiving, storing and journaling (not waiting), wall */
     double rx_cpu_seconds; /* the same in rank 0's CPU time (without being descheduled) */
+    size_t rx_interims;    /* interim reports taken (rank 0's own too; wire.h WIRE_TAG_INTERIM) */
+    double best_seen;      /* search stages: the best ranking metric so far, results and reports (INFINITY: none) */
     progress_t prog;
     int have_prog;
     /* private */
@@ -124,6 +126,7 @@ typedef struct {
     uint8_t *has_succ;     /* halving, every rank: [ntasks] some task (not absent) continues this one */
     int stop, stop_sent, ndone_ranks, keep_best;
     double last_poll, batch_s;
+    size_t cur_task;       /* the task this rank is training (its interim reports') */
     struct dispatch_io *io;
 } dispatch_t;
 

@@ -5,8 +5,10 @@
  * then records, each
  *   u32 magic 'AESR' | u32 nbytes | payload (nbytes) | u32 crc32(payload)
  * (little-endian, as written by this machine).  The payload is an array of
- * doubles, a result record of wire.h; this file frames payloads and never
- * looks inside them.  The format is that of aesweep 0.3.0 and 0.4.0.
+ * doubles, a result record of wire.h, or (search stages with curves) an
+ * interim report, which readers of results pass over (wire.h
+ * WIRE_TAG_INTERIM); this file frames payloads and never looks inside
+ * them.  The format is that of aesweep 0.3.0 and 0.4.0.
  *
  * Rank 0 write()s the records of each result message as it arrives (one
  * write() per message, so records are never interleaved), so a kill -9 of

@@ -17,6 +17,7 @@ typedef struct {
     double interval;
     int tty;
     int quiet;
+    double best;        /* search stages: the best ranking metric seen so far (NaN: none, not shown) */
 } progress_t;
 
 /* interval: seconds between lines when stderr is not a terminal (options_t.progress_seconds;
@@ -24,6 +25,9 @@ typedef struct {
 void progress_start(progress_t *p, const char *stage, size_t total, size_t already_done,
                     double cost_total, double cost_done, int quiet, double interval);
 void progress_update(progress_t *p, size_t done_inc, double cost_inc);
+/* A ranking-metric value seen (a result or an interim report): the line
+ * shows "best X" once one is finite, the lowest so far. */
+void progress_best(progress_t *p, double value);
 void progress_finish(progress_t *p, const char *extra);
 double progress_now(void);
 /* A duration as M:SS or H:MM:SS ("--:--" when unknown or beyond ~115 days); the progress line and

@@ -37,6 +37,12 @@ model_arch_t task_arch(const study_data_t *sd, const double *hp);
 
 /* Per-task callbacks: tick is called every epoch (stop requests, progress). */
 typedef int (*task_tick_fn)(void *ctx);
+/* A learning-curve point as soon as it is computed (an interim report,
+ * dispatch.h): point[n] = each test set's MSE, then train_mse, after
+ * `epoch` epochs.  Only points strictly between the task's start and its
+ * last epoch are reported (the ends are results).  It must not touch the
+ * model: the trajectory is the same with or without it. */
+typedef void (*task_report_fn)(void *ctx, int epoch, const double *point, int n);
 
 /* Run task t of plan p: vals [nslots][nmetrics], status [nslots], secs [nslots].
  * If params_out != NULL it receives the arena at every slot reached
@@ -66,7 +72,7 @@ int task_run_curve(study_data_t *sd, const plan_t *p, size_t t, double *vals, in
 struct task_state;
 int task_run_from(study_data_t *sd, const plan_t *p, size_t t, const struct task_state *from, double *vals,
                   int8_t *status, double *secs, float *params_out, double *curve, double *state_out,
-                  task_tick_fn tick, void *ctx);
+                  task_tick_fn tick, task_report_fn report, void *ctx);
 
 /* Retrain one cube point (hp with its own epochs) and return the model and
  * its scaler (caller frees the model).  Used to store the best model and

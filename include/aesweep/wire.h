@@ -47,6 +47,17 @@
  *                     messages: {task, the state's TASK_STATE_HDR header
  *                     doubles} then its arena (3 x nparams floats:
  *                     parameters, Adam m, Adam v)
+ *   WIRE_TAG_INTERIM  worker -> 0, search stages with learning curves: an
+ *                     interim report, one curve point as soon as the
+ *                     worker computed it (task.h task_report_fn):
+ *                       [0] stage  [1] task  [2] 0  [3] epoch
+ *                       [4] n  [5 ..] the point's n curve metrics
+ *                     [2] = 0 is never a record's slot count, so the same
+ *                     payload in the journal (rank 0 journals a report
+ *                     whose ranking metric is the best so far) is passed
+ *                     over by every reader of results (wire_result_unpack
+ *                     refuses it); bench/search_watch.py and `aesweep
+ *                     status` read it.
  * The stage verdict (enum wire_verdict) is broadcast by rank 0 after a
  * stage, with the best cell's hyperparameters.
  */
@@ -57,7 +68,8 @@
 #include <stdint.h>
 
 enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13, WIRE_TAG_STATE = 14,
-               WIRE_TAG_TASK = 15 };
+               WIRE_TAG_TASK = 15, WIRE_TAG_INTERIM = 16 };
+#define WIRE_INTERIM_HDR 5 /* stage, task, 0, epoch, n */
 
 /* A worker's end of a round (WIRE_TAG_DONE's second value). */
 enum wire_done { WIRE_DONE_OK = 0, WIRE_DONE_INTERRUPTED = 1, WIRE_DONE_FAILED = 2 };
