@@ -16,7 +16,10 @@
  * - a resume from a journal holding only the rung-0 records restores their
  *   states (and only those still needed), runs rung 1 alone (nothing
  *   finished is trained again) and gives the same cube; a replay of the
- *   whole journal keeps only the states of rung-0 tasks not continued.
+ *   whole journal keeps only the states of rung-0 tasks not continued;
+ * - the journal's interim reports (the plan's curve points sent as computed,
+ *   wire.h): each lies strictly inside its task's segment, and there is one
+ *   at least (the first finite value rank 0 sees is a curve point, a best).
  * Prints "dispatch_halving: ok" on rank 0; any failure prints what differs
  * and aborts the job (exit 1).
  */
@@ -147,11 +150,24 @@ static void run_halving(study_ctx_t *st, plan_t *h, journal_t *j, double batch_s
 static size_t replay(study_ctx_t *st, plan_t *h, dispatch_t *d, const journal_data_t *jd, int rung0_only)
 {
     journal_data_t sub = *jd;
-    double *rec[2 * NT];
-    size_t len[2 * NT];
+    double **rec = malloc((jd->n + 1) * sizeof *rec); /* results and interim reports */
+    size_t *len = malloc((jd->n + 1) * sizeof *len);
+    CHECK(rec && len, "out of memory");
     sub.n = 0;
+    size_t nint = 0;
     for (size_t i = 0; i < jd->n; i++) {
         wire_result_t r;
+        const double *q = jd->rec[i];
+        if (jd->len[i] >= WIRE_INTERIM_HDR && q[2] == 0) { /* an interim report (wire.h): a curve point inside its segment */
+            size_t t = (size_t)q[1];
+            CHECK(q[0] == 0 && t < NT && jd->len[i] == WIRE_INTERIM_HDR + (size_t)h->ncurve_metrics &&
+                      q[4] == h->ncurve_metrics && q[3] > (t % 2 ? 4 : 0) && q[3] < (t % 2 ? 9 : 4),
+                  "interim report %zu: task %g at epoch %g (%zu doubles)", i, q[1], q[3], jd->len[i]);
+            nint++;
+            rec[sub.n] = jd->rec[i]; /* replayed too: passed over as a result, counted for the best */
+            len[sub.n++] = jd->len[i];
+            continue;
+        }
         CHECK(wire_result_unpack(&r, jd->rec[i], jd->len[i]) == 0, "record %zu malformed", i);
         if (r.task % 2 == 0) /* rung 0: the state, or none after divergence */
             CHECK(r.nparams == (r.task == 0 ? 0 : task_state_len((size_t)r.params[7])), "record of task %zu: %zu doubles of state",
@@ -163,11 +179,15 @@ static size_t replay(study_ctx_t *st, plan_t *h, dispatch_t *d, const journal_da
         rec[sub.n] = jd->rec[i];
         len[sub.n++] = jd->len[i];
     }
+    /* the first curve point anywhere is a best (nothing before it): always journaled */
+    CHECK(nint > 0, "the journal holds no interim report");
     sub.rec = rec;
     sub.len = len;
     dispatch_opts_t o = {.quiet = 1, .batch_seconds = -1};
     CHECK(dispatch_open(d, h, &st->sd, NULL, &o) == 0, "dispatch_open");
     dispatch_replay(d, &sub);
+    free(rec);
+    free(len);
     return d->nstates;
 }
 
