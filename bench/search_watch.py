@@ -91,7 +91,8 @@ def main():
     ap.add_argument("--label", required=True, help="sampler / schedule name for the JSON line")
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--stage", default="search")
-    ap.add_argument("--metric", type=int, default=0, help="index of the metric in a record (0: the first test set's MSE)")
+    ap.add_argument("--metric", type=int, default=0, help="index of the metric in a record (0: the first test set's MSE; "
+                    "with curves, the stage's ranking metric: rank 0 journals the reports that are bests of that one)")
     ap.add_argument("--log", help="write every event as a JSON line here")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()

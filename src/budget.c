@@ -384,6 +384,51 @@ int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, bud
     return 0;
 }
 
+/* What budget_space_corner maximises at hp: a full-length task's cost,
+ * or its memory plus its carried state. */
+static double corner_score(const study_data_t *sd, const plan_t *p, int which, const double *hp)
+{
+    task_t tk;
+    memset(&tk, 0, sizeof tk);
+    memcpy(tk.hp, hp, sizeof tk.hp);
+    tk.prev_task = -1;
+    if (p->sspec && p->sspec->has_halving) tk.hp[P_EPOCHS] = (double)p->sspec->max_epochs;
+    return which == BUDGET_CORNER_COST ? plan_task_cost(p, &tk)
+                                       : budget_task_memory(sd, p, &tk) + budget_state_bytes(sd, tk.hp);
+}
+
+/* Candidate j of space parameter q: a choice's j-th value, or a range's end. */
+static double corner_value(const sample_param_t *q, int j) { return q->dist == DIST_CHOICE ? q->choices[j] : j ? q->hi : q->lo; }
+static int corner_count(const sample_param_t *q) { return q->dist == DIST_CHOICE ? q->nchoices : 2; }
+
+void budget_space_corner(const study_data_t *sd, const plan_t *p, int which, double hp[P_COUNT])
+{
+    const sample_space_t *sp = &p->sspec->space;
+    double combos = 1, best = -1, x[P_COUNT];
+    for (int i = 0; i < sp->nparams; i++) combos *= corner_count(&sp->params[i]);
+    memcpy(x, hp, sizeof x);
+    if (combos <= BUDGET_CORNER_MAX) { /* every combination, a mixed-radix counter over the candidates */
+        int digit[SAMPLE_MAX_PARAMS] = {0};
+        for (long n = 0; n < (long)combos; n++) {
+            for (int i = 0; i < sp->nparams; i++) x[sp->params[i].param] = corner_value(&sp->params[i], digit[i]);
+            double s = corner_score(sd, p, which, x);
+            if (s > best) best = s, memcpy(hp, x, sizeof x);
+            for (int i = 0; i < sp->nparams && ++digit[i] == corner_count(&sp->params[i]); i++) digit[i] = 0;
+        }
+        return;
+    }
+    for (int pass = 0; pass < 2; pass++) /* one parameter at a time, from the best so far */
+        for (int i = 0; i < sp->nparams; i++) {
+            const sample_param_t *q = &sp->params[i];
+            memcpy(x, hp, sizeof x);
+            for (int j = 0; j < corner_count(q); j++) {
+                x[q->param] = corner_value(q, j);
+                double s = corner_score(sd, p, which, x);
+                if (s > best) best = s, hp[q->param] = x[q->param];
+            }
+        }
+}
+
 double budget_search_states_cap(const study_data_t *sd, const plan_t *p)
 {
     budget_search_t b;

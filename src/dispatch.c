@@ -223,12 +223,8 @@ static void root_accept(dispatch_t *d, double *buf, size_t len)
     }
 }
 
-/* An interim report (wire.h WIRE_TAG_INTERIM) of len doubles: journaled
- * when its ranking metric is the best so far, so that the journal, and so
- * `aesweep status` and a watcher of the journal, know the best as soon as
- * it is computed, not at the end of its rung.  The others are dropped: the
- * task's result record carries its whole curve.  Nothing a resume or the
- * result file reads depends on these records. */
+/* The ranking metric of an interim report (wire.h WIRE_TAG_INTERIM) of len
+ * doubles of this stage; NaN when it is not one. */
 static double interim_value(const dispatch_t *d, const double *msg, size_t len)
 {
     const plan_t *p = d->p;
@@ -238,6 +234,12 @@ static double interim_value(const dispatch_t *d, const double *msg, size_t len)
     return msg[WIRE_INTERIM_HDR + p->select_metric];
 }
 
+/* An interim report: journaled when its ranking metric is the best so far,
+ * so that the journal, and so `aesweep status` and a watcher of the
+ * journal, know the best as soon as it is computed, not at the end of its
+ * rung.  The others are dropped: the task's result record carries its whole
+ * curve.  Nothing a resume or the result file reads depends on these
+ * records. */
 static void root_interim(dispatch_t *d, const double *msg, size_t len)
 {
     d->rx_interims++;
@@ -328,7 +330,7 @@ static void root_drain(dispatch_t *d, int block)
         } else
             MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &stt);
         if (!flag) break;
-        d->rx_msgs++;
+        if (stt.MPI_TAG != WIRE_TAG_INTERIM) d->rx_msgs++; /* reports: rx_interims */
         int cnt;
         MPI_Get_count(&stt, MPI_DOUBLE, &cnt);
         if ((size_t)cnt > io->rxcap) {
@@ -453,7 +455,7 @@ int dispatch_open(dispatch_t *d, plan_t *p, study_data_t *sd, journal_t *j, cons
     d->j = d->rank == 0 ? j : NULL;
     d->opt = *o;
     d->keep_best = -1;
-    d->best_seen = INFINITY;
+    d->best_seen = d->sent_best = INFINITY;
     d->stop = signals_caught() != 0;
     d->batch_s = o->batch_seconds >= 0 ? o->batch_seconds : dispatch_batch_seconds(d->nranks);
     d->io = calloc(1, sizeof *d->io);
@@ -544,8 +546,9 @@ void dispatch_progress_finish(dispatch_t *d, const char *line)
     progress_finish(&d->prog, line);
     if (d->opt.stats) {
         double wall = util_mono_seconds() - d->prog.t0;
-        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages received (%zu results stored, rank 0's own included: %.1f per message) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
-                d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0, wall,
+        fprintf(stderr, "aesweep: rank 0 stats: stage %s: %zu messages received (%zu results stored, rank 0's own included: %.1f per message; %zu interim reports besides) in %.3f s wall: %.0f messages/s; receiving, storing and journalling them %.3f s (%.1f%% of the stage), of it %.3f s CPU (%.1f%%; %.1f us per message, %.2f us per result); %.3f s in its own tasks (receiving between their epochs included); batch bound %.3f s\n",
+                d->p->spec->name, d->rx_msgs, d->rx_records, d->rx_msgs ? (double)d->rx_records / d->rx_msgs : 0.0,
+                d->rx_interims, wall,
                 wall > 0 ? d->rx_msgs / wall : 0.0, d->rx_seconds, wall > 0 ? 100.0 * d->rx_seconds / wall : 0.0,
                 d->rx_cpu_seconds, wall > 0 ? 100.0 * d->rx_cpu_seconds / wall : 0.0,
                 d->rx_msgs ? 1e6 * d->rx_cpu_seconds / d->rx_msgs : 0.0,
@@ -782,14 +785,24 @@ static size_t drop_state_section(wire_result_t *r, double *rec)
 }
 
 /* The task_report_fn of a search stage's tasks: the interim report of the
- * running task (d->cur_task) to rank 0, at once (a few dozen bytes: an
- * eager send that returns without waiting for rank 0, which receives it
- * at its next poll, as it does results). */
+ * running task (d->cur_task) to rank 0, at once.  A rank sends only a point
+ * below every report it sent before: rank 0 has taken those (a worker's
+ * messages arrive in order), so it would drop any other, and so a worker
+ * sends a few reports a task, not one a point.  (Its own unsent results do
+ * not count: rank 0 may not have them yet.)  The message is a few dozen
+ * bytes, which every Open MPI transport sends eagerly (their eager limits
+ * are KiBs), so MPI_Send returns without waiting for rank 0, which takes it
+ * at its next poll as it takes results; were it not eager, the worker would
+ * wait for that poll (5 ms, or one epoch of rank 0's task), never longer:
+ * rank 0 receives from any source with any tag, and a worker's reports come
+ * before its DONE. */
 static void report_interim(void *ctx, int epoch, const double *point, int n)
 {
     dispatch_t *d = ctx;
     double msg[WIRE_INTERIM_HDR + SPEC_MAX_TESTS + 1];
-    if (n > SPEC_MAX_TESTS + 1) return;
+    double v = point[d->p->select_metric];
+    if (n > SPEC_MAX_TESTS + 1 || !(v < d->sent_best)) return;
+    d->sent_best = v;
     msg[0] = d->p->stage_index;
     msg[1] = (double)d->cur_task;
     msg[2] = 0;
@@ -799,6 +812,10 @@ static void report_interim(void *ctx, int epoch, const double *point, int n)
     if (d->rank == 0) root_interim(d, msg, WIRE_INTERIM_HDR + (size_t)n);
     else MPI_Send(msg, (int)(WIRE_INTERIM_HDR + (size_t)n), MPI_DOUBLE, 0, WIRE_TAG_INTERIM, MPI_COMM_WORLD);
 }
+
+/* Does a stage send interim reports: a search stage with learning curves
+ * that hold its ranking metric (an MMD metric is not a curve metric). */
+static int reports(const plan_t *p) { return p->search && p->ncurve && p->select_metric < p->ncurve_metrics; }
 
 /* Train one task (from `from`, NULL: its initialisation) into io->rec; its
  * record length, 0 when interrupted, or (size_t)-1 when out of memory or
@@ -816,7 +833,7 @@ static size_t run_task(dispatch_t *d, size_t t, const task_state_t *from, float 
     d->cur_task = t;
     int status = len ? task_run_from(d->sd, p, t, from, r.metrics, st, r.seconds, hv ? NULL : params, r.curve,
                                      hv && r.nparams ? r.params : NULL, dispatch_tick,
-                                     p->search && p->ncurve ? report_interim : NULL, d)
+                                     reports(p) ? report_interim : NULL, d)
                      : -1;
     *busy += util_mono_seconds() - t0;
     if (status == TASK_BAD_STATE) {

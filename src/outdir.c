@@ -355,7 +355,8 @@ static int decide_output(outdir_t *od, const study_t *s, const sweep_opts_t *o, 
     if (f.journal == 0) {
         f.journal_inputs = outdir_split_identity(od->jd.spec_text);
         f.journal_spec = od->jd.spec_text;
-        f.journal_tasks = od->jd.n;
+        f.journal_tasks = 0; /* result records: an interim report's slot count is 0 (wire.h) */
+        for (size_t i = 0; i < od->jd.n; i++) f.journal_tasks += od->jd.len[i] > 2 && od->jd.rec[i][2] != 0;
     }
     char *done_spec = NULL, *done_inputs = NULL;
     if (f.journal == -1 && o->resume && f.probe == 1 &&

@@ -326,6 +326,8 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     /* the learning curve evaluates every test set at each point it reaches
      * (and the training set too in mini-batch mode or with a scaler) */
     int reach = plan_curve_reach(p, t->hp[P_EPOCHS]);
+    for (int i = 0; i < plan_curve_reach(p, t->hp[P_EPOCHS]) && p->curve_epochs[i] < t->start_epoch; i++)
+        reach--; /* a continuation's earlier points are its trial's earlier rungs' */
     double train_eval = (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n) || p->study->scaler
                             ? n * 2.0 * macs : 0;
     evals = evals * (p->nslots + reach) + train_eval * reach;

@@ -269,6 +269,7 @@ void search_progress_start(dispatch_t *d)
     progress_start(&d->prog, p->spec->name, total > ndone ? total : ndone, ndone, ctot > cdone ? ctot : cdone, cdone,
                    d->opt.quiet, d->opt.progress_seconds);
     d->have_prog = 1;
+    progress_best(&d->prog, d->best_seen); /* a replay's */
 }
 
 /* ---- the collective loop ----------------------------------------------------- */

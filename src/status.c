@@ -688,7 +688,7 @@ static void print_text(FILE *o, const run_status_t *rs)
                 fputs(", by rung", o);
                 for (int r = 0; r < ss->nrungs; r++) fprintf(o, " %zu", ss->rung_done[r]);
             }
-            /* a curve point better than every result: reached mid-rung */
+            /* a curve point below the best shown: reached mid-rung */
             if (isfinite(ss->interim_best) && (!ss->have_best || ss->interim_best < ss->best_value))
                 fprintf(o, ", %.6g reached by trial %ld at epoch %d", ss->interim_best, ss->interim_trial,
                         ss->interim_epoch);

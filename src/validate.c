@@ -8,8 +8,10 @@
 #include "aesweep/results.h"
 #include "aesweep/sample.h"
 #include "aesweep/study.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* Open the study and make run's checks: data, memory, output.  0, or -1
@@ -39,14 +41,35 @@ static int validate_open(study_ctx_t *c, const sweep_opts_t *o, int R, double *l
     return ours == 0 || ours == 2 ? -1 : 0;
 }
 
-/* TPE proposes its trials during the run, from the results: validate plans
- * them with random draws from the space instead, so its figures for such a
- * stage are estimates, not bounds (review: a space of hidden 2..300 gave
- * "cost <= 4.11 GFLOP" for a run that took 5.2). */
-static void tpe_caveat(void)
+/* TPE proposes its trials during the run, from the results, so validate
+ * cannot plan them; random draws from the space would give an estimate,
+ * not a bound (review: a space of hidden 2..300 gave "cost <= 4.11 GFLOP"
+ * for a run that took 5.2).  So every trial is put at the costliest point
+ * of the space (budget_space_corner; which: its cost or its memory), which
+ * no proposal exceeds.  hp gets that point. */
+static int is_tpe(const plan_t *p) { return p->sspec && p->sspec->has_sample && p->sspec->sampler == SEARCH_TPE; }
+
+static void tpe_at_corner(const study_ctx_t *c, plan_t *p, int which, double hp[P_COUNT])
 {
-    printf("    (tpe: the trials are proposed during the run; these figures plan them as random draws from the "
-           "space, an estimate, not a bound: TPE may favour its costlier corner)\n");
+    memcpy(hp, p->trial_hp, sizeof(double) * P_COUNT);
+    budget_space_corner(&c->sd, p, which, hp);
+    for (size_t t = 0; t < p->ntrials; t++) plan_set_trial(p, t, hp);
+}
+
+static void tpe_caveat(const study_ctx_t *c, const plan_t *p, const double *hp)
+{
+    printf("    (tpe: the trials are proposed during the run; these bounds take every one at the space's costliest point,");
+    for (int i = 0; i < p->sspec->space.nparams; i++) {
+        int q = p->sspec->space.params[i].param;
+        char v[64];
+        if (q == P_LR) continue; /* no cost depends on it */
+        if (q == P_MMD_KERNEL || q == P_ARCH || q == P_ACTIVATION || (q == P_HIDDEN && hp[q] < 0))
+            spec_format_value(&c->s, q, hp[q], v, sizeof v);
+        else
+            snprintf(v, sizeof v, "%g", hp[q]);
+        printf(" %s=%s", param_names[q], v);
+    }
+    printf(")\n");
 }
 
 /* A search stage: its trials and, with halving, the rungs of each bracket
@@ -54,9 +77,17 @@ static void tpe_caveat(void)
  * memory its carried states need on rank 0 (budget_search_bound).  The
  * stage's cost, makespan and rank 0's memory (largest task + states) are
  * returned for the totals. 0, or -1 after printing. */
-static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double *cost, double *mk, double *mem)
+static int validate_search(const study_ctx_t *c, plan_t *p, int R, double *cost, double *mk, double *mem)
 {
     const search_spec_t *ss = p->sspec;
+    double corner[P_COUNT], state_hp[P_COUNT], states = 0, task_mem = 0;
+    if (is_tpe(p)) { /* the memory corner first, its figures kept; then the cost corner for the rest */
+        tpe_at_corner(c, p, BUDGET_CORNER_STATE, state_hp);
+        budget_search_t sb;
+        if (p->search & PLAN_HALVING && budget_search_bound(&c->sd, p, R, &sb) == 0) states = sb.state_bytes;
+        task_mem = budget_plan_peak(&c->sd, p);
+        tpe_at_corner(c, p, BUDGET_CORNER_COST, corner);
+    }
     const char *sampler = !ss || !ss->has_sample ? "grid cells as trials"
                           : ss->sampler == SEARCH_TPE ? "tpe"
                                                       : sample_method_names[ss->sampler];
@@ -75,8 +106,8 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
         *mk = rounds * top + *cost / R;
         printf(", %ld round(s); cost %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (LPT bound per round)\n",
                rounds, *cost * 1e-9, R, *mk * 1e-9);
-        if (ss && ss->sampler == SEARCH_TPE) tpe_caveat();
-        *mem = budget_plan_peak(&c->sd, p);
+        if (is_tpe(p)) tpe_caveat(c, p, corner);
+        *mem = fmax(budget_plan_peak(&c->sd, p), task_mem);
         return 0;
     }
     const halving_schedule_t *h = p->sched;
@@ -103,7 +134,8 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
         fprintf(stderr, "aesweep: out of memory bounding stage %s\n", p->spec->name);
         return -1;
     }
-    double task = budget_plan_peak(&c->sd, p);
+    double task = fmax(budget_plan_peak(&c->sd, p), task_mem);
+    if (states > sb.state_bytes) sb.state_bytes = states;
     char st[32];
     if (sb.state_bytes < 1048576.0) snprintf(st, sizeof st, "%.1f KiB", sb.state_bytes / 1024.0);
     else budget_fmt_bytes(st, sizeof st, sb.state_bytes);
@@ -116,7 +148,7 @@ static int validate_search(const study_ctx_t *c, const plan_t *p, int R, double 
         printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
                "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",
                sb.segments, sb.nrounds, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, st);
-    if (batch > 0) tpe_caveat();
+    if (is_tpe(p)) tpe_caveat(c, p, corner);
     *cost = sb.cost, *mk = sb.makespan, *mem = task + sb.state_bytes;
     return 0;
 }

@@ -6,7 +6,8 @@
  * trials), built by hand as plan.c builds it; no MPI.  The same stage as a dataflow (align =
  * "flow"): its makespan bound is Graham's, checked against greedy list schedules of every
  * promotion outcome in two priority orders, and its states bound holds each bracket's largest
- * rung at once. */
+ * rung at once.  And the costliest point of a TPE stage's space (budget_space_corner), validate's
+ * bound over the proposals it cannot know. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -254,9 +255,97 @@ static void test_flow_bounds(void **st)
     assert_true(fabs(sb.state_bytes - (sz[0] + sz[1] + sz[2] + sz[3] + sz[4] + q)) < 1e-9);
 }
 
+/* budget_space_corner, validate's bound over TPE's proposals: no point of the space costs more
+ * than the corner it returns, checked on 2,000 random points; with more combinations than
+ * BUDGET_CORNER_MAX (one parameter at a time) it equals the maximum over every combination of
+ * the candidates, enumerated here. */
+static double full_cost(const plan_t *p, const double *hp)
+{
+    task_t tk;
+    memset(&tk, 0, sizeof tk);
+    memcpy(tk.hp, hp, sizeof tk.hp);
+    tk.hp[P_EPOCHS] = 27;
+    return plan_task_cost(p, &tk);
+}
+
+static void corner_of(const char *space, double (*check)(const plan_t *, const double *, double *))
+{
+    char spec[1024], err[SPEC_ERR_LEN];
+    snprintf(spec, sizeof spec,
+             "study=\"c\"; seed=5; data={source=\"moons\"; pool=1000;}; tests=({name=\"a\"; size=50;});\n"
+             "stages=({name=\"t\"; sample={sampler=\"tpe\"; n_trials=8; tpe_batch=4; space={%s};};"
+             " halving={min_epochs=3; max_epochs=27; eta=3; brackets=1;};});\n", space);
+    study_ctx_t c;
+    study_source_t src = {.spec_path = "c.cfg", .text = spec, .data_label = ""};
+    assert_int_equal(study_open(&c, &src, err), 0);
+    plan_t p;
+    assert_int_equal(plan_build(&p, &c.s, 0, NULL, NULL, err), 0);
+    double hp[P_COUNT], hs[P_COUNT];
+    memcpy(hp, p.trial_hp, sizeof hp);
+    memcpy(hs, p.trial_hp, sizeof hs);
+    budget_space_corner(&c.sd, &p, BUDGET_CORNER_COST, hp);
+    budget_space_corner(&c.sd, &p, BUDGET_CORNER_STATE, hs);
+    double top = full_cost(&p, hp);
+    assert_true(check(&p, hp, &top) <= top);
+    /* the memory corner has the largest model: no point's state is larger */
+    assert_true(budget_state_bytes(&c.sd, hs) >= budget_state_bytes(&c.sd, hp));
+    plan_free(&p);
+    study_close(&c);
+}
+
+/* random points: train_size in [100, 900], hidden of (4, 64, 16), layers in [1, 3] */
+static double random_points(const plan_t *p, const double *hp, double *top)
+{
+    assert_true(hp[P_TRAIN_SIZE] == 900 && hp[P_HIDDEN] == 64 && hp[P_LAYERS] == 3);
+    static const double hid[3] = {4, 64, 16};
+    srand(7);
+    double most = 0, x[P_COUNT];
+    for (int i = 0; i < 2000; i++) {
+        memcpy(x, hp, sizeof x);
+        x[P_TRAIN_SIZE] = 100 + rand() % 801, x[P_HIDDEN] = hid[rand() % 3], x[P_LAYERS] = 1 + rand() % 3;
+        x[P_LR] = 0.001 + 0.009 * rand() / (double)RAND_MAX;
+        most = fmax(most, full_cost(p, x));
+    }
+    (void)top;
+    return most;
+}
+
+/* every combination of 10 x 10 x 2 x 3 = 600 x 10 (batch) > BUDGET_CORNER_MAX candidates */
+static double every_combination(const plan_t *p, const double *hp, double *top)
+{
+    static const double ts[10] = {100, 900, 300, 200, 800, 400, 700, 500, 600, 250};
+    static const double hid[10] = {4, 64, 16, 8, 32, 12, 48, 6, 24, 40};
+    static const double bs[10] = {0, 16, 32, 64, 128, 8, 256, 512, 4, 1024};
+    double most = 0, x[P_COUNT];
+    for (int a = 0; a < 10; a++)
+        for (int b = 0; b < 10; b++)
+            for (int l = 1; l <= 3; l += 2)
+                for (int k = 1; k <= 3; k++)
+                    for (int q = 0; q < 10; q++) {
+                        memcpy(x, hp, sizeof x);
+                        x[P_TRAIN_SIZE] = ts[a], x[P_HIDDEN] = hid[b], x[P_LAYERS] = l, x[P_BOTTLENECK] = k;
+                        x[P_BATCH_SIZE] = bs[q];
+                        most = fmax(most, full_cost(p, x));
+                    }
+    assert_true(most == *top); /* one parameter at a time found the true maximum */
+    return most;
+}
+
+static void test_tpe_corner(void **st)
+{
+    (void)st;
+    corner_of("train_size={int=[100, 900];}; hidden={choice=(4, 64, 16);}; layers={int=[1, 3];};"
+              " lr={log_uniform=[0.001, 0.01];};", random_points);
+    corner_of("train_size={choice=(100, 900, 300, 200, 800, 400, 700, 500, 600, 250);};"
+              " hidden={choice=(4, 64, 16, 8, 32, 12, 48, 6, 24, 40);}; layers={int=[1, 3];};"
+              " bottleneck={choice=(1, 2, 3);}; batch_size={choice=(0, 16, 32, 64, 128, 8, 256, 512, 4, 1024);};",
+              every_combination);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {cmocka_unit_test_setup_teardown(test_bounds, setup, teardown),
-                                       cmocka_unit_test_setup_teardown(test_flow_bounds, setup, teardown)};
+                                       cmocka_unit_test_setup_teardown(test_flow_bounds, setup, teardown),
+                                       cmocka_unit_test(test_tpe_corner)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -80,6 +80,22 @@ typedef struct {
 } budget_search_t;
 /* All zero for a stage without halving.  0, or -1 out of memory. */
 int budget_search_bound(const study_data_t *sd, const plan_t *p, int nranks, budget_search_t *out);
+/* The costliest point of a sampled stage's space, for bounds over trials
+ * not known before the run (TPE proposes them from the results): hp holds
+ * the stage's other values (a trial's row) and gets, for each parameter of
+ * the space, a value that maximises the full-length task's predicted cost
+ * (which = BUDGET_CORNER_COST, plan_task_cost) or its carried state and
+ * memory (BUDGET_CORNER_STATE).  The candidates are a choice's values and
+ * a range's two ends: every cost and size of the model grows or shrinks
+ * with each number alone (rows, widths, layers, epochs, batch, MMD scales),
+ * so a range's inside is never above both ends.  Every combination when
+ * there are at most BUDGET_CORNER_MAX; else one parameter at a time, twice
+ * over, as budget_bound_inherited does (exact for a cost that grows with
+ * each parameter whatever the others are, as the model's does). */
+enum { BUDGET_CORNER_COST = 0, BUDGET_CORNER_STATE = 1 };
+#define BUDGET_CORNER_MAX 4096
+void budget_space_corner(const study_data_t *sd, const plan_t *p, int which, double hp[P_COUNT]);
+
 /* state_bytes of budget_search_bound loosened to allocate nothing (each
  * rung's n states taken at the bracket's largest), so that the admission
  * checks (budget_check_study, budget_check_stage: they add it to rank 0's

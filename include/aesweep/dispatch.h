@@ -127,6 +127,7 @@ typedef struct {
     int stop, stop_sent, ndone_ranks, keep_best;
     double last_poll, batch_s;
     size_t cur_task;       /* the task this rank is training (its interim reports') */
+    double sent_best;      /* the lowest ranking metric this rank reported (it sends only reports below it) */
     struct dispatch_io *io;
 } dispatch_t;
 

@@ -43,6 +43,8 @@ def main(jpath, out):
         secs = {s: f[s]["seconds"][()].ravel() for s in stages if s in f}
         for pl in records(jpath):
             k, task, ns, nm = int(pl[0]), int(pl[1]), int(pl[2]), int(pl[3])
+            if ns == 0:  # an interim report (wire.h WIRE_TAG_INTERIM), not a task's result
+                continue
             t = pl[5 + ns * nm + ns:5 + ns * nm + 2 * ns]
             have = secs.get(stages[k])
             if have is None or not np.isin(t, have).all():

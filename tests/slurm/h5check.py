@@ -141,7 +141,9 @@ def journal(path):
         (crc,) = struct.unpack_from("<I", buf, pos + 8 + nb)
         if zlib.crc32(buf[pos + 8:pos + 8 + nb]) != crc:
             break
-        n, pos = n + 1, pos + 8 + nb + 4
+        # an interim report (wire.h WIRE_TAG_INTERIM: slot count 0) is not a task record
+        task = nb < 24 or struct.unpack_from("<d", buf, pos + 8 + 16)[0] != 0
+        n, pos = n + int(task), pos + 8 + nb + 4
     print(n)
 
 
