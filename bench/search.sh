@@ -29,7 +29,8 @@
 # SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, tpe_flow,
 # tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run), SEARCH_CURVE (curve points of the part-1
-# stages, 100: a curve point and interim report every 10 epochs, as Optuna reports; 0: none).
+# stages, 100: a curve point and interim report every 10 epochs, as Optuna reports; 0: none),
+# SEARCH_PEER_CORETYPE (OPENBLAS_CORETYPE for the Optuna runs only; unset: the machine's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${1:-build-bench/search-out}
@@ -42,6 +43,10 @@ NT=${SEARCH_TRIALS:-243}
 # curve points over max_epochs: 100 = every 10 epochs, when Optuna's trials report (--report-every);
 # each point is an interim report to rank 0 (0: results at rung ends only)
 CURVE=${SEARCH_CURVE:-100}
+# the peer's OpenBLAS core (PyTorch's matrix products): OpenBLAS 0.3.21 falls back to its Prescott
+# (SSE3) kernels on CPUs it does not know, which costs PyTorch 5-8% on the moons networks
+# (bench/RESULTS.md); SEARCH_PEER_CORETYPE=Cooperlake (say) gives the peer its AVX-512 kernels
+PEER_ENV=${SEARCH_PEER_CORETYPE:+OPENBLAS_CORETYPE=$SEARCH_PEER_CORETYPE}
 export OPENBLAS_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 mkdir -p "$OUT"
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DAESWEEP_BENCH=ON -DAESWEEP_TESTS=OFF > /dev/null
@@ -93,10 +98,10 @@ if has 1; then
       echo "  aesweep $kind seed $s: $(cut -c1-200 "$OUT/aesweep_${kind}_$s.jsonl")"
     done
     [ "${SEARCH_OPTUNA:-1}" = 0 ] && continue
-    "$PY" bench/search_optuna.py --procs 1 --seeds "$s" --cpu-limit "$OCPU" --time-limit 36000 \
+    env $PEER_ENV "$PY" bench/search_optuna.py --procs 1 --seeds "$s" --cpu-limit "$OCPU" --time-limit 36000 \
       > "$OUT/optuna_np1_$s.jsonl" 2> "$OUT/optuna_np1_$s.err"
     echo "  optuna 1 process seed $s: $(head -1 "$OUT/optuna_np1_$s.jsonl" | cut -c1-200)"
-    "$PY" bench/search_optuna.py --procs 2 --seeds "$s" --cpu-limit $((OCPU / 2)) --time-limit 36000 \
+    env $PEER_ENV "$PY" bench/search_optuna.py --procs 2 --seeds "$s" --cpu-limit $((OCPU / 2)) --time-limit 36000 \
       > "$OUT/optuna_np2_$s.jsonl" 2> "$OUT/optuna_np2_$s.err"
     echo "  optuna 2 processes seed $s: $(head -1 "$OUT/optuna_np2_$s.jsonl" | cut -c1-200)"
   done

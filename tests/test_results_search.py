@@ -270,6 +270,15 @@ def test_real_run_layout(real):
             load[load.index(min(load))] += c
         mk += max(load)
     assert 0 < mk <= mk_bound * (1 + 1e-3)
+    # a tpe stage's bound takes every trial at the space's costliest point (budget_space_corner): it
+    # holds whatever TPE proposed (review: random draws gave an estimate below a run's compute)
+    lines = vout.splitlines()
+    at = [i for i, x in enumerate(lines) if x.strip().startswith("stage tpehb")][0]
+    tline = [x for x in lines[at:] if "segments in" in x][0]
+    assert "costliest point" in lines[lines.index(tline) + 1]
+    with h5py.File(out, "r") as f:
+        tcomp = f["tpehb"]["compute"][()].sum()
+    assert 0 < tcomp <= float(tline.split("cost <= ")[1].split(" GFLOP")[0]) * 1e9 * (1 + 1e-3)
     # validate's bound on rank 0's carried states holds the run's measured peak (dispatch.c's count)
     kib = line.split("carried states on rank 0 <= ")[1].split()
     state_bound = float(kib[0]) * {"KiB": 1024.0, "MiB": 1048576.0, "GiB": 1073741824.0}[kib[1]]
