@@ -223,15 +223,10 @@ static void root_accept(dispatch_t *d, double *buf, size_t len)
     }
 }
 
-/* The ranking metric of an interim report (wire.h WIRE_TAG_INTERIM) of len
- * doubles of this stage; NaN when it is not one. */
+/* The ranking metric of an interim report of this stage; NaN when msg is not one. */
 static double interim_value(const dispatch_t *d, const double *msg, size_t len)
 {
-    const plan_t *p = d->p;
-    if (len < WIRE_INTERIM_HDR || msg[0] != p->stage_index || msg[2] != 0 || msg[4] != p->ncurve_metrics ||
-        len != WIRE_INTERIM_HDR + (size_t)p->ncurve_metrics || p->select_metric >= p->ncurve_metrics)
-        return NAN;
-    return msg[WIRE_INTERIM_HDR + p->select_metric];
+    return wire_interim_value(msg, len, d->p, d->p->select_metric);
 }
 
 /* An interim report: journaled when its ranking metric is the best so far,

@@ -76,6 +76,15 @@ int plan_curve_reach(const plan_t *p, double epochs)
     return n;
 }
 
+/* The first curve point a task computes: its earlier points (before a
+ * halving continuation's start epoch) are its trial's earlier rungs'. */
+static int curve_from(const plan_t *p, const task_t *tk, int reach)
+{
+    int from = 0;
+    while (from < reach && p->curve_epochs[from] < tk->start_epoch) from++;
+    return from;
+}
+
 void plan_store_curve(plan_t *p, size_t task, const double *curve)
 {
     if (!p->curves || task >= p->ntasks) return;
@@ -86,11 +95,8 @@ void plan_store_curve(plan_t *p, size_t task, const double *curve)
      * A halving task holds the segment of its trial's trajectory from its
      * start epoch on (the points before are its earlier rungs': NaN here,
      * never computed by this task). */
-    int reach = plan_curve_reach(p, tk->hp[P_EPOCHS]), from = 0;
-    if (p->search & PLAN_HALVING) {
-        tr = (size_t)tk->trial;
-        while (from < reach && p->curve_epochs[from] < tk->start_epoch) from++;
-    }
+    int reach = plan_curve_reach(p, tk->hp[P_EPOCHS]), from = curve_from(p, tk, reach);
+    if (p->search & PLAN_HALVING) tr = (size_t)tk->trial;
     for (int m = 0; m < p->ncurve_metrics; m++)
         for (int i = from; i < reach; i++)
             p->curves[((size_t)m * p->ntraj + tr) * p->ncurve + i] = curve[(size_t)i * p->ncurve_metrics + m];
@@ -326,8 +332,7 @@ double plan_task_cost(const plan_t *p, const task_t *t)
     /* the learning curve evaluates every test set at each point it reaches
      * (and the training set too in mini-batch mode or with a scaler) */
     int reach = plan_curve_reach(p, t->hp[P_EPOCHS]);
-    for (int i = 0; i < plan_curve_reach(p, t->hp[P_EPOCHS]) && p->curve_epochs[i] < t->start_epoch; i++)
-        reach--; /* a continuation's earlier points are its trial's earlier rungs' */
+    reach -= curve_from(p, t, reach); /* a continuation computes only its own points */
     double train_eval = (t->hp[P_BATCH_SIZE] > 0 && t->hp[P_BATCH_SIZE] < n) || p->study->scaler
                             ? n * 2.0 * macs : 0;
     evals = evals * (p->nslots + reach) + train_eval * reach;

@@ -220,11 +220,7 @@ static int search_status(stage_status_t *ss, plan_t *p, const study_t *s)
 /* An interim report of p's stage (wire.h) into ss's interim best. */
 static void store_interim(stage_status_t *ss, const plan_t *p, const double *r, size_t len)
 {
-    if (len < WIRE_INTERIM_HDR || r[0] != p->stage_index || r[2] != 0 || r[4] != p->ncurve_metrics ||
-        len != WIRE_INTERIM_HDR + (size_t)p->ncurve_metrics || p->select_metric >= p->ncurve_metrics ||
-        !(r[1] >= 0 && r[1] < (double)p->ntasks))
-        return;
-    double v = r[WIRE_INTERIM_HDR + p->select_metric];
+    double v = wire_interim_value(r, len, p, p->select_metric);
     if (!isfinite(v) || v >= ss->interim_best) return;
     ss->interim_best = v;
     ss->interim_trial = p->tasks[(size_t)r[1]].trial;

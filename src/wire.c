@@ -166,3 +166,12 @@ int wire_batch_next(double *batch, size_t len, size_t *pos, double **rec, size_t
     *pos += 1 + (size_t)n;
     return 1;
 }
+
+double wire_interim_value(const double *r, size_t len, const plan_t *p, int metric)
+{
+    if (len < WIRE_INTERIM_HDR || r[0] != p->stage_index || r[2] != 0 || r[4] != p->ncurve_metrics ||
+        len != WIRE_INTERIM_HDR + (size_t)p->ncurve_metrics || metric < 0 || metric >= p->ncurve_metrics ||
+        !(r[1] >= 0 && r[1] < (double)p->ntasks))
+        return NAN;
+    return r[WIRE_INTERIM_HDR + metric];
+}

@@ -70,6 +70,10 @@
 enum wire_tag { WIRE_TAG_RESULTS = 11, WIRE_TAG_DONE = 12, WIRE_TAG_STOP = 13, WIRE_TAG_STATE = 14,
                WIRE_TAG_TASK = 15, WIRE_TAG_INTERIM = 16 };
 #define WIRE_INTERIM_HDR 5 /* stage, task, 0, epoch, n */
+/* The ranking metric (curve metric index `metric`) of an interim report of
+ * len doubles at r, of plan p's stage and one of its tasks; NaN when r is
+ * not one (a result record, another stage's, a malformed one). */
+double wire_interim_value(const double *r, size_t len, const plan_t *p, int metric);
 
 /* A worker's end of a round (WIRE_TAG_DONE's second value). */
 enum wire_done { WIRE_DONE_OK = 0, WIRE_DONE_INTERRUPTED = 1, WIRE_DONE_FAILED = 2 };
