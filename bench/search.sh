@@ -71,8 +71,8 @@ stages = ( { name = "search";
   curve_points = $CURVE; } );
 EOF
 }
-HB="min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 0;"
-SH="min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 1;"
+HB=${SEARCH_HB:-"min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 0;"}
+SH=${SEARCH_SH:-"min_epochs = 10; max_epochs = 1000; eta = 3; brackets = 1;"}
 
 # run_watched LABEL SEED SPEC OUT.h5 [STAGE]: an aesweep run at -np 2 under search_watch.py
 run_watched() {

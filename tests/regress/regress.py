@@ -4,12 +4,14 @@ digits.cfg and mmd.cfg equal those of aesweep 0.3.0 (commit b951f2b) in every me
 
 Two ways to know what 0.3.0 writes, chosen per machine:
 
-- hashes: tests/regress/v030.sha256 holds, per study and dataset, a SHA-256 of the values of a
-  result file that 0.3.0 wrote, and the fingerprint of the machine it was made on (CPU vendor,
+- hashes: each tests/regress/v030*.sha256 file holds, per study and dataset, a SHA-256 of the values
+  of a result file that 0.3.0 wrote, and the fingerprint of the machine it was made on (CPU vendor,
   family, model and SIMD flags, compiler, glibc, OpenBLAS core).  0.3.0 and today both compile
   with -march=native and pick kernels by ISA, and OpenBLAS picks its kernels by CPU, so the bits
   are only comparable on a machine with the same fingerprint.  There the test only runs today's
-  binary.
+  binary.  One file per machine type (v030.sha256: an AMD EPYC VM; v030-intel-6-207.sha256: an
+  Intel Xeon VM, whose OpenBLAS falls back to its Prescott core); `record` adds another from 0.3.0
+  files made by a `build` run on a new machine.
 - build: on any other machine (or with AESWEEP_REGRESS_BUILD=1) the setup fixture builds 0.3.0
   from the git history into the build tree (`git archive b951f2b`), and each test runs both
   versions on the same spec and compares the files by value.
@@ -22,8 +24,8 @@ the stored data sets and every stored model (weights, scaler, codes, reconstruct
 
 Commands:
   regress.py fingerprint --bin BIN
-  regress.py setup --src SRC --work DIR --hashes FILE --bin BIN
-  regress.py check --study NAME --src SRC --work DIR --hashes FILE --bin BIN [--ranks N]
+  regress.py setup --src SRC --work DIR --hashes FILE|DIR --bin BIN
+  regress.py check --study NAME --src SRC --work DIR --hashes FILE|DIR --bin BIN [--ranks N]
   regress.py record --hashes FILE --bin BIN NAME=FILE.h5 ...   (writes FILE; made by 0.3.0 files)
   regress.py compare OLD.h5 NEW.h5
 """
@@ -159,12 +161,28 @@ def read_hashes(path):
     return fp, table
 
 
+def hash_files(hashes):
+    """--hashes: one file, or a directory whose v030*.sha256 files each hold one machine's hashes."""
+    if os.path.isdir(hashes):
+        files = sorted(os.path.join(hashes, n) for n in os.listdir(hashes)
+                       if n.startswith("v030") and n.endswith(".sha256"))
+        if not files:
+            fail(f"{hashes}: no v030*.sha256 file")
+        return files
+    return [hashes]
+
+
 def use_hashes(args):
-    """True when the stored hashes apply to this machine (and AESWEEP_REGRESS_BUILD is not set)."""
-    fp, _ = read_hashes(args.hashes)
+    """(True, the file, its fingerprint, here's) when a stored hash file was made on a machine with
+    this one's fingerprint (and AESWEEP_REGRESS_BUILD is not set); else (False, None, the stored
+    fingerprints, here's)."""
     here = fingerprint(args.bin)
     forced = os.environ.get("AESWEEP_REGRESS_BUILD", "") not in ("", "0")
-    return (fp == here and not forced), fp, here
+    stored = [(f, read_hashes(f)[0]) for f in hash_files(args.hashes)]
+    for f, fp in stored:
+        if fp == here and not forced:
+            return True, f, fp, here
+    return False, None, "; ".join(fp for _, fp in stored), here
 
 
 # ---- the 0.3.0 side ----------------------------------------------------------------------------
@@ -233,18 +251,18 @@ def cmd_fingerprint(args):
 
 
 def cmd_setup(args):
-    ok, fp, here = use_hashes(args)
+    ok, path, fp, here = use_hashes(args)
     os.makedirs(args.work, exist_ok=True)
     if ok:
-        print(f"this machine matches the stored hashes' fingerprint ({fp}): 0.3.0 is not built")
+        print(f"this machine matches the fingerprint of {path} ({fp}): 0.3.0 is not built")
         return
-    why = "AESWEEP_REGRESS_BUILD is set" if fp == here else f"stored: {fp}\n  here:   {here}"
+    why = "AESWEEP_REGRESS_BUILD is set" if here in fp.split("; ") else f"stored: {fp}\n  here:   {here}"
     print(f"comparing against a build of 0.3.0 ({why})")
     build_v030(args.src, args.work)
 
 
 def cmd_check(args):
-    ok, fp, here = use_hashes(args)
+    ok, path, fp, here = use_hashes(args)
     spec = os.path.join(args.src, "jobs", args.study + ".cfg")
     work = os.path.join(args.work, args.study)
     os.makedirs(work, exist_ok=True)
@@ -253,9 +271,9 @@ def cmd_check(args):
     print(f"today's aesweep: {spec} at {args.ranks} ranks in {t:.1f} s")
     today = datasets(new)
     if ok:
-        _, table = read_hashes(args.hashes)
+        _, table = read_hashes(path)
         if args.study not in table:
-            fail(f"{args.hashes} has no hashes for study {args.study}")
+            fail(f"{path} has no hashes for study {args.study}")
         bad = []
         for name, (shape, h) in sorted(table[args.study].items()):
             if name not in today:
@@ -263,7 +281,7 @@ def cmd_check(args):
             elif digest(today[name]) != (shape, h):
                 s2, _ = digest(today[name])
                 bad.append(f"differs from 0.3.0's hash: {name} (0.3.0 shape {shape}, today {s2})")
-        n, how = len(table[args.study]), f"0.3.0's stored hashes ({args.hashes})"
+        n, how = len(table[args.study]), f"0.3.0's stored hashes ({path})"
     else:
         print(f"fingerprint: stored {fp}\n             here   {here}")
         if not os.path.exists(v030_bin(args.work)):
