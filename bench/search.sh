@@ -89,6 +89,7 @@ if has 1; then
         tpe_flow) search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         tpe[0-9]*_flow) b=${kind#tpe}; search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = ${b%_flow};" \
                           > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        *_asha) search_spec "${kind%_asha}" "$s" "$NT" "$HB promote = \"asha\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_start) search_spec "${kind%_start}" "$s" "$NT" "$HB align = \"start\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_flow) search_spec "${kind%_flow}" "$s" "$NT" "$HB align = \"flow\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *) search_spec "$kind" "$s" "$NT" "$HB" > "$OUT/aesweep_${kind}_$s.cfg" ;;

@@ -141,6 +141,12 @@ static int cmp_entry(const void *pa, const void *pb)
     return (a->trial > b->trial) - (a->trial < b->trial);
 }
 
+int halving_before(double ma, long ta, double mb, long tb)
+{
+    entry_t a = {ma, ta, 0}, b = {mb, tb, 0};
+    return cmp_entry(&a, &b) < 0;
+}
+
 int halving_order(const double *metric, const long *trial, size_t m, size_t *order)
 {
     entry_t *e = malloc((m ? m : 1) * sizeof *e);

@@ -1116,6 +1116,7 @@ static int search_attrs(results_t *r, hid_t g, const plan_t *p)
         attr_i64(r, g, "max_epochs", p->sched->max_epochs);
         attr_i64(r, g, "eta", p->sched->eta);
         if (p->sspec) attr_str(r, g, "align", p->sspec->flow ? "flow" : p->sspec->align_start ? "start" : "end");
+        if (p->sspec) attr_str(r, g, "promote", p->sspec->asha ? "asha" : "rung");
         attr_i64(r, g, "brackets", (long long)stage_brackets(p, 0, NULL));
         attr_i64(r, g, "s_max", p->sched->s_max);
     }

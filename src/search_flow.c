@@ -21,6 +21,24 @@
  * proposals do not depend on timing; the batches overlap, so a batch's
  * long tail (a rung of one trial) no longer idles the other ranks.
  *
+ * ASHA in a fixed order (halving.promote = "asha"; Li et al. 2020's rule,
+ * made a pure function of the results).  Each bracket's rung k has a list
+ * L_k: L_0 its trials costliest first (ties by trial), L_{k+1} rung k's
+ * promoted in the order promoted.  Once the first j entries of L_k are all
+ * in, rung k may have promoted floor(j / eta) of them: while it has fewer,
+ * the best of the prefix's top floor(j / eta) (finite, ties by trial) not
+ * yet promoted goes up, and its next segment is ready at once.  When all
+ * of L_k is in and L_k is final, the count is rung-halving's
+ * (halving_promote_count of its length).  So each rung holds as many
+ * trials as with whole-rung promotion and the chains are no longer (the
+ * same bounds hold), but a good trial early in a list climbs while the
+ * rest of its rung still trains: ASHA's anytime behaviour.  What is
+ * promoted depends on the order of the lists and the results only, never
+ * on which result came first, so it is the same at any rank count and
+ * after a resume (asha_advance replays it from the results).  A free rank
+ * takes, per bracket, the deepest rung's next task, and across brackets
+ * the longest remaining chain, as above.
+ *
  * The file is that of any rank count: what runs where never changes a
  * metric.  The `round` dataset records each task's rung (the round that
  * runs it aligned at the start).  A resumed run replays the journal and
@@ -28,6 +46,7 @@
  */
 #include "aesweep/search.h"
 #include "aesweep/budget.h"
+#include "aesweep/halving.h"
 #include "aesweep/tpe.h"
 #include "aesweep/util.h"
 #include "aesweep/wire.h"
@@ -54,6 +73,15 @@ typedef struct {
     double *tail;     /* [nb x nrungs] a bracket's later rungs, each at its costliest */
     int unfinished;   /* brackets not finished */
     int failed;
+    /* halving.promote = "asha": per bracket b and rung k (index b x nrungs + k)
+     * the list L_k at alist + off(b, k), its length, the prefix of it that is
+     * in (its entries best first at asort + off(b, k)), the next to hand out,
+     * how many rung k promoted, and whether rung k is closed (L_k final, all
+     * in, its promotions made); apromo[t x nrungs + k]: t promoted out of k */
+    int asha;
+    long *alist, *asort;
+    long *alen, *apre, *anext, *apromoted;
+    uint8_t *aclosed, *apromo;
 } flow_t;
 
 typedef struct {
@@ -129,9 +157,157 @@ static int open_rung(flow_t *f, int b)
     }
 }
 
+/* ---- ASHA in a fixed order (halving.promote = "asha") -------------------- */
+
+static void group_tail(flow_t *f, int g);
+
+static long *asha_list(const flow_t *f, int b, int k, long **sorted)
+{
+    size_t first, nr = (size_t)f->p->nrungs;
+    int nrungs;
+    size_t n = (size_t)group_trials(f, b, &first, &nrungs), off = first * nr + (size_t)k * n;
+    if (sorted) *sorted = f->asort + off;
+    return f->alist + off;
+}
+
+static double asha_metric(const plan_t *p, long t, int k)
+{
+    return p->metrics[(size_t)p->select_metric * p->ncube + (size_t)t * (size_t)p->nrungs + (size_t)k];
+}
+
+static void asha_append(flow_t *f, int b, int k, long t)
+{
+    plan_t *p = f->p;
+    size_t id = (size_t)t * (size_t)p->nrungs + (size_t)k;
+    asha_list(f, b, k, NULL)[f->alen[(size_t)b * (size_t)p->nrungs + (size_t)k]++] = t;
+    p->task_round[id] = search_task_round(p, id);
+}
+
+/* Rung k of bracket b promotes until it has promoted `allowed`: each time the
+ * best of its prefix's top `allowed` (finite) not promoted yet. */
+static void asha_promote(flow_t *f, int b, int k, long allowed)
+{
+    const plan_t *p = f->p;
+    size_t nr = (size_t)p->nrungs, bk = (size_t)b * nr + (size_t)k;
+    long *S;
+    asha_list(f, b, k, &S);
+    while (f->apromoted[bk] < allowed) {
+        long pick = -1;
+        for (long i = 0; i < f->apre[bk] && i < allowed && isfinite(asha_metric(p, S[i], k)); i++)
+            if (!f->apromo[(size_t)S[i] * nr + (size_t)k]) {
+                pick = S[i];
+                break;
+            }
+        if (pick < 0) return;
+        f->apromo[(size_t)pick * nr + (size_t)k] = 1;
+        f->apromoted[bk]++;
+        asha_append(f, b, k + 1, pick);
+    }
+}
+
+/* Bracket b as far as its results go: every rung's prefix that is in, the
+ * promotions each new entry allows, and the rungs that close (their
+ * trials not promoted drop their states).  Live, after each stored result
+ * of b; after a replay, from nothing. */
+static void asha_advance(flow_t *f, int b)
+{
+    const plan_t *p = f->p;
+    size_t nr = (size_t)p->nrungs, first;
+    int nrungs, eta = p->sched->eta;
+    group_trials(f, b, &first, &nrungs);
+    for (int k = 0; k < nrungs; k++) {
+        size_t bk = (size_t)b * nr + (size_t)k;
+        long *S, *L = asha_list(f, b, k, &S);
+        while (f->apre[bk] < f->alen[bk] && p->task_done[(size_t)L[f->apre[bk]] * nr + (size_t)k]) {
+            long t = L[f->apre[bk]], i = f->apre[bk]++;
+            double m = asha_metric(p, t, k);
+            for (; i > 0 && halving_before(m, t, asha_metric(p, S[i - 1], k), S[i - 1]); i--) S[i] = S[i - 1];
+            S[i] = t; /* insertion: the prefix best first */
+            if (k + 1 < nrungs) asha_promote(f, b, k, f->apre[bk] / eta);
+        }
+        if (f->aclosed[bk] || f->apre[bk] < f->alen[bk] || (k > 0 && !f->aclosed[bk - 1])) continue;
+        f->aclosed[bk] = 1;
+        if (k + 1 < nrungs) {
+            asha_promote(f, b, k, halving_promote_count(f->alen[bk], eta));
+            for (long i = 0; i < f->alen[bk]; i++) /* rung k's states nothing continues */
+                if (!f->apromo[(size_t)L[i] * nr + (size_t)k]) dispatch_drop_state(f->d, (size_t)L[i] * nr + (size_t)k);
+        } else
+            f->unfinished--;
+    }
+}
+
+/* Bracket b's next task: its deepest rung's next not done; -1 if none. */
+static long asha_candidate(flow_t *f, int b, int *rung)
+{
+    const plan_t *p = f->p;
+    size_t nr = (size_t)p->nrungs, first;
+    int nrungs;
+    group_trials(f, b, &first, &nrungs);
+    for (int k = nrungs - 1; k >= 0; k--) {
+        size_t bk = (size_t)b * nr + (size_t)k;
+        const long *L = asha_list(f, b, k, NULL);
+        while (f->anext[bk] < f->alen[bk] && p->task_done[(size_t)L[f->anext[bk]] * nr + (size_t)k]) f->anext[bk]++;
+        if (f->anext[bk] < f->alen[bk]) {
+            *rung = k;
+            return L[f->anext[bk]];
+        }
+    }
+    return -1;
+}
+
+static long asha_next(flow_t *f)
+{
+    const plan_t *p = f->p;
+    size_t nr = (size_t)p->nrungs;
+    int best = -1, bestk = 0;
+    double bp = 0;
+    for (int b = 0; b < f->nb; b++) {
+        int k;
+        long t = asha_candidate(f, b, &k);
+        if (t < 0) continue;
+        double pr = p->tasks[(size_t)t * nr + (size_t)k].cost + f->tail[(size_t)b * nr + (size_t)k];
+        if (best < 0 || pr > bp) best = b, bestk = k, bp = pr;
+    }
+    if (best < 0) return -1;
+    int k;
+    long t = asha_candidate(f, best, &k);
+    f->anext[(size_t)best * nr + (size_t)bestk]++;
+    return t * (long)nr + bestk;
+}
+
+/* Rank 0, promote = "asha": the lists at the start (after a replay: as far
+ * as the journaled results go).  0, or -1 when out of memory. */
+static int asha_open(flow_t *f)
+{
+    plan_t *p = f->p;
+    size_t nt = p->ntrials ? p->ntrials : 1, nr = (size_t)p->nrungs, nbk = (size_t)(f->nb ? f->nb : 1) * nr;
+    f->alist = malloc(nt * nr * sizeof *f->alist), f->asort = malloc(nt * nr * sizeof *f->asort);
+    f->alen = calloc(nbk, sizeof *f->alen), f->apre = calloc(nbk, sizeof *f->apre);
+    f->anext = calloc(nbk, sizeof *f->anext), f->apromoted = calloc(nbk, sizeof *f->apromoted);
+    f->aclosed = calloc(nbk, 1), f->apromo = calloc(nt * nr, 1);
+    costed_t *c = malloc(nt * sizeof *c);
+    if (!f->alist || !f->asort || !f->alen || !f->apre || !f->anext || !f->apromoted || !f->aclosed || !f->apromo || !c) {
+        free(c);
+        return -1;
+    }
+    for (int b = 0; b < f->nb; b++) {
+        size_t first;
+        int nrungs;
+        long n = group_trials(f, b, &first, &nrungs);
+        group_tail(f, b);
+        for (long j = 0; j < n; j++) c[j] = (costed_t){p->tasks[(first + (size_t)j) * nr].cost, first + (size_t)j};
+        qsort(c, (size_t)n, sizeof *c, costliest_first); /* L_0: costliest first, ties by trial */
+        for (long j = 0; j < n; j++) asha_append(f, b, 0, (long)c[j].id);
+        asha_advance(f, b);
+    }
+    free(c);
+    return 0;
+}
+
 static long flow_next(void *ctx)
 {
     flow_t *f = ctx;
+    if (f->asha) return asha_next(f);
     const plan_t *p = f->p;
     int best = -1;
     double bp = 0;
@@ -221,6 +397,10 @@ static void flow_stored(void *ctx, size_t task)
     const task_t *tk = &p->tasks[task];
     if (tk->trial < 0) return;
     int b = group_of(f, tk->trial);
+    if (f->asha) {
+        asha_advance(f, b);
+        return;
+    }
     if (tk->rung != f->rung[b] || --f->left[b] > 0) return;
     f->rung[b]++;
     int bad = open_rung(f, b);
@@ -241,6 +421,8 @@ static void flow_free(flow_t *f)
 {
     free(f->rung), free(f->left), free(f->nready), free(f->next), free(f->ready), free(f->tr), free(f->mark), free(f->tail);
     free(f->rows);
+    free(f->alist), free(f->asort), free(f->alen), free(f->apre), free(f->anext), free(f->apromoted), free(f->aclosed);
+    free(f->apromo);
 }
 
 /* Rank 0: the ready set at the start (after a replay).  0, or -1. */
@@ -265,6 +447,14 @@ static int flow_open(flow_t *f)
         return -1;
     }
     f->unfinished = f->nb;
+    f->asha = p->sspec->asha && !f->tpe;
+    if (f->asha) {
+        if (asha_open(f)) {
+            fprintf(stderr, "aesweep: rank 0: out of memory for the promotion lists of stage %s\n", p->spec->name);
+            return -1;
+        }
+        return 0;
+    }
     if (f->tpe) /* batch 0, then every batch a resumed run may open already */
         return f->nb > 0 && (open_group(f, 0) || open_batches(f)) ? -1 : 0;
     for (int b = 0; b < f->nb; b++)

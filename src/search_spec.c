@@ -196,7 +196,7 @@ static int parse_sample(const config_setting_t *s, const char *where, const sear
 static int parse_halving(const config_setting_t *h, const char *where, const search_spec_io_t *io, search_spec_t *o,
                          char *err)
 {
-    static const char *const keys[] = {"min_epochs", "max_epochs", "eta", "brackets", "align", NULL};
+    static const char *const keys[] = {"min_epochs", "max_epochs", "eta", "brackets", "align", "promote", NULL};
     char w[160];
     snprintf(w, sizeof w, "%s.halving", where);
     if (!config_setting_is_group(h)) {
@@ -225,6 +225,23 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
         o->flow = !strcmp(a, "flow");
         o->align_start = o->flow || !strcmp(a, "start");
 
+    }
+    const config_setting_t *pr = config_setting_get_member(h, "promote");
+    if (pr) {
+        const char *a = config_setting_get_string(pr);
+        char t[96];
+        if (!a || (strcmp(a, "rung") && strcmp(a, "asha")))
+            return failf(io, pr, err, "%s.promote = %s: give \"rung\" (promote a rung's top 1/eta once all of it is in) or "
+                                      "\"asha\" (ASHA's rule in a fixed order: as soon as a trial is in the top 1/eta of "
+                                      "the rung's results so far)", w, setting_text(pr, t, sizeof t));
+        o->asha = !strcmp(a, "asha");
+        if (o->asha && al && !o->flow)
+            return failf(io, pr, err, "%s.promote = \"asha\" runs as a dataflow: drop %s.align (or give align = \"flow\")",
+                         w, w);
+        if (o->asha && o->has_sample && o->sampler == SEARCH_TPE)
+            return failf(io, pr, err, "%s.promote = \"asha\" goes with random, sobol, lhs or grid trials; a TPE batch "
+                                      "is proposed from whole rungs: drop promote, or use another sampler", w);
+        if (o->asha) o->flow = o->align_start = 1;
     }
     halving_schedule_t hs;
     char msg[SPEC_ERR_LEN];

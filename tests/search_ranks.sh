@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # search_ranks.sh BIN SRC [SPEC] - search stages give the same file at any number of ranks (issue 16):
 # SPEC (default tests/specs/search_ci.cfg: Sobol + Hyperband, a stage inheriting its best trial,
-# TPE + halving, a Latin hypercube, a grid with halving, Hyperband and TPE batches as dataflows) run at -np 1, 2, 3 and 4; every dataset but
+# TPE + halving, a Latin hypercube, a grid with halving, Hyperband and TPE batches as dataflows, ASHA) run at -np 1, 2, 3 and 4; every dataset but
 # the timings byte-identical to -np 1's (tests/search_study.py same), and the stages really are
 # searches: 27 trials x 3 rungs, every trial at rung 0, fewer at each later rung. ~10 s.
 # `bash tests/search_ranks.sh build/aesweep . jobs/moons-search.cfg` runs the check on the full study.
@@ -39,6 +39,10 @@ with h5py.File(sys.argv[1], "r") as f:
     # TPE batches as a dataflow: 4 batches of 6, each one bracket (6@3 2@9 1@27)
     tf = f["tpeflow"]
     assert tf.attrs["align"] == "flow" and (tf["status"][()] != 3).sum(axis=0).tolist() == [24, 8, 4]
+    # ASHA in a fixed order: the rung sizes of whole-rung promotion, other trials in them
+    ash = f["asha"]
+    assert ash.attrs["promote"] == "asha" and ash.attrs["align"] == "flow" and fl.attrs["promote"] == "rung"
+    assert (ash["status"][()] != 3).sum(axis=0).tolist() == ash["rung_trials"][()].sum(axis=0).tolist()
     print("search stage: trials per rung", ran.tolist(), "best trial", int(g.attrs["best_trial"]))
 PYEOF
 fi

@@ -11,7 +11,9 @@ endforeach()
 # brackets run different rungs and ranks hold handed-out tasks and states.
 # And TPE batches as a dataflow: a resumed run proposes the opened batches again from the journal,
 # so the file equals the uninterrupted run's only if no proposal depended on timing.
-foreach(v flow tpeflow)
+# And Hyperband with promote = "asha": promotions happen mid-rung, so the cuts land between a
+# promotion and the rung's end; a resumed run replays the rule from the journaled results.
+foreach(v flow tpeflow asha)
   add_test(NAME search_resume_${v}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/search_resume.sh $<TARGET_FILE:aesweep> ${CMAKE_SOURCE_DIR}
       ${CMAKE_CURRENT_SOURCE_DIR}/specs/search_slow_${v}.cfg)

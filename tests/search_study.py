@@ -387,7 +387,8 @@ def read_stage(path, stage, test):
                  status=g["status"][()], attrs={k: g.attrs[k] for k in g.attrs}, halving=halving,
                  select=g[text(g.attrs["select_metric"])][()])
         if halving:
-            d.update(stop=g["stop_rung"][()], bracket=g["trial_bracket"][()], rung_epochs=g["rung_epochs"][()])
+            d.update(stop=g["stop_rung"][()], bracket=g["trial_bracket"][()], rung_epochs=g["rung_epochs"][()],
+                     compute=g["compute"][()])
     return d
 
 
@@ -418,6 +419,8 @@ def check_schedule(d):
         if got != want:
             errs.append("bracket %d: rung epochs %s, Hyperband's are %s" % (b, got, want))
     st, m = d["status"], d["select"]
+    if text(a.get("promote", "rung")) == "asha":
+        return errs + check_asha(d, eta)
     for (b, j), trials in sorted(groups(d).items()):
         if any(st[t, 0] == NOT_RUN for t in trials):
             errs.append("bracket %d group %d: not every trial ran rung 0" % (b, j))
@@ -438,6 +441,47 @@ def check_schedule(d):
     pm, tot = float(a.get("predicted_makespan", 0)), float(a.get("compute_total", 0))
     if not 0 < pm <= tot * (1 + 1e-9):
         errs.append("predicted_makespan %r outside (0, compute_total %r]" % (pm, tot))
+    return errs
+
+
+def asha_lists(trials, m, compute, eta, nrungs):
+    """ASHA's rule in a fixed order, as docs/search.md states it, from a finished file: L_0 the
+    bracket's trials by rung-0 compute, costliest first (ties by trial); once the first j of L_k are
+    in, rung k has promoted floor(j / eta) of them (at the end, once all are: max(1, n // eta)), each
+    time the best (finite metric, ties by trial) of the prefix's top ones not promoted yet; L_{k+1}
+    lists them in the order promoted."""
+    key = lambda k: (lambda t: (not math.isfinite(m[t, k]), m[t, k] if math.isfinite(m[t, k]) else 0.0, t))
+    L = [sorted(trials, key=lambda t: (-compute[t, 0], t))]
+    for k in range(nrungs - 1):
+        Lk, nxt, done = L[k], [], set()
+
+        def promote(prefix, allowed):
+            top = sorted(prefix, key=key(k))[:allowed]
+            while len(done) < allowed:
+                cand = [t for t in top if math.isfinite(m[t, k]) and t not in done]
+                if not cand:
+                    return
+                done.add(cand[0])
+                nxt.append(cand[0])
+
+        for j in range(1, len(Lk) + 1):
+            promote(Lk[:j], j // eta)
+        promote(Lk, max(1, len(Lk) // eta) if Lk else 0)
+        L.append(nxt)
+    return L
+
+
+def check_asha(d, eta):
+    """Every bracket's rungs hold exactly the trials asha_lists gives."""
+    errs, st, m, E = [], d["status"], d["select"], d["rung_epochs"]
+    for (b, _), trials in sorted(groups(d).items()):
+        nr = int((E[b] > 0).sum())
+        for k, want in enumerate(asha_lists(trials, m, d["compute"], eta, nr)):
+            got = sorted(t for t in trials if st[t, k] != NOT_RUN)
+            if got != sorted(want):
+                errs.append("bracket %d rung %d (asha): trials %s, the rule gives %s" % (b, k, got, sorted(want)))
+        if any(st[t, k] != NOT_RUN for t in trials for k in range(nr, st.shape[1])):
+            errs.append("bracket %d: a trial ran beyond its bracket's rungs" % b)
     return errs
 
 

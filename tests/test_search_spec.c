@@ -97,6 +97,8 @@ static void test_example(void **st)
     assert_true(!s.has_sample && s.has_halving && s.eta == 3 && s.min_epochs == 5);
 }
 
+#define STAGE_ASHA(more) "stages = ( { name = \"s\";\n halving = { min_epochs = 1; max_epochs = 9; promote = \"asha\";" more " }; } );"
+
 static void expect(const char *text, const char *needle)
 {
     search_spec_t s;
@@ -104,6 +106,21 @@ static void expect(const char *text, const char *needle)
     assert_int_equal(parse(text, &s, err), -1);
     if (!strstr(err, needle)) fail_msg("message '%s' lacks '%s'", err, needle);
     assert_null(strchr(err, '\n'));
+}
+
+/* promote = "asha" alone makes the stage a dataflow; align = "flow" beside it is accepted */
+static void test_asha(void **st)
+{
+    (void)st;
+    search_spec_t s;
+    char err[SPEC_ERR_LEN] = "";
+    assert_int_equal(parse(STAGE_ASHA(""), &s, err), 0);
+    assert_true(s.asha && s.flow && s.align_start);
+    assert_int_equal(parse(STAGE_ASHA(" align = \"flow\";"), &s, err), 0);
+    assert_true(s.asha && s.flow);
+    assert_int_equal(parse("stages = ( { name = \"s\";\n halving = { min_epochs = 1; max_epochs = 9; promote = \"rung\"; }; } );", &s,
+                           err), 0);
+    assert_true(!s.asha && !s.flow && !s.align_start);
 }
 
 static void test_mistakes(void **st)
@@ -146,6 +163,16 @@ static void test_mistakes(void **st)
     expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n"
                  " halving = { min_epochs = 1; max_epochs = 9; align = \"middle\"; };"),
            "t.cfg:3: stages.search.halving.align = \"middle\": give \"end\"");
+    /* promote: the rule's name, and what ASHA does not go with */
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n"
+                 " halving = { min_epochs = 1; max_epochs = 9; promote = \"async\"; };"),
+           "t.cfg:3: stages.search.halving.promote = \"async\": give \"rung\"");
+    expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n"
+                 " halving = { min_epochs = 1; max_epochs = 9; align = \"start\"; promote = \"asha\"; };"),
+           "t.cfg:3: stages.search.halving.promote = \"asha\" runs as a dataflow: drop stages.search.halving.align");
+    expect(STAGE("sample = { sampler = \"tpe\"; n_trials = 8; tpe_batch = 4; " SPACE " };\n"
+                 " halving = { min_epochs = 1; max_epochs = 9; promote = \"asha\"; };"),
+           "t.cfg:3: stages.search.halving.promote = \"asha\" goes with random, sobol, lhs or grid trials");
     /* a choice twice, as an axis refuses a value twice */
     expect(STAGE("sample = { sampler = \"random\"; n_trials = 5;\n space = { activation = { choice = [\"relu\", \"tanh\", \"relu\"]; }; }; };"),
            "t.cfg:3: stages.search.sample.space.activation.choice: \"relu\" appears twice; give each value once");
@@ -168,6 +195,7 @@ static void test_mistakes(void **st)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_example), cmocka_unit_test(test_mistakes)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_example), cmocka_unit_test(test_asha),
+                                       cmocka_unit_test(test_mistakes)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,8 @@ int halving_bracket_of(const halving_schedule_t *h, long trial);
  * promotion rule above).  metric[i] and trial[i] describe position i.
  * 0, or -1 when out of memory. */
 int halving_order(const double *metric, const long *trial, size_t m, size_t *order);
+/* Whether (metric ma, trial ta) ranks before (mb, tb) in that order. */
+int halving_before(double ma, long ta, double mb, long tb);
 /* winners[0..r-1]: trial indices of the promoted, best first; returns r =
  * min(k, finite metrics) with k = halving_promote_count(m, eta), or -1 when
  * out of memory. */

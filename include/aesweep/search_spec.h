@@ -30,6 +30,7 @@ typedef struct {
     int brackets;         /* 0 = all */
     int align_start;      /* halving.align: 0 "end" (default), 1 "start" or "flow" (search.h, rounds) */
     int flow;             /* halving.align = "flow": no rounds, a dataflow (search.h); rungs numbered as "start" */
+    int asha;             /* halving.promote = "asha": ASHA's rule in a fixed order (search_flow.c); implies flow */
 } search_spec_t;
 
 typedef struct {
