@@ -26,8 +26,10 @@
 # 3. the simulator: build-bench/bench/simulate --hyperband 10000 --policy all (the rounds as
 #    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
-# SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, tpe_flow,
-# tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA (0: part 1 without the Optuna runs),
+# SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, KIND_asha
+# (halving.promote = "asha"), tpe_flow, tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA
+# (0: part 1 without the Optuna runs), SEARCH_HB and SEARCH_SH (the halving group's keys of the
+# Hyperband and the TPE stages; default min_epochs 10, max_epochs 1000, eta 3, as Optuna's pruner),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run), SEARCH_CURVE (curve points of the part-1
 # stages, 100: a curve point and interim report every 10 epochs, as Optuna reports; 0: none),
 # SEARCH_PEER_CORETYPE (OPENBLAS_CORETYPE for the Optuna runs only; unset: the machine's).
@@ -83,7 +85,7 @@ run_watched() {
 if has 1; then
   echo "== 1. anytime (seeds $SEEDS, one run at a time), $(date -u +%H:%M) UTC"
   for s in $SEEDS; do
-    for kind in ${SEARCH_KINDS:-random sobol tpe random_start sobol_start random_flow sobol_flow tpe_flow tpe9_flow}; do
+    for kind in ${SEARCH_KINDS:-random sobol tpe random_start sobol_start random_flow sobol_flow random_asha sobol_asha tpe_flow tpe9_flow}; do
       case $kind in
         tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         tpe_flow) search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;

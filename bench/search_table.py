@@ -16,6 +16,7 @@ KINDS = (("aesweep_random", "aesweep random+Hyperband -np 2"), ("aesweep_sobol",
          ("aesweep_random_start", "aesweep random+HB start-aligned"), ("aesweep_sobol_start", "aesweep Sobol+HB start-aligned"),
          ("aesweep_random_flow", "aesweep random+HB dataflow"), ("aesweep_sobol_flow", "aesweep Sobol+HB dataflow"),
          ("aesweep_tpe_flow", "aesweep TPE+halving dataflow"),
+         ("aesweep_random_asha", "aesweep random+HB, ASHA order"), ("aesweep_sobol_asha", "aesweep Sobol+HB, ASHA order"),
          ("aesweep_tpe9_flow", "aesweep TPE batch 9 dataflow"), ("aesweep_tpe3_flow", "aesweep TPE batch 3 dataflow"),
          ("optuna_np1", "Optuna+Hyperband, 1 process"),
          ("optuna_np2", "Optuna+Hyperband, 2 processes"))

@@ -37,7 +37,9 @@
  * on which result came first, so it is the same at any rank count and
  * after a resume (asha_advance replays it from the results).  A free rank
  * takes, per bracket, the deepest rung's next task, and across brackets
- * the longest remaining chain, as above.
+ * the one whose segment ends at the most epochs (full-length results
+ * first: what an anytime search waits for), ties by the longest remaining
+ * chain as above.
  *
  * The file is that of any rank count: what runs where never changes a
  * metric.  The `round` dataset records each task's rung (the round that
@@ -260,13 +262,14 @@ static long asha_next(flow_t *f)
     const plan_t *p = f->p;
     size_t nr = (size_t)p->nrungs;
     int best = -1, bestk = 0;
-    double bp = 0;
+    double be = 0, bp = 0;
     for (int b = 0; b < f->nb; b++) {
         int k;
         long t = asha_candidate(f, b, &k);
         if (t < 0) continue;
-        double pr = p->tasks[(size_t)t * nr + (size_t)k].cost + f->tail[(size_t)b * nr + (size_t)k];
-        if (best < 0 || pr > bp) best = b, bestk = k, bp = pr;
+        const task_t *tk = &p->tasks[(size_t)t * nr + (size_t)k];
+        double e = tk->hp[P_EPOCHS], pr = tk->cost + f->tail[(size_t)b * nr + (size_t)k];
+        if (best < 0 || e > be || (e == be && pr > bp)) best = b, bestk = k, be = e, bp = pr;
     }
     if (best < 0) return -1;
     int k;

@@ -140,10 +140,11 @@ static int validate_search(const study_ctx_t *c, plan_t *p, int R, double *cost,
     if (sb.state_bytes < 1048576.0) snprintf(st, sizeof st, "%.1f KiB", sb.state_bytes / 1024.0);
     else budget_fmt_bytes(st, sizeof st, sb.state_bytes);
     if (p->sspec && p->sspec->flow)
-        printf("    %ld segments as a dataflow (no rounds; %d rungs): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP "
+        printf("    %ld segments as a dataflow (no rounds; %d rungs%s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP "
                "(Graham's list-scheduling bound: cost / %d + %d/%d of the longest bracket's rungs at their largest "
                "segments, + %.2f s a rung for a task waiting behind a short one); carried states on rank 0 <= %s\n",
-               sb.segments, p->nrungs, sb.cost * 1e-9, R, sb.makespan * 1e-9, R, R - 1, R, DISPATCH_FLOW_QUEUE_S, st);
+               sb.segments, p->nrungs, p->sspec->asha ? "; ASHA promotion in a fixed order, the same rung sizes" : "",
+               sb.cost * 1e-9, R, sb.makespan * 1e-9, R, R - 1, R, DISPATCH_FLOW_QUEUE_S, st);
     else
         printf("    %ld segments in %d round(s): cost <= %.3g GFLOP, makespan at %d rank(s) <= %.3g GFLOP (sum over rounds "
                "of the largest segment + the round's cost / %d); carried states on rank 0 <= %s\n",

@@ -444,18 +444,20 @@ def check_schedule(d):
     return errs
 
 
-def asha_lists(trials, m, compute, eta, nrungs):
+def asha_lists(trials, m, compute, eta, nrungs, why=None):
     """ASHA's rule in a fixed order, as docs/search.md states it, from a finished file: L_0 the
     bracket's trials by rung-0 compute, costliest first (ties by trial); once the first j of L_k are
     in, rung k has promoted floor(j / eta) of them (at the end, once all are: max(1, n // eta)), each
     time the best (finite metric, ties by trial) of the prefix's top ones not promoted yet; L_{k+1}
-    lists them in the order promoted."""
+    lists them in the order promoted. why, if given, gets for each promoted (trial, k + 1) the prefix
+    length j that promoted it (None: at the rung's close; bench/asha_schedule.py times promotions
+    with it)."""
     key = lambda k: (lambda t: (not math.isfinite(m[t, k]), m[t, k] if math.isfinite(m[t, k]) else 0.0, t))
     L = [sorted(trials, key=lambda t: (-compute[t, 0], t))]
     for k in range(nrungs - 1):
         Lk, nxt, done = L[k], [], set()
 
-        def promote(prefix, allowed):
+        def promote(prefix, allowed, j):
             top = sorted(prefix, key=key(k))[:allowed]
             while len(done) < allowed:
                 cand = [t for t in top if math.isfinite(m[t, k]) and t not in done]
@@ -463,10 +465,12 @@ def asha_lists(trials, m, compute, eta, nrungs):
                     return
                 done.add(cand[0])
                 nxt.append(cand[0])
+                if why is not None:
+                    why[(cand[0], k + 1)] = j
 
         for j in range(1, len(Lk) + 1):
-            promote(Lk[:j], j // eta)
-        promote(Lk, max(1, len(Lk) // eta) if Lk else 0)
+            promote(Lk[:j], j // eta, j)
+        promote(Lk, max(1, len(Lk) // eta) if Lk else 0, None)
         L.append(nxt)
     return L
 
