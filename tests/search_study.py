@@ -419,9 +419,10 @@ def check_schedule(d):
         if got != want:
             errs.append("bracket %d: rung epochs %s, Hyperband's are %s" % (b, got, want))
     st, m = d["status"], d["select"]
-    if text(a.get("promote", "rung")) == "asha":
-        return errs + check_asha(d, eta)
-    for (b, j), trials in sorted(groups(d).items()):
+    asha = text(a.get("promote", "rung")) == "asha"
+    if asha:
+        errs += check_asha(d, eta)
+    for (b, j), trials in sorted(groups(d).items()) if not asha else ():
         if any(st[t, 0] == NOT_RUN for t in trials):
             errs.append("bracket %d group %d: not every trial ran rung 0" % (b, j))
         for r in range(1, E.shape[1]):
@@ -476,16 +477,24 @@ def asha_lists(trials, m, compute, eta, nrungs, why=None):
 
 
 def check_asha(d, eta):
-    """Every bracket's rungs hold exactly the trials asha_lists gives."""
+    """Every bracket's rungs hold exactly the trials asha_lists gives, and in some rung not the ones
+    whole-rung promotion would (else the file could not tell the two rules apart)."""
     errs, st, m, E = [], d["status"], d["select"], d["rung_epochs"]
+    differs = False
     for (b, _), trials in sorted(groups(d).items()):
         nr = int((E[b] > 0).sum())
         for k, want in enumerate(asha_lists(trials, m, d["compute"], eta, nr)):
             got = sorted(t for t in trials if st[t, k] != NOT_RUN)
             if got != sorted(want):
                 errs.append("bracket %d rung %d (asha): trials %s, the rule gives %s" % (b, k, got, sorted(want)))
+            if k > 0:  # whole-rung promotion of the same rung k - 1
+                prev = [t for t in trials if st[t, k - 1] != NOT_RUN]
+                fin = sorted((m[t, k - 1], t) for t in prev if math.isfinite(m[t, k - 1]))
+                differs |= sorted(t for _, t in fin[:max(1, len(prev) // eta)]) != got
         if any(st[t, k] != NOT_RUN for t in trials for k in range(nr, st.shape[1])):
             errs.append("bracket %d: a trial ran beyond its bracket's rungs" % b)
+    if not differs:
+        errs.append("asha: every rung holds the trials whole-rung promotion gives: the check cannot tell the rules apart")
     return errs
 
 
