@@ -262,6 +262,7 @@ static long asha_next(flow_t *f)
     const plan_t *p = f->p;
     size_t nr = (size_t)p->nrungs;
     int best = -1, bestk = 0;
+    long bestt = -1;
     double be = 0, bp = 0;
     for (int b = 0; b < f->nb; b++) {
         int k;
@@ -269,13 +270,11 @@ static long asha_next(flow_t *f)
         if (t < 0) continue;
         const task_t *tk = &p->tasks[(size_t)t * nr + (size_t)k];
         double e = tk->hp[P_EPOCHS], pr = tk->cost + f->tail[(size_t)b * nr + (size_t)k];
-        if (best < 0 || e > be || (e == be && pr > bp)) best = b, bestk = k, be = e, bp = pr;
+        if (best < 0 || e > be || (e == be && pr > bp)) best = b, bestk = k, bestt = t, be = e, bp = pr;
     }
     if (best < 0) return -1;
-    int k;
-    long t = asha_candidate(f, best, &k);
     f->anext[(size_t)best * nr + (size_t)bestk]++;
-    return t * (long)nr + bestk;
+    return bestt * (long)nr + bestk;
 }
 
 /* Rank 0, promote = "asha": the lists at the start (after a replay: as far

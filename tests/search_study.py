@@ -403,6 +403,15 @@ def groups(d):
     return out
 
 
+def whole_rung(prev, m, r, eta):
+    """Whole-rung promotion: the top max(1, floor(len / eta)) of rung r's trials prev by (metric,
+    trial), diverged never, as a sorted list."""
+    if not prev:
+        return []
+    fin = sorted((m[t, r], t) for t in prev if math.isfinite(m[t, r]))
+    return sorted(t for _, t in fin[:max(1, len(prev) // eta)])
+
+
 def check_schedule(d):
     a, errs = d["attrs"], []
     mn, mx, eta = int(a["min_epochs"]), int(a["max_epochs"]), int(a["eta"])
@@ -433,8 +442,7 @@ def check_schedule(d):
                     errs.append("bracket %d has no rung %d but trials %s ran it" % (b, r, now))
                 continue
             k = max(1, len(prev) // eta) if prev else 0
-            fin = sorted((m[t, r - 1], t) for t in prev if math.isfinite(m[t, r - 1]))
-            want = sorted(t for _, t in fin[:k])
+            want = whole_rung(prev, m, r - 1, eta)
             if now != want:
                 errs.append("bracket %d group %d rung %d: trials %s, the top %d of rung %d are %s" % (b, j, r, now, k, r - 1, want))
     # a fresh run's predicted makespan: more than nothing, at most all the work (a dataflow's too:
@@ -488,9 +496,7 @@ def check_asha(d, eta):
             if got != sorted(want):
                 errs.append("bracket %d rung %d (asha): trials %s, the rule gives %s" % (b, k, got, sorted(want)))
             if k > 0:  # whole-rung promotion of the same rung k - 1
-                prev = [t for t in trials if st[t, k - 1] != NOT_RUN]
-                fin = sorted((m[t, k - 1], t) for t in prev if math.isfinite(m[t, k - 1]))
-                differs |= sorted(t for _, t in fin[:max(1, len(prev) // eta)]) != got
+                differs |= whole_rung([t for t in trials if st[t, k - 1] != NOT_RUN], m, k - 1, eta) != got
         if any(st[t, k] != NOT_RUN for t in trials for k in range(nr, st.shape[1])):
             errs.append("bracket %d: a trial ran beyond its bracket's rungs" % b)
     if not differs:
