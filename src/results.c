@@ -624,6 +624,9 @@ static hid_t make_axis_scale(results_t *r, hid_t g, const plan_t *p, int d)
     return ds;
 }
 
+static int trial_param(results_t *r, hid_t g, const plan_t *p, int q, hid_t tscale);
+static void search_coords(const plan_t *p, char *out, size_t n);
+
 /* /<stage>/curves: the learning curves on dims (the cube's dims without
  * the epochs axis, then `epoch`), with their own coordinate variables so
  * that the group opens on its own. */
@@ -645,6 +648,15 @@ static int write_curves(results_t *r, hid_t g, const plan_t *p)
         scales[nd] = make_axis_scale(r, cg, p, d);
         dims[nd++] = p->dim_len[d];
     }
+    /* a search stage's parameters along trial, again here, so that the
+     * group opened on its own (xarray's group=) labels each curve with
+     * its configuration (the CF `coordinates` of every curve variable) */
+    char coords[P_COUNT * (SPEC_NAME_LEN + 1)] = "";
+    if (p->search && nd > 0) {
+        for (int i = 0; i < p->nsearch_params && !r->failed; i++)
+            trial_param(r, cg, p, p->search_params[i], scales[0]);
+        search_coords(p, coords, sizeof coords);
+    }
     hsize_t ne = p->ncurve;
     scales[nd] = write_ds(r, cg, "epoch", H5T_NATIVE_INT, H5T_STD_I32LE, 1, &ne, p->curve_epochs);
     describe(r, scales[nd], "optimiser epochs completed", "1");
@@ -657,6 +669,7 @@ static int write_curves(results_t *r, hid_t g, const plan_t *p)
         attach_all(r, ds, scales, nd);
         metric_long_name(p->metric_names[m], ln, sizeof ln);
         describe(r, ds, ln, "1");
+        if (coords[0]) attr_char(r, ds, "coordinates", coords);
         close_ds(r, ds);
     }
     for (int d = 0; d < nd; d++) close_ds(r, scales[d]);

@@ -292,6 +292,16 @@ def test_real_run_readers(real):
     import xarray as xr  # scripts/deps.sh installs it: missing is a failure, not a skip
     with xr.open_dataset(out, group="hb", engine="h5netcdf") as ds:
         assert ds["test_mse_test"].dims == ("trial", "rung") and "lr" in ds["test_mse_test"].coords
+        lr, act = ds["lr"].values, ds["activation"].values
+        # results-format.md's recipe: the trial variables alone make one row per trial and rung
+        df = ds[[v for v in ds.data_vars if "bracket" not in ds[v].dims]].to_dataframe()
+        assert len(df) == ds.sizes["trial"] * ds.sizes["rung"] and "lr" in df.columns
+    # the curves group opened on its own labels each curve with its trial's parameters (review: it had
+    # only trial and epoch), the same values as the stage's own
+    with xr.open_dataset(out, group="hb/curves", engine="h5netcdf") as cg:
+        cv = cg["test_mse_test"]
+        assert cv.dims == ("trial", "epoch") and {"lr", "activation", "hidden"} <= set(cv.coords)
+        assert cv.coords["lr"].values.tobytes() == lr.tobytes() and list(cv.coords["activation"].values) == list(act)
     # the learning curves of a halving stage: (trial, epoch), through the trial's results at its rung
     # epochs, NaN beyond the last epoch it reached (netCDF4, the C library's reader)
     import netCDF4
