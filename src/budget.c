@@ -292,7 +292,7 @@ static void staircase(bound_acc_t *a, const search_slot_t *g, double mx)
  * trials (rung k - 1's, the promoted), each finished segment swaps its
  * input for its output, and promotion then drops the losers: one state per
  * trial of the rung (none for a bracket of one rung); plus one record in
- * flight, unpacked beside its state. */
+ * flight, unpacked beside its state (none for a bracket of one rung). */
 static void add_group(const search_slot_t *g, void *ctx)
 {
     bound_acc_t *a = ctx;
@@ -307,11 +307,12 @@ static void add_group(const search_slot_t *g, void *ctx)
     if (is_tpe_flow(a->p)) staircase(a, g, mx);
     a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
-    if (g->rung > 0 || !g->last) {
-        a->states += st;
-        if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
-        if (st > a->tpe_states) a->tpe_states = st;
-    }
+    /* a bracket of one rung neither sends a state nor gets one back: no
+     * state and no record in flight (a stage of such brackets holds none) */
+    if (g->rung == 0 && g->last) return;
+    a->states += st;
+    if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
+    if (st > a->tpe_states) a->tpe_states = st;
     for (long t = g->first; t < g->end; t++) {
         double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
         if (rec > a->record) a->record = rec;

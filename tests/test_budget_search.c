@@ -32,13 +32,14 @@ static const char *SPEC = "study=\"b\"; seed=5; data={source=\"moons\"; pool=400
 static search_spec_t g_ss = {.has_sample = 1, .sampler = SAMPLE_RANDOM, .has_halving = 1, .min_epochs = 10,
                              .max_epochs = 90, .eta = 3};
 
-static void make_plan(plan_t *p, const study_t *s)
+/* The plan of NT trials under Hyperband from lo to hi epochs (eta 3). */
+static void make_plan_range(plan_t *p, const study_t *s, long lo, long hi)
 {
     char err[SPEC_ERR_LEN];
     assert_int_equal(plan_build(p, s, 0, NULL, NULL, err), 0);
     halving_schedule_t *h = malloc(sizeof *h);
-    assert_int_equal(halving_schedule(h, 10, 90, 3, 0, NT, err, sizeof err), 0);
-    size_t R = 3, nc = NT * R;
+    assert_int_equal(halving_schedule(h, lo, hi, 3, 0, NT, err, sizeof err), 0);
+    size_t R = (size_t)h->b[0].nrungs, nc = NT * R;
     free(p->tasks);
     p->search = PLAN_SAMPLED | PLAN_HALVING, p->sspec = &g_ss, p->sched = h;
     p->ntrials = NT, p->nrungs = (int)R, p->ntasks = nc;
@@ -55,6 +56,8 @@ static void make_plan(plan_t *p, const study_t *s)
         tk->cost = tk->absent ? 0 : (tk->hp[P_EPOCHS] - tk->start_epoch) * (double)(1 + (t * 5) % 7);
     }
 }
+
+static void make_plan(plan_t *p, const study_t *s) { make_plan_range(p, s, 10, 90); }
 
 /* Sum over rounds of each round's LPT makespan at R ranks when bracket 0 promotes trial a and
  * bracket 1 trial c; *total gets the cost of every segment trained. */
@@ -128,7 +131,8 @@ static void test_bounds(void **st)
     /* states (dispatch.c keeps one per trial of a round's rungs, none of a rung-0 last rung):
      * round 0 bracket 0's three; round 1 bracket 0's promoted one and bracket 1's two; round 2 the
      * inputs of brackets 0 and 1's last rungs (bracket 2's single rung keeps none); each with the
-     * largest state record of the round in flight (8 + ceil(3 np / 2) doubles, task.h) */
+     * largest state record of the round's rungs that carry states in flight (8 + ceil(3 np / 2)
+     * doubles, task.h; bracket 2's single rung sends and gets none) */
     double sz[NT], rec[NT];
     for (size_t t = 0; t < NT; t++) {
         model_arch_t a = task_arch(&c->sd, p.tasks[t * 3].hp);
@@ -137,16 +141,16 @@ static void test_bounds(void **st)
         assert_true(budget_state_bytes(&c->sd, p.tasks[t * 3].hp) == sz[t]);
     }
     double m0 = fmax(fmax(sz[0], sz[1]), sz[2]), m1 = fmax(sz[3], sz[4]);
-    double q02 = fmax(fmax(rec[0], rec[1]), rec[2]), q04 = fmax(q02, fmax(rec[3], rec[4])), q05 = fmax(q04, rec[5]);
+    double q02 = fmax(fmax(rec[0], rec[1]), rec[2]), q04 = fmax(q02, fmax(rec[3], rec[4]));
     double r0 = sz[0] + sz[1] + sz[2] + q02;
-    double r1 = m0 + sz[3] + sz[4] + q04, r2 = m0 + m1 + q05;
+    double r1 = m0 + sz[3] + sz[4] + q04, r2 = m0 + m1 + q04;
     budget_search_t sb;
     assert_int_equal(budget_search_bound(&c->sd, &p, 2, &sb), 0);
     assert_true(sz[1] > sz[0]); /* the width list makes a larger state */
     assert_true(fabs(sb.state_bytes - fmax(r0, fmax(r1, r2))) < 1e-9);
     /* the admission checks' bound allocates nothing: each rung's n states at its bracket's largest */
     double cap = budget_search_states_cap(&c->sd, &p);
-    double c0 = 3 * m0 + q02, c1 = m0 + 2 * m1 + q04, c2 = m0 + m1 + q05;
+    double c0 = 3 * m0 + q02, c1 = m0 + 2 * m1 + q04, c2 = m0 + m1 + q04;
     assert_true(fabs(cap - fmax(c0, fmax(c1, c2))) < 1e-9 && cap >= sb.state_bytes);
     /* budget_check_stage counts them on rank 0: a limit between the task alone and task + states */
     double task = budget_plan_peak(&c->sd, &p);
@@ -159,6 +163,20 @@ static void test_bounds(void **st)
     assert_int_equal(budget_search_bound(&c->sd, &g, 2, &sb), 0);
     assert_true(sb.state_bytes == 0 && sb.nrounds == 0);
     plan_free(&g);
+    /* a stage of one rung (min_epochs = max_epochs) carries nothing: no state, no record in flight
+     * (review: validate printed a record's bytes), in rounds and as a dataflow */
+    plan_t one;
+    make_plan_range(&one, &c->s, 90, 90);
+    assert_int_equal(one.nrungs, 1);
+    search_spec_t flow = g_ss;
+    flow.flow = 1;
+    for (int k = 0; k < 2; k++) {
+        one.sspec = k ? &flow : &g_ss;
+        assert_int_equal(budget_search_bound(&c->sd, &one, 2, &sb), 0);
+        assert_true(sb.state_bytes == 0 && sb.segments == NT && budget_search_states_cap(&c->sd, &one) == 0);
+    }
+    one.sspec = &g_ss;
+    plan_free(&one);
 }
 
 /* A greedy list schedule at R ranks of the outcome (a, c) under each bracket's rung barrier: the
