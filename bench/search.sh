@@ -27,7 +27,8 @@
 #    `aesweep run` runs them, at 16-4,096 ranks).
 # Env: PYTHON, MPIRUN, SEARCH_SEEDS, SEARCH_OPTUNA_CPU, SEARCH_PARTS ("1 2 3"), SEARCH_TRIALS (243),
 # SEARCH_KINDS (the aesweep variants of part 1: random sobol tpe, KIND_start, KIND_flow, KIND_asha
-# (halving.promote = "asha"), tpe_flow, tpeN_flow for TPE batches of N as a dataflow), SEARCH_OPTUNA
+# (halving.promote = "asha"), tpe_flow, tpeN_flow for TPE batches of N as a dataflow, tpeN_asha for
+# TPE batches of N promoting by ASHA's rule), SEARCH_OPTUNA
 # (0: part 1 without the Optuna runs), SEARCH_HB and SEARCH_SH (the halving group's keys of the
 # Hyperband and the TPE stages; default min_epochs 10, max_epochs 1000, eta 3, as Optuna's pruner),
 # SEARCH_REUSE_GRID (1: keep OUT/grid.h5 from an earlier run), SEARCH_CURVE (curve points of the part-1
@@ -90,6 +91,8 @@ if has 1; then
         tpe) search_spec tpe "$s" "$NT" "$SH" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         tpe_flow) search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = 27;" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         tpe[0-9]*_flow) b=${kind#tpe}; search_spec tpe "$s" "$NT" "$SH align = \"flow\";" "tpe_batch = ${b%_flow};" \
+                          > "$OUT/aesweep_${kind}_$s.cfg" ;;
+        tpe[0-9]*_asha) b=${kind#tpe}; search_spec tpe "$s" "$NT" "$SH promote = \"asha\";" "tpe_batch = ${b%_asha};" \
                           > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_asha) search_spec "${kind%_asha}" "$s" "$NT" "$HB promote = \"asha\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;
         *_start) search_spec "${kind%_start}" "$s" "$NT" "$HB align = \"start\";" > "$OUT/aesweep_${kind}_$s.cfg" ;;

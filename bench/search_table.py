@@ -18,6 +18,7 @@ KINDS = (("aesweep_random", "aesweep random+Hyperband -np 2"), ("aesweep_sobol",
          ("aesweep_tpe_flow", "aesweep TPE+halving dataflow"),
          ("aesweep_random_asha", "aesweep random+HB, ASHA order"), ("aesweep_sobol_asha", "aesweep Sobol+HB, ASHA order"),
          ("aesweep_tpe9_flow", "aesweep TPE batch 9 dataflow"), ("aesweep_tpe3_flow", "aesweep TPE batch 3 dataflow"),
+         ("aesweep_tpe9_asha", "aesweep TPE batch 9, ASHA order"), ("aesweep_tpe27_asha", "aesweep TPE batch 27, ASHA order"),
          ("optuna_np1", "Optuna+Hyperband, 1 process"),
          ("optuna_np2", "Optuna+Hyperband, 2 processes"))
 S = {k: json.load(open("%s/%s_summary.json" % (out, k)))["summary"] for k, _ in KINDS

@@ -277,32 +277,34 @@ static long asha_next(flow_t *f)
     return bestt * (long)nr + bestk;
 }
 
-/* Rank 0, promote = "asha": the lists at the start (after a replay: as far
- * as the journaled results go).  0, or -1 when out of memory. */
-static int asha_open(flow_t *f)
+/* Rank 0, promote = "asha": the lists' memory.  0, or -1 when out of memory. */
+static int asha_alloc(flow_t *f)
 {
-    plan_t *p = f->p;
+    const plan_t *p = f->p;
     size_t nt = p->ntrials ? p->ntrials : 1, nr = (size_t)p->nrungs, nbk = (size_t)(f->nb ? f->nb : 1) * nr;
     f->alist = malloc(nt * nr * sizeof *f->alist), f->asort = malloc(nt * nr * sizeof *f->asort);
     f->alen = calloc(nbk, sizeof *f->alen), f->apre = calloc(nbk, sizeof *f->apre);
     f->anext = calloc(nbk, sizeof *f->anext), f->apromoted = calloc(nbk, sizeof *f->apromoted);
     f->aclosed = calloc(nbk, 1), f->apromo = calloc(nt * nr, 1);
-    costed_t *c = malloc(nt * sizeof *c);
-    if (!f->alist || !f->asort || !f->alen || !f->apre || !f->anext || !f->apromoted || !f->aclosed || !f->apromo || !c) {
-        free(c);
-        return -1;
-    }
-    for (int b = 0; b < f->nb; b++) {
-        size_t first;
-        int nrungs;
-        long n = group_trials(f, b, &first, &nrungs);
-        group_tail(f, b);
-        for (long j = 0; j < n; j++) c[j] = (costed_t){p->tasks[(first + (size_t)j) * nr].cost, first + (size_t)j};
-        qsort(c, (size_t)n, sizeof *c, costliest_first); /* L_0: costliest first, ties by trial */
-        for (long j = 0; j < n; j++) asha_append(f, b, 0, (long)c[j].id);
-        asha_advance(f, b);
-    }
+    return f->alist && f->asort && f->alen && f->apre && f->anext && f->apromoted && f->aclosed && f->apromo ? 0 : -1;
+}
+
+/* Group b's lists once its trials are known (a bracket at the start, a TPE
+ * batch when proposed; open_group, after its tail): L_0 costliest first, ties by trial, then as far as
+ * the results go (after a replay, the journaled ones).  0, or -1 (memory). */
+static int asha_group_open(flow_t *f, int b)
+{
+    const plan_t *p = f->p;
+    size_t first, nr = (size_t)p->nrungs;
+    int nrungs;
+    long n = group_trials(f, b, &first, &nrungs);
+    costed_t *c = malloc((size_t)(n > 0 ? n : 1) * sizeof *c);
+    if (!c) return -1;
+    for (long j = 0; j < n; j++) c[j] = (costed_t){p->tasks[(first + (size_t)j) * nr].cost, first + (size_t)j};
+    qsort(c, (size_t)(n > 0 ? n : 0), sizeof *c, costliest_first);
+    for (long j = 0; j < n; j++) asha_append(f, b, 0, (long)c[j].id);
     free(c);
+    asha_advance(f, b);
     return 0;
 }
 
@@ -349,13 +351,26 @@ static void group_tail(flow_t *f, int g)
     }
 }
 
+/* How many of group b's rungs are finished, 0 .. onward: whole-rung
+ * promotion's rung[] (the rung it runs), or with ASHA the closed ones (a
+ * closed rung's list is final and all in, and so are those before it). */
+static int rungs_finished(const flow_t *f, int b)
+{
+    if (!f->asha) return f->rung[b];
+    size_t nr = (size_t)f->p->nrungs;
+    int k = 0;
+    while (k < f->p->nrungs && f->aclosed[(size_t)b * nr + (size_t)k]) k++;
+    return k;
+}
+
 /* TPE: may batch j open?  Every earlier batch j - i has finished its
- * rungs 0 .. min(i - 1, R - 1) (search_tpe_cap; rung[] is the rung a
- * batch runs, its nrungs once finished). */
+ * rungs 0 .. min(i - 1, R - 1) (search_tpe_cap).  With ASHA too: a closed
+ * rung's results are the same whatever came in first, so the proposals
+ * still depend on the results alone. */
 static int batch_ready(const flow_t *f, int j)
 {
     for (int i = 1; i <= j; i++)
-        if (f->rung[j - i] <= search_tpe_cap(f->p, j, (long)(j - i))) return 0;
+        if (rungs_finished(f, j - i) <= search_tpe_cap(f->p, j, (long)(j - i))) return 0;
     return 1;
 }
 
@@ -376,7 +391,7 @@ static int open_group(flow_t *f, int g)
         f->opened = g + 1;
     }
     group_tail(f, g);
-    if (open_rung(f, g)) {
+    if (f->asha ? asha_group_open(f, g) : open_rung(f, g)) {
         fprintf(stderr, "aesweep: rank 0: out of memory opening a rung of stage %s; finished tasks are journaled: --resume\n",
                 p->spec->name);
         return -1;
@@ -399,18 +414,18 @@ static void flow_stored(void *ctx, size_t task)
     const task_t *tk = &p->tasks[task];
     if (tk->trial < 0) return;
     int b = group_of(f, tk->trial);
-    if (f->asha) {
+    int bad = 0;
+    if (f->asha)
         asha_advance(f, b);
-        return;
+    else {
+        if (tk->rung != f->rung[b] || --f->left[b] > 0) return;
+        f->rung[b]++;
+        bad = open_rung(f, b);
+        if (bad)
+            fprintf(stderr, "aesweep: rank 0: out of memory opening a rung of stage %s; finished tasks are journaled: --resume\n",
+                    p->spec->name);
     }
-    if (tk->rung != f->rung[b] || --f->left[b] > 0) return;
-    f->rung[b]++;
-    int bad = open_rung(f, b);
-    if (bad)
-        fprintf(stderr, "aesweep: rank 0: out of memory opening a rung of stage %s; finished tasks are journaled: --resume\n",
-                p->spec->name);
-    else
-        bad = open_batches(f); /* says why itself */
+    if (!bad) bad = open_batches(f); /* says why itself */
     if (bad) {
         f->failed = 1;
         f->d->failed = f->d->stop = 1;
@@ -449,13 +464,10 @@ static int flow_open(flow_t *f)
         return -1;
     }
     f->unfinished = f->nb;
-    f->asha = p->sspec->asha && !f->tpe;
-    if (f->asha) {
-        if (asha_open(f)) {
-            fprintf(stderr, "aesweep: rank 0: out of memory for the promotion lists of stage %s\n", p->spec->name);
-            return -1;
-        }
-        return 0;
+    f->asha = p->sspec->asha;
+    if (f->asha && asha_alloc(f)) {
+        fprintf(stderr, "aesweep: rank 0: out of memory for the promotion lists of stage %s\n", p->spec->name);
+        return -1;
     }
     if (f->tpe) /* batch 0, then every batch a resumed run may open already */
         return f->nb > 0 && (open_group(f, 0) || open_batches(f)) ? -1 : 0;

@@ -238,9 +238,6 @@ static int parse_halving(const config_setting_t *h, const char *where, const sea
         if (o->asha && al && !o->flow)
             return failf(io, pr, err, "%s.promote = \"asha\" runs as a dataflow: drop %s.align (or give align = \"flow\")",
                          w, w);
-        if (o->asha && o->has_sample && o->sampler == SEARCH_TPE)
-            return failf(io, pr, err, "%s.promote = \"asha\" goes with random, sobol, lhs or grid trials; a TPE batch "
-                                      "is proposed from whole rungs: drop promote, or use another sampler", w);
         if (o->asha) o->flow = o->align_start = 1;
     }
     halving_schedule_t hs;

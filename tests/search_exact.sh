@@ -5,7 +5,7 @@
 # parameters as the file records them and the study's seed, stage name and data flags: test and
 # training MSE equal (a promoted trial continued from its carried state; train starts from scratch);
 # the same for the TPE + halving stage, the grid with halving and the three dataflow stages (align =
-# "flow": Hyperband, TPE batches on the staircase, and Hyperband with promote = "asha", whose promoted
+# "flow": Hyperband, TPE batches on the staircase, and Hyperband and TPE batches with promote = "asha", whose promoted
 # trials are checked against an independent replay of ASHA's rule in a fixed order,
 # search_study.py asha_lists), per (trial, repeat) for the Latin hypercube stage.
 # The learning curves of "search" and "flow" (curve_points: one row per trial, the rungs' segments
@@ -30,7 +30,8 @@ FLAGS="--data moons --seed 7 --pool 600 --noise 0.1 --test-size 300 --bottleneck
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" tpeflow test -- $FLAGS --repeat 0 --train-size 400
 "$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" asha test -- $FLAGS --repeat 0
 "$PY" "$SRC/tests/search_study.py" curves "$T/s.h5" asha test -- $FLAGS --repeat 0
-for stage in search tpe lhs gridhb flow tpeflow asha; do
+"$PY" "$SRC/tests/search_study.py" exact "$T/s.h5" tpeasha test -- $FLAGS --repeat 0
+for stage in search tpe lhs gridhb flow tpeflow asha tpeasha; do
   "$PY" "$SRC/tests/search_study.py" trial-flag "$SPEC" "$T/s.h5" $stage test
 done
 "$PY" - "$T/s.h5" <<'PYEOF'

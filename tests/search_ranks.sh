@@ -43,6 +43,10 @@ with h5py.File(sys.argv[1], "r") as f:
     ash = f["asha"]
     assert ash.attrs["promote"] == "asha" and ash.attrs["align"] == "flow" and fl.attrs["promote"] == "rung"
     assert (ash["status"][()] != 3).sum(axis=0).tolist() == ash["rung_trials"][()].sum(axis=0).tolist()
+    # TPE + ASHA: 3 batches of 12, each one bracket (12@3 4@9 1@27, the sizes of whole-rung promotion)
+    ta = f["tpeasha"]
+    assert ta.attrs["promote"] == "asha" and ta.attrs["sampler"] == "tpe"
+    assert (ta["status"][()] != 3).sum(axis=0).tolist() == [36, 12, 3], (ta["status"][()] != 3).sum(axis=0)
     print("search stage: trials per rung", ran.tolist(), "best trial", int(g.attrs["best_trial"]))
 PYEOF
 fi

@@ -13,7 +13,9 @@ endforeach()
 # so the file equals the uninterrupted run's only if no proposal depended on timing.
 # And Hyperband with promote = "asha": promotions happen mid-rung, so the cuts land between a
 # promotion and the rung's end; a resumed run replays the rule from the journaled results.
-foreach(v flow tpeflow asha)
+# And TPE batches with promote = "asha": a resumed run replays each batch's promotions and opens the
+# batches again as their rungs close, proposing from the journal alone.
+foreach(v flow tpeflow asha tpeasha)
   add_test(NAME search_resume_${v}
     COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/search_resume.sh $<TARGET_FILE:aesweep> ${CMAKE_SOURCE_DIR}
       ${CMAKE_CURRENT_SOURCE_DIR}/specs/search_slow_${v}.cfg)
@@ -22,4 +24,4 @@ foreach(v flow tpeflow asha)
     TIMEOUT 600 RESOURCE_LOCK cpus)
 endforeach()
 # cut once batch 0 has a rung-1 result (batch 1 open), then once it has its rung-2 one (batch 2 open too)
-set_property(TEST search_resume_tpeflow APPEND PROPERTY ENVIRONMENT "SEARCH_CUT_RUNGS=1 2 3")
+set_property(TEST search_resume_tpeflow search_resume_tpeasha APPEND PROPERTY ENVIRONMENT "SEARCH_CUT_RUNGS=1 2 3")

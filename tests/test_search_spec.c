@@ -121,6 +121,12 @@ static void test_asha(void **st)
     assert_int_equal(parse("stages = ( { name = \"s\";\n halving = { min_epochs = 1; max_epochs = 9; promote = \"rung\"; }; } );", &s,
                            err), 0);
     assert_true(!s.asha && !s.flow && !s.align_start);
+    /* and with TPE batches (refused before 0.4.0's last change): each batch promotes by ASHA's rule */
+    assert_int_equal(parse("stages = ( { name = \"s\";\n sample = { sampler = \"tpe\"; n_trials = 8; tpe_batch = 4;"
+                           " space = { lr = { uniform = [0.001, 0.003]; }; }; };\n"
+                           " halving = { min_epochs = 1; max_epochs = 9; brackets = 1; promote = \"asha\"; }; } );",
+                           &s, err), 0);
+    assert_true(s.asha && s.flow && s.sampler == SEARCH_TPE && s.tpe_batch == 4);
 }
 
 static void test_mistakes(void **st)
@@ -170,9 +176,6 @@ static void test_mistakes(void **st)
     expect(STAGE("sample = { sampler = \"random\"; n_trials = 5; " SPACE " };\n"
                  " halving = { min_epochs = 1; max_epochs = 9; align = \"start\"; promote = \"asha\"; };"),
            "t.cfg:3: stages.search.halving.promote = \"asha\" runs as a dataflow: drop stages.search.halving.align");
-    expect(STAGE("sample = { sampler = \"tpe\"; n_trials = 8; tpe_batch = 4; " SPACE " };\n"
-                 " halving = { min_epochs = 1; max_epochs = 9; promote = \"asha\"; };"),
-           "t.cfg:3: stages.search.halving.promote = \"asha\" goes with random, sobol, lhs or grid trials");
     /* a choice twice, as an axis refuses a value twice */
     expect(STAGE("sample = { sampler = \"random\"; n_trials = 5;\n space = { activation = { choice = [\"relu\", \"tanh\", \"relu\"]; }; }; };"),
            "t.cfg:3: stages.search.sample.space.activation.choice: \"relu\" appears twice; give each value once");
