@@ -307,12 +307,16 @@ static void add_group(const search_slot_t *g, void *ctx)
     if (is_tpe_flow(a->p)) staircase(a, g, mx);
     a->out->segments += g->trials;
     double st = group_top(a, g, 1, &mx);
-    /* a bracket of one rung neither sends a state nor gets one back: no
-     * state and no record in flight (a stage of such brackets holds none) */
-    if (g->rung == 0 && g->last) return;
-    a->states += st;
-    if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
-    if (st > a->tpe_states) a->tpe_states = st;
+    /* a bracket of one rung neither sends a state nor keeps one: no state,
+     * and no record in flight unless the stage saves every model (then
+     * each task ships its end state for the weights: dispatch.c ships_state) */
+    int carries = g->rung > 0 || !g->last;
+    if (carries) {
+        a->states += st;
+        if (g->group >= 0 && g->group < HALVING_MAX_BRACKETS && st > a->bstates[g->group]) a->bstates[g->group] = st;
+        if (st > a->tpe_states) a->tpe_states = st;
+    }
+    if (!carries && !a->p->spec->save_models) return;
     for (long t = g->first; t < g->end; t++) {
         double rec = state_record_bytes(a->sd, a->p->tasks[(size_t)t * a->p->nrungs + g->rung].hp);
         if (rec > a->record) a->record = rec;

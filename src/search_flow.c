@@ -35,8 +35,11 @@
  * rest of its rung still trains: ASHA's anytime behaviour.  What is
  * promoted depends on the order of the lists and the results only, never
  * on which result came first, so it is the same at any rank count and
- * after a resume (asha_advance replays it from the results).  A free rank
- * takes, per bracket, the deepest rung's next task, and across brackets
+ * after a resume (asha_advance replays it from the results).  With TPE
+ * each batch promotes so, and a batch opens on the staircase above once the
+ * earlier batches' rungs it observes are closed (rungs_finished): a closed
+ * rung's trials and results do not depend on which came in first.  A free
+ * rank takes, per bracket, the deepest rung's next task, and across brackets
  * the one whose segment ends at the most epochs (full-length results
  * first: what an anytime search waits for), ties by the longest remaining
  * chain as above.

@@ -4,7 +4,7 @@
 # tests/specs/search_ci.cfg at -np 2, then per (trial, rung) `aesweep train --json` with the trial's
 # parameters as the file records them and the study's seed, stage name and data flags: test and
 # training MSE equal (a promoted trial continued from its carried state; train starts from scratch);
-# the same for the TPE + halving stage, the grid with halving and the three dataflow stages (align =
+# the same for the TPE + halving stage, the grid with halving and the four dataflow stages (align =
 # "flow": Hyperband, TPE batches on the staircase, and Hyperband and TPE batches with promote = "asha", whose promoted
 # trials are checked against an independent replay of ASHA's rule in a fixed order,
 # search_study.py asha_lists), per (trial, repeat) for the Latin hypercube stage.

@@ -164,7 +164,7 @@ static void test_bounds(void **st)
     assert_true(sb.state_bytes == 0 && sb.nrounds == 0);
     plan_free(&g);
     /* a stage of one rung (min_epochs = max_epochs) carries nothing: no state, no record in flight
-     * (review: validate printed a record's bytes), in rounds and as a dataflow */
+     * (review: validate printed a record's bytes), in rounds and as a dataflow ... */
     plan_t one;
     make_plan_range(&one, &c->s, 90, 90);
     assert_int_equal(one.nrungs, 1);
@@ -175,6 +175,20 @@ static void test_bounds(void **st)
         assert_int_equal(budget_search_bound(&c->sd, &one, 2, &sb), 0);
         assert_true(sb.state_bytes == 0 && sb.segments == NT && budget_search_states_cap(&c->sd, &one) == 0);
     }
+    /* unless the stage saves every model: each task then ships its end state for the weights
+     * (dispatch.c ships_state), one record in flight at a time, the largest (review) */
+    const stage_spec_t *keep = one.spec;
+    stage_spec_t saving = *keep;
+    saving.save_models = 1;
+    one.spec = &saving, one.sspec = &g_ss;
+    double big = 0;
+    for (size_t t = 0; t < NT; t++) {
+        model_arch_t a = task_arch(&c->sd, one.tasks[t].hp);
+        big = fmax(big, 8.0 * (8 + ceil(3.0 * (double)model_param_count(&a) / 2)));
+    }
+    assert_int_equal(budget_search_bound(&c->sd, &one, 2, &sb), 0);
+    assert_true(big > 0 && fabs(sb.state_bytes - big) < 1e-9 && fabs(budget_search_states_cap(&c->sd, &one) - big) < 1e-9);
+    one.spec = keep;
     one.sspec = &g_ss;
     plan_free(&one);
 }

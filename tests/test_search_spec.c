@@ -121,7 +121,7 @@ static void test_asha(void **st)
     assert_int_equal(parse("stages = ( { name = \"s\";\n halving = { min_epochs = 1; max_epochs = 9; promote = \"rung\"; }; } );", &s,
                            err), 0);
     assert_true(!s.asha && !s.flow && !s.align_start);
-    /* and with TPE batches (refused before 0.4.0's last change): each batch promotes by ASHA's rule */
+    /* and with TPE batches (refused before TPE + ASHA): each batch promotes by ASHA's rule */
     assert_int_equal(parse("stages = ( { name = \"s\";\n sample = { sampler = \"tpe\"; n_trials = 8; tpe_batch = 4;"
                            " space = { lr = { uniform = [0.001, 0.003]; }; }; };\n"
                            " halving = { min_epochs = 1; max_epochs = 9; brackets = 1; promote = \"asha\"; }; } );",
