@@ -113,11 +113,15 @@ reference() {
 # Every process of a host gone after a lost-host test (leftover ranks, the daemon), then the host
 # back as it was: link up, its slurmd running again and the node idle.
 restore_host() {
-  local h=$1
+  local h=$1 old new pf=$SLURM_CI_DIR/run/slurmd-aesw-h$1.pid
+  old=$(cat "$pf" 2>/dev/null || true)
   ip link set "aesw-h${h}b" up
   "$NET" killhost "$h" KILL
   until_true 10 "host $h to be empty" bash -c "[ -z \"\$($NET pids $h)\" ]"
   "$CI" start </dev/null >"$W/restore.log" 2>&1 || fail "slurmd of aesw-h$h did not come back"
+  # a new slurmd, not the killed one taken for alive (a zombie keeps its comm: slurm-ci.sh alive)
+  new=$(cat "$pf" 2>/dev/null || true)
+  [ -n "$new" ] && [ "$new" != "$old" ] || fail "slurmd of aesw-h$h was not restarted (pid file: '$new', before: '$old')"
 }
 
 do_setup() {
