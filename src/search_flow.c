@@ -267,7 +267,8 @@ static long asha_next(flow_t *f)
     int best = -1, bestk = 0;
     long bestt = -1;
     double be = 0, bp = 0;
-    for (int b = 0; b < f->nb; b++) {
+    int ng = f->tpe ? f->opened : f->nb; /* TPE: batches not opened have no lists yet */
+    for (int b = 0; b < ng; b++) {
         int k;
         long t = asha_candidate(f, b, &k);
         if (t < 0) continue;
@@ -293,8 +294,9 @@ static int asha_alloc(flow_t *f)
 }
 
 /* Group b's lists once its trials are known (a bracket at the start, a TPE
- * batch when proposed; open_group, after its tail): L_0 costliest first, ties by trial, then as far as
- * the results go (after a replay, the journaled ones).  0, or -1 (memory). */
+ * batch when proposed; open_group, after its tail): L_0 costliest first,
+ * ties by trial, then as far as the results go (after a replay, the
+ * journaled ones).  0, or -1 (memory). */
 static int asha_group_open(flow_t *f, int b)
 {
     const plan_t *p = f->p;
@@ -304,7 +306,7 @@ static int asha_group_open(flow_t *f, int b)
     costed_t *c = malloc((size_t)(n > 0 ? n : 1) * sizeof *c);
     if (!c) return -1;
     for (long j = 0; j < n; j++) c[j] = (costed_t){p->tasks[(first + (size_t)j) * nr].cost, first + (size_t)j};
-    qsort(c, (size_t)(n > 0 ? n : 0), sizeof *c, costliest_first);
+    qsort(c, (size_t)n, sizeof *c, costliest_first); /* n >= 0: group_trials */
     for (long j = 0; j < n; j++) asha_append(f, b, 0, (long)c[j].id);
     free(c);
     asha_advance(f, b);
